@@ -1,0 +1,33 @@
+# capibridge: build, test and benchmark.
+GO      ?= go
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+# The whole suite must stay well inside CI's budget (2 cores, 90 minutes).
+TEST_TIMEOUT ?= 12m
+
+.PHONY: build test vet deps bench clean
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/capibridge ./cmd/capibridge
+
+# deps installs what the tests need: a real redis-server.
+deps:
+	@command -v redis-server >/dev/null 2>&1 || { \
+		echo "installing redis-server"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server >/dev/null; \
+	}
+	@redis-server --version
+
+vet:
+	$(GO) vet ./...
+
+test: deps vet
+	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
+
+# bench runs every Go benchmark once over a short time; see README, "Benchmarks".
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./...
+
+clean:
+	rm -rf bin

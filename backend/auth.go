@@ -1,0 +1,137 @@
+package backend
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"capibridge/backend/store"
+	"capibridge/backend/uaa"
+)
+
+// The scopes CC's v3 controllers check (cc:app/controllers/v3/application_controller.rb).
+const (
+	scopeAdmin         = "cloud_controller.admin"
+	scopeAdminReadOnly = "cloud_controller.admin_read_only"
+	scopeGlobalAuditor = "cloud_controller.global_auditor"
+	scopeRead          = "cloud_controller.read"
+	scopeWrite         = "cloud_controller.write"
+)
+
+// resourceID is the audience CC requires (capi-release uaa.resource_id).
+const resourceID = "cloud_controller"
+
+// principal is the verified caller of a request.
+type principal struct {
+	GUID     string
+	Username string
+	Email    string
+	Scopes   []string
+}
+
+func (p *principal) has(scope string) bool { return slices.Contains(p.Scopes, scope) }
+
+func (p *principal) admin() bool { return p.has(scopeAdmin) }
+
+// readsAll is true for the global roles that see every resource.
+func (p *principal) readsAll() bool {
+	return p.admin() || p.has(scopeAdminReadOnly) || p.has(scopeGlobalAuditor)
+}
+
+func (p *principal) canRead() bool { return p.readsAll() || p.has(scopeRead) }
+
+func (p *principal) canWrite() bool { return p.admin() || p.has(scopeWrite) }
+
+func (p *principal) viewer() store.Viewer { return store.Viewer{All: p.readsAll(), UserGUID: p.GUID} }
+
+func (p *principal) actor() store.Actor {
+	name := p.Email
+	if name == "" {
+		name = p.Username
+	}
+	return store.Actor{GUID: p.GUID, Type: "user", Name: name}
+}
+
+// verifier checks bearer tokens as CC does (MAPPING §4): RS256 from the
+// embedded UAA's key, the cloud_controller audience, an integer exp in the
+// future, a jti that is not a refresh token's, and the configured issuer.
+type verifier struct {
+	key    *uaa.Key
+	issuer string
+	now    func() time.Time
+}
+
+var errNoToken = errors.New("backend: no bearer token")
+
+// authenticate returns the principal of an Authorization header value, or
+// errNoToken when there is none (a non-bearer header counts as none).
+func (v *verifier) authenticate(header []byte) (*principal, error) {
+	if len(header) < 7 || !bytes.EqualFold(header[:6], []byte("bearer")) || header[6] != ' ' {
+		return nil, errNoToken
+	}
+	parts := strings.Split(string(header), " ")
+	if len(parts) != 2 {
+		return nil, errors.New("backend: malformed bearer header")
+	}
+	var claims uaa.Claims
+	_, err := jwt.ParseWithClaims(parts[1], &claims, func(t *jwt.Token) (any, error) {
+		return v.key.Public(), nil
+	}, jwt.WithValidMethods([]string{"RS256", "RS384", "RS512"}), jwt.WithTimeFunc(v.now), jwt.WithExpirationRequired(),
+		jwt.WithIssuer(v.issuer))
+	if err != nil {
+		return nil, fmt.Errorf("backend: token: %w", err)
+	}
+	if !slices.Contains(claims.Aud, resourceID) {
+		return nil, errors.New("backend: token audience lacks cloud_controller")
+	}
+	if claims.JTI == "" || strings.HasSuffix(claims.JTI, "-r") {
+		return nil, errors.New("backend: token jti missing or a refresh token")
+	}
+	id := claims.UserID
+	if id == "" {
+		id = claims.ClientID
+	}
+	if id == "" {
+		return nil, errors.New("backend: token has neither user_id nor client_id")
+	}
+	return &principal{GUID: id, Username: claims.UserName, Email: claims.Email, Scopes: claims.Scope}, nil
+}
+
+// spaceRoles tells what a principal may do in one space.
+type spaceRoles struct {
+	read, write, secrets bool
+}
+
+// rolesIn computes CC's permission checks for a space the caller can already
+// see: writes need admin or space developer in an active org
+// (can_write_to_active_space?); secrets need admin, admin_read_only or
+// space developer (can_read_secrets_in_space?).
+func (s *Server) rolesIn(ctx context.Context, p *principal, orgGUID, spaceGUID string) (spaceRoles, error) {
+	if p.admin() {
+		return spaceRoles{read: true, write: true, secrets: true}, nil
+	}
+	roles, err := s.store.RolesIn(ctx, p.GUID, orgGUID, spaceGUID)
+	if err != nil {
+		return spaceRoles{}, err
+	}
+	dev := slices.Contains(roles, store.RoleSpaceDeveloper)
+	r := spaceRoles{
+		read:    p.readsAll() || len(roles) > 0,
+		write:   dev,
+		secrets: dev || p.has(scopeAdminReadOnly),
+	}
+	if r.write {
+		org, err := s.store.GetOrg(ctx, store.Viewer{All: true}, orgGUID)
+		if err != nil {
+			return spaceRoles{}, err
+		}
+		r.write = !org.Suspended
+	}
+	return r, nil
+}

@@ -1,0 +1,101 @@
+package backend
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"capibridge/backend/store"
+)
+
+func (s *Server) listEvents(r *request) error {
+	allowed := append(append(append([]string{}, pageParams...), "types", "target_guids", "space_guids", "organization_guids"), timeKeys("created_ats")...)
+	if err := r.query.allow(allowed...); err != nil {
+		return err
+	}
+	p, err := r.query.page("created_at", "updated_at")
+	if err != nil {
+		return err
+	}
+	f := store.EventFilter{Types: r.query.list("types"), TargetGUIDs: r.query.list("target_guids"),
+		SpaceGUIDs: r.query.list("space_guids"), OrgGUIDs: r.query.list("organization_guids")}
+	if f.CreatedAts, err = r.query.times("created_ats"); err != nil {
+		return err
+	}
+	events, total, err := s.store.ListEvents(r.ctx, r.user.viewer(), f, p)
+	if err != nil {
+		return errInternal(err)
+	}
+	out := listJSON[eventJSON]{Pagination: pagination(r.base, "/v3/audit_events", r.query, p, total), Resources: make([]eventJSON, len(events))}
+	for i, e := range events {
+		out.Resources[i] = presentEvent(r.base, e)
+	}
+	return r.reply(200, out)
+}
+
+func (s *Server) getEvent(r *request) error {
+	if err := r.query.allow(); err != nil {
+		return err
+	}
+	e, err := s.store.GetEvent(r.ctx, r.user.viewer(), r.params[0])
+	if err != nil {
+		return storeErr(err, "Event")
+	}
+	return r.reply(200, presentEvent(r.base, e))
+}
+
+// getJob shows a job to the user who started it and to global readers.
+func (s *Server) getJob(r *request) error {
+	if err := r.query.allow(); err != nil {
+		return err
+	}
+	j, err := s.store.GetJob(r.ctx, r.params[0])
+	if err != nil {
+		return storeErr(err, "Job")
+	}
+	if j.UserGUID != r.user.GUID && !r.user.readsAll() {
+		return errNotFound("Job")
+	}
+	return r.reply(200, presentJob(r.base, j))
+}
+
+// runJob carries out a PROCESSING job in the background after the
+// configured delay. Jobs survive a restart: New resumes the ones left over.
+func (s *Server) runJob(j store.Job) {
+	s.jobs.Add(1)
+	go func() {
+		defer s.jobs.Done()
+		select {
+		case <-time.After(s.cfg.JobDelay):
+		case <-s.ctx.Done():
+			return // resumed at the next start
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		state, errs := store.JobComplete, json.RawMessage("[]")
+		switch j.Operation {
+		case "app.delete":
+			if err := s.store.DeleteApp(ctx, j.ResourceGUID); err != nil && !errors.Is(err, store.ErrNotFound) {
+				s.log.Error("app delete job failed", "job", j.GUID, "app", j.ResourceGUID, "err", err)
+				state = store.JobFailed
+				errs, _ = json.Marshal([]errorEntry{{Detail: "An unknown error occurred.", Title: "UnknownError", Code: 10001}})
+			}
+		}
+		if err := s.store.FinishJob(ctx, j.GUID, state, errs); err != nil {
+			s.log.Error("finishing job", "job", j.GUID, "err", err)
+		}
+	}()
+}
+
+// resumeJobs restarts the jobs a previous run left PROCESSING.
+func (s *Server) resumeJobs(ctx context.Context) error {
+	jobs, err := s.store.PendingJobs(ctx)
+	if err != nil {
+		return err
+	}
+	for _, j := range jobs {
+		s.runJob(j)
+	}
+	return nil
+}

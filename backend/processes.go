@@ -1,0 +1,313 @@
+package backend
+
+import (
+	"encoding/json"
+	"net/url"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"capibridge/backend/store"
+)
+
+var processParams = append(append([]string{}, pageParams...), "guids", "app_guids", "types", "space_guids", "organization_guids", "label_selector")
+
+func (s *Server) listProcesses(r *request) error {
+	if err := r.query.allow(processParams...); err != nil {
+		return err
+	}
+	return s.processList(r, "/v3/processes", store.ProcessFilter{GUIDs: r.query.list("guids"), AppGUIDs: r.query.list("app_guids"),
+		Types: r.query.list("types"), SpaceGUIDs: r.query.list("space_guids"), OrgGUIDs: r.query.list("organization_guids")})
+}
+
+func (s *Server) listAppProcesses(r *request) error {
+	if err := r.query.allow(append(append([]string{}, pageParams...), "guids", "types", "label_selector")...); err != nil {
+		return err
+	}
+	acc, err := s.findApp(r, r.params[0])
+	if err != nil {
+		return err
+	}
+	return s.processList(r, "/v3/apps/"+acc.app.GUID+"/processes", store.ProcessFilter{GUIDs: r.query.list("guids"),
+		AppGUIDs: []string{acc.app.GUID}, Types: r.query.list("types")})
+}
+
+// processList renders a page of processes; commands are always redacted in
+// lists (CC's "[PRIVATE DATA HIDDEN IN LISTS]").
+func (s *Server) processList(r *request, path string, f store.ProcessFilter) error {
+	p, err := r.query.page("created_at", "updated_at")
+	if err != nil {
+		return err
+	}
+	if f.Labels, err = r.query.labels(); err != nil {
+		return err
+	}
+	procs, total, err := s.store.ListProcesses(r.ctx, r.user.viewer(), f, p)
+	if err != nil {
+		return errInternal(err)
+	}
+	out := listJSON[processJSON]{Pagination: pagination(r.base, path, r.query, p, total), Resources: make([]processJSON, len(procs))}
+	for i, pr := range procs {
+		out.Resources[i] = presentProcess(r.base, pr, redactedListMessage)
+	}
+	return r.reply(200, out)
+}
+
+// processAccess is a process the caller can see, and what it may do.
+type processAccess struct {
+	proc store.Process
+	appAccess
+}
+
+func (s *Server) findProcess(r *request) (processAccess, error) {
+	var pa processAccess
+	var err error
+	if len(r.params) == 2 { // /v3/apps/:guid/processes/:type
+		if pa.appAccess, err = s.findApp(r, r.params[0]); err != nil {
+			return pa, err
+		}
+		pa.proc, err = s.store.GetAppProcess(r.ctx, pa.app.GUID, r.params[1])
+		if err != nil {
+			return pa, storeErr(err, "Process")
+		}
+		return pa, nil
+	}
+	if pa.proc, err = s.store.GetProcess(r.ctx, r.user.viewer(), r.params[0]); err != nil {
+		return pa, storeErr(err, "Process")
+	}
+	if pa.appAccess, err = s.findApp(r, pa.proc.AppGUID); err != nil {
+		return pa, err
+	}
+	return pa, nil
+}
+
+func (s *Server) presentOne(r *request, pa processAccess) processJSON {
+	redacted := ""
+	if !pa.roles.secrets {
+		redacted = redactedMessage
+	}
+	return presentProcess(r.base, pa.proc, redacted)
+}
+
+func (s *Server) getProcess(r *request) error {
+	if err := r.query.allow(); err != nil {
+		return err
+	}
+	pa, err := s.findProcess(r)
+	if err != nil {
+		return err
+	}
+	return r.reply(200, s.presentOne(r, pa))
+}
+
+func (s *Server) getAppProcess(r *request) error { return s.getProcess(r) }
+
+func (s *Server) patchAppProcess(r *request) error { return s.patchProcess(r) }
+
+func (s *Server) scaleAppProcess(r *request) error { return s.scaleProcess(r) }
+
+// patchProcess updates command, health check and metadata
+// (cc:app/messages/process_update_message.rb, app/actions/process_update.rb).
+func (s *Server) patchProcess(r *request) error {
+	if err := r.query.allow(); err != nil {
+		return err
+	}
+	o, err := decodeObject(r.ctx.PostBody(), "command", "health_check", "readiness_health_check", "metadata")
+	if err != nil {
+		return err
+	}
+	cmd, err := o.str("command", "Command")
+	if err != nil {
+		return err
+	}
+	if cmd != nil && (len(*cmd) < 1 || len(*cmd) > 4096) {
+		return errUnprocessable("Command must be between 1 and 4096 characters")
+	}
+	hc, err := parseHealthCheck(o)
+	if err != nil {
+		return err
+	}
+	md, err := o.metadata()
+	if err != nil {
+		return err
+	}
+	pa, err := s.findProcess(r)
+	if err != nil {
+		return err
+	}
+	if !pa.roles.write {
+		return errNotAuthorized()
+	}
+	p := pa.proc
+	if o.has("command") {
+		p.Command = cmd // null resets to the detected command
+	}
+	if hc != nil {
+		if hc.typ != nil {
+			if *hc.typ != "http" {
+				p.HealthCheckEndpoint = nil
+			}
+			p.HealthCheckType = *hc.typ
+		}
+		if hc.setTimeout {
+			p.HealthCheckTimeout = hc.timeout
+		}
+		if hc.setInvocation {
+			p.HealthCheckInvocationTimeout = hc.invocation
+		}
+		if hc.setInterval {
+			p.HealthCheckInterval = hc.interval
+		}
+		if hc.setEndpoint {
+			p.HealthCheckEndpoint = hc.endpoint
+		}
+		if p.HealthCheckType != "http" && p.HealthCheckEndpoint != nil {
+			return errUnprocessable(`Health check type must be "http" to set a health check HTTP endpoint`)
+		}
+	}
+	if md != nil {
+		p.Labels, p.Annotations = apply(p.Labels, md.labels), apply(p.Annotations, md.annotations)
+	}
+	p.UpdatedAt = s.store.Now()
+	// The version changes when what a running instance does changes.
+	if pa.app.State == "STARTED" && (o.has("command") || hc != nil) {
+		p.Version = uuid.NewString()
+	}
+	ev := s.appEvent(r, "audit.app.process.update", pa.app, pa.space,
+		map[string]any{"process_guid": p.GUID, "process_type": p.Type, "request": censored(o, "command")})
+	if err := s.store.UpdateProcess(r.ctx, p, ev); err != nil {
+		return storeErr(err, "Process")
+	}
+	pa.proc = p
+	return r.reply(200, s.presentOne(r, pa))
+}
+
+type healthCheck struct {
+	typ                                                 *string
+	timeout, invocation, interval                       *int64
+	endpoint                                            *string
+	setTimeout, setInvocation, setInterval, setEndpoint bool
+}
+
+func parseHealthCheck(o object) (*healthCheck, error) {
+	h, err := o.sub("health_check", "Health check")
+	if h == nil || err != nil {
+		return nil, err
+	}
+	if err := h.only("type", "data"); err != nil {
+		return nil, err
+	}
+	hc := &healthCheck{}
+	if hc.typ, err = h.str("type", "Health check type"); err != nil {
+		return nil, err
+	}
+	if hc.typ != nil && *hc.typ != "port" && *hc.typ != "process" && *hc.typ != "http" {
+		return nil, errUnprocessable(`Health check type must be "port", "process", or "http"`)
+	}
+	data, err := h.sub("data", "Health check data")
+	if err != nil || data == nil {
+		return hc, err
+	}
+	if err := data.only("timeout", "invocation_timeout", "interval", "endpoint"); err != nil {
+		return nil, err
+	}
+	for _, f := range []struct {
+		key, label string
+		dst        **int64
+		set        *bool
+	}{
+		{"timeout", "Timeout", &hc.timeout, &hc.setTimeout},
+		{"invocation_timeout", "Invocation timeout", &hc.invocation, &hc.setInvocation},
+		{"interval", "Interval", &hc.interval, &hc.setInterval},
+	} {
+		if !data.has(f.key) {
+			continue
+		}
+		*f.set = true
+		n, err := data.integer(f.key, f.label)
+		if err != nil {
+			return nil, err
+		}
+		if n != nil && (*n < 1 || *n > 1<<31-1) {
+			return nil, errUnprocessable(f.label + " must be greater than or equal to 1")
+		}
+		*f.dst = n
+	}
+	if data.has("endpoint") {
+		hc.setEndpoint = true
+		if hc.endpoint, err = data.str("endpoint", "Endpoint"); err != nil {
+			return nil, err
+		}
+		if hc.endpoint != nil {
+			u, err := url.Parse(*hc.endpoint)
+			if err != nil || !strings.HasPrefix(*hc.endpoint, "/") || u.Host != "" {
+				return nil, errUnprocessable("Endpoint must be a valid URI path")
+			}
+		}
+	}
+	return hc, nil
+}
+
+// scaleProcess is POST .../actions/scale; CC answers 202 with the process.
+func (s *Server) scaleProcess(r *request) error {
+	if err := r.query.allow(); err != nil {
+		return err
+	}
+	o, err := decodeObject(r.ctx.PostBody(), "instances", "memory_in_mb", "disk_in_mb", "log_rate_limit_in_bytes_per_second")
+	if err != nil {
+		return err
+	}
+	fields := []struct {
+		key, label string
+		min        int64
+		why        string
+		val        *int64
+	}{
+		{key: "instances", label: "Instances", min: 0, why: "must be greater than or equal to 0"},
+		{key: "memory_in_mb", label: "Memory in mb", min: 1, why: "must be greater than 0"},
+		{key: "disk_in_mb", label: "Disk in mb", min: 1, why: "must be greater than 0"},
+		{key: "log_rate_limit_in_bytes_per_second", label: "Log rate limit in bytes per second", min: -1, why: "must be greater than or equal to -1"},
+	}
+	for i := range fields {
+		f := &fields[i]
+		n, err := o.integer(f.key, f.label)
+		if err != nil {
+			return err
+		}
+		if n != nil && *n < f.min {
+			return errUnprocessable(f.label + " " + f.why)
+		}
+		if n != nil && *n > 1<<31-1 {
+			return errUnprocessable(f.label + " must be less than or equal to 2147483647")
+		}
+		f.val = n
+	}
+	pa, err := s.findProcess(r)
+	if err != nil {
+		return err
+	}
+	if !pa.roles.write {
+		return errNotAuthorized()
+	}
+	p := pa.proc
+	targets := []*int64{&p.Instances, &p.MemoryMB, &p.DiskMB, &p.LogRateLimit}
+	req := map[string]int64{}
+	for i, f := range fields {
+		if f.val != nil {
+			*targets[i] = *f.val
+			req[f.key] = *f.val
+		}
+	}
+	if pa.app.State == "STARTED" && (fields[1].val != nil || fields[2].val != nil) {
+		p.Version = uuid.NewString()
+	}
+	p.UpdatedAt = s.store.Now()
+	data, _ := json.Marshal(req)
+	ev := s.appEvent(r, "audit.app.process.scale", pa.app, pa.space,
+		map[string]any{"process_guid": p.GUID, "process_type": p.Type, "request": json.RawMessage(data)})
+	if err := s.store.UpdateProcess(r.ctx, p, ev); err != nil {
+		return storeErr(err, "Process")
+	}
+	pa.proc = p
+	return r.reply(202, s.presentOne(r, pa))
+}

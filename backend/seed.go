@@ -1,0 +1,83 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"capibridge/backend/store"
+)
+
+// The stable guids of what the embedded CF seeds on first start; the README
+// lists them.
+const (
+	DemoOrgGUID      = "0d0e0000-0000-4000-8000-000000000001"
+	DemoSpaceGUID    = "5ace0000-0000-4000-8000-000000000001"
+	DemoQuotaGUID    = "900a0000-0000-4000-8000-000000000001"
+	StackFS4GUID     = "57ac0000-0000-4000-8000-000000000004"
+	StackFS3GUID     = "57ac0000-0000-4000-8000-000000000003"
+	AdminUserGUID    = "05e40000-0000-4000-8000-000000000001"
+	DeveloperGUID    = "05e40000-0000-4000-8000-000000000002"
+	AuditorGUID      = "05e40000-0000-4000-8000-000000000003"
+	OutsiderGUID     = "05e40000-0000-4000-8000-000000000004"
+	DemoOrgName      = "demo-org"
+	DemoSpaceName    = "demo-space"
+	DefaultStackName = "cflinuxfs4"
+)
+
+// userScopes are the scopes of a UAA user in the cloud_controller groups.
+var userScopes = []string{"cloud_controller.read", "cloud_controller.write", "openid", "password.write", "uaa.user"}
+
+// seed creates the demo foundation. Every step tolerates finding its row
+// already there, so a start that was cut off half-way is completed by the
+// next one, and a seeded data dir is left as it is.
+func seed(ctx context.Context, st *store.Store) error {
+	now := st.Now()
+	steps := []func() error{
+		func() error {
+			return st.CreateStack(ctx, store.Stack{GUID: StackFS4GUID, Name: "cflinuxfs4", Description: "Cloud Foundry Linux-based filesystem (Ubuntu 22.04)",
+				Default: true, State: "ACTIVE", CreatedAt: now, UpdatedAt: now})
+		},
+		func() error {
+			return st.CreateStack(ctx, store.Stack{GUID: StackFS3GUID, Name: "cflinuxfs3", Description: "Cloud Foundry Linux-based filesystem (Ubuntu 18.04)",
+				State: "ACTIVE", CreatedAt: now, UpdatedAt: now})
+		},
+		func() error {
+			return st.CreateOrg(ctx, store.Org{GUID: DemoOrgGUID, Name: DemoOrgName, QuotaGUID: DemoQuotaGUID, CreatedAt: now, UpdatedAt: now})
+		},
+		func() error {
+			return st.CreateSpace(ctx, store.Space{GUID: DemoSpaceGUID, Name: DemoSpaceName, OrgGUID: DemoOrgGUID, AllowSSH: true, CreatedAt: now, UpdatedAt: now})
+		},
+	}
+	users := []struct {
+		guid, name string
+		scopes     []string
+		roles      []string
+	}{
+		{AdminUserGUID, "admin", append([]string{"cloud_controller.admin"}, userScopes...), nil},
+		{DeveloperGUID, "developer", userScopes, []string{store.RoleOrgUser, store.RoleSpaceDeveloper}},
+		{AuditorGUID, "auditor", userScopes, []string{store.RoleOrgUser, store.RoleSpaceAuditor}},
+		{OutsiderGUID, "outsider", userScopes, nil},
+	}
+	for _, u := range users {
+		steps = append(steps, func() error {
+			return st.CreateUser(ctx, store.User{GUID: u.guid, Username: u.name, Email: u.name + "@example.org", Scopes: u.scopes})
+		})
+		for i, role := range u.roles {
+			space := ""
+			if role != store.RoleOrgUser {
+				space = DemoSpaceGUID
+			}
+			guid := fmt.Sprintf("%s-%d", u.guid[:len(u.guid)-2], i)
+			steps = append(steps, func() error {
+				return st.AddRole(ctx, store.Role{GUID: guid, Type: role, UserGUID: u.guid, OrgGUID: DemoOrgGUID, SpaceGUID: space})
+			})
+		}
+	}
+	for _, step := range steps {
+		if err := step(); err != nil && !errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("backend: seed: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,343 @@
+// Package backend is the embedded Cloud Foundry: a Cloud Controller v3 API
+// over SQLite that capibridge runs against on a laptop and in its tests.
+// It is reached over HTTP like a real Cloud Controller and shares no code
+// with the gateway.
+package backend
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"capibridge/backend/store"
+	"capibridge/backend/uaa"
+	"capibridge/configs"
+)
+
+// The API versions the embedded CF reports, those of the Cloud Controller
+// that shared/reference documents.
+const (
+	V2Version = "2.293.0"
+	V3Version = "3.228.0"
+)
+
+// Server is the embedded Cloud Foundry.
+type Server struct {
+	cfg    configs.Backend
+	store  *store.Store
+	key    *uaa.Key
+	auth   *verifier
+	log    *slog.Logger
+	now    func() time.Time
+	routes []route
+	http   *fasthttp.Server
+
+	// jobs tracks background work (app deletes) so Close waits for it.
+	jobs   sync.WaitGroup
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// Option changes how New builds a Server.
+type Option func(*Server)
+
+// WithClock replaces the clock, for tests.
+func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = now } }
+
+// New opens (or creates and seeds) the embedded Cloud Foundry's state.
+func New(ctx context.Context, cfg configs.Backend, log *slog.Logger, opts ...Option) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, log: log, now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	st, err := store.Open(ctx, cfg.Data, s.now)
+	if err != nil {
+		return nil, err
+	}
+	key, err := uaa.LoadOrCreateKey(cfg.Data)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	s.store, s.key = st, key
+	s.auth = &verifier{key: key, issuer: cfg.TokenIssuer, now: s.now}
+	if err := seed(ctx, st); err != nil {
+		st.Close()
+		return nil, err
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	if err := s.resumeJobs(ctx); err != nil {
+		s.cancel()
+		st.Close()
+		return nil, err
+	}
+	s.routes = s.buildRoutes()
+	s.http = &fasthttp.Server{
+		Handler:               s.Handler(),
+		Name:                  "capibridge-backend",
+		ReadTimeout:           time.Minute,
+		WriteTimeout:          time.Minute,
+		IdleTimeout:           2 * time.Minute,
+		NoDefaultServerHeader: true,
+	}
+	return s, nil
+}
+
+// Serve answers requests on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.http.Serve(ln) }
+
+// Shutdown stops accepting requests, waits for those in flight and for
+// background jobs, then closes the store.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.http.ShutdownWithContext(ctx)
+	return errors.Join(err, s.Close())
+}
+
+// Close waits for background jobs and closes the store.
+func (s *Server) Close() error {
+	s.cancel()
+	s.jobs.Wait()
+	return s.store.Close()
+}
+
+// Store exposes the state, for tests and seeding tools.
+func (s *Server) Store() *store.Store { return s.store }
+
+// Token mints an access token for a seeded user, as `capibridge token` does.
+func (s *Server) Token(ctx context.Context, username string) (string, error) {
+	return MintToken(ctx, s.store, s.key, s.cfg, username, s.now())
+}
+
+// IssueToken mints an access token for a seeded user straight from a data
+// dir, without serving: what `capibridge token` prints. It seeds a fresh
+// data dir first, so the token works once the embedded CF starts on it.
+func IssueToken(ctx context.Context, cfg configs.Backend, username string) (string, error) {
+	if cfg.Data == store.Memory {
+		return "", errors.New("backend: a token for an in-memory store is useless: name a data dir")
+	}
+	st, err := store.Open(ctx, cfg.Data, nil)
+	if err != nil {
+		return "", err
+	}
+	defer st.Close()
+	if err := seed(ctx, st); err != nil {
+		return "", err
+	}
+	key, err := uaa.LoadOrCreateKey(cfg.Data)
+	if err != nil {
+		return "", err
+	}
+	return MintToken(ctx, st, key, cfg, username, time.Now())
+}
+
+// MintToken signs an access token for the user called username.
+func MintToken(ctx context.Context, st *store.Store, key *uaa.Key, cfg configs.Backend, username string, now time.Time) (string, error) {
+	u, err := st.UserByName(ctx, username)
+	if err != nil {
+		return "", fmt.Errorf("backend: user %q: %w", username, err)
+	}
+	return key.Sign(uaa.UserToken(cfg.TokenIssuer, u.GUID, u.Username, u.Email, u.Scopes, now, cfg.TokenTTL))
+}
+
+// request is one call being served.
+type request struct {
+	ctx    *fasthttp.RequestCtx
+	user   *principal
+	base   string
+	params []string
+	query  query
+}
+
+// route maps a method and a path pattern (":" marks a parameter) to a handler.
+type route struct {
+	method  string
+	pattern []string
+	anon    bool
+	handle  func(*request) error
+}
+
+// Handler returns the fasthttp handler of the whole API: it recovers panics,
+// authenticates, checks scopes as CC v3 does and dispatches.
+func (s *Server) Handler() fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		defer func() {
+			if v := recover(); v != nil {
+				s.log.Error("panic serving request", "path", string(ctx.Path()), "panic", fmt.Sprint(v))
+				writeError(ctx, errInternal(fmt.Errorf("panic: %v", v)))
+			}
+		}()
+		if err := s.serve(ctx); err != nil {
+			var ae *apiError
+			if !errors.As(err, &ae) || ae.Status >= 500 {
+				s.log.Error("request failed", "method", string(ctx.Method()), "path", string(ctx.Path()), "err", err)
+			}
+			writeError(ctx, err)
+		}
+	}
+}
+
+func (s *Server) serve(ctx *fasthttp.RequestCtx) error {
+	path := strings.TrimSuffix(string(ctx.Path()), "/")
+	segs := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	if path == "" {
+		segs = nil
+	}
+	method := string(ctx.Method())
+	if method == fasthttp.MethodHead {
+		method = fasthttp.MethodGet
+	}
+	var rt *route
+	var params []string
+	for i := range s.routes {
+		if p, ok := match(s.routes[i].pattern, segs); ok && s.routes[i].method == method {
+			rt, params = &s.routes[i], p
+			break
+		}
+	}
+	if rt == nil {
+		return errUnknownRequest()
+	}
+	r := &request{ctx: ctx, base: s.baseURL(ctx), params: params, query: parseQuery(ctx.URI().QueryString())}
+	if !rt.anon {
+		user, err := s.auth.authenticate(ctx.Request.Header.Peek(fasthttp.HeaderAuthorization))
+		switch {
+		case errors.Is(err, errNoToken):
+			return errNotAuthenticated()
+		case err != nil:
+			return errInvalidAuthToken(err)
+		}
+		// CC v3: reads need a read scope, everything else a write scope;
+		// a missing scope is NotAuthorized (MAPPING §4).
+		if method == fasthttp.MethodGet && !user.canRead() || method != fasthttp.MethodGet && !user.canWrite() {
+			return errNotAuthorized()
+		}
+		r.user = user
+	}
+	return rt.handle(r)
+}
+
+func match(pattern, segs []string) ([]string, bool) {
+	if len(pattern) != len(segs) {
+		return nil, false
+	}
+	var params []string
+	for i, p := range pattern {
+		if strings.HasPrefix(p, ":") {
+			if segs[i] == "" {
+				return nil, false
+			}
+			params = append(params, segs[i])
+			continue
+		}
+		if p != segs[i] {
+			return nil, false
+		}
+	}
+	return params, true
+}
+
+// baseURL is the origin of absolute links: the configured external URL, or
+// the scheme and Host of the request.
+func (s *Server) baseURL(ctx *fasthttp.RequestCtx) string {
+	if s.cfg.ExternalURL != "" {
+		return strings.TrimSuffix(s.cfg.ExternalURL, "/")
+	}
+	scheme := "http"
+	if ctx.IsTLS() || string(ctx.Request.Header.Peek("X-Forwarded-Proto")) == "https" {
+		scheme = "https"
+	}
+	return scheme + "://" + string(ctx.Host())
+}
+
+// reply writes v as the JSON body with the given status. Like CC it leaves
+// "&", "<" and ">" unescaped, so links read as they are.
+func (r *request) reply(status int, v any) error {
+	r.ctx.Response.ResetBody()
+	enc := json.NewEncoder(r.ctx.Response.BodyWriter())
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return errInternal(err)
+	}
+	// Encode ends the document with a newline; CC's bodies have none.
+	body := r.ctx.Response.Body()
+	r.ctx.Response.SetBodyRaw(body[:len(body)-1])
+	r.ctx.Response.Header.SetContentType("application/json; charset=utf-8")
+	r.ctx.SetStatusCode(status)
+	return nil
+}
+
+// accepted answers 202 with the job's Location and no body, as CC's
+// asynchronous deletes do.
+func (r *request) accepted(jobGUID string) error {
+	r.ctx.Response.Header.Set(fasthttp.HeaderLocation, r.base+"/v3/jobs/"+jobGUID)
+	r.ctx.SetStatusCode(fasthttp.StatusAccepted)
+	return nil
+}
+
+func (s *Server) buildRoutes() []route {
+	p := func(path string) []string {
+		if path == "/" {
+			return nil
+		}
+		return strings.Split(strings.TrimPrefix(path, "/"), "/")
+	}
+	get, post, patch, del := fasthttp.MethodGet, fasthttp.MethodPost, fasthttp.MethodPatch, fasthttp.MethodDelete
+	return []route{
+		{get, p("/"), true, s.root},
+		{get, p("/v3"), true, s.v3Root},
+		{get, p("/v3/info"), true, s.info},
+
+		{get, p("/v3/organizations"), false, s.listOrgs},
+		{get, p("/v3/organizations/:guid"), false, s.getOrg},
+		{get, p("/v3/spaces"), false, s.listSpaces},
+		{get, p("/v3/spaces/:guid"), false, s.getSpace},
+		{get, p("/v3/spaces/:guid/features"), false, s.listSpaceFeatures},
+		{get, p("/v3/spaces/:guid/features/:name"), false, s.getSpaceFeature},
+		{get, p("/v3/stacks"), false, s.listStacks},
+		{get, p("/v3/stacks/:guid"), false, s.getStack},
+
+		{get, p("/v3/apps"), false, s.listApps},
+		{post, p("/v3/apps"), false, s.createApp},
+		{get, p("/v3/apps/:guid"), false, s.getApp},
+		{patch, p("/v3/apps/:guid"), false, s.updateApp},
+		{del, p("/v3/apps/:guid"), false, s.deleteApp},
+		{get, p("/v3/apps/:guid/environment_variables"), false, s.getEnvVars},
+		{patch, p("/v3/apps/:guid/environment_variables"), false, s.patchEnvVars},
+		{get, p("/v3/apps/:guid/env"), false, s.getAppEnv},
+		{get, p("/v3/apps/:guid/permissions"), false, s.getAppPermissions},
+		{get, p("/v3/apps/:guid/ssh_enabled"), false, s.getSSHEnabled},
+		{get, p("/v3/apps/:guid/features"), false, s.listAppFeatures},
+		{get, p("/v3/apps/:guid/features/:name"), false, s.getAppFeature},
+		{patch, p("/v3/apps/:guid/features/:name"), false, s.patchAppFeature},
+		{post, p("/v3/apps/:guid/actions/start"), false, s.startApp},
+		{post, p("/v3/apps/:guid/actions/stop"), false, s.stopApp},
+		{post, p("/v3/apps/:guid/actions/restart"), false, s.restartApp},
+		{get, p("/v3/apps/:guid/processes"), false, s.listAppProcesses},
+		{get, p("/v3/apps/:guid/processes/:type"), false, s.getAppProcess},
+		{patch, p("/v3/apps/:guid/processes/:type"), false, s.patchAppProcess},
+		{post, p("/v3/apps/:guid/processes/:type/actions/scale"), false, s.scaleAppProcess},
+
+		{get, p("/v3/processes"), false, s.listProcesses},
+		{get, p("/v3/processes/:guid"), false, s.getProcess},
+		{patch, p("/v3/processes/:guid"), false, s.patchProcess},
+		{post, p("/v3/processes/:guid/actions/scale"), false, s.scaleProcess},
+
+		{get, p("/v3/jobs/:guid"), false, s.getJob},
+		{get, p("/v3/audit_events"), false, s.listEvents},
+		{get, p("/v3/audit_events/:guid"), false, s.getEvent},
+	}
+}

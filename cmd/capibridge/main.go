@@ -1,0 +1,222 @@
+// Command capibridge is the v2-to-v3 Cloud Controller gateway and its
+// embedded Cloud Foundry. Subcommands: serve (the default), backend, token,
+// version.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"capibridge/backend"
+	"capibridge/configs"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "capibridge:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(args, stdout, stderr)
+	case "backend":
+		return runBackend(args, stdout, stderr)
+	case "token":
+		return token(args, stdout, stderr)
+	case "version":
+		fmt.Fprintf(stdout, "capibridge %s (Cloud Controller API v2 %s, v3 %s)\n", version, backend.V2Version, backend.V3Version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+}
+
+const usage = `usage: capibridge [command] [flags]
+
+commands:
+  serve     run the gateway (default); with no upstream, on the embedded Cloud Foundry
+  backend   run the embedded Cloud Foundry alone
+  token     print an access token of a seeded user of the embedded Cloud Foundry
+  version   print the version
+`
+
+// load reads the config file named by --config, then the environment, then
+// applies the flags the user set.
+func load(fs *flag.FlagSet, args []string, configPath *string, apply func(*configs.Config)) (configs.Config, error) {
+	if err := fs.Parse(args); err != nil {
+		return configs.Config{}, err
+	}
+	cfg, err := configs.Load(*configPath, configs.Environ())
+	if err != nil {
+		return cfg, err
+	}
+	apply(&cfg)
+	return cfg, cfg.Validate()
+}
+
+func setFlags(fs *flag.FlagSet) map[string]bool {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	return set
+}
+
+func newLogger(level string, w io.Writer) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// serve runs the gateway. Until the gateway's request path exists it serves
+// the embedded Cloud Foundry on the public listener, so that
+// `go run ./cmd/capibridge` gives a working v3 API on a laptop.
+func serve(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "YAML config file")
+	listen := fs.String("listen", "", "public listen address (default :8080)")
+	adminListen := fs.String("admin-listen", "", "admin listen address (default 127.0.0.1:9090)")
+	upstream := fs.String("upstream", "", "Cloud Controller v3 URL; empty runs the embedded Cloud Foundry")
+	data := fs.String("data", "", "data dir of the embedded Cloud Foundry (default ./capibridge-data)")
+	redis := fs.String("redis", "", "Redis address of the list-page cache")
+	cfg, err := load(fs, args, configPath, func(c *configs.Config) {
+		set := setFlags(fs)
+		if set["listen"] {
+			c.Listen = *listen
+		}
+		if set["admin-listen"] {
+			c.AdminListen = *adminListen
+		}
+		if set["upstream"] {
+			c.Upstream = *upstream
+		}
+		if set["data"] {
+			c.Data = *data
+		}
+		if set["redis"] {
+			c.Redis = *redis
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if cfg.Upstream != "" {
+		return errors.New("serve: the gateway in front of an upstream Cloud Controller is not built yet; run without --upstream to use the embedded Cloud Foundry")
+	}
+	bcfg := cfg.Backend
+	bcfg.Data, bcfg.Listen = cfg.Data, cfg.Listen
+	return serveBackend(bcfg, newLogger(cfg.LogLevel, stderr), stdout, true)
+}
+
+func runBackend(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("backend", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "YAML config file")
+	listen := fs.String("listen", "", "listen address (default 127.0.0.1:9022)")
+	data := fs.String("data", "", `data dir, or ":memory:"`)
+	cfg, err := load(fs, args, configPath, func(c *configs.Config) {
+		set := setFlags(fs)
+		if set["listen"] {
+			c.Backend.Listen = *listen
+		}
+		if set["data"] {
+			c.Backend.Data = *data
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return serveBackend(cfg.Backend, newLogger(cfg.LogLevel, stderr), stdout, false)
+}
+
+// serveBackend runs the embedded Cloud Foundry until SIGINT or SIGTERM.
+func serveBackend(cfg configs.Backend, log *slog.Logger, stdout io.Writer, greet bool) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	srv, err := backend.New(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		srv.Close()
+		return err
+	}
+	url := "http://" + dialable(ln.Addr().String())
+	fmt.Fprintf(stdout, "capibridge: embedded Cloud Foundry (v3 API) listening on %s, data in %s\n", url, cfg.Data)
+	if greet {
+		tok, err := srv.Token(ctx, "admin")
+		if err != nil {
+			srv.Close()
+			return err
+		}
+		fmt.Fprintf(stdout, "admin token (valid %s):\n%s\n\ntry:\n  curl -H \"Authorization: bearer %s\" %s/v3/apps\n", cfg.TokenTTL, tok, tok, url)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		srv.Close()
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
+
+// dialable turns a wildcard listen address into one a client can dial.
+func dialable(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+func token(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("token", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "YAML config file")
+	data := fs.String("data", "", "data dir of the embedded Cloud Foundry (default ./capibridge-data)")
+	user := fs.String("user", "admin", "seeded user: admin, developer, auditor or outsider")
+	cfg, err := load(fs, args, configPath, func(c *configs.Config) {
+		if setFlags(fs)["data"] {
+			c.Backend.Data = *data
+		}
+	})
+	if err != nil {
+		return err
+	}
+	tok, err := backend.IssueToken(context.Background(), cfg.Backend, *user)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, tok)
+	return nil
+}
