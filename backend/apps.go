@@ -572,25 +572,24 @@ func (s *Server) getAppEnv(r *request) error {
 	if err != nil {
 		return errInternal(err)
 	}
-	web, err := s.store.GetAppProcess(r.ctx, acc.app.GUID, "web")
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return errInternal(err)
-	}
 	a := acc.app
-	vcapApp := map[string]any{
-		"cf_api":            r.base,
-		"limits":            map[string]int64{"fds": 16384, "mem": web.MemoryMB, "disk": web.DiskMB},
-		"application_name":  a.Name,
-		"application_uris":  []string{},
-		"name":              a.Name,
-		"space_name":        acc.space.Name,
-		"space_id":          acc.space.GUID,
-		"organization_id":   org.GUID,
-		"organization_name": org.Name,
-		"uris":              []string{},
-		"users":             nil,
-		"application_id":    a.GUID,
-	}
+	// VCAP_APPLICATION as CC's VarsBuilder builds it for a v3 app: the
+	// limits of an app carry fds only (v2 added the web process's mem and
+	// disk, MAPPING §6).
+	vcapApp := struct {
+		CFAPI            string           `json:"cf_api"`
+		Limits           map[string]int64 `json:"limits"`
+		ApplicationName  string           `json:"application_name"`
+		ApplicationURIs  []string         `json:"application_uris"`
+		Name             string           `json:"name"`
+		SpaceName        string           `json:"space_name"`
+		SpaceID          string           `json:"space_id"`
+		OrganizationID   string           `json:"organization_id"`
+		OrganizationName string           `json:"organization_name"`
+		URIs             []string         `json:"uris"`
+		Users            *string          `json:"users"`
+		ApplicationID    string           `json:"application_id"`
+	}{r.base, map[string]int64{"fds": 16384}, a.Name, []string{}, a.Name, acc.space.Name, acc.space.GUID, org.GUID, org.Name, []string{}, nil, a.GUID}
 	env := a.Env
 	if env == nil {
 		env = map[string]json.RawMessage{}

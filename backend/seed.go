@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/google/uuid"
+
 	"capibridge/backend/store"
 )
 
@@ -63,12 +65,13 @@ func seed(ctx context.Context, st *store.Store) error {
 		steps = append(steps, func() error {
 			return st.CreateUser(ctx, store.User{GUID: u.guid, Username: u.name, Email: u.name + "@example.org", Scopes: u.scopes})
 		})
-		for i, role := range u.roles {
+		for _, role := range u.roles {
 			space := ""
 			if role != store.RoleOrgUser {
 				space = DemoSpaceGUID
 			}
-			guid := fmt.Sprintf("%s-%d", u.guid[:len(u.guid)-2], i)
+			// A name-based uuid: stable across starts, distinct per user and role.
+			guid := uuid.NewSHA1(uuid.NameSpaceOID, []byte(u.guid+"/"+role)).String()
 			steps = append(steps, func() error {
 				return st.AddRole(ctx, store.Role{GUID: guid, Type: role, UserGUID: u.guid, OrgGUID: DemoOrgGUID, SpaceGUID: space})
 			})
