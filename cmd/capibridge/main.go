@@ -25,24 +25,28 @@ import (
 var version = "dev"
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "capibridge:", err)
 		os.Exit(1)
 	}
 }
 
-func run(args []string, stdout, stderr io.Writer) error {
+// run carries out one command; servers stop when ctx ends.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cmd := "serve"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
 	}
 	switch cmd {
 	case "serve":
-		return serve(args, stdout, stderr)
+		return serve(ctx, args, stdout, stderr)
 	case "backend":
-		return runBackend(args, stdout, stderr)
+		return runBackend(ctx, args, stdout, stderr)
 	case "token":
-		return token(args, stdout, stderr)
+		return token(ctx, args, stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "capibridge %s (Cloud Controller API v2 %s, v3 %s)\n", version, backend.V2Version, backend.V3Version)
 		return nil
@@ -91,7 +95,7 @@ func newLogger(level string, w io.Writer) *slog.Logger {
 // serve runs the gateway. Until the gateway's request path exists it serves
 // the embedded Cloud Foundry on the public listener, so that
 // `go run ./cmd/capibridge` gives a working v3 API on a laptop.
-func serve(args []string, stdout, stderr io.Writer) error {
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "YAML config file")
@@ -126,10 +130,10 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	}
 	bcfg := cfg.Backend
 	bcfg.Data, bcfg.Listen = cfg.Data, cfg.Listen
-	return serveBackend(bcfg, newLogger(cfg.LogLevel, stderr), stdout, true)
+	return serveBackend(ctx, bcfg, newLogger(cfg.LogLevel, stderr), stdout, true)
 }
 
-func runBackend(args []string, stdout, stderr io.Writer) error {
+func runBackend(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("backend", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "YAML config file")
@@ -147,13 +151,12 @@ func runBackend(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return serveBackend(cfg.Backend, newLogger(cfg.LogLevel, stderr), stdout, false)
+	return serveBackend(ctx, cfg.Backend, newLogger(cfg.LogLevel, stderr), stdout, false)
 }
 
-// serveBackend runs the embedded Cloud Foundry until SIGINT or SIGTERM.
-func serveBackend(cfg configs.Backend, log *slog.Logger, stdout io.Writer, greet bool) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+// serveBackend runs the embedded Cloud Foundry until ctx ends (SIGINT or
+// SIGTERM), then drains in-flight requests.
+func serveBackend(ctx context.Context, cfg configs.Backend, log *slog.Logger, stdout io.Writer, greet bool) error {
 	srv, err := backend.New(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -199,7 +202,7 @@ func dialable(addr string) string {
 	return net.JoinHostPort(host, port)
 }
 
-func token(args []string, stdout, stderr io.Writer) error {
+func token(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("token", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "YAML config file")
@@ -213,7 +216,7 @@ func token(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	tok, err := backend.IssueToken(context.Background(), cfg.Backend, *user)
+	tok, err := backend.IssueToken(ctx, cfg.Backend, *user)
 	if err != nil {
 		return err
 	}

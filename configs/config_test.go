@@ -1,0 +1,114 @@
+package configs
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaultIsValid(t *testing.T) {
+	if err := Default().Validate(); err != nil {
+		t.Fatalf("Default().Validate() = %v", err)
+	}
+}
+
+// The documented file must name every key and hold exactly the defaults,
+// so the documentation cannot drift from the code.
+func TestDocumentedFileIsTheDefaults(t *testing.T) {
+	body, err := os.ReadFile("capibridge.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range Keys() {
+		leaf := key[strings.LastIndex(key, ".")+1:]
+		if !strings.Contains(string(body), leaf+":") {
+			t.Errorf("capibridge.yaml does not document %s", key)
+		}
+	}
+	cfg, err := Load("capibridge.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(cfg, Default()) {
+		t.Errorf("capibridge.yaml differs from Default():\n got %+v\nwant %+v", cfg, Default())
+	}
+}
+
+func TestLoadLayers(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.yaml")
+	if err := os.WriteFile(path, []byte("listen: \":7000\"\nbackend:\n  token_ttl: 5m\n  default_memory_mb: 256\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(path, []string{"CAPIBRIDGE_BACKEND_DEFAULT_MEMORY_MB=512", "CAPIBRIDGE_REDIS=127.0.0.1:6379", "HOME=/root"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name      string
+		got, want any
+	}{
+		{"file", cfg.Listen, ":7000"},
+		{"file duration", cfg.Backend.TokenTTL, 5 * time.Minute},
+		{"env over file", cfg.Backend.DefaultMemoryMB, int64(512)},
+		{"env", cfg.Redis, "127.0.0.1:6379"},
+		{"default kept", cfg.Backend.DefaultDiskMB, int64(1024)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.got != tc.want {
+				t.Errorf("got %v, want %v", tc.got, tc.want)
+			}
+		})
+	}
+}
+
+func TestLoadRejectsUnknownNames(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.yaml")
+	if err := os.WriteFile(path, []byte("lisen: \":7000\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(path, nil); err == nil || !strings.Contains(err.Error(), "lisen") {
+		t.Errorf("unknown file key: err = %v", err)
+	}
+	if _, err := Load("", []string{"CAPIBRIDGE_LISEN=x"}); err == nil || !strings.Contains(err.Error(), "CAPIBRIDGE_LISEN") {
+		t.Errorf("unknown variable: err = %v", err)
+	}
+	if _, err := Load(filepath.Join(dir, "missing.yaml"), nil); err == nil {
+		t.Error("a missing file loaded")
+	}
+}
+
+func TestValidateNamesTheField(t *testing.T) {
+	cases := []struct {
+		name   string
+		mutate func(*Config)
+		field  string
+	}{
+		{"listen", func(c *Config) { c.Listen = "8080" }, "listen"},
+		{"admin listen", func(c *Config) { c.AdminListen = "nope" }, "admin_listen"},
+		{"upstream", func(c *Config) { c.Upstream = "ftp://x" }, "upstream"},
+		{"data without upstream", func(c *Config) { c.Data = "" }, "data"},
+		{"log level", func(c *Config) { c.LogLevel = "loud" }, "log_level"},
+		{"backend data", func(c *Config) { c.Backend.Data = "" }, "backend.data"},
+		{"external url", func(c *Config) { c.Backend.ExternalURL = "api.example.org" }, "backend.external_url"},
+		{"token ttl", func(c *Config) { c.Backend.TokenTTL = 0 }, "backend.token_ttl"},
+		{"memory", func(c *Config) { c.Backend.DefaultMemoryMB = 0 }, "backend.default_memory_mb"},
+		{"log rate", func(c *Config) { c.Backend.DefaultLogRateLimit = -2 }, "backend.default_log_rate_limit"},
+		{"job delay", func(c *Config) { c.Backend.JobDelay = -time.Second }, "backend.job_delay"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := Default()
+			tc.mutate(&cfg)
+			err := cfg.Validate()
+			if err == nil || !strings.Contains(err.Error(), tc.field+":") {
+				t.Errorf("Validate() = %v, want an error naming %s", err, tc.field)
+			}
+		})
+	}
+}
