@@ -1,8 +1,10 @@
 package backend
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -26,7 +28,8 @@ func (s *Server) listApps(r *request) error {
 	if r.query.has("lifecycle_type") {
 		lt := r.query.str("lifecycle_type")
 		if lt != "buildpack" && lt != "docker" && lt != "cnb" {
-			return errBadQuery("Lifecycle type must be one of 'buildpack', 'docker', 'cnb'")
+			// BaseMessage::LifecycleTypeParamValidator's text.
+			return errBadQuery("Invalid lifecycle_type: '" + lt + "'")
 		}
 		f.LifecycleTypes = []string{lt}
 	}
@@ -79,7 +82,8 @@ func (s *Server) includeForApps(r *request, include map[string]bool, apps []stor
 		return nil, err
 	}
 	inc := &includedJSON{}
-	if include["space"] {
+	// IncludeSpaceDecorator matches "space" and "space.organization" alike.
+	if include["space"] || include["space.organization"] {
 		inc.Spaces = []spaceJSON{}
 		for _, sp := range spaces {
 			inc.Spaces = append(inc.Spaces, presentSpace(r.base, sp, orgs[sp.OrgGUID].Suspended))
@@ -146,8 +150,8 @@ func (s *Server) writableApp(r *request, guid string) (appAccess, error) {
 	if err != nil {
 		return acc, err
 	}
-	if !acc.roles.write {
-		return acc, errNotAuthorized()
+	if err := acc.roles.writeErr(); err != nil {
+		return acc, err
 	}
 	return acc, nil
 }
@@ -175,6 +179,10 @@ func censored(o object, keys ...string) map[string]json.RawMessage {
 	}
 	return out
 }
+
+// rubyWhitespace is what Ruby's String#strip removes, as CC's
+// strip_attributes does to names.
+const rubyWhitespace = " \t\n\v\f\r\x00"
 
 // lifecycle is a parsed lifecycle object of an app create or update.
 type lifecycle struct {
@@ -320,7 +328,12 @@ func (s *Server) createApp(r *request) error {
 	if err != nil {
 		return err
 	}
-	if name == nil || *name == "" {
+	// CC's AppCreateMessage validates name as a string (nil included), and
+	// AppModel strips it (strip_attributes :name) before checking presence.
+	if name == nil {
+		return errUnprocessable("Name must be a string")
+	}
+	if *name = strings.Trim(*name, rubyWhitespace); *name == "" {
 		return errUnprocessable("Name can't be blank")
 	}
 	if len(*name) > 255 {
@@ -355,12 +368,14 @@ func (s *Server) createApp(r *request) error {
 	if err != nil {
 		return errInternal(err)
 	}
-	if !roles.write {
-		return errNotAuthorized()
+	if err := roles.writeErr(); err != nil {
+		return err
 	}
 	now := s.store.Now()
+	// enable_ssh starts as CC's default_app_ssh_access (true in capi-release),
+	// whatever the space allows: ssh_enabled reports the space separately.
 	a := store.App{GUID: uuid.NewString(), Name: *name, SpaceGUID: sp.GUID, State: "STOPPED", LifecycleType: "buildpack",
-		Buildpacks: []string{}, Env: map[string]json.RawMessage{}, SSHEnabled: sp.AllowSSH, CreatedAt: now, UpdatedAt: now}
+		Buildpacks: []string{}, Env: map[string]json.RawMessage{}, SSHEnabled: true, CreatedAt: now, UpdatedAt: now}
 	for k, v := range env {
 		if v != nil {
 			a.Env[k] = v
@@ -409,6 +424,9 @@ func (s *Server) updateApp(r *request) error {
 	name, err := o.str("name", "Name")
 	if err != nil {
 		return err
+	}
+	if name != nil {
+		*name = strings.Trim(*name, rubyWhitespace) // strip_attributes :name, as on create
 	}
 	if name != nil && (*name == "" || len(*name) > 255) {
 		return errUnprocessable("Name must be between 1 and 255 characters")
@@ -525,12 +543,24 @@ func (s *Server) patchEnvVars(r *request) error {
 	if err != nil {
 		return err
 	}
-	vars, err := o.envVars("var", "Variables")
+	vars, err := o.envVars("var", "Var")
 	if err != nil {
 		return err
 	}
 	if vars == nil {
 		return errUnprocessable("Var must be an object")
+	}
+	// Unlike an app create, an update takes only string (or null) values
+	// (cc:app/messages/update_environment_variables_message.rb,
+	// EnvironmentVariablesStringValuesValidator).
+	for k, v := range vars {
+		if v != nil && v[0] != '"' {
+			var compact bytes.Buffer
+			if json.Compact(&compact, v) != nil {
+				compact.Write(v)
+			}
+			return errUnprocessable("Non-string value in environment variable for key '" + k + "', value '" + compact.String() + "'")
+		}
 	}
 	acc, err := s.writableApp(r, r.params[0])
 	if err != nil {
@@ -731,12 +761,17 @@ func (s *Server) setState(r *request, state, eventType string) error {
 	if err := r.query.allow(); err != nil {
 		return err
 	}
-	acc, err := s.writableApp(r, r.params[0])
+	// CC looks for the droplet before it checks the role, so a reader
+	// starting an app without one gets 422, not 403 (AppsV3Controller#start).
+	acc, err := s.findApp(r, r.params[0])
 	if err != nil {
 		return err
 	}
 	if state == "STARTED" && acc.app.DropletGUID == nil {
 		return errUnprocessable("Assign a droplet before starting this app.")
+	}
+	if err := acc.roles.writeErr(); err != nil {
+		return err
 	}
 	a := acc.app
 	// A start gives every process a new version, as CC's AppStart does.

@@ -72,11 +72,15 @@ var errNoToken = errors.New("backend: no bearer token")
 // authenticate returns the principal of an Authorization header value, or
 // errNoToken when there is none (a non-bearer header counts as none).
 func (v *verifier) authenticate(header []byte) (*principal, error) {
-	if len(header) < 7 || !bytes.EqualFold(header[:6], []byte("bearer")) || header[6] != ' ' {
+	if len(header) < 6 || !bytes.EqualFold(header[:6], []byte("bearer")) {
 		return nil, errNoToken
 	}
-	parts := strings.Split(string(header), " ")
-	if len(parts) != 2 {
+	// Anything that starts with "bearer" is a token (CC's token_format_valid?),
+	// and cf-uaa-lib's TokenCoder#decode wants exactly "bearer <jwt>" split
+	// on runs of whitespace (Ruby's split(' ')): "bearer" alone or
+	// "bearerX <jwt>" is an invalid token, not a missing one.
+	parts := strings.Fields(string(header))
+	if len(parts) != 2 || !strings.EqualFold(parts[0], "bearer") {
 		return nil, errors.New("backend: malformed bearer header")
 	}
 	var claims uaa.Claims
@@ -103,15 +107,28 @@ func (v *verifier) authenticate(header []byte) (*principal, error) {
 	return &principal{GUID: id, Username: claims.UserName, Email: claims.Email, Scopes: claims.Scope}, nil
 }
 
-// spaceRoles tells what a principal may do in one space.
+// spaceRoles tells what a principal may do in one space. suspended is set
+// for a non-admin writer whose organization is suspended.
 type spaceRoles struct {
-	read, write, secrets bool
+	read, write, secrets, suspended bool
+}
+
+// writeErr is CC v3's unauthorized!/suspended! pair, in that order: no
+// write role is NotAuthorized, a writer in a suspended org OrgSuspended.
+func (r spaceRoles) writeErr() error {
+	switch {
+	case !r.write:
+		return errNotAuthorized()
+	case r.suspended:
+		return errOrgSuspended()
+	}
+	return nil
 }
 
 // rolesIn computes CC's permission checks for a space the caller can already
-// see: writes need admin or space developer in an active org
-// (can_write_to_active_space?); secrets need admin, admin_read_only or
-// space developer (can_read_secrets_in_space?).
+// see: writes need admin or space developer (can_write_to_active_space?) in
+// an active org, admins excepted (is_space_active?); secrets need admin,
+// admin_read_only or space developer (can_read_secrets_in_space?).
 func (s *Server) rolesIn(ctx context.Context, p *principal, orgGUID, spaceGUID string) (spaceRoles, error) {
 	if p.admin() {
 		return spaceRoles{read: true, write: true, secrets: true}, nil
@@ -131,7 +148,7 @@ func (s *Server) rolesIn(ctx context.Context, p *principal, orgGUID, spaceGUID s
 		if err != nil {
 			return spaceRoles{}, err
 		}
-		r.write = !org.Suspended
+		r.suspended = org.Suspended
 	}
 	return r, nil
 }

@@ -117,8 +117,9 @@ type metadataPatch struct {
 
 // Label and annotation key and value rules (cc:app/messages/validators/metadata_validator_helper.rb).
 var (
-	metaName   = regexp.MustCompile(`^[a-zA-Z0-9]([-_.a-zA-Z0-9]{0,61}[a-zA-Z0-9])?$`)
-	metaPrefix = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+	metaBadChar = regexp.MustCompile(`[^a-zA-Z0-9_.-]`)
+	metaEnds    = regexp.MustCompile(`^[a-zA-Z0-9](.*[a-zA-Z0-9])?$`)
+	metaPrefix  = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
 )
 
 func (o object) metadata() (*metadataPatch, error) {
@@ -137,7 +138,7 @@ func (o object) metadata() (*metadataPatch, error) {
 		}
 		vals := map[string]*string{}
 		for k, v := range raw {
-			if err := checkMetaKey(kind, k); err != nil {
+			if err := checkMetaKey(strings.TrimSuffix(kind, "s"), k); err != nil {
 				return nil, err
 			}
 			if raw.isNull(k) {
@@ -148,11 +149,13 @@ func (o object) metadata() (*metadataPatch, error) {
 			if err := json.Unmarshal(v, &s); err != nil {
 				return nil, errUnprocessable("Metadata " + kind + " value for '" + k + "' must be a string")
 			}
-			if kind == "labels" && s != "" && !metaName.MatchString(s) {
-				return nil, errUnprocessable("Metadata labels value error: '" + s + "' contains invalid characters or is longer than 63 characters")
+			if kind == "labels" && s != "" {
+				if why := metaNameError(s); why != "" {
+					return nil, errUnprocessable("Metadata label value error: " + why)
+				}
 			}
-			if kind == "annotations" && len(s) > 5000 {
-				return nil, errUnprocessable("Metadata annotations value error: '" + k + "' is greater than 5000 characters")
+			if r := []rune(s); kind == "annotations" && len(r) > 5000 {
+				return nil, errUnprocessable("Metadata annotation value error: '" + string(r[:8]) + "...' is greater than 5000 characters")
 			}
 			vals[k] = &s
 		}
@@ -165,27 +168,49 @@ func (o object) metadata() (*metadataPatch, error) {
 	return &p, nil
 }
 
+// checkMetaKey checks a label or annotation key in the order of CC's
+// MetadataValidatorHelper#key_error and with its words: "Metadata label key
+// error: 'na me' contains invalid characters". kind is "label" or
+// "annotation"; the key's name part, without its prefix, is what is quoted.
 func checkMetaKey(kind, key string) error {
 	prefix, name, hasPrefix := strings.Cut(key, "/")
 	if !hasPrefix {
 		name, prefix = prefix, ""
 	}
 	bad := func(why string) error {
-		return errUnprocessable("Metadata " + kind + " key error: '" + key + "' " + why)
+		return errUnprocessable("Metadata " + kind + " key error: " + why)
 	}
 	switch {
 	case key == "":
 		return bad("key cannot be empty string")
 	case strings.Count(key, "/") > 1:
 		return bad("key has more than one '/'")
-	case hasPrefix && (len(prefix) > 253 || !metaPrefix.MatchString(prefix)):
-		return bad("prefix must be a valid DNS subdomain of at most 253 characters")
+	case hasPrefix && !metaPrefix.MatchString(prefix):
+		return bad("prefix '" + prefix + "' must be in valid dns format")
+	case hasPrefix && len(prefix) > 253:
+		return bad("prefix '" + prefix[:8] + "...' is greater than 253 characters")
 	case hasPrefix && strings.HasSuffix(prefix, "cloudfoundry.org"):
 		return bad("prefix 'cloudfoundry.org' is reserved")
-	case !metaName.MatchString(name):
-		return bad("contains invalid characters or is longer than 63 characters")
+	case name == "":
+		return bad("key cannot be empty string")
+	}
+	if why := metaNameError(name); why != "" {
+		return bad(why)
 	}
 	return nil
+}
+
+// metaNameError is why a key name or label value is refused, or "".
+func metaNameError(s string) string {
+	switch {
+	case metaBadChar.MatchString(s):
+		return "'" + s + "' contains invalid characters"
+	case !metaEnds.MatchString(s):
+		return "'" + s + "' starts or ends with invalid characters"
+	case len(s) > 63:
+		return "'" + s[:8] + "...' is greater than 63 characters"
+	}
+	return ""
 }
 
 // apply merges the patch into current metadata; nil values delete.
@@ -221,6 +246,8 @@ func (o object) envVars(key, label string) (map[string]json.RawMessage, error) {
 			return nil, errUnprocessable(label + " key must be a minimum length of 1")
 		case strings.HasPrefix(strings.ToUpper(k), "VCAP_"):
 			return nil, errUnprocessable(label + " cannot start with VCAP_")
+		case strings.HasPrefix(strings.ToUpper(k), "VMC"):
+			return nil, errUnprocessable(label + " cannot start with VMC_")
 		case strings.ToUpper(k) == "PORT":
 			return nil, errUnprocessable(label + " cannot set PORT")
 		}

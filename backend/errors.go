@@ -47,8 +47,16 @@ func errNotAuthorized() *apiError {
 	return &apiError{Status: 403, Code: 10003, Title: "CF-NotAuthorized", Detail: "You are not authorized to perform the requested action"}
 }
 
+// errOrgSuspended is CC v3's suspended!: a writer in a suspended
+// organization (cc:app/controllers/v3/application_controller.rb).
+func errOrgSuspended() *apiError {
+	return &apiError{Status: 403, Code: 10017, Title: "CF-OrgSuspended", Detail: "The organization is suspended"}
+}
+
+// errBadQuery is CC's BadQueryParameter, whose errors/v2.yml text wraps the
+// joined validation messages: "The query parameter is invalid: %s".
 func errBadQuery(detail string) *apiError {
-	return &apiError{Status: 400, Code: 10005, Title: "CF-BadQueryParameter", Detail: detail}
+	return &apiError{Status: 400, Code: 10005, Title: "CF-BadQueryParameter", Detail: "The query parameter is invalid: " + detail}
 }
 
 func errParse(detail string) *apiError {

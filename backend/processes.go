@@ -135,8 +135,8 @@ func (s *Server) patchProcess(r *request) error {
 	if err != nil {
 		return err
 	}
-	if !pa.roles.write {
-		return errNotAuthorized()
+	if err := pa.roles.writeErr(); err != nil {
+		return err
 	}
 	p := pa.proc
 	if o.has("command") {
@@ -216,9 +216,10 @@ func parseHealthCheck(o object) (*healthCheck, error) {
 		dst        **int64
 		set        *bool
 	}{
-		{"timeout", "Timeout", &hc.timeout, &hc.setTimeout},
-		{"invocation_timeout", "Invocation timeout", &hc.invocation, &hc.setInvocation},
-		{"interval", "Interval", &hc.interval, &hc.setInterval},
+		// CC names them after the message's attributes (health_check_timeout, …).
+		{"timeout", "Health check timeout", &hc.timeout, &hc.setTimeout},
+		{"invocation_timeout", "Health check invocation timeout", &hc.invocation, &hc.setInvocation},
+		{"interval", "Health check interval", &hc.interval, &hc.setInterval},
 	} {
 		if !data.has(f.key) {
 			continue
@@ -228,20 +229,23 @@ func parseHealthCheck(o object) (*healthCheck, error) {
 		if err != nil {
 			return nil, err
 		}
-		if n != nil && (*n < 1 || *n > 1<<31-1) {
+		if n != nil && *n < 1 {
 			return nil, errUnprocessable(f.label + " must be greater than or equal to 1")
+		}
+		if n != nil && *n > 1<<31-1 {
+			return nil, errUnprocessable(f.label + " must be less than or equal to 2147483647")
 		}
 		*f.dst = n
 	}
 	if data.has("endpoint") {
 		hc.setEndpoint = true
-		if hc.endpoint, err = data.str("endpoint", "Endpoint"); err != nil {
+		if hc.endpoint, err = data.str("endpoint", "Health check endpoint"); err != nil {
 			return nil, err
 		}
 		if hc.endpoint != nil {
 			u, err := url.Parse(*hc.endpoint)
 			if err != nil || !strings.HasPrefix(*hc.endpoint, "/") || u.Host != "" {
-				return nil, errUnprocessable("Endpoint must be a valid URI path")
+				return nil, errUnprocessable("Health check endpoint must be a valid URI path")
 			}
 		}
 	}
@@ -286,8 +290,8 @@ func (s *Server) scaleProcess(r *request) error {
 	if err != nil {
 		return err
 	}
-	if !pa.roles.write {
-		return errNotAuthorized()
+	if err := pa.roles.writeErr(); err != nil {
+		return err
 	}
 	p := pa.proc
 	targets := []*int64{&p.Instances, &p.MemoryMB, &p.DiskMB, &p.LogRateLimit}

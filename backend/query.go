@@ -2,6 +2,7 @@ package backend
 
 import (
 	"net/url"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -11,8 +12,7 @@ import (
 )
 
 // query is a parsed v3 query string. Values keep their raw (still
-// percent-encoded) text so that a list filter can split on "," before
-// decoding: in v3 a comma inside a value is sent as %2C.
+// percent-encoded) text; str and list decode them.
 type query struct {
 	raw   map[string]string
 	order []string
@@ -80,26 +80,33 @@ func (q query) str(key string) string {
 	return v
 }
 
-// list returns a comma-separated filter, decoded part by part; nil when the
-// key is absent, so that an empty value ("names=") filters everything out.
+// list returns a comma-separated filter read as CC's BaseMessage.to_array!
+// reads it: the value is decoded (Rack already did that in CC), split on ","
+// and the blanks after it, and each part is percent-decoded once more. So a
+// comma inside a value is "%2C" in the value and "%252C" on the wire; a wire
+// "%2C" separates (CC docs, "Query parameters": commas in list values are
+// encoded twice). nil when the key is absent, so that an empty value
+// ("names=") filters everything out.
 func (q query) list(key string) []string {
-	raw, ok := q.raw[key]
-	if !ok {
+	if !q.has(key) {
 		return nil
 	}
 	out := []string{}
-	if raw == "" {
+	v := q.str(key)
+	if v == "" {
 		return out
 	}
-	for _, part := range strings.Split(raw, ",") {
-		v, err := url.QueryUnescape(part)
-		if err != nil {
-			v = part
+	for _, part := range listSeparator.Split(v, -1) {
+		if p, err := url.PathUnescape(part); err == nil {
+			part = p
 		}
-		out = append(out, v)
+		out = append(out, part)
 	}
 	return out
 }
+
+// listSeparator is to_array!'s split pattern.
+var listSeparator = regexp.MustCompile(`,\s*`)
 
 // boolean parses a "true"/"false" filter.
 func (q query) boolean(key string) (*bool, error) {
@@ -128,24 +135,23 @@ const maxPerPage = 5000
 func (q query) page(orders ...string) (store.Page, error) {
 	p := store.Page{Page: 1, PerPage: 50}
 	var problems []string
+	// CC's PaginationPageValidator words both checks "must be a positive
+	// integer"; only a per_page above the limit gets the range text.
 	if q.has("page") {
 		n, err := strconv.Atoi(q.str("page"))
-		switch {
-		case err != nil:
-			problems = append(problems, "Page must be an integer")
-		case n < 1:
-			problems = append(problems, "Page must be greater than 0")
-		default:
+		if err != nil || n < 1 {
+			problems = append(problems, "Page must be a positive integer")
+		} else {
 			p.Page = n
 		}
 	}
 	if q.has("per_page") {
 		n, err := strconv.Atoi(q.str("per_page"))
 		switch {
-		case err != nil:
-			problems = append(problems, "Per page must be an integer")
-		case n < 1 || n > maxPerPage:
+		case n > maxPerPage: // also a number too big for an int: Atoi gives MaxInt
 			problems = append(problems, "Per page must be between 1 and 5000")
+		case err != nil || n < 1:
+			problems = append(problems, "Per page must be a positive integer")
 		default:
 			p.PerPage = n
 		}
@@ -228,7 +234,7 @@ func parseLabelSelector(sel string) ([]store.LabelReq, error) {
 		default:
 			r = store.LabelReq{Key: part, Op: store.LabelExists}
 		}
-		if r.Key == "" || strings.ContainsAny(r.Key, " ()!=,") {
+		if !labelKey.MatchString(r.Key) {
 			return nil, bad
 		}
 		for _, v := range r.Values {
@@ -240,6 +246,10 @@ func parseLabelSelector(sel string) ([]store.LabelReq, error) {
 	}
 	return reqs, nil
 }
+
+// labelKey is MetadataHelpers::KEY_CHARACTERS: a requirement whose key has
+// anything else matches none of CC's patterns, "Invalid label_selector value".
+var labelKey = regexp.MustCompile(`^[\w\-./]+$`)
 
 func splitOutsideParens(s string) []string {
 	var out []string
@@ -289,21 +299,30 @@ func (q query) times(key string) ([]store.TimeCond, error) {
 		if vals == nil {
 			continue
 		}
+		// CC's TimestampValidator: "key=" is [""], which no format accepts;
+		// an operator takes one value; the format is exactly
+		// YYYY-MM-DDThh:mm:ssZ (no offsets, no fractions).
+		if len(vals) == 0 {
+			vals = []string{""}
+		}
+		if o.op != store.TimeEq && len(vals) > 1 {
+			return nil, errBadQuery(humanize(key) + " only accepts one value when using a relational operator")
+		}
 		c := store.TimeCond{Op: o.op}
 		for _, v := range vals {
 			t, err := time.Parse(time.RFC3339, v)
-			if err != nil {
+			if err != nil || !ccTimestamp.MatchString(v) {
 				return nil, errBadQuery(humanize(key) + " has an invalid timestamp format. Timestamps should be formatted as 'YYYY-MM-DDThh:mm:ssZ'")
 			}
 			c.Values = append(c.Values, t.Unix())
-		}
-		if o.op != store.TimeEq && len(c.Values) != 1 {
-			return nil, errBadQuery(humanize(key) + " Operator " + strings.Trim(o.suffix, "[]") + " requires a single value")
 		}
 		conds = append(conds, c)
 	}
 	return conds, nil
 }
+
+// ccTimestamp is the only timestamp form CC's filters accept.
+var ccTimestamp = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$`)
 
 // timeKeys lists a timestamp filter's query keys, for allow().
 func timeKeys(key string) []string {

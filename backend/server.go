@@ -155,12 +155,25 @@ func MintToken(ctx context.Context, st *store.Store, key *uaa.Key, cfg configs.B
 
 // request is one call being served.
 type request struct {
-	ctx    *fasthttp.RequestCtx
+	ctx    requestCtx
 	user   *principal
 	base   string
 	params []string
 	query  query
 }
+
+// requestCtx is the fasthttp request as handlers pass it to the store: its
+// context.Context methods are those of context.Background. A bare
+// *fasthttp.RequestCtx has a Done channel (closed at server shutdown), so
+// database/sql and the driver start goroutines per query that watch it and
+// read the RequestCtx after fasthttp has recycled it for another request
+// (a data race). In-flight requests finish on a graceful shutdown anyway.
+type requestCtx struct{ *fasthttp.RequestCtx }
+
+func (requestCtx) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (requestCtx) Done() <-chan struct{}       { return nil }
+func (requestCtx) Err() error                  { return nil }
+func (requestCtx) Value(any) any               { return nil }
 
 // route maps a method and a path pattern (":" marks a parameter) to a handler.
 type route struct {
@@ -211,7 +224,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) error {
 	if rt == nil {
 		return errUnknownRequest()
 	}
-	r := &request{ctx: ctx, base: s.baseURL(ctx), params: params, query: parseQuery(ctx.URI().QueryString())}
+	r := &request{ctx: requestCtx{ctx}, base: s.baseURL(ctx), params: params, query: parseQuery(ctx.URI().QueryString())}
 	if !rt.anon {
 		user, err := s.auth.authenticate(ctx.Request.Header.Peek(fasthttp.HeaderAuthorization))
 		switch {

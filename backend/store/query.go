@@ -209,13 +209,17 @@ func one[T any](row *sql.Row, scan func(scanner) (T, error)) (T, error) {
 
 type scanner interface{ Scan(dest ...any) error }
 
-// jsonText marshals v for a JSON text column.
+// jsonText marshals v for a JSON text column. It leaves "&", "<" and ">"
+// unescaped: json.RawMessage values (environment variables) are served as
+// stored, and CC shows them as they were sent.
 func jsonText(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		return "null"
 	}
-	return string(b)
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 // Metadata is a set of labels or annotations.
