@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -65,7 +66,21 @@ type verifier struct {
 	key    *uaa.Key
 	issuer string
 	now    func() time.Time
+
+	// verified remembers tokens that passed, until they expire: clients
+	// send one token many times, and an RSA verification is the largest
+	// single cost of a small request. Bounded by maxVerified.
+	mu       sync.Mutex
+	verified map[string]verifiedToken
 }
+
+type verifiedToken struct {
+	p   *principal
+	exp int64
+}
+
+// maxVerified bounds the verified-token cache; past it the cache starts over.
+const maxVerified = 4096
 
 var errNoToken = errors.New("backend: no bearer token")
 
@@ -82,6 +97,9 @@ func (v *verifier) authenticate(header []byte) (*principal, error) {
 	parts := strings.Fields(string(header))
 	if len(parts) != 2 || !strings.EqualFold(parts[0], "bearer") {
 		return nil, errors.New("backend: malformed bearer header")
+	}
+	if p := v.lookup(parts[1]); p != nil {
+		return p, nil
 	}
 	var claims uaa.Claims
 	_, err := jwt.ParseWithClaims(parts[1], &claims, func(t *jwt.Token) (any, error) {
@@ -104,7 +122,32 @@ func (v *verifier) authenticate(header []byte) (*principal, error) {
 	if id == "" {
 		return nil, errors.New("backend: token has neither user_id nor client_id")
 	}
-	return &principal{GUID: id, Username: claims.UserName, Email: claims.Email, Scopes: claims.Scope}, nil
+	p := &principal{GUID: id, Username: claims.UserName, Email: claims.Email, Scopes: claims.Scope}
+	v.remember(parts[1], p, claims.Exp)
+	return p, nil
+}
+
+func (v *verifier) lookup(token string) *principal {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	t, ok := v.verified[token]
+	if !ok {
+		return nil
+	}
+	if t.exp <= v.now().Unix() {
+		delete(v.verified, token)
+		return nil
+	}
+	return t.p
+}
+
+func (v *verifier) remember(token string, p *principal, exp int64) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.verified == nil || len(v.verified) >= maxVerified {
+		v.verified = make(map[string]verifiedToken)
+	}
+	v.verified[token] = verifiedToken{p: p, exp: exp}
 }
 
 // spaceRoles tells what a principal may do in one space. suspended is set

@@ -71,7 +71,11 @@ func scanEvent(r scanner) (Event, error) {
 // spaces it can see, and organization-level events of orgs where it has a role.
 func (s *Store) ListEvents(ctx context.Context, v Viewer, f EventFilter, p Page) ([]Event, int, error) {
 	w := &where{}
-	visibleEvents(w, v)
+	sc, err := s.scope(ctx, v)
+	if err != nil {
+		return nil, 0, err
+	}
+	visibleEvents(w, sc)
 	w.in("type", f.Types)
 	w.in("target_guid", f.TargetGUIDs)
 	w.in("space_guid", f.SpaceGUIDs)
@@ -84,17 +88,21 @@ func (s *Store) ListEvents(ctx context.Context, v Viewer, f EventFilter, p Page)
 func (s *Store) GetEvent(ctx context.Context, v Viewer, guid string) (Event, error) {
 	w := &where{}
 	w.add("guid = ?", guid)
-	visibleEvents(w, v)
+	sc, err := s.scope(ctx, v)
+	if err != nil {
+		return Event{}, err
+	}
+	visibleEvents(w, sc)
 	return one(s.db.QueryRowContext(ctx, "SELECT "+eventCols+" FROM audit_events"+w.sql(), w.args...), scanEvent)
 }
 
-func visibleEvents(w *where, v Viewer) {
-	if v.All {
+func visibleEvents(w *where, sc scope) {
+	if sc.all {
 		return
 	}
 	spaces, orgs := &where{}, &where{}
-	spaces.visibleSpaces("space_guid", v)
-	orgs.visibleOrgs("org_guid", v)
+	spaces.visibleSpaces("space_guid", sc)
+	orgs.visibleOrgs("org_guid", sc)
 	w.add("(("+spaces.clauses[0]+") OR (space_guid = '' AND "+orgs.clauses[0]+"))", append(spaces.args, orgs.args...)...)
 }
 

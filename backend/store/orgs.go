@@ -111,7 +111,11 @@ func scanOrg(r scanner) (Org, error) {
 // ListOrgs returns one page of the organizations v can see.
 func (s *Store) ListOrgs(ctx context.Context, v Viewer, f OrgFilter, p Page) ([]Org, int, error) {
 	w := &where{}
-	w.visibleOrgs("guid", v)
+	sc, err := s.scope(ctx, v)
+	if err != nil {
+		return nil, 0, err
+	}
+	w.visibleOrgs("guid", sc)
 	w.in("guid", f.GUIDs)
 	w.in("name", f.Names)
 	w.labels("labels", f.Labels)
@@ -122,7 +126,11 @@ func (s *Store) ListOrgs(ctx context.Context, v Viewer, f OrgFilter, p Page) ([]
 func (s *Store) GetOrg(ctx context.Context, v Viewer, guid string) (Org, error) {
 	w := &where{}
 	w.add("guid = ?", guid)
-	w.visibleOrgs("guid", v)
+	sc, err := s.scope(ctx, v)
+	if err != nil {
+		return Org{}, err
+	}
+	w.visibleOrgs("guid", sc)
 	return one(s.db.QueryRowContext(ctx, "SELECT "+orgCols+" FROM organizations"+w.sql(), w.args...), scanOrg)
 }
 
@@ -146,7 +154,11 @@ func scanSpace(r scanner) (Space, error) {
 // ListSpaces returns one page of the spaces v can see.
 func (s *Store) ListSpaces(ctx context.Context, v Viewer, f SpaceFilter, p Page) ([]Space, int, error) {
 	w := &where{}
-	w.visibleSpaces("guid", v)
+	sc, err := s.scope(ctx, v)
+	if err != nil {
+		return nil, 0, err
+	}
+	w.visibleSpaces("guid", sc)
 	w.in("guid", f.GUIDs)
 	w.in("name", f.Names)
 	w.in("org_guid", f.OrgGUIDs)
@@ -158,7 +170,11 @@ func (s *Store) ListSpaces(ctx context.Context, v Viewer, f SpaceFilter, p Page)
 func (s *Store) GetSpace(ctx context.Context, v Viewer, guid string) (Space, error) {
 	w := &where{}
 	w.add("guid = ?", guid)
-	w.visibleSpaces("guid", v)
+	sc, err := s.scope(ctx, v)
+	if err != nil {
+		return Space{}, err
+	}
+	w.visibleSpaces("guid", sc)
 	return one(s.db.QueryRowContext(ctx, "SELECT "+spaceCols+" FROM spaces"+w.sql(), w.args...), scanSpace)
 }
 

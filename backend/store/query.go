@@ -119,24 +119,56 @@ func (w *where) times(col string, conds []TimeCond) {
 	}
 }
 
-// visibleSpaces limits col (a space guid) to the spaces the viewer can see:
-// a space role there, or organization manager of its org (CC's
-// Space.user_visibility_filter).
-func (w *where) visibleSpaces(col string, v Viewer) {
-	if v.All {
-		return
-	}
-	w.add(col+` IN (SELECT space_guid FROM roles WHERE user_guid = ? AND space_guid != ''
-		UNION SELECT s.guid FROM spaces s JOIN roles r ON r.org_guid = s.org_guid
-		WHERE r.user_guid = ? AND r.type = 'organization_manager')`, v.UserGUID, v.UserGUID)
+// scope is what a Viewer can see, resolved once per query into guid lists:
+// SQLite then plans "space_guid IN (...)" on the index, in id order, where a
+// correlated subquery made it sort every visible row (5,000 rows: 3.5 ms).
+type scope struct {
+	all    bool
+	spaces []string
+	orgs   []string
 }
 
-// visibleOrgs limits col (an org guid) to orgs where the viewer holds any role.
-func (w *where) visibleOrgs(col string, v Viewer) {
+// scope resolves v: the spaces where it holds a space role, or where it is
+// organization manager of the org (CC's Space.user_visibility_filter), and
+// the orgs where it holds any role.
+func (s *Store) scope(ctx context.Context, v Viewer) (scope, error) {
 	if v.All {
-		return
+		return scope{all: true}, nil
 	}
-	w.add(col+` IN (SELECT org_guid FROM roles WHERE user_guid = ?)`, v.UserGUID)
+	sc := scope{spaces: []string{}, orgs: []string{}}
+	rows, err := s.db.QueryContext(ctx, `SELECT space_guid, '' FROM roles WHERE user_guid = ? AND space_guid != ''
+		UNION SELECT s.guid, '' FROM spaces s JOIN roles r ON r.org_guid = s.org_guid WHERE r.user_guid = ? AND r.type = 'organization_manager'
+		UNION SELECT '', org_guid FROM roles WHERE user_guid = ?`, v.UserGUID, v.UserGUID, v.UserGUID)
+	if err != nil {
+		return sc, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var space, org string
+		if err := rows.Scan(&space, &org); err != nil {
+			return sc, err
+		}
+		if space != "" {
+			sc.spaces = append(sc.spaces, space)
+		} else {
+			sc.orgs = append(sc.orgs, org)
+		}
+	}
+	return sc, rows.Err()
+}
+
+// visibleSpaces limits col (a space guid) to the spaces of sc.
+func (w *where) visibleSpaces(col string, sc scope) {
+	if !sc.all {
+		w.in(col, sc.spaces)
+	}
+}
+
+// visibleOrgs limits col (an org guid) to the orgs of sc.
+func (w *where) visibleOrgs(col string, sc scope) {
+	if !sc.all {
+		w.in(col, sc.orgs)
+	}
 }
 
 func (w *where) sql() string {
@@ -232,6 +264,11 @@ func (m *Metadata) Scan(src any) error {
 }
 
 func scanJSON(src any, dst any) error {
+	// Most rows hold empty collections: skip the decoder for them.
+	switch src {
+	case "{}", "[]":
+		return nil
+	}
 	switch v := src.(type) {
 	case string:
 		return json.Unmarshal([]byte(v), dst)
