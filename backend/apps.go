@@ -403,8 +403,10 @@ func (s *Server) createApp(r *request) error {
 	web := store.Process{GUID: a.GUID, AppGUID: a.GUID, SpaceGUID: sp.GUID, Type: "web", Instances: 1,
 		MemoryMB: s.cfg.DefaultMemoryMB, DiskMB: s.cfg.DefaultDiskMB, LogRateLimit: s.cfg.DefaultLogRateLimit,
 		HealthCheckType: "port", Version: uuid.NewString(), CreatedAt: now, UpdatedAt: now}
+	// CC's AppCreate records the web process's creation, then the app's.
+	procEv := s.appEvent(r, "audit.app.process.create", a, sp, map[string]string{"process_guid": web.GUID, "process_type": web.Type})
 	ev := s.appEvent(r, "audit.app.create", a, sp, map[string]any{"request": censored(o, "environment_variables")})
-	if err := s.store.CreateApp(r.ctx, a, web, ev); err != nil {
+	if err := s.store.CreateApp(r.ctx, a, web, procEv, ev); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return errUniqueness("App with the name '" + a.Name + "' already exists.")
 		}

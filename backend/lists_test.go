@@ -904,6 +904,7 @@ func TestListAuditEvents(t *testing.T) {
 		{name: "start and stop", query: "target_guids=" + guid + "&types=audit.app.start,audit.app.stop",
 			want: []string{"audit.app.start", "audit.app.stop"}},
 		{name: "the other app", query: "target_guids=" + other + types, want: []string{"audit.app.create"}},
+		{name: "the other app, every type", query: "target_guids=" + other, want: []string{"audit.app.process.create", "audit.app.create"}},
 		{name: "both apps, creates", query: "target_guids=" + guid + "," + other + "&types=audit.app.create",
 			want: []string{"audit.app.create", "audit.app.create"}},
 		{name: "space", query: "space_guids=" + DemoSpaceGUID + "&types=audit.app.stop", want: []string{"audit.app.stop"}},

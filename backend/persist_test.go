@@ -171,7 +171,7 @@ func TestRestartKeepsData(t *testing.T) {
 			Actor struct{ GUID string } `json:"actor"`
 		}
 	}
-	second.must(200, "GET", "/v3/audit_events?target_guids="+me.GUID, "admin", nil).json(t, &ev)
+	second.must(200, "GET", "/v3/audit_events?types=audit.app.create&target_guids="+me.GUID, "admin", nil).json(t, &ev)
 	if len(ev.Resources) != 1 || ev.Resources[0].Actor.GUID != DeveloperGUID {
 		t.Errorf("create event after restart = %+v, want actor %s", ev.Resources, DeveloperGUID)
 	}
