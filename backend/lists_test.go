@@ -933,3 +933,24 @@ func TestListAuditEvents(t *testing.T) {
 		})
 	}
 }
+
+// An include on a page with no apps still names what was asked for, with
+// empty lists, and never falls back to every space.
+func TestListIncludeOnAnEmptyPage(t *testing.T) {
+	t.Parallel()
+	c := startCF(t, nil)
+	c.createApp("developer", "present", nil)
+	cases := []struct{ name, query, want string }{
+		{"space", "include=space&names=absent", `"included":{"spaces":[]}`},
+		{"both", "include=space,org&names=absent", `"included":{"spaces":[],"organizations":[]}`},
+		{"past the last page", "include=space.organization&page=3", `"included":{"spaces":[],"organizations":[]}`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := c.must(200, "GET", "/v3/apps?"+tc.query, "admin", nil)
+			if !strings.Contains(string(r.body), tc.want) {
+				t.Errorf("body %s lacks %s", r.body, tc.want)
+			}
+		})
+	}
+}

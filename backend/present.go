@@ -46,8 +46,9 @@ type listJSON[T any] struct {
 }
 
 type includedJSON struct {
-	Spaces        []spaceJSON `json:"spaces,omitempty"`
-	Organizations []orgJSON   `json:"organizations,omitempty"`
+	// omitzero: a resource asked for is listed even when empty, as CC does.
+	Spaces        []spaceJSON `json:"spaces,omitzero"`
+	Organizations []orgJSON   `json:"organizations,omitzero"`
 }
 
 // timestamp renders unix seconds as CC does: ISO 8601, UTC, whole seconds.

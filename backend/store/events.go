@@ -171,7 +171,7 @@ func errorsText(e json.RawMessage) string {
 // PendingJobs returns the jobs still PROCESSING, oldest first.
 func (s *Store) PendingJobs(ctx context.Context) ([]Job, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT guid, operation, state, resource_guid, user_guid, errors, created_at, updated_at
-		FROM jobs WHERE state = ? ORDER BY created_at`, JobProcessing)
+		FROM jobs WHERE state = ? ORDER BY created_at, rowid`, JobProcessing)
 	if err != nil {
 		return nil, err
 	}

@@ -181,6 +181,9 @@ func (s *Store) GetSpace(ctx context.Context, v Viewer, guid string) (Space, err
 // SpacesByGUID returns the named spaces, without visibility checks: callers
 // use it for resources they already showed the viewer.
 func (s *Store) SpacesByGUID(ctx context.Context, guids []string) ([]Space, error) {
+	if len(guids) == 0 {
+		return []Space{}, nil
+	}
 	w := &where{}
 	w.in("guid", guids)
 	out, _, err := list(ctx, s.db, "spaces", spaceCols, w, Page{Page: 1, PerPage: max(len(guids), 1)}, nil, scanSpace)
@@ -189,6 +192,9 @@ func (s *Store) SpacesByGUID(ctx context.Context, guids []string) ([]Space, erro
 
 // OrgsByGUID returns the named organizations, without visibility checks.
 func (s *Store) OrgsByGUID(ctx context.Context, guids []string) ([]Org, error) {
+	if len(guids) == 0 {
+		return []Org{}, nil
+	}
 	w := &where{}
 	w.in("guid", guids)
 	out, _, err := list(ctx, s.db, "organizations", orgCols, w, Page{Page: 1, PerPage: max(len(guids), 1)}, nil, scanOrg)

@@ -55,20 +55,29 @@ func LoadOrCreateKey(dir string) (*Key, error) {
 		return nil, fmt.Errorf("uaa: marshal key: %w", err)
 	}
 	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-	// O_EXCL: when two processes start on one fresh data dir, one key wins
-	// and the other process reads it.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, os.ErrExist) {
-		return LoadOrCreateKey(dir)
-	}
+	// Write a private temporary file, then link it into place: the key file
+	// appears whole or not at all, and when two processes start on one fresh
+	// data dir, the first link wins and the other process reads that key.
+	tmp, err := os.CreateTemp(dir, KeyFile+".*")
 	if err != nil {
 		return nil, fmt.Errorf("uaa: write key: %w", err)
 	}
-	if _, err := f.Write(pemBytes); err != nil {
-		f.Close()
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(pemBytes); err != nil {
+		tmp.Close()
 		return nil, fmt.Errorf("uaa: write key: %w", err)
 	}
-	if err := f.Close(); err != nil {
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return nil, fmt.Errorf("uaa: write key: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return nil, fmt.Errorf("uaa: write key: %w", err)
+	}
+	if err := os.Link(tmp.Name(), path); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return LoadOrCreateKey(dir)
+		}
 		return nil, fmt.Errorf("uaa: write key: %w", err)
 	}
 	return k, nil

@@ -114,3 +114,33 @@ func TestSignedTokenCarriesUAAClaims(t *testing.T) {
 		t.Errorf("PublicPEM %q", pemText)
 	}
 }
+
+// Processes that start at once on a fresh data dir must agree on one key:
+// the file appears whole, and only the first link wins.
+func TestConcurrentFirstStartsAgreeOnOneKey(t *testing.T) {
+	dir := t.TempDir()
+	keys := make([]*Key, 8)
+	errs := make([]error, len(keys))
+	done := make(chan int)
+	for i := range keys {
+		go func() {
+			keys[i], errs[i] = LoadOrCreateKey(dir)
+			done <- i
+		}()
+	}
+	for range keys {
+		<-done
+	}
+	for i, k := range keys {
+		if errs[i] != nil {
+			t.Fatalf("start %d: %v", i, errs[i])
+		}
+		if !k.Public().Equal(keys[0].Public()) {
+			t.Errorf("start %d has another key", i)
+		}
+	}
+	left, _ := filepath.Glob(filepath.Join(dir, KeyFile+".*"))
+	if len(left) != 0 {
+		t.Errorf("temporary files left behind: %v", left)
+	}
+}
