@@ -38,8 +38,90 @@ type Config struct {
 	Redis string `koanf:"redis"`
 	// LogLevel is one of debug, info, warn, error.
 	LogLevel string `koanf:"log_level"`
+	// ExternalURL is the gateway's public URL, such as
+	// "https://api.example.org": the cloud_controller_v2/v3 links of / and
+	// /v3 point there so clients stay behind the gateway. Empty uses each
+	// request's scheme and Host.
+	ExternalURL string `koanf:"external_url"`
+	// V2Passthrough lists v2 path prefixes (such as "/v2/service_brokers")
+	// sent to the upstream as they are, for a Cloud Controller that still
+	// serves v2. Other untranslated v2 paths are 404 CF-NotFound.
+	V2Passthrough []string `koanf:"v2_passthrough"`
+	// Server bounds the public listener.
+	Server Server `koanf:"server"`
+	// UpstreamClient tunes the connections to the upstream.
+	UpstreamClient UpstreamClient `koanf:"upstream_client"`
+	// Auth configures token verification at the door.
+	Auth Auth `koanf:"auth"`
 	// Backend configures the embedded Cloud Foundry.
 	Backend Backend `koanf:"backend"`
+}
+
+// Server bounds the public listener against slow and oversized clients.
+type Server struct {
+	// ReadTimeout bounds reading one request, headers and body; a slow
+	// client is cut off after it.
+	ReadTimeout time.Duration `koanf:"read_timeout"`
+	// WriteTimeout bounds writing one response.
+	WriteTimeout time.Duration `koanf:"write_timeout"`
+	// IdleTimeout closes keep-alive connections idle this long.
+	IdleTimeout time.Duration `koanf:"idle_timeout"`
+	// MaxHeaderBytes bounds the request line and headers; UAA tokens are
+	// often over 4 KiB, so keep it well above that.
+	MaxHeaderBytes int `koanf:"max_header_bytes"`
+	// MaxRequestBodyBytes bounds request bodies the gateway reads whole
+	// (JSON); streamed passthrough bodies (uploads) are not held in memory.
+	MaxRequestBodyBytes int `koanf:"max_request_body_bytes"`
+	// ShutdownTimeout bounds draining in-flight requests on SIGTERM/SIGINT.
+	ShutdownTimeout time.Duration `koanf:"shutdown_timeout"`
+}
+
+// UpstreamClient tunes the gateway's connections to the Cloud Controller.
+type UpstreamClient struct {
+	// Addresses, when set, are the host:port pairs dialled in turn instead
+	// of the upstream URL's host (several Cloud Controller instances).
+	Addresses []string `koanf:"addresses"`
+	// MaxConns bounds open connections per address.
+	MaxConns int `koanf:"max_conns"`
+	// DialTimeout bounds establishing a connection.
+	DialTimeout time.Duration `koanf:"dial_timeout"`
+	// RequestTimeout bounds one upstream request, from sending to the end
+	// of the response headers; past it the client gets 504.
+	RequestTimeout time.Duration `koanf:"request_timeout"`
+	// IdleTimeout closes pooled connections idle this long.
+	IdleTimeout time.Duration `koanf:"idle_timeout"`
+	// InsecureSkipVerify turns off TLS verification of the upstream (tests
+	// and labs only).
+	InsecureSkipVerify bool `koanf:"insecure_skip_verify"`
+}
+
+// Auth configures how the gateway verifies bearer tokens (MAPPING §4). With
+// no keys configured, keys and issuer are discovered as the Cloud
+// Controller does: the upstream's / names the UAA, whose /token_keys and
+// /.well-known/openid-configuration give them.
+type Auth struct {
+	// HMACSecrets verify HS256/384/512 tokens (CC's uaa.symmetric_secret and
+	// symmetric_secret2), tried in order.
+	HMACSecrets []string `koanf:"hmac_secrets"`
+	// PublicKeys verify RS* and ES* tokens: PEM text, or paths to PEM files.
+	PublicKeys []string `koanf:"public_keys"`
+	// TokenKeysURL is UAA's /token_keys, fetched and refreshed in the
+	// background.
+	TokenKeysURL string `koanf:"token_keys_url"`
+	// Issuer is the iss every token must carry; empty discovers it from
+	// UAA's /.well-known/openid-configuration.
+	Issuer string `koanf:"issuer"`
+	// Audiences: a token's aud must contain one of them (CC's uaa.resource_id).
+	Audiences []string `koanf:"audiences"`
+	// Leeway tolerates clock skew on exp, iat and nbf.
+	Leeway time.Duration `koanf:"leeway"`
+	// CacheSize bounds the verified-token cache (entries).
+	CacheSize int `koanf:"cache_size"`
+	// KeysRefresh is how often /token_keys is fetched again (CC: 30 s).
+	KeysRefresh time.Duration `koanf:"keys_refresh"`
+	// KeysMinRefetch rate-limits refetching /token_keys when a token names
+	// an unknown kid or fails every known key.
+	KeysMinRefetch time.Duration `koanf:"keys_min_refetch"`
 }
 
 // Backend configures the embedded Cloud Foundry (the backend package).
@@ -75,11 +157,35 @@ type Backend struct {
 // Default returns the configuration used when nothing is set.
 func Default() Config {
 	return Config{
-		Listen:      ":8080",
-		AdminListen: "127.0.0.1:9090",
-		Data:        "./capibridge-data",
-		LogLevel:    "info",
-		Backend:     DefaultBackend(),
+		Listen:        ":8080",
+		AdminListen:   "127.0.0.1:9090",
+		Data:          "./capibridge-data",
+		LogLevel:      "info",
+		V2Passthrough: []string{},
+		Server: Server{
+			ReadTimeout:         60 * time.Second,
+			WriteTimeout:        10 * time.Minute,
+			IdleTimeout:         2 * time.Minute,
+			MaxHeaderBytes:      64 << 10,
+			MaxRequestBodyBytes: 4 << 20,
+			ShutdownTimeout:     30 * time.Second,
+		},
+		UpstreamClient: UpstreamClient{
+			Addresses:      []string{},
+			MaxConns:       512,
+			DialTimeout:    5 * time.Second,
+			RequestTimeout: 60 * time.Second,
+			IdleTimeout:    90 * time.Second,
+		},
+		Auth: Auth{
+			HMACSecrets:    []string{},
+			PublicKeys:     []string{},
+			Audiences:      []string{"cloud_controller"},
+			CacheSize:      10000,
+			KeysRefresh:    30 * time.Second,
+			KeysMinRefetch: 5 * time.Second,
+		},
+		Backend: DefaultBackend(),
 	}
 }
 
@@ -111,6 +217,10 @@ func Load(path string, environ []string) (Config, error) {
 		}
 	}
 	envKeys := map[string]string{}
+	listKeys := map[string]bool{}
+	for _, key := range listKeysOf(reflect.TypeOf(Config{}), "") {
+		listKeys[key] = true
+	}
 	for _, key := range Keys() {
 		envKeys[EnvPrefix+strings.ToUpper(strings.ReplaceAll(key, ".", "_"))] = key
 	}
@@ -123,7 +233,18 @@ func Load(path string, environ []string) (Config, error) {
 		if !known {
 			return cfg, fmt.Errorf("configs: unknown variable %s", name)
 		}
-		if err := k.Set(key, value); err != nil {
+		var v any = value
+		if listKeys[key] {
+			// A list in a variable is comma-separated; empty is an empty list.
+			parts := []string{}
+			for _, p := range strings.Split(value, ",") {
+				if p = strings.TrimSpace(p); p != "" {
+					parts = append(parts, p)
+				}
+			}
+			v = parts
+		}
+		if err := k.Set(key, v); err != nil {
 			return cfg, fmt.Errorf("configs: %s: %w", name, err)
 		}
 	}
@@ -158,6 +279,21 @@ func keysOf(t reflect.Type, prefix string) []string {
 	return out
 }
 
+func listKeysOf(t reflect.Type, prefix string) []string {
+	var out []string
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name := f.Tag.Get("koanf")
+		switch {
+		case f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Duration(0)):
+			out = append(out, listKeysOf(f.Type, prefix+name+".")...)
+		case f.Type.Kind() == reflect.Slice:
+			out = append(out, prefix+name)
+		}
+	}
+	return out
+}
+
 func contains(list []string, s string) bool {
 	for _, l := range list {
 		if l == s {
@@ -187,6 +323,53 @@ func (c Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		errs = append(errs, fmt.Errorf("configs: log_level: %q is not one of debug, info, warn, error", c.LogLevel))
+	}
+	if c.ExternalURL != "" {
+		if err := checkURL("external_url", c.ExternalURL); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, p := range c.V2Passthrough {
+		if !strings.HasPrefix(p, "/v2/") {
+			errs = append(errs, fmt.Errorf("configs: v2_passthrough: %q does not start with /v2/", p))
+		}
+	}
+	for key, d := range map[string]time.Duration{"server.read_timeout": c.Server.ReadTimeout, "server.write_timeout": c.Server.WriteTimeout,
+		"server.idle_timeout": c.Server.IdleTimeout, "server.shutdown_timeout": c.Server.ShutdownTimeout,
+		"upstream_client.dial_timeout": c.UpstreamClient.DialTimeout, "upstream_client.request_timeout": c.UpstreamClient.RequestTimeout,
+		"upstream_client.idle_timeout": c.UpstreamClient.IdleTimeout, "auth.keys_refresh": c.Auth.KeysRefresh,
+		"auth.keys_min_refetch": c.Auth.KeysMinRefetch} {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("configs: %s: must be positive", key))
+		}
+	}
+	if c.Server.MaxHeaderBytes < 8<<10 {
+		errs = append(errs, errors.New("configs: server.max_header_bytes: must be at least 8192 (UAA tokens exceed 4 KiB)"))
+	}
+	if c.Server.MaxRequestBodyBytes < 1 {
+		errs = append(errs, errors.New("configs: server.max_request_body_bytes: must be positive"))
+	}
+	if c.UpstreamClient.MaxConns < 1 {
+		errs = append(errs, errors.New("configs: upstream_client.max_conns: must be positive"))
+	}
+	for _, a := range c.UpstreamClient.Addresses {
+		if err := checkAddr("upstream_client.addresses", a); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.Auth.TokenKeysURL != "" {
+		if err := checkURL("auth.token_keys_url", c.Auth.TokenKeysURL); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(c.Auth.Audiences) == 0 {
+		errs = append(errs, errors.New("configs: auth.audiences: must name at least one audience"))
+	}
+	if c.Auth.Leeway < 0 {
+		errs = append(errs, errors.New("configs: auth.leeway: must not be negative"))
+	}
+	if c.Auth.CacheSize < 1 {
+		errs = append(errs, errors.New("configs: auth.cache_size: must be positive"))
 	}
 	if err := c.Backend.Validate(); err != nil {
 		errs = append(errs, err)

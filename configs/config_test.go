@@ -100,6 +100,15 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"memory", func(c *Config) { c.Backend.DefaultMemoryMB = 0 }, "backend.default_memory_mb"},
 		{"log rate", func(c *Config) { c.Backend.DefaultLogRateLimit = -2 }, "backend.default_log_rate_limit"},
 		{"job delay", func(c *Config) { c.Backend.JobDelay = -time.Second }, "backend.job_delay"},
+		{"gateway external url", func(c *Config) { c.ExternalURL = "nope" }, "external_url"},
+		{"v2 passthrough", func(c *Config) { c.V2Passthrough = []string{"/v3/apps"} }, "v2_passthrough"},
+		{"read timeout", func(c *Config) { c.Server.ReadTimeout = 0 }, "server.read_timeout"},
+		{"header bytes", func(c *Config) { c.Server.MaxHeaderBytes = 4096 }, "server.max_header_bytes"},
+		{"max conns", func(c *Config) { c.UpstreamClient.MaxConns = 0 }, "upstream_client.max_conns"},
+		{"addresses", func(c *Config) { c.UpstreamClient.Addresses = []string{"nohostport"} }, "upstream_client.addresses"},
+		{"audiences", func(c *Config) { c.Auth.Audiences = nil }, "auth.audiences"},
+		{"token keys url", func(c *Config) { c.Auth.TokenKeysURL = "uaa/token_keys" }, "auth.token_keys_url"},
+		{"cache size", func(c *Config) { c.Auth.CacheSize = 0 }, "auth.cache_size"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -110,5 +119,22 @@ func TestValidateNamesTheField(t *testing.T) {
 				t.Errorf("Validate() = %v, want an error naming %s", err, tc.field)
 			}
 		})
+	}
+}
+
+func TestListVariablesAreCommaSeparated(t *testing.T) {
+	cfg, err := Load("", []string{"CAPIBRIDGE_AUTH_AUDIENCES=cloud_controller, cloud_controller_service_permissions",
+		"CAPIBRIDGE_V2_PASSTHROUGH=/v2/service_brokers", "CAPIBRIDGE_AUTH_HMAC_SECRETS="})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(cfg.Auth.Audiences, "|"); got != "cloud_controller|cloud_controller_service_permissions" {
+		t.Errorf("audiences %q", got)
+	}
+	if len(cfg.V2Passthrough) != 1 || cfg.V2Passthrough[0] != "/v2/service_brokers" {
+		t.Errorf("v2_passthrough %q", cfg.V2Passthrough)
+	}
+	if len(cfg.Auth.HMACSecrets) != 0 {
+		t.Errorf("hmac_secrets %q, want none", cfg.Auth.HMACSecrets)
 	}
 }

@@ -1,0 +1,59 @@
+package metrics
+
+import (
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+func TestCollectorsLintClean(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := New(reg, "test")
+	m.Requests.WithLabelValues("/v2/apps", "GET", "2xx").Inc()
+	m.RequestDuration.WithLabelValues("/v2/apps", "GET", "2xx").Observe(0.01)
+	m.InFlight.Inc()
+	m.UpstreamRequests.WithLabelValues("/v3/apps", OutcomeOK).Inc()
+	m.UpstreamDuration.WithLabelValues("/v3/apps", OutcomeOK).Observe(0.02)
+	m.AuthFailures.WithLabelValues("expired").Inc()
+	for _, c := range []prometheus.Collector{m.Requests, m.RequestDuration, m.InFlight, m.UpstreamRequests, m.UpstreamDuration, m.AuthFailures, m.BuildInfo} {
+		problems, err := testutil.CollectAndLint(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range problems {
+			t.Errorf("lint %s: %s", p.Metric, p.Text)
+		}
+	}
+	if got := testutil.ToFloat64(m.BuildInfo.WithLabelValues("test", runtime.Version())); got != 1 {
+		t.Errorf("build_info = %v", got)
+	}
+	names, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range names {
+		if !strings.HasPrefix(mf.GetName(), "capibridge_") {
+			t.Errorf("%s lacks the capibridge_ prefix", mf.GetName())
+		}
+	}
+}
+
+func TestTwoRegistriesDoNotCollide(t *testing.T) {
+	a, b := prometheus.NewRegistry(), prometheus.NewRegistry()
+	ma, mb := New(a, "a"), New(b, "b")
+	ma.AuthFailures.WithLabelValues("missing").Inc()
+	if got := testutil.ToFloat64(mb.AuthFailures.WithLabelValues("missing")); got != 0 {
+		t.Errorf("b counted a's failure: %v", got)
+	}
+}
+
+func TestStatusClass(t *testing.T) {
+	for status, want := range map[int]string{101: "1xx", 200: "2xx", 204: "2xx", 302: "3xx", 404: "4xx", 499: "4xx", 502: "5xx", 0: "other", 700: "other"} {
+		if got := StatusClass(status); got != want {
+			t.Errorf("StatusClass(%d) = %s, want %s", status, got, want)
+		}
+	}
+}
