@@ -1,6 +1,9 @@
 package backend
 
-import "strings"
+import (
+	"net"
+	"strings"
+)
 
 type rootJSON struct {
 	Links struct {
@@ -52,7 +55,11 @@ func (s *Server) root(r *request) error {
 	l.Logging = link{Href: "ws://" + host + "/logging"}
 	l.LogCache = link{Href: r.base + "/log-cache"}
 	l.LogStream = link{Href: r.base + "/log-stream"}
-	l.AppSSH.Href = host + ":2222"
+	hostname := host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		hostname = h
+	}
+	l.AppSSH.Href = net.JoinHostPort(hostname, "2222")
 	l.AppSSH.Meta.HostKeyFingerprint = "capibridge-embedded-no-ssh"
 	l.AppSSH.Meta.OAuthClient = "ssh-proxy"
 	return r.reply(200, j)

@@ -6,6 +6,7 @@ package backend
 
 import (
 	"context"
+	"crypto"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -113,6 +114,13 @@ func (s *Server) Close() error {
 	s.jobs.Wait()
 	return s.store.Close()
 }
+
+// VerificationKey is the public key of the embedded UAA: a gateway in the
+// same process verifies tokens with it.
+func (s *Server) VerificationKey() crypto.PublicKey { return s.key.Public() }
+
+// Issuer is the iss of the embedded UAA's tokens.
+func (s *Server) Issuer() string { return s.cfg.TokenIssuer }
 
 // Store exposes the state, for tests and seeding tools.
 func (s *Server) Store() *store.Store { return s.store }
@@ -264,7 +272,8 @@ func match(pattern, segs []string) ([]string, bool) {
 }
 
 // baseURL is the origin of absolute links: the configured external URL, or
-// the scheme and Host of the request.
+// the scheme and host the client used, which a gateway in front says in
+// X-Forwarded-Proto and X-Forwarded-Host.
 func (s *Server) baseURL(ctx *fasthttp.RequestCtx) string {
 	if s.cfg.ExternalURL != "" {
 		return strings.TrimSuffix(s.cfg.ExternalURL, "/")
@@ -273,7 +282,11 @@ func (s *Server) baseURL(ctx *fasthttp.RequestCtx) string {
 	if ctx.IsTLS() || string(ctx.Request.Header.Peek("X-Forwarded-Proto")) == "https" {
 		scheme = "https"
 	}
-	return scheme + "://" + string(ctx.Host())
+	host := ctx.Host()
+	if fh := ctx.Request.Header.Peek("X-Forwarded-Host"); len(fh) > 0 {
+		host = fh
+	}
+	return scheme + "://" + string(host)
 }
 
 // reply writes v as the JSON body with the given status. Like CC it leaves

@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -17,8 +16,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"capibridge/backend"
 	"capibridge/configs"
+	"capibridge/metrics"
+	"capibridge/proxy"
+	"capibridge/proxy/auth"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -125,12 +130,108 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if cfg.Upstream != "" {
-		return errors.New("serve: the gateway in front of an upstream Cloud Controller is not built yet; run without --upstream to use the embedded Cloud Foundry")
+	return serveGateway(ctx, cfg, newLogger(cfg.LogLevel, stderr), stdout)
+}
+
+// serveGateway runs the gateway until ctx ends. With no upstream it first
+// starts the embedded Cloud Foundry on an internal loopback port, shares
+// its signing key with the gateway in-process and greets with a token.
+func serveGateway(ctx context.Context, cfg configs.Config, log *slog.Logger, stdout io.Writer) error {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := metrics.New(reg, version)
+
+	var authOpts []auth.Option
+	var embedded *backend.Server
+	upstreamURL := cfg.Upstream
+	if upstreamURL == "" {
+		bcfg := cfg.Backend
+		bcfg.Data = cfg.Data
+		srv, err := backend.New(ctx, bcfg, log.With("component", "embedded-cf"))
+		if err != nil {
+			return err
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			srv.Close()
+			return err
+		}
+		go srv.Serve(ln)
+		embedded = srv
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
+			defer cancel()
+			if err := srv.Shutdown(sctx); err != nil {
+				log.Error("stopping the embedded Cloud Foundry", "err", err)
+			}
+		}()
+		upstreamURL = "http://" + ln.Addr().String()
+		authOpts = append(authOpts, auth.WithKeys(srv.VerificationKey()), auth.WithIssuer(srv.Issuer()))
 	}
-	bcfg := cfg.Backend
-	bcfg.Data, bcfg.Listen = cfg.Data, cfg.Listen
-	return serveBackend(ctx, bcfg, newLogger(cfg.LogLevel, stderr), stdout, true)
+	up, err := proxy.NewUpstream(upstreamURL, cfg.UpstreamClient, m)
+	if err != nil {
+		return err
+	}
+	if embedded == nil && len(cfg.Auth.HMACSecrets) == 0 && len(cfg.Auth.PublicKeys) == 0 && cfg.Auth.TokenKeysURL == "" {
+		// No keys configured: find them as the Cloud Controller does, from
+		// the UAA its root document names.
+		uaaURL, err := up.UAAURL()
+		if err != nil {
+			return fmt.Errorf("discovering the UAA from %s: %w", upstreamURL, err)
+		}
+		dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		keysURL, issuer, err := auth.Discover(dctx, uaaURL)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("discovering token keys at %s: %w", uaaURL, err)
+		}
+		cfg.Auth.TokenKeysURL = keysURL
+		if cfg.Auth.Issuer == "" {
+			cfg.Auth.Issuer = issuer
+		}
+	}
+	verifier, err := auth.New(cfg.Auth, authOpts...)
+	if err != nil {
+		return err
+	}
+	defer verifier.Close()
+	gw, err := proxy.New(cfg, proxy.Deps{Upstream: up, Verifier: verifier, Metrics: m, Gatherer: reg, Log: log})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	adminLn, err := net.Listen("tcp", cfg.AdminListen)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	base := "http://" + dialable(ln.Addr().String())
+	fmt.Fprintf(stdout, "capibridge: gateway on %s (admin %s) in front of %s\n", base, "http://"+dialable(adminLn.Addr().String()), upstreamURL)
+	if embedded != nil {
+		tok, err := embedded.Token(ctx, "admin")
+		if err != nil {
+			ln.Close()
+			adminLn.Close()
+			return err
+		}
+		fmt.Fprintf(stdout, "embedded Cloud Foundry, data in %s; admin token (valid %s):\n%s\n\ntry:\n  curl %s/v2/info\n  curl -H \"Authorization: bearer %s\" %s/v3/apps\n",
+			cfg.Data, cfg.Backend.TokenTTL, tok, base, tok, base)
+	}
+	errc := make(chan error, 2)
+	go func() { errc <- gw.Serve(ln) }()
+	go func() { errc <- gw.ServeAdmin(adminLn) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "grace", cfg.Server.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
+	defer cancel()
+	return gw.Shutdown(sctx)
 }
 
 func runBackend(ctx context.Context, args []string, stdout, stderr io.Writer) error {

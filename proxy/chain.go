@@ -1,0 +1,203 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"capibridge/metrics"
+	"capibridge/proxy/auth"
+)
+
+// middleware wraps a handler; see chain for the order.
+type middleware func(next fasthttp.RequestHandler) fasthttp.RequestHandler
+
+// chain is the request path, read top to bottom in execution order. It is
+// built from the end (caddy's routes.go Compile), so the slice reads as
+// the request runs.
+func (g *Gateway) chain() fasthttp.RequestHandler {
+	steps := []middleware{
+		g.recoverPanics, // outermost: fasthttp does not recover handler panics
+		g.requestID,     // X-VCAP-Request-ID, CC's format (MAPPING §6)
+		g.route,         // picks the Route: the bounded template every later step uses
+		g.accessLog,     // one JSON line per request; never a token
+		g.measure,       // capibridge_http_* metrics
+		g.authenticate,  // bearer tokens and v2 scopes (MAPPING §4)
+	}
+	h := fasthttp.RequestHandler(g.dispatch)
+	for i := len(steps) - 1; i >= 0; i-- {
+		h = steps[i](h)
+	}
+	return h
+}
+
+// User-value keys of per-request state.
+const (
+	routeKey    = "capibridge.route"
+	identityKey = "capibridge.identity"
+	startKey    = "capibridge.start"
+)
+
+func routeOf(ctx *fasthttp.RequestCtx) *Route {
+	if r, ok := ctx.UserValue(routeKey).(*Route); ok {
+		return r
+	}
+	return nil
+}
+
+func identityOf(ctx *fasthttp.RequestCtx) *auth.Identity {
+	id, _ := ctx.UserValue(identityKey).(*auth.Identity)
+	return id
+}
+
+func isV2(ctx *fasthttp.RequestCtx) bool {
+	if r := routeOf(ctx); r != nil {
+		return r.v2
+	}
+	p := ctx.Path()
+	return len(p) >= 3 && string(p[:3]) == "/v2"
+}
+
+func (g *Gateway) recoverPanics(next fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		defer func() {
+			if v := recover(); v != nil {
+				g.log.Error("panic serving request", "method", string(ctx.Method()), "path", string(ctx.Path()), "panic", fmt.Sprint(v))
+				writeError(ctx, errUnknown(fmt.Errorf("panic: %v", v)), isV2(ctx))
+			}
+		}()
+		next(ctx)
+	}
+}
+
+func (g *Gateway) requestID(next fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		id := newRequestID(ctx.Request.Header.Peek("X-Vcap-Request-Id"), ctx.Request.Header.Peek("X-Request-Id"))
+		// The upstream sees the gateway's id and logs under it.
+		ctx.Request.Header.Set("X-Vcap-Request-Id", id)
+		next(ctx)
+		ctx.Response.Header.Del("X-Vcap-Request-Id")
+		ctx.Response.Header.DisableNormalizing()
+		ctx.Response.Header.Set("X-VCAP-Request-ID", id)
+	}
+}
+
+func (g *Gateway) route(next fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		ctx.SetUserValue(routeKey, g.router.match(ctx.Path()))
+		next(ctx)
+	}
+}
+
+func (g *Gateway) accessLog(next fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		start := time.Now()
+		next(ctx)
+		user := ""
+		if id := identityOf(ctx); id != nil {
+			user = id.ID()
+		}
+		g.log.Info("request",
+			"method", string(ctx.Method()),
+			"path", string(ctx.Path()),
+			"route", routeOf(ctx).Template,
+			"status", ctx.Response.StatusCode(),
+			"duration_ms", float64(time.Since(start).Microseconds())/1000,
+			"remote", ctx.RemoteIP().String(),
+			"user", user,
+			"request_id", string(ctx.Request.Header.Peek("X-Vcap-Request-Id")),
+		)
+	}
+}
+
+func (g *Gateway) measure(next fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		g.m.InFlight.Inc()
+		start := time.Now()
+		next(ctx)
+		g.m.InFlight.Dec()
+		labels := []string{routeOf(ctx).Template, methodLabel(ctx.Method()), metrics.StatusClass(ctx.Response.StatusCode())}
+		g.m.Requests.WithLabelValues(labels...).Inc()
+		g.m.RequestDuration.WithLabelValues(labels...).Observe(time.Since(start).Seconds())
+	}
+}
+
+// authenticate checks the bearer token of every route that is not
+// anonymous (MAPPING §4), and v2 scopes: reads need admin, admin_read_only,
+// global_auditor or read; writes need admin or write. v3 scopes are the
+// Cloud Controller's to check: it answers v3 clients in its own words.
+func (g *Gateway) authenticate(next fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		rt := routeOf(ctx)
+		if rt.anonymous {
+			next(ctx)
+			return
+		}
+		id, err := g.verifier.Verify(ctx.Request.Header.Peek(fasthttp.HeaderAuthorization))
+		if err != nil {
+			if rt.optionalAuth {
+				next(ctx)
+				return
+			}
+			reason := "malformed"
+			var ae *auth.Error
+			if errors.As(err, &ae) {
+				reason = string(ae.Reason)
+			}
+			g.m.AuthFailures.WithLabelValues(reason).Inc()
+			writeError(ctx, authError(err), rt.v2)
+			return
+		}
+		ctx.SetUserValue(identityKey, id)
+		if rt.v2 && !rt.optionalAuth {
+			read := ctx.IsGet() || ctx.IsHead()
+			if read && !id.CanRead() || !read && !id.CanWrite() {
+				g.m.AuthFailures.WithLabelValues("scope").Inc()
+				writeError(ctx, errInsufficientScope(), true)
+				return
+			}
+		}
+		next(ctx)
+	}
+}
+
+// authError maps a refused token to CC's error: a missing token is
+// NotAuthenticated, keys that cannot be had UaaUnavailable, anything else
+// InvalidAuthToken.
+func authError(err error) *Error {
+	var ae *auth.Error
+	if errors.As(err, &ae) {
+		switch {
+		case ae.Missing():
+			return errNotAuthenticated()
+		case ae.Reason == "keys_unavailable":
+			return errUaaUnavailable(err)
+		}
+	}
+	return errInvalidAuthToken(err)
+}
+
+// dispatch serves the route the router chose.
+func (g *Gateway) dispatch(ctx *fasthttp.RequestCtx) {
+	rt := routeOf(ctx)
+	var err error
+	switch rt.kind {
+	case kindRoot:
+		err = g.root(ctx, rt)
+	case kindV3Info, kindV3, kindV2Forward:
+		err = g.forward(ctx, rt)
+	case kindV2Info:
+		err = g.v2Info(ctx)
+	default:
+		err = errNotFound()
+	}
+	if err != nil {
+		var e *Error
+		if !errors.As(err, &e) || e.Status >= 500 {
+			g.log.Error("request failed", "route", rt.Template, "err", err)
+		}
+		writeError(ctx, err, rt.v2)
+	}
+}

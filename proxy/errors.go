@@ -1,0 +1,116 @@
+package proxy
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Error is a failure the gateway answers itself, in the Cloud Controller's
+// terms: the HTTP status, and the name and code from CC's errors/v2.yml.
+// Clients see Description; the cause stays in the logs.
+type Error struct {
+	Status      int
+	Code        int
+	Name        string
+	Description string
+	cause       error
+}
+
+func (e *Error) Error() string {
+	if e.cause != nil {
+		return fmt.Sprintf("%s (%d): %s: %v", e.Name, e.Code, e.Description, e.cause)
+	}
+	return fmt.Sprintf("%s (%d): %s", e.Name, e.Code, e.Description)
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.cause }
+
+// The errors the gateway itself raises (texts from errors/v2.yml).
+func errNotFound() *Error { return &Error{404, 10000, "NotFound", "Unknown request", nil} }
+
+func errNotAuthenticated() *Error {
+	return &Error{401, 10002, "NotAuthenticated", "Authentication error", nil}
+}
+
+func errInvalidAuthToken(cause error) *Error {
+	return &Error{401, 1000, "InvalidAuthToken", "Invalid Auth Token", cause}
+}
+
+func errInsufficientScope() *Error {
+	return &Error{403, 10007, "InsufficientScope", "Your token lacks the necessary scopes to access this resource.", nil}
+}
+
+func errUaaUnavailable(cause error) *Error {
+	return &Error{503, 20004, "UaaUnavailable", "The UAA service is currently unavailable", cause}
+}
+
+func errUnknown(cause error) *Error {
+	return &Error{500, 10001, "UnknownError", "An unknown error occurred.", cause}
+}
+
+// v2ErrorBody is CC's V2ErrorHasher shape: keys in this order.
+type v2ErrorBody struct {
+	Description string `json:"description"`
+	ErrorCode   string `json:"error_code"`
+	Code        int    `json:"code"`
+}
+
+// v2UnknownBody is V2ErrorHasher::UNKNOWN_ERROR_HASH: no CF- prefix and
+// another key order.
+type v2UnknownBody struct {
+	ErrorCode   string `json:"error_code"`
+	Description string `json:"description"`
+	Code        int    `json:"code"`
+}
+
+type v3ErrorBody struct {
+	Errors []v3ErrorEntry `json:"errors"`
+}
+
+type v3ErrorEntry struct {
+	Detail string `json:"detail"`
+	Title  string `json:"title"`
+	Code   int    `json:"code"`
+}
+
+// Content types of CC's answers: v2 (Sinatra) and v3 (Rails) spell them
+// differently.
+const (
+	contentTypeV2 = "application/json;charset=utf-8"
+	contentTypeV3 = "application/json; charset=utf-8"
+)
+
+// writeError is the one writer of gateway-made errors: the v2 shape
+// (cc:app/presenters/v2_error_hasher.rb, a compact body ending in "\n") on
+// /v2 paths, the v3 shape (v3_error_hasher.rb) elsewhere. Anything that is
+// not an *Error is an unknown error.
+func writeError(ctx *fasthttp.RequestCtx, err error, v2 bool) {
+	var e *Error
+	if !errors.As(err, &e) {
+		e = errUnknown(err)
+	}
+	ctx.Response.ResetBody()
+	ctx.SetStatusCode(e.Status)
+	if v2 {
+		var b []byte
+		if e.Name == "UnknownError" {
+			b, _ = json.Marshal(v2UnknownBody{ErrorCode: "UnknownError", Description: e.Description, Code: e.Code})
+		} else {
+			b, _ = json.Marshal(v2ErrorBody{Description: e.Description, ErrorCode: "CF-" + e.Name, Code: e.Code})
+		}
+		ctx.Response.Header.SetContentType(contentTypeV2)
+		ctx.SetBody(append(b, '\n'))
+		return
+	}
+	title := "CF-" + e.Name
+	if e.Name == "UnknownError" {
+		title = e.Name
+	}
+	b, _ := json.Marshal(v3ErrorBody{Errors: []v3ErrorEntry{{Detail: e.Description, Title: title, Code: e.Code}}})
+	ctx.Response.Header.SetContentType(contentTypeV3)
+	ctx.SetBody(b)
+}

@@ -1,0 +1,159 @@
+// Package proxy is capibridge's request path: the fasthttp server, the
+// handler chain (chain.go, read top to bottom), routing, the v3
+// passthrough, the answers the gateway gives itself (/v2/info) and the one
+// writer of v2 and v3 errors.
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http/pprof"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
+
+	"capibridge/configs"
+	"capibridge/metrics"
+	"capibridge/proxy/auth"
+)
+
+// Gateway is one capibridge instance.
+type Gateway struct {
+	cfg      configs.Config
+	upstream *Upstream
+	verifier *auth.Verifier
+	m        *metrics.Metrics
+	gatherer prometheus.Gatherer
+	log      *slog.Logger
+	router   *router
+	info     infoCache
+
+	public, admin *fasthttp.Server
+
+	readyMu  sync.Mutex
+	readyAt  time.Time
+	readyErr error
+}
+
+// Deps are what a Gateway is built from; cmd wires them.
+type Deps struct {
+	Upstream *Upstream
+	Verifier *auth.Verifier
+	Metrics  *metrics.Metrics
+	Gatherer prometheus.Gatherer
+	Log      *slog.Logger
+}
+
+// New builds a gateway. It does no I/O.
+func New(cfg configs.Config, d Deps) (*Gateway, error) {
+	if d.Upstream == nil || d.Verifier == nil || d.Metrics == nil || d.Gatherer == nil {
+		return nil, errors.New("proxy: New needs an upstream, a verifier, metrics and a gatherer")
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	g := &Gateway{cfg: cfg, upstream: d.Upstream, verifier: d.Verifier, m: d.Metrics, gatherer: d.Gatherer, log: d.Log,
+		router: newRouter(cfg.V2Passthrough)}
+	g.public = &fasthttp.Server{
+		Handler:                       g.chain(),
+		Name:                          "capibridge",
+		NoDefaultServerHeader:         true,
+		NoDefaultContentType:          true,
+		ReadTimeout:                   cfg.Server.ReadTimeout,
+		WriteTimeout:                  cfg.Server.WriteTimeout,
+		IdleTimeout:                   cfg.Server.IdleTimeout,
+		ReadBufferSize:                cfg.Server.MaxHeaderBytes,
+		MaxRequestBodySize:            cfg.Server.MaxRequestBodyBytes,
+		StreamRequestBody:             true,
+		DisablePreParseMultipartForm:  true,
+		DisableHeaderNamesNormalizing: false,
+		CloseOnShutdown:               true,
+	}
+	g.admin = &fasthttp.Server{Handler: g.adminHandler(), Name: "capibridge-admin", NoDefaultServerHeader: true,
+		ReadTimeout: 10 * time.Second, WriteTimeout: time.Minute}
+	return g, nil
+}
+
+// Handler is the public request path, for tests that serve it themselves.
+func (g *Gateway) Handler() fasthttp.RequestHandler { return g.public.Handler }
+
+// Serve answers clients on ln until Shutdown.
+func (g *Gateway) Serve(ln net.Listener) error { return g.public.Serve(ln) }
+
+// ServeAdmin answers /metrics, /healthz, /readyz and /debug/pprof on ln.
+func (g *Gateway) ServeAdmin(ln net.Listener) error { return g.admin.Serve(ln) }
+
+// Shutdown stops accepting, lets in-flight requests finish until ctx ends,
+// then closes what is left.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	err := g.public.ShutdownWithContext(ctx)
+	return errors.Join(err, g.admin.ShutdownWithContext(ctx))
+}
+
+func (g *Gateway) adminHandler() fasthttp.RequestHandler {
+	prom := fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(g.gatherer, promhttp.HandlerOpts{}))
+	pprofIndex := fasthttpadaptor.NewFastHTTPHandlerFunc(pprof.Index)
+	pprofNamed := map[string]fasthttp.RequestHandler{
+		"/debug/pprof/cmdline": fasthttpadaptor.NewFastHTTPHandlerFunc(pprof.Cmdline),
+		"/debug/pprof/profile": fasthttpadaptor.NewFastHTTPHandlerFunc(pprof.Profile),
+		"/debug/pprof/symbol":  fasthttpadaptor.NewFastHTTPHandlerFunc(pprof.Symbol),
+		"/debug/pprof/trace":   fasthttpadaptor.NewFastHTTPHandlerFunc(pprof.Trace),
+	}
+	return func(ctx *fasthttp.RequestCtx) {
+		path := string(ctx.Path())
+		switch {
+		case path == "/metrics":
+			prom(ctx)
+		case path == "/healthz":
+			ctx.SetContentType("text/plain; charset=utf-8")
+			ctx.SetBodyString("ok\n")
+		case path == "/readyz":
+			ctx.SetContentType("text/plain; charset=utf-8")
+			if err := g.ready(); err != nil {
+				ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+				ctx.SetBodyString("not ready: " + err.Error() + "\n")
+				return
+			}
+			ctx.SetBodyString("ok\n")
+		case pprofNamed[path] != nil:
+			pprofNamed[path](ctx)
+		case len(path) >= len("/debug/pprof/") && path[:len("/debug/pprof/")] == "/debug/pprof/":
+			pprofIndex(ctx)
+		default:
+			ctx.Error("not found\n", fasthttp.StatusNotFound)
+		}
+	}
+}
+
+// readyTTL spaces out the upstream probes of /readyz.
+const readyTTL = 2 * time.Second
+
+// ready is nil when the gateway can serve: keys to check tokens with, and
+// an upstream that answers GET /.
+func (g *Gateway) ready() error {
+	if err := g.verifier.Ready(); err != nil {
+		return err
+	}
+	g.readyMu.Lock()
+	defer g.readyMu.Unlock()
+	if time.Since(g.readyAt) < readyTTL {
+		return g.readyErr
+	}
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI(g.upstream.URL() + "/")
+	g.readyErr = g.upstream.Do(req, resp, "/")
+	if g.readyErr == nil && resp.StatusCode() != fasthttp.StatusOK {
+		g.readyErr = fmt.Errorf("proxy: upstream GET / answered %d", resp.StatusCode())
+	}
+	g.readyAt = time.Now()
+	return g.readyErr
+}

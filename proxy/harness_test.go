@@ -1,0 +1,150 @@
+package proxy
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fasthttp"
+
+	"capibridge/backend"
+	"capibridge/backend/store"
+	"capibridge/configs"
+	"capibridge/metrics"
+	"capibridge/proxy/auth"
+)
+
+// stack is a gateway in front of a real embedded Cloud Foundry, both on
+// loopback ports, with tokens for the seeded users.
+type stack struct {
+	t        testing.TB
+	cf       *backend.Server
+	cfURL    string
+	gw       *Gateway
+	gwURL    string
+	adminURL string
+	reg      *prometheus.Registry
+	m        *metrics.Metrics
+	tokens   map[string]string
+	client   *fasthttp.Client
+}
+
+func listen(t testing.TB) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln
+}
+
+// testGatewayConfig is the gateway configuration of the tests.
+func testGatewayConfig() configs.Config {
+	cfg := configs.Default()
+	cfg.Listen, cfg.AdminListen = "127.0.0.1:0", "127.0.0.1:0"
+	return cfg
+}
+
+// startStack starts the embedded CF and a gateway in front of it; mutate
+// may change the gateway's configuration first.
+func startStack(t testing.TB, mutate func(*configs.Config)) *stack {
+	t.Helper()
+	bcfg := configs.DefaultBackend()
+	bcfg.Data, bcfg.JobDelay = store.Memory, 0
+	cf, err := backend.New(context.Background(), bcfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfLn := listen(t)
+	go cf.Serve(cfLn)
+	s := &stack{t: t, cf: cf, cfURL: "http://" + cfLn.Addr().String(), tokens: map[string]string{},
+		client: &fasthttp.Client{ReadTimeout: 30 * time.Second, MaxResponseBodySize: 1 << 30}}
+	cfg := testGatewayConfig()
+	cfg.Upstream = s.cfURL
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	s.startGateway(cfg, auth.WithKeys(cf.VerificationKey()), auth.WithIssuer(cf.Issuer()))
+	for _, u := range []string{"admin", "developer", "auditor", "outsider"} {
+		tok, err := cf.Token(context.Background(), u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.tokens[u] = tok
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = cf.Shutdown(ctx)
+	})
+	return s
+}
+
+// startGateway starts a gateway with cfg in front of cfg.Upstream.
+func (s *stack) startGateway(cfg configs.Config, opts ...auth.Option) {
+	t := s.t
+	t.Helper()
+	s.reg = prometheus.NewRegistry()
+	s.m = metrics.New(s.reg, "test")
+	up, err := NewUpstream(cfg.Upstream, cfg.UpstreamClient, s.m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := auth.New(cfg.Auth, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw, err := New(cfg, Deps{Upstream: up, Verifier: v, Metrics: s.m, Gatherer: s.reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, adminLn := listen(t), listen(t)
+	go gw.Serve(ln)
+	go gw.ServeAdmin(adminLn)
+	s.gw, s.gwURL, s.adminURL = gw, "http://"+ln.Addr().String(), "http://"+adminLn.Addr().String()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := gw.Shutdown(ctx); err != nil {
+			t.Errorf("gateway Shutdown: %v", err)
+		}
+		v.Close()
+	})
+}
+
+type reply struct {
+	status int
+	body   []byte
+	header *fasthttp.ResponseHeader
+}
+
+// do sends a request to base+path; auth is a seeded user, a raw
+// Authorization value, or "" for none.
+func (s *stack) do(method, url, user string, body []byte, headers ...string) reply {
+	s.t.Helper()
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI(url)
+	req.Header.SetMethod(method)
+	if tok, ok := s.tokens[user]; ok {
+		req.Header.Set("Authorization", "bearer "+tok)
+	} else if user != "" {
+		req.Header.Set("Authorization", user)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	if body != nil {
+		req.SetBody(body)
+		req.Header.SetContentType("application/json")
+	}
+	if err := s.client.Do(req, resp); err != nil {
+		s.t.Fatalf("%s %s: %v", method, url, err)
+	}
+	h := &fasthttp.ResponseHeader{}
+	resp.Header.CopyTo(h)
+	return reply{status: resp.StatusCode(), body: append([]byte(nil), resp.Body()...), header: h}
+}

@@ -1,0 +1,158 @@
+package proxy
+
+import (
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"capibridge/configs"
+	"capibridge/metrics"
+)
+
+// Upstream is the Cloud Controller the gateway forwards to.
+type Upstream struct {
+	base    string // scheme://host[:port], no trailing slash
+	host    string // the Host header upstream requests carry
+	client  *fasthttp.HostClient
+	timeout time.Duration
+	m       *metrics.Metrics
+}
+
+// NewUpstream builds the client of the Cloud Controller at rawURL.
+// Responses are streamed, so downloads of any size pass through without
+// being held in memory.
+func NewUpstream(rawURL string, cfg configs.UpstreamClient, m *metrics.Metrics) (*Upstream, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("proxy: upstream %q is not an http(s) URL", rawURL)
+	}
+	addr := u.Host
+	if u.Port() == "" {
+		addr = net.JoinHostPort(u.Hostname(), map[string]string{"http": "80", "https": "443"}[u.Scheme])
+	}
+	if len(cfg.Addresses) > 0 {
+		// HostClient dials a comma-separated Addr round robin.
+		addr = strings.Join(cfg.Addresses, ",")
+	}
+	hc := &fasthttp.HostClient{
+		Addr:                          addr,
+		Name:                          "capibridge",
+		IsTLS:                         u.Scheme == "https",
+		MaxConns:                      cfg.MaxConns,
+		MaxIdleConnDuration:           cfg.IdleTimeout,
+		StreamResponseBody:            true,
+		DisableHeaderNamesNormalizing: true,
+		DisablePathNormalizing:        true,
+		NoDefaultUserAgentHeader:      true,
+		// Idempotent requests are retried once, on connection errors only
+		// (STYLE: never retry a non-idempotent call blindly).
+		MaxIdemponentCallAttempts: 2,
+		RetryIfErr: func(req *fasthttp.Request, attempts int, err error) (resetTimeout, retry bool) {
+			idempotent := req.Header.IsGet() || req.Header.IsHead()
+			return false, attempts < 2 && idempotent && (isRefused(err) || isReset(err))
+		},
+		Dial: func(a string) (net.Conn, error) {
+			return fasthttp.DialTimeout(a, cfg.DialTimeout)
+		},
+	}
+	if hc.IsTLS {
+		hc.TLSConfig = &tls.Config{ServerName: u.Hostname(), InsecureSkipVerify: cfg.InsecureSkipVerify, MinVersion: tls.VersionTLS12}
+	}
+	return &Upstream{base: u.Scheme + "://" + u.Host, host: u.Host, client: hc, timeout: cfg.RequestTimeout, m: m}, nil
+}
+
+// URL returns the upstream's base URL.
+func (u *Upstream) URL() string { return u.base }
+
+// Do sends req and fills resp; route is the v3 route template for the
+// metrics. A failure comes back as an *Error classified by failureTable.
+func (u *Upstream) Do(req *fasthttp.Request, resp *fasthttp.Response, route string) error {
+	req.Header.SetHost(u.host)
+	req.SetTimeout(u.timeout)
+	start := time.Now()
+	err := u.client.Do(req, resp)
+	outcome := metrics.OutcomeOK
+	var e *Error
+	if err != nil {
+		e, outcome = classify(err)
+	}
+	u.m.UpstreamRequests.WithLabelValues(route, outcome).Inc()
+	u.m.UpstreamDuration.WithLabelValues(route, outcome).Observe(time.Since(start).Seconds())
+	if e != nil {
+		return e
+	}
+	return nil
+}
+
+// failureTable is the one place that says what an upstream failure means to
+// the client: its status, its outcome label and the description clients
+// see (gorouter proxy/fails/basic_classifiers.go does the same job). The
+// CC code is ServiceUnavailable (10015): CC has no code of its own for a
+// gateway's view of its upstream.
+var failureTable = []struct {
+	match   func(error) bool
+	status  int
+	outcome string
+	text    string
+}{
+	{isTimeout, fasthttp.StatusGatewayTimeout, metrics.OutcomeTimeout, "The Cloud Controller did not answer in time"},
+	{isRefused, fasthttp.StatusBadGateway, metrics.OutcomeConnect, "The Cloud Controller could not be reached"},
+	{isReset, fasthttp.StatusBadGateway, metrics.OutcomeReset, "The Cloud Controller closed the connection"},
+	{isPoolExhausted, fasthttp.StatusBadGateway, metrics.OutcomeConnect, "Too many requests to the Cloud Controller in flight"},
+}
+
+func classify(err error) (*Error, string) {
+	for _, row := range failureTable {
+		if row.match(err) {
+			return &Error{Status: row.status, Code: 10015, Name: "ServiceUnavailable", Description: row.text, cause: err}, row.outcome
+		}
+	}
+	return &Error{Status: fasthttp.StatusBadGateway, Code: 10015, Name: "ServiceUnavailable",
+		Description: "The Cloud Controller answered with something that is not HTTP", cause: err}, metrics.OutcomeOther
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, fasthttp.ErrTimeout) || errors.Is(err, fasthttp.ErrDialTimeout) ||
+		errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+func isRefused(err error) bool {
+	var op *net.OpError
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EHOSTUNREACH) ||
+		(errors.As(err, &op) && op.Op == "dial")
+}
+
+func isReset(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, fasthttp.ErrConnectionClosed)
+}
+
+func isPoolExhausted(err error) bool { return errors.Is(err, fasthttp.ErrNoFreeConns) }
+
+// UAAURL reads the UAA's URL from the links of the upstream's GET /, as
+// the Cloud Controller's clients discover it.
+func (u *Upstream) UAAURL() (string, error) {
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI(u.base + "/")
+	if err := u.Do(req, resp, "/"); err != nil {
+		return "", err
+	}
+	var root upstreamRoot
+	if err := json.Unmarshal(resp.Body(), &root); err != nil || root.Links.UAA == nil || root.Links.UAA.Href == "" {
+		return "", fmt.Errorf("proxy: the upstream's GET / names no uaa link (status %d)", resp.StatusCode())
+	}
+	return root.Links.UAA.Href, nil
+}
