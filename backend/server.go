@@ -126,14 +126,15 @@ func (s *Server) Issuer() string { return s.cfg.TokenIssuer }
 func (s *Server) Store() *store.Store { return s.store }
 
 // Token mints an access token for a seeded user, as `capibridge token` does.
-func (s *Server) Token(ctx context.Context, username string) (string, error) {
-	return MintToken(ctx, s.store, s.key, s.cfg, username, s.now())
+// scopes, when given, replace the user's scopes (to try scope checks).
+func (s *Server) Token(ctx context.Context, username string, scopes ...string) (string, error) {
+	return MintToken(ctx, s.store, s.key, s.cfg, username, s.now(), scopes...)
 }
 
 // IssueToken mints an access token for a seeded user straight from a data
 // dir, without serving: what `capibridge token` prints. It seeds a fresh
 // data dir first, so the token works once the embedded CF starts on it.
-func IssueToken(ctx context.Context, cfg configs.Backend, username string) (string, error) {
+func IssueToken(ctx context.Context, cfg configs.Backend, username string, scopes ...string) (string, error) {
 	if cfg.Data == store.Memory {
 		return "", errors.New("backend: a token for an in-memory store is useless: name a data dir")
 	}
@@ -149,16 +150,20 @@ func IssueToken(ctx context.Context, cfg configs.Backend, username string) (stri
 	if err != nil {
 		return "", err
 	}
-	return MintToken(ctx, st, key, cfg, username, time.Now())
+	return MintToken(ctx, st, key, cfg, username, time.Now(), scopes...)
 }
 
-// MintToken signs an access token for the user called username.
-func MintToken(ctx context.Context, st *store.Store, key *uaa.Key, cfg configs.Backend, username string, now time.Time) (string, error) {
+// MintToken signs an access token for the user called username, with its
+// own scopes or, when given, scopes.
+func MintToken(ctx context.Context, st *store.Store, key *uaa.Key, cfg configs.Backend, username string, now time.Time, scopes ...string) (string, error) {
 	u, err := st.UserByName(ctx, username)
 	if err != nil {
 		return "", fmt.Errorf("backend: user %q: %w", username, err)
 	}
-	return key.Sign(uaa.UserToken(cfg.TokenIssuer, u.GUID, u.Username, u.Email, u.Scopes, now, cfg.TokenTTL))
+	if len(scopes) == 0 {
+		scopes = u.Scopes
+	}
+	return key.Sign(uaa.UserToken(cfg.TokenIssuer, u.GUID, u.Username, u.Email, scopes, now, cfg.TokenTTL))
 }
 
 // request is one call being served.

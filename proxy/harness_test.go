@@ -148,3 +148,14 @@ func (s *stack) do(method, url, user string, body []byte, headers ...string) rep
 	resp.Header.CopyTo(h)
 	return reply{status: resp.StatusCode(), body: append([]byte(nil), resp.Body()...), header: h}
 }
+
+// mintToken signs a developer token with the given scopes instead of the
+// developer's own, returned as an Authorization value.
+func (s *stack) mintToken(t testing.TB, scopes []string) string {
+	t.Helper()
+	tok, err := s.cf.Token(context.Background(), "developer", scopes...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "bearer " + tok
+}

@@ -309,6 +309,7 @@ func token(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	configPath := fs.String("config", "", "YAML config file")
 	data := fs.String("data", "", "data dir of the embedded Cloud Foundry (default ./capibridge-data)")
 	user := fs.String("user", "admin", "seeded user: admin, developer, auditor or outsider")
+	scopes := fs.String("scopes", "", "comma-separated scopes to put in the token instead of the user's own")
 	cfg, err := load(fs, args, configPath, func(c *configs.Config) {
 		if setFlags(fs)["data"] {
 			c.Backend.Data = *data
@@ -317,7 +318,13 @@ func token(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	tok, err := backend.IssueToken(ctx, cfg.Backend, *user)
+	var scopeList []string
+	for _, sc := range strings.Split(*scopes, ",") {
+		if sc = strings.TrimSpace(sc); sc != "" {
+			scopeList = append(scopeList, sc)
+		}
+	}
+	tok, err := backend.IssueToken(ctx, cfg.Backend, *user, scopeList...)
 	if err != nil {
 		return err
 	}
