@@ -7,7 +7,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -102,10 +104,79 @@ func TestTokenThenBackend(t *testing.T) {
 	}
 }
 
-func TestServeRefusesAnUpstreamItCannotServeYet(t *testing.T) {
-	err := run(context.Background(), []string{"serve", "--upstream", "https://api.example.org", "--listen", "127.0.0.1:0"}, io.Discard, io.Discard)
-	if err == nil || !strings.Contains(err.Error(), "upstream") {
-		t.Errorf("serve --upstream: %v", err)
+// TestServeGateway is `go run ./cmd/capibridge`: the gateway in front of
+// the embedded CF, the greeting's token working through it, /v2/info
+// anonymous, and /metrics showing the traffic.
+func TestServeGateway(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--data", t.TempDir()}, pw, io.Discard)
+		pw.Close()
+	}()
+	lines := bufio.NewReader(pr)
+	var greeting []string
+	for len(greeting) < 3 {
+		line, err := lines.ReadString('\n')
+		if err != nil {
+			t.Fatalf("greeting so far %q: %v", greeting, err)
+		}
+		greeting = append(greeting, strings.TrimSpace(line))
+	}
+	go io.Copy(io.Discard, pr)
+	urls := regexp.MustCompile(`http://[0-9.:]+`).FindAllString(greeting[0], -1)
+	if len(urls) < 2 {
+		t.Fatalf("no gateway and admin URLs in %q", greeting[0])
+	}
+	gw, admin, token := urls[0], urls[1], greeting[2]
+	get := func(url, tok string) (int, string) {
+		req, _ := http.NewRequest("GET", url, nil)
+		if tok != "" {
+			req.Header.Set("Authorization", "bearer "+tok)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	if code, body := get(gw+"/v2/info", ""); code != 200 || !strings.Contains(body, `"api_version":"2.293.0"`) {
+		t.Errorf("/v2/info: %d %s", code, body)
+	}
+	if code, body := get(gw+"/v3/apps", token); code != 200 || !strings.Contains(body, `"resources":[]`) {
+		t.Errorf("/v3/apps with the greeting's token: %d %s", code, body)
+	}
+	if code, body := get(gw+"/v3/apps", ""); code != 401 || !strings.Contains(body, "CF-NotAuthenticated") {
+		t.Errorf("/v3/apps without a token: %d %s", code, body)
+	}
+	if code, body := get(admin+"/metrics", ""); code != 200 ||
+		!strings.Contains(body, `capibridge_http_requests_total{method="GET",route="/v3/apps",status_class="2xx"} 1`) {
+		t.Errorf("/metrics: %d, lacks the /v3/apps request", code)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve exited with %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop on cancel")
+	}
+}
+
+func TestServeWithAnUnreachableUpstreamFailsAtStart(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	err = run(context.Background(), []string{"serve", "--upstream", "http://" + addr, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "discovering the UAA") {
+		t.Errorf("serve --upstream <closed port>: %v", err)
 	}
 }
 
