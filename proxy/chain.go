@@ -141,7 +141,7 @@ func (g *Gateway) authenticate(next fasthttp.RequestHandler) fasthttp.RequestHan
 				next(ctx)
 				return
 			}
-			reason := "malformed"
+			reason := string(auth.ReasonMalformed)
 			var ae *auth.Error
 			if errors.As(err, &ae) {
 				reason = string(ae.Reason)
@@ -154,7 +154,7 @@ func (g *Gateway) authenticate(next fasthttp.RequestHandler) fasthttp.RequestHan
 		if rt.v2 && !rt.optionalAuth {
 			read := ctx.IsGet() || ctx.IsHead()
 			if read && !id.CanRead() || !read && !id.CanWrite() {
-				g.m.AuthFailures.WithLabelValues("scope").Inc()
+				g.m.AuthFailures.WithLabelValues(reasonScope).Inc()
 				writeError(ctx, errInsufficientScope(), true)
 				return
 			}
@@ -162,6 +162,9 @@ func (g *Gateway) authenticate(next fasthttp.RequestHandler) fasthttp.RequestHan
 		next(ctx)
 	}
 }
+
+// reasonScope labels a valid token refused for want of a v2 scope.
+const reasonScope = "scope"
 
 // authError maps a refused token to CC's error: a missing token is
 // NotAuthenticated, keys that cannot be had UaaUnavailable, anything else
@@ -172,7 +175,7 @@ func authError(err error) *Error {
 		switch {
 		case ae.Missing():
 			return errNotAuthenticated()
-		case ae.Reason == "keys_unavailable":
+		case ae.Unavailable():
 			return errUaaUnavailable(err)
 		}
 	}

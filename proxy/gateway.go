@@ -61,6 +61,12 @@ func New(cfg configs.Config, d Deps) (*Gateway, error) {
 	}
 	g := &Gateway{cfg: cfg, upstream: d.Upstream, verifier: d.Verifier, m: d.Metrics, gatherer: d.Gatherer, log: d.Log,
 		router: newRouter(cfg.V2Passthrough)}
+	// Every refusal reason is exported from the start, at 0, so a rate
+	// over it exists before the first failure.
+	for _, r := range auth.Reasons() {
+		d.Metrics.AuthFailures.WithLabelValues(string(r))
+	}
+	d.Metrics.AuthFailures.WithLabelValues(reasonScope)
 	g.public = &fasthttp.Server{
 		Handler:                       g.chain(),
 		Name:                          "capibridge",
