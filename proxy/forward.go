@@ -51,20 +51,40 @@ func (g *Gateway) prepareUpstreamRequest(ctx *fasthttp.RequestCtx) {
 	h.SetBytesV("X-Forwarded-Host", ctx.Host())
 }
 
-type responseHeader interface {
-	Peek(string) []byte
-	Del(string)
-}
-
-func stripHopHeaders(h responseHeader) {
-	for _, name := range connectionTokens(h.Peek("Connection")) {
-		h.Del(name)
-	}
-	for _, name := range hopHeaders {
-		if name != "Transfer-Encoding" { // fasthttp frames the body itself
-			h.Del(name)
+// stripHopHeaders removes the hop-by-hop fields of an upstream's answer.
+// The upstream client keeps field names as the upstream spelt them
+// (DisableHeaderNamesNormalizing), so names are matched without regard to
+// case (RFC 9110 §5.1): "keep-alive" is as hop-by-hop as "Keep-Alive".
+func stripHopHeaders(h *fasthttp.ResponseHeader) {
+	var named []string
+	for k, v := range h.All() {
+		if bytes.EqualFold(k, []byte("Connection")) {
+			named = append(named, connectionTokens(v)...)
 		}
 	}
+	var drop []string
+	for k := range h.All() {
+		if isHopHeader(k, named) {
+			drop = append(drop, string(k))
+		}
+	}
+	for _, k := range drop {
+		h.Del(k)
+	}
+}
+
+func isHopHeader(k []byte, named []string) bool {
+	for _, name := range hopHeaders {
+		if name != "Transfer-Encoding" && len(k) == len(name) && bytes.EqualFold(k, []byte(name)) { // fasthttp frames the body itself
+			return true
+		}
+	}
+	for _, name := range named {
+		if len(k) == len(name) && bytes.EqualFold(k, []byte(name)) {
+			return true
+		}
+	}
+	return false
 }
 
 // connectionTokens lists the headers a Connection header names.

@@ -78,6 +78,10 @@ func (u *Upstream) URL() string { return u.base }
 // metrics. A failure comes back as an *Error classified by failureTable.
 func (u *Upstream) Do(req *fasthttp.Request, resp *fasthttp.Response, route string) error {
 	req.Header.SetHost(u.host)
+	// A request the server parsed has a URI whose host is the client's
+	// Host, which Write would send instead: a Cloud Controller behind a
+	// router is reached by its own host name (gorouter routes by Host).
+	req.UseHostHeader = true
 	req.SetTimeout(u.timeout)
 	start := time.Now()
 	err := u.client.Do(req, resp)

@@ -1,0 +1,122 @@
+package proxy
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// The passthrough benchmarks read the gateway against a baseline measured in
+// the same run (README, "Benchmarks"): the same GET of the same 10 KB page,
+// straight to the upstream (Direct) and through a fasthttp proxy that does
+// nothing but forward (BareProxy), the floor of any extra hop. Every request
+// is sequential over one keep-alive connection on loopback, so ns/op is the
+// latency a client sees.
+
+// page10KB is a v3 list page of 10 KB.
+var page10KB = func() []byte {
+	var b bytes.Buffer
+	b.WriteString(`{"pagination":{"total_results":1000,"total_pages":100,"first":{"href":"https://api.example.org/v3/apps?page=1&per_page=10"},` +
+		`"last":{"href":"https://api.example.org/v3/apps?page=100&per_page=10"},"next":{"href":"https://api.example.org/v3/apps?page=2&per_page=10"},"previous":null},"resources":[`)
+	for i := 0; b.Len() < 10<<10-400; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"guid":"a0000000-0000-4000-8000-%012d","created_at":"2026-01-02T03:04:05Z","updated_at":"2026-01-02T03:04:05Z",`+
+			`"name":"app-%d","state":"STARTED","lifecycle":{"type":"buildpack","data":{"buildpacks":[],"stack":"cflinuxfs4"}},"metadata":{"labels":{},"annotations":{}}}`, i, i)
+	}
+	b.WriteString(strings.Repeat(" ", 10<<10-b.Len()-2) + "]}")
+	return b.Bytes()
+}()
+
+// startPageUpstream serves page10KB to every request.
+func startPageUpstream(b testing.TB) string {
+	return startFastUpstream(b, &fasthttp.Server{
+		NoDefaultServerHeader: true,
+		Handler: func(ctx *fasthttp.RequestCtx) {
+			ctx.SetContentType("application/json; charset=utf-8")
+			ctx.SetBody(page10KB)
+		},
+	})
+}
+
+// startBareProxy forwards every request to upstream with the client
+// settings the gateway uses, and nothing else.
+func startBareProxy(b testing.TB, upstream string) string {
+	hc := &fasthttp.HostClient{
+		Addr:                          strings.TrimPrefix(upstream, "http://"),
+		StreamResponseBody:            true,
+		DisableHeaderNamesNormalizing: true,
+		DisablePathNormalizing:        true,
+		NoDefaultUserAgentHeader:      true,
+	}
+	return startFastUpstream(b, &fasthttp.Server{
+		StreamRequestBody:     true,
+		NoDefaultServerHeader: true,
+		Handler: func(ctx *fasthttp.RequestCtx) {
+			if err := hc.Do(&ctx.Request, &ctx.Response); err != nil {
+				ctx.Error(err.Error(), fasthttp.StatusBadGateway)
+			}
+		},
+	})
+}
+
+// benchGET measures GET url over one keep-alive connection; wantLen > 0
+// checks the body's length.
+func benchGET(b *testing.B, url, authorization string, wantLen int) {
+	var u fasthttp.URI
+	if err := u.Parse(nil, []byte(url)); err != nil {
+		b.Fatal(err)
+	}
+	hc := &fasthttp.HostClient{Addr: string(u.Host()), ReadTimeout: 10 * time.Second}
+	defer hc.CloseIdleConnections()
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI(url)
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+	}
+	check := func() {
+		if err := hc.Do(req, resp); err != nil {
+			b.Fatal(err)
+		}
+		if resp.StatusCode() != fasthttp.StatusOK || wantLen > 0 && len(resp.Body()) != wantLen {
+			b.Fatalf("GET %s: %d, %d bytes", url, resp.StatusCode(), len(resp.Body()))
+		}
+	}
+	check() // warm the connections and the token cache
+	b.SetBytes(int64(len(resp.Body())))
+	b.ReportAllocs()
+	for b.Loop() {
+		check()
+	}
+}
+
+func BenchmarkDirect10KB(b *testing.B) {
+	upstream := startPageUpstream(b)
+	benchGET(b, upstream+"/v3/apps?page=2&per_page=10", "", len(page10KB))
+}
+
+func BenchmarkBareProxy10KB(b *testing.B) {
+	upstream := startPageUpstream(b)
+	benchGET(b, startBareProxy(b, upstream)+"/v3/apps?page=2&per_page=10", "", len(page10KB))
+}
+
+func BenchmarkPassthrough10KB(b *testing.B) {
+	s := startStack(b, nil)
+	g := s.gatewayFor(b, startPageUpstream(b), nil)
+	benchGET(b, g.gwURL+"/v3/apps?page=2&per_page=10", "bearer "+s.tokens["developer"], len(page10KB))
+}
+
+// BenchmarkPassthroughEmbeddedApps is GET /v3/apps through the gateway to
+// the embedded Cloud Foundry, for information: the upstream's own work
+// dominates it.
+func BenchmarkPassthroughEmbeddedApps(b *testing.B) {
+	s := startStack(b, nil)
+	benchGET(b, s.gwURL+"/v3/apps", "bearer "+s.tokens["developer"], 0)
+}
