@@ -3,6 +3,7 @@ package proxy
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -95,19 +96,24 @@ func (g *Gateway) accessLog(next fasthttp.RequestHandler) fasthttp.RequestHandle
 	return func(ctx *fasthttp.RequestCtx) {
 		start := time.Now()
 		next(ctx)
+		// Build the line only when it will be written: slog evaluates
+		// arguments before it asks the handler.
+		if !g.log.Enabled(ctx, slog.LevelInfo) {
+			return
+		}
 		user := ""
 		if id := identityOf(ctx); id != nil {
 			user = id.ID()
 		}
-		g.log.Info("request",
-			"method", string(ctx.Method()),
-			"path", string(ctx.Path()),
-			"route", routeOf(ctx).Template,
-			"status", ctx.Response.StatusCode(),
-			"duration_ms", float64(time.Since(start).Microseconds())/1000,
-			"remote", ctx.RemoteIP().String(),
-			"user", user,
-			"request_id", string(ctx.Request.Header.Peek("X-Vcap-Request-Id")),
+		g.log.LogAttrs(ctx, slog.LevelInfo, "request",
+			slog.String("method", string(ctx.Method())),
+			slog.String("path", string(ctx.Path())),
+			slog.String("route", routeOf(ctx).Template),
+			slog.Int("status", ctx.Response.StatusCode()),
+			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+			slog.String("remote", ctx.RemoteIP().String()),
+			slog.String("user", user),
+			slog.String("request_id", string(ctx.Request.Header.Peek("X-Vcap-Request-Id"))),
 		)
 	}
 }

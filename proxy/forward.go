@@ -89,6 +89,9 @@ func isHopHeader(k []byte, named []string) bool {
 
 // connectionTokens lists the headers a Connection header names.
 func connectionTokens(v []byte) []string {
+	if len(v) == 0 {
+		return nil
+	}
 	var out []string
 	for _, t := range bytes.Split(v, []byte(",")) {
 		if t = bytes.TrimSpace(t); len(t) > 0 && !bytes.EqualFold(t, []byte("close")) && !bytes.EqualFold(t, []byte("keep-alive")) {

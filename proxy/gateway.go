@@ -76,6 +76,7 @@ func New(cfg configs.Config, d Deps) (*Gateway, error) {
 		WriteTimeout:                  cfg.Server.WriteTimeout,
 		IdleTimeout:                   cfg.Server.IdleTimeout,
 		ReadBufferSize:                cfg.Server.MaxHeaderBytes,
+		WriteBufferSize:               16 << 10,
 		MaxRequestBodySize:            cfg.Server.MaxRequestBodyBytes,
 		StreamRequestBody:             true,
 		DisablePreParseMultipartForm:  true,
