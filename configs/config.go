@@ -85,9 +85,12 @@ type UpstreamClient struct {
 	MaxConns int `koanf:"max_conns"`
 	// DialTimeout bounds establishing a connection.
 	DialTimeout time.Duration `koanf:"dial_timeout"`
-	// RequestTimeout bounds one upstream request, from sending to the end
-	// of the response headers; past it the client gets 504.
+	// RequestTimeout bounds one upstream API request, body included; past
+	// it the client gets 504.
 	RequestTimeout time.Duration `koanf:"request_timeout"`
+	// TransferTimeout bounds an upload or download of bits (paths ending
+	// in /upload or /download, and bodies too large to buffer).
+	TransferTimeout time.Duration `koanf:"transfer_timeout"`
 	// IdleTimeout closes pooled connections idle this long.
 	IdleTimeout time.Duration `koanf:"idle_timeout"`
 	// InsecureSkipVerify turns off TLS verification of the upstream (tests
@@ -171,11 +174,12 @@ func Default() Config {
 			ShutdownTimeout:     30 * time.Second,
 		},
 		UpstreamClient: UpstreamClient{
-			Addresses:      []string{},
-			MaxConns:       512,
-			DialTimeout:    5 * time.Second,
-			RequestTimeout: 60 * time.Second,
-			IdleTimeout:    90 * time.Second,
+			Addresses:       []string{},
+			MaxConns:        512,
+			DialTimeout:     5 * time.Second,
+			RequestTimeout:  60 * time.Second,
+			TransferTimeout: 30 * time.Minute,
+			IdleTimeout:     90 * time.Second,
 		},
 		Auth: Auth{
 			HMACSecrets:    []string{},
@@ -337,7 +341,8 @@ func (c Config) Validate() error {
 	for key, d := range map[string]time.Duration{"server.read_timeout": c.Server.ReadTimeout, "server.write_timeout": c.Server.WriteTimeout,
 		"server.idle_timeout": c.Server.IdleTimeout, "server.shutdown_timeout": c.Server.ShutdownTimeout,
 		"upstream_client.dial_timeout": c.UpstreamClient.DialTimeout, "upstream_client.request_timeout": c.UpstreamClient.RequestTimeout,
-		"upstream_client.idle_timeout": c.UpstreamClient.IdleTimeout, "auth.keys_refresh": c.Auth.KeysRefresh,
+		"upstream_client.transfer_timeout": c.UpstreamClient.TransferTimeout,
+		"upstream_client.idle_timeout":     c.UpstreamClient.IdleTimeout, "auth.keys_refresh": c.Auth.KeysRefresh,
 		"auth.keys_min_refetch": c.Auth.KeysMinRefetch} {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("configs: %s: must be positive", key))

@@ -19,11 +19,27 @@ var hopHeaders = []string{
 // Cloud Controller authorises by role).
 func (g *Gateway) forward(ctx *fasthttp.RequestCtx, rt *Route) error {
 	g.prepareUpstreamRequest(ctx)
-	if err := g.upstream.Do(&ctx.Request, &ctx.Response, rt.Template); err != nil {
+	do := g.upstream.Do
+	if g.isTransfer(ctx) {
+		do = g.upstream.Transfer
+	}
+	if err := do(&ctx.Request, &ctx.Response, rt.Template); err != nil {
 		return err
 	}
 	stripHopHeaders(&ctx.Response.Header)
 	return nil
+}
+
+// isTransfer tells a request that moves bits (a package or droplet upload
+// or download, or a body larger than the gateway buffers, or chunked) from
+// an API call.
+func (g *Gateway) isTransfer(ctx *fasthttp.RequestCtx) bool {
+	p := ctx.Path()
+	if bytes.HasSuffix(p, []byte("/upload")) || bytes.HasSuffix(p, []byte("/download")) {
+		return true
+	}
+	n := ctx.Request.Header.ContentLength()
+	return n == -1 || n > g.cfg.Server.MaxRequestBodyBytes // -1: chunked
 }
 
 // prepareUpstreamRequest strips hop-by-hop headers and the client's own

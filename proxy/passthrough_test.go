@@ -854,3 +854,36 @@ func firstLine(b []byte) string {
 	line, _, _ := strings.Cut(string(b), "\r\n")
 	return line
 }
+
+// A download that takes longer than the API request timeout still arrives
+// whole: bits get the transfer timeout. The same slow body on an API path
+// is cut off at the request timeout.
+func TestTransfersOutliveTheRequestTimeout(t *testing.T) {
+	s := startStack(t, nil)
+	upstream := startFastUpstream(t, &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
+			for range 10 {
+				w.WriteString("0123456789")
+				w.Flush()
+				time.Sleep(60 * time.Millisecond)
+			}
+		})
+	}})
+	g := s.gatewayFor(t, upstream, func(c *configs.Config) {
+		c.UpstreamClient.RequestTimeout = 200 * time.Millisecond
+		c.UpstreamClient.TransferTimeout = 10 * time.Second
+	})
+	r := g.do("GET", g.gwURL+"/v3/packages/p/download", "developer", nil)
+	if r.status != 200 || len(r.body) != 100 {
+		t.Errorf("download: %d, %d bytes, want 200 and 100", r.status, len(r.body))
+	}
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI(g.gwURL + "/v3/apps")
+	req.Header.Set("Authorization", "bearer "+s.tokens["developer"])
+	err := g.client.Do(req, resp)
+	if err == nil && len(resp.Body()) == 100 {
+		t.Errorf("an API answer slower than the request timeout arrived whole")
+	}
+}

@@ -25,7 +25,9 @@ type Upstream struct {
 	host    string // the Host header upstream requests carry
 	client  *fasthttp.HostClient
 	timeout time.Duration
-	m       *metrics.Metrics
+	// transferTimeout bounds uploads and downloads of bits.
+	transferTimeout time.Duration
+	m               *metrics.Metrics
 }
 
 // NewUpstream builds the client of the Cloud Controller at rawURL.
@@ -73,21 +75,34 @@ func NewUpstream(rawURL string, cfg configs.UpstreamClient, m *metrics.Metrics) 
 	if hc.IsTLS {
 		hc.TLSConfig = &tls.Config{ServerName: u.Hostname(), InsecureSkipVerify: cfg.InsecureSkipVerify, MinVersion: tls.VersionTLS12}
 	}
-	return &Upstream{base: u.Scheme + "://" + u.Host, host: u.Host, client: hc, timeout: cfg.RequestTimeout, m: m}, nil
+	return &Upstream{base: u.Scheme + "://" + u.Host, host: u.Host, client: hc, timeout: cfg.RequestTimeout,
+		transferTimeout: cfg.TransferTimeout, m: m}, nil
 }
 
 // URL returns the upstream's base URL.
 func (u *Upstream) URL() string { return u.base }
 
-// Do sends req and fills resp; route is the v3 route template for the
-// metrics. A failure comes back as an *Error classified by failureTable.
+// Do sends an API request and fills resp, within the request timeout;
+// route is the v3 route template for the metrics. A failure comes back as
+// an *Error classified by failureTable.
 func (u *Upstream) Do(req *fasthttp.Request, resp *fasthttp.Response, route string) error {
+	return u.do(req, resp, route, u.timeout)
+}
+
+// Transfer is Do for bits: uploads and downloads of packages and
+// droplets, whose bodies may take minutes. fasthttp's deadline covers the
+// whole exchange, streamed body included, so these get the transfer timeout.
+func (u *Upstream) Transfer(req *fasthttp.Request, resp *fasthttp.Response, route string) error {
+	return u.do(req, resp, route, u.transferTimeout)
+}
+
+func (u *Upstream) do(req *fasthttp.Request, resp *fasthttp.Response, route string, timeout time.Duration) error {
 	req.Header.SetHost(u.host)
 	// A request the server parsed has a URI whose host is the client's
 	// Host, which Write would send instead: a Cloud Controller behind a
 	// router is reached by its own host name (gorouter routes by Host).
 	req.UseHostHeader = true
-	req.SetTimeout(u.timeout)
+	req.SetTimeout(timeout)
 	start := time.Now()
 	err := u.client.Do(req, resp)
 	outcome := metrics.OutcomeOK
