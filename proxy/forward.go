@@ -2,6 +2,9 @@ package proxy
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
+	"io"
 	"strings"
 
 	"github.com/valyala/fasthttp"
@@ -19,6 +22,15 @@ var hopHeaders = []string{
 // Cloud Controller authorises by role).
 func (g *Gateway) forward(ctx *fasthttp.RequestCtx, rt *Route) error {
 	g.prepareUpstreamRequest(ctx)
+	// The body is read from the client while it is written upstream: wrap
+	// it so that a client that goes away is told from an upstream that
+	// fails (the server keeps and releases its own stream; see fasthttp's
+	// serveConn).
+	if n := ctx.Request.Header.ContentLength(); n != 0 {
+		if bs := ctx.RequestBodyStream(); bs != nil {
+			ctx.Request.SetBodyStream(&clientBody{r: bs}, n)
+		}
+	}
 	do := g.upstream.Do
 	if g.isTransfer(ctx) {
 		do = g.upstream.Transfer
@@ -28,6 +40,22 @@ func (g *Gateway) forward(ctx *fasthttp.RequestCtx, rt *Route) error {
 	}
 	stripHopHeaders(&ctx.Response.Header)
 	return nil
+}
+
+// errClientGone marks a failure to read the client's request body: the
+// client went away or stalled past the read timeout.
+var errClientGone = errors.New("proxy: the client went away")
+
+// clientBody reads the client's body on its way upstream and marks its
+// own read errors, so the failure table can answer 499 for them.
+type clientBody struct{ r io.Reader }
+
+func (c *clientBody) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("%w: %w", errClientGone, err)
+	}
+	return n, err
 }
 
 // isTransfer tells a request that moves bits (a package or droplet upload

@@ -848,6 +848,18 @@ func TestSlowClientCutOff(t *testing.T) {
 			}
 		})
 	}
+	// The stalled upload is the client's doing, not the upstream's: it is
+	// counted as client_gone and answered 499, never as an upstream timeout.
+	route := "/v3/packages/:guid/*"
+	if got := testutil.ToFloat64(g.m.UpstreamRequests.WithLabelValues(route, metrics.OutcomeClient)); got != 1 {
+		t.Errorf("upstream outcome client_gone = %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(g.m.UpstreamRequests.WithLabelValues(route, metrics.OutcomeTimeout)); got != 0 {
+		t.Errorf("upstream outcome timeout = %v, want 0", got)
+	}
+	if got := testutil.ToFloat64(g.m.Requests.WithLabelValues(route, "POST", "4xx")); got != 1 {
+		t.Errorf("requests 4xx for the stalled upload = %v, want 1", got)
+	}
 }
 
 func firstLine(b []byte) string {

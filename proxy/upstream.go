@@ -129,6 +129,9 @@ var failureTable = []struct {
 	outcome string
 	text    string
 }{
+	// First: a client that went away mid-upload is not the upstream's fault
+	// (499, nginx's "client closed request"; the client sees nothing).
+	{isClientGone, 499, metrics.OutcomeClient, "The client went away"},
 	{isTimeout, fasthttp.StatusGatewayTimeout, metrics.OutcomeTimeout, "The Cloud Controller did not answer in time"},
 	{isRefused, fasthttp.StatusBadGateway, metrics.OutcomeConnect, "The Cloud Controller could not be reached"},
 	{isReset, fasthttp.StatusBadGateway, metrics.OutcomeReset, "The Cloud Controller closed the connection"},
@@ -161,6 +164,8 @@ func isReset(err error) bool {
 	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, io.EOF) ||
 		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, fasthttp.ErrConnectionClosed)
 }
+
+func isClientGone(err error) bool { return errors.Is(err, errClientGone) }
 
 func isPoolExhausted(err error) bool { return errors.Is(err, fasthttp.ErrNoFreeConns) }
 
