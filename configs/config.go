@@ -93,6 +93,10 @@ type UpstreamClient struct {
 	TransferTimeout time.Duration `koanf:"transfer_timeout"`
 	// IdleTimeout closes pooled connections idle this long.
 	IdleTimeout time.Duration `koanf:"idle_timeout"`
+	// Fanout bounds the concurrent per-app v3 calls one v2 request makes
+	// (v3 has no batch form of environment variables, ssh or the current
+	// droplet).
+	Fanout int `koanf:"fanout"`
 	// InsecureSkipVerify turns off TLS verification of the upstream (tests
 	// and labs only).
 	InsecureSkipVerify bool `koanf:"insecure_skip_verify"`
@@ -180,6 +184,7 @@ func Default() Config {
 			RequestTimeout:  60 * time.Second,
 			TransferTimeout: 30 * time.Minute,
 			IdleTimeout:     90 * time.Second,
+			Fanout:          16,
 		},
 		Auth: Auth{
 			HMACSecrets:    []string{},
@@ -353,6 +358,9 @@ func (c Config) Validate() error {
 	}
 	if c.Server.MaxRequestBodyBytes < 1 {
 		errs = append(errs, errors.New("configs: server.max_request_body_bytes: must be positive"))
+	}
+	if c.UpstreamClient.Fanout < 1 {
+		errs = append(errs, errors.New("configs: upstream_client.fanout: must be positive"))
 	}
 	if c.UpstreamClient.MaxConns < 1 {
 		errs = append(errs, errors.New("configs: upstream_client.max_conns: must be positive"))

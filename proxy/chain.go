@@ -199,6 +199,15 @@ func (g *Gateway) dispatch(ctx *fasthttp.RequestCtx) {
 		err = g.forward(ctx, rt)
 	case kindV2Info:
 		err = g.v2Info(ctx)
+	case kindV2AppList, kindV2App:
+		switch {
+		case !ctx.IsGet() && !ctx.IsHead():
+			err = errNotFound() // v2 writes are not translated yet
+		case rt.kind == kindV2AppList:
+			err = g.v2AppList(ctx)
+		default:
+			err = g.v2App(ctx)
+		}
 	default:
 		err = errNotFound()
 	}

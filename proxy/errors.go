@@ -1,11 +1,14 @@
 package proxy
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/valyala/fasthttp"
+
+	"capibridge/translate"
 )
 
 // Error is a failure the gateway answers itself, in the Cloud Controller's
@@ -90,20 +93,28 @@ const (
 // not an *Error is an unknown error.
 func writeError(ctx *fasthttp.RequestCtx, err error, v2 bool) {
 	var e *Error
-	if !errors.As(err, &e) {
+	var te *translate.Error
+	switch {
+	case errors.As(err, &e):
+	case errors.As(err, &te):
+		e = &Error{Status: te.Status, Code: te.Code, Name: te.Name, Description: te.Description, cause: err}
+	default:
 		e = errUnknown(err)
 	}
 	ctx.Response.ResetBody()
 	ctx.SetStatusCode(e.Status)
 	if v2 {
-		var b []byte
+		// Oj's compat mode, which renders v2, does not escape <, > and &.
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b) // Encode ends with the "\n" CC's Sinatra adds
+		enc.SetEscapeHTML(false)
 		if e.Name == "UnknownError" {
-			b, _ = json.Marshal(v2UnknownBody{ErrorCode: "UnknownError", Description: e.Description, Code: e.Code})
+			_ = enc.Encode(v2UnknownBody{ErrorCode: "UnknownError", Description: e.Description, Code: e.Code})
 		} else {
-			b, _ = json.Marshal(v2ErrorBody{Description: e.Description, ErrorCode: "CF-" + e.Name, Code: e.Code})
+			_ = enc.Encode(v2ErrorBody{Description: e.Description, ErrorCode: "CF-" + e.Name, Code: e.Code})
 		}
 		ctx.Response.Header.SetContentType(contentTypeV2)
-		ctx.SetBody(append(b, '\n'))
+		ctx.SetBody(b.Bytes())
 		return
 	}
 	title := "CF-" + e.Name

@@ -22,12 +22,14 @@ import (
 	"capibridge/configs"
 	"capibridge/metrics"
 	"capibridge/proxy/auth"
+	"capibridge/proxy/ccv3"
 )
 
 // Gateway is one capibridge instance.
 type Gateway struct {
 	cfg      configs.Config
 	upstream *Upstream
+	v3       *ccv3.Client
 	verifier *auth.Verifier
 	m        *metrics.Metrics
 	gatherer prometheus.Gatherer
@@ -60,7 +62,7 @@ func New(cfg configs.Config, d Deps) (*Gateway, error) {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
 	g := &Gateway{cfg: cfg, upstream: d.Upstream, verifier: d.Verifier, m: d.Metrics, gatherer: d.Gatherer, log: d.Log,
-		router: newRouter(cfg.V2Passthrough)}
+		router: newRouter(cfg.V2Passthrough), v3: ccv3.New(d.Upstream, d.Upstream.URL(), cfg.UpstreamClient.Fanout)}
 	// Every refusal reason is exported from the start, at 0, so a rate
 	// over it exists before the first failure.
 	for _, r := range auth.Reasons() {

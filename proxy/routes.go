@@ -17,6 +17,8 @@ const (
 	kindV3                    // any other /v3 path: passed through
 	kindV2Forward             // an untranslated v2 path configured to pass through
 	kindV2Unknown             // an untranslated v2 path: 404 CF-NotFound
+	kindV2AppList             // GET /v2/apps, translated
+	kindV2App                 // GET /v2/apps/:guid, translated
 	kindUnknown               // anything else: 404 CF-NotFound
 )
 
@@ -65,7 +67,7 @@ func newRouter(v2Passthrough []string) *router {
 		v2Info:         &Route{Template: "/v2/info", kind: kindV2Info, optionalAuth: true, v2: true},
 		unknown:        &Route{Template: "_other", kind: kindUnknown, anonymous: true},
 		v3Other:        &Route{Template: "/v3/_other", kind: kindV3},
-		v2Other:        &Route{Template: "/v2/_other", kind: kindV2Unknown, v2: true},
+		v2Other:        &Route{Template: "/v2/_other", kind: kindV2Unknown, anonymous: true, v2: true},
 		v2ForwardOther: &Route{Template: "/v2/_other", kind: kindV2Forward, v2: true},
 		v3:             map[string][3]*Route{},
 		v2:             map[string][3]*Route{},
@@ -90,6 +92,11 @@ func newRouter(v2Passthrough []string) *router {
 		r.v2Forward[c] = [3]*Route{{Template: t[0], kind: kindV2Forward, v2: true}, {Template: t[1], kind: kindV2Forward, v2: true},
 			{Template: t[2], kind: kindV2Forward, v2: true}}
 	}
+	// The v2 routes the gateway translates.
+	apps := r.v2["apps"]
+	apps[0] = &Route{Template: "/v2/apps", kind: kindV2AppList, v2: true}
+	apps[1] = &Route{Template: "/v2/apps/:guid", kind: kindV2App, v2: true}
+	r.v2["apps"] = apps
 	return r
 }
 

@@ -1,0 +1,348 @@
+package proxy
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"sync"
+
+	"github.com/valyala/fasthttp"
+
+	"capibridge/proxy/ccv3"
+	"capibridge/translate"
+)
+
+// maxInlineDepth is the largest inline-relations-depth accepted: 2, as in
+// production CC (capi-release renderer.max_inline_relations_depth, MAPPING §1.3).
+const maxInlineDepth = 2
+
+// maxLocalScan bounds how many v3 apps the gateway reads to apply a v2
+// filter v3 cannot express (name >=, <, ...; MAPPING §3.3).
+const maxLocalScan = 50_000
+
+// call is who asks, as the v3 client sends it upstream.
+func call(ctx *fasthttp.RequestCtx) ccv3.Call {
+	return ccv3.Call{Authorization: string(ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)),
+		RequestID: string(ctx.Request.Header.Peek("X-Vcap-Request-Id"))}
+}
+
+// queryPairs returns the decoded query parameters in order, repeated keys
+// kept ("+" is a space, as CC's CGI.parse reads it; MAPPING §3.1).
+func queryPairs(ctx *fasthttp.RequestCtx) [][2]string {
+	var pairs [][2]string
+	ctx.QueryArgs().VisitAll(func(k, v []byte) {
+		pairs = append(pairs, [2]string{string(k), string(v)})
+	})
+	return pairs
+}
+
+// v2AppList answers GET /v2/apps: the v2 list of the newest web process of
+// each v3 app, in at most three sequential upstream rounds (stacks, apps,
+// then everything per app at once under the fan-out bound).
+func (g *Gateway) v2AppList(ctx *fasthttp.RequestCtx) error {
+	lp, err := translate.ParseListParams(queryPairs(ctx), maxInlineDepth)
+	if err != nil {
+		return err
+	}
+	// AppsController allows no order-by at all (MAPPING §3.1).
+	if err := translate.CheckOrderBy(lp); err != nil {
+		return err
+	}
+	filters, err := translate.ParseQ(lp.Q, translate.AppQueryKeys())
+	if err != nil {
+		return err
+	}
+	aq := translate.AppQueryFromFilters(filters)
+	c := call(ctx)
+	stacks, err := g.v3.Stacks(c)
+	if err != nil {
+		return v2Error(err, "")
+	}
+	q := ccv3.AppsQuery{Names: aq.Names, SpaceGUIDs: aq.SpaceGUIDs, OrgGUIDs: aq.OrgGUIDs}
+	if aq.StackGUIDs != nil {
+		q.Stacks = stackNames(stacks, aq.StackGUIDs)
+		if len(q.Stacks) == 0 {
+			aq.Empty = true // no such stack: nothing matches (MAPPING §3.3)
+		}
+	}
+	if lp.OrderDirection == "desc" {
+		q.OrderBy = "-created_at" // v2's default order is by id; v3 breaks created_at ties by guid
+	}
+	var apps []translate.V3App
+	total := 0
+	switch {
+	case aq.Empty:
+	case len(aq.Local) == 0:
+		q.Page, q.PerPage = lp.Page, lp.ResultsPerPage
+		page, err := g.v3.ListApps(c, q)
+		if err != nil {
+			return v2Error(err, "")
+		}
+		apps, total = page.Resources, page.Pagination.TotalResults
+	default:
+		// A filter v3 cannot express: read every match, filter, then page.
+		var all []translate.V3App
+		for p := 1; ; p++ {
+			q.Page, q.PerPage = p, 5000
+			page, err := g.v3.ListApps(c, q)
+			if err != nil {
+				return v2Error(err, "")
+			}
+			for _, a := range page.Resources {
+				if aq.Match(a.Name) {
+					all = append(all, a)
+				}
+			}
+			if p >= page.Pagination.TotalPages || len(page.Resources) == 0 {
+				break
+			}
+			if p*5000 >= maxLocalScan {
+				return translate.BadQueryParameter("the filter needs more than " + strconv.Itoa(maxLocalScan) + " apps read; narrow it with space_guid or name")
+			}
+		}
+		total = len(all)
+		start := min(lp.Offset(), total)
+		apps = all[start:min(start+lp.ResultsPerPage, total)]
+	}
+	bundles, err := g.appBundles(c, apps, stacks)
+	if err != nil {
+		return v2Error(err, "")
+	}
+	page := translate.Paginate(lp, "/v2/apps", total)
+	var b bytes.Buffer
+	b.WriteString(`{"total_results":`)
+	b.WriteString(strconv.Itoa(page.TotalResults))
+	b.WriteString(`,"total_pages":`)
+	b.WriteString(strconv.Itoa(page.TotalPages))
+	b.WriteString(`,"prev_url":`)
+	writeJSONString(&b, page.PrevURL)
+	b.WriteString(`,"next_url":`)
+	writeJSONString(&b, page.NextURL)
+	b.WriteString(`,"resources":[`)
+	for i, bundle := range bundles {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		if err := translate.AppendAppResource(&b, bundle); err != nil {
+			return err
+		}
+	}
+	b.WriteString("]}")
+	writeV2(ctx, fasthttp.StatusOK, b.Bytes())
+	return nil
+}
+
+// v2App answers GET /v2/apps/:guid.
+func (g *Gateway) v2App(ctx *fasthttp.RequestCtx) error {
+	lp, err := translate.ParseListParams(queryPairs(ctx), maxInlineDepth)
+	if err != nil {
+		return err
+	}
+	_ = lp // inline-relations-depth is validated; inlining is not built yet
+	guid := lastSegment(ctx.Path())
+	c := call(ctx)
+	var app translate.V3App
+	var stacks []ccv3.Stack
+	var wg sync.WaitGroup
+	var appErr, stackErr error
+	wg.Add(2)
+	go func() { defer wg.Done(); app, appErr = g.v3.GetApp(c, guid) }()
+	go func() { defer wg.Done(); stacks, stackErr = g.v3.Stacks(c) }()
+	wg.Wait()
+	if appErr != nil {
+		return v2Error(appErr, guid)
+	}
+	if stackErr != nil {
+		return v2Error(stackErr, guid)
+	}
+	bundles, err := g.appBundles(c, []translate.V3App{app}, stacks)
+	if err != nil {
+		return v2Error(err, guid)
+	}
+	if len(bundles) == 0 {
+		// An app with no web process is no v2 app (MAPPING, "Key idea").
+		return appNotFound(guid)
+	}
+	body, err := translate.AppResource(bundles[0])
+	if err != nil {
+		return err
+	}
+	writeV2(ctx, fasthttp.StatusOK, body)
+	return nil
+}
+
+// appBundles gathers what v3 says about each app in one round: the batch
+// lists (web processes, latest packages, builds and droplets, routes) and
+// the per-app GETs v3 offers no batch for (current droplet, environment
+// variables, ssh), all at once under the fan-out bound. Apps without a
+// web process are left out.
+func (g *Gateway) appBundles(c ccv3.Call, apps []translate.V3App, stacks []ccv3.Stack) ([]translate.AppBundle, error) {
+	if len(apps) == 0 {
+		return nil, nil
+	}
+	guids := make([]string, len(apps))
+	for i, a := range apps {
+		guids[i] = a.GUID
+	}
+	var (
+		web      map[string]translate.V3Process
+		pkgs     map[string]translate.V3Package
+		builds   map[string]translate.V3Build
+		droplets map[string]translate.V3Droplet
+		routes   []translate.V3Route
+		mu       sync.Mutex
+		current  = map[string]*translate.V3Droplet{}
+		env      = map[string]map[string]json.RawMessage{}
+		redacted = map[string]bool{}
+		ssh      = map[string]bool{}
+	)
+	batch := []func() error{
+		func() (err error) { web, err = g.v3.WebProcesses(c, guids); return },
+		func() (err error) { pkgs, err = g.v3.LatestPackages(c, guids); return },
+		func() (err error) { builds, err = g.v3.LatestBuilds(c, guids); return },
+		func() (err error) { droplets, err = g.v3.LatestDroplets(c, guids); return },
+		func() (err error) { routes, err = g.v3.Routes(c, guids); return },
+	}
+	errs := make(chan error, len(batch)+1)
+	var wg sync.WaitGroup
+	for _, f := range batch {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs <- f() }()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		errs <- g.v3.PerApp(guids, func(guid string) error {
+			d, err := g.v3.CurrentDroplet(c, guid)
+			if err != nil {
+				return err
+			}
+			vars, red, err := g.v3.EnvVars(c, guid)
+			if err != nil {
+				return err
+			}
+			on, err := g.v3.SSHEnabled(c, guid)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			current[guid], redacted[guid], ssh[guid], env[guid] = d, red, on, vars
+			return nil
+		})
+	}()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	defaultStack := ""
+	stackGUID := map[string]string{}
+	for _, s := range stacks {
+		stackGUID[s.Name] = s.GUID
+		if s.Default {
+			defaultStack = s.GUID
+		}
+	}
+	out := make([]translate.AppBundle, 0, len(apps))
+	for _, a := range apps {
+		w, ok := web[a.GUID]
+		if !ok {
+			continue
+		}
+		b := translate.AppBundle{App: a, Web: w, CurrentDroplet: current[a.GUID], EnvRedacted: redacted[a.GUID], SSHEnabled: ssh[a.GUID]}
+		if p, ok := pkgs[a.GUID]; ok {
+			b.LatestPackage = &p
+		}
+		if bl, ok := builds[a.GUID]; ok {
+			b.LatestBuild = &bl
+		}
+		if d, ok := droplets[a.GUID]; ok {
+			b.LatestDroplet = &d
+		}
+		b.Env = env[a.GUID]
+		// stack_guid: the buildpack lifecycle's stack, else the default
+		// stack (docker, or a name no stack has; MAPPING §1.2).
+		b.StackGUID = defaultStack
+		if a.Lifecycle.Type != "docker" {
+			if guid, ok := stackGUID[a.Lifecycle.Data.Stack]; ok {
+				b.StackGUID = guid
+			}
+		}
+		for _, r := range routes {
+			for _, d := range r.Destinations {
+				if d.App.GUID == a.GUID {
+					b.Routes = append(b.Routes, r)
+					break
+				}
+			}
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// stackNames maps stack guids to the names v3 filters on.
+func stackNames(stacks []ccv3.Stack, guids []string) []string {
+	var out []string
+	for _, s := range stacks {
+		for _, g := range guids {
+			if s.GUID == g {
+				out = append(out, s.Name)
+			}
+		}
+	}
+	return out
+}
+
+func lastSegment(p []byte) string {
+	p = bytes.TrimSuffix(p, []byte("/"))
+	return string(p[bytes.LastIndexByte(p, '/')+1:])
+}
+
+func writeJSONString(b *bytes.Buffer, s *string) {
+	if s == nil {
+		b.WriteString("null")
+		return
+	}
+	b.WriteByte('"')
+	b.WriteString(*s) // v2 list URLs are percent-encoded: nothing to escape
+	b.WriteByte('"')
+}
+
+// writeV2 answers a v2 body with CC's v2 content type.
+func writeV2(ctx *fasthttp.RequestCtx, status int, body []byte) {
+	ctx.Response.Header.SetContentType(contentTypeV2)
+	ctx.SetStatusCode(status)
+	ctx.SetBody(body)
+}
+
+func appNotFound(guid string) *Error {
+	return &Error{Status: 404, Code: 100004, Name: "AppNotFound", Description: "The app could not be found: " + guid}
+}
+
+// v2Error maps an upstream failure to v2 (MAPPING §5.2): a v3 404 is
+// AppNotFound for the app asked for, 401s and 403s keep their meaning,
+// v3 query errors stay BadQueryParameter, anything else is UnknownError.
+func v2Error(err error, guid string) error {
+	var e *ccv3.Error
+	if !errors.As(err, &e) {
+		return err // a gateway or transport error already in CC's terms
+	}
+	switch {
+	case e.Status == 404:
+		return appNotFound(guid)
+	case e.Title() == "CF-InvalidAuthToken":
+		return errInvalidAuthToken(err)
+	case e.Status == 401:
+		return errNotAuthenticated()
+	case e.Status == 403:
+		return &Error{Status: 403, Code: 10003, Name: "NotAuthorized", Description: "You are not authorized to perform the requested action", cause: err}
+	case e.Title() == "CF-BadQueryParameter":
+		return &Error{Status: 400, Code: 10005, Name: "BadQueryParameter", Description: e.Errors[0].Detail, cause: err}
+	}
+	return errUnknown(err)
+}
