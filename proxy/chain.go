@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -199,12 +200,15 @@ func (g *Gateway) dispatch(ctx *fasthttp.RequestCtx) {
 		err = g.forward(ctx, rt)
 	case kindV2Info:
 		err = g.v2Info(ctx)
-	case kindV2AppList, kindV2App:
+	case kindV2AppList, kindV2App, kindV2SpaceApps:
 		switch {
 		case !ctx.IsGet() && !ctx.IsHead():
 			err = errNotFound() // v2 writes are not translated yet
 		case rt.kind == kindV2AppList:
-			err = g.v2AppList(ctx)
+			err = g.v2AppList(ctx, "")
+		case rt.kind == kindV2SpaceApps:
+			p := bytes.TrimSuffix(ctx.Path(), []byte("/"))
+			err = g.v2AppList(ctx, lastSegment(p[:len(p)-len("/apps")]))
 		default:
 			err = g.v2App(ctx)
 		}

@@ -11,15 +11,16 @@ import (
 type kind int
 
 const (
-	kindRoot      kind = iota // GET / and /v3: passed through, links rewritten
-	kindV3Info                // GET /v3/info: passed through, anonymous
-	kindV2Info                // GET /v2/info: answered by the gateway
-	kindV3                    // any other /v3 path: passed through
-	kindV2Forward             // an untranslated v2 path configured to pass through
-	kindV2Unknown             // an untranslated v2 path: 404 CF-NotFound
-	kindV2AppList             // GET /v2/apps, translated
-	kindV2App                 // GET /v2/apps/:guid, translated
-	kindUnknown               // anything else: 404 CF-NotFound
+	kindRoot        kind = iota // GET / and /v3: passed through, links rewritten
+	kindV3Info                  // GET /v3/info: passed through, anonymous
+	kindV2Info                  // GET /v2/info: answered by the gateway
+	kindV3                      // any other /v3 path: passed through
+	kindV2Forward               // an untranslated v2 path configured to pass through
+	kindV2Unknown               // an untranslated v2 path: 404 CF-NotFound
+	kindV2AppList               // GET /v2/apps, translated
+	kindV2App                   // GET /v2/apps/:guid, translated
+	kindV2SpaceApps             // GET /v2/spaces/:guid/apps, translated
+	kindUnknown                 // anything else: 404 CF-NotFound
 )
 
 // Route is what the router decided about a request. Routes are built once;
@@ -54,9 +55,9 @@ var (
 
 // router maps request paths to routes.
 type router struct {
-	root, v3Root, v3Info, v2Info, unknown, v2Other, v3Other, v2ForwardOther *Route
-	v3, v2, v2Forward                                                       map[string][3]*Route // collection → [list, :guid, :guid/*]
-	passthrough                                                             []string
+	root, v3Root, v3Info, v2Info, unknown, v2Other, v3Other, v2ForwardOther, v2SpaceApps *Route
+	v3, v2, v2Forward                                                                    map[string][3]*Route // collection → [list, :guid, :guid/*]
+	passthrough                                                                          []string
 }
 
 func newRouter(v2Passthrough []string) *router {
@@ -93,6 +94,7 @@ func newRouter(v2Passthrough []string) *router {
 			{Template: t[2], kind: kindV2Forward, v2: true}}
 	}
 	// The v2 routes the gateway translates.
+	r.v2SpaceApps = &Route{Template: "/v2/spaces/:guid/apps", kind: kindV2SpaceApps, v2: true}
 	apps := r.v2["apps"]
 	apps[0] = &Route{Template: "/v2/apps", kind: kindV2AppList, v2: true}
 	apps[1] = &Route{Template: "/v2/apps/:guid", kind: kindV2App, v2: true}
@@ -137,6 +139,10 @@ func (r *router) match(path []byte) *Route {
 		return routes[0]
 	case bytes.IndexByte(tail, '/') < 0:
 		return routes[1]
+	}
+	if table != nil && string(name) == "spaces" && bytes.Count(tail, []byte("/")) == 1 && bytes.HasSuffix(tail, []byte("/apps")) &&
+		!r.forwarded(path) {
+		return r.v2SpaceApps
 	}
 	return routes[2]
 }

@@ -37,10 +37,11 @@ func queryPairs(ctx *fasthttp.RequestCtx) [][2]string {
 	return pairs
 }
 
-// v2AppList answers GET /v2/apps: the v2 list of the newest web process of
-// each v3 app, in at most three sequential upstream rounds (stacks, apps,
+// v2AppList answers GET /v2/apps, and GET /v2/spaces/:guid/apps when
+// spaceGUID is set: the v2 list of the newest web process of each v3 app,
+// in at most three sequential upstream rounds (stacks and the space, apps,
 // then everything per app at once under the fan-out bound).
-func (g *Gateway) v2AppList(ctx *fasthttp.RequestCtx) error {
+func (g *Gateway) v2AppList(ctx *fasthttp.RequestCtx, spaceGUID string) error {
 	lp, err := translate.ParseListParams(queryPairs(ctx), maxInlineDepth)
 	if err != nil {
 		return err
@@ -53,11 +54,34 @@ func (g *Gateway) v2AppList(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
+	path := "/v2/apps"
+	if spaceGUID != "" {
+		// The nested list is the list filtered to the space; its URLs keep
+		// the nested path (cc:app/controllers/base/model_controller.rb#enumerate_related).
+		path = "/v2/spaces/" + spaceGUID + "/apps"
+		filters = append(filters, translate.Filter{Key: "space_guid", Op: translate.OpEq, Values: []string{spaceGUID}})
+	}
 	aq := translate.AppQueryFromFilters(filters)
 	c := call(ctx)
-	stacks, err := g.v3.Stacks(c)
-	if err != nil {
-		return v2Error(err, "")
+	var stacks []ccv3.Stack
+	var stackErr, spaceErr error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); stacks, stackErr = g.v3.Stacks(c) }()
+	if spaceGUID != "" {
+		wg.Add(1)
+		go func() { defer wg.Done(); spaceErr = g.v3.SpaceExists(c, spaceGUID) }()
+	}
+	wg.Wait()
+	if spaceErr != nil {
+		var e *ccv3.Error
+		if errors.As(spaceErr, &e) && e.Status == 404 {
+			return &Error{Status: 404, Code: 40004, Name: "SpaceNotFound", Description: "The app space could not be found: " + spaceGUID}
+		}
+		return v2Error(spaceErr, "")
+	}
+	if stackErr != nil {
+		return v2Error(stackErr, "")
 	}
 	q := ccv3.AppsQuery{Names: aq.Names, SpaceGUIDs: aq.SpaceGUIDs, OrgGUIDs: aq.OrgGUIDs}
 	if aq.StackGUIDs != nil {
@@ -109,7 +133,7 @@ func (g *Gateway) v2AppList(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return v2Error(err, "")
 	}
-	page := translate.Paginate(lp, "/v2/apps", total)
+	page := translate.Paginate(lp, path, total)
 	var b bytes.Buffer
 	b.WriteString(`{"total_results":`)
 	b.WriteString(strconv.Itoa(page.TotalResults))

@@ -293,6 +293,14 @@ func (c *Client) SSHEnabled(call Call, appGUID string) (bool, error) {
 	return f.Enabled, err
 }
 
+// SpaceExists is GET /v3/spaces/:guid: nil when the user can see the space.
+func (c *Client) SpaceExists(call Call, guid string) error {
+	var sp struct {
+		GUID string `json:"guid"`
+	}
+	return c.get(call, "/v3/spaces/"+url.PathEscape(guid), "", "/v3/spaces/:guid", &sp)
+}
+
 // Stack is what the v2 translation needs of a v3 stack.
 type Stack struct {
 	GUID    string `json:"guid"`
