@@ -25,6 +25,8 @@ const (
 	DemoOrgName      = "demo-org"
 	DemoSpaceName    = "demo-space"
 	DefaultStackName = "cflinuxfs4"
+	SharedDomainGUID = "d0a10000-0000-4000-8000-000000000001"
+	SharedDomainName = "apps.capibridge.local"
 )
 
 // userScopes are the scopes of a UAA user in the cloud_controller groups.
@@ -49,6 +51,9 @@ func seed(ctx context.Context, st *store.Store) error {
 		},
 		func() error {
 			return st.CreateSpace(ctx, store.Space{GUID: DemoSpaceGUID, Name: DemoSpaceName, OrgGUID: DemoOrgGUID, AllowSSH: true, CreatedAt: now, UpdatedAt: now})
+		},
+		func() error {
+			return st.CreateDomain(ctx, store.Domain{GUID: SharedDomainGUID, Name: SharedDomainName, Protocols: []string{"http"}, CreatedAt: now, UpdatedAt: now})
 		},
 	}
 	users := []struct {

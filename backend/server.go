@@ -362,6 +362,28 @@ func (s *Server) buildRoutes() []route {
 		{patch, p("/v3/apps/:guid/processes/:type"), false, s.patchAppProcess},
 		{post, p("/v3/apps/:guid/processes/:type/actions/scale"), false, s.scaleAppProcess},
 
+		{get, p("/v3/apps/:guid/packages"), false, s.listAppPackages},
+		{get, p("/v3/apps/:guid/builds"), false, s.listAppBuilds},
+		{get, p("/v3/apps/:guid/droplets"), false, s.listAppDroplets},
+		{get, p("/v3/apps/:guid/droplets/current"), false, s.getAppCurrentDroplet},
+		{get, p("/v3/apps/:guid/relationships/current_droplet"), false, s.getAppCurrentDropletRelationship},
+		{get, p("/v3/apps/:guid/routes"), false, s.listAppRoutes},
+
+		{get, p("/v3/packages"), false, s.listPackages},
+		{get, p("/v3/packages/:guid"), false, s.getPackage},
+		{get, p("/v3/builds"), false, s.listBuilds},
+		{get, p("/v3/builds/:guid"), false, s.getBuild},
+		{get, p("/v3/droplets"), false, s.listDroplets},
+		{get, p("/v3/droplets/:guid"), false, s.getDroplet},
+
+		{get, p("/v3/domains"), false, s.listDomains},
+		{get, p("/v3/domains/:guid"), false, s.getDomain},
+		{get, p("/v3/routes"), false, s.listRoutes},
+		{get, p("/v3/routes/:guid"), false, s.getRoute},
+		{get, p("/v3/routes/:guid/destinations"), false, s.listRouteDestinations},
+		{get, p("/v3/service_credential_bindings"), false, s.listServiceCredentialBindings},
+		{get, p("/v3/service_credential_bindings/:guid"), false, s.getServiceCredentialBinding},
+
 		{get, p("/v3/processes"), false, s.listProcesses},
 		{get, p("/v3/processes/:guid"), false, s.getProcess},
 		{patch, p("/v3/processes/:guid"), false, s.patchProcess},

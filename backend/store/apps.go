@@ -217,6 +217,9 @@ func (s *Store) SetAppState(ctx context.Context, guid, state string, at int64, n
 // DeleteApp deletes an app and everything that hangs off it.
 func (s *Store) DeleteApp(ctx context.Context, guid string, events ...Event) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
+		if err := deleteAppChildren(ctx, tx, guid); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM processes WHERE app_guid = ?`, guid); err != nil {
 			return err
 		}

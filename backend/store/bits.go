@@ -1,0 +1,401 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+)
+
+// Package is a v3 package: an app's bits or a docker image reference.
+// Nil pointers are unset (JSON null).
+type Package struct {
+	ID             int64
+	GUID           string
+	AppGUID        string
+	SpaceGUID      string
+	Type           string // PackageBits or PackageDocker
+	State          string
+	SHA256Checksum *string
+	SHA1Checksum   *string
+	Error          *string
+	DockerImage    *string
+	DockerUsername *string
+	DockerPassword *string
+	Labels         Metadata
+	Annotations    Metadata
+	CreatedAt      int64
+	UpdatedAt      int64
+}
+
+// The package types and states of CC's PackageModel.
+const (
+	PackageBits   = "bits"
+	PackageDocker = "docker"
+
+	PackageAwaitingUpload   = "AWAITING_UPLOAD"
+	PackageProcessingUpload = "PROCESSING_UPLOAD"
+	PackageReady            = "READY"
+	PackageFailed           = "FAILED"
+	PackageCopying          = "COPYING"
+	PackageExpired          = "EXPIRED"
+)
+
+// PackageFilter narrows a packages list; nil slices do not filter.
+type PackageFilter struct {
+	GUIDs      []string
+	AppGUIDs   []string
+	SpaceGUIDs []string
+	OrgGUIDs   []string
+	States     []string
+	Types      []string
+	Labels     []LabelReq
+	CreatedAts []TimeCond
+	UpdatedAts []TimeCond
+}
+
+// Build is a v3 build: the staging of one package.
+type Build struct {
+	ID               int64
+	GUID             string
+	AppGUID          string
+	SpaceGUID        string
+	PackageGUID      string
+	DropletGUID      *string
+	State            string
+	ErrorID          *string
+	ErrorDescription *string
+	LifecycleType    string
+	Buildpacks       []string
+	Stack            *string
+	StagingMemoryMB  int64
+	StagingDiskMB    int64
+	StagingLogRate   int64
+	CreatedBy        Creator
+	Labels           Metadata
+	Annotations      Metadata
+	CreatedAt        int64
+	UpdatedAt        int64
+
+	// DropletState is the state of the build's droplet, "" when there is
+	// none; read-only, for CC's "droplet once final" rule.
+	DropletState string
+}
+
+// Creator is the user who created a build, as CC records it
+// (created_by_user_guid, _name and _email).
+type Creator struct {
+	GUID  string
+	Name  string
+	Email string
+}
+
+// The build states of CC's BuildModel.
+const (
+	BuildStaging = "STAGING"
+	BuildStaged  = "STAGED"
+	BuildFailed  = "FAILED"
+)
+
+// BuildFilter narrows a builds list.
+type BuildFilter struct {
+	AppGUIDs     []string
+	PackageGUIDs []string
+	States       []string
+	Labels       []LabelReq
+	CreatedAts   []TimeCond
+	UpdatedAts   []TimeCond
+}
+
+// Droplet is a v3 droplet: what staging produced, or an uploaded one.
+type Droplet struct {
+	ID                int64
+	GUID              string
+	AppGUID           string
+	SpaceGUID         string
+	PackageGUID       *string
+	State             string
+	ErrorID           *string
+	ErrorDescription  *string
+	LifecycleType     string
+	ExecutionMetadata string
+	ProcessTypes      map[string]string // nil until staged
+	SHA256Checksum    *string
+	SHA1Checksum      *string
+	Buildpacks        []DropletBuildpack // nil for docker droplets
+	Stack             *string
+	Image             *string
+	Labels            Metadata
+	Annotations       Metadata
+	CreatedAt         int64
+	UpdatedAt         int64
+}
+
+// DropletBuildpack is one buildpack a droplet was staged with. DetectOutput
+// is set on the one that detected.
+type DropletBuildpack struct {
+	Name          string  `json:"name"`
+	DetectOutput  *string `json:"detect_output"`
+	Version       *string `json:"version"`
+	BuildpackName *string `json:"buildpack_name"`
+}
+
+// The droplet states of CC's DropletModel.
+const (
+	DropletAwaitingUpload   = "AWAITING_UPLOAD"
+	DropletProcessingUpload = "PROCESSING_UPLOAD"
+	DropletStaging          = "STAGING"
+	DropletStaged           = "STAGED"
+	DropletFailed           = "FAILED"
+	DropletCopying          = "COPYING"
+	DropletExpired          = "EXPIRED"
+)
+
+// DropletFilter narrows a droplets list. Current keeps the droplets that
+// are their app's current droplet.
+type DropletFilter struct {
+	GUIDs      []string
+	AppGUIDs   []string
+	SpaceGUIDs []string
+	OrgGUIDs   []string
+	States     []string
+	Current    bool
+	Labels     []LabelReq
+	CreatedAts []TimeCond
+	UpdatedAts []TimeCond
+}
+
+// orderTimes is the order_by of lists that CC's ListMessage limits to the
+// timestamps.
+var orderTimes = map[string]string{"created_at": "created_at", "updated_at": "updated_at"}
+
+// inOrgs limits col (a space guid) to the spaces of orgs, when orgs is non-nil.
+func (w *where) inOrgs(col string, orgs []string) {
+	if orgs == nil {
+		return
+	}
+	if len(orgs) == 0 {
+		w.add("0")
+		return
+	}
+	w.add(col+" IN (SELECT guid FROM spaces WHERE org_guid IN ("+placeholders(len(orgs))+"))", strArgs(orgs)...)
+}
+
+// visibleOne is the WHERE of a single-row read by guid, limited to what v sees.
+func (s *Store) visibleOne(ctx context.Context, v Viewer, guid string) (*where, error) {
+	w := &where{}
+	w.add("guid = ?", guid)
+	sc, err := s.scope(ctx, v)
+	if err != nil {
+		return nil, err
+	}
+	w.visibleSpaces("space_guid", sc)
+	return w, nil
+}
+
+const packageCols = `id, guid, app_guid, space_guid, type, state, sha256_checksum, sha1_checksum, error, docker_image,
+	docker_username, docker_password, labels, annotations, created_at, updated_at`
+
+func scanPackage(r scanner) (Package, error) {
+	var p Package
+	var sha256, sha1, errText, image, user, pass sql.NullString
+	err := r.Scan(&p.ID, &p.GUID, &p.AppGUID, &p.SpaceGUID, &p.Type, &p.State, &sha256, &sha1, &errText, &image,
+		&user, &pass, &p.Labels, &p.Annotations, &p.CreatedAt, &p.UpdatedAt)
+	p.SHA256Checksum, p.SHA1Checksum, p.Error = nullStr(sha256), nullStr(sha1), nullStr(errText)
+	p.DockerImage, p.DockerUsername, p.DockerPassword = nullStr(image), nullStr(user), nullStr(pass)
+	return p, err
+}
+
+// CreatePackage inserts a package. Its app must exist.
+func (s *Store) CreatePackage(ctx context.Context, p Package) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO packages (guid, app_guid, space_guid, type, state, sha256_checksum, sha1_checksum,
+			error, docker_image, docker_username, docker_password, labels, annotations, created_at, updated_at)
+			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+			p.GUID, p.AppGUID, p.SpaceGUID, p.Type, p.State, p.SHA256Checksum, p.SHA1Checksum, p.Error, p.DockerImage,
+			p.DockerUsername, p.DockerPassword, jsonText(nonNil(p.Labels)), jsonText(nonNil(p.Annotations)), p.CreatedAt, p.UpdatedAt)
+		return err
+	})
+}
+
+// ListPackages returns one page of the packages v can see.
+func (s *Store) ListPackages(ctx context.Context, v Viewer, f PackageFilter, p Page) ([]Package, int, error) {
+	w := &where{}
+	sc, err := s.scope(ctx, v)
+	if err != nil {
+		return nil, 0, err
+	}
+	w.visibleSpaces("space_guid", sc)
+	w.in("guid", f.GUIDs)
+	w.in("app_guid", f.AppGUIDs)
+	w.in("space_guid", f.SpaceGUIDs)
+	w.inOrgs("space_guid", f.OrgGUIDs)
+	w.in("state", f.States)
+	w.in("type", f.Types)
+	w.labels("labels", f.Labels)
+	w.times("created_at", f.CreatedAts)
+	w.times("updated_at", f.UpdatedAts)
+	return list(ctx, s.db, "packages", packageCols, w, p, orderTimes, scanPackage)
+}
+
+// GetPackage returns the package guid if v can see it.
+func (s *Store) GetPackage(ctx context.Context, v Viewer, guid string) (Package, error) {
+	w, err := s.visibleOne(ctx, v, guid)
+	if err != nil {
+		return Package{}, err
+	}
+	return one(s.db.QueryRowContext(ctx, "SELECT "+packageCols+" FROM packages"+w.sql(), w.args...), scanPackage)
+}
+
+// buildCols reads the state of the build's droplet alongside it.
+const buildCols = `id, guid, app_guid, space_guid, package_guid, droplet_guid, state, error_id, error_description, lifecycle_type,
+	buildpacks, stack, staging_memory_in_mb, staging_disk_in_mb, staging_log_rate_limit, created_by_guid, created_by_name,
+	created_by_email, labels, annotations, created_at, updated_at,
+	ifnull((SELECT d.state FROM droplets d WHERE d.guid = builds.droplet_guid), '')`
+
+func scanBuild(r scanner) (Build, error) {
+	var b Build
+	var droplet, errID, errDesc, stack sql.NullString
+	err := r.Scan(&b.ID, &b.GUID, &b.AppGUID, &b.SpaceGUID, &b.PackageGUID, &droplet, &b.State, &errID, &errDesc, &b.LifecycleType,
+		jsonColumn{&b.Buildpacks}, &stack, &b.StagingMemoryMB, &b.StagingDiskMB, &b.StagingLogRate, &b.CreatedBy.GUID, &b.CreatedBy.Name,
+		&b.CreatedBy.Email, &b.Labels, &b.Annotations, &b.CreatedAt, &b.UpdatedAt, &b.DropletState)
+	b.DropletGUID, b.ErrorID, b.ErrorDescription, b.Stack = nullStr(droplet), nullStr(errID), nullStr(errDesc), nullStr(stack)
+	if b.Buildpacks == nil {
+		b.Buildpacks = []string{}
+	}
+	return b, err
+}
+
+// CreateBuild inserts a build. Its app must exist.
+func (s *Store) CreateBuild(ctx context.Context, b Build) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO builds (guid, app_guid, space_guid, package_guid, droplet_guid, state, error_id,
+			error_description, lifecycle_type, buildpacks, stack, staging_memory_in_mb, staging_disk_in_mb, staging_log_rate_limit,
+			created_by_guid, created_by_name, created_by_email, labels, annotations, created_at, updated_at)
+			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+			b.GUID, b.AppGUID, b.SpaceGUID, b.PackageGUID, b.DropletGUID, b.State, b.ErrorID, b.ErrorDescription, b.LifecycleType,
+			jsonText(nonNilList(b.Buildpacks)), b.Stack, b.StagingMemoryMB, b.StagingDiskMB, b.StagingLogRate,
+			b.CreatedBy.GUID, b.CreatedBy.Name, b.CreatedBy.Email, jsonText(nonNil(b.Labels)), jsonText(nonNil(b.Annotations)),
+			b.CreatedAt, b.UpdatedAt)
+		return err
+	})
+}
+
+// ListBuilds returns one page of the builds v can see.
+func (s *Store) ListBuilds(ctx context.Context, v Viewer, f BuildFilter, p Page) ([]Build, int, error) {
+	w := &where{}
+	sc, err := s.scope(ctx, v)
+	if err != nil {
+		return nil, 0, err
+	}
+	w.visibleSpaces("space_guid", sc)
+	w.in("app_guid", f.AppGUIDs)
+	w.in("package_guid", f.PackageGUIDs)
+	w.in("state", f.States)
+	w.labels("labels", f.Labels)
+	w.times("created_at", f.CreatedAts)
+	w.times("updated_at", f.UpdatedAts)
+	return list(ctx, s.db, "builds", buildCols, w, p, orderTimes, scanBuild)
+}
+
+// GetBuild returns the build guid if v can see it.
+func (s *Store) GetBuild(ctx context.Context, v Viewer, guid string) (Build, error) {
+	w, err := s.visibleOne(ctx, v, guid)
+	if err != nil {
+		return Build{}, err
+	}
+	return one(s.db.QueryRowContext(ctx, "SELECT "+buildCols+" FROM builds"+w.sql(), w.args...), scanBuild)
+}
+
+const dropletCols = `id, guid, app_guid, space_guid, package_guid, state, error_id, error_description, lifecycle_type,
+	execution_metadata, process_types, sha256_checksum, sha1_checksum, buildpacks, stack, image, labels, annotations,
+	created_at, updated_at`
+
+func scanDroplet(r scanner) (Droplet, error) {
+	var d Droplet
+	var pkg, errID, errDesc, types, sha256, sha1, bps, stack, image sql.NullString
+	err := r.Scan(&d.ID, &d.GUID, &d.AppGUID, &d.SpaceGUID, &pkg, &d.State, &errID, &errDesc, &d.LifecycleType,
+		&d.ExecutionMetadata, &types, &sha256, &sha1, &bps, &stack, &image, &d.Labels, &d.Annotations, &d.CreatedAt, &d.UpdatedAt)
+	if err != nil {
+		return d, err
+	}
+	d.PackageGUID, d.ErrorID, d.ErrorDescription = nullStr(pkg), nullStr(errID), nullStr(errDesc)
+	d.SHA256Checksum, d.SHA1Checksum, d.Stack, d.Image = nullStr(sha256), nullStr(sha1), nullStr(stack), nullStr(image)
+	// Not jsonColumn: an empty object or list must stay non-nil, since
+	// null and {} (or []) read differently.
+	if types.Valid {
+		if err := json.Unmarshal([]byte(types.String), &d.ProcessTypes); err != nil {
+			return d, err
+		}
+	}
+	if bps.Valid {
+		if err := json.Unmarshal([]byte(bps.String), &d.Buildpacks); err != nil {
+			return d, err
+		}
+	}
+	return d, nil
+}
+
+// jsonOrNull is v as JSON text, or NULL when isNil.
+func jsonOrNull(v any, isNil bool) any {
+	if isNil {
+		return nil
+	}
+	return jsonText(v)
+}
+
+// CreateDroplet inserts a droplet. Making it an app's current droplet is
+// UpdateApp with App.DropletGUID set.
+func (s *Store) CreateDroplet(ctx context.Context, d Droplet) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO droplets (guid, app_guid, space_guid, package_guid, state, error_id, error_description,
+			lifecycle_type, execution_metadata, process_types, sha256_checksum, sha1_checksum, buildpacks, stack, image, labels,
+			annotations, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+			d.GUID, d.AppGUID, d.SpaceGUID, d.PackageGUID, d.State, d.ErrorID, d.ErrorDescription, d.LifecycleType,
+			d.ExecutionMetadata, jsonOrNull(d.ProcessTypes, d.ProcessTypes == nil), d.SHA256Checksum, d.SHA1Checksum,
+			jsonOrNull(d.Buildpacks, d.Buildpacks == nil), d.Stack, d.Image, jsonText(nonNil(d.Labels)), jsonText(nonNil(d.Annotations)),
+			d.CreatedAt, d.UpdatedAt)
+		return err
+	})
+}
+
+// ListDroplets returns one page of the droplets v can see.
+func (s *Store) ListDroplets(ctx context.Context, v Viewer, f DropletFilter, p Page) ([]Droplet, int, error) {
+	w := &where{}
+	sc, err := s.scope(ctx, v)
+	if err != nil {
+		return nil, 0, err
+	}
+	w.visibleSpaces("space_guid", sc)
+	w.in("guid", f.GUIDs)
+	w.in("app_guid", f.AppGUIDs)
+	w.in("space_guid", f.SpaceGUIDs)
+	w.inOrgs("space_guid", f.OrgGUIDs)
+	w.in("state", f.States)
+	if f.Current {
+		w.add("guid IN (SELECT droplet_guid FROM apps WHERE droplet_guid IS NOT NULL)")
+	}
+	w.labels("labels", f.Labels)
+	w.times("created_at", f.CreatedAts)
+	w.times("updated_at", f.UpdatedAts)
+	return list(ctx, s.db, "droplets", dropletCols, w, p, orderTimes, scanDroplet)
+}
+
+// GetDroplet returns the droplet guid if v can see it.
+func (s *Store) GetDroplet(ctx context.Context, v Viewer, guid string) (Droplet, error) {
+	w, err := s.visibleOne(ctx, v, guid)
+	if err != nil {
+		return Droplet{}, err
+	}
+	return one(s.db.QueryRowContext(ctx, "SELECT "+dropletCols+" FROM droplets"+w.sql(), w.args...), scanDroplet)
+}
+
+// deleteAppChildren removes what hangs off an app besides its processes,
+// children first, as CC's AppDelete does before the app itself.
+func deleteAppChildren(ctx context.Context, tx *sql.Tx, appGUID string) error {
+	for _, table := range []string{"route_destinations", "service_credential_bindings", "droplets", "builds", "packages"} {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM "+table+" WHERE app_guid = ?", appGUID); err != nil {
+			return err
+		}
+	}
+	return nil
+}

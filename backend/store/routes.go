@@ -1,0 +1,388 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+)
+
+// Domain is a v3 domain: shared when OrgGUID is "", else private to that
+// organization.
+type Domain struct {
+	ID              int64
+	GUID            string
+	Name            string
+	Internal        bool
+	OrgGUID         string
+	RouterGroupGUID *string
+	Protocols       []string
+	Labels          Metadata
+	Annotations     Metadata
+	CreatedAt       int64
+	UpdatedAt       int64
+}
+
+// DomainFilter narrows a domains list.
+type DomainFilter struct {
+	GUIDs    []string
+	Names    []string
+	OrgGUIDs []string
+	Labels   []LabelReq
+}
+
+// Route is a v3 route. Port is nil for http routes.
+type Route struct {
+	ID          int64
+	GUID        string
+	SpaceGUID   string
+	DomainGUID  string
+	Host        string
+	Path        string
+	Port        *int64
+	Labels      Metadata
+	Annotations Metadata
+	CreatedAt   int64
+	UpdatedAt   int64
+}
+
+// RouteFilter narrows a routes list. AppGUIDs keeps the routes with a
+// destination for one of the apps.
+type RouteFilter struct {
+	AppGUIDs    []string
+	SpaceGUIDs  []string
+	OrgGUIDs    []string
+	DomainGUIDs []string
+	Hosts       []string
+	Paths       []string
+	Ports       []int64
+	Labels      []LabelReq
+}
+
+// Destination is where a route sends traffic: a process type of an app on
+// a port (CC's route mapping). Weight is nil unless set.
+type Destination struct {
+	ID          int64
+	GUID        string
+	RouteGUID   string
+	AppGUID     string
+	ProcessType string
+	Port        int64
+	Weight      *int64
+	Protocol    string
+	CreatedAt   int64
+	UpdatedAt   int64
+}
+
+// DestinationFilter narrows the destinations of a route.
+type DestinationFilter struct {
+	GUIDs    []string
+	AppGUIDs []string
+}
+
+// ServiceCredentialBinding is a v3 service credential binding: of an app
+// (Type "app", AppGUID set) or a service key (Type "key").
+type ServiceCredentialBinding struct {
+	ID                  int64
+	GUID                string
+	Type                string
+	Name                *string
+	AppGUID             *string
+	ServiceInstanceGUID string
+	SpaceGUID           string
+	LastOperation       LastOperation
+	Labels              Metadata
+	Annotations         Metadata
+	CreatedAt           int64
+	UpdatedAt           int64
+}
+
+// LastOperation is the last broker operation on a binding.
+type LastOperation struct {
+	Type        string
+	State       string
+	Description string
+}
+
+// BindingFilter narrows a service credential bindings list.
+type BindingFilter struct {
+	GUIDs                []string
+	Names                []string
+	AppGUIDs             []string
+	AppNames             []string
+	ServiceInstanceGUIDs []string
+	Types                []string
+	Labels               []LabelReq
+	CreatedAts           []TimeCond
+	UpdatedAts           []TimeCond
+}
+
+const domainCols = "id, guid, name, internal, org_guid, router_group_guid, protocols, labels, annotations, created_at, updated_at"
+
+func scanDomain(r scanner) (Domain, error) {
+	var d Domain
+	var group sql.NullString
+	err := r.Scan(&d.ID, &d.GUID, &d.Name, &d.Internal, &d.OrgGUID, &group, jsonColumn{&d.Protocols}, &d.Labels, &d.Annotations,
+		&d.CreatedAt, &d.UpdatedAt)
+	d.RouterGroupGUID = nullStr(group)
+	if d.Protocols == nil {
+		d.Protocols = []string{}
+	}
+	return d, err
+}
+
+// visibleDomains limits a domains query to the shared domains and the
+// private domains of the orgs sc sees (CC's Domain.user_visibility_filter).
+func visibleDomains(w *where, sc scope) {
+	if sc.all {
+		return
+	}
+	orgs := &where{}
+	orgs.visibleOrgs("org_guid", sc)
+	w.add("(org_guid = '' OR "+orgs.clauses[0]+")", orgs.args...)
+}
+
+// CreateDomain inserts a domain; a name already taken is ErrConflict.
+func (s *Store) CreateDomain(ctx context.Context, d Domain) error {
+	protocols := d.Protocols
+	if protocols == nil {
+		protocols = []string{"http"}
+	}
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO domains (guid, name, internal, org_guid, router_group_guid, protocols, labels,
+			annotations, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)`,
+			d.GUID, d.Name, d.Internal, d.OrgGUID, d.RouterGroupGUID, jsonText(protocols), jsonText(nonNil(d.Labels)),
+			jsonText(nonNil(d.Annotations)), d.CreatedAt, d.UpdatedAt)
+		return err
+	})
+}
+
+// ListDomains returns one page of the domains v can see.
+func (s *Store) ListDomains(ctx context.Context, v Viewer, f DomainFilter, p Page) ([]Domain, int, error) {
+	w := &where{}
+	sc, err := s.scope(ctx, v)
+	if err != nil {
+		return nil, 0, err
+	}
+	visibleDomains(w, sc)
+	w.in("guid", f.GUIDs)
+	w.in("name", f.Names)
+	w.in("org_guid", f.OrgGUIDs)
+	w.labels("labels", f.Labels)
+	return list(ctx, s.db, "domains", domainCols, w, p, orderTimes, scanDomain)
+}
+
+// GetDomain returns the domain guid if v can see it.
+func (s *Store) GetDomain(ctx context.Context, v Viewer, guid string) (Domain, error) {
+	w := &where{}
+	w.add("guid = ?", guid)
+	sc, err := s.scope(ctx, v)
+	if err != nil {
+		return Domain{}, err
+	}
+	visibleDomains(w, sc)
+	return one(s.db.QueryRowContext(ctx, "SELECT "+domainCols+" FROM domains"+w.sql(), w.args...), scanDomain)
+}
+
+// DomainsByGUID returns the named domains, without visibility checks:
+// callers use it for the domains of routes they already showed.
+func (s *Store) DomainsByGUID(ctx context.Context, guids []string) ([]Domain, error) {
+	if len(guids) == 0 {
+		return []Domain{}, nil
+	}
+	w := &where{}
+	w.in("guid", guids)
+	out, _, err := list(ctx, s.db, "domains", domainCols, w, Page{Page: 1, PerPage: len(guids)}, nil, scanDomain)
+	return out, err
+}
+
+const routeCols = "id, guid, space_guid, domain_guid, host, path, port, labels, annotations, created_at, updated_at"
+
+func scanRoute(r scanner) (Route, error) {
+	var rt Route
+	var port sql.NullInt64
+	err := r.Scan(&rt.ID, &rt.GUID, &rt.SpaceGUID, &rt.DomainGUID, &rt.Host, &rt.Path, &port, &rt.Labels, &rt.Annotations,
+		&rt.CreatedAt, &rt.UpdatedAt)
+	rt.Port = nullInt(port)
+	return rt, err
+}
+
+// CreateRoute inserts a route; the same host, domain, path and port twice
+// is ErrConflict.
+func (s *Store) CreateRoute(ctx context.Context, rt Route) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO routes (guid, space_guid, domain_guid, host, path, port, labels, annotations,
+			created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)`,
+			rt.GUID, rt.SpaceGUID, rt.DomainGUID, rt.Host, rt.Path, rt.Port, jsonText(nonNil(rt.Labels)), jsonText(nonNil(rt.Annotations)),
+			rt.CreatedAt, rt.UpdatedAt)
+		return err
+	})
+}
+
+// ListRoutes returns one page of the routes v can see.
+func (s *Store) ListRoutes(ctx context.Context, v Viewer, f RouteFilter, p Page) ([]Route, int, error) {
+	w := &where{}
+	sc, err := s.scope(ctx, v)
+	if err != nil {
+		return nil, 0, err
+	}
+	w.visibleSpaces("space_guid", sc)
+	if f.AppGUIDs != nil {
+		if len(f.AppGUIDs) == 0 {
+			w.add("0")
+		} else {
+			w.add("guid IN (SELECT route_guid FROM route_destinations WHERE app_guid IN ("+placeholders(len(f.AppGUIDs))+"))",
+				strArgs(f.AppGUIDs)...)
+		}
+	}
+	w.in("space_guid", f.SpaceGUIDs)
+	w.inOrgs("space_guid", f.OrgGUIDs)
+	w.in("domain_guid", f.DomainGUIDs)
+	w.in("host", f.Hosts)
+	w.in("path", f.Paths)
+	if f.Ports != nil {
+		if len(f.Ports) == 0 {
+			w.add("0")
+		} else {
+			args := make([]any, len(f.Ports))
+			for i, n := range f.Ports {
+				args[i] = n
+			}
+			w.add("port IN ("+placeholders(len(args))+")", args...)
+		}
+	}
+	w.labels("labels", f.Labels)
+	return list(ctx, s.db, "routes", routeCols, w, p, orderTimes, scanRoute)
+}
+
+// GetRoute returns the route guid if v can see it.
+func (s *Store) GetRoute(ctx context.Context, v Viewer, guid string) (Route, error) {
+	w, err := s.visibleOne(ctx, v, guid)
+	if err != nil {
+		return Route{}, err
+	}
+	return one(s.db.QueryRowContext(ctx, "SELECT "+routeCols+" FROM routes"+w.sql(), w.args...), scanRoute)
+}
+
+const destinationCols = "id, guid, route_guid, app_guid, process_type, port, weight, protocol, created_at, updated_at"
+
+func scanDestination(r scanner) (Destination, error) {
+	var d Destination
+	var weight sql.NullInt64
+	err := r.Scan(&d.ID, &d.GUID, &d.RouteGUID, &d.AppGUID, &d.ProcessType, &d.Port, &weight, &d.Protocol, &d.CreatedAt, &d.UpdatedAt)
+	d.Weight = nullInt(weight)
+	return d, err
+}
+
+// AddDestination maps a route to an app's process. Zero values take CC's
+// defaults: process type web, port 8080, protocol http1. The same mapping
+// twice is ErrConflict.
+func (s *Store) AddDestination(ctx context.Context, d Destination) error {
+	if d.ProcessType == "" {
+		d.ProcessType = "web"
+	}
+	if d.Port == 0 {
+		d.Port = 8080
+	}
+	if d.Protocol == "" {
+		d.Protocol = "http1"
+	}
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO route_destinations (guid, route_guid, app_guid, process_type, port, weight, protocol,
+			created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)`,
+			d.GUID, d.RouteGUID, d.AppGUID, d.ProcessType, d.Port, d.Weight, d.Protocol, d.CreatedAt, d.UpdatedAt)
+		return err
+	})
+}
+
+// Destinations returns the destinations of the given routes, by route
+// guid, each route's in CC's order (created_at, then guid:
+// RouteDestinationsPresenter#presented_destinations). Callers have already
+// found the routes.
+func (s *Store) Destinations(ctx context.Context, routeGUIDs []string, f DestinationFilter) (map[string][]Destination, error) {
+	out := make(map[string][]Destination, len(routeGUIDs))
+	if len(routeGUIDs) == 0 {
+		return out, nil
+	}
+	w := &where{}
+	w.in("route_guid", routeGUIDs)
+	w.in("guid", f.GUIDs)
+	w.in("app_guid", f.AppGUIDs)
+	rows, err := s.db.QueryContext(ctx, "SELECT "+destinationCols+" FROM route_destinations"+w.sql()+" ORDER BY created_at, guid", w.args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		d, err := scanDestination(rows)
+		if err != nil {
+			return nil, err
+		}
+		out[d.RouteGUID] = append(out[d.RouteGUID], d)
+	}
+	return out, rows.Err()
+}
+
+const bindingCols = `id, guid, type, name, app_guid, service_instance_guid, space_guid, last_operation_type, last_operation_state,
+	last_operation_description, labels, annotations, created_at, updated_at`
+
+func scanBinding(r scanner) (ServiceCredentialBinding, error) {
+	var b ServiceCredentialBinding
+	var name, app sql.NullString
+	err := r.Scan(&b.ID, &b.GUID, &b.Type, &name, &app, &b.ServiceInstanceGUID, &b.SpaceGUID, &b.LastOperation.Type,
+		&b.LastOperation.State, &b.LastOperation.Description, &b.Labels, &b.Annotations, &b.CreatedAt, &b.UpdatedAt)
+	b.Name, b.AppGUID = nullStr(name), nullStr(app)
+	return b, err
+}
+
+// CreateServiceCredentialBinding inserts a binding. An empty last
+// operation is a succeeded create, CC's default for bindings without one
+// (LastOperationHelper).
+func (s *Store) CreateServiceCredentialBinding(ctx context.Context, b ServiceCredentialBinding) error {
+	if b.LastOperation.Type == "" {
+		b.LastOperation.Type, b.LastOperation.State = "create", "succeeded"
+	}
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO service_credential_bindings (guid, type, name, app_guid, service_instance_guid,
+			space_guid, last_operation_type, last_operation_state, last_operation_description, labels, annotations, created_at, updated_at)
+			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+			b.GUID, b.Type, b.Name, b.AppGUID, b.ServiceInstanceGUID, b.SpaceGUID, b.LastOperation.Type, b.LastOperation.State,
+			b.LastOperation.Description, jsonText(nonNil(b.Labels)), jsonText(nonNil(b.Annotations)), b.CreatedAt, b.UpdatedAt)
+		return err
+	})
+}
+
+var bindingOrder = map[string]string{"created_at": "created_at", "updated_at": "updated_at", "name": "name"}
+
+// ListServiceCredentialBindings returns one page of the bindings v can see.
+func (s *Store) ListServiceCredentialBindings(ctx context.Context, v Viewer, f BindingFilter, p Page) ([]ServiceCredentialBinding, int, error) {
+	w := &where{}
+	sc, err := s.scope(ctx, v)
+	if err != nil {
+		return nil, 0, err
+	}
+	w.visibleSpaces("space_guid", sc)
+	w.in("guid", f.GUIDs)
+	w.in("name", f.Names)
+	w.in("app_guid", f.AppGUIDs)
+	if f.AppNames != nil {
+		if len(f.AppNames) == 0 {
+			w.add("0")
+		} else {
+			w.add("app_guid IN (SELECT guid FROM apps WHERE name IN ("+placeholders(len(f.AppNames))+"))", strArgs(f.AppNames)...)
+		}
+	}
+	w.in("service_instance_guid", f.ServiceInstanceGUIDs)
+	w.in("type", f.Types)
+	w.labels("labels", f.Labels)
+	w.times("created_at", f.CreatedAts)
+	w.times("updated_at", f.UpdatedAts)
+	return list(ctx, s.db, "service_credential_bindings", bindingCols, w, p, bindingOrder, scanBinding)
+}
+
+// GetServiceCredentialBinding returns the binding guid if v can see it.
+func (s *Store) GetServiceCredentialBinding(ctx context.Context, v Viewer, guid string) (ServiceCredentialBinding, error) {
+	w, err := s.visibleOne(ctx, v, guid)
+	if err != nil {
+		return ServiceCredentialBinding{}, err
+	}
+	return one(s.db.QueryRowContext(ctx, "SELECT "+bindingCols+" FROM service_credential_bindings"+w.sql(), w.args...), scanBinding)
+}

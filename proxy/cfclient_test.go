@@ -1,0 +1,74 @@
+package proxy
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"slices"
+	"testing"
+
+	cfclient "github.com/cloudfoundry-community/go-cfclient"
+)
+
+// TestGoCFClientReadsApps is the judge nobody here wrote: go-cfclient's last
+// v2 release reads apps through the gateway in front of the embedded CF,
+// discovering it through /v2/info and walking next_url page by page.
+func TestGoCFClientReadsApps(t *testing.T) {
+	s := startStack(t, nil)
+	var names []string
+	for i := range 7 {
+		names = append(names, fmt.Sprintf("cf-app-%02d", i))
+	}
+	guids := s.createApps(t, "developer", names...)
+	client := func(user string) *cfclient.Client {
+		c, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens[user]})
+		if err != nil {
+			t.Fatalf("go-cfclient NewClient as %s: %v", user, err)
+		}
+		return c
+	}
+	dev := client("developer")
+
+	// All pages: three pages of three, walked through next_url.
+	apps, err := dev.ListAppsByQuery(url.Values{"results-per-page": {"3"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, a := range apps {
+		got = append(got, a.Name)
+		if a.SpaceGuid != "5ace0000-0000-4000-8000-000000000001" || a.Memory != 1024 || a.Instances != 1 || a.State != "STOPPED" ||
+			a.PackageState != "PENDING" || !a.Diego || a.HealthCheckType != "port" {
+			t.Errorf("app %s: %+v", a.Name, a)
+		}
+	}
+	if !slices.Equal(got, names) {
+		t.Errorf("listed %v, want %v", got, names)
+	}
+
+	// By query, as go-cfclient's AppByName builds it.
+	byName, err := dev.AppByName("cf-app-03", "5ace0000-0000-4000-8000-000000000001", "0d0e0000-0000-4000-8000-000000000001")
+	if err != nil || byName.Guid != guids[3] {
+		t.Errorf("AppByName: %v %+v", err, byName)
+	}
+
+	// One app, as go-cfclient decodes it (its GetApp* helpers go on to
+	// /v2/spaces/:guid, which is not translated yet).
+	one := s.do("GET", s.gwURL+"/v2/apps/"+guids[5], "developer", nil)
+	var res cfclient.AppResource
+	if err := json.Unmarshal(one.body, &res); err != nil || res.Entity.Name != "cf-app-05" || res.Entity.Environment["K"] != "v" ||
+		res.Meta.Guid != guids[5] {
+		t.Errorf("GET /v2/apps/:guid decoded by go-cfclient's types: %v %+v", err, res)
+	}
+
+	// The same reads by other users.
+	for user, want := range map[string]int{"auditor": 7, "outsider": 0, "admin": 7} {
+		apps, err := client(user).ListAppsByQuery(url.Values{})
+		if err != nil || len(apps) != want {
+			t.Errorf("%s lists %d apps (%v), want %d", user, len(apps), err, want)
+		}
+	}
+	if _, err := client("outsider").AppByName("cf-app-00", "5ace0000-0000-4000-8000-000000000001", "0d0e0000-0000-4000-8000-000000000001"); err == nil {
+		t.Error("the outsider found an app it cannot see")
+	}
+}
