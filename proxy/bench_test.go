@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -135,4 +136,28 @@ func BenchmarkDirectEmbeddedApps(b *testing.B) {
 func BenchmarkPassthroughEmbeddedApps(b *testing.B) {
 	s := startStack(b, nil)
 	benchGET(b, s.gwURL+seedEmbeddedPage(b, s), "bearer "+s.tokens["developer"], 0)
+}
+
+// The v2 list against the v3 list it is built from, in one run: GET
+// /v2/apps?results-per-page=50 through the gateway (uncached) and GET
+// /v3/apps?per_page=50 straight to the same embedded CF.
+func seedApps50(b *testing.B, s *stack) {
+	for i := range 50 {
+		body := []byte(`{"name":"v2bench-` + strconv.Itoa(i) + `","relationships":{"space":{"data":{"guid":"5ace0000-0000-4000-8000-000000000001"}}},"environment_variables":{"A":"1"}}`)
+		if r := s.do("POST", s.cfURL+"/v3/apps", "developer", body); r.status != 201 {
+			b.Fatalf("seeding: %d %s", r.status, r.body)
+		}
+	}
+}
+
+func BenchmarkV3AppsDirect50(b *testing.B) {
+	s := startStack(b, nil)
+	seedApps50(b, s)
+	benchGET(b, s.cfURL+"/v3/apps?per_page=50", "bearer "+s.tokens["developer"], 0)
+}
+
+func BenchmarkV2AppsThroughGateway50(b *testing.B) {
+	s := startStack(b, nil)
+	seedApps50(b, s)
+	benchGET(b, s.gwURL+"/v2/apps?results-per-page=50", "bearer "+s.tokens["developer"], 0)
 }

@@ -237,10 +237,19 @@ func (g *Gateway) appBundles(c ccv3.Call, apps []translate.V3App, stacks []ccv3.
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		hasDroplet := make(map[string]bool, len(apps))
+		for _, a := range apps {
+			hasDroplet[a.GUID] = a.Relationships.CurrentDroplet.GUID() != ""
+		}
 		errs <- g.v3.PerApp(guids, func(guid string) error {
-			d, err := g.v3.CurrentDroplet(c, guid)
-			if err != nil {
-				return err
+			// Only an app with a current droplet needs its single GET (lists
+			// redact process_types); the others have none to read.
+			var d *translate.V3Droplet
+			if hasDroplet[guid] {
+				var err error
+				if d, err = g.v3.CurrentDroplet(c, guid); err != nil {
+					return err
+				}
 			}
 			vars, red, err := g.v3.EnvVars(c, guid)
 			if err != nil {
