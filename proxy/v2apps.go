@@ -159,11 +159,10 @@ func (g *Gateway) v2AppList(ctx *fasthttp.RequestCtx, spaceGUID string) error {
 
 // v2App answers GET /v2/apps/:guid.
 func (g *Gateway) v2App(ctx *fasthttp.RequestCtx) error {
-	lp, err := translate.ParseListParams(queryPairs(ctx), maxInlineDepth)
-	if err != nil {
+	// inline-relations-depth is validated as CC does; inlining is not built yet.
+	if _, err := translate.ParseListParams(queryPairs(ctx), maxInlineDepth); err != nil {
 		return err
 	}
-	_ = lp // inline-relations-depth is validated; inlining is not built yet
 	guid := lastSegment(ctx.Path())
 	c := call(ctx)
 	var app translate.V3App
