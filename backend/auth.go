@@ -174,18 +174,13 @@ func (r spaceRoles) writeErr() error {
 // admin_read_only or space developer (can_read_secrets_in_space?).
 func (s *Server) rolesIn(ctx context.Context, p *principal, orgGUID, spaceGUID string) (spaceRoles, error) {
 	if p.admin() {
-		return spaceRoles{read: true, write: true, secrets: true}, nil
+		return grant(p, nil, false), nil
 	}
 	roles, err := s.store.RolesIn(ctx, p.GUID, orgGUID, spaceGUID)
 	if err != nil {
 		return spaceRoles{}, err
 	}
-	dev := slices.Contains(roles, store.RoleSpaceDeveloper)
-	r := spaceRoles{
-		read:    p.readsAll() || len(roles) > 0,
-		write:   dev,
-		secrets: dev || p.has(scopeAdminReadOnly),
-	}
+	r := grant(p, roles, false)
 	if r.write {
 		org, err := s.store.GetOrg(ctx, store.Viewer{All: true}, orgGUID)
 		if err != nil {
@@ -194,4 +189,20 @@ func (s *Server) rolesIn(ctx context.Context, p *principal, orgGUID, spaceGUID s
 		r.suspended = org.Suspended
 	}
 	return r, nil
+}
+
+// grant is rolesIn's rule over what is already read: roles are the types p
+// holds in the org and the space (store.RolesIn), and a writer's org is
+// suspended when orgSuspended is set.
+func grant(p *principal, roles []string, orgSuspended bool) spaceRoles {
+	if p.admin() {
+		return spaceRoles{read: true, write: true, secrets: true}
+	}
+	dev := slices.Contains(roles, store.RoleSpaceDeveloper)
+	return spaceRoles{
+		read:      p.readsAll() || len(roles) > 0,
+		write:     dev,
+		secrets:   dev || p.has(scopeAdminReadOnly),
+		suspended: dev && orgSuspended,
+	}
 }

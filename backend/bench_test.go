@@ -116,3 +116,35 @@ func BenchmarkCreateApp(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkGetEnvVars is a per-app v3 call as the gateway's v2 lists make
+// them: GET /v3/apps/:guid/environment_variables as the developer, with
+// one token reused, so the cost is findApp's lookups and a small reply.
+func BenchmarkGetEnvVars(b *testing.B) {
+	c := startCF(b, nil)
+	seedApps(b, c.srv.Store(), benchPerPage)
+	apps, _, err := c.srv.Store().ListApps(context.Background(), store.Viewer{All: true}, store.AppFilter{},
+		store.Page{Page: 1, PerPage: benchPerPage})
+	if err != nil {
+		b.Fatalf("ListApps: %v", err)
+	}
+	req, res := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(res)
+	req.Header.SetMethod(fasthttp.MethodGet)
+	req.Header.Set(fasthttp.HeaderAuthorization, "bearer "+c.tokens["developer"])
+	uris := make([]string, len(apps))
+	for i, a := range apps {
+		uris[i] = "http://api.example.org/v3/apps/" + a.GUID + "/environment_variables"
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		req.SetRequestURI(uris[i%len(uris)])
+		if err := c.client.Do(req, res); err != nil {
+			b.Fatalf("GET: %v", err)
+		}
+		if res.StatusCode() != fasthttp.StatusOK {
+			b.Fatalf("GET %s: %d %s", uris[i%len(uris)], res.StatusCode(), res.Body())
+		}
+	}
+}

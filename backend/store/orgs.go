@@ -147,8 +147,13 @@ const spaceCols = "id, guid, name, org_guid, allow_ssh, labels, annotations, cre
 
 func scanSpace(r scanner) (Space, error) {
 	var sp Space
-	err := r.Scan(&sp.ID, &sp.GUID, &sp.Name, &sp.OrgGUID, &sp.AllowSSH, &sp.Labels, &sp.Annotations, &sp.CreatedAt, &sp.UpdatedAt)
+	err := r.Scan(spaceDests(&sp)...)
 	return sp, err
+}
+
+// spaceDests are the scan destinations of spaceCols.
+func spaceDests(sp *Space) []any {
+	return []any{&sp.ID, &sp.GUID, &sp.Name, &sp.OrgGUID, &sp.AllowSSH, &sp.Labels, &sp.Annotations, &sp.CreatedAt, &sp.UpdatedAt}
 }
 
 // ListSpaces returns one page of the spaces v can see.

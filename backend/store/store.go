@@ -42,6 +42,9 @@ type Store struct {
 	// instead of spinning on SQLITE_BUSY; busy_timeout covers other processes.
 	wmu sync.Mutex
 	now func() time.Time
+	// place holds the statements of GetAppPlace, prepared once: every
+	// per-app call runs them, and preparing costs more than running.
+	place placeStmts
 }
 
 // Open opens (creating when needed) the database under dir, or an in-memory
@@ -83,11 +86,18 @@ func Open(ctx context.Context, dir string, now func() time.Time) (*Store, error)
 		db.Close()
 		return nil, err
 	}
+	if err := s.place.prepare(ctx, db); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.place.close()
+	return s.db.Close()
+}
 
 // Now returns the store clock in unix seconds, the precision CC presents.
 func (s *Store) Now() int64 { return s.now().Unix() }
