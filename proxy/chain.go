@@ -212,6 +212,8 @@ func (g *Gateway) dispatch(ctx *fasthttp.RequestCtx) {
 		default:
 			err = g.v2App(ctx)
 		}
+	case kindV2OrgList, kindV2Org, kindV2OrgSpaces, kindV2SpaceList, kindV2Space, kindV2StackList, kindV2Stack:
+		err = g.v2OrgRoute(ctx, rt)
 	default:
 		err = errNotFound()
 	}

@@ -20,6 +20,13 @@ const (
 	kindV2AppList               // GET /v2/apps, translated
 	kindV2App                   // GET /v2/apps/:guid, translated
 	kindV2SpaceApps             // GET /v2/spaces/:guid/apps, translated
+	kindV2OrgList               // GET /v2/organizations, translated
+	kindV2Org                   // GET /v2/organizations/:guid, translated
+	kindV2OrgSpaces             // GET /v2/organizations/:guid/spaces, translated
+	kindV2SpaceList             // GET /v2/spaces, translated
+	kindV2Space                 // GET /v2/spaces/:guid, translated
+	kindV2StackList             // GET /v2/stacks, translated
+	kindV2Stack                 // GET /v2/stacks/:guid, translated
 	kindUnknown                 // anything else: 404 CF-NotFound
 )
 
@@ -56,6 +63,7 @@ var (
 // router maps request paths to routes.
 type router struct {
 	root, v3Root, v3Info, v2Info, unknown, v2Other, v3Other, v2ForwardOther, v2SpaceApps *Route
+	v2OrgSpaces                                                                          *Route
 	v3, v2, v2Forward                                                                    map[string][3]*Route // collection → [list, :guid, :guid/*]
 	passthrough                                                                          []string
 }
@@ -99,6 +107,14 @@ func newRouter(v2Passthrough []string) *router {
 	apps[0] = &Route{Template: "/v2/apps", kind: kindV2AppList, v2: true}
 	apps[1] = &Route{Template: "/v2/apps/:guid", kind: kindV2App, v2: true}
 	r.v2["apps"] = apps
+	r.v2OrgSpaces = &Route{Template: "/v2/organizations/:guid/spaces", kind: kindV2OrgSpaces, v2: true}
+	for c, k := range map[string][2]kind{"organizations": {kindV2OrgList, kindV2Org}, "spaces": {kindV2SpaceList, kindV2Space},
+		"stacks": {kindV2StackList, kindV2Stack}} {
+		rs := r.v2[c]
+		rs[0] = &Route{Template: rs[0].Template, kind: k[0], v2: true}
+		rs[1] = &Route{Template: rs[1].Template, kind: k[1], v2: true}
+		r.v2[c] = rs
+	}
 	return r
 }
 
@@ -140,9 +156,13 @@ func (r *router) match(path []byte) *Route {
 	case bytes.IndexByte(tail, '/') < 0:
 		return routes[1]
 	}
-	if table != nil && string(name) == "spaces" && bytes.Count(tail, []byte("/")) == 1 && bytes.HasSuffix(tail, []byte("/apps")) &&
+	if bytes.HasPrefix(path, []byte("/v2/")) && string(name) == "spaces" && bytes.Count(tail, []byte("/")) == 1 && bytes.HasSuffix(tail, []byte("/apps")) &&
 		!r.forwarded(path) {
 		return r.v2SpaceApps
+	}
+	if bytes.HasPrefix(path, []byte("/v2/")) && string(name) == "organizations" && bytes.Count(tail, []byte("/")) == 1 &&
+		bytes.HasSuffix(tail, []byte("/spaces")) && !r.forwarded(path) {
+		return r.v2OrgSpaces
 	}
 	return routes[2]
 }

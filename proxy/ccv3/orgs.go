@@ -1,0 +1,87 @@
+package ccv3
+
+import (
+	"net/url"
+	"strconv"
+
+	"capibridge/translate"
+)
+
+// ListQuery is a GET /v3/organizations, /v3/spaces or /v3/stacks request.
+// nil filters are left out; OrgGUIDs applies to spaces only.
+type ListQuery struct {
+	Names, OrgGUIDs []string
+	Page, PerPage   int
+	OrderBy         string
+}
+
+func (q ListQuery) encode() string {
+	v := url.Values{}
+	if q.Names != nil {
+		v.Set("names", listValue(q.Names))
+	}
+	if q.OrgGUIDs != nil {
+		v.Set("organization_guids", listValue(q.OrgGUIDs))
+	}
+	if q.Page > 0 {
+		v.Set("page", strconv.Itoa(q.Page))
+	}
+	if q.PerPage > 0 {
+		v.Set("per_page", strconv.Itoa(q.PerPage))
+	}
+	if q.OrderBy != "" {
+		v.Set("order_by", q.OrderBy)
+	}
+	return v.Encode()
+}
+
+// ListOrgs is GET /v3/organizations: the organizations the user can see.
+func (c *Client) ListOrgs(call Call, q ListQuery) (Page[translate.V3Org], error) {
+	var p Page[translate.V3Org]
+	err := c.get(call, "/v3/organizations", q.encode(), "/v3/organizations", &p)
+	return p, err
+}
+
+// GetOrg is GET /v3/organizations/:guid.
+func (c *Client) GetOrg(call Call, guid string) (translate.V3Org, error) {
+	var o translate.V3Org
+	err := c.get(call, "/v3/organizations/"+url.PathEscape(guid), "", "/v3/organizations/:guid", &o)
+	return o, err
+}
+
+// ListSpaces is GET /v3/spaces: the spaces the user can see.
+func (c *Client) ListSpaces(call Call, q ListQuery) (Page[translate.V3Space], error) {
+	var p Page[translate.V3Space]
+	err := c.get(call, "/v3/spaces", q.encode(), "/v3/spaces", &p)
+	return p, err
+}
+
+// GetSpace is GET /v3/spaces/:guid.
+func (c *Client) GetSpace(call Call, guid string) (translate.V3Space, error) {
+	var s translate.V3Space
+	err := c.get(call, "/v3/spaces/"+url.PathEscape(guid), "", "/v3/spaces/:guid", &s)
+	return s, err
+}
+
+// SpaceSSHEnabled is GET /v3/spaces/:guid/features/ssh.
+func (c *Client) SpaceSSHEnabled(call Call, guid string) (bool, error) {
+	var f translate.V3AppFeature
+	err := c.get(call, "/v3/spaces/"+url.PathEscape(guid)+"/features/ssh", "", "/v3/spaces/:guid/*", &f)
+	return f.Enabled, err
+}
+
+// ListStacks is GET /v3/stacks with v3's full stack resources (Stacks
+// returns only what the app translation needs).
+func (c *Client) ListStacks(call Call, q ListQuery) (Page[translate.V3Stack], error) {
+	var p Page[translate.V3Stack]
+	q.OrgGUIDs = nil
+	err := c.get(call, "/v3/stacks", q.encode(), "/v3/stacks", &p)
+	return p, err
+}
+
+// GetStack is GET /v3/stacks/:guid.
+func (c *Client) GetStack(call Call, guid string) (translate.V3Stack, error) {
+	var s translate.V3Stack
+	err := c.get(call, "/v3/stacks/"+url.PathEscape(guid), "", "/v3/stacks/:guid", &s)
+	return s, err
+}

@@ -1,0 +1,39 @@
+package proxy
+
+import "testing"
+
+func TestRouterTemplates(t *testing.T) {
+	r := newRouter([]string{"/v2/service_brokers"})
+	cases := []struct {
+		path, template string
+		kind           kind
+	}{
+		{"/", "/", kindRoot},
+		{"/v3", "/v3", kindRoot},
+		{"/v3/", "/v3", kindRoot},
+		{"/v3/info", "/v3/info", kindV3Info},
+		{"/v2/info", "/v2/info", kindV2Info},
+		{"/v3/apps", "/v3/apps", kindV3},
+		{"/v3/apps/abc", "/v3/apps/:guid", kindV3},
+		{"/v3/apps/abc/env", "/v3/apps/:guid/*", kindV3},
+		{"/v3/spaces/abc/apps", "/v3/spaces/:guid/*", kindV3},
+		{"/v3/unheard-of/x", "/v3/_other", kindV3},
+		{"/v2/apps", "/v2/apps", kindV2AppList},
+		{"/v2/apps/abc", "/v2/apps/:guid", kindV2App},
+		{"/v2/apps/abc/summary", "/v2/apps/:guid/*", kindV2Unknown},
+		{"/v2/spaces/abc/apps", "/v2/spaces/:guid/apps", kindV2SpaceApps},
+		{"/v2/service_brokers", "/v2/service_brokers", kindV2Forward},
+		{"/v2/service_brokers/x/y", "/v2/service_brokers/:guid/*", kindV2Forward},
+		{"/v2/unheard-of", "/v2/_other", kindV2Unknown},
+		{"/v4/apps", "_other", kindUnknown},
+	}
+	for _, tc := range cases {
+		got := r.match([]byte(tc.path))
+		if got.Template != tc.template || got.kind != tc.kind {
+			t.Errorf("%s: %s (kind %d), want %s (kind %d)", tc.path, got.Template, got.kind, tc.template, tc.kind)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { r.match([]byte("/v3/apps/abc/env")) }); n != 0 {
+		t.Errorf("match allocates %v times", n)
+	}
+}

@@ -1,0 +1,349 @@
+package proxy
+
+import (
+	"bytes"
+	"errors"
+	"strconv"
+	"sync"
+
+	"github.com/valyala/fasthttp"
+
+	"capibridge/proxy/ccv3"
+	"capibridge/translate"
+)
+
+// v2OrgRoute serves the translated organization, space and stack reads.
+func (g *Gateway) v2OrgRoute(ctx *fasthttp.RequestCtx, rt *Route) error {
+	if !ctx.IsGet() && !ctx.IsHead() {
+		return errNotFound() // v2 writes are not translated yet
+	}
+	p := bytes.TrimSuffix(ctx.Path(), []byte("/"))
+	switch rt.kind {
+	case kindV2OrgList:
+		return g.v2OrgList(ctx)
+	case kindV2Org:
+		return g.v2Org(ctx, lastSegment(p))
+	case kindV2OrgSpaces:
+		return g.v2SpaceList(ctx, lastSegment(p[:len(p)-len("/spaces")]))
+	case kindV2SpaceList:
+		return g.v2SpaceList(ctx, "")
+	case kindV2Space:
+		return g.v2Space(ctx, lastSegment(p))
+	case kindV2StackList:
+		return g.v2StackList(ctx)
+	case kindV2Stack:
+		return g.v2Stack(ctx, lastSegment(p))
+	}
+	return errNotFound()
+}
+
+func orgNotFound(guid string) *Error {
+	return &Error{Status: 404, Code: 30003, Name: "OrganizationNotFound", Description: "The organization could not be found: " + guid}
+}
+
+func spaceNotFound(guid string) *Error {
+	return &Error{Status: 404, Code: 40004, Name: "SpaceNotFound", Description: "The app space could not be found: " + guid}
+}
+
+func stackNotFound(guid string) *Error {
+	return &Error{Status: 404, Code: 250003, Name: "StackNotFound", Description: "The stack could not be found: " + guid}
+}
+
+// v2ErrorAs is v2Error with a v3 404 answered as notFound. v3 answers 404
+// both for a missing resource and for one the user may not see; CC v2
+// answered the second NotAuthorized (find_guid_and_validate_access), which
+// the gateway cannot tell apart without more rights than the user's.
+func v2ErrorAs(err error, notFound *Error) error {
+	var e *ccv3.Error
+	if errors.As(err, &e) && e.Status == 404 {
+		notFound.cause = err
+		return notFound
+	}
+	return v2Error(err, "")
+}
+
+// v3Order is the v3 order_by of a v2 list: order-by=name maps to v3's name
+// ordering; otherwise v2's id order is v3's default, and desc is
+// approximated by -created_at, as for apps (MAPPING §3.3).
+func v3Order(lp translate.ListParams) string {
+	desc := lp.OrderDirection == "desc"
+	switch {
+	case lp.OrderBy == "name" && desc:
+		return "-name"
+	case lp.OrderBy == "name":
+		return "name"
+	case desc:
+		return "-created_at"
+	}
+	return ""
+}
+
+// listPage reads the page lp asks for through list. Filters v3 cannot
+// express (aq.Local: name with <, >, <=, >=) are applied here over every v3
+// match, bounded by maxLocalScan, as for apps (MAPPING §3.3).
+func listPage[T any](lp translate.ListParams, aq translate.AppQuery, q ccv3.ListQuery,
+	list func(ccv3.ListQuery) (ccv3.Page[T], error), name func(T) string) ([]T, int, error) {
+	if aq.Empty {
+		return nil, 0, nil
+	}
+	q.Names, q.OrderBy = aq.Names, v3Order(lp)
+	if aq.OrgGUIDs != nil {
+		q.OrgGUIDs = aq.OrgGUIDs
+	}
+	if len(aq.Local) == 0 {
+		q.Page, q.PerPage = lp.Page, lp.ResultsPerPage
+		page, err := list(q)
+		if err != nil {
+			return nil, 0, err
+		}
+		return page.Resources, page.Pagination.TotalResults, nil
+	}
+	var all []T
+	for p := 1; ; p++ {
+		q.Page, q.PerPage = p, 5000
+		page, err := list(q)
+		if err != nil {
+			return nil, 0, err
+		}
+		for _, r := range page.Resources {
+			if aq.Match(name(r)) {
+				all = append(all, r)
+			}
+		}
+		if p >= page.Pagination.TotalPages || len(page.Resources) == 0 {
+			break
+		}
+		if p*5000 >= maxLocalScan {
+			return nil, 0, translate.BadQueryParameter("the filter needs more than " + strconv.Itoa(maxLocalScan) + " resources read; narrow it with name")
+		}
+	}
+	start := min(lp.Offset(), len(all))
+	return all[start:min(start+lp.ResultsPerPage, len(all))], len(all), nil
+}
+
+// writeV2List answers a v2 list page of n resources, rendered by each.
+func writeV2List(ctx *fasthttp.RequestCtx, lp translate.ListParams, path string, total, n int, each func(b *bytes.Buffer, i int) error) error {
+	page := translate.Paginate(lp, path, total)
+	var b bytes.Buffer
+	b.WriteString(`{"total_results":`)
+	b.WriteString(strconv.Itoa(page.TotalResults))
+	b.WriteString(`,"total_pages":`)
+	b.WriteString(strconv.Itoa(page.TotalPages))
+	b.WriteString(`,"prev_url":`)
+	writeJSONString(&b, page.PrevURL)
+	b.WriteString(`,"next_url":`)
+	writeJSONString(&b, page.NextURL)
+	b.WriteString(`,"resources":[`)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		if err := each(&b, i); err != nil {
+			return err
+		}
+	}
+	b.WriteString("]}")
+	writeV2(ctx, fasthttp.StatusOK, b.Bytes())
+	return nil
+}
+
+// listRequest parses a v2 list request: parameters, order-by against the
+// resource's sortable parameters, and q against its query keys.
+func listRequest(ctx *fasthttp.RequestCtx, keys []string, sortable ...string) (translate.ListParams, translate.AppQuery, error) {
+	lp, err := translate.ParseListParams(queryPairs(ctx), maxInlineDepth)
+	if err != nil {
+		return lp, translate.AppQuery{}, err
+	}
+	if err := translate.CheckOrderBy(lp, sortable...); err != nil {
+		return lp, translate.AppQuery{}, err
+	}
+	filters, err := translate.ParseQ(lp.Q, keys)
+	if err != nil {
+		return lp, translate.AppQuery{}, err
+	}
+	return lp, translate.AppQueryFromFilters(filters), nil
+}
+
+// v2OrgList answers GET /v2/organizations from GET /v3/organizations.
+func (g *Gateway) v2OrgList(ctx *fasthttp.RequestCtx) error {
+	// OrganizationsController: sortable_parameters :id, :name.
+	lp, aq, err := listRequest(ctx, translate.OrgQueryKeys(), "id", "name")
+	if err != nil {
+		return err
+	}
+	c := call(ctx)
+	orgs, total, err := listPage(lp, aq, ccv3.ListQuery{},
+		func(q ccv3.ListQuery) (ccv3.Page[translate.V3Org], error) { return g.v3.ListOrgs(c, q) },
+		func(o translate.V3Org) string { return o.Name })
+	if err != nil {
+		return v2Error(err, "")
+	}
+	return writeV2List(ctx, lp, "/v2/organizations", total, len(orgs), func(b *bytes.Buffer, i int) error {
+		return translate.AppendOrgResource(b, orgs[i])
+	})
+}
+
+// v2Org answers GET /v2/organizations/:guid.
+func (g *Gateway) v2Org(ctx *fasthttp.RequestCtx, guid string) error {
+	if _, err := translate.ParseListParams(queryPairs(ctx), maxInlineDepth); err != nil {
+		return err
+	}
+	o, err := g.v3.GetOrg(call(ctx), guid)
+	if err != nil {
+		return v2ErrorAs(err, orgNotFound(guid))
+	}
+	body, err := translate.OrgResource(o)
+	if err != nil {
+		return err
+	}
+	writeV2(ctx, fasthttp.StatusOK, body)
+	return nil
+}
+
+// v2SpaceList answers GET /v2/spaces, and GET /v2/organizations/:guid/spaces
+// when orgGUID is set (the list filtered to the org, under the nested path,
+// as ModelController#enumerate_related does).
+func (g *Gateway) v2SpaceList(ctx *fasthttp.RequestCtx, orgGUID string) error {
+	// SpacesController: sortable_parameters :id, :name.
+	lp, aq, err := listRequest(ctx, translate.SpaceQueryKeys(), "id", "name")
+	if err != nil {
+		return err
+	}
+	c := call(ctx)
+	path := "/v2/spaces"
+	if orgGUID != "" {
+		path = "/v2/organizations/" + orgGUID + "/spaces"
+		// The org must be visible (find_guid_and_validate_access), then
+		// its spaces are the list filtered to it.
+		if _, err := g.v3.GetOrg(c, orgGUID); err != nil {
+			return v2ErrorAs(err, orgNotFound(orgGUID))
+		}
+		aq.OrgGUIDs = intersect(aq.OrgGUIDs, []string{orgGUID})
+		if len(aq.OrgGUIDs) == 0 {
+			aq.Empty = true
+		}
+	}
+	spaces, total, err := listPage(lp, aq, ccv3.ListQuery{},
+		func(q ccv3.ListQuery) (ccv3.Page[translate.V3Space], error) { return g.v3.ListSpaces(c, q) },
+		func(s translate.V3Space) string { return s.Name })
+	if err != nil {
+		return v2Error(err, "")
+	}
+	bundles, err := g.spaceBundles(c, spaces)
+	if err != nil {
+		return v2Error(err, "")
+	}
+	return writeV2List(ctx, lp, path, total, len(bundles), func(b *bytes.Buffer, i int) error {
+		return translate.AppendSpaceResource(b, bundles[i])
+	})
+}
+
+// intersect ANDs two guid filters; nil means no filter.
+func intersect(a, b []string) []string {
+	if a == nil {
+		return b
+	}
+	out := []string{}
+	for _, x := range a {
+		for _, y := range b {
+			if x == y {
+				out = append(out, x)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// spaceBundles reads allow_ssh for each space, one GET per space (v3 has
+// no batch for features) under the fan-out bound.
+func (g *Gateway) spaceBundles(c ccv3.Call, spaces []translate.V3Space) ([]translate.SpaceBundle, error) {
+	guids := make([]string, len(spaces))
+	for i, s := range spaces {
+		guids[i] = s.GUID
+	}
+	var mu sync.Mutex
+	ssh := make(map[string]bool, len(spaces))
+	err := g.v3.PerApp(guids, func(guid string) error {
+		on, err := g.v3.SpaceSSHEnabled(c, guid)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		ssh[guid] = on
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]translate.SpaceBundle, len(spaces))
+	for i, s := range spaces {
+		out[i] = translate.SpaceBundle{Space: s, AllowSSH: ssh[s.GUID]}
+	}
+	return out, nil
+}
+
+// v2Space answers GET /v2/spaces/:guid.
+func (g *Gateway) v2Space(ctx *fasthttp.RequestCtx, guid string) error {
+	if _, err := translate.ParseListParams(queryPairs(ctx), maxInlineDepth); err != nil {
+		return err
+	}
+	c := call(ctx)
+	var sp translate.V3Space
+	var ssh bool
+	var spErr, sshErr error
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); sp, spErr = g.v3.GetSpace(c, guid) }()
+	go func() { defer wg.Done(); ssh, sshErr = g.v3.SpaceSSHEnabled(c, guid) }()
+	wg.Wait()
+	if spErr != nil {
+		return v2ErrorAs(spErr, spaceNotFound(guid))
+	}
+	if sshErr != nil {
+		return v2ErrorAs(sshErr, spaceNotFound(guid))
+	}
+	body, err := translate.SpaceResource(translate.SpaceBundle{Space: sp, AllowSSH: ssh})
+	if err != nil {
+		return err
+	}
+	writeV2(ctx, fasthttp.StatusOK, body)
+	return nil
+}
+
+// v2StackList answers GET /v2/stacks from GET /v3/stacks. StacksController
+// declares no sortable_parameters, so any order-by is refused.
+func (g *Gateway) v2StackList(ctx *fasthttp.RequestCtx) error {
+	lp, aq, err := listRequest(ctx, translate.StackQueryKeys())
+	if err != nil {
+		return err
+	}
+	c := call(ctx)
+	stacks, total, err := listPage(lp, aq, ccv3.ListQuery{},
+		func(q ccv3.ListQuery) (ccv3.Page[translate.V3Stack], error) { return g.v3.ListStacks(c, q) },
+		func(s translate.V3Stack) string { return s.Name })
+	if err != nil {
+		return v2Error(err, "")
+	}
+	return writeV2List(ctx, lp, "/v2/stacks", total, len(stacks), func(b *bytes.Buffer, i int) error {
+		return translate.AppendStackResource(b, stacks[i])
+	})
+}
+
+// v2Stack answers GET /v2/stacks/:guid.
+func (g *Gateway) v2Stack(ctx *fasthttp.RequestCtx, guid string) error {
+	if _, err := translate.ParseListParams(queryPairs(ctx), maxInlineDepth); err != nil {
+		return err
+	}
+	s, err := g.v3.GetStack(call(ctx), guid)
+	if err != nil {
+		return v2ErrorAs(err, stackNotFound(guid))
+	}
+	body, err := translate.StackResource(s)
+	if err != nil {
+		return err
+	}
+	writeV2(ctx, fasthttp.StatusOK, body)
+	return nil
+}
