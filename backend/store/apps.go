@@ -107,12 +107,7 @@ func (s *Store) ListApps(ctx context.Context, v Viewer, f AppFilter, p Page) ([]
 	w.in("guid", f.GUIDs)
 	w.in("name", f.Names)
 	w.in("space_guid", f.SpaceGUIDs)
-	if f.OrgGUIDs != nil {
-		w.add("space_guid IN (SELECT guid FROM spaces WHERE org_guid IN ("+placeholders(len(f.OrgGUIDs))+"))", strArgs(f.OrgGUIDs)...)
-		if len(f.OrgGUIDs) == 0 {
-			w.add("0")
-		}
-	}
+	w.inOrgs("space_guid", f.OrgGUIDs)
 	if f.Stacks != nil {
 		// CC matches stacks against buildpack lifecycle data only.
 		w.add("lifecycle_type = 'buildpack'")
@@ -261,12 +256,7 @@ func (s *Store) ListProcesses(ctx context.Context, v Viewer, f ProcessFilter, p 
 	w.in("app_guid", f.AppGUIDs)
 	w.in("type", f.Types)
 	w.in("space_guid", f.SpaceGUIDs)
-	if f.OrgGUIDs != nil {
-		w.add("space_guid IN (SELECT guid FROM spaces WHERE org_guid IN ("+placeholders(len(f.OrgGUIDs))+"))", strArgs(f.OrgGUIDs)...)
-		if len(f.OrgGUIDs) == 0 {
-			w.add("0")
-		}
-	}
+	w.inOrgs("space_guid", f.OrgGUIDs)
 	w.labels("labels", f.Labels)
 	return list(ctx, s.db, "processes", processCols, w, p, orderNamed, scanProcess)
 }

@@ -168,18 +168,6 @@ type DropletFilter struct {
 // timestamps.
 var orderTimes = map[string]string{"created_at": "created_at", "updated_at": "updated_at"}
 
-// inOrgs limits col (a space guid) to the spaces of orgs, when orgs is non-nil.
-func (w *where) inOrgs(col string, orgs []string) {
-	if orgs == nil {
-		return
-	}
-	if len(orgs) == 0 {
-		w.add("0")
-		return
-	}
-	w.add(col+" IN (SELECT guid FROM spaces WHERE org_guid IN ("+placeholders(len(orgs))+"))", strArgs(orgs)...)
-}
-
 // visibleOne is the WHERE of a single-row read by guid, limited to what v sees.
 func (s *Store) visibleOne(ctx context.Context, v Viewer, guid string) (*where, error) {
 	w := &where{}

@@ -84,6 +84,18 @@ func (w *where) in(col string, vals []string) {
 	w.add(col+" IN ("+placeholders(len(vals))+")", strArgs(vals)...)
 }
 
+// inOrgs limits col (a space guid) to the spaces of orgs, when orgs is non-nil.
+func (w *where) inOrgs(col string, orgs []string) {
+	if orgs == nil {
+		return
+	}
+	if len(orgs) == 0 {
+		w.add("0")
+		return
+	}
+	w.add(col+" IN (SELECT guid FROM spaces WHERE org_guid IN ("+placeholders(len(orgs))+"))", strArgs(orgs)...)
+}
+
 func (w *where) labels(col string, reqs []LabelReq) {
 	for _, r := range reqs {
 		switch r.Op {
