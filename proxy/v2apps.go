@@ -70,7 +70,7 @@ func (g *Gateway) v2AppList(ctx *fasthttp.RequestCtx, spaceGUID string) error {
 	go func() { defer wg.Done(); stacks, stackErr = g.v3.Stacks(c) }()
 	if spaceGUID != "" {
 		wg.Add(1)
-		go func() { defer wg.Done(); spaceErr = g.v3.SpaceExists(c, spaceGUID) }()
+		go func() { defer wg.Done(); _, spaceErr = g.v3.GetSpace(c, spaceGUID) }()
 	}
 	wg.Wait()
 	if spaceErr != nil {

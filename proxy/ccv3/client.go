@@ -137,25 +137,27 @@ type AppsQuery struct {
 }
 
 func (q AppsQuery) encode() string {
+	return encodeList(map[string][]string{"names": q.Names, "space_guids": q.SpaceGUIDs, "organization_guids": q.OrgGUIDs,
+		"stacks": q.Stacks, "guids": q.GUIDs}, q.Page, q.PerPage, q.OrderBy)
+}
+
+// encodeList encodes a v3 list request: the filters that are not nil, then
+// page, per_page and order_by when set. Keys come out sorted.
+func encodeList(filters map[string][]string, page, perPage int, orderBy string) string {
 	v := url.Values{}
-	add := func(key string, vals []string) {
+	for key, vals := range filters {
 		if vals != nil {
 			v.Set(key, listValue(vals))
 		}
 	}
-	add("names", q.Names)
-	add("space_guids", q.SpaceGUIDs)
-	add("organization_guids", q.OrgGUIDs)
-	add("stacks", q.Stacks)
-	add("guids", q.GUIDs)
-	if q.Page > 0 {
-		v.Set("page", strconv.Itoa(q.Page))
+	if page > 0 {
+		v.Set("page", strconv.Itoa(page))
 	}
-	if q.PerPage > 0 {
-		v.Set("per_page", strconv.Itoa(q.PerPage))
+	if perPage > 0 {
+		v.Set("per_page", strconv.Itoa(perPage))
 	}
-	if q.OrderBy != "" {
-		v.Set("order_by", q.OrderBy)
+	if orderBy != "" {
+		v.Set("order_by", orderBy)
 	}
 	return v.Encode()
 }
@@ -291,14 +293,6 @@ func (c *Client) SSHEnabled(call Call, appGUID string) (bool, error) {
 	var f translate.V3AppFeature
 	err := c.get(call, "/v3/apps/"+url.PathEscape(appGUID)+"/features/ssh", "", "/v3/apps/:guid/*", &f)
 	return f.Enabled, err
-}
-
-// SpaceExists is GET /v3/spaces/:guid: nil when the user can see the space.
-func (c *Client) SpaceExists(call Call, guid string) error {
-	var sp struct {
-		GUID string `json:"guid"`
-	}
-	return c.get(call, "/v3/spaces/"+url.PathEscape(guid), "", "/v3/spaces/:guid", &sp)
 }
 
 // Stack is what the v2 translation needs of a v3 stack.

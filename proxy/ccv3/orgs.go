@@ -2,7 +2,6 @@ package ccv3
 
 import (
 	"net/url"
-	"strconv"
 
 	"capibridge/translate"
 )
@@ -16,23 +15,7 @@ type ListQuery struct {
 }
 
 func (q ListQuery) encode() string {
-	v := url.Values{}
-	if q.Names != nil {
-		v.Set("names", listValue(q.Names))
-	}
-	if q.OrgGUIDs != nil {
-		v.Set("organization_guids", listValue(q.OrgGUIDs))
-	}
-	if q.Page > 0 {
-		v.Set("page", strconv.Itoa(q.Page))
-	}
-	if q.PerPage > 0 {
-		v.Set("per_page", strconv.Itoa(q.PerPage))
-	}
-	if q.OrderBy != "" {
-		v.Set("order_by", q.OrderBy)
-	}
-	return v.Encode()
+	return encodeList(map[string][]string{"names": q.Names, "organization_guids": q.OrgGUIDs}, q.Page, q.PerPage, q.OrderBy)
 }
 
 // ListOrgs is GET /v3/organizations: the organizations the user can see.
