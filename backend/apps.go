@@ -50,10 +50,7 @@ func (s *Server) listApps(r *request) error {
 	if err != nil {
 		return errInternal(err)
 	}
-	out := listJSON[appJSON]{Pagination: pagination(r.base, "/v3/apps", r.query, p, total), Resources: make([]appJSON, len(apps))}
-	for i, a := range apps {
-		out.Resources[i] = presentApp(r.base, a)
-	}
+	out := newList(r, "/v3/apps", p, total, apps, func(a store.App) appJSON { return presentApp(r.base, a) })
 	if out.Included, err = s.includeForApps(r, include, apps); err != nil {
 		return err
 	}

@@ -181,10 +181,7 @@ func (s *Server) packageList(r *request, path string, f store.PackageFilter) err
 	if err != nil {
 		return errInternal(err)
 	}
-	out := listJSON[packageJSON]{Pagination: pagination(r.base, path, r.query, p, total), Resources: make([]packageJSON, len(pkgs))}
-	for i, pk := range pkgs {
-		out.Resources[i] = presentPackage(r.base, pk)
-	}
+	out := newList(r, path, p, total, pkgs, func(pk store.Package) packageJSON { return presentPackage(r.base, pk) })
 	return r.reply(200, out)
 }
 
@@ -288,10 +285,7 @@ func (s *Server) buildList(r *request, path string, f store.BuildFilter) error {
 	if err != nil {
 		return errInternal(err)
 	}
-	out := listJSON[buildJSON]{Pagination: pagination(r.base, path, r.query, p, total), Resources: make([]buildJSON, len(builds))}
-	for i, b := range builds {
-		out.Resources[i] = presentBuild(r.base, b)
-	}
+	out := newList(r, path, p, total, builds, func(b store.Build) buildJSON { return presentBuild(r.base, b) })
 	return r.reply(200, out)
 }
 
@@ -436,10 +430,7 @@ func (s *Server) dropletList(r *request, path string, f store.DropletFilter) err
 	if err != nil {
 		return errInternal(err)
 	}
-	out := listJSON[dropletJSON]{Pagination: pagination(r.base, path, r.query, p, total), Resources: make([]dropletJSON, len(droplets))}
-	for i, d := range droplets {
-		out.Resources[i] = presentDroplet(r.base, d, redactedListMessage)
-	}
+	out := newList(r, path, p, total, droplets, func(d store.Droplet) dropletJSON { return presentDroplet(r.base, d, redactedListMessage) })
 	return r.reply(200, out)
 }
 

@@ -27,10 +27,7 @@ func (s *Server) listEvents(r *request) error {
 	if err != nil {
 		return errInternal(err)
 	}
-	out := listJSON[eventJSON]{Pagination: pagination(r.base, "/v3/audit_events", r.query, p, total), Resources: make([]eventJSON, len(events))}
-	for i, e := range events {
-		out.Resources[i] = presentEvent(r.base, e)
-	}
+	out := newList(r, "/v3/audit_events", p, total, events, func(e store.Event) eventJSON { return presentEvent(r.base, e) })
 	return r.reply(200, out)
 }
 

@@ -32,10 +32,7 @@ func (s *Server) listOrgs(r *request) error {
 	if err != nil {
 		return errInternal(err)
 	}
-	out := listJSON[orgJSON]{Pagination: pagination(r.base, "/v3/organizations", r.query, p, total), Resources: make([]orgJSON, len(orgs))}
-	for i, o := range orgs {
-		out.Resources[i] = presentOrg(r.base, o)
-	}
+	out := newList(r, "/v3/organizations", p, total, orgs, func(o store.Org) orgJSON { return presentOrg(r.base, o) })
 	return r.reply(200, out)
 }
 
@@ -75,10 +72,7 @@ func (s *Server) listSpaces(r *request) error {
 	if err != nil {
 		return err
 	}
-	out := listJSON[spaceJSON]{Pagination: pagination(r.base, "/v3/spaces", r.query, p, total), Resources: make([]spaceJSON, len(spaces))}
-	for i, sp := range spaces {
-		out.Resources[i] = presentSpace(r.base, sp, orgs[sp.OrgGUID].Suspended)
-	}
+	out := newList(r, "/v3/spaces", p, total, spaces, func(sp store.Space) spaceJSON { return presentSpace(r.base, sp, orgs[sp.OrgGUID].Suspended) })
 	if include["organization"] {
 		out.Included = &includedJSON{Organizations: presentOrgs(r.base, spaces, orgs)}
 	}
@@ -222,10 +216,7 @@ func (s *Server) listStacks(r *request) error {
 	if err != nil {
 		return errInternal(err)
 	}
-	out := listJSON[stackJSON]{Pagination: pagination(r.base, "/v3/stacks", r.query, p, total), Resources: make([]stackJSON, len(stacks))}
-	for i, st := range stacks {
-		out.Resources[i] = presentStack(r.base, st)
-	}
+	out := newList(r, "/v3/stacks", p, total, stacks, func(st store.Stack) stackJSON { return presentStack(r.base, st) })
 	return r.reply(200, out)
 }
 

@@ -46,10 +46,7 @@ func (s *Server) processList(r *request, path string, f store.ProcessFilter) err
 	if err != nil {
 		return errInternal(err)
 	}
-	out := listJSON[processJSON]{Pagination: pagination(r.base, path, r.query, p, total), Resources: make([]processJSON, len(procs))}
-	for i, pr := range procs {
-		out.Resources[i] = presentProcess(r.base, pr, redactedListMessage)
-	}
+	out := newList(r, path, p, total, procs, func(pr store.Process) processJSON { return presentProcess(r.base, pr, redactedListMessage) })
 	return r.reply(200, out)
 }
 

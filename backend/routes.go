@@ -73,10 +73,7 @@ func (s *Server) listDomains(r *request) error {
 	if err != nil {
 		return errInternal(err)
 	}
-	out := listJSON[domainJSON]{Pagination: pagination(r.base, "/v3/domains", r.query, p, total), Resources: make([]domainJSON, len(domains))}
-	for i, d := range domains {
-		out.Resources[i] = presentDomain(r.base, d)
-	}
+	out := newList(r, "/v3/domains", p, total, domains, func(d store.Domain) domainJSON { return presentDomain(r.base, d) })
 	return r.reply(200, out)
 }
 
