@@ -99,11 +99,9 @@ func scanApp(r scanner) (App, error) {
 // ListApps returns one page of the apps v can see.
 func (s *Store) ListApps(ctx context.Context, v Viewer, f AppFilter, p Page) ([]App, int, error) {
 	w := &where{}
-	sc, err := s.scope(ctx, v)
-	if err != nil {
+	if err := s.limitToVisibleSpaces(ctx, v, w, "space_guid"); err != nil {
 		return nil, 0, err
 	}
-	w.visibleSpaces("space_guid", sc)
 	w.in("guid", f.GUIDs)
 	w.in("name", f.Names)
 	w.in("space_guid", f.SpaceGUIDs)
@@ -124,11 +122,9 @@ func (s *Store) ListApps(ctx context.Context, v Viewer, f AppFilter, p Page) ([]
 func (s *Store) GetApp(ctx context.Context, v Viewer, guid string) (App, error) {
 	w := &where{}
 	w.add("guid = ?", guid)
-	sc, err := s.scope(ctx, v)
-	if err != nil {
+	if err := s.limitToVisibleSpaces(ctx, v, w, "space_guid"); err != nil {
 		return App{}, err
 	}
-	w.visibleSpaces("space_guid", sc)
 	return one(s.db.QueryRowContext(ctx, "SELECT "+appCols+" FROM apps"+w.sql(), w.args...), scanApp)
 }
 
@@ -247,11 +243,9 @@ func scanProcess(r scanner) (Process, error) {
 // ListProcesses returns one page of the processes v can see.
 func (s *Store) ListProcesses(ctx context.Context, v Viewer, f ProcessFilter, p Page) ([]Process, int, error) {
 	w := &where{}
-	sc, err := s.scope(ctx, v)
-	if err != nil {
+	if err := s.limitToVisibleSpaces(ctx, v, w, "space_guid"); err != nil {
 		return nil, 0, err
 	}
-	w.visibleSpaces("space_guid", sc)
 	w.in("guid", f.GUIDs)
 	w.in("app_guid", f.AppGUIDs)
 	w.in("type", f.Types)
@@ -265,11 +259,9 @@ func (s *Store) ListProcesses(ctx context.Context, v Viewer, f ProcessFilter, p 
 func (s *Store) GetProcess(ctx context.Context, v Viewer, guid string) (Process, error) {
 	w := &where{}
 	w.add("guid = ?", guid)
-	sc, err := s.scope(ctx, v)
-	if err != nil {
+	if err := s.limitToVisibleSpaces(ctx, v, w, "space_guid"); err != nil {
 		return Process{}, err
 	}
-	w.visibleSpaces("space_guid", sc)
 	return one(s.db.QueryRowContext(ctx, "SELECT "+processCols+" FROM processes"+w.sql(), w.args...), scanProcess)
 }
 

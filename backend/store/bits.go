@@ -172,11 +172,9 @@ var orderTimes = map[string]string{"created_at": "created_at", "updated_at": "up
 func (s *Store) visibleOne(ctx context.Context, v Viewer, guid string) (*where, error) {
 	w := &where{}
 	w.add("guid = ?", guid)
-	sc, err := s.scope(ctx, v)
-	if err != nil {
+	if err := s.limitToVisibleSpaces(ctx, v, w, "space_guid"); err != nil {
 		return nil, err
 	}
-	w.visibleSpaces("space_guid", sc)
 	return w, nil
 }
 
@@ -208,11 +206,9 @@ func (s *Store) CreatePackage(ctx context.Context, p Package) error {
 // ListPackages returns one page of the packages v can see.
 func (s *Store) ListPackages(ctx context.Context, v Viewer, f PackageFilter, p Page) ([]Package, int, error) {
 	w := &where{}
-	sc, err := s.scope(ctx, v)
-	if err != nil {
+	if err := s.limitToVisibleSpaces(ctx, v, w, "space_guid"); err != nil {
 		return nil, 0, err
 	}
-	w.visibleSpaces("space_guid", sc)
 	w.in("guid", f.GUIDs)
 	w.in("app_guid", f.AppGUIDs)
 	w.in("space_guid", f.SpaceGUIDs)
@@ -271,11 +267,9 @@ func (s *Store) CreateBuild(ctx context.Context, b Build) error {
 // ListBuilds returns one page of the builds v can see.
 func (s *Store) ListBuilds(ctx context.Context, v Viewer, f BuildFilter, p Page) ([]Build, int, error) {
 	w := &where{}
-	sc, err := s.scope(ctx, v)
-	if err != nil {
+	if err := s.limitToVisibleSpaces(ctx, v, w, "space_guid"); err != nil {
 		return nil, 0, err
 	}
-	w.visibleSpaces("space_guid", sc)
 	w.in("app_guid", f.AppGUIDs)
 	w.in("package_guid", f.PackageGUIDs)
 	w.in("state", f.States)
@@ -349,11 +343,9 @@ func (s *Store) CreateDroplet(ctx context.Context, d Droplet) error {
 // ListDroplets returns one page of the droplets v can see.
 func (s *Store) ListDroplets(ctx context.Context, v Viewer, f DropletFilter, p Page) ([]Droplet, int, error) {
 	w := &where{}
-	sc, err := s.scope(ctx, v)
-	if err != nil {
+	if err := s.limitToVisibleSpaces(ctx, v, w, "space_guid"); err != nil {
 		return nil, 0, err
 	}
-	w.visibleSpaces("space_guid", sc)
 	w.in("guid", f.GUIDs)
 	w.in("app_guid", f.AppGUIDs)
 	w.in("space_guid", f.SpaceGUIDs)

@@ -159,11 +159,9 @@ func spaceDests(sp *Space) []any {
 // ListSpaces returns one page of the spaces v can see.
 func (s *Store) ListSpaces(ctx context.Context, v Viewer, f SpaceFilter, p Page) ([]Space, int, error) {
 	w := &where{}
-	sc, err := s.scope(ctx, v)
-	if err != nil {
+	if err := s.limitToVisibleSpaces(ctx, v, w, "guid"); err != nil {
 		return nil, 0, err
 	}
-	w.visibleSpaces("guid", sc)
 	w.in("guid", f.GUIDs)
 	w.in("name", f.Names)
 	w.in("org_guid", f.OrgGUIDs)
@@ -175,11 +173,9 @@ func (s *Store) ListSpaces(ctx context.Context, v Viewer, f SpaceFilter, p Page)
 func (s *Store) GetSpace(ctx context.Context, v Viewer, guid string) (Space, error) {
 	w := &where{}
 	w.add("guid = ?", guid)
-	sc, err := s.scope(ctx, v)
-	if err != nil {
+	if err := s.limitToVisibleSpaces(ctx, v, w, "guid"); err != nil {
 		return Space{}, err
 	}
-	w.visibleSpaces("guid", sc)
 	return one(s.db.QueryRowContext(ctx, "SELECT "+spaceCols+" FROM spaces"+w.sql(), w.args...), scanSpace)
 }
 

@@ -169,6 +169,17 @@ func (s *Store) scope(ctx context.Context, v Viewer) (scope, error) {
 	return sc, rows.Err()
 }
 
+// limitToVisibleSpaces resolves what v sees and limits col (a space guid)
+// of w to it.
+func (s *Store) limitToVisibleSpaces(ctx context.Context, v Viewer, w *where, col string) error {
+	sc, err := s.scope(ctx, v)
+	if err != nil {
+		return err
+	}
+	w.visibleSpaces(col, sc)
+	return nil
+}
+
 // visibleSpaces limits col (a space guid) to the spaces of sc.
 func (w *where) visibleSpaces(col string, sc scope) {
 	if !sc.all {

@@ -220,11 +220,9 @@ func (s *Store) CreateRoute(ctx context.Context, rt Route) error {
 // ListRoutes returns one page of the routes v can see.
 func (s *Store) ListRoutes(ctx context.Context, v Viewer, f RouteFilter, p Page) ([]Route, int, error) {
 	w := &where{}
-	sc, err := s.scope(ctx, v)
-	if err != nil {
+	if err := s.limitToVisibleSpaces(ctx, v, w, "space_guid"); err != nil {
 		return nil, 0, err
 	}
-	w.visibleSpaces("space_guid", sc)
 	if f.AppGUIDs != nil {
 		if len(f.AppGUIDs) == 0 {
 			w.add("0")
@@ -355,11 +353,9 @@ var bindingOrder = map[string]string{"created_at": "created_at", "updated_at": "
 // ListServiceCredentialBindings returns one page of the bindings v can see.
 func (s *Store) ListServiceCredentialBindings(ctx context.Context, v Viewer, f BindingFilter, p Page) ([]ServiceCredentialBinding, int, error) {
 	w := &where{}
-	sc, err := s.scope(ctx, v)
-	if err != nil {
+	if err := s.limitToVisibleSpaces(ctx, v, w, "space_guid"); err != nil {
 		return nil, 0, err
 	}
-	w.visibleSpaces("space_guid", sc)
 	w.in("guid", f.GUIDs)
 	w.in("name", f.Names)
 	w.in("app_guid", f.AppGUIDs)
