@@ -207,9 +207,8 @@ func (g *Gateway) v2Info(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
+	// authenticate has already checked the token of this optional-auth route.
 	if id := identityOf(ctx); id != nil {
-		info.User = id.ID()
-	} else if id, err := g.verifier.Verify(ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)); err == nil {
 		info.User = id.ID()
 	}
 	b, err := json.Marshal(info)
