@@ -206,6 +206,11 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 				writeError(ctx, errInternal(fmt.Errorf("panic: %v", v)))
 			}
 		}()
+		// The UAA's paths do not clash with the Cloud Controller's: both are
+		// served here, as on a laptop there is one listener (uaa_http.go).
+		if s.serveUAA(ctx) {
+			return
+		}
 		if err := s.serve(ctx); err != nil {
 			var ae *apiError
 			if !errors.As(err, &ae) || ae.Status >= 500 {

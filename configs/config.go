@@ -159,6 +159,23 @@ type Backend struct {
 	// JobDelay is how long an asynchronous job (an app delete) waits before
 	// it runs, so that clients see it PROCESSING as they do on a real CC.
 	JobDelay time.Duration `koanf:"job_delay"`
+	// StagingDuration is how long a simulated build stays STAGING before it
+	// is STAGED (or FAILED).
+	StagingDuration time.Duration `koanf:"staging_duration"`
+	// StartupDuration is how long a simulated instance stays STARTING
+	// before it is RUNNING (or CRASHED).
+	StartupDuration time.Duration `koanf:"startup_duration"`
+	// UserPasswords sets the embedded UAA's password of seeded users, as
+	// "name=password" entries. A user not named here has its own name as
+	// password: fit only for the loopback-only default setup.
+	UserPasswords []string `koanf:"user_passwords"`
+	// GatewayClientID and GatewayClientSecret are the embedded UAA's
+	// client for the client_credentials grant: the gateway's own
+	// background work (admin read access).
+	GatewayClientID     string `koanf:"gateway_client_id"`
+	GatewayClientSecret string `koanf:"gateway_client_secret"`
+	// RefreshTokenTTL is how long refresh tokens stay valid.
+	RefreshTokenTTL time.Duration `koanf:"refresh_token_ttl"`
 }
 
 // Default returns the configuration used when nothing is set.
@@ -209,6 +226,12 @@ func DefaultBackend() Backend {
 		DefaultDiskMB:       1024,
 		DefaultLogRateLimit: -1,
 		JobDelay:            50 * time.Millisecond,
+		StagingDuration:     time.Second,
+		StartupDuration:     time.Second,
+		UserPasswords:       []string{},
+		GatewayClientID:     "capibridge_gateway",
+		GatewayClientSecret: "capibridge_gateway",
+		RefreshTokenTTL:     30 * 24 * time.Hour,
 	}
 }
 
@@ -423,6 +446,23 @@ func (b Backend) Validate() error {
 	}
 	if b.JobDelay < 0 {
 		errs = append(errs, errors.New("configs: backend.job_delay: must not be negative"))
+	}
+	if b.StagingDuration < 0 {
+		errs = append(errs, errors.New("configs: backend.staging_duration: must not be negative"))
+	}
+	if b.StartupDuration < 0 {
+		errs = append(errs, errors.New("configs: backend.startup_duration: must not be negative"))
+	}
+	for _, e := range b.UserPasswords {
+		if name, _, ok := strings.Cut(e, "="); !ok || name == "" {
+			errs = append(errs, fmt.Errorf("configs: backend.user_passwords: %q is not name=password", e))
+		}
+	}
+	if b.GatewayClientID == "" || b.GatewayClientSecret == "" {
+		errs = append(errs, errors.New("configs: backend.gateway_client_id, gateway_client_secret: must be set"))
+	}
+	if b.RefreshTokenTTL <= 0 {
+		errs = append(errs, errors.New("configs: backend.refresh_token_ttl: must be positive"))
 	}
 	return errors.Join(errs...)
 }
