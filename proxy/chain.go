@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -138,7 +137,9 @@ func (g *Gateway) measure(next fasthttp.RequestHandler) fasthttp.RequestHandler 
 func (g *Gateway) authenticate(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
 		rt := routeOf(ctx)
-		if rt.anonymous {
+		// A method the gateway does not translate is an unknown request,
+		// which CC answers 404 before it looks at the token.
+		if rt.anonymous || rt.kind == kindV2 && rt.handler(ctx.Method()) == nil {
 			next(ctx)
 			return
 		}
@@ -200,20 +201,12 @@ func (g *Gateway) dispatch(ctx *fasthttp.RequestCtx) {
 		err = g.forward(ctx, rt)
 	case kindV2Info:
 		err = g.v2Info(ctx)
-	case kindV2AppList, kindV2App, kindV2SpaceApps:
-		switch {
-		case !ctx.IsGet() && !ctx.IsHead():
-			err = errNotFound() // v2 writes are not translated yet
-		case rt.kind == kindV2AppList:
-			err = g.v2AppList(ctx, "")
-		case rt.kind == kindV2SpaceApps:
-			p := bytes.TrimSuffix(ctx.Path(), []byte("/"))
-			err = g.v2AppList(ctx, lastSegment(p[:len(p)-len("/apps")]))
-		default:
-			err = g.v2App(ctx)
+	case kindV2:
+		if h := rt.handler(ctx.Method()); h != nil {
+			err = h(g, ctx)
+		} else {
+			err = errNotFound()
 		}
-	case kindV2OrgList, kindV2Org, kindV2OrgSpaces, kindV2SpaceList, kindV2Space, kindV2StackList, kindV2Stack:
-		err = g.v2OrgRoute(ctx, rt)
 	default:
 		err = errNotFound()
 	}

@@ -11,24 +11,19 @@ import (
 type kind int
 
 const (
-	kindRoot        kind = iota // GET / and /v3: passed through, links rewritten
-	kindV3Info                  // GET /v3/info: passed through, anonymous
-	kindV2Info                  // GET /v2/info: answered by the gateway
-	kindV3                      // any other /v3 path: passed through
-	kindV2Forward               // an untranslated v2 path configured to pass through
-	kindV2Unknown               // an untranslated v2 path: 404 CF-NotFound
-	kindV2AppList               // GET /v2/apps, translated
-	kindV2App                   // GET /v2/apps/:guid, translated
-	kindV2SpaceApps             // GET /v2/spaces/:guid/apps, translated
-	kindV2OrgList               // GET /v2/organizations, translated
-	kindV2Org                   // GET /v2/organizations/:guid, translated
-	kindV2OrgSpaces             // GET /v2/organizations/:guid/spaces, translated
-	kindV2SpaceList             // GET /v2/spaces, translated
-	kindV2Space                 // GET /v2/spaces/:guid, translated
-	kindV2StackList             // GET /v2/stacks, translated
-	kindV2Stack                 // GET /v2/stacks/:guid, translated
-	kindUnknown                 // anything else: 404 CF-NotFound
+	kindRoot      kind = iota // GET / and /v3: passed through, links rewritten
+	kindV3Info                // GET /v3/info: passed through, anonymous
+	kindV2Info                // GET /v2/info: answered by the gateway
+	kindV3                    // any other /v3 path: passed through
+	kindV2Forward             // an untranslated v2 path configured to pass through
+	kindV2Unknown             // an untranslated v2 path: 404 CF-NotFound
+	kindV2                    // a v2 route the gateway translates: see v2Routes
+	kindUnknown               // anything else: 404 CF-NotFound
 )
+
+// v2Handler serves one method of a translated v2 route. Path parameters
+// are read with pathParam.
+type v2Handler func(g *Gateway, ctx *fasthttp.RequestCtx) error
 
 // Route is what the router decided about a request. Routes are built once;
 // a request only points at one, so routing allocates nothing.
@@ -41,6 +36,43 @@ type Route struct {
 	anonymous, optionalAuth bool
 	// v2 routes answer errors in the v2 shape and check v2 scopes.
 	v2 bool
+	// segs are a translated route's template segments after "/v2/";
+	// ":name" matches any one segment.
+	segs []string
+	// The handlers of a translated route by method; nil is not translated.
+	get, put, post, del v2Handler
+}
+
+// handler returns the translated handler of method (HEAD is GET), or nil.
+func (r *Route) handler(method []byte) v2Handler {
+	switch string(method) {
+	case fasthttp.MethodGet, fasthttp.MethodHead:
+		return r.get
+	case fasthttp.MethodPut:
+		return r.put
+	case fasthttp.MethodPost:
+		return r.post
+	case fasthttp.MethodDelete:
+		return r.del
+	}
+	return nil
+}
+
+// v2Routes are the v2 routes the gateway translates, one file per v2
+// resource (v2apps.go, v2orgs.go, ...).
+func v2Routes() []*Route {
+	return []*Route{
+		{Template: "/v2/apps", get: (*Gateway).v2AppList},
+		{Template: "/v2/apps/:guid", get: (*Gateway).v2App},
+		{Template: "/v2/organizations", get: (*Gateway).v2OrgList},
+		{Template: "/v2/organizations/:guid", get: (*Gateway).v2Org},
+		{Template: "/v2/organizations/:guid/spaces", get: (*Gateway).v2OrgSpaces},
+		{Template: "/v2/spaces", get: (*Gateway).v2SpaceList},
+		{Template: "/v2/spaces/:guid", get: (*Gateway).v2Space},
+		{Template: "/v2/spaces/:guid/apps", get: (*Gateway).v2SpaceApps},
+		{Template: "/v2/stacks", get: (*Gateway).v2StackList},
+		{Template: "/v2/stacks/:guid", get: (*Gateway).v2Stack},
+	}
 }
 
 // The collections whose names may appear in route templates. Paths under
@@ -62,10 +94,10 @@ var (
 
 // router maps request paths to routes.
 type router struct {
-	root, v3Root, v3Info, v2Info, unknown, v2Other, v3Other, v2ForwardOther, v2SpaceApps *Route
-	v2OrgSpaces                                                                          *Route
-	v3, v2, v2Forward                                                                    map[string][3]*Route // collection → [list, :guid, :guid/*]
-	passthrough                                                                          []string
+	root, v3Root, v3Info, v2Info, unknown, v2Other, v3Other, v2ForwardOther *Route
+	v3, v2, v2Forward                                                       map[string][3]*Route // collection → [list, :guid, :guid/*]
+	translated                                                              map[string][]*Route  // collection → translated v2 routes
+	passthrough                                                             []string
 }
 
 func newRouter(v2Passthrough []string) *router {
@@ -81,6 +113,7 @@ func newRouter(v2Passthrough []string) *router {
 		v3:             map[string][3]*Route{},
 		v2:             map[string][3]*Route{},
 		v2Forward:      map[string][3]*Route{},
+		translated:     map[string][]*Route{},
 		passthrough:    v2Passthrough,
 	}
 	templates := func(prefix, c string) [3]string {
@@ -101,19 +134,10 @@ func newRouter(v2Passthrough []string) *router {
 		r.v2Forward[c] = [3]*Route{{Template: t[0], kind: kindV2Forward, v2: true}, {Template: t[1], kind: kindV2Forward, v2: true},
 			{Template: t[2], kind: kindV2Forward, v2: true}}
 	}
-	// The v2 routes the gateway translates.
-	r.v2SpaceApps = &Route{Template: "/v2/spaces/:guid/apps", kind: kindV2SpaceApps, v2: true}
-	apps := r.v2["apps"]
-	apps[0] = &Route{Template: "/v2/apps", kind: kindV2AppList, v2: true}
-	apps[1] = &Route{Template: "/v2/apps/:guid", kind: kindV2App, v2: true}
-	r.v2["apps"] = apps
-	r.v2OrgSpaces = &Route{Template: "/v2/organizations/:guid/spaces", kind: kindV2OrgSpaces, v2: true}
-	for c, k := range map[string][2]kind{"organizations": {kindV2OrgList, kindV2Org}, "spaces": {kindV2SpaceList, kindV2Space},
-		"stacks": {kindV2StackList, kindV2Stack}} {
-		rs := r.v2[c]
-		rs[0] = &Route{Template: rs[0].Template, kind: k[0], v2: true}
-		rs[1] = &Route{Template: rs[1].Template, kind: k[1], v2: true}
-		r.v2[c] = rs
+	for _, rt := range v2Routes() {
+		rt.kind, rt.v2 = kindV2, true
+		rt.segs = strings.Split(strings.TrimPrefix(rt.Template, "/v2/"), "/")
+		r.translated[rt.segs[0]] = append(r.translated[rt.segs[0]], rt)
 	}
 	return r
 }
@@ -141,6 +165,12 @@ func (r *router) match(path []byte) *Route {
 		table, other, rest = r.v2, r.v2Other, path[4:]
 		if r.forwarded(path) {
 			table, other = r.v2Forward, r.v2ForwardOther
+			break
+		}
+		for _, rt := range r.translated[string(firstSegment(rest))] {
+			if segmentsMatch(rt.segs, rest) {
+				return rt
+			}
 		}
 	default:
 		return r.unknown
@@ -156,15 +186,46 @@ func (r *router) match(path []byte) *Route {
 	case bytes.IndexByte(tail, '/') < 0:
 		return routes[1]
 	}
-	if bytes.HasPrefix(path, []byte("/v2/")) && string(name) == "spaces" && bytes.Count(tail, []byte("/")) == 1 && bytes.HasSuffix(tail, []byte("/apps")) &&
-		!r.forwarded(path) {
-		return r.v2SpaceApps
-	}
-	if bytes.HasPrefix(path, []byte("/v2/")) && string(name) == "organizations" && bytes.Count(tail, []byte("/")) == 1 &&
-		bytes.HasSuffix(tail, []byte("/spaces")) && !r.forwarded(path) {
-		return r.v2OrgSpaces
-	}
 	return routes[2]
+}
+
+func firstSegment(p []byte) []byte {
+	if i := bytes.IndexByte(p, '/'); i >= 0 {
+		return p[:i]
+	}
+	return p
+}
+
+// segmentsMatch reports whether path has exactly the template's segments,
+// a ":name" segment matching any non-empty one.
+func segmentsMatch(segs []string, path []byte) bool {
+	for i, s := range segs {
+		var seg []byte
+		var found bool
+		seg, path, found = bytes.Cut(path, []byte("/"))
+		if len(seg) == 0 || s[0] != ':' && string(seg) != s {
+			return false
+		}
+		if found != (i < len(segs)-1) {
+			return false
+		}
+	}
+	return true
+}
+
+// pathParam returns segment i of the request path after "/v2/" or "/v3/"
+// (0 is the collection): the guid of "/v2/apps/:guid/summary" is
+// pathParam(ctx, 1).
+func pathParam(ctx *fasthttp.RequestCtx, i int) string {
+	p := bytes.TrimSuffix(ctx.Path(), []byte("/"))
+	if len(p) < 4 {
+		return ""
+	}
+	p = p[4:]
+	for ; i > 0; i-- {
+		_, p, _ = bytes.Cut(p, []byte("/"))
+	}
+	return string(firstSegment(p))
 }
 
 func (r *router) forwarded(path []byte) bool {

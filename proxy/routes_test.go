@@ -1,6 +1,10 @@
 package proxy
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/valyala/fasthttp"
+)
 
 func TestRouterTemplates(t *testing.T) {
 	r := newRouter([]string{"/v2/service_brokers"})
@@ -18,10 +22,15 @@ func TestRouterTemplates(t *testing.T) {
 		{"/v3/apps/abc/env", "/v3/apps/:guid/*", kindV3},
 		{"/v3/spaces/abc/apps", "/v3/spaces/:guid/*", kindV3},
 		{"/v3/unheard-of/x", "/v3/_other", kindV3},
-		{"/v2/apps", "/v2/apps", kindV2AppList},
-		{"/v2/apps/abc", "/v2/apps/:guid", kindV2App},
-		{"/v2/apps/abc/summary", "/v2/apps/:guid/*", kindV2Unknown},
-		{"/v2/spaces/abc/apps", "/v2/spaces/:guid/apps", kindV2SpaceApps},
+		{"/v2/apps", "/v2/apps", kindV2},
+		{"/v2/apps/", "/v2/apps", kindV2},
+		{"/v2/apps/abc", "/v2/apps/:guid", kindV2},
+		{"/v2/apps/abc/unheard-of", "/v2/apps/:guid/*", kindV2Unknown},
+		{"/v2/apps//x", "/v2/apps/:guid/*", kindV2Unknown},
+		{"/v2/spaces/abc/apps", "/v2/spaces/:guid/apps", kindV2},
+		{"/v2/spaces/abc/apps/x", "/v2/spaces/:guid/*", kindV2Unknown},
+		{"/v2/organizations/abc/spaces", "/v2/organizations/:guid/spaces", kindV2},
+		{"/v2/stacks/abc", "/v2/stacks/:guid", kindV2},
 		{"/v2/service_brokers", "/v2/service_brokers", kindV2Forward},
 		{"/v2/service_brokers/x/y", "/v2/service_brokers/:guid/*", kindV2Forward},
 		{"/v2/unheard-of", "/v2/_other", kindV2Unknown},
@@ -33,7 +42,30 @@ func TestRouterTemplates(t *testing.T) {
 			t.Errorf("%s: %s (kind %d), want %s (kind %d)", tc.path, got.Template, got.kind, tc.template, tc.kind)
 		}
 	}
-	if n := testing.AllocsPerRun(100, func() { r.match([]byte("/v3/apps/abc/env")) }); n != 0 {
-		t.Errorf("match allocates %v times", n)
+	for _, p := range []string{"/v3/apps/abc/env", "/v2/spaces/abc/apps", "/v2/apps/abc/unheard-of"} {
+		if n := testing.AllocsPerRun(100, func() { r.match([]byte(p)) }); n != 0 {
+			t.Errorf("match(%s) allocates %v times", p, n)
+		}
+	}
+}
+
+func TestPathParam(t *testing.T) {
+	cases := []struct {
+		path string
+		i    int
+		want string
+	}{
+		{"/v2/apps/abc/summary", 1, "abc"},
+		{"/v2/apps/abc/summary/", 2, "summary"},
+		{"/v2/apps/abc/routes/r1", 3, "r1"},
+		{"/v2/apps", 1, ""},
+		{"/v2", 1, ""},
+	}
+	for _, tc := range cases {
+		var ctx fasthttp.RequestCtx
+		ctx.Request.SetRequestURI(tc.path)
+		if got := pathParam(&ctx, tc.i); got != tc.want {
+			t.Errorf("pathParam(%s, %d) = %q, want %q", tc.path, tc.i, got, tc.want)
+		}
 	}
 }

@@ -37,11 +37,16 @@ func queryPairs(ctx *fasthttp.RequestCtx) [][2]string {
 	return pairs
 }
 
-// v2AppList answers GET /v2/apps, and GET /v2/spaces/:guid/apps when
-// spaceGUID is set: the v2 list of the newest web process of each v3 app,
+// v2AppList answers GET /v2/apps, and appList GET /v2/spaces/:guid/apps: the v2 list of the newest web process of each v3 app,
 // in at most three sequential upstream rounds (stacks and the space, apps,
 // then everything per app at once under the fan-out bound).
-func (g *Gateway) v2AppList(ctx *fasthttp.RequestCtx, spaceGUID string) error {
+func (g *Gateway) v2AppList(ctx *fasthttp.RequestCtx) error { return g.appList(ctx, "") }
+
+// v2SpaceApps answers GET /v2/spaces/:guid/apps.
+func (g *Gateway) v2SpaceApps(ctx *fasthttp.RequestCtx) error { return g.appList(ctx, pathParam(ctx, 1)) }
+
+// appList answers the app lists: all the user sees, or one space's.
+func (g *Gateway) appList(ctx *fasthttp.RequestCtx, spaceGUID string) error {
 	lp, err := translate.ParseListParams(queryPairs(ctx), maxInlineDepth)
 	if err != nil {
 		return err
@@ -163,7 +168,7 @@ func (g *Gateway) v2App(ctx *fasthttp.RequestCtx) error {
 	if _, err := translate.ParseListParams(queryPairs(ctx), maxInlineDepth); err != nil {
 		return err
 	}
-	guid := lastSegment(ctx.Path())
+	guid := pathParam(ctx, 1)
 	c := call(ctx)
 	var app translate.V3App
 	var stacks []ccv3.Stack

@@ -12,31 +12,6 @@ import (
 	"capibridge/translate"
 )
 
-// v2OrgRoute serves the translated organization, space and stack reads.
-func (g *Gateway) v2OrgRoute(ctx *fasthttp.RequestCtx, rt *Route) error {
-	if !ctx.IsGet() && !ctx.IsHead() {
-		return errNotFound() // v2 writes are not translated yet
-	}
-	p := bytes.TrimSuffix(ctx.Path(), []byte("/"))
-	switch rt.kind {
-	case kindV2OrgList:
-		return g.v2OrgList(ctx)
-	case kindV2Org:
-		return g.v2Org(ctx, lastSegment(p))
-	case kindV2OrgSpaces:
-		return g.v2SpaceList(ctx, lastSegment(p[:len(p)-len("/spaces")]))
-	case kindV2SpaceList:
-		return g.v2SpaceList(ctx, "")
-	case kindV2Space:
-		return g.v2Space(ctx, lastSegment(p))
-	case kindV2StackList:
-		return g.v2StackList(ctx)
-	case kindV2Stack:
-		return g.v2Stack(ctx, lastSegment(p))
-	}
-	return errNotFound()
-}
-
 func orgNotFound(guid string) *Error {
 	return &Error{Status: 404, Code: 30003, Name: "OrganizationNotFound", Description: "The organization could not be found: " + guid}
 }
@@ -184,7 +159,8 @@ func (g *Gateway) v2OrgList(ctx *fasthttp.RequestCtx) error {
 }
 
 // v2Org answers GET /v2/organizations/:guid.
-func (g *Gateway) v2Org(ctx *fasthttp.RequestCtx, guid string) error {
+func (g *Gateway) v2Org(ctx *fasthttp.RequestCtx) error {
+	guid := pathParam(ctx, 1)
 	if _, err := translate.ParseListParams(queryPairs(ctx), maxInlineDepth); err != nil {
 		return err
 	}
@@ -203,7 +179,13 @@ func (g *Gateway) v2Org(ctx *fasthttp.RequestCtx, guid string) error {
 // v2SpaceList answers GET /v2/spaces, and GET /v2/organizations/:guid/spaces
 // when orgGUID is set (the list filtered to the org, under the nested path,
 // as ModelController#enumerate_related does).
-func (g *Gateway) v2SpaceList(ctx *fasthttp.RequestCtx, orgGUID string) error {
+func (g *Gateway) v2SpaceList(ctx *fasthttp.RequestCtx) error { return g.spaceList(ctx, "") }
+
+// v2OrgSpaces answers GET /v2/organizations/:guid/spaces.
+func (g *Gateway) v2OrgSpaces(ctx *fasthttp.RequestCtx) error { return g.spaceList(ctx, pathParam(ctx, 1)) }
+
+// spaceList answers the space lists: all the user sees, or one org's.
+func (g *Gateway) spaceList(ctx *fasthttp.RequestCtx, orgGUID string) error {
 	// SpacesController: sortable_parameters :id, :name.
 	lp, aq, err := listRequest(ctx, translate.SpaceQueryKeys(), "id", "name")
 	if err != nil {
@@ -285,7 +267,8 @@ func (g *Gateway) spaceBundles(c ccv3.Call, spaces []translate.V3Space) ([]trans
 }
 
 // v2Space answers GET /v2/spaces/:guid.
-func (g *Gateway) v2Space(ctx *fasthttp.RequestCtx, guid string) error {
+func (g *Gateway) v2Space(ctx *fasthttp.RequestCtx) error {
+	guid := pathParam(ctx, 1)
 	if _, err := translate.ParseListParams(queryPairs(ctx), maxInlineDepth); err != nil {
 		return err
 	}
@@ -332,7 +315,8 @@ func (g *Gateway) v2StackList(ctx *fasthttp.RequestCtx) error {
 }
 
 // v2Stack answers GET /v2/stacks/:guid.
-func (g *Gateway) v2Stack(ctx *fasthttp.RequestCtx, guid string) error {
+func (g *Gateway) v2Stack(ctx *fasthttp.RequestCtx) error {
+	guid := pathParam(ctx, 1)
 	if _, err := translate.ParseListParams(queryPairs(ctx), maxInlineDepth); err != nil {
 		return err
 	}
