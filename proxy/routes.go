@@ -64,6 +64,11 @@ func v2Routes() []*Route {
 	return []*Route{
 		{Template: "/v2/apps", get: (*Gateway).v2AppList},
 		{Template: "/v2/apps/:guid", get: (*Gateway).v2App},
+		{Template: "/v2/apps/:guid/env", get: (*Gateway).v2AppEnv},
+		{Template: "/v2/apps/:guid/permissions", get: (*Gateway).v2AppPermissions},
+		{Template: "/v2/apps/:guid/routes", get: (*Gateway).v2AppRoutes},
+		{Template: "/v2/apps/:guid/route_mappings", get: (*Gateway).v2AppRouteMappings},
+		{Template: "/v2/apps/:guid/service_bindings", get: (*Gateway).v2AppServiceBindings},
 		{Template: "/v2/organizations", get: (*Gateway).v2OrgList},
 		{Template: "/v2/organizations/:guid", get: (*Gateway).v2Org},
 		{Template: "/v2/organizations/:guid/spaces", get: (*Gateway).v2OrgSpaces},

@@ -363,6 +363,33 @@ func matchLocal(fs []Filter, name string) bool {
 	return true
 }
 
+// Matches applies f to the value v of its key, for lists the gateway
+// filters itself: a foreign key ("*_guid") is an equality or IN whatever
+// the operator (ForeignKey), any other key compares as names do,
+// case-insensitively.
+func (f Filter) Matches(v string) bool {
+	if f.ForeignKey() {
+		for _, want := range f.Values {
+			if want == v {
+				return true
+			}
+		}
+		return false
+	}
+	return matchName(f, strings.ToLower(v))
+}
+
+// MatchAll reports whether a resource passes every filter; field returns
+// the resource's value of a key.
+func MatchAll(fs []Filter, field func(key string) string) bool {
+	for _, f := range fs {
+		if !f.Matches(field(f.Key)) {
+			return false
+		}
+	}
+	return true
+}
+
 // matchName applies one name filter to an already lower-cased name.
 func matchName(f Filter, n string) bool {
 	if f.Op == OpIn {

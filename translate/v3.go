@@ -171,10 +171,35 @@ func (d *V3Droplet) PackageGUID() string {
 	return h[strings.LastIndexByte(h, '/')+1:]
 }
 
-// V3Route is a v3 route (GET /v3/apps/:guid/routes) with its destinations.
+// V3Route is a v3 route (GET /v3/routes/:guid) with its destinations.
 type V3Route struct {
-	GUID         string          `json:"guid"`
-	Destinations []V3Destination `json:"destinations"`
+	GUID string `json:"guid"`
+	Host string `json:"host"`
+	Path string `json:"path"`
+	// Port is set for tcp routes only.
+	Port          *int            `json:"port"`
+	URL           string          `json:"url"`
+	Destinations  []V3Destination `json:"destinations"`
+	CreatedAt     time.Time       `json:"created_at"`
+	UpdatedAt     time.Time       `json:"updated_at"`
+	Relationships struct {
+		Space  V3ToOne `json:"space"`
+		Domain V3ToOne `json:"domain"`
+	} `json:"relationships"`
+}
+
+// V3Domain is a v3 domain (GET /v3/domains/:guid). A domain with an
+// owning organization is private, else shared.
+type V3Domain struct {
+	GUID          string     `json:"guid"`
+	Name          string     `json:"name"`
+	Internal      bool       `json:"internal"`
+	RouterGroup   *V3GUIDRef `json:"router_group"`
+	CreatedAt     time.Time  `json:"created_at"`
+	UpdatedAt     time.Time  `json:"updated_at"`
+	Relationships struct {
+		Organization V3ToOne `json:"organization"`
+	} `json:"relationships"`
 }
 
 // V3Destination is one destination of a route: an app's process on a port.
