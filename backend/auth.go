@@ -59,9 +59,10 @@ func (p *principal) actor() store.Actor {
 	return store.Actor{GUID: p.GUID, Type: "user", Name: name}
 }
 
-// verifier checks bearer tokens as CC does (MAPPING §4): RS256 from the
-// embedded UAA's key, the cloud_controller audience, an integer exp in the
-// future, a jti that is not a refresh token's, and the configured issuer.
+// verifier checks bearer tokens as CC does (MAPPING §4): RS256 from one of
+// the embedded UAA's keys, the cloud_controller audience, an integer exp in
+// the future, a jti that is not a refresh token's, and the configured
+// issuer.
 type verifier struct {
 	key    *uaa.Key
 	issuer string
@@ -84,11 +85,11 @@ const maxVerified = 4096
 
 var errNoToken = errors.New("backend: no bearer token")
 
-// authenticate returns the principal of an Authorization header value, or
-// errNoToken when there is none (a non-bearer header counts as none).
-func (v *verifier) authenticate(header []byte) (*principal, error) {
+// bearer returns the JWT of an Authorization header value, or errNoToken
+// when there is none (a non-bearer header counts as none).
+func bearer(header []byte) (string, error) {
 	if len(header) < 6 || !bytes.EqualFold(header[:6], []byte("bearer")) {
-		return nil, errNoToken
+		return "", errNoToken
 	}
 	// Anything that starts with "bearer" is a token (CC's token_format_valid?),
 	// and cf-uaa-lib's TokenCoder#decode wants exactly "bearer <jwt>" split
@@ -96,25 +97,33 @@ func (v *verifier) authenticate(header []byte) (*principal, error) {
 	// "bearerX <jwt>" is an invalid token, not a missing one.
 	parts := strings.Fields(string(header))
 	if len(parts) != 2 || !strings.EqualFold(parts[0], "bearer") {
-		return nil, errors.New("backend: malformed bearer header")
+		return "", errors.New("backend: malformed bearer header")
 	}
-	if p := v.lookup(parts[1]); p != nil {
+	return parts[1], nil
+}
+
+// authenticate returns the principal of an Authorization header value, or
+// errNoToken when there is none.
+func (v *verifier) authenticate(header []byte) (*principal, error) {
+	token, err := bearer(header)
+	if err != nil {
+		return nil, err
+	}
+	if p := v.lookup(token); p != nil {
 		return p, nil
 	}
 	var claims uaa.Claims
-	_, err := jwt.ParseWithClaims(parts[1], &claims, func(t *jwt.Token) (any, error) {
-		return v.key.Public(), nil
-	}, jwt.WithValidMethods([]string{"RS256", "RS384", "RS512"}), jwt.WithTimeFunc(v.now), jwt.WithExpirationRequired(),
-		jwt.WithIssuer(v.issuer))
-	if err != nil {
-		return nil, fmt.Errorf("backend: token: %w", err)
+	if err := v.parse(token, &claims); err != nil {
+		return nil, err
 	}
 	if !slices.Contains(claims.Aud, resourceID) {
 		return nil, errors.New("backend: token audience lacks cloud_controller")
 	}
-	if claims.JTI == "" || strings.HasSuffix(claims.JTI, "-r") {
+	if claims.JTI == "" || strings.HasSuffix(claims.JTI, uaa.RefreshSuffix) {
 		return nil, errors.New("backend: token jti missing or a refresh token")
 	}
+	// A token with no user_id is an OAuth client's (client_credentials),
+	// known by its client_id (cc:lib/cloud_controller/security/security_context_configurer.rb).
 	id := claims.UserID
 	if id == "" {
 		id = claims.ClientID
@@ -123,8 +132,37 @@ func (v *verifier) authenticate(header []byte) (*principal, error) {
 		return nil, errors.New("backend: token has neither user_id nor client_id")
 	}
 	p := &principal{GUID: id, Username: claims.UserName, Email: claims.Email, Scopes: claims.Scope}
-	v.remember(parts[1], p, claims.Exp)
+	v.remember(token, p, claims.Exp)
 	return p, nil
+}
+
+// parse verifies a JWT signed by the embedded UAA into claims: RS256 by
+// the key its kid names (the active key when it names none), an exp in
+// the future and the configured issuer. A kid this process does not know
+// makes it read the data dir again, for a key that `capibridge uaa
+// rotate-key` added while it runs.
+func (v *verifier) parse(token string, claims jwt.Claims) error {
+	_, err := jwt.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
+		kid, _ := t.Header["kid"].(string)
+		if kid == "" {
+			return v.key.Public(), nil
+		}
+		if k := v.key.Lookup(kid); k != nil {
+			return k, nil
+		}
+		if err := v.key.Refresh(); err != nil {
+			return nil, err
+		}
+		if k := v.key.Lookup(kid); k != nil {
+			return k, nil
+		}
+		return nil, fmt.Errorf("backend: unknown kid %q", kid)
+	}, jwt.WithValidMethods([]string{"RS256", "RS384", "RS512"}), jwt.WithTimeFunc(v.now), jwt.WithExpirationRequired(),
+		jwt.WithIssuer(v.issuer))
+	if err != nil {
+		return fmt.Errorf("backend: token: %w", err)
+	}
+	return nil
 }
 
 func (v *verifier) lookup(token string) *principal {

@@ -43,7 +43,9 @@ func queryPairs(ctx *fasthttp.RequestCtx) [][2]string {
 func (g *Gateway) v2AppList(ctx *fasthttp.RequestCtx) error { return g.appList(ctx, "") }
 
 // v2SpaceApps answers GET /v2/spaces/:guid/apps.
-func (g *Gateway) v2SpaceApps(ctx *fasthttp.RequestCtx) error { return g.appList(ctx, pathParam(ctx, 1)) }
+func (g *Gateway) v2SpaceApps(ctx *fasthttp.RequestCtx) error {
+	return g.appList(ctx, pathParam(ctx, 1))
+}
 
 // appList answers the app lists: all the user sees, or one space's.
 func (g *Gateway) appList(ctx *fasthttp.RequestCtx, spaceGUID string) error {

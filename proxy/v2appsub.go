@@ -162,7 +162,9 @@ func (g *Gateway) v2AppServiceBindings(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return v2Error(err, guid)
 	}
-	field := func(b translate.BindingBundle, key string) string { return translate.ServiceBindingField(b.Binding, key) }
+	field := func(b translate.BindingBundle, key string) string {
+		return translate.ServiceBindingField(b.Binding, key)
+	}
 	return writeSubList(ctx, lp, filters, bundles, field, translate.AppendServiceBindingResource)
 }
 

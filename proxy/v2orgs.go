@@ -182,7 +182,9 @@ func (g *Gateway) v2Org(ctx *fasthttp.RequestCtx) error {
 func (g *Gateway) v2SpaceList(ctx *fasthttp.RequestCtx) error { return g.spaceList(ctx, "") }
 
 // v2OrgSpaces answers GET /v2/organizations/:guid/spaces.
-func (g *Gateway) v2OrgSpaces(ctx *fasthttp.RequestCtx) error { return g.spaceList(ctx, pathParam(ctx, 1)) }
+func (g *Gateway) v2OrgSpaces(ctx *fasthttp.RequestCtx) error {
+	return g.spaceList(ctx, pathParam(ctx, 1))
+}
 
 // spaceList answers the space lists: all the user sees, or one org's.
 func (g *Gateway) spaceList(ctx *fasthttp.RequestCtx, orgGUID string) error {
