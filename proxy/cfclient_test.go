@@ -52,8 +52,28 @@ func TestGoCFClientReadsApps(t *testing.T) {
 		t.Errorf("AppByName: %v %+v", err, byName)
 	}
 
-	// One app, as go-cfclient decodes it (its GetApp* helpers go on to
-	// /v2/spaces/:guid, which is not translated yet).
+	// One app with its space and org inlined (inline-relations-depth=2),
+	// and the same without inlining, which makes go-cfclient read the
+	// space and the org itself.
+	for name, get := range map[string]func(string) (cfclient.App, error){"GetAppByGuid": dev.GetAppByGuid, "GetAppByGuidNoInlineCall": dev.GetAppByGuidNoInlineCall} {
+		app, err := get(guids[4])
+		if err != nil || app.Name != "cf-app-04" || app.SpaceData.Entity.Name != "demo-space" || app.SpaceData.Entity.OrgData.Entity.Name != "demo-org" ||
+			app.SpaceData.Entity.OrganizationGuid != "0d0e0000-0000-4000-8000-000000000001" {
+			t.Errorf("%s: %v, space %+v", name, err, app.SpaceData.Entity)
+		}
+	}
+	// ListApps asks for depth 2 too: every app carries its space and org.
+	all, err := dev.ListApps()
+	if err != nil || len(all) != 7 {
+		t.Fatalf("ListApps: %v, %d apps", err, len(all))
+	}
+	for _, a := range all {
+		if a.SpaceData.Entity.Name != "demo-space" || a.SpaceData.Entity.OrgData.Entity.Name != "demo-org" {
+			t.Errorf("ListApps %s: space %+v", a.Name, a.SpaceData.Entity)
+		}
+	}
+
+	// One app, as go-cfclient decodes it.
 	one := s.do("GET", s.gwURL+"/v2/apps/"+guids[5], "developer", nil)
 	var res cfclient.AppResource
 	if err := json.Unmarshal(one.body, &res); err != nil || res.Entity.Name != "cf-app-05" || res.Entity.Environment["K"] != "v" ||

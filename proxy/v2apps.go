@@ -136,7 +136,7 @@ func (g *Gateway) appList(ctx *fasthttp.RequestCtx, spaceGUID string) error {
 		start := min(lp.Offset(), total)
 		apps = all[start:min(start+lp.ResultsPerPage, total)]
 	}
-	bundles, err := g.appBundles(c, apps, stacks)
+	bundles, err := g.appBundles(c, apps, stacks, lp.Inline())
 	if err != nil {
 		return v2Error(err, "")
 	}
@@ -166,8 +166,8 @@ func (g *Gateway) appList(ctx *fasthttp.RequestCtx, spaceGUID string) error {
 
 // v2App answers GET /v2/apps/:guid.
 func (g *Gateway) v2App(ctx *fasthttp.RequestCtx) error {
-	// inline-relations-depth is validated as CC does; inlining is not built yet.
-	if _, err := translate.ParseListParams(queryPairs(ctx), maxInlineDepth); err != nil {
+	lp, err := translate.ParseListParams(queryPairs(ctx), maxInlineDepth)
+	if err != nil {
 		return err
 	}
 	guid := pathParam(ctx, 1)
@@ -186,7 +186,7 @@ func (g *Gateway) v2App(ctx *fasthttp.RequestCtx) error {
 	if stackErr != nil {
 		return v2Error(stackErr, guid)
 	}
-	bundles, err := g.appBundles(c, []translate.V3App{app}, stacks)
+	bundles, err := g.appBundles(c, []translate.V3App{app}, stacks, lp.Inline())
 	if err != nil {
 		return v2Error(err, guid)
 	}
@@ -207,10 +207,11 @@ func (g *Gateway) v2App(ctx *fasthttp.RequestCtx) error {
 // the per-app GETs v3 offers no batch for (current droplet, environment
 // variables, ssh), all at once under the fan-out bound. Apps without a
 // web process are left out.
-func (g *Gateway) appBundles(c ccv3.Call, apps []translate.V3App, stacks []ccv3.Stack) ([]translate.AppBundle, error) {
+func (g *Gateway) appBundles(c ccv3.Call, apps []translate.V3App, stacks []ccv3.Stack, in translate.Inline) ([]translate.AppBundle, error) {
 	if len(apps) == 0 {
 		return nil, nil
 	}
+	var x *inlines
 	guids := make([]string, len(apps))
 	for i, a := range apps {
 		guids[i] = a.GUID
@@ -233,6 +234,7 @@ func (g *Gateway) appBundles(c ccv3.Call, apps []translate.V3App, stacks []ccv3.
 		func() (err error) { builds, err = g.v3.LatestBuilds(c, guids); return },
 		func() (err error) { droplets, err = g.v3.LatestDroplets(c, guids); return },
 		func() (err error) { routes, err = g.v3.Routes(c, guids); return },
+		func() (err error) { x, err = g.fetchInlines(c, apps, in); return },
 	}
 	errs := make(chan error, len(batch)+1)
 	var wg sync.WaitGroup
@@ -319,6 +321,7 @@ func (g *Gateway) appBundles(c ccv3.Call, apps []translate.V3App, stacks []ccv3.
 				}
 			}
 		}
+		b.Inline, b.Inlined = in, x.of(&b)
 		out = append(out, b)
 	}
 	return out, nil

@@ -81,6 +81,10 @@ type AppBundle struct {
 	// Routes is GET /v3/apps/:guid/routes; ports derive from the destinations
 	// of the web process. It may be empty.
 	Routes []V3Route
+	// Inline and Inlined are the relations inlined into the entity
+	// (inline-relations-depth; MAPPING §1.3); zero inlines nothing.
+	Inline  Inline
+	Inlined *AppInlined
 }
 
 // V2AppResource is a v2 app as CC renders it: metadata, then entity.
@@ -136,10 +140,14 @@ type V2AppEntity struct {
 	EnableSSH                bool                `json:"enable_ssh"`
 	Ports                    []int               `json:"ports"`
 	SpaceURL                 string              `json:"space_url"`
+	Space                    json.RawMessage     `json:"space,omitempty"`
 	StackURL                 string              `json:"stack_url"`
+	Stack                    json.RawMessage     `json:"stack,omitempty"`
 	RoutesURL                string              `json:"routes_url"`
+	Routes                   json.RawMessage     `json:"routes,omitempty"`
 	EventsURL                string              `json:"events_url"`
 	ServiceBindingsURL       string              `json:"service_bindings_url"`
+	ServiceBindings          json.RawMessage     `json:"service_bindings,omitempty"`
 	RouteMappingsURL         string              `json:"route_mappings_url"`
 }
 
@@ -192,6 +200,9 @@ func AppResource(b AppBundle) ([]byte, error) {
 // page can render its resources into one buffer.
 func AppendAppResource(buf *bytes.Buffer, b AppBundle) error {
 	r := V2AppResource{Metadata: AppMetadata(b), Entity: AppEntity(b)}
+	if err := inlineApp(&r.Entity, b.Inline, b.Inlined); err != nil {
+		return err
+	}
 	return encodeJSON(buf, &r)
 }
 

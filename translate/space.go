@@ -2,6 +2,7 @@ package translate
 
 import (
 	"bytes"
+	"encoding/json"
 	"time"
 )
 
@@ -39,21 +40,23 @@ type V2SpaceEntity struct {
 	// GET /v3/spaces/:guid/relationships/isolation_segment, which the
 	// translation does not read yet; so isolation_segment_url, present in
 	// CC only with a segment, never appears.
-	IsolationSegmentGUID     *string `json:"isolation_segment_guid"`
-	AllowSSH                 bool    `json:"allow_ssh"`
-	OrganizationURL          string  `json:"organization_url"`
-	SpaceQuotaDefinitionURL  *string `json:"space_quota_definition_url,omitempty"`
-	DevelopersURL            string  `json:"developers_url"`
-	ManagersURL              string  `json:"managers_url"`
-	AuditorsURL              string  `json:"auditors_url"`
-	AppsURL                  string  `json:"apps_url"`
-	RoutesURL                string  `json:"routes_url"`
-	DomainsURL               string  `json:"domains_url"`
-	ServiceInstancesURL      string  `json:"service_instances_url"`
-	AppEventsURL             string  `json:"app_events_url"`
-	EventsURL                string  `json:"events_url"`
-	SecurityGroupsURL        string  `json:"security_groups_url"`
-	StagingSecurityGroupsURL string  `json:"staging_security_groups_url"`
+	IsolationSegmentGUID *string `json:"isolation_segment_guid"`
+	AllowSSH             bool    `json:"allow_ssh"`
+	OrganizationURL      string  `json:"organization_url"`
+	// Organization is the inlined organization (inline-relations-depth).
+	Organization             json.RawMessage `json:"organization,omitempty"`
+	SpaceQuotaDefinitionURL  *string         `json:"space_quota_definition_url,omitempty"`
+	DevelopersURL            string          `json:"developers_url"`
+	ManagersURL              string          `json:"managers_url"`
+	AuditorsURL              string          `json:"auditors_url"`
+	AppsURL                  string          `json:"apps_url"`
+	RoutesURL                string          `json:"routes_url"`
+	DomainsURL               string          `json:"domains_url"`
+	ServiceInstancesURL      string          `json:"service_instances_url"`
+	AppEventsURL             string          `json:"app_events_url"`
+	EventsURL                string          `json:"events_url"`
+	SecurityGroupsURL        string          `json:"security_groups_url"`
+	StagingSecurityGroupsURL string          `json:"staging_security_groups_url"`
 }
 
 // V2SpaceResource is a v2 space as CC renders it.
@@ -102,7 +105,19 @@ func SpaceResource(b SpaceBundle) ([]byte, error) {
 
 // AppendSpaceResource writes the v2 space resource of b to buf.
 func AppendSpaceResource(buf *bytes.Buffer, b SpaceBundle) error {
+	return appendSpaceResource(buf, b, nil)
+}
+
+// appendSpaceResource writes the v2 space resource of b, with org inlined
+// when it is not nil.
+func appendSpaceResource(buf *bytes.Buffer, b SpaceBundle, org *V3Org) error {
 	r := V2SpaceResource{Metadata: v2Metadata("spaces", b.Space.GUID, b.Space.CreatedAt, b.Space.UpdatedAt), Entity: SpaceEntity(b)}
+	if org != nil {
+		var err error
+		if r.Entity.Organization, err = renderJSON(func(buf *bytes.Buffer) error { return AppendOrgResource(buf, *org) }); err != nil {
+			return err
+		}
+	}
 	return encodeJSON(buf, &r)
 }
 

@@ -68,3 +68,26 @@ func (c *Client) GetStack(call Call, guid string) (translate.V3Stack, error) {
 	err := c.get(call, "/v3/stacks/"+url.PathEscape(guid), "", "/v3/stacks/:guid", &s)
 	return s, err
 }
+
+// SpacesWithOrgs is GET /v3/spaces?guids=…&include=organization: the
+// spaces of the guids the user can see, and their organizations by guid.
+func (c *Client) SpacesWithOrgs(call Call, guids []string) ([]translate.V3Space, map[string]translate.V3Org, error) {
+	if len(guids) == 0 {
+		return nil, nil, nil
+	}
+	v := url.Values{"guids": {listValue(guids)}, "include": {"organization"}, "per_page": {"5000"}}
+	var p struct {
+		Page[translate.V3Space]
+		Included struct {
+			Organizations []translate.V3Org `json:"organizations"`
+		} `json:"included"`
+	}
+	if err := c.get(call, "/v3/spaces", v.Encode(), "/v3/spaces", &p); err != nil {
+		return nil, nil, err
+	}
+	orgs := make(map[string]translate.V3Org, len(p.Included.Organizations))
+	for _, o := range p.Included.Organizations {
+		orgs[o.GUID] = o
+	}
+	return p.Resources, orgs, nil
+}

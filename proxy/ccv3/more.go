@@ -1,0 +1,94 @@
+package ccv3
+
+import (
+	"net/url"
+	"strconv"
+
+	"capibridge/translate"
+)
+
+// ProcessStats is GET /v3/processes/:guid/stats.
+func (c *Client) ProcessStats(call Call, processGUID string) ([]translate.V3ProcessStats, error) {
+	var p struct {
+		Resources []translate.V3ProcessStats `json:"resources"`
+	}
+	err := c.get(call, "/v3/processes/"+url.PathEscape(processGUID)+"/stats", "", "/v3/processes/:guid/*", &p)
+	return p.Resources, err
+}
+
+// ServiceInstancesQuery is a GET /v3/service_instances request.
+type ServiceInstancesQuery struct {
+	GUIDs, SpaceGUIDs []string
+}
+
+// ServiceInstances lists the service instances of the query, all pages
+// up to v3's page limit.
+func (c *Client) ServiceInstances(call Call, q ServiceInstancesQuery) ([]translate.V3ServiceInstance, error) {
+	if q.GUIDs != nil && len(q.GUIDs) == 0 || q.SpaceGUIDs != nil && len(q.SpaceGUIDs) == 0 {
+		return nil, nil
+	}
+	var p Page[translate.V3ServiceInstance]
+	query := encodeList(map[string][]string{"guids": q.GUIDs, "space_guids": q.SpaceGUIDs}, 0, maxPerPage, "")
+	err := c.get(call, "/v3/service_instances", query, "/v3/service_instances", &p)
+	return p.Resources, err
+}
+
+// InstanceBindings lists the app bindings of the service instances.
+func (c *Client) InstanceBindings(call Call, instanceGUIDs []string) ([]translate.V3ServiceCredentialBinding, error) {
+	if len(instanceGUIDs) == 0 {
+		return nil, nil
+	}
+	v := url.Values{"service_instance_guids": {listValue(instanceGUIDs)}, "type": {"app"}, "per_page": {strconv.Itoa(maxPerPage)}}
+	var p Page[translate.V3ServiceCredentialBinding]
+	err := c.get(call, "/v3/service_credential_bindings", v.Encode(), "/v3/service_credential_bindings", &p)
+	return p.Resources, err
+}
+
+// Job is GET /v3/jobs/:guid; nil when there is no such job.
+func (c *Client) Job(call Call, guid string) (*translate.V3Job, error) {
+	var j translate.V3Job
+	err := c.get(call, "/v3/jobs/"+url.PathEscape(guid), "", "/v3/jobs/:guid", &j)
+	if e, ok := err.(*Error); ok && e.Status == 404 {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &j, nil
+}
+
+// AuditEventsQuery is a GET /v3/audit_events request.
+type AuditEventsQuery struct {
+	Types, TargetGUIDs, SpaceGUIDs, OrgGUIDs []string
+	// CreatedAts are [operator, timestamp] pairs: lt, gt, lte, gte, or ""
+	// for equality.
+	CreatedAts    [][2]string
+	Page, PerPage int
+	OrderBy       string
+}
+
+// AuditEvents is GET /v3/audit_events.
+func (c *Client) AuditEvents(call Call, q AuditEventsQuery) (Page[translate.V3AuditEvent], error) {
+	query := encodeList(map[string][]string{"types": q.Types, "target_guids": q.TargetGUIDs, "space_guids": q.SpaceGUIDs,
+		"organization_guids": q.OrgGUIDs}, q.Page, q.PerPage, q.OrderBy)
+	for _, ca := range q.CreatedAts {
+		key := "created_ats"
+		if ca[0] != "" {
+			key += "[" + ca[0] + "]"
+		}
+		if query != "" {
+			query += "&"
+		}
+		query += url.QueryEscape(key) + "=" + url.QueryEscape(ca[1])
+	}
+	var p Page[translate.V3AuditEvent]
+	err := c.get(call, "/v3/audit_events", query, "/v3/audit_events", &p)
+	return p, err
+}
+
+// GetAuditEvent is GET /v3/audit_events/:guid.
+func (c *Client) GetAuditEvent(call Call, guid string) (translate.V3AuditEvent, error) {
+	var e translate.V3AuditEvent
+	err := c.get(call, "/v3/audit_events/"+url.PathEscape(guid), "", "/v3/audit_events/:guid", &e)
+	return e, err
+}

@@ -1,0 +1,142 @@
+package proxy
+
+import (
+	"bytes"
+	"strconv"
+
+	"github.com/valyala/fasthttp"
+
+	"capibridge/proxy/ccv3"
+	"capibridge/translate"
+)
+
+// eventNotFound is CC's EventNotFound (errors/v2.yml 230002).
+func eventNotFound(guid string) *Error {
+	return &Error{Status: 404, Code: 230002, Name: "EventNotFound", Description: "Event could not be found: " + guid}
+}
+
+// v2EventList answers GET /v2/events from GET /v3/audit_events. CC orders
+// events by timestamp whatever order-by says (EventsController#initialize
+// overrides it); order-direction is honoured.
+func (g *Gateway) v2EventList(ctx *fasthttp.RequestCtx) error {
+	lp, err := translate.ParseListParams(queryPairs(ctx), maxInlineDepth)
+	if err != nil {
+		return err
+	}
+	if err := translate.CheckOrderBy(lp, "timestamp", "id"); err != nil {
+		return err
+	}
+	filters, err := translate.ParseQ(lp.Q, translate.EventQueryKeys())
+	if err != nil {
+		return err
+	}
+	eq := translate.EventQueryFromFilters(filters)
+	q := ccv3.AuditEventsQuery{Types: eq.Types, TargetGUIDs: eq.TargetGUIDs, SpaceGUIDs: eq.SpaceGUIDs, OrgGUIDs: eq.OrgGUIDs,
+		CreatedAts: eq.CreatedAts, OrderBy: "created_at"}
+	if lp.OrderDirection == "desc" {
+		q.OrderBy = "-created_at"
+	}
+	c := call(ctx)
+	var events []translate.V3AuditEvent
+	total := 0
+	switch {
+	case eq.Empty:
+	case len(eq.Local) == 0:
+		q.Page, q.PerPage = lp.Page, lp.ResultsPerPage
+		page, err := g.v3.AuditEvents(c, q)
+		if err != nil {
+			return v2Error(err, "")
+		}
+		events, total = page.Resources, page.Pagination.TotalResults
+	default:
+		var all []translate.V3AuditEvent
+		for p := 1; ; p++ {
+			q.Page, q.PerPage = p, 5000
+			page, err := g.v3.AuditEvents(c, q)
+			if err != nil {
+				return v2Error(err, "")
+			}
+			for _, e := range page.Resources {
+				if translate.MatchAll(eq.Local, func(key string) string { return translate.EventField(e, key) }) {
+					all = append(all, e)
+				}
+			}
+			if p >= page.Pagination.TotalPages || len(page.Resources) == 0 {
+				break
+			}
+			if p*5000 >= maxLocalScan {
+				return translate.BadQueryParameter("the filter needs more than " + strconv.Itoa(maxLocalScan) + " events read; narrow it with type:, actee: or timestamp")
+			}
+		}
+		total = len(all)
+		start := min(lp.Offset(), total)
+		events = all[start:min(start+lp.ResultsPerPage, total)]
+	}
+	return writeV2List(ctx, lp, "/v2/events", total, len(events), func(b *bytes.Buffer, i int) error {
+		return translate.AppendEventResource(b, events[i])
+	})
+}
+
+// v2Event answers GET /v2/events/:guid.
+func (g *Gateway) v2Event(ctx *fasthttp.RequestCtx) error {
+	guid := pathParam(ctx, 1)
+	e, err := g.v3.GetAuditEvent(call(ctx), guid)
+	if err != nil {
+		return v2ErrorAs(err, eventNotFound(guid))
+	}
+	var b bytes.Buffer
+	if err := translate.AppendEventResource(&b, e); err != nil {
+		return err
+	}
+	writeV2(ctx, fasthttp.StatusOK, b.Bytes())
+	return nil
+}
+
+// v2AppEvents answers GET /v2/apps/:guid/events: v2's app events were the
+// crash reports of the app's instances, which v3 keeps as
+// audit.app.process.crash events (MAPPING §7).
+func (g *Gateway) v2AppEvents(ctx *fasthttp.RequestCtx) error {
+	lp, err := translate.ParseListParams(queryPairs(ctx), maxInlineDepth)
+	if err != nil {
+		return err
+	}
+	if err := translate.CheckOrderBy(lp); err != nil {
+		return err
+	}
+	if _, err := translate.ParseQ(lp.Q, []string{"timestamp", "app_guid"}); err != nil {
+		return err
+	}
+	guid, c := pathParam(ctx, 1), call(ctx)
+	q := ccv3.AuditEventsQuery{Types: []string{"audit.app.process.crash"}, TargetGUIDs: []string{guid}, Page: lp.Page,
+		PerPage: lp.ResultsPerPage, OrderBy: "created_at"}
+	if lp.OrderDirection == "desc" {
+		q.OrderBy = "-created_at"
+	}
+	var page ccv3.Page[translate.V3AuditEvent]
+	err = parallel(
+		func() error { _, err := g.v3.WebProcess(c, guid); return err },
+		func() (err error) { page, err = g.v3.AuditEvents(c, q); return },
+	)
+	if err != nil {
+		return v2Error(err, guid)
+	}
+	path := "/v2/apps/" + guid + "/events"
+	return writeV2List(ctx, lp, path, page.Pagination.TotalResults, len(page.Resources), func(b *bytes.Buffer, i int) error {
+		return translate.AppendAppEventResource(b, guid, page.Resources[i])
+	})
+}
+
+// v2Job answers GET /v2/jobs/:guid from the v3 job of that guid. A job v3
+// does not know is CC's NullJob, "finished" (jobs are deleted once done).
+func (g *Gateway) v2Job(ctx *fasthttp.RequestCtx) error {
+	j, err := g.v3.Job(call(ctx), pathParam(ctx, 1))
+	if err != nil {
+		return v2Error(err, "")
+	}
+	body, err := translate.Job(j)
+	if err != nil {
+		return err
+	}
+	writeV2(ctx, fasthttp.StatusOK, body)
+	return nil
+}

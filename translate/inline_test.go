@@ -1,0 +1,93 @@
+package translate
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func inlineBundle(routes int) AppBundle {
+	b := AppBundle{App: V3App{GUID: "a1", Name: "app"}, StackGUID: "st1"}
+	b.App.Relationships.Space.Data = &V3GUIDRef{GUID: "sp1"}
+	sp := SpaceBundle{Space: V3Space{GUID: "sp1", Name: "space"}, AllowSSH: true}
+	sp.Space.Relationships.Organization.Data = &V3GUIDRef{GUID: "o1"}
+	x := &AppInlined{Space: &sp, SpaceOrg: &V3Org{GUID: "o1", Name: "org"}, Stack: &V3Stack{GUID: "st1", Name: "cflinuxfs4"},
+		HasRoutes: true, HasBindings: true, Domains: map[string]*V3Domain{}}
+	for i := range routes {
+		r := V3Route{GUID: "r" + string(rune('a'+i%26)), Host: "h"}
+		r.Relationships.Domain.Data = &V3GUIDRef{GUID: "d1"}
+		x.Routes = append(x.Routes, r)
+	}
+	b.Inlined = x
+	return b
+}
+
+func TestAppInline(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name     string
+		in       Inline
+		routes   int
+		wantKeys string // the relation keys of the entity, in order
+		orgIn    bool
+	}{
+		{"depth 0", Inline{}, 1, "space_url,stack_url,routes_url,events_url,service_bindings_url,route_mappings_url", false},
+		{"depth 1", Inline{Depth: 1}, 1,
+			"space_url,space,stack_url,stack,routes_url,routes,events_url,service_bindings_url,service_bindings,route_mappings_url", false},
+		{"depth 2 inlines the space's organization", Inline{Depth: 2}, 1,
+			"space_url,space,stack_url,stack,routes_url,routes,events_url,service_bindings_url,service_bindings,route_mappings_url", true},
+		{"include-relations", Inline{Depth: 2, Include: []string{"stack"}}, 1,
+			"space_url,stack_url,stack,routes_url,events_url,service_bindings_url,route_mappings_url", false},
+		{"exclude-relations", Inline{Depth: 1, Exclude: []string{"space", "routes"}}, 1,
+			"space_url,stack_url,stack,routes_url,events_url,service_bindings_url,service_bindings,route_mappings_url", false},
+		{"more than 50 routes stay a url", Inline{Depth: 1}, 51,
+			"space_url,space,stack_url,stack,routes_url,events_url,service_bindings_url,service_bindings,route_mappings_url", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := inlineBundle(tc.routes)
+			b.Inline = tc.in
+			raw, err := AppResource(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rel []string
+			for _, k := range objectKeys(t, raw, "entity") {
+				if strings.HasSuffix(k, "_url") || k == "space" || k == "stack" || k == "routes" || k == "service_bindings" {
+					rel = append(rel, k)
+				}
+			}
+			if got := strings.Join(rel, ","); got != tc.wantKeys {
+				t.Errorf("relation keys\n got %s\nwant %s", got, tc.wantKeys)
+			}
+			var res struct {
+				Entity struct {
+					Space *struct {
+						Metadata V2Metadata
+						Entity   map[string]json.RawMessage
+					}
+					ServiceBindings json.RawMessage `json:"service_bindings"`
+				}
+			}
+			if err := json.Unmarshal(raw, &res); err != nil {
+				t.Fatal(err)
+			}
+			if sp := res.Entity.Space; sp != nil {
+				_, hasOrg := sp.Entity["organization"]
+				if hasOrg != tc.orgIn || sp.Metadata.URL != "/v2/spaces/sp1" || string(sp.Entity["allow_ssh"]) != "true" {
+					t.Errorf("space %s (organization inlined %v, want %v)", raw, hasOrg, tc.orgIn)
+				}
+				if hasOrg {
+					keys := strings.Join(objectKeys(t, raw, "entity", "space", "entity"), ",")
+					if !strings.Contains(keys, "organization_url,organization,") {
+						t.Errorf("organization not right after its url: %s", keys)
+					}
+				}
+			}
+			if res.Entity.ServiceBindings != nil && string(res.Entity.ServiceBindings) != "[]" {
+				t.Errorf("no bindings should render [], got %s", res.Entity.ServiceBindings)
+			}
+		})
+	}
+}
