@@ -774,5 +774,9 @@ func (s *Server) setState(r *request, state, eventType string) error {
 	if err := s.store.SetAppState(r.ctx, a.GUID, state, a.UpdatedAt, bump, s.appEvent(r, eventType, a, acc.space, nil)); err != nil {
 		return storeErr(err, "App")
 	}
+	// The instances start (or restart) now, or go down (running.go).
+	if err := s.placeApp(r.ctx, a.GUID, state); err != nil {
+		return errInternal(err)
+	}
 	return r.reply(200, presentApp(r.base, a))
 }

@@ -56,20 +56,34 @@ type processAccess struct {
 	appAccess
 }
 
+// findProcess loads the process a request names: by app and type
+// (/v3/apps/:guid/processes/:type...), or by guid (/v3/processes/:guid...).
 func (s *Server) findProcess(r *request) (processAccess, error) {
+	if len(r.params) == 2 {
+		return s.findAppProcess(r, r.params[0], r.params[1])
+	}
+	return s.findProcessByGUID(r, r.params[0])
+}
+
+// findAppProcess loads the process of type typ of an app the caller can
+// see: 404 App, then 404 Process.
+func (s *Server) findAppProcess(r *request, appGUID, typ string) (processAccess, error) {
 	var pa processAccess
 	var err error
-	if len(r.params) == 2 { // /v3/apps/:guid/processes/:type
-		if pa.appAccess, err = s.findApp(r, r.params[0]); err != nil {
-			return pa, err
-		}
-		pa.proc, err = s.store.GetAppProcess(r.ctx, pa.app.GUID, r.params[1])
-		if err != nil {
-			return pa, storeErr(err, "Process")
-		}
-		return pa, nil
+	if pa.appAccess, err = s.findApp(r, appGUID); err != nil {
+		return pa, err
 	}
-	if pa.proc, err = s.store.GetProcess(r.ctx, r.user.viewer(), r.params[0]); err != nil {
+	if pa.proc, err = s.store.GetAppProcess(r.ctx, pa.app.GUID, typ); err != nil {
+		return pa, storeErr(err, "Process")
+	}
+	return pa, nil
+}
+
+// findProcessByGUID loads a process the caller can see (404 Process).
+func (s *Server) findProcessByGUID(r *request, guid string) (processAccess, error) {
+	var pa processAccess
+	var err error
+	if pa.proc, err = s.store.GetProcess(r.ctx, r.user.viewer(), guid); err != nil {
 		return pa, storeErr(err, "Process")
 	}
 	if pa.appAccess, err = s.findApp(r, pa.proc.AppGUID); err != nil {
@@ -102,6 +116,33 @@ func (s *Server) getAppProcess(r *request) error { return s.getProcess(r) }
 func (s *Server) patchAppProcess(r *request) error { return s.patchProcess(r) }
 
 func (s *Server) scaleAppProcess(r *request) error { return s.scaleProcess(r) }
+
+func (s *Server) appProcessStats(r *request) error { return s.processStats(r) }
+
+// terminateProcessInstance is DELETE /v3/processes/:guid/instances/:index.
+func (s *Server) terminateProcessInstance(r *request) error {
+	if err := r.query.allow(); err != nil {
+		return err
+	}
+	pa, err := s.findProcessByGUID(r, r.params[0])
+	if err != nil {
+		return err
+	}
+	return s.terminateInstance(r, pa, r.params[1])
+}
+
+// terminateAppProcessInstance is DELETE
+// /v3/apps/:guid/processes/:type/instances/:index.
+func (s *Server) terminateAppProcessInstance(r *request) error {
+	if err := r.query.allow(); err != nil {
+		return err
+	}
+	pa, err := s.findAppProcess(r, r.params[0], r.params[1])
+	if err != nil {
+		return err
+	}
+	return s.terminateInstance(r, pa, r.params[2])
+}
 
 // patchProcess updates command, health check and metadata
 // (cc:app/messages/process_update_message.rb, app/actions/process_update.rb).
@@ -174,6 +215,9 @@ func (s *Server) patchProcess(r *request) error {
 		map[string]any{"process_guid": p.GUID, "process_type": p.Type, "request": censored(o, "command")})
 	if err := s.store.UpdateProcess(r.ctx, p, ev); err != nil {
 		return storeErr(err, "Process")
+	}
+	if err := s.placeProcess(r.ctx, pa.app, p); err != nil {
+		return errInternal(err)
 	}
 	pa.proc = p
 	return r.reply(200, s.presentOne(r, pa))
@@ -308,6 +352,10 @@ func (s *Server) scaleProcess(r *request) error {
 		map[string]any{"process_guid": p.GUID, "process_type": p.Type, "request": json.RawMessage(data)})
 	if err := s.store.UpdateProcess(r.ctx, p, ev); err != nil {
 		return storeErr(err, "Process")
+	}
+	// Diego starts the new instances and stops the extra ones at once.
+	if err := s.placeProcess(r.ctx, pa.app, p); err != nil {
+		return errInternal(err)
 	}
 	pa.proc = p
 	return r.reply(202, s.presentOne(r, pa))

@@ -346,6 +346,11 @@ func TestRoleTableReads(t *testing.T) {
 	}
 }
 
+// roleFixtureRows are writes that other files run against fixtures of
+// their own (they need more than a fresh app: a route, a service instance);
+// TestRoleTableCoversEveryRoute counts them.
+var roleFixtureRows []roleRow
+
 // roleWriteRow is a write of the role table. It runs on a fresh app of its
 // own ({app}) in demo-space and in a space of a suspended org ({space}),
 // once per seeded user.
@@ -382,6 +387,9 @@ func roleWriteRows() []roleWriteRow {
 		{write("scale app process", "POST", "/v3/apps/{app}/processes/web/actions/scale", map[string]int{"instances": 2}, 202, "App"), false},
 		{write("patch process", "PATCH", "/v3/processes/{app}", map[string]string{"command": "./run"}, 200, "Process"), false},
 		{write("scale process", "POST", "/v3/processes/{app}/actions/scale", map[string]int{"instances": 3}, 202, "Process"), false},
+		// A restarted instance is recorded as audit.app.process.terminate_instance.
+		{write("restart instance", "DELETE", "/v3/processes/{app}/instances/0", nil, 204, "Process"), true},
+		{write("restart app process instance", "DELETE", "/v3/apps/{app}/processes/web/instances/0", nil, 204, "App"), true},
 	}
 }
 
@@ -569,6 +577,7 @@ func TestRoleTableCoversEveryRoute(t *testing.T) {
 	for _, w := range roleWriteRows() {
 		rows = append(rows, w.roleRow)
 	}
+	rows = append(rows, roleFixtureRows...)
 	placeholder := strings.NewReplacer("{app}", "x", "{otherApp}", "x", "{org}", "x", "{otherOrg}", "x", "{space}", "x",
 		"{otherSpace}", "x", "{stack}", "x", "{event}", "x", "{otherEvent}", "x", "{devJob}", "x", "{adminJob}", "x")
 	routes := (&Server{}).buildRoutes()

@@ -1,17 +1,23 @@
 package backend
 
 import (
+	"encoding/json"
+	"errors"
+	"regexp"
+	"slices"
+	"sort"
 	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
 
 	"capibridge/backend/store"
 )
 
-// Domains, routes with their destinations, and service credential
-// bindings. Key order is that of CC's presenters
-// (cc:app/presenters/v3/domain_presenter.rb, route_presenter.rb,
-// route_destination_presenter.rb, service_credential_binding_presenter.rb);
-// CC's docs order some keys differently, and shared/reference has no
-// example of these.
+// Domains, routes and their destinations. Key order is that of CC's
+// presenters (cc:app/presenters/v3/domain_presenter.rb, route_presenter.rb,
+// route_destination_presenter.rb); CC's docs order some keys differently,
+// and shared/reference has no example of these.
 
 type domainJSON struct {
 	GUID               string    `json:"guid"`
@@ -369,150 +375,570 @@ func (s *Server) listRouteDestinations(r *request) error {
 	if err != nil {
 		return err
 	}
-	out := struct {
-		Destinations []destinationJSON `json:"destinations"`
-		Links        struct {
-			Self  link `json:"self"`
-			Route link `json:"route"`
-		} `json:"links"`
-	}{Destinations: presentDestinations(dests)}
-	self := r.base + "/v3/routes/" + rt.GUID
-	out.Links.Self = link{Href: self + "/destinations"}
-	out.Links.Route = link{Href: self}
-	return r.reply(200, out)
+	return r.reply(200, presentDestinationList(r.base, rt, dests))
 }
 
-type bindingJSON struct {
-	GUID          string  `json:"guid"`
-	CreatedAt     string  `json:"created_at"`
-	UpdatedAt     string  `json:"updated_at"`
-	Name          *string `json:"name"`
-	Type          string  `json:"type"`
-	LastOperation struct {
-		Type        string `json:"type"`
-		State       string `json:"state"`
-		Description string `json:"description"`
-		CreatedAt   string `json:"created_at"`
-		UpdatedAt   string `json:"updated_at"`
-	} `json:"last_operation"`
-	Metadata      metadataJSON `json:"metadata"`
-	Relationships struct {
-		ServiceInstance toOne  `json:"service_instance"`
-		App             *toOne `json:"app,omitempty"`
-	} `json:"relationships"`
-	Links struct {
-		Self            link  `json:"self"`
-		Details         link  `json:"details"`
-		ServiceInstance link  `json:"service_instance"`
-		Parameters      *link `json:"parameters,omitempty"`
-		App             *link `json:"app,omitempty"`
+type destinationListJSON struct {
+	Destinations []destinationJSON `json:"destinations"`
+	Links        struct {
+		Self  link `json:"self"`
+		Route link `json:"route"`
 	} `json:"links"`
 }
 
-// presentBinding renders a binding. The parameters link is for managed
-// service instances only; without service instances in the store, it is
-// always shown.
-func presentBinding(base string, b store.ServiceCredentialBinding) bindingJSON {
-	j := bindingJSON{GUID: b.GUID, CreatedAt: timestamp(b.CreatedAt), UpdatedAt: timestamp(b.UpdatedAt), Name: b.Name, Type: b.Type,
-		Metadata: meta(b.Labels, b.Annotations)}
-	// A binding's last operation carries the binding's own times when CC
-	// has no operation row (LastOperationHelper).
-	lo := &j.LastOperation
-	lo.Type, lo.State, lo.Description = b.LastOperation.Type, b.LastOperation.State, b.LastOperation.Description
-	lo.CreatedAt, lo.UpdatedAt = j.CreatedAt, j.UpdatedAt
-	j.Relationships.ServiceInstance = one(b.ServiceInstanceGUID)
-	self := base + "/v3/service_credential_bindings/" + b.GUID
-	j.Links.Self = link{Href: self}
-	j.Links.Details = link{Href: self + "/details"}
-	j.Links.ServiceInstance = link{Href: base + "/v3/service_instances/" + b.ServiceInstanceGUID}
-	j.Links.Parameters = &link{Href: self + "/parameters"}
-	if b.AppGUID != nil && *b.AppGUID != "" {
-		app := one(*b.AppGUID)
-		j.Relationships.App = &app
-		j.Links.App = &link{Href: base + "/v3/apps/" + *b.AppGUID}
-	}
-	return j
+func presentDestinationList(base string, rt store.Route, dests []store.Destination) destinationListJSON {
+	out := destinationListJSON{Destinations: presentDestinations(dests)}
+	self := base + "/v3/routes/" + rt.GUID
+	out.Links.Self = link{Href: self + "/destinations"}
+	out.Links.Route = link{Href: self}
+	return out
 }
 
-// bindingIncluded is the included block of a bindings list. There is no
-// service instance in the store yet, so service_instances is empty.
-type bindingIncluded struct {
-	Apps             []appJSON  `json:"apps,omitzero"`
-	ServiceInstances []struct{} `json:"service_instances,omitzero"`
+// routeEvent builds an audit event about a route, caused by the caller
+// (cc:app/repositories/route_event_repository.rb: the target's name is the
+// route's host).
+func (s *Server) routeEvent(r *request, typ string, rt store.Route, sp store.Space, data any) store.Event {
+	b, err := json.Marshal(data)
+	if err != nil || data == nil {
+		b = []byte("{}")
+	}
+	return store.Event{GUID: uuid.NewString(), Type: typ, Actor: r.user.actor(), TargetGUID: rt.GUID, TargetType: "route",
+		TargetName: rt.Host, SpaceGUID: sp.GUID, OrgGUID: sp.OrgGUID, Data: b, CreatedAt: s.store.Now()}
 }
 
-// listServiceCredentialBindings is GET /v3/service_credential_bindings
-// (ServiceCredentialBindingsListMessage), less the filters on service
-// plans, offerings and instance names, which need tables not yet here.
-func (s *Server) listServiceCredentialBindings(r *request) error {
-	if err := r.query.allow(listKeys("guids", "names", "app_guids", "app_names", "service_instance_guids", "type", "include")...); err != nil {
-		return err
+// toOneGUID reads relationships.<key>.data.guid, with the text of CC's
+// ToOneRelationshipValidator when it is missing or malformed.
+func toOneGUID(rels object, key, label string) (string, error) {
+	bad := errUnprocessable("Relationships " + label + " must be structured like this: \"" + key + `: {"data": {"guid": "valid-guid"}}"`)
+	rel, err := rels.sub(key, "Relationships "+label)
+	if err != nil || rel == nil {
+		return "", bad
 	}
-	p, err := r.query.page("created_at", "updated_at", "name")
-	if err != nil {
-		return err
+	data, err := rel.sub("data", "Relationships "+label+" data")
+	if err != nil || data == nil {
+		return "", bad
 	}
-	m, err := r.query.metadataFilters()
-	if err != nil {
-		return err
+	guid, err := data.str("guid", "Relationships "+label+" guid")
+	if err != nil || guid == nil || *guid == "" {
+		return "", bad
 	}
-	include, err := r.include("app", "service_instance")
-	if err != nil {
-		return err
-	}
-	f := store.BindingFilter{GUIDs: r.query.list("guids"), Names: r.query.list("names"), AppGUIDs: r.query.list("app_guids"),
-		AppNames: r.query.list("app_names"), ServiceInstanceGUIDs: r.query.list("service_instance_guids"),
-		Labels: m.labels, CreatedAts: m.created, UpdatedAts: m.updated}
-	if r.query.has("type") {
-		typ := r.query.str("type")
-		if typ != "app" && typ != "key" {
-			return errBadQuery("Type must be one of 'app', 'key'")
-		}
-		f.Types = []string{typ}
-	}
-	bindings, total, err := s.store.ListServiceCredentialBindings(r.ctx, r.user.viewer(), f, p)
-	if err != nil {
-		return errInternal(err)
-	}
-	out := struct {
-		listJSON[bindingJSON]
-		Included *bindingIncluded `json:"included,omitempty"`
-	}{listJSON: listJSON[bindingJSON]{Pagination: pagination(r.base, "/v3/service_credential_bindings", r.query, p, total),
-		Resources: make([]bindingJSON, len(bindings))}}
-	for i, b := range bindings {
-		out.Resources[i] = presentBinding(r.base, b)
-	}
-	if len(include) > 0 {
-		out.Included = &bindingIncluded{}
-		if include["service_instance"] {
-			out.Included.ServiceInstances = []struct{}{}
-		}
-		if include["app"] {
-			out.Included.Apps = []appJSON{}
-			seen := map[string]bool{}
-			for _, b := range bindings {
-				if b.AppGUID == nil || seen[*b.AppGUID] {
-					continue
-				}
-				seen[*b.AppGUID] = true
-				a, err := s.store.GetApp(r.ctx, store.Viewer{All: true}, *b.AppGUID)
-				if err != nil {
-					return errInternal(err)
-				}
-				out.Included.Apps = append(out.Included.Apps, presentApp(r.base, a))
-			}
-		}
-	}
-	return r.reply(200, out)
+	return *guid, nil
 }
 
-func (s *Server) getServiceCredentialBinding(r *request) error {
+// routeHost is RouteCreateMessage's host format: a DNS label or "*".
+var routeHost = regexp.MustCompile(`^([\w\-]+|\*)?$`)
+
+// parseRouteCreate reads a route create body (RouteCreateMessage) into a
+// route and the guids of its space and domain.
+func parseRouteCreate(o object) (store.Route, error) {
+	var rt store.Route
+	host, err := o.str("host", "Host")
+	if err != nil {
+		return rt, err
+	}
+	if host != nil {
+		if len(*host) > 63 {
+			return rt, errUnprocessable("Host is too long (maximum is 63 characters)")
+		}
+		if !routeHost.MatchString(*host) {
+			return rt, errUnprocessable(`Host must be either "*" or contain only alphanumeric characters, "_", or "-"`)
+		}
+		rt.Host = *host
+	}
+	path, err := o.str("path", "Path")
+	if err != nil {
+		return rt, err
+	}
+	if path != nil {
+		switch {
+		case len(*path) > 128:
+			return rt, errUnprocessable("Path is too long (maximum is 128 characters)")
+		case *path != "" && !strings.HasPrefix(*path, "/"):
+			return rt, errUnprocessable("Path must begin with /")
+		case strings.Contains(*path, "?"):
+			return rt, errUnprocessable("Path cannot contain ?")
+		case *path == "/":
+			return rt, errUnprocessable("Path cannot be exactly /")
+		}
+		rt.Path = *path
+	}
+	if rt.Port, err = o.integer("port", "Port"); err != nil {
+		return rt, err
+	}
+	if rt.Port != nil && *rt.Port < 0 {
+		return rt, errUnprocessable("Port must be greater than or equal to 0")
+	}
+	if rt.Port != nil && *rt.Port > 65535 {
+		return rt, errUnprocessable("Port must be less than or equal to 65535")
+	}
+	rels, err := o.sub("relationships", "Relationships")
+	if err != nil {
+		return rt, err
+	}
+	if rels == nil {
+		return rt, errUnprocessable("Relationships can't be blank")
+	}
+	if err := rels.only("space", "domain"); err != nil {
+		return rt, err
+	}
+	if rt.SpaceGUID, err = toOneGUID(rels, "space", "Space"); err != nil {
+		return rt, err
+	}
+	rt.DomainGUID, err = toOneGUID(rels, "domain", "Domain")
+	return rt, err
+}
+
+// createRoute is POST /v3/routes (RoutesController#create, RouteCreate):
+// 201 with the route. The space and the domain need only exist; writing
+// needs admin or space developer in an active org.
+func (s *Server) createRoute(r *request) error {
 	if err := r.query.allow(); err != nil {
 		return err
 	}
-	b, err := s.store.GetServiceCredentialBinding(r.ctx, r.user.viewer(), r.params[0])
+	o, err := decodeObject(r.ctx.PostBody(), "host", "path", "port", "relationships", "metadata")
 	if err != nil {
-		return storeErr(err, "Service credential binding")
+		return err
 	}
-	return r.reply(200, presentBinding(r.base, b))
+	rt, err := parseRouteCreate(o)
+	if err != nil {
+		return err
+	}
+	md, err := o.metadata()
+	if err != nil {
+		return err
+	}
+	all := store.Viewer{All: true}
+	sp, err := s.store.GetSpace(r.ctx, all, rt.SpaceGUID)
+	if errors.Is(err, store.ErrNotFound) {
+		return errUnprocessable("Invalid space. Ensure that the space exists and you have access to it.")
+	}
+	if err != nil {
+		return errInternal(err)
+	}
+	d, err := s.store.GetDomain(r.ctx, all, rt.DomainGUID)
+	if errors.Is(err, store.ErrNotFound) {
+		return errUnprocessable("Invalid domain. Ensure that the domain exists and you have access to it.")
+	}
+	if err != nil {
+		return errInternal(err)
+	}
+	roles, err := s.rolesIn(r.ctx, r.user, sp.OrgGUID, sp.GUID)
+	if err != nil {
+		return errInternal(err)
+	}
+	if err := roles.writeErr(); err != nil {
+		return err
+	}
+	if d.OrgGUID == "" && rt.Host == "*" && !r.user.admin() {
+		return errUnprocessable("You do not have sufficient permissions to create a route with a wildcard host on a domain not scoped to an organization.")
+	}
+	if err := s.checkRoute(r, &rt, sp, d); err != nil {
+		return err
+	}
+	now := s.store.Now()
+	rt.GUID, rt.CreatedAt, rt.UpdatedAt = uuid.NewString(), now, now
+	if md != nil {
+		rt.Labels, rt.Annotations = apply(nil, md.labels), apply(nil, md.annotations)
+	}
+	ev := s.routeEvent(r, "audit.route.create", rt, sp, map[string]any{"request": o})
+	if err := s.store.CreateRoute(r.ctx, rt, ev); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return routeTaken(rt, d)
+		}
+		return errInternal(err)
+	}
+	return r.reply(201, presentRoute(r.base, rt, d, nil))
+}
+
+// checkRoute applies the Route model's validations, with RouteCreate's
+// texts, and picks a port for a tcp route that has none.
+func (s *Server) checkRoute(r *request, rt *store.Route, sp store.Space, d store.Domain) error {
+	if d.OrgGUID != "" && d.OrgGUID != sp.OrgGUID {
+		org, err := s.store.GetOrg(r.ctx, store.Viewer{All: true}, sp.OrgGUID)
+		if err != nil {
+			return errInternal(err)
+		}
+		return errUnprocessable("Invalid domain. Domain '" + d.Name + "' is not available in organization '" + org.Name + "'.")
+	}
+	if contains(d.Protocols, "tcp") {
+		switch {
+		case rt.Host != "":
+			return errUnprocessable("Hosts are not supported for TCP routes.")
+		case rt.Path != "":
+			return errUnprocessable("Paths are not supported for TCP routes.")
+		case rt.Port == nil:
+			// CC's PortGenerator picks a free port of the router group.
+			used, err := s.store.UsedPorts(r.ctx, d.GUID)
+			if err != nil {
+				return errInternal(err)
+			}
+			port := int64(1024)
+			for _, u := range used {
+				if u == port {
+					port++
+				}
+			}
+			if port > 65535 {
+				return errUnprocessable("There are no more ports available for this domain.")
+			}
+			rt.Port = &port
+		}
+		return nil
+	}
+	if rt.Port != nil && *rt.Port > 0 {
+		return errUnprocessable("Routes with protocol 'http' do not support ports.")
+	}
+	rt.Port = nil
+	switch {
+	case d.Internal && rt.Host == "*":
+		return errUnprocessable("Wildcard hosts are not supported for internal domains.")
+	case d.Internal && rt.Path != "":
+		return errUnprocessable("Paths are not supported for internal domains.")
+	case d.OrgGUID == "" && rt.Host == "":
+		return errUnprocessable("Missing host. Routes in shared domains must have a host defined.")
+	case len(rt.Host)+1+len(d.Name) > 253:
+		return errUnprocessable("Host combined with domain name must be no more than 253 characters.")
+	}
+	return nil
+}
+
+// routeTaken is RouteCreate's text for an address already in use.
+func routeTaken(rt store.Route, d store.Domain) error {
+	switch {
+	case rt.Port != nil:
+		return errUnprocessable("Route already exists with port '" + strconv.FormatInt(*rt.Port, 10) + "' for domain '" + d.Name + "'.")
+	case rt.Path == "" && rt.Host == "":
+		return errUnprocessable("Route already exists for domain '" + d.Name + "'.")
+	case rt.Path == "":
+		return errUnprocessable("Route already exists with host '" + rt.Host + "' for domain '" + d.Name + "'.")
+	case rt.Host == "":
+		return errUnprocessable("Route already exists with path '" + rt.Path + "' for domain '" + d.Name + "'.")
+	}
+	return errUnprocessable("Route already exists with host '" + rt.Host + "' and path '" + rt.Path + "' for domain '" + d.Name + "'.")
+}
+
+// writableRoute loads a route the caller can see (404 Route) in a space it
+// may write to (403, as can_manage_apps_in_active_space? and suspended!).
+func (s *Server) writableRoute(r *request) (store.Route, store.Space, error) {
+	rt, err := s.store.GetRoute(r.ctx, r.user.viewer(), r.params[0])
+	if err != nil {
+		return rt, store.Space{}, storeErr(err, "Route")
+	}
+	sp, err := s.store.GetSpace(r.ctx, store.Viewer{All: true}, rt.SpaceGUID)
+	if err != nil {
+		return rt, sp, errInternal(err)
+	}
+	roles, err := s.rolesIn(r.ctx, r.user, sp.OrgGUID, sp.GUID)
+	if err != nil {
+		return rt, sp, errInternal(err)
+	}
+	return rt, sp, roles.writeErr()
+}
+
+// deleteRoute is DELETE /v3/routes/:guid: 202 with a job, as CC's
+// RoutesController#destroy. The route and its destinations go at once; the
+// job finishes after the configured delay, so clients see it PROCESSING.
+func (s *Server) deleteRoute(r *request) error {
+	if err := r.query.allow(); err != nil {
+		return err
+	}
+	rt, sp, err := s.writableRoute(r)
+	if err != nil {
+		return err
+	}
+	ev := s.routeEvent(r, "audit.route.delete-request", rt, sp, map[string]any{"request": map[string]bool{"recursive": true}})
+	if err := s.store.DeleteRoute(r.ctx, rt.GUID, ev); err != nil {
+		return storeErr(err, "Route")
+	}
+	now := s.store.Now()
+	job := store.Job{GUID: uuid.NewString(), Operation: "route.delete", State: store.JobProcessing, ResourceGUID: rt.GUID,
+		UserGUID: r.user.GUID, CreatedAt: now, UpdatedAt: now}
+	if err := s.store.CreateJob(r.ctx, job); err != nil {
+		return errInternal(err)
+	}
+	s.runJob(job)
+	return r.accepted(job.GUID)
+}
+
+// destinationReq is one destination of an insert or a replace.
+type destinationReq struct {
+	appGUID, processType, protocol string
+	port, weight                   *int64
+}
+
+// parseDestinations reads {"destinations": [...]} as CC's
+// RouteUpdateDestinationsMessage does; replace allows an empty list and
+// weights.
+func parseDestinations(body []byte, replace bool) ([]destinationReq, error) {
+	o, err := decodeObject(body, "destinations")
+	if err != nil {
+		return nil, err
+	}
+	minimum := 1
+	if replace {
+		minimum = 0
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(o["destinations"], &items); err != nil || o.isNull("destinations") || len(items) < minimum || len(items) > 100 {
+		return nil, errUnprocessable("Destinations must be an array containing between " + strconv.Itoa(minimum) + " and 100 destination objects.")
+	}
+	out := make([]destinationReq, 0, len(items))
+	weighted := 0
+	var sum int64
+	for i, item := range items {
+		bad := func(why string) error { return errUnprocessable("Destinations[" + strconv.Itoa(i) + "]: " + why) }
+		var d object
+		if err := json.Unmarshal(item, &d); err != nil || d == nil {
+			return nil, bad("must be an object.")
+		}
+		if !d.has("app") {
+			return nil, bad(`must have an "app".`)
+		}
+		if d.only("app", "weight", "port", "protocol") != nil {
+			return nil, bad(`must have only "app" and optionally "weight", "port" or "protocol".`)
+		}
+		var req destinationReq
+		app, err := d.sub("app", "App")
+		structure := bad(`app must have the structure {"guid": "app_guid"}`)
+		if err != nil || app == nil {
+			return nil, structure
+		}
+		guid, err := app.str("guid", "Guid")
+		if err != nil || guid == nil || len(*guid) < 1 || len(*guid) >= 200 {
+			return nil, structure
+		}
+		req.appGUID, req.processType = *guid, "web"
+		if app.has("process") {
+			proc, err := app.sub("process", "Process")
+			typ, terr := proc.str("type", "Type")
+			if err != nil || proc == nil || proc.only("type") != nil || terr != nil || typ == nil || *typ == "" {
+				return nil, bad(`process must have the structure {"type": "process_type"}`)
+			}
+			req.processType = *typ
+		}
+		if d.has("weight") && !d.isNull("weight") {
+			if !replace {
+				return nil, bad("weighted destinations can only be used when replacing all destinations.")
+			}
+			w, err := d.integer("weight", "Weight")
+			if err != nil || *w < 1 || *w > 100 {
+				return nil, bad("weight must be a positive integer between 1 and 100.")
+			}
+			req.weight = w
+			weighted++
+			sum += *w
+		}
+		if d.has("port") && !d.isNull("port") {
+			p, err := d.integer("port", "Port")
+			if err != nil || *p < 1024 || *p > 65535 {
+				return nil, bad("port must be a positive integer between 1024 and 65535 inclusive.")
+			}
+			req.port = p
+		}
+		if d.has("protocol") && !d.isNull("protocol") {
+			p, err := d.str("protocol", "Protocol")
+			if err != nil || !contains([]string{"http1", "http2", "tcp"}, *p) {
+				return nil, bad("protocol must be 'http1', 'http2' or 'tcp'.")
+			}
+			req.protocol = *p
+		}
+		out = append(out, req)
+	}
+	if weighted > 0 && weighted < len(out) {
+		return nil, errUnprocessable("Destinations cannot contain both weighted and unweighted destinations.")
+	}
+	if weighted > 0 && sum != 100 {
+		return nil, errUnprocessable("Destinations must have weights that sum to 100.")
+	}
+	return out, nil
+}
+
+// sameDestination compares destinations as UpdateRouteDestinations does:
+// app, process type, port and weight.
+func sameDestination(a, b store.Destination) bool {
+	return a.AppGUID == b.AppGUID && a.ProcessType == b.ProcessType && a.Port == b.Port &&
+		(a.Weight == nil) == (b.Weight == nil) && (a.Weight == nil || *a.Weight == *b.Weight)
+}
+
+// destinationEvent is audit.app.map-route or unmap-route about d's app
+// (AppEventRepository#record_map_route).
+func (s *Server) destinationEvent(r *request, typ string, a store.App, sp store.Space, d store.Destination) store.Event {
+	return s.appEvent(r, typ, a, sp, map[string]any{"route_guid": d.RouteGUID, "app_port": d.Port, "route_mapping_guid": d.GUID,
+		"destination_guid": d.GUID, "process_type": d.ProcessType, "weight": d.Weight, "protocol": d.Protocol})
+}
+
+func (s *Server) insertRouteDestinations(r *request) error { return s.updateRouteDestinations(r, false) }
+
+func (s *Server) replaceRouteDestinations(r *request) error { return s.updateRouteDestinations(r, true) }
+
+// updateRouteDestinations is POST (insert) and PATCH (replace)
+// /v3/routes/:guid/destinations: 200 with every destination of the route
+// (RoutesController#insert_destinations, #replace_destinations).
+func (s *Server) updateRouteDestinations(r *request, replace bool) error {
+	if err := r.query.allow(); err != nil {
+		return err
+	}
+	reqs, err := parseDestinations(r.ctx.PostBody(), replace)
+	if err != nil {
+		return err
+	}
+	rt, sp, err := s.writableRoute(r)
+	if err != nil {
+		return err
+	}
+	ds, err := s.store.DomainsByGUID(r.ctx, []string{rt.DomainGUID})
+	if err != nil || len(ds) != 1 {
+		return errInternal(err)
+	}
+	apps, err := s.destinationApps(r, rt, reqs)
+	if err != nil {
+		return err
+	}
+	tcp := contains(ds[0].Protocols, "tcp")
+	now := s.store.Now()
+	wanted := make([]store.Destination, 0, len(reqs))
+	for _, q := range reqs {
+		d := store.Destination{GUID: uuid.NewString(), RouteGUID: rt.GUID, AppGUID: q.appGUID, ProcessType: q.processType, Port: 8080,
+			Weight: q.weight, Protocol: q.protocol, CreatedAt: now, UpdatedAt: now}
+		if q.port != nil {
+			d.Port = *q.port
+		}
+		switch {
+		case tcp && d.Protocol == "":
+			d.Protocol = "tcp"
+		case d.Protocol == "":
+			d.Protocol = "http1"
+		case tcp && d.Protocol != "tcp":
+			return errUnprocessable("Destination protocol must be 'tcp' if route protocol is 'tcp'")
+		case !tcp && d.Protocol == "tcp":
+			return errUnprocessable("Destination protocol must be 'http1' or 'http2' if route protocol is 'http'")
+		}
+		for _, w := range wanted {
+			if sameDestination(w, d) {
+				return errUnprocessable("Destinations cannot contain duplicate entries")
+			}
+		}
+		wanted = append(wanted, d)
+	}
+	existing, err := s.store.Destinations(r.ctx, []string{rt.GUID}, store.DestinationFilter{})
+	if err != nil {
+		return errInternal(err)
+	}
+	current := existing[rt.GUID]
+	if !replace {
+		for _, d := range current {
+			if d.Weight != nil {
+				return errUnprocessable("Destinations cannot be inserted when there are weighted destinations already configured.")
+			}
+		}
+	}
+	var add []store.Destination
+	var remove []string
+	var events []store.Event
+	if replace {
+		for _, d := range current {
+			if slices.ContainsFunc(wanted, func(w store.Destination) bool { return sameDestination(w, d) }) {
+				continue
+			}
+			a, ok := apps[d.AppGUID]
+			if !ok {
+				if a, err = s.store.GetApp(r.ctx, store.Viewer{All: true}, d.AppGUID); err != nil {
+					return errInternal(err)
+				}
+			}
+			remove = append(remove, d.GUID)
+			events = append(events, s.destinationEvent(r, "audit.app.unmap-route", a, sp, d))
+		}
+	}
+	for _, d := range wanted {
+		if slices.ContainsFunc(current, func(c store.Destination) bool { return sameDestination(c, d) }) {
+			continue
+		}
+		add = append(add, d)
+		events = append(events, s.destinationEvent(r, "audit.app.map-route", apps[d.AppGUID], sp, d))
+	}
+	if err := s.store.UpdateDestinations(r.ctx, add, remove, events...); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return errUnprocessable("Destinations cannot contain duplicate entries")
+		}
+		return errInternal(err)
+	}
+	after, err := s.store.Destinations(r.ctx, []string{rt.GUID}, store.DestinationFilter{})
+	if err != nil {
+		return errInternal(err)
+	}
+	return r.reply(200, presentDestinationList(r.base, rt, after[rt.GUID]))
+}
+
+// destinationApps loads the apps of the destinations, with the texts of
+// RoutesController#validate_app_guids! and #validate_app_spaces!.
+func (s *Server) destinationApps(r *request, rt store.Route, reqs []destinationReq) (map[string]store.App, error) {
+	apps := map[string]store.App{}
+	var missing, hidden []string
+	for _, q := range reqs {
+		if _, ok := apps[q.appGUID]; ok || contains(missing, q.appGUID) {
+			continue
+		}
+		a, err := s.store.GetApp(r.ctx, store.Viewer{All: true}, q.appGUID)
+		if errors.Is(err, store.ErrNotFound) {
+			missing = append(missing, q.appGUID)
+			continue
+		}
+		if err != nil {
+			return nil, errInternal(err)
+		}
+		apps[a.GUID] = a
+	}
+	if len(missing) > 0 {
+		return nil, errUnprocessable(`App(s) with guid(s) "` + strings.Join(missing, `", "`) + `" do not exist.`)
+	}
+	for guid := range apps {
+		if _, err := s.store.GetApp(r.ctx, r.user.viewer(), guid); errors.Is(err, store.ErrNotFound) {
+			hidden = append(hidden, guid)
+		} else if err != nil {
+			return nil, errInternal(err)
+		}
+	}
+	if len(hidden) > 0 {
+		sort.Strings(hidden)
+		return nil, errUnprocessable(`App(s) with guid(s) "` + strings.Join(hidden, `", "`) + `" you do not have access.`)
+	}
+	for _, a := range apps {
+		if a.SpaceGUID != rt.SpaceGUID {
+			return nil, errUnprocessable("Routes destinations must be in either the route's space or the route's shared spaces")
+		}
+	}
+	return apps, nil
+}
+
+// deleteRouteDestination is DELETE /v3/routes/:guid/destinations/:guid:
+// 204 (RoutesController#destroy_destination).
+func (s *Server) deleteRouteDestination(r *request) error {
+	if err := r.query.allow(); err != nil {
+		return err
+	}
+	rt, sp, err := s.writableRoute(r)
+	if err != nil {
+		return err
+	}
+	dests, err := s.store.Destinations(r.ctx, []string{rt.GUID}, store.DestinationFilter{GUIDs: []string{r.params[1]}})
+	if err != nil {
+		return errInternal(err)
+	}
+	if len(dests[rt.GUID]) == 0 {
+		return errUnprocessable("Unable to unmap route from destination. Ensure the route has a destination with this guid.")
+	}
+	d := dests[rt.GUID][0]
+	if d.Weight != nil {
+		return errUnprocessable("Weighted destinations cannot be deleted individually.")
+	}
+	a, err := s.store.GetApp(r.ctx, store.Viewer{All: true}, d.AppGUID)
+	if err != nil {
+		return errInternal(err)
+	}
+	if err := s.store.UpdateDestinations(r.ctx, nil, []string{d.GUID}, s.destinationEvent(r, "audit.app.unmap-route", a, sp, d)); err != nil {
+		return storeErr(err, "Route")
+	}
+	r.ctx.SetStatusCode(204)
+	return nil
 }

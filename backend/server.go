@@ -86,6 +86,7 @@ func New(ctx context.Context, cfg configs.Backend, log *slog.Logger, opts ...Opt
 		st.Close()
 		return nil, err
 	}
+	s.startCrashSweep()
 	s.routes = s.buildRoutes()
 	s.http = &fasthttp.Server{
 		Handler:               s.Handler(),
@@ -366,6 +367,8 @@ func (s *Server) buildRoutes() []route {
 		{get, p("/v3/apps/:guid/processes/:type"), false, s.getAppProcess},
 		{patch, p("/v3/apps/:guid/processes/:type"), false, s.patchAppProcess},
 		{post, p("/v3/apps/:guid/processes/:type/actions/scale"), false, s.scaleAppProcess},
+		{get, p("/v3/apps/:guid/processes/:type/stats"), false, s.appProcessStats},
+		{del, p("/v3/apps/:guid/processes/:type/instances/:index"), false, s.terminateAppProcessInstance},
 
 		{get, p("/v3/apps/:guid/packages"), false, s.listAppPackages},
 		{get, p("/v3/apps/:guid/builds"), false, s.listAppBuilds},
@@ -385,14 +388,32 @@ func (s *Server) buildRoutes() []route {
 		{get, p("/v3/domains/:guid"), false, s.getDomain},
 		{get, p("/v3/routes"), false, s.listRoutes},
 		{get, p("/v3/routes/:guid"), false, s.getRoute},
+		{post, p("/v3/routes"), false, s.createRoute},
+		{del, p("/v3/routes/:guid"), false, s.deleteRoute},
 		{get, p("/v3/routes/:guid/destinations"), false, s.listRouteDestinations},
+		{post, p("/v3/routes/:guid/destinations"), false, s.insertRouteDestinations},
+		{patch, p("/v3/routes/:guid/destinations"), false, s.replaceRouteDestinations},
+		{del, p("/v3/routes/:guid/destinations/:destination_guid"), false, s.deleteRouteDestination},
+
+		{get, p("/v3/service_instances"), false, s.listServiceInstances},
+		{post, p("/v3/service_instances"), false, s.createServiceInstance},
+		{get, p("/v3/service_instances/:guid"), false, s.getServiceInstance},
+		{del, p("/v3/service_instances/:guid"), false, s.deleteServiceInstance},
+		{get, p("/v3/service_instances/:guid/credentials"), false, s.getServiceInstanceCredentials},
 		{get, p("/v3/service_credential_bindings"), false, s.listServiceCredentialBindings},
+		{post, p("/v3/service_credential_bindings"), false, s.createServiceCredentialBinding},
 		{get, p("/v3/service_credential_bindings/:guid"), false, s.getServiceCredentialBinding},
+		{del, p("/v3/service_credential_bindings/:guid"), false, s.deleteServiceCredentialBinding},
+		{get, p("/v3/service_credential_bindings/:guid/details"), false, s.getServiceCredentialBindingDetails},
 
 		{get, p("/v3/processes"), false, s.listProcesses},
 		{get, p("/v3/processes/:guid"), false, s.getProcess},
 		{patch, p("/v3/processes/:guid"), false, s.patchProcess},
 		{post, p("/v3/processes/:guid/actions/scale"), false, s.scaleProcess},
+		{get, p("/v3/processes/:guid/stats"), false, s.processStats},
+		{del, p("/v3/processes/:guid/instances/:index"), false, s.terminateProcessInstance},
+		{get, p("/v3/deployments"), false, s.listDeployments},
+		{get, p("/v3/deployments/:guid"), false, s.getDeployment},
 
 		{get, p("/v3/jobs/:guid"), false, s.getJob},
 		{get, p("/v3/audit_events"), false, s.listEvents},

@@ -28,6 +28,33 @@ type Metrics struct {
 	AuthFailures *prometheus.CounterVec
 	// BuildInfo is 1, labelled with the version and the Go version.
 	BuildInfo *prometheus.GaugeVec
+
+	// CacheRequests counts list-cache lookups by route template and result
+	// (CacheHit, CacheMiss, CacheStale, CacheBypass, CacheError).
+	CacheRequests *prometheus.CounterVec
+	// CacheTierHits counts cache hits by the tier that answered (TierLocal, TierRedis).
+	CacheTierHits *prometheus.CounterVec
+	// CacheBytes is the size of the cached bodies by tier: the in-process tier's
+	// weight, and for TierRedis the bytes this instance wrote to Redis whose
+	// expiry has not passed (Redis may hold more, written by other instances).
+	CacheBytes *prometheus.GaugeVec
+	// CacheInvalidations counts topic generation bumps by result (InvalidationOK,
+	// or InvalidationError when Redis could not be reached and the bump was
+	// queued for retry).
+	CacheInvalidations *prometheus.CounterVec
+	// CacheInvalidationsPending is the number of topics whose generation bump
+	// waits for Redis to come back.
+	CacheInvalidationsPending prometheus.Gauge
+	// CacheGenerationReads counts the Redis reads of topic generations; many
+	// concurrent lookups share one.
+	CacheGenerationReads prometheus.Counter
+	// RedisDuration observes Redis command latency by command name (a bounded set:
+	// get, set, mget, incr, publish, setnx, raise).
+	RedisDuration *prometheus.HistogramVec
+	// RedisErrors counts failed Redis commands by command name.
+	RedisErrors *prometheus.CounterVec
+	// RedisBreakerOpen is 1 while the cache skips Redis after a failure, else 0.
+	RedisBreakerOpen prometheus.Gauge
 }
 
 // Label values that are not route templates.
@@ -48,9 +75,46 @@ const (
 	OutcomeOther   = "error"
 )
 
+// Results of a list-cache lookup, the values of the "result" label of
+// capibridge_cache_requests_total.
+const (
+	// CacheHit is a response served from the cache, fresh.
+	CacheHit = "hit"
+	// CacheMiss is a response filled from the upstream (absent or expired entry).
+	CacheMiss = "miss"
+	// CacheStale is an expired entry served because the upstream failed.
+	CacheStale = "stale"
+	// CacheBypass is a request that skipped the cache read (client no-cache, or a
+	// route that is not cached).
+	CacheBypass = "bypass"
+	// CacheError is a lookup that could not use the cache because Redis failed.
+	CacheError = "error"
+)
+
+// Cache tiers, the values of the "tier" label.
+const (
+	// TierLocal is the in-process tier.
+	TierLocal = "local"
+	// TierRedis is the shared Redis tier.
+	TierRedis = "redis"
+)
+
+// Results of a generation bump, the values of the "result" label of
+// capibridge_cache_invalidations_total.
+const (
+	// InvalidationOK is a bump that reached Redis (or the local generations).
+	InvalidationOK = "ok"
+	// InvalidationError is a bump that failed and waits for Redis.
+	InvalidationError = "error"
+)
+
 // latencyBuckets span a cached hit (sub-millisecond) to a slow upstream
 // fan-out (tens of seconds).
 var latencyBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
+
+// redisBuckets span a loopback round trip (~0.1 ms) to the cache's command
+// timeout and beyond.
+var redisBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1}
 
 // New creates every collector and registers it on reg.
 func New(reg prometheus.Registerer, version string) *Metrics {
@@ -85,8 +149,47 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			Namespace: Namespace, Name: "build_info",
 			Help: "Always 1; the labels say which capibridge is running.",
 		}, []string{"version", "goversion"}),
+		CacheRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Subsystem: "cache", Name: "requests_total",
+			Help: "List-cache lookups, by route template and result (hit, miss, stale, bypass, error).",
+		}, []string{"route", "result"}),
+		CacheTierHits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Subsystem: "cache", Name: "tier_hits_total",
+			Help: "List-cache hits, by the tier that answered (local, redis).",
+		}, []string{"tier"}),
+		CacheBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: Namespace, Subsystem: "cache", Name: "bytes",
+			Help: "Cached bytes by tier: the in-process tier's size, and the unexpired bytes this instance wrote to Redis.",
+		}, []string{"tier"}),
+		CacheInvalidations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Subsystem: "cache", Name: "invalidations_total",
+			Help: "Topic generation bumps after writes, by result (ok, error: queued until Redis returns).",
+		}, []string{"result"}),
+		CacheInvalidationsPending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: Namespace, Subsystem: "cache", Name: "invalidations_pending",
+			Help: "Topics whose generation bump waits for Redis.",
+		}),
+		CacheGenerationReads: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: Namespace, Subsystem: "cache", Name: "generation_reads_total",
+			Help: "Redis reads of topic generations; concurrent lookups share one.",
+		}),
+		RedisDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: Namespace, Subsystem: "redis", Name: "command_duration_seconds",
+			Help:    "Redis command latency, by command.",
+			Buckets: redisBuckets,
+		}, []string{"command"}),
+		RedisErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Subsystem: "redis", Name: "errors_total",
+			Help: "Failed Redis commands, by command.",
+		}, []string{"command"}),
+		RedisBreakerOpen: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: Namespace, Subsystem: "redis", Name: "breaker_open",
+			Help: "1 while the cache skips Redis after a failure, else 0.",
+		}),
 	}
-	reg.MustRegister(m.Requests, m.RequestDuration, m.InFlight, m.UpstreamRequests, m.UpstreamDuration, m.AuthFailures, m.BuildInfo)
+	reg.MustRegister(m.Requests, m.RequestDuration, m.InFlight, m.UpstreamRequests, m.UpstreamDuration, m.AuthFailures, m.BuildInfo,
+		m.CacheRequests, m.CacheTierHits, m.CacheBytes, m.CacheInvalidations, m.CacheInvalidationsPending, m.CacheGenerationReads,
+		m.RedisDuration, m.RedisErrors, m.RedisBreakerOpen)
 	m.BuildInfo.WithLabelValues(version, runtime.Version()).Set(1)
 	return m
 }

@@ -18,7 +18,18 @@ func TestCollectorsLintClean(t *testing.T) {
 	m.UpstreamRequests.WithLabelValues("/v3/apps", OutcomeOK).Inc()
 	m.UpstreamDuration.WithLabelValues("/v3/apps", OutcomeOK).Observe(0.02)
 	m.AuthFailures.WithLabelValues("expired").Inc()
-	for _, c := range []prometheus.Collector{m.Requests, m.RequestDuration, m.InFlight, m.UpstreamRequests, m.UpstreamDuration, m.AuthFailures, m.BuildInfo} {
+	m.CacheRequests.WithLabelValues("/v2/apps", CacheHit).Inc()
+	m.CacheTierHits.WithLabelValues(TierLocal).Inc()
+	m.CacheBytes.WithLabelValues(TierRedis).Set(1024)
+	m.CacheInvalidations.WithLabelValues(InvalidationOK).Inc()
+	m.CacheInvalidationsPending.Set(1)
+	m.CacheGenerationReads.Inc()
+	m.RedisDuration.WithLabelValues("mget").Observe(0.0002)
+	m.RedisErrors.WithLabelValues("get").Inc()
+	m.RedisBreakerOpen.Set(1)
+	for _, c := range []prometheus.Collector{m.Requests, m.RequestDuration, m.InFlight, m.UpstreamRequests, m.UpstreamDuration, m.AuthFailures, m.BuildInfo,
+		m.CacheRequests, m.CacheTierHits, m.CacheBytes, m.CacheInvalidations, m.CacheInvalidationsPending, m.CacheGenerationReads,
+		m.RedisDuration, m.RedisErrors, m.RedisBreakerOpen} {
 		problems, err := testutil.CollectAndLint(c)
 		if err != nil {
 			t.Fatal(err)
@@ -33,6 +44,22 @@ func TestCollectorsLintClean(t *testing.T) {
 	names, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
+	}
+	want := map[string]bool{
+		"capibridge_cache_requests_total": false, "capibridge_cache_tier_hits_total": false, "capibridge_cache_bytes": false,
+		"capibridge_cache_invalidations_total": false, "capibridge_cache_invalidations_pending": false,
+		"capibridge_cache_generation_reads_total": false, "capibridge_redis_command_duration_seconds": false,
+		"capibridge_redis_errors_total": false, "capibridge_redis_breaker_open": false,
+	}
+	for _, mf := range names {
+		if _, ok := want[mf.GetName()]; ok {
+			want[mf.GetName()] = true
+		}
+	}
+	for name, seen := range want {
+		if !seen {
+			t.Errorf("%s is not registered", name)
+		}
 	}
 	for _, mf := range names {
 		if !strings.HasPrefix(mf.GetName(), "capibridge_") {

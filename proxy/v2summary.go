@@ -40,7 +40,10 @@ func (g *Gateway) v2AppSummary(ctx *fasthttp.RequestCtx) error {
 		services []translate.ServiceSummary
 	)
 	err = parallel(
-		func() (err error) { bundles, err = g.appBundles(c, []translate.V3App{app}, stacks, translate.Inline{}); return },
+		func() (err error) {
+			bundles, err = g.appBundles(c, []translate.V3App{app}, stacks, translate.Inline{})
+			return
+		},
 		func() (err error) { space, err = g.v3.GetSpace(c, app.Relationships.Space.GUID()); return },
 		func() error {
 			if app.State == "STARTED" {

@@ -4,6 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
 )
 
 // Package is a v3 package: an app's bits or a docker image reference.
@@ -191,15 +194,18 @@ func scanPackage(r scanner) (Package, error) {
 	return p, err
 }
 
-// CreatePackage inserts a package. Its app must exist.
-func (s *Store) CreatePackage(ctx context.Context, p Package) error {
+// CreatePackage inserts a package and records events. Its app must exist.
+func (s *Store) CreatePackage(ctx context.Context, p Package, events ...Event) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO packages (guid, app_guid, space_guid, type, state, sha256_checksum, sha1_checksum,
 			error, docker_image, docker_username, docker_password, labels, annotations, created_at, updated_at)
 			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 			p.GUID, p.AppGUID, p.SpaceGUID, p.Type, p.State, p.SHA256Checksum, p.SHA1Checksum, p.Error, p.DockerImage,
 			p.DockerUsername, p.DockerPassword, jsonText(nonNil(p.Labels)), jsonText(nonNil(p.Annotations)), p.CreatedAt, p.UpdatedAt)
-		return err
+		if err != nil {
+			return err
+		}
+		return insertEvents(ctx, tx, events)
 	})
 }
 
@@ -325,19 +331,26 @@ func jsonOrNull(v any, isNil bool) any {
 	return jsonText(v)
 }
 
-// CreateDroplet inserts a droplet. Making it an app's current droplet is
-// UpdateApp with App.DropletGUID set.
-func (s *Store) CreateDroplet(ctx context.Context, d Droplet) error {
+// CreateDroplet inserts a droplet and records events. Making it an app's
+// current droplet is AssignDroplet (or UpdateApp with App.DropletGUID set).
+func (s *Store) CreateDroplet(ctx context.Context, d Droplet, events ...Event) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO droplets (guid, app_guid, space_guid, package_guid, state, error_id, error_description,
-			lifecycle_type, execution_metadata, process_types, sha256_checksum, sha1_checksum, buildpacks, stack, image, labels,
-			annotations, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-			d.GUID, d.AppGUID, d.SpaceGUID, d.PackageGUID, d.State, d.ErrorID, d.ErrorDescription, d.LifecycleType,
-			d.ExecutionMetadata, jsonOrNull(d.ProcessTypes, d.ProcessTypes == nil), d.SHA256Checksum, d.SHA1Checksum,
-			jsonOrNull(d.Buildpacks, d.Buildpacks == nil), d.Stack, d.Image, jsonText(nonNil(d.Labels)), jsonText(nonNil(d.Annotations)),
-			d.CreatedAt, d.UpdatedAt)
-		return err
+		if err := insertDroplet(ctx, tx, d); err != nil {
+			return err
+		}
+		return insertEvents(ctx, tx, events)
 	})
+}
+
+func insertDroplet(ctx context.Context, tx *sql.Tx, d Droplet) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO droplets (guid, app_guid, space_guid, package_guid, state, error_id, error_description,
+		lifecycle_type, execution_metadata, process_types, sha256_checksum, sha1_checksum, buildpacks, stack, image, labels,
+		annotations, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		d.GUID, d.AppGUID, d.SpaceGUID, d.PackageGUID, d.State, d.ErrorID, d.ErrorDescription, d.LifecycleType,
+		d.ExecutionMetadata, jsonOrNull(d.ProcessTypes, d.ProcessTypes == nil), d.SHA256Checksum, d.SHA1Checksum,
+		jsonOrNull(d.Buildpacks, d.Buildpacks == nil), d.Stack, d.Image, jsonText(nonNil(d.Labels)), jsonText(nonNil(d.Annotations)),
+		d.CreatedAt, d.UpdatedAt)
+	return err
 }
 
 // ListDroplets returns one page of the droplets v can see.
@@ -378,4 +391,294 @@ func deleteAppChildren(ctx context.Context, tx *sql.Tx, appGUID string) error {
 		}
 	}
 	return nil
+}
+
+// Errors of the staging writes.
+var (
+	// ErrStagingInProgress is a build create while another build of the
+	// app is STAGING (CC's BuildCreate#staging_in_progress!).
+	ErrStagingInProgress = errors.New("store: a build of the app is staging")
+	// ErrWrongState is a state change of a package or droplet that is no
+	// longer in the state the change starts from (an upload that lost a
+	// race), or an assignment of a droplet that is not STAGED.
+	ErrWrongState = errors.New("store: not in the expected state")
+)
+
+// SetPackageState moves a package from state from to p's state, checksums
+// and error (the steps of an upload or a copy) and records events. A
+// package that is no longer in state from is ErrWrongState.
+func (s *Store) SetPackageState(ctx context.Context, from string, p Package, events ...Event) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE packages SET state = ?, sha256_checksum = ?, sha1_checksum = ?, error = ?, updated_at = ?
+			WHERE guid = ? AND state = ?`, p.State, p.SHA256Checksum, p.SHA1Checksum, p.Error, p.UpdatedAt, p.GUID, from)
+		if err != nil {
+			return err
+		}
+		if err := stateChanged(ctx, tx, res, "packages", p.GUID); err != nil {
+			return err
+		}
+		return insertEvents(ctx, tx, events)
+	})
+}
+
+// SetDropletState moves a droplet from state from to d: its state, error,
+// process types, execution metadata, checksums, buildpacks, stack and
+// image (the steps of an upload or a copy), and records events. A droplet
+// that is no longer in state from is ErrWrongState.
+func (s *Store) SetDropletState(ctx context.Context, from string, d Droplet, events ...Event) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		if err := updateDroplet(ctx, tx, from, d); err != nil {
+			return err
+		}
+		return insertEvents(ctx, tx, events)
+	})
+}
+
+func updateDroplet(ctx context.Context, tx *sql.Tx, from string, d Droplet) error {
+	res, err := tx.ExecContext(ctx, `UPDATE droplets SET state = ?, error_id = ?, error_description = ?, execution_metadata = ?,
+		process_types = ?, sha256_checksum = ?, sha1_checksum = ?, buildpacks = ?, stack = ?, image = ?, updated_at = ?
+		WHERE guid = ? AND state = ?`,
+		d.State, d.ErrorID, d.ErrorDescription, d.ExecutionMetadata, jsonOrNull(d.ProcessTypes, d.ProcessTypes == nil),
+		d.SHA256Checksum, d.SHA1Checksum, jsonOrNull(d.Buildpacks, d.Buildpacks == nil), d.Stack, d.Image, d.UpdatedAt, d.GUID, from)
+	if err != nil {
+		return err
+	}
+	return stateChanged(ctx, tx, res, "droplets", d.GUID)
+}
+
+// stateChanged turns a conditional update that touched no row into
+// ErrNotFound (no such row) or ErrWrongState (a row in another state).
+func stateChanged(ctx context.Context, tx *sql.Tx, res sql.Result, table, guid string) error {
+	n, err := res.RowsAffected()
+	if err != nil || n > 0 {
+		return err
+	}
+	var one int
+	err = tx.QueryRowContext(ctx, "SELECT 1 FROM "+table+" WHERE guid = ?", guid).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	return ErrWrongState
+}
+
+// StagingOutcome is how a simulated build ends. It is decided when the
+// build is created, kept with it, and applied when it finishes.
+type StagingOutcome struct {
+	// State is BuildStaged or BuildFailed; the error is set on a failure.
+	State            string  `json:"state"`
+	ErrorID          *string `json:"error_id"`
+	ErrorDescription *string `json:"error_description"`
+	// Droplet is the final row of the build's droplet. NewDroplet inserts
+	// it (a docker build makes its droplet when staging ends, CC's
+	// DropletCreate#create_docker_droplet); otherwise it replaces the
+	// STAGING droplet made when the build started. Its UpdatedAt is set to
+	// the time the build finishes.
+	Droplet    Droplet `json:"droplet"`
+	NewDroplet bool    `json:"new_droplet"`
+	// Events are recorded when the build finishes, dated then.
+	Events []Event `json:"events"`
+}
+
+// StagingInProgress tells whether a build of the app is STAGING.
+func (s *Store) StagingInProgress(ctx context.Context, appGUID string) (bool, error) {
+	return stagingInProgress(ctx, s.db, appGUID)
+}
+
+func stagingInProgress(ctx context.Context, q queryer, appGUID string) (bool, error) {
+	var n int
+	err := q.QueryRowContext(ctx, `SELECT count(*) FROM builds WHERE app_guid = ? AND state = ?`, appGUID, BuildStaging).Scan(&n)
+	return n > 0, err
+}
+
+// StageBuild inserts a STAGING build that finishes at finishAt (unix
+// milliseconds) with outcome, the droplet its staging starts with (nil for
+// none) and events, in one transaction; unless another build of the app is
+// STAGING, which is ErrStagingInProgress.
+func (s *Store) StageBuild(ctx context.Context, b Build, d *Droplet, finishAt int64, outcome StagingOutcome, events ...Event) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		busy, err := stagingInProgress(ctx, tx, b.AppGUID)
+		if err != nil {
+			return err
+		}
+		if busy {
+			return ErrStagingInProgress
+		}
+		if d != nil {
+			if err := insertDroplet(ctx, tx, *d); err != nil {
+				return err
+			}
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO builds (guid, app_guid, space_guid, package_guid, droplet_guid, state, error_id,
+			error_description, lifecycle_type, buildpacks, stack, staging_memory_in_mb, staging_disk_in_mb, staging_log_rate_limit,
+			created_by_guid, created_by_name, created_by_email, labels, annotations, created_at, updated_at, finish_at, outcome)
+			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+			b.GUID, b.AppGUID, b.SpaceGUID, b.PackageGUID, b.DropletGUID, b.State, b.ErrorID, b.ErrorDescription, b.LifecycleType,
+			jsonText(nonNilList(b.Buildpacks)), b.Stack, b.StagingMemoryMB, b.StagingDiskMB, b.StagingLogRate,
+			b.CreatedBy.GUID, b.CreatedBy.Name, b.CreatedBy.Email, jsonText(nonNil(b.Labels)), jsonText(nonNil(b.Annotations)),
+			b.CreatedAt, b.UpdatedAt, finishAt, jsonText(outcome))
+		if err != nil {
+			return err
+		}
+		return insertEvents(ctx, tx, events)
+	})
+}
+
+// FinishBuilds ends every STAGING build whose finish_at is at or before
+// nowMs (unix milliseconds), applying its outcome, and returns the earliest
+// finish_at still ahead, or 0 when no build is STAGING.
+func (s *Store) FinishBuilds(ctx context.Context, nowMs int64) (int64, error) {
+	var next int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT guid, finish_at, outcome FROM builds
+			WHERE finish_at IS NOT NULL AND finish_at <= ? ORDER BY finish_at, id`, nowMs)
+		if err != nil {
+			return err
+		}
+		type due struct {
+			guid     string
+			finishAt int64
+			outcome  string
+		}
+		var builds []due
+		for rows.Next() {
+			var d due
+			if err := rows.Scan(&d.guid, &d.finishAt, &d.outcome); err != nil {
+				rows.Close()
+				return err
+			}
+			builds = append(builds, d)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, b := range builds {
+			var o StagingOutcome
+			if err := json.Unmarshal([]byte(b.outcome), &o); err != nil {
+				return fmt.Errorf("store: outcome of build %s: %w", b.guid, err)
+			}
+			if err := finishBuild(ctx, tx, b.guid, b.finishAt/1000, o); err != nil {
+				return err
+			}
+		}
+		return tx.QueryRowContext(ctx, `SELECT ifnull(min(finish_at), 0) FROM builds WHERE finish_at IS NOT NULL`).Scan(&next)
+	})
+	return next, err
+}
+
+func finishBuild(ctx context.Context, tx *sql.Tx, guid string, at int64, o StagingOutcome) error {
+	d := o.Droplet
+	d.UpdatedAt = at
+	if o.NewDroplet {
+		d.CreatedAt = at
+		if err := insertDroplet(ctx, tx, d); err != nil {
+			return err
+		}
+	} else if err := updateDroplet(ctx, tx, DropletStaging, d); err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrWrongState) {
+		// A droplet gone with its app, or no longer STAGING, keeps what it
+		// has; the build still ends.
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE builds SET state = ?, error_id = ?, error_description = ?, droplet_guid = ?, updated_at = ?,
+		finish_at = NULL, outcome = NULL WHERE guid = ?`, o.State, o.ErrorID, o.ErrorDescription, d.GUID, at, guid)
+	if err != nil {
+		return err
+	}
+	for i := range o.Events {
+		o.Events[i].CreatedAt = at
+	}
+	return insertEvents(ctx, tx, o.Events)
+}
+
+// NextBuildFinish returns the earliest finish_at (unix milliseconds) of a
+// STAGING build, or 0 when there is none.
+func (s *Store) NextBuildFinish(ctx context.Context) (int64, error) {
+	var next int64
+	err := s.db.QueryRowContext(ctx, `SELECT ifnull(min(finish_at), 0) FROM builds WHERE finish_at IS NOT NULL`).Scan(&next)
+	return next, err
+}
+
+// AssignDroplet makes dropletGUID the current droplet of the app, as CC's
+// AppAssignDroplet does, and records events. The droplet must be the app's
+// (ErrNotFound otherwise) and STAGED (ErrWrongState). Every process type of
+// the droplet the app has no process for gets one, made by newProcess
+// with its audit event (ProcessCreateFromAppDroplet).
+func (s *Store) AssignDroplet(ctx context.Context, appGUID, dropletGUID string, at int64, newProcess func(typ string) (Process, Event), events ...Event) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		var state string
+		var types sql.NullString
+		err := tx.QueryRowContext(ctx, `SELECT state, process_types FROM droplets WHERE guid = ? AND app_guid = ?`, dropletGUID, appGUID).
+			Scan(&state, &types)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if state != DropletStaged {
+			return ErrWrongState
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE apps SET droplet_guid = ?, updated_at = ? WHERE guid = ?`, dropletGUID, at, appGUID)
+		if err != nil {
+			return err
+		}
+		if err := mustAffect(res); err != nil {
+			return err
+		}
+		var processTypes map[string]string
+		if types.Valid {
+			if err := json.Unmarshal([]byte(types.String), &processTypes); err != nil {
+				return err
+			}
+		}
+		names := make([]string, 0, len(processTypes))
+		for typ := range processTypes {
+			names = append(names, typ)
+		}
+		slices.Sort(names)
+		for _, typ := range names {
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM processes WHERE app_guid = ? AND type = ?`, appGUID, typ).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 || newProcess == nil {
+				continue
+			}
+			p, ev := newProcess(typ)
+			if err := insertProcess(ctx, tx, p); err != nil {
+				return err
+			}
+			events = append(events, ev)
+		}
+		return insertEvents(ctx, tx, events)
+	})
+}
+
+// BlobOwners returns the guids of every package and every droplet, so that
+// bits on disk that belong to neither can be removed.
+func (s *Store) BlobOwners(ctx context.Context) (packages, droplets map[string]bool, err error) {
+	read := func(table string) (map[string]bool, error) {
+		rows, err := s.db.QueryContext(ctx, "SELECT guid FROM "+table)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		out := map[string]bool{}
+		for rows.Next() {
+			var g string
+			if err := rows.Scan(&g); err != nil {
+				return nil, err
+			}
+			out[g] = true
+		}
+		return out, rows.Err()
+	}
+	if packages, err = read("packages"); err != nil {
+		return nil, nil, err
+	}
+	droplets, err = read("droplets")
+	return packages, droplets, err
 }

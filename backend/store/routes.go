@@ -78,43 +78,6 @@ type DestinationFilter struct {
 	AppGUIDs []string
 }
 
-// ServiceCredentialBinding is a v3 service credential binding: of an app
-// (Type "app", AppGUID set) or a service key (Type "key").
-type ServiceCredentialBinding struct {
-	ID                  int64
-	GUID                string
-	Type                string
-	Name                *string
-	AppGUID             *string
-	ServiceInstanceGUID string
-	SpaceGUID           string
-	LastOperation       LastOperation
-	Labels              Metadata
-	Annotations         Metadata
-	CreatedAt           int64
-	UpdatedAt           int64
-}
-
-// LastOperation is the last broker operation on a binding.
-type LastOperation struct {
-	Type        string
-	State       string
-	Description string
-}
-
-// BindingFilter narrows a service credential bindings list.
-type BindingFilter struct {
-	GUIDs                []string
-	Names                []string
-	AppGUIDs             []string
-	AppNames             []string
-	ServiceInstanceGUIDs []string
-	Types                []string
-	Labels               []LabelReq
-	CreatedAts           []TimeCond
-	UpdatedAts           []TimeCond
-}
-
 const domainCols = "id, guid, name, internal, org_guid, router_group_guid, protocols, labels, annotations, created_at, updated_at"
 
 func scanDomain(r scanner) (Domain, error) {
@@ -205,16 +168,54 @@ func scanRoute(r scanner) (Route, error) {
 	return rt, err
 }
 
-// CreateRoute inserts a route; the same host, domain, path and port twice
-// is ErrConflict.
-func (s *Store) CreateRoute(ctx context.Context, rt Route) error {
+// CreateRoute inserts a route and records events; the same host, domain,
+// path and port twice is ErrConflict.
+func (s *Store) CreateRoute(ctx context.Context, rt Route, events ...Event) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO routes (guid, space_guid, domain_guid, host, path, port, labels, annotations,
 			created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)`,
 			rt.GUID, rt.SpaceGUID, rt.DomainGUID, rt.Host, rt.Path, rt.Port, jsonText(nonNil(rt.Labels)), jsonText(nonNil(rt.Annotations)),
 			rt.CreatedAt, rt.UpdatedAt)
-		return err
+		if err != nil {
+			return err
+		}
+		return insertEvents(ctx, tx, events)
 	})
+}
+
+// DeleteRoute deletes a route with its destinations and records events.
+func (s *Store) DeleteRoute(ctx context.Context, guid string, events ...Event) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM route_destinations WHERE route_guid = ?`, guid); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM routes WHERE guid = ?`, guid)
+		if err != nil {
+			return err
+		}
+		if err := mustAffect(res); err != nil {
+			return err
+		}
+		return insertEvents(ctx, tx, events)
+	})
+}
+
+// UsedPorts returns the ports of the routes of a domain, ascending.
+func (s *Store) UsedPorts(ctx context.Context, domainGUID string) ([]int64, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT port FROM routes WHERE domain_guid = ? AND port IS NOT NULL ORDER BY port`, domainGUID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var p int64
+		if err := rows.Scan(&p); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
 }
 
 // ListRoutes returns one page of the routes v can see.
@@ -274,20 +275,41 @@ func scanDestination(r scanner) (Destination, error) {
 // defaults: process type web, port 8080, protocol http1. The same mapping
 // twice is ErrConflict.
 func (s *Store) AddDestination(ctx context.Context, d Destination) error {
-	if d.ProcessType == "" {
-		d.ProcessType = "web"
-	}
-	if d.Port == 0 {
-		d.Port = 8080
-	}
-	if d.Protocol == "" {
-		d.Protocol = "http1"
-	}
+	return s.UpdateDestinations(ctx, []Destination{d}, nil)
+}
+
+// UpdateDestinations adds destinations, removes the destinations whose
+// guids are in remove, and records events, in one transaction. Zero values
+// of an added destination take CC's defaults, as in AddDestination.
+func (s *Store) UpdateDestinations(ctx context.Context, add []Destination, remove []string, events ...Event) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO route_destinations (guid, route_guid, app_guid, process_type, port, weight, protocol,
-			created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)`,
-			d.GUID, d.RouteGUID, d.AppGUID, d.ProcessType, d.Port, d.Weight, d.Protocol, d.CreatedAt, d.UpdatedAt)
-		return err
+		for _, guid := range remove {
+			res, err := tx.ExecContext(ctx, `DELETE FROM route_destinations WHERE guid = ?`, guid)
+			if err != nil {
+				return err
+			}
+			if err := mustAffect(res); err != nil {
+				return err
+			}
+		}
+		for _, d := range add {
+			if d.ProcessType == "" {
+				d.ProcessType = "web"
+			}
+			if d.Port == 0 {
+				d.Port = 8080
+			}
+			if d.Protocol == "" {
+				d.Protocol = "http1"
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO route_destinations (guid, route_guid, app_guid, process_type, port, weight, protocol,
+				created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)`,
+				d.GUID, d.RouteGUID, d.AppGUID, d.ProcessType, d.Port, d.Weight, d.Protocol, d.CreatedAt, d.UpdatedAt)
+			if err != nil {
+				return err
+			}
+		}
+		return insertEvents(ctx, tx, events)
 	})
 }
 
@@ -317,68 +339,4 @@ func (s *Store) Destinations(ctx context.Context, routeGUIDs []string, f Destina
 		out[d.RouteGUID] = append(out[d.RouteGUID], d)
 	}
 	return out, rows.Err()
-}
-
-const bindingCols = `id, guid, type, name, app_guid, service_instance_guid, space_guid, last_operation_type, last_operation_state,
-	last_operation_description, labels, annotations, created_at, updated_at`
-
-func scanBinding(r scanner) (ServiceCredentialBinding, error) {
-	var b ServiceCredentialBinding
-	var name, app sql.NullString
-	err := r.Scan(&b.ID, &b.GUID, &b.Type, &name, &app, &b.ServiceInstanceGUID, &b.SpaceGUID, &b.LastOperation.Type,
-		&b.LastOperation.State, &b.LastOperation.Description, &b.Labels, &b.Annotations, &b.CreatedAt, &b.UpdatedAt)
-	b.Name, b.AppGUID = nullStr(name), nullStr(app)
-	return b, err
-}
-
-// CreateServiceCredentialBinding inserts a binding. An empty last
-// operation is a succeeded create, CC's default for bindings without one
-// (LastOperationHelper).
-func (s *Store) CreateServiceCredentialBinding(ctx context.Context, b ServiceCredentialBinding) error {
-	if b.LastOperation.Type == "" {
-		b.LastOperation.Type, b.LastOperation.State = "create", "succeeded"
-	}
-	return s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO service_credential_bindings (guid, type, name, app_guid, service_instance_guid,
-			space_guid, last_operation_type, last_operation_state, last_operation_description, labels, annotations, created_at, updated_at)
-			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-			b.GUID, b.Type, b.Name, b.AppGUID, b.ServiceInstanceGUID, b.SpaceGUID, b.LastOperation.Type, b.LastOperation.State,
-			b.LastOperation.Description, jsonText(nonNil(b.Labels)), jsonText(nonNil(b.Annotations)), b.CreatedAt, b.UpdatedAt)
-		return err
-	})
-}
-
-var bindingOrder = map[string]string{"created_at": "created_at", "updated_at": "updated_at", "name": "name"}
-
-// ListServiceCredentialBindings returns one page of the bindings v can see.
-func (s *Store) ListServiceCredentialBindings(ctx context.Context, v Viewer, f BindingFilter, p Page) ([]ServiceCredentialBinding, int, error) {
-	w := &where{}
-	if err := s.limitToVisibleSpaces(ctx, v, w, "space_guid"); err != nil {
-		return nil, 0, err
-	}
-	w.in("guid", f.GUIDs)
-	w.in("name", f.Names)
-	w.in("app_guid", f.AppGUIDs)
-	if f.AppNames != nil {
-		if len(f.AppNames) == 0 {
-			w.add("0")
-		} else {
-			w.add("app_guid IN (SELECT guid FROM apps WHERE name IN ("+placeholders(len(f.AppNames))+"))", strArgs(f.AppNames)...)
-		}
-	}
-	w.in("service_instance_guid", f.ServiceInstanceGUIDs)
-	w.in("type", f.Types)
-	w.labels("labels", f.Labels)
-	w.times("created_at", f.CreatedAts)
-	w.times("updated_at", f.UpdatedAts)
-	return list(ctx, s.db, "service_credential_bindings", bindingCols, w, p, bindingOrder, scanBinding)
-}
-
-// GetServiceCredentialBinding returns the binding guid if v can see it.
-func (s *Store) GetServiceCredentialBinding(ctx context.Context, v Viewer, guid string) (ServiceCredentialBinding, error) {
-	w, err := s.visibleOne(ctx, v, guid)
-	if err != nil {
-		return ServiceCredentialBinding{}, err
-	}
-	return one(s.db.QueryRowContext(ctx, "SELECT "+bindingCols+" FROM service_credential_bindings"+w.sql(), w.args...), scanBinding)
 }

@@ -18,7 +18,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -34,9 +33,6 @@ const KeyID = "key-1"
 // memory is the data dir that keeps the keys in memory only (store.Memory).
 const memory = ":memory:"
 
-// refreshInterval bounds how often Refresh reads the data dir.
-const refreshInterval = time.Second
-
 // Key is the embedded UAA's token key: the active RSA key that signs new
 // tokens, and the keys it replaced, which still verify the tokens they
 // signed until those expire. Rotation adds a key and makes it active; no
@@ -44,9 +40,8 @@ const refreshInterval = time.Second
 type Key struct {
 	dir string // "" when the keys live in memory only
 
-	mu      sync.RWMutex
-	keys    []signingKey // by number, oldest first; the last is active
-	scanned time.Time    // when dir was last read
+	mu   sync.RWMutex
+	keys []signingKey // by number, oldest first; the last is active
 }
 
 // signingKey is one key of the ring: its number n gives its kid and file.
@@ -176,17 +171,9 @@ func (k *Key) scan() error {
 	if err != nil {
 		return fmt.Errorf("uaa: read keys: %w", err)
 	}
-	k.scanned = time.Now()
-	have := make(map[int]bool, len(k.keys))
-	for _, sk := range k.keys {
-		have[sk.n] = true
-	}
 	added := false
-	for _, e := range entries {
+	for _, e := range k.unknown(entries) {
 		n := numberOf(e.Name())
-		if n == 0 || have[n] || !e.Type().IsRegular() {
-			continue
-		}
 		b, err := os.ReadFile(filepath.Join(k.dir, e.Name()))
 		if err != nil {
 			return fmt.Errorf("uaa: read key: %w", err)
@@ -202,6 +189,20 @@ func (k *Key) scan() error {
 		slices.SortFunc(k.keys, func(a, b signingKey) int { return a.n - b.n })
 	}
 	return nil
+}
+
+// unknown returns the rotated key files among entries that k does not
+// hold; k.mu is held.
+func (k *Key) unknown(entries []os.DirEntry) []os.DirEntry {
+	var out []os.DirEntry
+	for _, e := range entries {
+		n := numberOf(e.Name())
+		if n == 0 || !e.Type().IsRegular() || slices.ContainsFunc(k.keys, func(sk signingKey) bool { return sk.n == n }) {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
 }
 
 func generate() (*rsa.PrivateKey, error) {
@@ -272,18 +273,25 @@ func (k *Key) Rotate() (string, error) {
 }
 
 // Refresh reads the keys that another process added to the data dir
-// since (`capibridge uaa rotate-key` while the embedded CF runs), at most
-// once per refreshInterval; the newest becomes active. It does nothing for
-// keys in memory.
+// since (`capibridge uaa rotate-key` while the embedded CF runs); the
+// newest becomes active. It lists the directory, a few microseconds, and
+// reads only new key files. It does nothing for keys in memory.
 func (k *Key) Refresh() error {
 	if k.dir == "" {
 		return nil
 	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if time.Since(k.scanned) < refreshInterval {
+	entries, err := os.ReadDir(k.dir)
+	if err != nil {
+		return fmt.Errorf("uaa: read keys: %w", err)
+	}
+	k.mu.RLock()
+	news := len(k.unknown(entries))
+	k.mu.RUnlock()
+	if news == 0 {
 		return nil
 	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
 	return k.scan()
 }
 
