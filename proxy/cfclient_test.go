@@ -92,3 +92,69 @@ func TestGoCFClientReadsApps(t *testing.T) {
 		t.Error("the outsider found an app it cannot see")
 	}
 }
+
+// TestGoCFClientReadsAppDetails: go-cfclient reads an app's summary, env,
+// routes, bindings and events, the space and org it lives in, as the
+// developer who owns it and as users with less access.
+func TestGoCFClientReadsAppDetails(t *testing.T) {
+	s := startStack(t, nil)
+	guid := s.createApps(t, "developer", "detailed")[0]
+	routeGUID, instanceGUID := s.serviceFixture(t, guid, "detailed", "detailed-db")
+	client := func(user string) *cfclient.Client {
+		c, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens[user]})
+		if err != nil {
+			t.Fatalf("go-cfclient NewClient as %s: %v", user, err)
+		}
+		return c
+	}
+	dev := client("developer")
+	app, err := dev.GetAppByGuid(guid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := app.Summary()
+	if err != nil || sum.Guid != guid || sum.Name != "detailed" || sum.Memory != 1024 || sum.State != "STOPPED" || sum.Environment["K"] != "v" ||
+		sum.RunningInstances != 0 || sum.SpaceGuid != "5ace0000-0000-4000-8000-000000000001" {
+		t.Errorf("Summary: %v %+v", err, sum)
+	}
+	env, err := dev.GetAppEnv(guid)
+	if err != nil || env.Environment["K"] != "v" || env.ApplicationEnv["VCAP_APPLICATION"].(map[string]any)["application_id"] != guid {
+		t.Errorf("GetAppEnv: %v %+v", err, env)
+	}
+	routes, err := dev.GetAppRoutes(guid)
+	if err != nil || len(routes) != 1 || routes[0].Guid != routeGUID || routes[0].Host != "detailed" {
+		t.Errorf("GetAppRoutes: %v %+v", err, routes)
+	}
+	created, err := dev.ListAppEventsByQuery(cfclient.AppCreate, []cfclient.AppEventQuery{{Filter: cfclient.FilterActee, Operator: ":", Value: guid}})
+	if err != nil || len(created) != 1 || created[0].Actee != guid || created[0].ActeeName != "detailed" {
+		t.Errorf("ListAppEventsByQuery: %v %+v", err, created)
+	}
+	events, err := dev.ListEventsByQuery(url.Values{"q": {"actee:" + guid}})
+	if err != nil || len(events) < 1 {
+		t.Errorf("ListEventsByQuery: %v %d", err, len(events))
+	}
+	// The binding through go-cfclient's own resource type.
+	var bindings struct {
+		Resources []cfclient.ServiceBindingResource `json:"resources"`
+	}
+	r := s.do("GET", s.gwURL+"/v2/apps/"+guid+"/service_bindings", "developer", nil)
+	if err := json.Unmarshal(r.body, &bindings); err != nil || len(bindings.Resources) != 1 ||
+		bindings.Resources[0].Entity.ServiceInstanceGuid != instanceGUID || bindings.Resources[0].Entity.AppGuid != guid {
+		t.Errorf("bindings: %v %s", err, r.body)
+	}
+
+	// An auditor reads the summary but not the env; an outsider nothing.
+	if _, err := client("auditor").GetAppEnv(guid); err == nil {
+		t.Error("the auditor read the env")
+	}
+	aud, err := client("auditor").GetAppByGuid(guid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum, err := aud.Summary(); err != nil || sum.Guid != guid {
+		t.Errorf("auditor Summary: %v %+v", err, sum)
+	}
+	if _, err := client("outsider").GetAppByGuid(guid); err == nil {
+		t.Error("the outsider read the app")
+	}
+}
