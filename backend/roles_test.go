@@ -602,6 +602,16 @@ func TestRoleTableCoversEveryRoute(t *testing.T) {
 	}
 }
 
+// roleAnonAnswer is what an anonymous route answers whatever the token:
+// 200, but 403 from the blobstore's signed URLs (blobs.go), which
+// rolePathOf calls without the signature that is their credential.
+func roleAnonAnswer(rt route) roleWant {
+	if len(rt.pattern) > 0 && rt.pattern[0] == "blobs" {
+		return roleWant{status: 403}
+	}
+	return roleOK(200)
+}
+
 func roleSegments(path string) []string {
 	path = strings.TrimSuffix(path, "/")
 	if path == "" {
@@ -691,7 +701,7 @@ func TestAuthTokens(t *testing.T) {
 					r := roleView(c, t).do(rt.method, path, tc.header, nil)
 					switch {
 					case rt.anon:
-						roleOK(200).assert(t, r)
+						roleAnonAnswer(rt).assert(t, r)
 					case tc.want.status == 0:
 						if r.status == 401 || r.status == 403 {
 							t.Fatalf("a good token got %d: %s", r.status, r.body)
@@ -740,7 +750,7 @@ func TestScopes(t *testing.T) {
 					}
 					switch {
 					case rt.anon:
-						roleOK(200).assert(t, r)
+						roleAnonAnswer(rt).assert(t, r)
 					case !allowed:
 						roleNotAuthorized.assert(t, r)
 					case r.status == 401 || r.status == 403:

@@ -3,8 +3,11 @@ package backend
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -410,4 +413,363 @@ func TestServiceCredentialBindings(t *testing.T) {
 			prefix+"Invalid included resource: 'route'. Valid included resources are: 'app', 'service_instance'")
 		wantBadQuery(t, c.do("GET", "/v3/service_credential_bindings?order_by=type", "admin", nil), prefix+"Order by can only be: 'created_at', 'updated_at', 'name'")
 	})
+}
+
+// routeBody is a POST /v3/routes body.
+func routeBody(host, path, space, domain string) map[string]any {
+	b := map[string]any{"relationships": map[string]any{
+		"space": map[string]any{"data": map[string]string{"guid": space}}, "domain": map[string]any{"data": map[string]string{"guid": domain}}}}
+	if host != "" {
+		b["host"] = host
+	}
+	if path != "" {
+		b["path"] = path
+	}
+	return b
+}
+
+// destinations is a destinations body: app guids, each optionally
+// followed by ":process" and "@weight" (app:worker@60).
+func destinations(apps ...string) map[string]any {
+	list := []map[string]any{}
+	for _, a := range apps {
+		d := map[string]any{}
+		if guid, w, ok := strings.Cut(a, "@"); ok {
+			n, _ := strconv.Atoi(w)
+			d["weight"], a = n, guid
+		}
+		app := map[string]any{}
+		if guid, proc, ok := strings.Cut(a, ":"); ok {
+			app["process"], a = map[string]string{"type": proc}, guid
+		}
+		app["guid"] = a
+		d["app"] = app
+		list = append(list, d)
+	}
+	return map[string]any{"destinations": list}
+}
+
+// destinationsOf reads a destinations list as "app:process:port[@weight]".
+func destinationsOf(t *testing.T, body []byte) []string {
+	t.Helper()
+	var b struct {
+		Destinations []struct {
+			GUID string
+			App  struct {
+				GUID    string
+				Process struct{ Type string }
+			}
+			Port     int64
+			Weight   *int64
+			Protocol string
+		}
+	}
+	if err := json.Unmarshal(body, &b); err != nil {
+		t.Fatal(err)
+	}
+	out := []string{}
+	for _, d := range b.Destinations {
+		s := d.App.GUID + ":" + d.App.Process.Type + ":" + strconv.FormatInt(d.Port, 10)
+		if d.Weight != nil {
+			s += "@" + strconv.FormatInt(*d.Weight, 10)
+		}
+		if d.Protocol != "http1" {
+			s += "/" + d.Protocol
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// TestRouteWrites walks a route's life: create, duplicates, destinations
+// inserted, replaced and removed, lists by app, delete.
+func TestRouteWrites(t *testing.T) {
+	w := newRoutesWorld(t)
+	c := w.c
+	var rt struct{ GUID string }
+	r := c.must(201, "POST", "/v3/routes", "developer", routeBody("shop", "", DemoSpaceGUID, SharedDomainGUID))
+	r.json(t, &rt)
+	self := v3Base + "/v3/routes/" + rt.GUID
+	want := `{"guid":"` + rt.GUID + `","created_at":"2025-07-01T09:00:00Z","updated_at":"2025-07-01T09:00:00Z","protocol":"http",` +
+		`"host":"shop","path":"","port":null,"url":"shop.apps.capibridge.local","destinations":[],"metadata":{"labels":{},"annotations":{}},` +
+		`"relationships":{"space":{"data":{"guid":"` + DemoSpaceGUID + `"}},"domain":{"data":{"guid":"` + SharedDomainGUID + `"}}},` +
+		`"links":{"self":{"href":"` + self + `"},"space":{"href":"` + v3Base + `/v3/spaces/` + DemoSpaceGUID + `"},` +
+		`"destinations":{"href":"` + self + `/destinations"},"domain":{"href":"` + v3Base + `/v3/domains/` + SharedDomainGUID + `"}}}`
+	if string(r.body) != want {
+		t.Errorf("created\n got %s\nwant %s", r.body, want)
+	}
+	if got := string(c.must(200, "GET", "/v3/routes/"+rt.GUID, "auditor", nil).body); got != want {
+		t.Errorf("read back\n got %s\nwant %s", got, want)
+	}
+	wantV3Error(t, c.do("POST", "/v3/routes", "developer", routeBody("SHOP", "", DemoSpaceGUID, SharedDomainGUID)), 422, 10008,
+		"CF-UnprocessableEntity", "Route already exists with host 'SHOP' for domain 'apps.capibridge.local'.")
+	c.must(201, "POST", "/v3/routes", "developer", routeBody("shop", "/api", DemoSpaceGUID, SharedDomainGUID))
+	wantV3Error(t, c.do("POST", "/v3/routes", "admin", routeBody("shop", "/api", DemoSpaceGUID, SharedDomainGUID)), 422, 10008,
+		"CF-UnprocessableEntity", "Route already exists with host 'shop' and path '/api' for domain 'apps.capibridge.local'.")
+
+	dests := "/v3/routes/" + rt.GUID + "/destinations"
+	steps := []struct {
+		name, method string
+		body         any
+		want         []string
+	}{
+		{"insert", "POST", destinations(w.app), []string{w.app + ":web:8080"}},
+		{"insert the same again", "POST", destinations(w.app), []string{w.app + ":web:8080"}},
+		{"insert another process", "POST", map[string]any{"destinations": []map[string]any{{"app": map[string]any{"guid": w.sidekick,
+			"process": map[string]string{"type": "worker"}}, "port": 9090, "protocol": "http2"}}},
+			[]string{w.app + ":web:8080", w.sidekick + ":worker:9090/http2"}},
+		{"replace with weights", "PATCH", destinations(w.app+"@60", w.sidekick+":worker@40"),
+			[]string{w.app + ":web:8080@60", w.sidekick + ":worker:8080@40"}},
+		{"replace", "PATCH", destinations(w.app), []string{w.app + ":web:8080"}},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			r := c.forTest(t).must(200, st.method, dests, "developer", st.body)
+			// Destinations made at one instant come in guid order: compare sets.
+			if got := destinationsOf(t, r.body); !slices.Equal(sortedCopy(got), sortedCopy(st.want)) {
+				t.Errorf("destinations %v, want %v", got, st.want)
+			}
+			if got := rawAt(t, r.body, "links"); got != `{"self":{"href":"`+self+`/destinations"},"route":{"href":"`+self+`"}}` {
+				t.Errorf("links %s", got)
+			}
+		})
+	}
+	if got := guidsOf(c.listPage("developer", "/v3/routes?app_guids="+w.app+"&hosts=shop").Resources); !slices.Equal(got, []string{rt.GUID}) {
+		t.Errorf("routes of the app %v", got)
+	}
+	if got := guidsOf(c.listPage("auditor", "/v3/apps/"+w.app+"/routes?hosts=shop").Resources); !slices.Equal(got, []string{rt.GUID}) {
+		t.Errorf("app routes %v", got)
+	}
+	var d struct{ Destinations []struct{ GUID string } }
+	c.must(200, "GET", dests, "developer", nil).json(t, &d)
+	unmap := `{"errors":[{"detail":"Unable to unmap route from destination. Ensure the route has a destination with this guid.","title":"CF-UnprocessableEntity","code":10008}]}`
+	if r := c.do("DELETE", dests+"/"+routesDestWeb, "developer", nil); r.status != 422 || string(r.body) != unmap {
+		t.Errorf("a destination of another route: %d %s", r.status, r.body)
+	}
+	c.must(204, "DELETE", dests+"/"+d.Destinations[0].GUID, "developer", nil)
+	if got := guidsOf(c.listPage("developer", "/v3/routes?app_guids="+w.app+"&hosts=shop").Resources); len(got) != 0 {
+		t.Errorf("routes of the app after the unmap %v", got)
+	}
+	events := func(typ, target string) int {
+		return c.listPage("admin", "/v3/audit_events?types="+typ+"&target_guids="+target).Pagination.TotalResults
+	}
+	for _, ev := range []struct {
+		typ, target string
+		n           int
+	}{
+		{"audit.route.create", rt.GUID, 1},
+		// insert, insert weighted (replace), insert unweighted (replace)
+		{"audit.app.map-route", w.app, 3},
+		{"audit.app.map-route", w.sidekick, 2},
+		{"audit.app.unmap-route", w.app, 3},
+		{"audit.app.unmap-route", w.sidekick, 2},
+	} {
+		if n := events(ev.typ, ev.target); n != ev.n {
+			t.Errorf("%d %s events about %s, want %d", n, ev.typ, ev.target, ev.n)
+		}
+	}
+
+	del := c.must(202, "DELETE", "/v3/routes/"+rt.GUID, "developer", nil)
+	if state := c.waitJob(del.header["Location"], "developer"); state != store.JobComplete {
+		t.Errorf("delete job %s", state)
+	}
+	if got := rawAt(t, c.must(200, "GET", del.header["Location"][len(v3Base):], "developer", nil).body, "operation"); got != `"route.delete"` {
+		t.Errorf("job operation %s", got)
+	}
+	roleNotFound("Route").assert(t, c.do("GET", "/v3/routes/"+rt.GUID, "developer", nil))
+	if n := events("audit.route.delete-request", rt.GUID); n != 1 {
+		t.Errorf("%d delete-request events", n)
+	}
+}
+
+func TestRouteWriteErrors(t *testing.T) {
+	w := newRoutesWorld(t)
+	c := w.c
+	ctx := context.Background()
+	if err := c.srv.Store().CreateDomain(ctx, store.Domain{GUID: "d0a10000-0000-4000-8000-0000000000c1", Name: "tcp.example.org",
+		Protocols: []string{"tcp"}, CreatedAt: routesAt(3), UpdatedAt: routesAt(3)}); err != nil {
+		t.Fatal(err)
+	}
+	const tcp = "d0a10000-0000-4000-8000-0000000000c1"
+	weighted := c.must(201, "POST", "/v3/routes", "developer", routeBody("weighted", "", DemoSpaceGUID, SharedDomainGUID)).body
+	var wr struct{ GUID string }
+	if err := json.Unmarshal(weighted, &wr); err != nil {
+		t.Fatal(err)
+	}
+	var wd struct{ Destinations []struct{ GUID string } }
+	c.must(200, "PATCH", "/v3/routes/"+wr.GUID+"/destinations", "developer", destinations(w.app+"@50", w.sidekick+"@50")).json(t, &wd)
+	with := func(b map[string]any, k string, v any) map[string]any { b[k] = v; return b }
+	cases := []struct {
+		name, method, path string
+		body               any
+		status             int
+		detail             string
+	}{
+		{"no host on a shared domain", "POST", "/v3/routes", routeBody("", "", DemoSpaceGUID, SharedDomainGUID), 422,
+			"Missing host. Routes in shared domains must have a host defined."},
+		{"port on an http domain", "POST", "/v3/routes", with(routeBody("p", "", DemoSpaceGUID, SharedDomainGUID), "port", 8080), 422,
+			"Routes with protocol 'http' do not support ports."},
+		{"bad host", "POST", "/v3/routes", routeBody("a.b", "", DemoSpaceGUID, SharedDomainGUID), 422,
+			`Host must be either "*" or contain only alphanumeric characters, "_", or "-"`},
+		{"path without a slash", "POST", "/v3/routes", routeBody("h", "api", DemoSpaceGUID, SharedDomainGUID), 422, "Path must begin with /"},
+		{"path of a slash", "POST", "/v3/routes", routeBody("h", "/", DemoSpaceGUID, SharedDomainGUID), 422, "Path cannot be exactly /"},
+		{"path with a question mark", "POST", "/v3/routes", routeBody("h", "/a?b", DemoSpaceGUID, SharedDomainGUID), 422, "Path cannot contain ?"},
+		{"unknown space", "POST", "/v3/routes", routeBody("h", "", roleMissingGUID, SharedDomainGUID), 422,
+			"Invalid space. Ensure that the space exists and you have access to it."},
+		{"unknown domain", "POST", "/v3/routes", routeBody("h", "", DemoSpaceGUID, roleMissingGUID), 422,
+			"Invalid domain. Ensure that the domain exists and you have access to it."},
+		{"private domain of another org", "POST", "/v3/routes", routeBody("h", "", DemoSpaceGUID, routesPrivateDomain), 422,
+			"Invalid domain. Domain 'private.example.org' is not available in organization 'demo-org'."},
+		{"wildcard on a shared domain", "POST", "/v3/routes", routeBody("*", "", DemoSpaceGUID, SharedDomainGUID), 422,
+			"You do not have sufficient permissions to create a route with a wildcard host on a domain not scoped to an organization."},
+		{"no relationships", "POST", "/v3/routes", map[string]any{"host": "h"}, 422, "Relationships can't be blank"},
+		{"unknown field", "POST", "/v3/routes", with(routeBody("h", "", DemoSpaceGUID, SharedDomainGUID), "weight", 1), 422, "Unknown field(s): 'weight'"},
+		{"host on a tcp domain", "POST", "/v3/routes", routeBody("h", "", DemoSpaceGUID, tcp), 422, "Hosts are not supported for TCP routes."},
+		{"taken port", "POST", "/v3/routes", with(routeBody("", "", DemoSpaceGUID, tcp), "port", 1024), 422,
+			"Route already exists with port '1024' for domain 'tcp.example.org'."},
+		{"no destinations", "POST", "/v3/routes/" + routesHost + "/destinations", map[string]any{"destinations": []any{}}, 422,
+			"Destinations must be an array containing between 1 and 100 destination objects."},
+		{"no app", "POST", "/v3/routes/" + routesHost + "/destinations", map[string]any{"destinations": []any{map[string]any{"port": 8080}}}, 422,
+			`Destinations[0]: must have an "app".`},
+		{"weight on insert", "POST", "/v3/routes/" + routesHost + "/destinations", destinations(w.app + "@100"), 422,
+			"Destinations[0]: weighted destinations can only be used when replacing all destinations."},
+		{"weights not summing to 100", "PATCH", "/v3/routes/" + routesHost + "/destinations", destinations(w.app+"@10", w.sidekick+"@20"), 422,
+			"Destinations must have weights that sum to 100."},
+		{"low port", "POST", "/v3/routes/" + routesHost + "/destinations",
+			map[string]any{"destinations": []any{map[string]any{"app": map[string]string{"guid": w.app}, "port": 80}}}, 422,
+			"Destinations[0]: port must be a positive integer between 1024 and 65535 inclusive."},
+		{"missing app", "POST", "/v3/routes/" + routesHost + "/destinations", destinations(roleMissingGUID), 422,
+			`App(s) with guid(s) "` + roleMissingGUID + `" do not exist.`},
+		{"app in another space", "POST", "/v3/routes/" + routesHost + "/destinations", destinations(w.otherApp), 422,
+			`App(s) with guid(s) "` + w.otherApp + `" you do not have access.`},
+		{"duplicates", "POST", "/v3/routes/" + routesHost + "/destinations", destinations(w.app, w.app), 422,
+			"Destinations cannot contain duplicate entries"},
+		{"insert next to weighted", "POST", "/v3/routes/" + wr.GUID + "/destinations", destinations(w.app + ":worker"), 422,
+			"Destinations cannot be inserted when there are weighted destinations already configured."},
+		{"remove a weighted one", "DELETE", "/v3/routes/" + wr.GUID + "/destinations/" + wd.Destinations[0].GUID, nil, 422,
+			"Weighted destinations cannot be deleted individually."},
+		{"missing route", "DELETE", "/v3/routes/" + roleMissingGUID, nil, 404, "Route not found"},
+		{"route of another org", "POST", "/v3/routes/" + routesOther + "/destinations", destinations(w.app), 404, "Route not found"},
+	}
+	// The first tcp route takes the first free port.
+	r := c.must(201, "POST", "/v3/routes", "developer", routeBody("", "", DemoSpaceGUID, tcp))
+	if got := rawAt(t, r.body, "port"); got != "1024" {
+		t.Errorf("tcp port %s, want 1024", got)
+	}
+	if got := rawAt(t, r.body, "url"); got != `"tcp.example.org:1024"` {
+		t.Errorf("tcp url %s", got)
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := c.forTest(t).do(tc.method, tc.path, "developer", tc.body)
+			title, code := "CF-UnprocessableEntity", 10008
+			if tc.status == 404 {
+				title, code = "CF-ResourceNotFound", 10010
+			}
+			wantV3Error(t, r, tc.status, code, title, tc.detail)
+		})
+	}
+	// The admin reads every app, so another space is the space check's turn.
+	wantV3Error(t, c.do("POST", "/v3/routes/"+routesHost+"/destinations", "admin", destinations(w.otherApp)), 422, 10008,
+		"CF-UnprocessableEntity", "Routes destinations must be in either the route's space or the route's shared spaces")
+	c.must(201, "POST", "/v3/routes", "admin", routeBody("*", "", DemoSpaceGUID, SharedDomainGUID))
+}
+
+// routeRoleRows are the route writes of the role table, run by
+// TestRoleRouteWrites on a route of their own ({route}, with a destination
+// {dest} to {app}; {app2} is unmapped) in demo-space and in a suspended org.
+// CC checks only that the space of a new route exists, so a user without a
+// role there gets 403, not 422 (RoutesController#create).
+var routeRoleRows = []roleRow{
+	{"create route", "POST", "/v3/routes", routeBody("{host}", "", "{space}", SharedDomainGUID),
+		rolePer(roleOK(201), roleOK(201), roleNotAuthorized, roleNotAuthorized)},
+	{"delete route", "DELETE", "/v3/routes/{route}", nil, rolePer(roleOK(202), roleOK(202), roleNotAuthorized, roleNotFound("Route"))},
+	{"insert destinations", "POST", "/v3/routes/{route}/destinations", destinations("{app2}"),
+		rolePer(roleOK(200), roleOK(200), roleNotAuthorized, roleNotFound("Route"))},
+	{"replace destinations", "PATCH", "/v3/routes/{route}/destinations", map[string]any{"destinations": []any{}},
+		rolePer(roleOK(200), roleOK(200), roleNotAuthorized, roleNotFound("Route"))},
+	{"delete destination", "DELETE", "/v3/routes/{route}/destinations/{dest}", nil,
+		rolePer(roleOK(204), roleOK(204), roleNotAuthorized, roleNotFound("Route"))},
+}
+
+func init() { roleFixtureRows = append(roleFixtureRows, routeRoleRows...) }
+
+// runFixtureRoles runs rows as every seeded user in demo-space and in a
+// suspended org (roleWriteFixture). setup makes the objects of one run as
+// admin and returns the placeholders; snapshot is what a write may change.
+// A refused write must leave the snapshot alone, an accepted one change it;
+// reads are not checked for effects, nor turned by the suspension.
+func runFixtureRoles(t *testing.T, rows []roleRow, setup func(c *cf, space, name string) map[string]string,
+	snapshot func(t *testing.T, c *cf, vals map[string]string) string) {
+	c := roleWriteFixture(t)
+	var seq atomic.Int64
+	targets := []struct{ name, space string }{{"demo space", DemoSpaceGUID}, {"suspended org", roleSuspendedSpaceGUID}}
+	for _, row := range rows {
+		for _, target := range targets {
+			for _, user := range roleUsers {
+				t.Run(row.name+"/"+target.name+"/"+user, func(t *testing.T) {
+					t.Parallel()
+					want, ok := row.want[user]
+					if !ok {
+						t.Fatalf("row has no expectation for %s", user)
+					}
+					if target.space == roleSuspendedSpaceGUID && row.method != "GET" {
+						want = roleSuspended(user, want)
+					}
+					v := roleView(c, t)
+					vals := setup(v, target.space, fmt.Sprintf("role-%d", seq.Add(1)))
+					vals["{space}"] = target.space
+					var pairs []string
+					for k, val := range vals {
+						pairs = append(pairs, k, val)
+					}
+					fill := strings.NewReplacer(pairs...)
+					var body any
+					if row.body != nil {
+						b, err := json.Marshal(row.body)
+						if err != nil {
+							t.Fatal(err)
+						}
+						body = fill.Replace(string(b))
+					}
+					want.detail = fill.Replace(want.detail)
+					before := snapshot(t, c, vals)
+					want.assert(t, v.do(row.method, fill.Replace(row.path), user, body))
+					if row.method == "GET" {
+						return
+					}
+					if after := snapshot(t, c, vals); (want.status >= 400) != (before == after) {
+						t.Errorf("refused=%v but the state went from\n%s\nto\n%s", want.status >= 400, before, after)
+					}
+				})
+			}
+		}
+	}
+}
+
+func TestRoleRouteWrites(t *testing.T) {
+	t.Parallel()
+	setup := func(c *cf, space, name string) map[string]string {
+		c.t.Helper()
+		app, app2 := roleAppIn(c, space, name+"-a", false), roleAppIn(c, space, name+"-b", false)
+		var rt struct{ GUID string }
+		c.must(201, "POST", "/v3/routes", "admin", routeBody(name, "", space, SharedDomainGUID)).json(c.t, &rt)
+		var d struct{ Destinations []struct{ GUID string } }
+		c.must(200, "POST", "/v3/routes/"+rt.GUID+"/destinations", "admin", destinations(app)).json(c.t, &d)
+		return map[string]string{"{route}": rt.GUID, "{dest}": d.Destinations[0].GUID, "{app}": app, "{app2}": app2, "{host}": name + "-new"}
+	}
+	snapshot := func(t *testing.T, c *cf, vals map[string]string) string {
+		ctx, st, all := context.Background(), c.srv.Store(), store.Viewer{All: true}
+		_, created, err := st.ListRoutes(ctx, all, store.RouteFilter{Hosts: []string{vals["{host}"]}}, store.Page{Page: 1, PerPage: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rt, err := st.GetRoute(ctx, all, vals["{route}"])
+		dests, derr := st.Destinations(ctx, []string{vals["{route}"]}, store.DestinationFilter{})
+		if derr != nil {
+			t.Fatal(derr)
+		}
+		return fmt.Sprintf("created %d; route %v %v; destinations %v", created, rt.GUID, err, dests)
+	}
+	runFixtureRoles(t, routeRoleRows, setup, snapshot)
 }

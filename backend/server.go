@@ -41,6 +41,9 @@ type Server struct {
 	routes []route
 	http   *fasthttp.Server
 
+	// staging keeps the bits on disk and finishes builds (staging.go).
+	staging *staging
+
 	// jobs tracks background work (app deletes) so Close waits for it.
 	jobs   sync.WaitGroup
 	ctx    context.Context
@@ -86,6 +89,12 @@ func New(ctx context.Context, cfg configs.Backend, log *slog.Logger, opts ...Opt
 		st.Close()
 		return nil, err
 	}
+	if s.staging, err = s.openStaging(ctx); err != nil {
+		s.cancel()
+		s.jobs.Wait()
+		st.Close()
+		return nil, err
+	}
 	s.startCrashSweep()
 	s.routes = s.buildRoutes()
 	s.http = &fasthttp.Server{
@@ -95,6 +104,11 @@ func New(ctx context.Context, cfg configs.Backend, log *slog.Logger, opts ...Opt
 		WriteTimeout:          time.Minute,
 		IdleTimeout:           2 * time.Minute,
 		NoDefaultServerHeader: true,
+		// Package and droplet uploads stream to disk (staging_bits.go);
+		// readBody reads every other body whole, up to maxJSONBody.
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
+		MaxRequestBodySize:           maxUploadBytes,
 	}
 	return s, nil
 }
@@ -113,7 +127,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) Close() error {
 	s.cancel()
 	s.jobs.Wait()
-	return s.store.Close()
+	stagingErr := s.staging.close()
+	return errors.Join(s.store.Close(), stagingErr)
 }
 
 // VerificationKey is the public key of the embedded UAA: a gateway in the
@@ -243,6 +258,9 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) error {
 	if rt == nil {
 		return errUnknownRequest()
 	}
+	if readBody(ctx, rt) {
+		return nil
+	}
 	r := &request{ctx: requestCtx{ctx}, base: s.baseURL(ctx), params: params, query: parseQuery(ctx.URI().QueryString())}
 	if !rt.anon {
 		user, err := s.auth.authenticate(ctx.Request.Header.Peek(fasthttp.HeaderAuthorization))
@@ -259,6 +277,8 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) error {
 		}
 		r.user = user
 	}
+	// Builds whose staging time has passed finish before anything is read.
+	s.staging.settle(r.ctx)
 	return rt.handle(r)
 }
 
@@ -375,14 +395,27 @@ func (s *Server) buildRoutes() []route {
 		{get, p("/v3/apps/:guid/droplets"), false, s.listAppDroplets},
 		{get, p("/v3/apps/:guid/droplets/current"), false, s.getAppCurrentDroplet},
 		{get, p("/v3/apps/:guid/relationships/current_droplet"), false, s.getAppCurrentDropletRelationship},
+		{patch, p("/v3/apps/:guid/relationships/current_droplet"), false, s.patchAppCurrentDroplet},
 		{get, p("/v3/apps/:guid/routes"), false, s.listAppRoutes},
 
 		{get, p("/v3/packages"), false, s.listPackages},
+		{post, p("/v3/packages"), false, s.createPackage},
 		{get, p("/v3/packages/:guid"), false, s.getPackage},
+		{post, p("/v3/packages/:guid/upload"), false, s.uploadPackage},
+		{get, p("/v3/packages/:guid/download"), false, s.downloadPackage},
+		{post, p("/v3/resource_matches"), false, s.resourceMatches},
 		{get, p("/v3/builds"), false, s.listBuilds},
+		{post, p("/v3/builds"), false, s.createBuild},
 		{get, p("/v3/builds/:guid"), false, s.getBuild},
 		{get, p("/v3/droplets"), false, s.listDroplets},
+		{post, p("/v3/droplets"), false, s.createDroplet},
 		{get, p("/v3/droplets/:guid"), false, s.getDroplet},
+		{post, p("/v3/droplets/:guid/upload"), false, s.uploadDroplet},
+		{get, p("/v3/droplets/:guid/download"), false, s.downloadDroplet},
+		// The signed URLs of the blobstore (blobs.go): the signature, not a
+		// token, lets the caller in.
+		{get, p("/blobs/packages/:guid"), true, s.serveBlobPackage},
+		{get, p("/blobs/droplets/:guid"), true, s.serveBlobDroplet},
 
 		{get, p("/v3/domains"), false, s.listDomains},
 		{get, p("/v3/domains/:guid"), false, s.getDomain},

@@ -389,7 +389,7 @@ func (s *Server) uaaToken(ctx *fasthttp.RequestCtx) error {
 		return errOAuthRequest("unsupported_grant_type", "Unsupported grant type: "+grant)
 	}
 	if !slices.Contains(client.grants, grant) {
-		return &oauthError{status: 401, code: "invalid_client", description: "Unauthorized grant type: " + grant}
+		return &oauthError{status: 401, code: "invalid_client", description: "Unauthorized grant type: " + grant, challenge: clientRealm}
 	}
 	requested := strings.FieldsFunc(string(args.Peek("scope")), func(r rune) bool { return r == ' ' || r == ',' })
 	s.refreshKeys()
@@ -641,9 +641,9 @@ func (s *Server) VerificationKeys() []crypto.PublicKey {
 
 // RotateKey adds a signing key to the embedded UAA's data dir and makes it
 // active, without serving: what `capibridge uaa rotate-key` does. An
-// embedded CF running on that dir picks the key up within a second of its
-// next token, key or unknown-kid request; tokens signed by the older keys
-// stay valid until they expire.
+// embedded CF running on that dir picks the key up at its next /oauth/token
+// or key request, or its first token with the new kid; tokens signed by the
+// older keys stay valid until they expire.
 func RotateKey(cfg configs.Backend) (string, error) {
 	if cfg.Data == store.Memory {
 		return "", errors.New("backend: an in-memory store keeps its keys in memory: name a data dir")

@@ -68,8 +68,8 @@ func TestV2AppSummary(t *testing.T) {
 			Type          string `json:"type"`
 		}
 		AvailableDomains []struct{ GUID, Name string } `json:"available_domains"`
-		Env              map[string]string           `json:"environment_json"`
-		Ports            *[]int                      `json:"ports"`
+		Env              map[string]string             `json:"environment_json"`
+		Ports            *[]int                        `json:"ports"`
 	}
 	if err := json.Unmarshal(r.body, &sum); err != nil {
 		t.Fatal(err)
