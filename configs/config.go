@@ -33,9 +33,6 @@ type Config struct {
 	// Data is where the embedded Cloud Foundry keeps its state when the
 	// gateway starts it.
 	Data string `koanf:"data"`
-	// Redis is the Redis address for the list-page cache; empty keeps the
-	// cache in process only.
-	Redis string `koanf:"redis"`
 	// LogLevel is one of debug, info, warn, error.
 	LogLevel string `koanf:"log_level"`
 	// ExternalURL is the gateway's public URL, such as
@@ -53,8 +50,48 @@ type Config struct {
 	UpstreamClient UpstreamClient `koanf:"upstream_client"`
 	// Auth configures token verification at the door.
 	Auth Auth `koanf:"auth"`
+	// Cache configures the v2 list-page cache.
+	Cache Cache `koanf:"cache"`
 	// Backend configures the embedded Cloud Foundry.
 	Backend Backend `koanf:"backend"`
+}
+
+// Cache configures the v2 list-page cache: an in-process tier in front of
+// an optional Redis shared by every gateway instance.
+type Cache struct {
+	// Enabled turns the cache on. Off, every v2 read goes upstream.
+	Enabled bool `koanf:"enabled"`
+	// LocalMaxBytes bounds the in-process tier (bodies plus overhead).
+	LocalMaxBytes int64 `koanf:"local_max_bytes"`
+	// MaxEntryBytes is the largest body kept; larger ones are served, not kept.
+	MaxEntryBytes int64 `koanf:"max_entry_bytes"`
+	// RedisAddrs are Redis addresses (host:port): one for a standalone
+	// Redis, several for a Cluster, or the Sentinels with RedisMasterName.
+	// Empty runs the in-process tier alone, right for a single instance.
+	RedisAddrs []string `koanf:"redis_addrs"`
+	// RedisMasterName is the Sentinel master name; set, RedisAddrs are
+	// Sentinels.
+	RedisMasterName string `koanf:"redis_master_name"`
+	// RedisUsername and RedisPassword authenticate to Redis (ACL or
+	// requirepass).
+	RedisUsername string `koanf:"redis_username"`
+	RedisPassword string `koanf:"redis_password"`
+	// RedisDB is the database of a standalone or Sentinel Redis.
+	RedisDB int `koanf:"redis_db"`
+	// RedisTLS connects to Redis over TLS.
+	RedisTLS bool `koanf:"redis_tls"`
+	// RedisTimeout bounds each Redis command; past it the request goes
+	// upstream and the cache backs off from Redis for a moment.
+	RedisTimeout time.Duration `koanf:"redis_timeout"`
+	// TTL is how long a page is served from the cache without asking the
+	// upstream: it bounds staleness from writes that bypass the gateway.
+	TTL time.Duration `koanf:"ttl"`
+	// StaleIfError is how long past its TTL a page may still be served,
+	// marked stale, when the upstream fails.
+	StaleIfError time.Duration `koanf:"stale_if_error"`
+	// Routes overrides the TTL of cached routes, as "template=ttl" entries
+	// such as "/v2/apps=10s"; a TTL of 0 stops caching that route.
+	Routes []string `koanf:"routes"`
 }
 
 // Server bounds the public listener against slow and oversized clients.
@@ -211,6 +248,16 @@ func Default() Config {
 			KeysRefresh:    30 * time.Second,
 			KeysMinRefetch: 5 * time.Second,
 		},
+		Cache: Cache{
+			Enabled:       true,
+			LocalMaxBytes: 64 << 20,
+			MaxEntryBytes: 4 << 20,
+			RedisAddrs:    []string{},
+			RedisTimeout:  50 * time.Millisecond,
+			TTL:           30 * time.Second,
+			StaleIfError:  5 * time.Minute,
+			Routes:        []string{},
+		},
 		Backend: DefaultBackend(),
 	}
 }
@@ -335,6 +382,50 @@ func contains(list []string, s string) bool {
 	return false
 }
 
+// Validate reports the cache settings that cannot work, by their keys.
+func (c Cache) Validate() error {
+	var errs []error
+	if c.LocalMaxBytes < 0 || c.MaxEntryBytes < 0 {
+		errs = append(errs, errors.New("configs: cache.local_max_bytes, cache.max_entry_bytes: must not be negative"))
+	}
+	for _, a := range c.RedisAddrs {
+		if err := checkAddr("cache.redis_addrs", a); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.RedisMasterName != "" && len(c.RedisAddrs) == 0 {
+		errs = append(errs, errors.New("configs: cache.redis_master_name: needs the Sentinels in cache.redis_addrs"))
+	}
+	if c.RedisDB < 0 {
+		errs = append(errs, errors.New("configs: cache.redis_db: must not be negative"))
+	}
+	if c.RedisTimeout <= 0 {
+		errs = append(errs, errors.New("configs: cache.redis_timeout: must be positive"))
+	}
+	if c.TTL < 0 || c.StaleIfError < 0 {
+		errs = append(errs, errors.New("configs: cache.ttl, cache.stale_if_error: must not be negative"))
+	}
+	for _, r := range c.Routes {
+		if _, _, err := ParseRouteTTL(r); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ParseRouteTTL reads a cache.routes entry, "template=ttl".
+func ParseRouteTTL(entry string) (template string, ttl time.Duration, err error) {
+	template, v, ok := strings.Cut(entry, "=")
+	if !ok || !strings.HasPrefix(template, "/v2/") {
+		return "", 0, fmt.Errorf("configs: cache.routes: %q is not /v2/template=ttl", entry)
+	}
+	ttl, err = time.ParseDuration(v)
+	if err != nil || ttl < 0 {
+		return "", 0, fmt.Errorf("configs: cache.routes: %q: the ttl must be a duration such as 30s", entry)
+	}
+	return template, ttl, nil
+}
+
 // Validate reports the first field that cannot work, by its key.
 func (c Config) Validate() error {
 	var errs []error
@@ -406,6 +497,9 @@ func (c Config) Validate() error {
 	}
 	if c.Auth.CacheSize < 1 {
 		errs = append(errs, errors.New("configs: auth.cache_size: must be positive"))
+	}
+	if err := c.Cache.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if err := c.Backend.Validate(); err != nil {
 		errs = append(errs, err)

@@ -43,7 +43,7 @@ func TestLoadLayers(t *testing.T) {
 	if err := os.WriteFile(path, []byte("listen: \":7000\"\nbackend:\n  token_ttl: 5m\n  default_memory_mb: 256\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := Load(path, []string{"CAPIBRIDGE_BACKEND_DEFAULT_MEMORY_MB=512", "CAPIBRIDGE_REDIS=127.0.0.1:6379", "HOME=/root"})
+	cfg, err := Load(path, []string{"CAPIBRIDGE_BACKEND_DEFAULT_MEMORY_MB=512", "CAPIBRIDGE_CACHE_REDIS_ADDRS=127.0.0.1:6379,127.0.0.1:6380", "HOME=/root"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestLoadLayers(t *testing.T) {
 		{"file", cfg.Listen, ":7000"},
 		{"file duration", cfg.Backend.TokenTTL, 5 * time.Minute},
 		{"env over file", cfg.Backend.DefaultMemoryMB, int64(512)},
-		{"env", cfg.Redis, "127.0.0.1:6379"},
+		{"env list", strings.Join(cfg.Cache.RedisAddrs, " "), "127.0.0.1:6379 127.0.0.1:6380"},
 		{"default kept", cfg.Backend.DefaultDiskMB, int64(1024)},
 	}
 	for _, tc := range cases {
@@ -100,6 +100,13 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"memory", func(c *Config) { c.Backend.DefaultMemoryMB = 0 }, "backend.default_memory_mb"},
 		{"log rate", func(c *Config) { c.Backend.DefaultLogRateLimit = -2 }, "backend.default_log_rate_limit"},
 		{"job delay", func(c *Config) { c.Backend.JobDelay = -time.Second }, "backend.job_delay"},
+		{"staging duration", func(c *Config) { c.Backend.StagingDuration = -time.Second }, "backend.staging_duration"},
+		{"user passwords", func(c *Config) { c.Backend.UserPasswords = []string{"nopassword"} }, "backend.user_passwords"},
+		{"redis address", func(c *Config) { c.Cache.RedisAddrs = []string{"no-port"} }, "cache.redis_addrs"},
+		{"sentinel without addresses", func(c *Config) { c.Cache.RedisMasterName = "m" }, "cache.redis_master_name"},
+		{"redis timeout", func(c *Config) { c.Cache.RedisTimeout = 0 }, "cache.redis_timeout"},
+		{"route ttl", func(c *Config) { c.Cache.Routes = []string{"/v2/apps=soon"} }, "cache.routes"},
+		{"route template", func(c *Config) { c.Cache.Routes = []string{"/v3/apps=1s"} }, "cache.routes"},
 		{"gateway external url", func(c *Config) { c.ExternalURL = "nope" }, "external_url"},
 		{"v2 passthrough", func(c *Config) { c.V2Passthrough = []string{"/v3/apps"} }, "v2_passthrough"},
 		{"read timeout", func(c *Config) { c.Server.ReadTimeout = 0 }, "server.read_timeout"},

@@ -27,6 +27,9 @@ func (g *Gateway) chain() fasthttp.RequestHandler {
 		g.measure,       // capibridge_http_* metrics
 		g.authenticate,  // bearer tokens and v2 scopes (MAPPING §4)
 	}
+	if g.cache != nil {
+		steps = append(steps, g.cached) // v2 list pages; invalidation after writes
+	}
 	h := fasthttp.RequestHandler(g.dispatch)
 	for i := len(steps) - 1; i >= 0; i-- {
 		h = steps[i](h)

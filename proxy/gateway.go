@@ -19,6 +19,7 @@ import (
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 
+	"capibridge/cache"
 	"capibridge/configs"
 	"capibridge/metrics"
 	"capibridge/proxy/auth"
@@ -36,6 +37,10 @@ type Gateway struct {
 	log      *slog.Logger
 	router   *router
 	info     infoCache
+	// cache is the v2 list-page cache, nil when off; cachePolicy holds
+	// the cached routes.
+	cache       *cache.Cache
+	cachePolicy map[*Route]cache.Policy
 
 	public, admin *fasthttp.Server
 
@@ -51,6 +56,8 @@ type Deps struct {
 	Metrics  *metrics.Metrics
 	Gatherer prometheus.Gatherer
 	Log      *slog.Logger
+	// Cache is the list-page cache; nil serves every v2 read upstream.
+	Cache *cache.Cache
 }
 
 // New builds a gateway. It does no I/O.
@@ -62,7 +69,10 @@ func New(cfg configs.Config, d Deps) (*Gateway, error) {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
 	g := &Gateway{cfg: cfg, upstream: d.Upstream, verifier: d.Verifier, m: d.Metrics, gatherer: d.Gatherer, log: d.Log,
-		router: newRouter(cfg.V2Passthrough), v3: ccv3.New(d.Upstream, d.Upstream.URL(), cfg.UpstreamClient.Fanout)}
+		router: newRouter(cfg.V2Passthrough), v3: ccv3.New(d.Upstream, d.Upstream.URL(), cfg.UpstreamClient.Fanout), cache: d.Cache}
+	if g.cache != nil {
+		g.cachePolicy = cachePolicies(g.router, cfg.Cache)
+	}
 	// Every refusal reason is exported from the start, at 0, so a rate
 	// over it exists before the first failure.
 	for _, r := range auth.Reasons() {

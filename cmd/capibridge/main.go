@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"io"
@@ -18,8 +19,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
 
 	"capibridge/backend"
+	"capibridge/cache"
 	"capibridge/configs"
 	"capibridge/metrics"
 	"capibridge/proxy"
@@ -52,6 +55,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runBackend(ctx, args, stdout, stderr)
 	case "token":
 		return token(ctx, args, stdout, stderr)
+	case "uaa":
+		return uaaCmd(ctx, args, stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "capibridge %s (Cloud Controller API v2 %s, v3 %s)\n", version, backend.V2Version, backend.V3Version)
 		return nil
@@ -68,6 +73,7 @@ commands:
   serve     run the gateway (default); with no upstream, on the embedded Cloud Foundry
   backend   run the embedded Cloud Foundry alone
   token     print an access token of a seeded user of the embedded Cloud Foundry
+  uaa       upkeep of the embedded UAA: uaa rotate-key adds and activates a signing key
   version   print the version
 `
 
@@ -108,7 +114,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	adminListen := fs.String("admin-listen", "", "admin listen address (default 127.0.0.1:9090)")
 	upstream := fs.String("upstream", "", "Cloud Controller v3 URL; empty runs the embedded Cloud Foundry")
 	data := fs.String("data", "", "data dir of the embedded Cloud Foundry (default ./capibridge-data)")
-	redis := fs.String("redis", "", "Redis address of the list-page cache")
+	redis := fs.String("redis", "", "Redis address (host:port) of the list-page cache")
 	cfg, err := load(fs, args, configPath, func(c *configs.Config) {
 		set := setFlags(fs)
 		if set["listen"] {
@@ -124,7 +130,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			c.Data = *data
 		}
 		if set["redis"] {
-			c.Redis = *redis
+			c.Cache.RedisAddrs = []string{*redis}
 		}
 	})
 	if err != nil {
@@ -195,7 +201,12 @@ func serveGateway(ctx context.Context, cfg configs.Config, log *slog.Logger, std
 		return err
 	}
 	defer verifier.Close()
-	gw, err := proxy.New(cfg, proxy.Deps{Upstream: up, Verifier: verifier, Metrics: m, Gatherer: reg, Log: log})
+	lc, closeCache, err := newCache(cfg.Cache, m, log)
+	if err != nil {
+		return err
+	}
+	defer closeCache()
+	gw, err := proxy.New(cfg, proxy.Deps{Upstream: up, Verifier: verifier, Metrics: m, Gatherer: reg, Log: log, Cache: lc})
 	if err != nil {
 		return err
 	}
@@ -330,4 +341,38 @@ func token(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintln(stdout, tok)
 	return nil
+}
+
+// newCache builds the list-page cache of cfg, or nil when it is off: the
+// in-process tier alone without Redis addresses, else in front of Redis
+// (standalone, Sentinel with a master name, or Cluster with several
+// addresses).
+func newCache(cfg configs.Cache, m *metrics.Metrics, log *slog.Logger) (*cache.Cache, func(), error) {
+	if !cfg.Enabled {
+		return nil, func() {}, nil
+	}
+	var rc redis.UniversalClient
+	if len(cfg.RedisAddrs) > 0 {
+		o := redis.UniversalOptions{Addrs: cfg.RedisAddrs, MasterName: cfg.RedisMasterName, Username: cfg.RedisUsername,
+			Password: cfg.RedisPassword, DB: cfg.RedisDB}
+		if cfg.RedisTLS {
+			o.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
+		rc = cache.NewRedisClient(o, cfg.RedisTimeout)
+	}
+	c, err := cache.New(cache.Config{LocalMaxBytes: cfg.LocalMaxBytes, MaxEntryBytes: cfg.MaxEntryBytes, Redis: rc,
+		RedisTimeout: cfg.RedisTimeout, Metrics: m, Log: log})
+	closeAll := func() {
+		if c != nil {
+			_ = c.Close()
+		}
+		if rc != nil {
+			_ = rc.Close()
+		}
+	}
+	if err != nil {
+		closeAll()
+		return nil, func() {}, err
+	}
+	return c, closeAll, nil
 }

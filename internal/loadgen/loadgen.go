@@ -1,0 +1,156 @@
+// Package loadgen is a small closed-loop HTTP load generator over
+// loopback: a fixed number of workers send the same request back to back
+// for a fixed time, and the run reports throughput and latency
+// percentiles. It stops by itself when the time is up.
+package loadgen
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Target is the request a run repeats.
+type Target struct {
+	// URL is the absolute URL, such as http://127.0.0.1:8080/v2/apps.
+	URL string
+	// Headers are sent with every request, as name, value pairs.
+	Headers [][2]string
+}
+
+// Options shape a run.
+type Options struct {
+	// Workers is the number of concurrent connections, each sending one
+	// request at a time. Default 32.
+	Workers int
+	// Duration is how long the run lasts after Warmup. Default 5s.
+	Duration time.Duration
+	// Warmup is sent first and not measured. Default 1s.
+	Warmup time.Duration
+	// Timeout bounds each request. Default 5s.
+	Timeout time.Duration
+}
+
+// Result is what a run measured.
+type Result struct {
+	Requests, Errors int
+	// Status counts responses by status code.
+	Status  map[int]int
+	Elapsed time.Duration
+	// RPS is successful (2xx) responses per second.
+	RPS           float64
+	P50, P99, Max time.Duration
+	// Bytes is the body size of the last good response.
+	Bytes int
+}
+
+func (r Result) String() string {
+	return fmt.Sprintf("%9.0f req/s  p50 %8s  p99 %8s  max %8s  (%d requests, %d errors, %d B bodies)",
+		r.RPS, r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond), r.Max.Round(time.Microsecond), r.Requests, r.Errors, r.Bytes)
+}
+
+// Run sends t's request from opts.Workers workers until the time is up.
+func Run(t Target, opts Options) (Result, error) {
+	if opts.Workers <= 0 {
+		opts.Workers = 32
+	}
+	if opts.Duration <= 0 {
+		opts.Duration = 5 * time.Second
+	}
+	if opts.Warmup < 0 {
+		opts.Warmup = 0
+	} else if opts.Warmup == 0 {
+		opts.Warmup = time.Second
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 5 * time.Second
+	}
+	client := &fasthttp.Client{MaxConnsPerHost: opts.Workers, ReadTimeout: opts.Timeout, WriteTimeout: opts.Timeout,
+		MaxResponseBodySize: 64 << 20, ReadBufferSize: 16 << 10}
+	start := time.Now()
+	measureFrom := start.Add(opts.Warmup)
+	end := measureFrom.Add(opts.Duration)
+	type worker struct {
+		lat    []time.Duration
+		status map[int]int
+		errs   int
+		bytes  int
+		first  error
+	}
+	workers := make([]worker, opts.Workers)
+	var wg sync.WaitGroup
+	for i := range workers {
+		w := &workers[i]
+		w.status = map[int]int{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+			defer fasthttp.ReleaseRequest(req)
+			defer fasthttp.ReleaseResponse(resp)
+			req.SetRequestURI(t.URL)
+			for _, h := range t.Headers {
+				req.Header.Set(h[0], h[1])
+			}
+			for {
+				sent := time.Now()
+				if sent.After(end) {
+					return
+				}
+				err := client.DoTimeout(req, resp, opts.Timeout)
+				took := time.Since(sent)
+				if sent.Before(measureFrom) {
+					continue
+				}
+				if err != nil {
+					w.errs++
+					if w.first == nil {
+						w.first = err
+					}
+					continue
+				}
+				code := resp.StatusCode()
+				w.status[code]++
+				if code >= 200 && code < 300 {
+					w.lat = append(w.lat, took)
+					w.bytes = len(resp.Body())
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	res := Result{Status: map[int]int{}, Elapsed: opts.Duration}
+	var all []time.Duration
+	var firstErr error
+	for _, w := range workers {
+		all = append(all, w.lat...)
+		res.Errors += w.errs
+		for c, n := range w.status {
+			res.Status[c] += n
+			res.Requests += n
+		}
+		res.Requests += w.errs
+		if w.bytes > 0 {
+			res.Bytes = w.bytes
+		}
+		if firstErr == nil {
+			firstErr = w.first
+		}
+	}
+	if len(all) == 0 {
+		if firstErr == nil {
+			firstErr = fmt.Errorf("loadgen: no successful response (statuses %v)", res.Status)
+		}
+		return res, errors.Join(errors.New("loadgen: nothing measured"), firstErr)
+	}
+	slices.Sort(all)
+	res.RPS = float64(len(all)) / opts.Duration.Seconds()
+	res.P50 = all[len(all)*50/100]
+	res.P99 = all[min(len(all)-1, len(all)*99/100)]
+	res.Max = all[len(all)-1]
+	return res, nil
+}

@@ -1,0 +1,57 @@
+package loadgen
+
+import (
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+func serve(t *testing.T, h fasthttp.RequestHandler) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &fasthttp.Server{Handler: h}
+	go srv.Serve(ln)
+	t.Cleanup(func() { _ = srv.Shutdown() })
+	return "http://" + ln.Addr().String()
+}
+
+func TestRunMeasures(t *testing.T) {
+	body := []byte(strings.Repeat("x", 1000))
+	url := serve(t, func(ctx *fasthttp.RequestCtx) {
+		if string(ctx.Request.Header.Peek("Authorization")) != "bearer t" {
+			ctx.SetStatusCode(401)
+			return
+		}
+		ctx.SetBody(body)
+	})
+	start := time.Now()
+	res, err := Run(Target{URL: url + "/", Headers: [][2]string{{"Authorization", "bearer t"}}},
+		Options{Workers: 4, Duration: 300 * time.Millisecond, Warmup: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.RPS <= 0 || res.Errors != 0 || res.Status[200] == 0 || res.Status[200] != res.Requests || res.Bytes != 1000 ||
+		res.P50 <= 0 || res.P99 < res.P50 || res.Max < res.P99 {
+		t.Errorf("result %+v", res)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("the run did not stop by itself: %s", took)
+	}
+}
+
+func TestRunReportsFailures(t *testing.T) {
+	url := serve(t, func(ctx *fasthttp.RequestCtx) { ctx.SetStatusCode(503) })
+	res, err := Run(Target{URL: url + "/"}, Options{Workers: 2, Duration: 100 * time.Millisecond, Warmup: -1})
+	if err == nil || res.Status[503] == 0 || res.RPS != 0 {
+		t.Errorf("a run of only 503s: %v %+v", err, res)
+	}
+	if _, err := Run(Target{URL: "http://127.0.0.1:1/"}, Options{Workers: 1, Duration: 50 * time.Millisecond, Warmup: -1}); err == nil {
+		t.Error("a refused connection measured something")
+	}
+}

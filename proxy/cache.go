@@ -1,0 +1,177 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"capibridge/cache"
+	"capibridge/configs"
+	"capibridge/proxy/auth"
+)
+
+// Topics of the list-page cache: the generations a cached page depends
+// on, bumped by every write through any gateway instance.
+const (
+	topicApps   = "apps"
+	topicSpaces = "spaces"
+	topicOrgs   = "orgs"
+	topicStacks = "stacks"
+)
+
+// cachedRoutes are the v2 reads the gateway caches, with the topics each
+// page depends on. An app page inlines its space, org and stack, so it
+// depends on all four; summaries show routes and services, which any
+// write under apps or spaces may change.
+var cachedRoutes = map[string][]string{
+	"/v2/apps":                       {topicApps, topicSpaces, topicOrgs, topicStacks},
+	"/v2/apps/:guid":                 {topicApps, topicSpaces, topicOrgs, topicStacks},
+	"/v2/spaces/:guid/apps":          {topicApps, topicSpaces, topicOrgs, topicStacks},
+	"/v2/apps/:guid/summary":         {topicApps, topicSpaces},
+	"/v2/spaces/:guid/summary":       {topicApps, topicSpaces},
+	"/v2/organizations":              {topicOrgs},
+	"/v2/organizations/:guid/spaces": {topicSpaces, topicOrgs},
+	"/v2/spaces":                     {topicSpaces, topicOrgs},
+	"/v2/stacks":                     {topicStacks},
+}
+
+// writeTopics says what a write to a collection invalidates. Collections
+// not named here (apps, processes, packages, builds, droplets, routes,
+// service bindings and instances, domains, ...) change what app pages and
+// summaries show.
+func writeTopics(collection []byte) []string {
+	switch string(collection) {
+	case "organizations":
+		return []string{topicOrgs, topicSpaces, topicApps}
+	case "spaces":
+		return []string{topicSpaces, topicApps}
+	case "stacks":
+		return []string{topicStacks, topicApps}
+	}
+	return []string{topicApps, topicSpaces}
+}
+
+// cachePolicies builds the policy of each cached route from the config:
+// cache.ttl for every route, unless cache.routes overrides it (0 turns a
+// route off).
+func cachePolicies(r *router, cfg configs.Cache) map[*Route]cache.Policy {
+	ttl := map[string]time.Duration{}
+	for tmpl := range cachedRoutes {
+		ttl[tmpl] = cfg.TTL
+	}
+	for _, e := range cfg.Routes {
+		if tmpl, d, err := configs.ParseRouteTTL(e); err == nil {
+			ttl[tmpl] = d
+		}
+	}
+	out := map[*Route]cache.Policy{}
+	for _, routes := range r.translated {
+		for _, rt := range routes {
+			topics, ok := cachedRoutes[rt.Template]
+			if ok && ttl[rt.Template] > 0 {
+				out[rt] = cache.Policy{TTL: ttl[rt.Template], StaleIfError: cfg.StaleIfError, Topics: topics}
+			}
+		}
+	}
+	return out
+}
+
+// who is the class of callers who get the same page: admins (admin and
+// admin_read_only, who both read secrets), global auditors (who see
+// everything but secrets), or one user. Never the token itself.
+func who(id *auth.Identity) string {
+	switch {
+	case id == nil:
+		return "anonymous"
+	case id.HasAny(auth.ScopeAdmin, auth.ScopeAdminReadOnly):
+		return "admin"
+	case id.HasAny(auth.ScopeGlobalAuditor):
+		return "global_auditor"
+	}
+	return "user:" + id.ID()
+}
+
+// cached serves the cacheable v2 reads from the list-page cache and
+// invalidates it after every write (DESIGN, "Cache correctness before
+// speed"): the write's answer leaves only once its generations are bumped,
+// so no instance serves an older page to a client that saw the answer.
+func (g *Gateway) cached(next fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		rt := routeOf(ctx)
+		if !ctx.IsGet() && !ctx.IsHead() {
+			next(ctx)
+			g.invalidateAfter(ctx, rt)
+			return
+		}
+		pol, ok := g.cachePolicy[rt]
+		if !ok {
+			next(ctx)
+			return
+		}
+		key := cache.Key{Route: rt.Template, Path: string(ctx.Path()), Query: string(ctx.URI().QueryString()), Who: who(identityOf(ctx))}
+		// Cache-Control: no-cache asks for a fresh answer, which then
+		// refreshes the entry (RFC 9111 §5.2.1.4).
+		bypass := bytes.Contains(ctx.Request.Header.Peek(fasthttp.HeaderCacheControl), []byte("no-cache"))
+		// The fill runs the handler on this request. The cache calls it at
+		// most once per key at a time, and Get returns only when it is done
+		// (the context never ends first), so ctx outlives it.
+		fill := func(context.Context) (cache.Entry, error) {
+			next(ctx)
+			return cache.Entry{Status: ctx.Response.StatusCode(), ContentType: string(ctx.Response.Header.ContentType()),
+				Body: append([]byte(nil), ctx.Response.Body()...)}, nil
+		}
+		e, o, err := g.cache.Get(context.Background(), key, pol, bypass, fill)
+		if err != nil {
+			writeError(ctx, errUnknown(err), rt.v2)
+			return
+		}
+		ctx.Response.Header.SetContentType(e.ContentType)
+		ctx.SetStatusCode(e.Status)
+		ctx.SetBody(e.Body)
+		ctx.Response.Header.Set("Cache-Status", o.CacheStatus())
+		if o.Tier != "" || o.Fwd == "stale" {
+			ctx.Response.Header.Set(fasthttp.HeaderAge, strconv.Itoa(int(time.Since(e.Stored).Seconds())))
+		}
+	}
+}
+
+// invalidateAfter bumps the generations a write touched once it has been
+// answered upstream: after a success, and after a 5xx, whose effect is
+// unknown; a refused write (4xx) changed nothing.
+func (g *Gateway) invalidateAfter(ctx *fasthttp.RequestCtx, rt *Route) {
+	if ctx.IsOptions() {
+		return
+	}
+	switch rt.kind {
+	case kindV3, kindV2, kindV2Forward:
+	default:
+		return
+	}
+	if s := ctx.Response.StatusCode(); s >= 400 && s < 500 {
+		return
+	}
+	g.invalidate(collectionOf(ctx.Path()))
+}
+
+// invalidate bumps the topics a write to collection touches. The cache
+// never fails a request: a Redis it cannot reach gets the bump when it
+// comes back.
+func (g *Gateway) invalidate(collection []byte) {
+	if g.cache == nil {
+		return
+	}
+	if err := g.cache.Invalidate(context.Background(), writeTopics(collection)...); err != nil {
+		g.log.Warn("cache invalidation deferred", "err", err)
+	}
+}
+
+// collectionOf returns the collection of a /v2 or /v3 path.
+func collectionOf(path []byte) []byte {
+	if len(path) < 4 {
+		return nil
+	}
+	return firstSegment(path[4:])
+}
