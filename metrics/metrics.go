@@ -53,7 +53,8 @@ type Metrics struct {
 	RedisDuration *prometheus.HistogramVec
 	// RedisErrors counts failed Redis commands by command name.
 	RedisErrors *prometheus.CounterVec
-	// RedisBreakerOpen is 1 while the cache skips Redis after a failure, else 0.
+	// RedisBreakerOpen is 1 from a Redis failure until Redis answers again
+	// (the cache skips Redis for a back-off, then probes it), else 0.
 	RedisBreakerOpen prometheus.Gauge
 }
 
@@ -184,7 +185,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 		}, []string{"command"}),
 		RedisBreakerOpen: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: Namespace, Subsystem: "redis", Name: "breaker_open",
-			Help: "1 while the cache skips Redis after a failure, else 0.",
+			Help: "1 from a failed Redis command until Redis answers again, else 0.",
 		}),
 	}
 	reg.MustRegister(m.Requests, m.RequestDuration, m.InFlight, m.UpstreamRequests, m.UpstreamDuration, m.AuthFailures, m.BuildInfo,
