@@ -27,8 +27,8 @@ import (
 // and posts to /oauth/token, a Cloud Controller or a gateway reads
 // /.well-known/openid-configuration and /token_keys.
 
-// uaaVersion is the UAA release /login reports: cf CLI v7 and later compare
-// it with the minimum UAA versions of some features.
+// uaaVersion is the UAA release /login reports: a current one, so that
+// clients checking UAA's version for a feature find it new enough.
 const uaaVersion = "77.0.0"
 
 // cfClientID is the client of the cf CLI: public, with an empty secret.
@@ -209,12 +209,15 @@ type loginInfo struct {
 		Login    string `json:"login"`
 		Register string `json:"register"`
 	} `json:"links"`
-	ZoneName       string              `json:"zone_name"`
-	EntityID       string              `json:"entityID"`
-	CommitID       string              `json:"commit_id"`
-	IdpDefinitions map[string]string   `json:"idpDefinitions"`
-	Prompts        map[string][]string `json:"prompts"`
-	Timestamp      string              `json:"timestamp"`
+	ZoneName       string            `json:"zone_name"`
+	EntityID       string            `json:"entityID"`
+	CommitID       string            `json:"commit_id"`
+	IdpDefinitions map[string]string `json:"idpDefinitions"`
+	Prompts        struct {
+		Username []string `json:"username"`
+		Password []string `json:"password"`
+	} `json:"prompts"`
+	Timestamp string `json:"timestamp"`
 }
 
 // uaaLogin answers GET /login: cf CLI v6 finds the token endpoint in
@@ -227,7 +230,7 @@ func (s *Server) uaaLogin(ctx *fasthttp.RequestCtx) error {
 	j.Links.Passwd, j.Links.Register = "/forgot_password", "/create_account"
 	j.ZoneName, j.EntityID, j.CommitID = uaa.ZoneID, "cloudfoundry-saml-login", "capibridge"
 	j.IdpDefinitions = map[string]string{}
-	j.Prompts = map[string][]string{"username": {"text", "Email"}, "password": {"password", "Password"}}
+	j.Prompts.Username, j.Prompts.Password = []string{"text", "Email"}, []string{"password", "Password"}
 	j.Timestamp = s.now().UTC().Format("2006-01-02T15:04:05-0700")
 	writeUAAJSON(ctx, 200, j)
 	return nil

@@ -1,6 +1,6 @@
 // Command capibridge is the v2-to-v3 Cloud Controller gateway and its
 // embedded Cloud Foundry. Subcommands: serve (the default), backend, token,
-// version.
+// uaa rotate-key, version.
 package main
 
 import (
@@ -172,7 +172,13 @@ func serveGateway(ctx context.Context, cfg configs.Config, log *slog.Logger, std
 			}
 		}()
 		upstreamURL = "http://" + ln.Addr().String()
-		authOpts = append(authOpts, auth.WithKeys(srv.VerificationKey()), auth.WithIssuer(srv.Issuer()))
+		// The gateway reads the embedded UAA's keys as it reads a real
+		// UAA's, so a rotated key (capibridge uaa rotate-key) is taken up
+		// without a restart.
+		if cfg.Auth.TokenKeysURL == "" && len(cfg.Auth.PublicKeys) == 0 && len(cfg.Auth.HMACSecrets) == 0 {
+			cfg.Auth.TokenKeysURL = upstreamURL + "/token_keys"
+		}
+		authOpts = append(authOpts, auth.WithIssuer(srv.Issuer()))
 	}
 	up, err := proxy.NewUpstream(upstreamURL, cfg.UpstreamClient, m)
 	if err != nil {

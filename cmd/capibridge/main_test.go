@@ -60,6 +60,22 @@ func TestTokenThenBackend(t *testing.T) {
 		t.Errorf("claims %s", claimsJSON)
 	}
 
+	// A rotated key signs the next token; the first stays valid.
+	var rotated, tok2 bytes.Buffer
+	if err := run(context.Background(), []string{"uaa", "rotate-key", "--data", dir}, &rotated, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(rotated.String(), "key-2") {
+		t.Errorf("rotate-key said %q", rotated.String())
+	}
+	if err := run(context.Background(), []string{"token", "--data", dir, "--user", "developer"}, &tok2, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	header, _ := base64.RawURLEncoding.DecodeString(strings.Split(strings.TrimSpace(tok2.String()), ".")[0])
+	if !strings.Contains(string(header), `"kid":"key-2"`) {
+		t.Errorf("the token after rotation has header %s", header)
+	}
+
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
@@ -92,6 +108,12 @@ func TestTokenThenBackend(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != 200 || !strings.Contains(string(body), `"name":"demo-space"`) {
 		t.Errorf("GET /v3/spaces: %d %s", res.StatusCode, body)
+	}
+	req.Header.Set("Authorization", "bearer "+strings.TrimSpace(tok2.String()))
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != 200 {
+		t.Errorf("GET /v3/spaces with the rotated key's token: %v %v", err, res)
+	} else {
+		res.Body.Close()
 	}
 	cancel()
 	select {
