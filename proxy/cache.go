@@ -11,6 +11,7 @@ import (
 	"capibridge/cache"
 	"capibridge/configs"
 	"capibridge/proxy/auth"
+	"capibridge/proxy/ccv3"
 )
 
 // Topics of the list-page cache: the generations a cached page depends
@@ -153,7 +154,37 @@ func (g *Gateway) invalidateAfter(ctx *fasthttp.RequestCtx, rt *Route) {
 	if s := ctx.Response.StatusCode(); s >= 400 && s < 500 {
 		return
 	}
-	g.invalidate(collectionOf(ctx.Path()))
+	collection := collectionOf(ctx.Path())
+	g.invalidate(collection)
+	// An accepted write (202 and a v3 job: an app or route delete) takes
+	// effect when its job finishes: invalidate again then.
+	if loc := ctx.Response.Header.Peek(fasthttp.HeaderLocation); ctx.Response.StatusCode() == fasthttp.StatusAccepted &&
+		bytes.Contains(loc, []byte("/v3/jobs/")) {
+		job := string(loc[bytes.LastIndexByte(loc, '/')+1:])
+		go g.invalidateWhenDone(call(ctx), job, append([]byte(nil), collection...))
+	}
+}
+
+// jobWatch bounds how long the gateway follows a job to invalidate after
+// it; past it the cache TTL bounds staleness.
+const jobWatch = 2 * time.Minute
+
+// invalidateWhenDone polls a v3 job with the writer's token until it is
+// done, then invalidates what the write touched.
+func (g *Gateway) invalidateWhenDone(c ccv3.Call, job string, collection []byte) {
+	deadline := time.Now().Add(jobWatch)
+	for wait := 20 * time.Millisecond; time.Now().Before(deadline); wait = min(2*wait, time.Second) {
+		time.Sleep(wait)
+		j, err := g.v3.Job(c, job)
+		if err != nil {
+			g.log.Warn("following a job to invalidate the cache", "job", job, "err", err)
+			return
+		}
+		if j == nil || j.State == "COMPLETE" || j.State == "FAILED" {
+			g.invalidate(collection)
+			return
+		}
+	}
 }
 
 // invalidate bumps the topics a write to collection touches. The cache

@@ -11,6 +11,7 @@ import (
 
 	"capibridge/backend"
 	"capibridge/backend/store"
+	"capibridge/cache"
 	"capibridge/configs"
 	"capibridge/metrics"
 	"capibridge/proxy/auth"
@@ -51,8 +52,18 @@ func testGatewayConfig() configs.Config {
 // may change the gateway's configuration first.
 func startStack(t testing.TB, mutate func(*configs.Config)) *stack {
 	t.Helper()
+	return startStackWith(t, nil, mutate)
+}
+
+// startStackWith is startStack with the embedded CF's configuration
+// changed by backendMutate first (staging and job delays, ...).
+func startStackWith(t testing.TB, backendMutate func(*configs.Backend), mutate func(*configs.Config)) *stack {
+	t.Helper()
 	bcfg := configs.DefaultBackend()
 	bcfg.Data, bcfg.JobDelay = store.Memory, 0
+	if backendMutate != nil {
+		backendMutate(&bcfg)
+	}
 	cf, err := backend.New(context.Background(), bcfg, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -84,11 +95,26 @@ func startStack(t testing.TB, mutate func(*configs.Config)) *stack {
 
 // startGateway starts a gateway with cfg in front of cfg.Upstream.
 func (s *stack) startGateway(cfg configs.Config, opts ...auth.Option) {
-	t := s.t
+	g := launchGateway(s.t, cfg, nil, opts...)
+	s.gw, s.gwURL, s.adminURL, s.reg, s.m = g.gw, g.url, g.adminURL, g.reg, g.m
+}
+
+// launched is one running gateway.
+type launched struct {
+	gw            *Gateway
+	url, adminURL string
+	reg           *prometheus.Registry
+	m             *metrics.Metrics
+}
+
+// launchGateway starts a gateway with cfg in front of cfg.Upstream, with
+// the list-page cache built by newCache when it is not nil, stopped at
+// cleanup.
+func launchGateway(t testing.TB, cfg configs.Config, newCache func(*metrics.Metrics) *cache.Cache, opts ...auth.Option) launched {
 	t.Helper()
-	s.reg = prometheus.NewRegistry()
-	s.m = metrics.New(s.reg, "test")
-	up, err := NewUpstream(cfg.Upstream, cfg.UpstreamClient, s.m)
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg, "test")
+	up, err := NewUpstream(cfg.Upstream, cfg.UpstreamClient, m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,14 +122,17 @@ func (s *stack) startGateway(cfg configs.Config, opts ...auth.Option) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gw, err := New(cfg, Deps{Upstream: up, Verifier: v, Metrics: s.m, Gatherer: s.reg})
+	d := Deps{Upstream: up, Verifier: v, Metrics: m, Gatherer: reg}
+	if newCache != nil {
+		d.Cache = newCache(m)
+	}
+	gw, err := New(cfg, d)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ln, adminLn := listen(t), listen(t)
 	go gw.Serve(ln)
 	go gw.ServeAdmin(adminLn)
-	s.gw, s.gwURL, s.adminURL = gw, "http://"+ln.Addr().String(), "http://"+adminLn.Addr().String()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -111,7 +140,11 @@ func (s *stack) startGateway(cfg configs.Config, opts ...auth.Option) {
 			t.Errorf("gateway Shutdown: %v", err)
 		}
 		v.Close()
+		if d.Cache != nil {
+			_ = d.Cache.Close()
+		}
 	})
+	return launched{gw: gw, url: "http://" + ln.Addr().String(), adminURL: "http://" + adminLn.Addr().String(), reg: reg, m: m}
 }
 
 type reply struct {
