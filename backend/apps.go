@@ -618,13 +618,17 @@ func (s *Server) getAppEnv(r *request) error {
 	if env == nil {
 		env = map[string]json.RawMessage{}
 	}
+	services, err := s.vcapServices(r, a.GUID)
+	if err != nil {
+		return err
+	}
 	return r.reply(200, struct {
 		StagingEnv  map[string]string          `json:"staging_env_json"`
 		RunningEnv  map[string]string          `json:"running_env_json"`
 		EnvVars     map[string]json.RawMessage `json:"environment_variables"`
 		SystemEnv   map[string]any             `json:"system_env_json"`
 		Application map[string]any             `json:"application_env_json"`
-	}{map[string]string{}, map[string]string{}, env, map[string]any{"VCAP_SERVICES": map[string]any{}}, map[string]any{"VCAP_APPLICATION": vcapApp}})
+	}{map[string]string{}, map[string]string{}, env, map[string]any{"VCAP_SERVICES": services}, map[string]any{"VCAP_APPLICATION": vcapApp}})
 }
 
 func (s *Server) getAppPermissions(r *request) error {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -767,9 +766,13 @@ func (s *Server) destinationEvent(r *request, typ string, a store.App, sp store.
 		"destination_guid": d.GUID, "process_type": d.ProcessType, "weight": d.Weight, "protocol": d.Protocol})
 }
 
-func (s *Server) insertRouteDestinations(r *request) error { return s.updateRouteDestinations(r, false) }
+func (s *Server) insertRouteDestinations(r *request) error {
+	return s.updateRouteDestinations(r, false)
+}
 
-func (s *Server) replaceRouteDestinations(r *request) error { return s.updateRouteDestinations(r, true) }
+func (s *Server) replaceRouteDestinations(r *request) error {
+	return s.updateRouteDestinations(r, true)
+}
 
 // updateRouteDestinations is POST (insert) and PATCH (replace)
 // /v3/routes/:guid/destinations: 200 with every destination of the route
@@ -892,15 +895,19 @@ func (s *Server) destinationApps(r *request, rt store.Route, reqs []destinationR
 	if len(missing) > 0 {
 		return nil, errUnprocessable(`App(s) with guid(s) "` + strings.Join(missing, `", "`) + `" do not exist.`)
 	}
-	for guid := range apps {
-		if _, err := s.store.GetApp(r.ctx, r.user.viewer(), guid); errors.Is(err, store.ErrNotFound) {
-			hidden = append(hidden, guid)
+	checked := map[string]bool{}
+	for _, q := range reqs {
+		if checked[q.appGUID] {
+			continue
+		}
+		checked[q.appGUID] = true
+		if _, err := s.store.GetApp(r.ctx, r.user.viewer(), q.appGUID); errors.Is(err, store.ErrNotFound) {
+			hidden = append(hidden, q.appGUID)
 		} else if err != nil {
 			return nil, errInternal(err)
 		}
 	}
 	if len(hidden) > 0 {
-		sort.Strings(hidden)
 		return nil, errUnprocessable(`App(s) with guid(s) "` + strings.Join(hidden, `", "`) + `" you do not have access.`)
 	}
 	for _, a := range apps {

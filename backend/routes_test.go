@@ -484,6 +484,7 @@ func destinationsOf(t *testing.T, body []byte) []string {
 // TestRouteWrites walks a route's life: create, duplicates, destinations
 // inserted, replaced and removed, lists by app, delete.
 func TestRouteWrites(t *testing.T) {
+	t.Parallel()
 	w := newRoutesWorld(t)
 	c := w.c
 	var rt struct{ GUID string }
@@ -583,6 +584,7 @@ func TestRouteWrites(t *testing.T) {
 }
 
 func TestRouteWriteErrors(t *testing.T) {
+	t.Parallel()
 	w := newRoutesWorld(t)
 	c := w.c
 	ctx := context.Background()

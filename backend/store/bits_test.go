@@ -385,3 +385,144 @@ func TestDeleteAppRemovesItsBits(t *testing.T) {
 		t.Errorf("the route went with the app: %v", err)
 	}
 }
+
+// TestStageAndFinishBuilds: a STAGING build holds its outcome until its
+// finish time, only one build of an app stages at a time, and finishing
+// applies the outcome to the build, its droplet and the events.
+func TestStageAndFinishBuilds(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := bitsFixture(t)
+	all := Viewer{All: true}
+	if err := s.CreatePackage(ctx, Package{GUID: "pkg", AppGUID: "app-a", SpaceGUID: spaceA, Type: PackageBits, State: PackageReady},
+		Event{GUID: "ev-pkg", Type: "audit.app.package.create", TargetGUID: "app-a", SpaceGUID: spaceA}); err != nil {
+		t.Fatal(err)
+	}
+	build := func(guid, app, droplet string) Build {
+		b := Build{GUID: guid, AppGUID: app, SpaceGUID: spaceA, PackageGUID: "pkg", State: BuildStaging, LifecycleType: "buildpack",
+			StagingMemoryMB: 1024, StagingDiskMB: 4096, StagingLogRate: -1, CreatedAt: 100, UpdatedAt: 100}
+		if droplet != "" {
+			b.DropletGUID = &droplet
+		}
+		return b
+	}
+	start := Droplet{GUID: "d1", AppGUID: "app-a", SpaceGUID: spaceA, PackageGUID: sp("pkg"), State: DropletStaging, LifecycleType: "buildpack",
+		Buildpacks: []DropletBuildpack{}, CreatedAt: 100, UpdatedAt: 100}
+	final := start
+	final.State, final.ProcessTypes, final.SHA256Checksum = DropletStaged, map[string]string{"web": "./run"}, sp("abc")
+	outcome := StagingOutcome{State: BuildStaged, Droplet: final,
+		Events: []Event{{GUID: "ev-done", Type: "audit.app.droplet.create", TargetGUID: "app-a", SpaceGUID: spaceA}}}
+	if err := s.StageBuild(ctx, build("b1", "app-a", "d1"), &start, 101_500, outcome); err != nil {
+		t.Fatal(err)
+	}
+	if busy, err := s.StagingInProgress(ctx, "app-a"); err != nil || !busy {
+		t.Fatalf("StagingInProgress = %v, %v", busy, err)
+	}
+	if err := s.StageBuild(ctx, build("b2", "app-a", ""), nil, 102_000, StagingOutcome{State: BuildStaged}); !errors.Is(err, ErrStagingInProgress) {
+		t.Fatalf("a second build: %v, want ErrStagingInProgress", err)
+	}
+	// Another app stages meanwhile, with a docker outcome that makes its droplet.
+	docker := Droplet{GUID: "d-docker", AppGUID: "app-c", SpaceGUID: spaceC, State: DropletStaged, LifecycleType: "docker", Image: sp("nginx")}
+	if err := s.StageBuild(ctx, build("b3", "app-c", ""), nil, 105_000, StagingOutcome{State: BuildStaged, Droplet: docker, NewDroplet: true}); err != nil {
+		t.Fatal(err)
+	}
+	if next, err := s.NextBuildFinish(ctx); err != nil || next != 101_500 {
+		t.Fatalf("NextBuildFinish = %d, %v", next, err)
+	}
+	if next, err := s.FinishBuilds(ctx, 101_499); err != nil || next != 101_500 {
+		t.Fatalf("FinishBuilds before the time = %d, %v", next, err)
+	}
+	if b, _ := s.GetBuild(ctx, all, "b1"); b.State != BuildStaging || b.DropletState != DropletStaging {
+		t.Fatalf("build %s with droplet %s before its time", b.State, b.DropletState)
+	}
+	next, err := s.FinishBuilds(ctx, 101_500)
+	if err != nil || next != 105_000 {
+		t.Fatalf("FinishBuilds = %d, %v", next, err)
+	}
+	b, err := s.GetBuild(ctx, all, "b1")
+	if err != nil || b.State != BuildStaged || b.UpdatedAt != 101 || b.DropletState != DropletStaged {
+		t.Fatalf("finished build %+v (%v)", b, err)
+	}
+	d, err := s.GetDroplet(ctx, all, "d1")
+	if err != nil || d.State != DropletStaged || d.ProcessTypes["web"] != "./run" || *d.SHA256Checksum != "abc" || d.UpdatedAt != 101 {
+		t.Fatalf("finished droplet %+v (%v)", d, err)
+	}
+	if e, err := s.GetEvent(ctx, all, "ev-done"); err != nil || e.CreatedAt != 101 {
+		t.Errorf("event of the end %+v (%v)", e, err)
+	}
+	if busy, _ := s.StagingInProgress(ctx, "app-a"); busy {
+		t.Error("app-a still staging")
+	}
+	if next, err := s.FinishBuilds(ctx, 200_000); err != nil || next != 0 {
+		t.Fatalf("FinishBuilds of the last = %d, %v", next, err)
+	}
+	b, _ = s.GetBuild(ctx, all, "b3")
+	if b.DropletGUID == nil || *b.DropletGUID != "d-docker" || b.DropletState != DropletStaged {
+		t.Errorf("docker build %+v", b)
+	}
+	if d, err := s.GetDroplet(ctx, all, "d-docker"); err != nil || d.CreatedAt != 105 || *d.Image != "nginx" {
+		t.Errorf("docker droplet %+v (%v)", d, err)
+	}
+}
+
+// TestStateChanges: package and droplet state changes start from a given
+// state, and assigning a droplet needs it STAGED and the app's.
+func TestStateChanges(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := bitsFixture(t)
+	p := Package{GUID: "pkg", AppGUID: "app-a", SpaceGUID: spaceA, Type: PackageBits, State: PackageAwaitingUpload}
+	if err := s.CreatePackage(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	p.State = PackageProcessingUpload
+	if err := s.SetPackageState(ctx, PackageAwaitingUpload, p); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetPackageState(ctx, PackageAwaitingUpload, p); !errors.Is(err, ErrWrongState) {
+		t.Errorf("a second upload: %v, want ErrWrongState", err)
+	}
+	p.GUID = "missing"
+	if err := s.SetPackageState(ctx, PackageAwaitingUpload, p); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a missing package: %v, want ErrNotFound", err)
+	}
+	for _, d := range []Droplet{
+		{GUID: "staged", AppGUID: "app-a", SpaceGUID: spaceA, State: DropletStaged, LifecycleType: "buildpack", ProcessTypes: map[string]string{"web": "w", "worker": "k"}},
+		{GUID: "waiting", AppGUID: "app-a", SpaceGUID: spaceA, State: DropletAwaitingUpload, LifecycleType: "buildpack"},
+		{GUID: "foreign", AppGUID: "app-c", SpaceGUID: spaceC, State: DropletStaged, LifecycleType: "buildpack"},
+	} {
+		if err := s.CreateDroplet(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	made := 0
+	newProcess := func(typ string) (Process, Event) {
+		made++
+		_, proc := newApp("app-a", "a", spaceA, nil)
+		proc.GUID, proc.Type, proc.Instances = "proc-"+typ, typ, 0
+		return proc, Event{GUID: "ev-" + typ, Type: "audit.app.process.create", TargetGUID: "app-a", SpaceGUID: spaceA}
+	}
+	if err := s.AssignDroplet(ctx, "app-a", "waiting", 5, newProcess); !errors.Is(err, ErrWrongState) {
+		t.Errorf("assigning a droplet awaiting upload: %v", err)
+	}
+	if err := s.AssignDroplet(ctx, "app-a", "foreign", 5, newProcess); !errors.Is(err, ErrNotFound) {
+		t.Errorf("assigning another app's droplet: %v", err)
+	}
+	if err := s.AssignDroplet(ctx, "app-a", "staged", 5, newProcess); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := s.GetApp(ctx, Viewer{All: true}, "app-a")
+	if a.DropletGUID == nil || *a.DropletGUID != "staged" || a.UpdatedAt != 5 {
+		t.Errorf("app %+v", a)
+	}
+	if made != 1 {
+		t.Errorf("%d processes made, want the worker only", made)
+	}
+	if w, err := s.GetAppProcess(ctx, "app-a", "worker"); err != nil || w.Instances != 0 {
+		t.Errorf("worker %+v (%v)", w, err)
+	}
+	pkgs, droplets, err := s.BlobOwners(ctx)
+	if err != nil || !pkgs["pkg"] || !droplets["staged"] || len(droplets) != 3 {
+		t.Errorf("BlobOwners = %v, %v, %v", pkgs, droplets, err)
+	}
+}
