@@ -5,7 +5,7 @@ LDFLAGS := -X main.version=$(VERSION)
 # The whole suite must stay well inside CI's budget (2 cores, 90 minutes).
 TEST_TIMEOUT ?= 12m
 
-.PHONY: build test vet deps bench clean
+.PHONY: build test vet deps bench load clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/capibridge ./cmd/capibridge
@@ -28,6 +28,13 @@ test: deps vet
 # bench runs every Go benchmark once over a short time; see README, "Benchmarks".
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./...
+
+# load runs the cache's load benchmark long (make test runs it for 2 s per
+# scenario as a smoke run): cached v2 list vs a bare server vs uncached.
+LOAD_DURATION ?= 15s
+LOAD_WORKERS  ?= 16
+load: deps
+	$(GO) test -count=1 -run TestLoad -v ./internal/loadbench -load.duration $(LOAD_DURATION) -load.workers $(LOAD_WORKERS)
 
 clean:
 	rm -rf bin
