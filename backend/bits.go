@@ -6,8 +6,9 @@ import (
 	"capibridge/backend/store"
 )
 
-// The read side of staging: packages, builds and droplets. Their shapes
-// follow shared/reference/v3 (package_bits.json, package_docker.json,
+// The read side of staging: packages, builds and droplets (the writes,
+// the simulated staging and the bits on disk are in staging*.go and
+// blobs.go). Their shapes follow shared/reference/v3 (package_bits.json, package_docker.json,
 // build_staged.json, build_staging.json, droplet.json), which is where CC's
 // docs put the keys; the presenters are cc:app/presenters/v3/package_presenter.rb,
 // build_presenter.rb and droplet_presenter.rb.

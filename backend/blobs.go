@@ -283,9 +283,17 @@ func blobText(ctx *fasthttp.RequestCtx, status int, text string) {
 }
 
 // redirectToBlob answers a download with 302 Found to the signed URL, as
-// CC's BlobDispatcher#send_or_redirect does for a remote blobstore.
+// CC's BlobDispatcher#send_or_redirect does for a remote blobstore. Like a
+// blobstore, the URL is on the host the embedded CF itself was reached at,
+// not the one a gateway in front names in X-Forwarded-Host: the gateway
+// serves the APIs, not the blobs.
 func (s *Server) redirectToBlob(r *request, kind, guid string) error {
-	r.ctx.Response.Header.Set(fasthttp.HeaderLocation, s.staging.blobs.signedURL(r.base, kind, guid, s.now()))
+	scheme := "http"
+	if r.ctx.IsTLS() {
+		scheme = "https"
+	}
+	base := scheme + "://" + string(r.ctx.Host())
+	r.ctx.Response.Header.Set(fasthttp.HeaderLocation, s.staging.blobs.signedURL(base, kind, guid, s.now()))
 	r.ctx.SetStatusCode(fasthttp.StatusFound)
 	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
 	"capibridge/backend/store"
 )
 
@@ -165,5 +167,27 @@ func TestResourceCache(t *testing.T) {
 		if got := b.hasResource(tc.sum, tc.size); got != tc.want {
 			t.Errorf("hasResource(%s, %d) = %v", tc.sum, tc.size, got)
 		}
+	}
+}
+
+// TestBlobURLBehindGateway: behind a gateway the download URL names the
+// embedded CF's own host, where the blobs are served, not the gateway's.
+func TestBlobURLBehindGateway(t *testing.T) {
+	t.Parallel()
+	c, _ := stagingCF(t, nil)
+	app := c.createApp("developer", "behind", nil)
+	pkg := c.readyPackage("developer", app, zipFile{name: "Staticfile"})
+	req, res := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(res)
+	req.SetRequestURI("http://127.0.0.1:9022/v3/packages/" + pkg + "/download")
+	req.Header.Set("Authorization", "bearer "+c.tokens["developer"])
+	req.Header.Set("X-Forwarded-Host", "api.gateway.example")
+	req.Header.Set("X-Forwarded-Proto", "https")
+	if err := c.client.Do(req, res); err != nil {
+		t.Fatal(err)
+	}
+	if loc := string(res.Header.Peek("Location")); res.StatusCode() != 302 || !strings.HasPrefix(loc, "http://127.0.0.1:9022/blobs/packages/"+pkg+"?") {
+		t.Errorf("%d Location %q", res.StatusCode(), loc)
 	}
 }

@@ -163,11 +163,6 @@ func (st *staging) fire() {
 	st.armLocked()
 }
 
-// finishBuilds ends every build whose time has come, at once; for tests
-// and tools that move an injected clock and want the result without a
-// request.
-func (s *Server) finishBuilds(ctx context.Context) { s.staging.settle(ctx) }
-
 // errStagingInProgress is CC's StagingInProgress (errors/v2.yml 170017).
 func errStagingInProgress() *apiError {
 	return &apiError{Status: 422, Code: 170017, Title: "CF-StagingInProgress", Detail: "Only one build can be STAGING at a time per application."}

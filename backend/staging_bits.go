@@ -487,18 +487,4 @@ func readSmall(f *zip.File, limit int64) ([]byte, error) {
 	return b, nil
 }
 
-// fileChecksums hashes a file: hex SHA-1 and SHA-256.
-func fileChecksums(name string) (string, string, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return "", "", err
-	}
-	defer f.Close()
-	h1, h2 := sha1.New(), sha256.New()
-	if _, err := io.Copy(io.MultiWriter(h1, h2), f); err != nil {
-		return "", "", err
-	}
-	return hexSum(h1), hexSum(h2), nil
-}
-
 func hexSum(h hash.Hash) string { return hex.EncodeToString(h.Sum(nil)) }

@@ -8,13 +8,13 @@ import (
 )
 
 // Staging limits, capi-release's defaults: staging gets at least
-// cc.staging.minimum_staging_memory_mb and minimum_staging_disk_mb, and may
-// not ask for more disk than cc.maximum_app_disk_in_mb
-// (StagingMemoryCalculator, StagingDiskCalculator).
+// cc.staging.minimum_staging_memory_mb and minimum_staging_disk_mb
+// (StagingMemoryCalculator, StagingDiskCalculator). CC also refuses more
+// disk than cc.maximum_app_disk_in_mb ("disk limit exceeded"); the
+// embedded CF sets no maximum, for processes as for builds.
 const (
 	minimumStagingMemoryMB = 1024
 	minimumStagingDiskMB   = 4096
-	maximumAppDiskMB       = 2048
 )
 
 // unprocessablePackage is BuildsController#unprocessable_package!.
@@ -134,9 +134,6 @@ func (s *Server) createBuild(r *request) error {
 	}
 	if logRate != nil {
 		b.StagingLogRate = *logRate
-	}
-	if b.StagingDiskMB > maximumAppDiskMB {
-		return errUnprocessable("disk limit exceeded")
 	}
 	b.StagingMemoryMB, b.StagingDiskMB = max(b.StagingMemoryMB, minimumStagingMemoryMB), max(b.StagingDiskMB, minimumStagingDiskMB)
 	if p.Type == store.PackageDocker {

@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io/fs"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -81,17 +81,38 @@ func init() {
 	}
 }
 
-// stagingRoleSetup makes, as admin, the objects of one run in space.
+// stagingRoleSetup makes the objects of one run in space: the app through
+// the API, the rest straight in the store and the blobstore, which is
+// quicker and enough for rows about who may do what.
 func stagingRoleSetup(c *cf, space, name string) map[string]string {
 	c.t.Helper()
 	app := roleAppIn(c, space, name, false)
-	pkg := c.readyPackage("admin", app, zipFile{name: "Staticfile"}, zipFile{name: "dir/", mode: fs.ModeDir | 0o755})
-	droplet := strings.Trim(rawAt(c.t, c.must(201, "POST", "/v3/droplets", "admin", map[string]any{"relationships": appRel(app)}).body, "guid"), `"`)
-	body, ct := multipartOf(c.t, nil, "droplet.tgz", tgzOf(c.t, map[string]string{"./app/x": "x"}))
-	c.mustStatus(202, c.raw("POST", "/v3/droplets/"+droplet+"/upload", "admin", ct, body, false))
-	newDroplet := strings.Trim(rawAt(c.t, c.must(201, "POST", "/v3/droplets", "admin", map[string]any{"relationships": appRel(app)}).body, "guid"), `"`)
-	return map[string]string{"{app}": app, "{pkg}": pkg, "{newPkg}": c.newPackage("admin", app), "{droplet}": droplet,
-		"{newDroplet}": newDroplet, "{sha1}": sha1Hex(name)}
+	ctx, st, blobs := context.Background(), c.srv.Store(), c.srv.staging.blobs
+	now := st.Now()
+	must := func(err error) {
+		c.t.Helper()
+		if err != nil {
+			c.t.Fatal(err)
+		}
+	}
+	pkg, newPkg, droplet, newDroplet := newGUID(), newGUID(), newGUID(), newGUID()
+	must(os.WriteFile(blobs.path(blobPackages, pkg), zipOf(c.t, zipFile{name: "Staticfile"}), 0o600))
+	must(os.WriteFile(blobs.path(blobDroplets, droplet), tgzOf(c.t, map[string]string{"./app/x": "x"}), 0o600))
+	for _, p := range []store.Package{
+		{GUID: pkg, AppGUID: app, SpaceGUID: space, Type: store.PackageBits, State: store.PackageReady, CreatedAt: now, UpdatedAt: now},
+		{GUID: newPkg, AppGUID: app, SpaceGUID: space, Type: store.PackageBits, State: store.PackageAwaitingUpload, CreatedAt: now, UpdatedAt: now},
+	} {
+		must(st.CreatePackage(ctx, p))
+	}
+	for _, d := range []store.Droplet{
+		{GUID: droplet, AppGUID: app, SpaceGUID: space, State: store.DropletStaged, LifecycleType: "buildpack",
+			ProcessTypes: map[string]string{"web": "./x"}, Buildpacks: []store.DropletBuildpack{}, CreatedAt: now, UpdatedAt: now},
+		{GUID: newDroplet, AppGUID: app, SpaceGUID: space, State: store.DropletAwaitingUpload, LifecycleType: "buildpack",
+			ProcessTypes: map[string]string{"web": ""}, Buildpacks: []store.DropletBuildpack{}, CreatedAt: now, UpdatedAt: now},
+	} {
+		must(st.CreateDroplet(ctx, d))
+	}
+	return map[string]string{"{app}": app, "{pkg}": pkg, "{newPkg}": newPkg, "{droplet}": droplet, "{newDroplet}": newDroplet, "{sha1}": sha1Hex(name)}
 }
 
 // stagingRoleSnapshot is what a staging write can change: the app's

@@ -173,7 +173,7 @@ func (c *cf) newBuild(user, pkg string) string {
 }
 
 // stagingCF is an embedded CF on an injected clock, with its config.
-func stagingCF(t *testing.T, edit func(*configs.Backend)) (*cf, *fakeClock) {
+func stagingCF(t testing.TB, edit func(*configs.Backend)) (*cf, *fakeClock) {
 	t.Helper()
 	cfg := testConfig()
 	if edit != nil {
@@ -548,8 +548,8 @@ func TestBuildErrors(t *testing.T) {
 			"Bad request: Cannot stage package whose state is not ready."},
 		{"memory", "developer", map[string]any{"package": map[string]string{"guid": ready}, "staging_memory_in_mb": 0}, 422, 10008,
 			"CF-UnprocessableEntity", "Staging memory in mb must be greater than 0"},
-		{"disk limit", "developer", map[string]any{"package": map[string]string{"guid": ready}, "staging_disk_in_mb": 4096}, 422, 10008,
-			"CF-UnprocessableEntity", "disk limit exceeded"},
+		{"disk", "developer", map[string]any{"package": map[string]string{"guid": ready}, "staging_disk_in_mb": "big"}, 422, 10008,
+			"CF-UnprocessableEntity", "Staging disk in mb is not a number"},
 		{"bad json", "developer", "{", 400, 1001, "CF-MessageParseError", "Request invalid due to parse error: invalid request body"},
 	}
 	for _, tc := range cases {
@@ -559,7 +559,7 @@ func TestBuildErrors(t *testing.T) {
 	}
 	// Limits: the minimums apply, the request's values win over the web process's.
 	b := c.must(201, "POST", "/v3/builds", "developer", map[string]any{"package": map[string]string{"guid": ready},
-		"staging_memory_in_mb": 2048, "staging_disk_in_mb": 512, "metadata": map[string]any{"labels": map[string]string{"k": "v"}}})
+		"staging_memory_in_mb": 2048, "staging_disk_in_mb": 512, "staging_log_rate_limit_bytes_per_second": -1, "metadata": map[string]any{"labels": map[string]string{"k": "v"}}})
 	for at, want := range map[string]string{"staging_memory_in_mb": "2048", "staging_disk_in_mb": "4096",
 		"staging_log_rate_limit_bytes_per_second": "-1", "metadata.labels": `{"k":"v"}`,
 		"created_by": `{"guid":"` + DeveloperGUID + `","name":"developer","email":"developer@example.org"}`} {
