@@ -137,6 +137,9 @@ type Entry struct {
 	// Stored is when the fill that produced the entry started; its age is
 	// measured from then (the Age header). The cache sets it.
 	Stored time.Time
+	// NoStore, set by a fill, keeps the answer out of the cache: it shows
+	// a state about to change that no write will announce.
+	NoStore bool
 }
 
 // FillFunc produces the response for a cache miss. It may outlive the Get
@@ -441,7 +444,7 @@ func (c *Cache) fill(ctx context.Context, key hashKey, topics []string, v *genVi
 		return fillResult{err: err}
 	}
 	e.Stored = start
-	if e.Status != 200 || len(e.Body) > c.maxEntry {
+	if e.Status != 200 || e.NoStore || len(e.Body) > c.maxEntry {
 		return fillResult{entry: e}
 	}
 	r := &record{

@@ -12,6 +12,7 @@ import (
 	"capibridge/configs"
 	"capibridge/proxy/auth"
 	"capibridge/proxy/ccv3"
+	"capibridge/translate"
 )
 
 // Topics of the list-page cache: the generations a cached page depends
@@ -121,8 +122,9 @@ func (g *Gateway) cached(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 		// (the context never ends first), so ctx outlives it.
 		fill := func(context.Context) (cache.Entry, error) {
 			next(ctx)
+			noStore, _ := ctx.UserValue(noStoreKey).(bool)
 			return cache.Entry{Status: ctx.Response.StatusCode(), ContentType: string(ctx.Response.Header.ContentType()),
-				Body: append([]byte(nil), ctx.Response.Body()...)}, nil
+				Body: append([]byte(nil), ctx.Response.Body()...), NoStore: noStore}, nil
 		}
 		e, o, err := g.cache.Get(context.Background(), key, pol, bypass, fill)
 		if err != nil {
@@ -137,6 +139,25 @@ func (g *Gateway) cached(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 		ctx.Response.Header.Set("Cache-Status", o.CacheStatus())
 		if o.Tier != "" || o.Fwd == "stale" {
 			ctx.Response.Header.Set(fasthttp.HeaderAge, strconv.Itoa(int(time.Since(e.Stored).Seconds())))
+		}
+	}
+}
+
+// noStoreKey marks a response the cache must not keep: a page showing a
+// pending v2 start, which changes when staging ends without a write
+// through the gateway to announce it (MAPPING §2.4).
+const noStoreKey = "capibridge.nostore"
+
+// noStoreIfPending marks the response not to be cached when one of the
+// apps still waits for its staging.
+func noStoreIfPending(ctx *fasthttp.RequestCtx, bundles []translate.AppBundle) {
+	for _, b := range bundles {
+		// A FAILED build is final: the app reads STARTED and FAILED until
+		// a write changes it.
+		failed := b.LatestBuild != nil && b.LatestBuild.State == "FAILED"
+		if b.App.Metadata.Annotations[translate.AnnotationPendingStart] != "" && !failed {
+			ctx.SetUserValue(noStoreKey, true)
+			return
 		}
 	}
 }

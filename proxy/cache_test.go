@@ -298,3 +298,37 @@ func TestCacheInvalidatesWhenJobFinishes(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestCacheDoesNotKeepPendingStarts: a page showing a v2 start that waits
+// for staging is not cached, so the start shows finished as soon as the
+// build stages, well within the TTL.
+func TestCacheDoesNotKeepPendingStarts(t *testing.T) {
+	s := startStackWith(t, func(b *configs.Backend) { b.StagingDuration, b.StartupDuration = 300*time.Millisecond, 10*time.Millisecond }, nil)
+	g := s.cachedGateway(t, s.cfURL, "", nil)
+	body := fmt.Sprintf(`{"name":"pending","space_guid":%q,"docker_image":"nginx:1","state":"STARTED"}`, backend.DemoSpaceGUID)
+	r := s.do("POST", g.url+"/v2/apps", "developer", []byte(body))
+	if r.status != 201 || !strings.Contains(string(r.body), `"package_state":"PENDING"`) {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	var res struct{ Metadata struct{ GUID string } }
+	_ = json.Unmarshal(r.body, &res)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r := s.do("GET", g.url+"/v2/apps/"+res.Metadata.GUID, "developer", nil)
+		if strings.Contains(string(r.body), `"package_state":"STAGED"`) {
+			break
+		}
+		if strings.Contains(cacheStatus(r), "hit") {
+			t.Fatalf("a pending start was served from the cache: %q", cacheStatus(r))
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the start never finished: %s", r.body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Once staged, the page is cached again.
+	s.do("GET", g.url+"/v2/apps/"+res.Metadata.GUID, "developer", nil)
+	if r := s.do("GET", g.url+"/v2/apps/"+res.Metadata.GUID, "developer", nil); !strings.Contains(cacheStatus(r), "hit") {
+		t.Errorf("after staging: %q", cacheStatus(r))
+	}
+}

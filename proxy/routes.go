@@ -62,8 +62,8 @@ func (r *Route) handler(method []byte) v2Handler {
 // resource (v2apps.go, v2orgs.go, ...).
 func v2Routes() []*Route {
 	return []*Route{
-		{Template: "/v2/apps", get: (*Gateway).v2AppList},
-		{Template: "/v2/apps/:guid", get: (*Gateway).v2App},
+		{Template: "/v2/apps", get: (*Gateway).v2AppList, post: (*Gateway).v2AppCreate},
+		{Template: "/v2/apps/:guid", get: (*Gateway).v2App, put: (*Gateway).v2AppUpdate, del: (*Gateway).v2AppDelete},
 		{Template: "/v2/apps/:guid/summary", get: (*Gateway).v2AppSummary},
 		{Template: "/v2/apps/:guid/env", get: (*Gateway).v2AppEnv},
 		{Template: "/v2/apps/:guid/permissions", get: (*Gateway).v2AppPermissions},
@@ -71,6 +71,17 @@ func v2Routes() []*Route {
 		{Template: "/v2/apps/:guid/route_mappings", get: (*Gateway).v2AppRouteMappings},
 		{Template: "/v2/apps/:guid/service_bindings", get: (*Gateway).v2AppServiceBindings},
 		{Template: "/v2/apps/:guid/events", get: (*Gateway).v2AppEvents},
+		{Template: "/v2/apps/:guid/stats", get: (*Gateway).v2AppStats},
+		{Template: "/v2/apps/:guid/instances", get: (*Gateway).v2AppInstances},
+		{Template: "/v2/apps/:guid/instances/:index", del: (*Gateway).v2AppKillInstance},
+		{Template: "/v2/apps/:guid/crashes", get: (*Gateway).v2AppCrashes},
+		{Template: "/v2/apps/:guid/routes/:route_guid", put: (*Gateway).v2AppMapRoute, del: (*Gateway).v2AppUnmapRoute},
+		{Template: "/v2/apps/:guid/bits", put: (*Gateway).v2AppUploadBits},
+		{Template: "/v2/apps/:guid/copy_bits", post: (*Gateway).v2AppCopyBits},
+		{Template: "/v2/apps/:guid/download", get: (*Gateway).v2AppDownload},
+		{Template: "/v2/apps/:guid/droplet/download", get: (*Gateway).v2AppDropletDownload},
+		{Template: "/v2/apps/:guid/droplet/upload", put: (*Gateway).v2AppDropletUpload},
+		{Template: "/v2/resource_match", put: (*Gateway).v2ResourceMatch},
 		{Template: "/v2/events", get: (*Gateway).v2EventList},
 		{Template: "/v2/events/:guid", get: (*Gateway).v2Event},
 		{Template: "/v2/jobs/:guid", get: (*Gateway).v2Job},

@@ -140,6 +140,8 @@ func (g *Gateway) appList(ctx *fasthttp.RequestCtx, spaceGUID string) error {
 	if err != nil {
 		return v2Error(err, "")
 	}
+	bundles = g.finishPendingStarts(c, bundles) // MAPPING §2.4
+	noStoreIfPending(ctx, bundles)
 	page := translate.Paginate(lp, path, total)
 	var b bytes.Buffer
 	b.WriteString(`{"total_results":`)
@@ -190,6 +192,8 @@ func (g *Gateway) v2App(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return v2Error(err, guid)
 	}
+	bundles = g.finishPendingStarts(c, bundles) // MAPPING §2.4
+	noStoreIfPending(ctx, bundles)
 	if len(bundles) == 0 {
 		// An app with no web process is no v2 app (MAPPING, "Key idea").
 		return appNotFound(guid)

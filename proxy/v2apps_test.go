@@ -148,8 +148,8 @@ func TestV2AppListErrors(t *testing.T) {
 	if r := s.do("GET", s.gwURL+"/v2/apps/"+guid, "outsider", nil); r.status != 404 {
 		t.Errorf("outsider GET: %d %s", r.status, r.body)
 	}
-	if r := s.do("POST", s.gwURL+"/v2/apps", "developer", []byte(`{}`)); r.status != 404 {
-		t.Errorf("POST /v2/apps (not translated yet): %d %s", r.status, r.body)
+	if r := s.do("POST", s.gwURL+"/v2/apps", "developer", []byte(`{}`)); r.status != 400 {
+		t.Errorf("POST /v2/apps without name and space: %d %s", r.status, r.body)
 	}
 }
 

@@ -126,12 +126,26 @@ func (g *Gateway) v2AppEvents(ctx *fasthttp.RequestCtx) error {
 	})
 }
 
-// v2Job answers GET /v2/jobs/:guid from the v3 job of that guid. A job v3
-// does not know is CC's NullJob, "finished" (jobs are deleted once done).
+// v2Job answers GET /v2/jobs/:guid from the v3 job of that guid, or the
+// package of that guid. Anything else is CC's NullJob, "finished" (jobs
+// are deleted once done).
 func (g *Gateway) v2Job(ctx *fasthttp.RequestCtx) error {
-	j, err := g.v3.Job(call(ctx), pathParam(ctx, 1))
+	guid, c := pathParam(ctx, 1), call(ctx)
+	j, err := g.v3.Job(c, guid)
 	if err != nil {
 		return v2Error(err, "")
+	}
+	if j == nil {
+		// The jobs of v2 bits uploads and copies are named after their
+		// package, whose state v3 keeps instead of a job (v2bits.go).
+		if p, err := g.v3.GetPackage(c, guid); err == nil {
+			body, err := translate.PackageJob(p)
+			if err != nil {
+				return err
+			}
+			writeV2(ctx, fasthttp.StatusOK, body)
+			return nil
+		}
 	}
 	body, err := translate.Job(j)
 	if err != nil {

@@ -83,3 +83,38 @@ func Job(j *V3Job) ([]byte, error) {
 	}
 	return buf.Bytes(), nil
 }
+
+// PackageJob is the v2 job of a bits upload or copy, which v3 runs as the
+// package's own state rather than as a job: the gateway names the job
+// after the package. AWAITING_UPLOAD, PROCESSING_UPLOAD and COPYING read
+// queued, READY finished, FAILED failed (CC's AppBitsUploadInvalid).
+func PackageJob(p V3Package) ([]byte, error) {
+	j := &V3Job{GUID: p.GUID, CreatedAt: p.CreatedAt, State: "PROCESSING"}
+	switch p.State {
+	case "READY":
+		j.State = "COMPLETE"
+	case "FAILED":
+		j.State = "FAILED"
+		j.Errors = append(j.Errors, struct {
+			Detail string `json:"detail"`
+			Title  string `json:"title"`
+			Code   int    `json:"code"`
+		}{"The app upload is invalid: the package could not be processed", "CF-AppBitsUploadInvalid", 160001})
+	}
+	body, err := Job(j)
+	if err != nil || j.State != "PROCESSING" {
+		return body, err
+	}
+	return QueuedJob(p.GUID, p.CreatedAt)
+}
+
+// QueuedJob is the v2 job body answered when work is handed off: status
+// queued (shared/reference/v2/app_upload_bits_response_job.json).
+func QueuedJob(guid string, created time.Time) ([]byte, error) {
+	var out V2Job
+	out.Metadata.GUID, out.Metadata.CreatedAt, out.Metadata.URL = guid, formatTime(created), "/v2/jobs/"+guid
+	out.Entity.GUID, out.Entity.Status = guid, "queued"
+	var buf bytes.Buffer
+	err := encodeJSON(&buf, &out)
+	return buf.Bytes(), err
+}
