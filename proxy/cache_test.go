@@ -303,7 +303,9 @@ func TestCacheInvalidatesWhenJobFinishes(t *testing.T) {
 // for staging is not cached, so the start shows finished as soon as the
 // build stages, well within the TTL.
 func TestCacheDoesNotKeepPendingStarts(t *testing.T) {
-	s := startStackWith(t, func(b *configs.Backend) { b.StagingDuration, b.StartupDuration = 300*time.Millisecond, 10*time.Millisecond }, nil)
+	s := startStackWith(t, func(b *configs.Backend) {
+		b.StagingDuration, b.StartupDuration = 300*time.Millisecond, 10*time.Millisecond
+	}, nil)
 	g := s.cachedGateway(t, s.cfURL, "", nil)
 	body := fmt.Sprintf(`{"name":"pending","space_guid":%q,"docker_image":"nginx:1","state":"STARTED"}`, backend.DemoSpaceGUID)
 	r := s.do("POST", g.url+"/v2/apps", "developer", []byte(body))
