@@ -78,6 +78,7 @@ func v2Routes() []*Route {
 		{Template: "/v2/apps/:guid/routes/:route_guid", put: (*Gateway).v2AppMapRoute, del: (*Gateway).v2AppUnmapRoute},
 		{Template: "/v2/apps/:guid/bits", put: (*Gateway).v2AppUploadBits},
 		{Template: "/v2/apps/:guid/copy_bits", post: (*Gateway).v2AppCopyBits},
+		{Template: "/v2/apps/:guid/restage", post: (*Gateway).v2AppRestage},
 		{Template: "/v2/apps/:guid/download", get: (*Gateway).v2AppDownload},
 		{Template: "/v2/apps/:guid/droplet/download", get: (*Gateway).v2AppDropletDownload},
 		{Template: "/v2/apps/:guid/droplet/upload", put: (*Gateway).v2AppDropletUpload},

@@ -765,28 +765,54 @@ func (g *Gateway) waitJob(c ccv3.Call, jobGUID string, app translate.V3App) erro
 
 // renderApp answers the v2 app as a GET of it would, with status.
 func (g *Gateway) renderApp(ctx *fasthttp.RequestCtx, c ccv3.Call, guid string, status int) error {
-	var app translate.V3App
-	var stacks []ccv3.Stack
-	err := parallel(
-		func() (err error) { app, err = g.v3.GetApp(c, guid); return },
-		func() (err error) { stacks, err = g.v3.Stacks(c); return },
-	)
+	b, err := g.oneApp(c, guid)
 	if err != nil {
-		return v2Error(err, guid)
+		return err
 	}
-	bundles, err := g.appBundles(c, []translate.V3App{app}, stacks, translate.Inline{})
-	if err != nil {
-		return v2Error(err, guid)
-	}
-	if len(bundles) == 0 {
-		return appNotFound(guid)
-	}
-	body, err := translate.AppResource(bundles[0])
+	body, err := translate.AppResource(b)
 	if err != nil {
 		return err
 	}
 	writeV2(ctx, status, body)
 	return nil
+}
+
+// v2AppRestage answers POST /v2/apps/:guid/restage
+// (cc:app/controllers/runtime/restages_controller.rb; MAPPING §2.4): the
+// app is stopped and its latest package staged again, and it starts when
+// the build has staged, as a pending v2 start. 201 with the app, which
+// reads STARTED and PENDING meanwhile.
+func (g *Gateway) v2AppRestage(ctx *fasthttp.RequestCtx) error {
+	guid, c := pathParam(ctx, 1), call(ctx)
+	b, err := g.oneApp(c, guid)
+	if err != nil {
+		return err
+	}
+	switch {
+	case b.Web.Instances < 1:
+		return translate.StagingError("App must have at least 1 instance to stage.")
+	case translate.PackageState(b) == translate.PackageStatePending:
+		return translate.NotStaged()
+	case b.LatestPackage == nil:
+		return translate.AppPackageInvalid("bits have not been uploaded")
+	}
+	fail := func(err error) error { return v2WriteError(err, guid, b.App.Name) }
+	if err := g.appAction(c, guid, "stop"); err != nil {
+		return fail(err)
+	}
+	body, err := translate.BuildBody(b.LatestPackage.GUID, b.Web.MemoryInMB, b.Web.DiskInMB)
+	if err != nil {
+		return err
+	}
+	build, err := g.v3.CreateBuild(c, body)
+	if err != nil {
+		return fail(err)
+	}
+	if err := g.setPendingStart(c, guid, build.GUID); err != nil {
+		return fail(err)
+	}
+	ctx.Response.Header.Set(fasthttp.HeaderLocation, "/v2/apps/"+guid)
+	return g.renderApp(ctx, c, guid, fasthttp.StatusCreated)
 }
 
 // checkEnableSSH is AppsController#verify_enable_ssh: enable_ssh true needs
