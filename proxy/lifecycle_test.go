@@ -21,7 +21,9 @@ import (
 // instance, restage, stop, restart, events, download bits and droplet,
 // delete, then not found.
 func TestGoCFClientAppLifecycle(t *testing.T) {
-	s := startStackWith(t, func(b *configs.Backend) { b.StagingDuration, b.StartupDuration = 50*time.Millisecond, 20*time.Millisecond }, nil)
+	s := startStackWith(t, func(b *configs.Backend) {
+		b.StagingDuration, b.StartupDuration = 50*time.Millisecond, 20*time.Millisecond
+	}, nil)
 	cf, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens["developer"]})
 	if err != nil {
 		t.Fatal(err)

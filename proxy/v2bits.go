@@ -203,7 +203,7 @@ func (g *Gateway) v2AppUploadBits(ctx *fasthttp.RequestCtx) error {
 // v2ResourceMatch answers PUT /v2/resource_match: of the resources given,
 // those the Cloud Controller already has ([{sha1, size}]).
 func (g *Gateway) v2ResourceMatch(ctx *fasthttp.RequestCtx) error {
-	raw, err := g.jsonBody(ctx)
+	raw, err := g.readBody(ctx)
 	if err != nil {
 		return err
 	}
@@ -232,7 +232,7 @@ func (g *Gateway) v2ResourceMatch(ctx *fasthttp.RequestCtx) error {
 // after the new package.
 func (g *Gateway) v2AppCopyBits(ctx *fasthttp.RequestCtx) error {
 	guid, c := pathParam(ctx, 1), call(ctx)
-	raw, err := g.jsonBody(ctx)
+	raw, err := g.readBody(ctx)
 	if err != nil {
 		return err
 	}
@@ -354,23 +354,4 @@ func (g *Gateway) v2AppDropletUpload(ctx *fasthttp.RequestCtx) error {
 	}
 	writeV2(ctx, fasthttp.StatusCreated, body)
 	return nil
-}
-
-// jsonBody reads a request body the gateway parses itself (a v2 JSON
-// body), from the stream the server hands it, at most
-// server.max_request_body_bytes.
-func (g *Gateway) jsonBody(ctx *fasthttp.RequestCtx) ([]byte, error) {
-	bs := ctx.RequestBodyStream()
-	if bs == nil {
-		return ctx.PostBody(), nil
-	}
-	limit := int64(g.cfg.Server.MaxRequestBodyBytes)
-	b, err := io.ReadAll(io.LimitReader(&clientBody{r: bs}, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > limit {
-		return nil, &Error{Status: 413, Code: 10004, Name: "InvalidRequest", Description: "The request is invalid"}
-	}
-	return b, nil
 }
