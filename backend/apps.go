@@ -347,20 +347,8 @@ func (s *Server) createApp(r *request) error {
 	if err != nil {
 		return err
 	}
-	// CC: a space the user cannot see reads as missing; one it can see but
-	// not write to is 403.
-	sp, err := s.store.GetSpace(r.ctx, r.user.viewer(), spaceGUID)
-	if errors.Is(err, store.ErrNotFound) {
-		return errUnprocessable("Invalid space. Ensure that the space exists and you have access to it.")
-	}
+	sp, err := s.spaceToWrite(r, spaceGUID)
 	if err != nil {
-		return errInternal(err)
-	}
-	roles, err := s.rolesIn(r.ctx, r.user, sp.OrgGUID, sp.GUID)
-	if err != nil {
-		return errInternal(err)
-	}
-	if err := roles.writeErr(); err != nil {
 		return err
 	}
 	now := s.store.Now()
@@ -783,4 +771,22 @@ func (s *Server) setState(r *request, state, eventType string) error {
 		return errInternal(err)
 	}
 	return r.reply(200, presentApp(r.base, a))
+}
+
+// spaceToWrite returns the space a create writes into, as CC checks it: a
+// space the user cannot see reads as missing (422 "Invalid space"), one it
+// can see but not write to is 403.
+func (s *Server) spaceToWrite(r *request, guid string) (store.Space, error) {
+	sp, err := s.store.GetSpace(r.ctx, r.user.viewer(), guid)
+	if errors.Is(err, store.ErrNotFound) {
+		return sp, errUnprocessable("Invalid space. Ensure that the space exists and you have access to it.")
+	}
+	if err != nil {
+		return sp, errInternal(err)
+	}
+	roles, err := s.rolesIn(r.ctx, r.user, sp.OrgGUID, sp.GUID)
+	if err != nil {
+		return sp, errInternal(err)
+	}
+	return sp, roles.writeErr()
 }

@@ -273,18 +273,7 @@ func (s *Server) createServiceInstance(r *request) error {
 	if err != nil {
 		return err
 	}
-	sp, err := s.store.GetSpace(r.ctx, r.user.viewer(), si.SpaceGUID)
-	if errors.Is(err, store.ErrNotFound) {
-		return errUnprocessable("Invalid space. Ensure that the space exists and you have access to it.")
-	}
-	if err != nil {
-		return errInternal(err)
-	}
-	roles, err := s.rolesIn(r.ctx, r.user, sp.OrgGUID, sp.GUID)
-	if err != nil {
-		return errInternal(err)
-	}
-	if err := roles.writeErr(); err != nil {
+	if _, err := s.spaceToWrite(r, si.SpaceGUID); err != nil {
 		return err
 	}
 	now := s.store.Now()

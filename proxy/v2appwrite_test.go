@@ -3,7 +3,6 @@ package proxy
 import (
 	"archive/zip"
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,7 +17,6 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"capibridge/backend"
-	"capibridge/backend/store"
 	"capibridge/configs"
 	"capibridge/proxy/auth"
 	"capibridge/proxy/ccv3"
@@ -30,32 +28,7 @@ import (
 // v2 start finish.
 func startStackStaging(t testing.TB, stagingDuration time.Duration) *stack {
 	t.Helper()
-	bcfg := configs.DefaultBackend()
-	bcfg.Data, bcfg.JobDelay, bcfg.StagingDuration, bcfg.StartupDuration = store.Memory, 0, stagingDuration, 0
-	cf, err := backend.New(context.Background(), bcfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfLn := listen(t)
-	go cf.Serve(cfLn)
-	s := &stack{t: t, cf: cf, cfURL: "http://" + cfLn.Addr().String(), tokens: map[string]string{},
-		client: &fasthttp.Client{ReadTimeout: 30 * time.Second, MaxResponseBodySize: 1 << 30}}
-	cfg := testGatewayConfig()
-	cfg.Upstream = s.cfURL
-	s.startGateway(cfg, auth.WithKeys(cf.VerificationKey()), auth.WithIssuer(cf.Issuer()))
-	for _, u := range []string{"admin", "developer", "auditor", "outsider"} {
-		tok, err := cf.Token(context.Background(), u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.tokens[u] = tok
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = cf.Shutdown(ctx)
-	})
-	return s
+	return startStackWith(t, func(b *configs.Backend) { b.StagingDuration, b.StartupDuration = stagingDuration, 0 }, nil)
 }
 
 // doRaw sends body with a content type of the caller's choosing ("" for
