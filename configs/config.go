@@ -44,6 +44,10 @@ type Config struct {
 	// sent to the upstream as they are, for a Cloud Controller that still
 	// serves v2. Other untranslated v2 paths are 404 CF-NotFound.
 	V2Passthrough []string `koanf:"v2_passthrough"`
+	// AllowAppSSHAccess is the Cloud Controller's allow_app_ssh_access,
+	// which v3 does not expose: off, a v2 write of enable_ssh true is
+	// refused, as CC refuses it.
+	AllowAppSSHAccess bool `koanf:"allow_app_ssh_access"`
 	// Server bounds the public listener.
 	Server Server `koanf:"server"`
 	// UpstreamClient tunes the connections to the upstream.
@@ -218,11 +222,12 @@ type Backend struct {
 // Default returns the configuration used when nothing is set.
 func Default() Config {
 	return Config{
-		Listen:        ":8080",
-		AdminListen:   "127.0.0.1:9090",
-		Data:          "./capibridge-data",
-		LogLevel:      "info",
-		V2Passthrough: []string{},
+		Listen:            ":8080",
+		AdminListen:       "127.0.0.1:9090",
+		Data:              "./capibridge-data",
+		LogLevel:          "info",
+		V2Passthrough:     []string{},
+		AllowAppSSHAccess: true,
 		Server: Server{
 			ReadTimeout:         60 * time.Second,
 			WriteTimeout:        10 * time.Minute,

@@ -816,12 +816,18 @@ func (g *Gateway) v2AppRestage(ctx *fasthttp.RequestCtx) error {
 }
 
 // checkEnableSSH is AppsController#verify_enable_ssh: enable_ssh true needs
-// the space to allow ssh, unless the caller is an admin; the global
-// allow_app_ssh_access is taken as on (v3 does not expose it). The
+// the space to allow ssh, unless the caller is an admin, and the
+// deployment's allow_app_ssh_access (configured: v3 does not expose it). The
 // refusal is InvalidRequest, whose text hides CC's reason (MAPPING §2.2
 // step 3).
 func (g *Gateway) checkEnableSSH(c ccv3.Call, req translate.AppRequest, spaceGUID string, admin bool) error {
-	if req.EnableSSH == nil || !*req.EnableSSH || admin {
+	if req.EnableSSH == nil || !*req.EnableSSH {
+		return nil
+	}
+	if !g.cfg.AllowAppSSHAccess {
+		return translate.InvalidRequest()
+	}
+	if admin {
 		return nil
 	}
 	on, err := g.v3.SpaceSSHEnabled(c, spaceGUID)
