@@ -47,7 +47,7 @@ func TestGoCFClientAppLifecycle(t *testing.T) {
 		Command: "./server --port $PORT", HealthCheckType: "http", HealthCheckHttpEndpoint: "/health",
 		Environment: map[string]any{"STAGE": "two"}})
 	if err != nil || up.Entity.Name != "life-renamed" || up.Entity.Memory != 512 || up.Entity.Instances != 2 || up.Entity.DiskQuota != 2048 ||
-		up.Entity.HealthCheckType != "http" || up.Entity.Environment["STAGE"] != "two" {
+		up.Entity.HealthCheckType != "http" || up.Entity.Environment["STAGE"] != "two" || up.Entity.Command != "./server --port $PORT" {
 		t.Fatalf("UpdateApp: %v %+v", err, up.Entity)
 	}
 

@@ -233,7 +233,21 @@ func (g *Gateway) appBundles(c ccv3.Call, apps []translate.V3App, stacks []ccv3.
 		ssh      = map[string]bool{}
 	)
 	batch := []func() error{
-		func() (err error) { web, err = g.v3.WebProcesses(c, guids); return },
+		func() (err error) {
+			if len(apps) > 1 {
+				web, err = g.v3.WebProcesses(c, guids)
+				return
+			}
+			// One app: its own GET shows the command, which lists hide
+			// ([PRIVATE DATA HIDDEN IN LISTS]); a 404 is no web process.
+			p, err := g.v3.WebProcess(c, guids[0])
+			var e *ccv3.Error
+			if errors.As(err, &e) && e.Status == fasthttp.StatusNotFound {
+				return nil
+			}
+			web = map[string]translate.V3Process{guids[0]: p}
+			return err
+		},
 		func() (err error) { pkgs, err = g.v3.LatestPackages(c, guids); return },
 		func() (err error) { builds, err = g.v3.LatestBuilds(c, guids); return },
 		func() (err error) { droplets, err = g.v3.LatestDroplets(c, guids); return },
