@@ -508,12 +508,23 @@ func TestListOrderBy(t *testing.T) {
 			return out
 		}
 		desc := strings.HasPrefix(orderBy, "-")
-		key := keys[strings.TrimLeft(orderBy, "+-")]
+		field := strings.TrimLeft(orderBy, "+-")
+		key := keys[field]
+		made := map[string]string{} // creation order, as a sortable key
+		for i, a := range apps {
+			made[a.guid] = fmt.Sprintf("%08d", i)
+		}
 		s := slices.Clone(apps)
 		sort.Slice(s, func(i, j int) bool {
 			ki, kj := key(s[i]), key(s[j])
 			if ki == kj {
+				// Ties of one second keep the creation order (times are
+				// whole seconds here, microseconds in CC); other ties go
+				// by guid.
 				ki, kj = s[i].guid, s[j].guid
+				if field == "created_at" || field == "updated_at" {
+					ki, kj = made[s[i].guid], made[s[j].guid]
+				}
 			}
 			if desc {
 				return ki > kj

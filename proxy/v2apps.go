@@ -136,11 +136,10 @@ func (g *Gateway) appList(ctx *fasthttp.RequestCtx, spaceGUID string) error {
 		start := min(lp.Offset(), total)
 		apps = all[start:min(start+lp.ResultsPerPage, total)]
 	}
-	bundles, err := g.appBundles(c, apps, stacks, lp.Inline())
+	bundles, err := g.readBundles(c, apps, stacks, lp.Inline())
 	if err != nil {
 		return v2Error(err, "")
 	}
-	bundles = g.finishPendingStarts(c, bundles) // MAPPING §2.4
 	noStoreIfPending(ctx, bundles)
 	page := translate.Paginate(lp, path, total)
 	var b bytes.Buffer
@@ -188,11 +187,10 @@ func (g *Gateway) v2App(ctx *fasthttp.RequestCtx) error {
 	if stackErr != nil {
 		return v2Error(stackErr, guid)
 	}
-	bundles, err := g.appBundles(c, []translate.V3App{app}, stacks, lp.Inline())
+	bundles, err := g.readBundles(c, []translate.V3App{app}, stacks, lp.Inline())
 	if err != nil {
 		return v2Error(err, guid)
 	}
-	bundles = g.finishPendingStarts(c, bundles) // MAPPING §2.4
 	noStoreIfPending(ctx, bundles)
 	if len(bundles) == 0 {
 		// An app with no web process is no v2 app (MAPPING, "Key idea").
@@ -204,6 +202,17 @@ func (g *Gateway) v2App(ctx *fasthttp.RequestCtx) error {
 	}
 	writeV2(ctx, fasthttp.StatusOK, body)
 	return nil
+}
+
+// readBundles is appBundles for the v2 reads: a pending v2 start whose
+// build has staged is finished on the way (MAPPING §2.4), so that every
+// read through any gateway moves it on.
+func (g *Gateway) readBundles(c ccv3.Call, apps []translate.V3App, stacks []ccv3.Stack, in translate.Inline) ([]translate.AppBundle, error) {
+	bundles, err := g.appBundles(c, apps, stacks, in)
+	if err != nil {
+		return nil, err
+	}
+	return g.finishPendingStarts(c, bundles), nil
 }
 
 // appBundles gathers what v3 says about each app in one round: the batch

@@ -811,8 +811,22 @@ func (g *Gateway) v2AppRestage(ctx *fasthttp.RequestCtx) error {
 	if err := g.setPendingStart(c, guid, build.GUID); err != nil {
 		return fail(err)
 	}
+	after, err := g.oneApp(c, guid)
+	if err != nil {
+		return err
+	}
+	// v3 orders builds by created_at in whole seconds: one made in the
+	// same second as the last need not list as the latest. This one is.
+	if after.LatestBuild == nil || after.LatestBuild.GUID != build.GUID {
+		after.LatestBuild = &build.V3Build
+	}
+	out, err := translate.AppResource(after)
+	if err != nil {
+		return err
+	}
 	ctx.Response.Header.Set(fasthttp.HeaderLocation, "/v2/apps/"+guid)
-	return g.renderApp(ctx, c, guid, fasthttp.StatusCreated)
+	writeV2(ctx, fasthttp.StatusCreated, out)
+	return nil
 }
 
 // checkEnableSSH is AppsController#verify_enable_ssh: enable_ssh true needs

@@ -70,7 +70,7 @@ func (g *Gateway) oneApp(c ccv3.Call, guid string) (translate.AppBundle, error) 
 	if err != nil {
 		return translate.AppBundle{}, v2Error(err, guid)
 	}
-	bundles, err := g.appBundles(c, []translate.V3App{app}, stacks, translate.Inline{})
+	bundles, err := g.readBundles(c, []translate.V3App{app}, stacks, translate.Inline{})
 	if err != nil {
 		return translate.AppBundle{}, v2Error(err, guid)
 	}

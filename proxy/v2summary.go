@@ -41,7 +41,7 @@ func (g *Gateway) v2AppSummary(ctx *fasthttp.RequestCtx) error {
 	)
 	err = parallel(
 		func() (err error) {
-			bundles, err = g.appBundles(c, []translate.V3App{app}, stacks, translate.Inline{})
+			bundles, err = g.readBundles(c, []translate.V3App{app}, stacks, translate.Inline{})
 			return
 		},
 		func() (err error) { space, err = g.v3.GetSpace(c, app.Relationships.Space.GUID()); return },
@@ -59,6 +59,7 @@ func (g *Gateway) v2AppSummary(ctx *fasthttp.RequestCtx) error {
 	if len(bundles) == 0 {
 		return appNotFound(guid)
 	}
+	noStoreIfPending(ctx, bundles)
 	byGUID := domainIndex(domains)
 	// available_domains: the org's private domains, then the shared ones
 	// (AppSummariesController: space.organization.private_domains + SharedDomain.all).
@@ -191,7 +192,7 @@ func (g *Gateway) v2SpaceSummary(ctx *fasthttp.RequestCtx) error {
 		otherInsts   []translate.V3ServiceInstance
 	)
 	err = parallel(
-		func() (err error) { bundles, err = g.appBundles(c, apps.Resources, stacks, translate.Inline{}); return },
+		func() (err error) { bundles, err = g.readBundles(c, apps.Resources, stacks, translate.Inline{}); return },
 		func() (err error) { appBindings, err = g.v3.AppBindings(c, appGUIDs); return },
 		func() (err error) { instBindings, err = g.v3.InstanceBindings(c, instanceGUIDs); return },
 	)
@@ -209,6 +210,7 @@ func (g *Gateway) v2SpaceSummary(ctx *fasthttp.RequestCtx) error {
 			missing = append(missing, si)
 		}
 	}
+	noStoreIfPending(ctx, bundles)
 	running := make(map[string]int, len(bundles))
 	var mu sync.Mutex
 	var started []string

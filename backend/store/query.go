@@ -234,7 +234,15 @@ func list[T any](ctx context.Context, q queryer, table, cols string, w *where, p
 	}
 	orderBy := " ORDER BY id" + dir
 	if col, ok := order[p.OrderBy]; ok && p.OrderBy != "" {
-		orderBy = " ORDER BY " + col + dir + ", guid" + dir
+		tie := ", guid" + dir
+		if p.OrderBy == "created_at" || p.OrderBy == "updated_at" {
+			// Times are kept in whole seconds, where a Cloud Controller's
+			// columns hold microseconds: rows of one second keep the order
+			// they were made in, as they would there, so "the latest
+			// package" (order_by=-created_at) is the last one made.
+			tie = ", id" + dir
+		}
+		orderBy = " ORDER BY " + col + dir + tie
 	}
 	args := append(append([]any{}, w.args...), p.PerPage, offset)
 	rows, err := q.QueryContext(ctx, "SELECT "+cols+" FROM "+table+w.sql()+orderBy+" LIMIT ? OFFSET ?", args...)
