@@ -43,10 +43,11 @@ var cfClientScopes = []string{
 	"network.admin", "network.write", "clients.read", "cloud_controller.update_build_state",
 }
 
-// gatewayAuthorities are what the gateway's client gets for itself: it
-// reads everything (admin_read_only) and writes nothing, and uaa.resource
+// gatewayAuthorities are what the gateway's client gets for itself: its
+// background work reads audit events and finishes the v2 starts nobody
+// reads (assigning droplets, starting apps), as an admin; uaa.resource
 // lets it read UAA's keys as resource servers do.
-var gatewayAuthorities = []string{scopeAdminReadOnly, "uaa.resource"}
+var gatewayAuthorities = []string{scopeAdmin, "uaa.resource"}
 
 // oauthClient is a client registered with the embedded UAA.
 type oauthClient struct {

@@ -56,8 +56,33 @@ type Config struct {
 	Auth Auth `koanf:"auth"`
 	// Cache configures the v2 list-page cache.
 	Cache Cache `koanf:"cache"`
+	// Background configures the gateway's own work, done as a UAA client
+	// of its own.
+	Background Background `koanf:"background"`
 	// Backend configures the embedded Cloud Foundry.
 	Backend Backend `koanf:"backend"`
+}
+
+// Background is the gateway's own work, done with a UAA client of its own
+// (the client_credentials grant): finishing the pending v2 starts nobody
+// reads, and following audit events to invalidate the cache on changes
+// made around the gateway. Off without a client id; `serve` in front of
+// the embedded Cloud Foundry uses the embedded UAA's gateway client.
+type Background struct {
+	// ClientID and ClientSecret are the UAA client. It needs
+	// cloud_controller.admin to finish starts (reading audit events needs
+	// only admin_read_only).
+	ClientID     string `koanf:"client_id"`
+	ClientSecret string `koanf:"client_secret"`
+	// TokenURL is UAA's token endpoint; empty takes the uaa link of the
+	// upstream's root document, plus /oauth/token.
+	TokenURL string `koanf:"token_url"`
+	// SweepInterval is how often pending v2 starts are looked for; 0 turns
+	// the sweep off.
+	SweepInterval time.Duration `koanf:"sweep_interval"`
+	// WatchInterval is how often new audit events are read to invalidate
+	// the cache; 0 turns the watch off.
+	WatchInterval time.Duration `koanf:"watch_interval"`
 }
 
 // Cache configures the v2 list-page cache: an in-process tier in front of
@@ -262,6 +287,10 @@ func Default() Config {
 			TTL:           30 * time.Second,
 			StaleIfError:  5 * time.Minute,
 			Routes:        []string{},
+		},
+		Background: Background{
+			SweepInterval: 30 * time.Second,
+			WatchInterval: 5 * time.Second,
 		},
 		Backend: DefaultBackend(),
 	}
@@ -502,6 +531,17 @@ func (c Config) Validate() error {
 	}
 	if c.Auth.CacheSize < 1 {
 		errs = append(errs, errors.New("configs: auth.cache_size: must be positive"))
+	}
+	if c.Background.SweepInterval < 0 || c.Background.WatchInterval < 0 {
+		errs = append(errs, errors.New("configs: background.sweep_interval, background.watch_interval: must not be negative"))
+	}
+	if c.Background.TokenURL != "" {
+		if err := checkURL("background.token_url", c.Background.TokenURL); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.Background.ClientID != "" && c.Background.ClientSecret == "" {
+		errs = append(errs, errors.New("configs: background.client_secret: must be set with background.client_id"))
 	}
 	if err := c.Cache.Validate(); err != nil {
 		errs = append(errs, err)

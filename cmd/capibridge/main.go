@@ -179,6 +179,11 @@ func serveGateway(ctx context.Context, cfg configs.Config, log *slog.Logger, std
 			cfg.Auth.TokenKeysURL = upstreamURL + "/token_keys"
 		}
 		authOpts = append(authOpts, auth.WithIssuer(srv.Issuer()))
+		// The background work runs as the embedded UAA's gateway client.
+		if cfg.Background.ClientID == "" {
+			cfg.Background.ClientID, cfg.Background.ClientSecret = cfg.Backend.GatewayClientID, cfg.Backend.GatewayClientSecret
+			cfg.Background.TokenURL = upstreamURL + "/oauth/token"
+		}
 	}
 	up, err := proxy.NewUpstream(upstreamURL, cfg.UpstreamClient, m)
 	if err != nil {
@@ -201,6 +206,13 @@ func serveGateway(ctx context.Context, cfg configs.Config, log *slog.Logger, std
 		if cfg.Auth.Issuer == "" {
 			cfg.Auth.Issuer = issuer
 		}
+	}
+	if cfg.Background.ClientID != "" && cfg.Background.TokenURL == "" {
+		uaaURL, err := up.UAAURL()
+		if err != nil {
+			return fmt.Errorf("discovering the UAA for background.client_id: %w", err)
+		}
+		cfg.Background.TokenURL = strings.TrimSuffix(uaaURL, "/") + "/oauth/token"
 	}
 	verifier, err := auth.New(cfg.Auth, authOpts...)
 	if err != nil {
@@ -240,6 +252,9 @@ func serveGateway(ctx context.Context, cfg configs.Config, log *slog.Logger, std
 	errc := make(chan error, 2)
 	go func() { errc <- gw.Serve(ln) }()
 	go func() { errc <- gw.ServeAdmin(adminLn) }()
+	bctx, stopBackground := context.WithCancel(ctx)
+	defer stopBackground()
+	go gw.RunBackground(bctx, cfg.Background)
 	select {
 	case err := <-errc:
 		return err

@@ -1,0 +1,68 @@
+package proxy
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"capibridge/backend"
+	"capibridge/configs"
+)
+
+// backgroundConfig runs the background work as the embedded UAA's gateway
+// client.
+func (s *stack) backgroundConfig(sweep, watch time.Duration) configs.Background {
+	b := configs.DefaultBackend()
+	return configs.Background{ClientID: b.GatewayClientID, ClientSecret: b.GatewayClientSecret, TokenURL: s.cfURL + "/oauth/token",
+		SweepInterval: sweep, WatchInterval: watch}
+}
+
+func runBackground(t *testing.T, g *Gateway, cfg configs.Background) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { g.RunBackground(ctx, cfg); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+// TestBackgroundSweepFinishesPendingStarts: a v2 start nobody reads again
+// is finished by the sweep once its build has staged.
+func TestBackgroundSweepFinishesPendingStarts(t *testing.T) {
+	s := startStackWith(t, func(b *configs.Backend) {
+		b.StagingDuration, b.StartupDuration = 50*time.Millisecond, 10*time.Millisecond
+	}, nil)
+	body := fmt.Sprintf(`{"name":"swept","space_guid":%q,"docker_image":"nginx:1","state":"STARTED"}`, backend.DemoSpaceGUID)
+	r := s.do("POST", s.gwURL+"/v2/apps", "developer", []byte(body))
+	if r.status != 201 || !strings.Contains(string(r.body), `"package_state":"PENDING"`) {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	guid := mustField(t, mustField(t, r.body, "metadata"), "guid")
+	runBackground(t, s.gw, s.backgroundConfig(50*time.Millisecond, 0))
+	// Read the v3 app straight from the embedded CF: no v2 read finishes it.
+	waitFor(t, "the sweep to start the app", func() bool {
+		a := s.do("GET", s.cfURL+"/v3/apps/"+strings.Trim(string(guid), `"`), "developer", nil)
+		return strings.Contains(string(a.body), `"state":"STARTED"`) && !strings.Contains(string(a.body), "capibridge.io/pending-start")
+	})
+}
+
+// TestBackgroundWatchInvalidates: a change made around the gateway (on the
+// Cloud Controller directly) reaches the cached pages through the audit
+// events, long before the TTL.
+func TestBackgroundWatchInvalidates(t *testing.T) {
+	s := startStack(t, nil)
+	s.createApps(t, "developer", "watched-one")
+	g := s.cachedGateway(t, s.cfURL, "", nil)
+	runBackground(t, g.gw, s.backgroundConfig(0, 50*time.Millisecond))
+	if n := listTotal(t, s.do("GET", g.url+"/v2/apps", "developer", nil)); n != 1 {
+		t.Fatalf("%d apps", n)
+	}
+	s.createApps(t, "developer", "watched-two")  // straight to the embedded CF
+	deadline := time.Now().Add(10 * time.Second) // the TTL is 30 s
+	for listTotal(t, s.do("GET", g.url+"/v2/apps", "developer", nil)) != 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the cached list never showed the app made around the gateway")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
