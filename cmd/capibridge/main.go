@@ -24,6 +24,7 @@ import (
 	"capibridge/backend"
 	"capibridge/cache"
 	"capibridge/configs"
+	"capibridge/internal/logbuf"
 	"capibridge/metrics"
 	"capibridge/proxy"
 	"capibridge/proxy/auth"
@@ -136,7 +137,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return serveGateway(ctx, cfg, newLogger(cfg.LogLevel, stderr), stdout)
+	// Log lines (one per request) are batched into fewer writes, held at
+	// most 200 ms, and flushed on the way out.
+	lw := logbuf.New(stderr, 64<<10, 200*time.Millisecond)
+	defer lw.Close()
+	return serveGateway(ctx, cfg, newLogger(cfg.LogLevel, lw), stdout)
 }
 
 // serveGateway runs the gateway until ctx ends. With no upstream it first

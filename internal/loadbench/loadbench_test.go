@@ -31,6 +31,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"capibridge/internal/loadgen"
+	"capibridge/internal/redistest"
 )
 
 var (
@@ -190,6 +191,10 @@ func TestLoad(t *testing.T) {
 	gw := start(t, nil, bin, "serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--upstream", cf)
 	urls := gw.waitURLs(t)
 	gwURL, adminURL := urls[0], urls[1]
+	// A second gateway keeps its cache in Redis, as instances sharing one do.
+	rs := redistest.Start(t)
+	gwr := start(t, nil, bin, "serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--upstream", cf, "--redis", rs.Addr())
+	redisURL := gwr.waitURL(t)
 
 	space := "5ace0000-0000-4000-8000-000000000001"
 	for i := range *apps {
@@ -237,6 +242,7 @@ func TestLoad(t *testing.T) {
 		}
 	}
 	rss := rssBytes(gw.cmd.Process.Pid)
+	ar := run("redis", loadgen.Target{URL: redisURL + "/v2/apps?results-per-page=50", Headers: auth}, opts)
 	// Uncached requests are slow: fewer workers, so the run stays bounded.
 	uo := opts
 	uo.Workers = min(opts.Workers, 8)
@@ -246,4 +252,6 @@ func TestLoad(t *testing.T) {
 	}
 	t.Logf("cached/bare throughput %.2f (target >= 0.7), cached p99 %s (target < 5ms), cached/uncached %.1fx (target >= 20x), gateway RSS %d MiB",
 		a.RPS/b.RPS, a.P99.Round(time.Microsecond), a.RPS/c.RPS, rss>>20)
+	t.Logf("with Redis: cached/bare throughput %.2f, p99 %s, gateway RSS %d MiB", ar.RPS/b.RPS, ar.P99.Round(time.Microsecond),
+		rssBytes(gwr.cmd.Process.Pid)>>20)
 }
