@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
@@ -137,6 +138,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Request ids are random uuids: draw their randomness in blocks rather
+	// than one getrandom call per request.
+	uuid.EnableRandPool()
 	// Log lines (one per request) are batched into fewer writes, held at
 	// most 200 ms, and flushed on the way out.
 	lw := logbuf.New(stderr, 64<<10, 200*time.Millisecond)
