@@ -163,8 +163,7 @@ func noStoreIfPending(ctx *fasthttp.RequestCtx, bundles []translate.AppBundle) {
 }
 
 // invalidateAfter bumps the generations a write touched once it has been
-// answered upstream: after a success, and after a 5xx, whose effect is
-// unknown; a refused write (4xx) changed nothing.
+// answered upstream, before the client has the answer.
 func (g *Gateway) invalidateAfter(ctx *fasthttp.RequestCtx, rt *Route) {
 	if ctx.IsOptions() {
 		return
@@ -174,7 +173,10 @@ func (g *Gateway) invalidateAfter(ctx *fasthttp.RequestCtx, rt *Route) {
 	default:
 		return
 	}
-	if s := ctx.Response.StatusCode(); s >= 400 && s < 500 {
+	// A write refused at the door changed nothing. Any other answer may
+	// follow a change, also a 4xx: a v2 write that failed half-way and
+	// could not be fully undone says so with an error.
+	if s := ctx.Response.StatusCode(); s == fasthttp.StatusUnauthorized || s == fasthttp.StatusForbidden {
 		return
 	}
 	collection := collectionOf(ctx.Path())
