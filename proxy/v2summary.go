@@ -192,7 +192,10 @@ func (g *Gateway) v2SpaceSummary(ctx *fasthttp.RequestCtx) error {
 		otherInsts   []translate.V3ServiceInstance
 	)
 	err = parallel(
-		func() (err error) { bundles, err = g.readBundles(c, apps.Resources, stacks, translate.Inline{}); return },
+		func() (err error) {
+			bundles, err = g.readBundles(c, apps.Resources, stacks, translate.Inline{})
+			return
+		},
 		func() (err error) { appBindings, err = g.v3.AppBindings(c, appGUIDs); return },
 		func() (err error) { instBindings, err = g.v3.InstanceBindings(c, instanceGUIDs); return },
 	)
