@@ -84,6 +84,8 @@ type V3Process struct {
 	Version            string        `json:"version"`
 	CreatedAt          time.Time     `json:"created_at"`
 	UpdatedAt          time.Time     `json:"updated_at"`
+	// Relationships names the app the resource belongs to.
+	Relationships V3AppOwner `json:"relationships"`
 }
 
 // V3HealthCheck is a process's liveness health check.
@@ -106,6 +108,8 @@ type V3Package struct {
 	State     string        `json:"state"`
 	Data      V3PackageData `json:"data"`
 	CreatedAt time.Time     `json:"created_at"`
+	// Relationships names the app the resource belongs to.
+	Relationships V3AppOwner `json:"relationships"`
 }
 
 // V3PackageData is the union of the bits and docker package data; only the
@@ -122,6 +126,8 @@ type V3Build struct {
 	// Error is "<error_id> - <error_description>" (BuildPresenter#error).
 	Error     *string   `json:"error"`
 	CreatedAt time.Time `json:"created_at"`
+	// Relationships names the app the resource belongs to.
+	Relationships V3AppOwner `json:"relationships"`
 }
 
 // V3Droplet is a v3 droplet (GET /v3/apps/:guid/droplets/current, or the
@@ -141,6 +147,8 @@ type V3Droplet struct {
 	Stack        *string              `json:"stack"`
 	CreatedAt    time.Time            `json:"created_at"`
 	Links        V3DropletLinks       `json:"links"`
+	// Relationships names the app the resource belongs to.
+	Relationships V3AppOwner `json:"relationships"`
 }
 
 // V3DropletBuildpack is one entry of a droplet's buildpacks. DetectOutput is
@@ -169,6 +177,12 @@ func (d *V3Droplet) PackageGUID() string {
 	}
 	h := strings.TrimRight(d.Links.Package.Href, "/")
 	return h[strings.LastIndexByte(h, '/')+1:]
+}
+
+// V3AppOwner is the relationships object of a resource that belongs to an
+// app (a process, package, build or droplet).
+type V3AppOwner struct {
+	App V3ToOne `json:"app"`
 }
 
 // V3Route is a v3 route (GET /v3/routes/:guid) with its destinations.

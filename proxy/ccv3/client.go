@@ -176,36 +176,13 @@ func (c *Client) GetApp(call Call, guid string) (translate.V3App, error) {
 	return a, err
 }
 
-// ofApp decodes a v3 resource together with its app relationship.
-type ofApp[T any] struct {
-	Resource      T
-	Relationships struct {
-		App translate.V3ToOne `json:"app"`
-	} `json:"relationships"`
-}
-
-func (o *ofApp[T]) UnmarshalJSON(b []byte) error {
-	if err := json.Unmarshal(b, &o.Resource); err != nil {
-		return err
-	}
-	var rel struct {
-		Relationships struct {
-			App translate.V3ToOne `json:"app"`
-		} `json:"relationships"`
-	}
-	if err := json.Unmarshal(b, &rel); err != nil {
-		return err
-	}
-	o.Relationships = rel.Relationships
-	return nil
-}
-
 // maxPerPage is v3's per_page limit.
 const maxPerPage = 5000
 
 // byApp lists a v3 collection filtered by app_guids and keeps, per app,
-// the first resource of the list (with order_by=-created_at: the latest).
-func byApp[T any](c *Client, call Call, path, route string, appGUIDs []string, extra url.Values) (map[string]T, error) {
+// the first resource of the list (with order_by=-created_at: the latest);
+// owner reads a resource's app.
+func byApp[T any](c *Client, call Call, path, route string, appGUIDs []string, extra url.Values, owner func(*T) string) (map[string]T, error) {
 	out := make(map[string]T, len(appGUIDs))
 	if len(appGUIDs) == 0 {
 		return out, nil
@@ -216,14 +193,14 @@ func byApp[T any](c *Client, call Call, path, route string, appGUIDs []string, e
 	}
 	v.Set("app_guids", listValue(appGUIDs))
 	v.Set("per_page", strconv.Itoa(maxPerPage))
-	var p Page[ofApp[T]]
+	var p Page[T]
 	if err := c.get(call, path, v.Encode(), route, &p); err != nil {
 		return nil, err
 	}
-	for _, r := range p.Resources {
-		app := r.Relationships.App.GUID()
+	for i := range p.Resources {
+		app := owner(&p.Resources[i])
 		if _, seen := out[app]; !seen {
-			out[app] = r.Resource
+			out[app] = p.Resources[i]
 		}
 	}
 	return out, nil
@@ -232,22 +209,26 @@ func byApp[T any](c *Client, call Call, path, route string, appGUIDs []string, e
 // WebProcesses returns the web process of each app (commands are redacted
 // in lists).
 func (c *Client) WebProcesses(call Call, appGUIDs []string) (map[string]translate.V3Process, error) {
-	return byApp[translate.V3Process](c, call, "/v3/processes", "/v3/processes", appGUIDs, url.Values{"types": {"web"}})
+	return byApp[translate.V3Process](c, call, "/v3/processes", "/v3/processes", appGUIDs, url.Values{"types": {"web"}},
+		func(p *translate.V3Process) string { return p.Relationships.App.GUID() })
 }
 
 // LatestPackages returns each app's newest package.
 func (c *Client) LatestPackages(call Call, appGUIDs []string) (map[string]translate.V3Package, error) {
-	return byApp[translate.V3Package](c, call, "/v3/packages", "/v3/packages", appGUIDs, url.Values{"order_by": {"-created_at"}})
+	return byApp[translate.V3Package](c, call, "/v3/packages", "/v3/packages", appGUIDs, url.Values{"order_by": {"-created_at"}},
+		func(p *translate.V3Package) string { return p.Relationships.App.GUID() })
 }
 
 // LatestBuilds returns each app's newest build.
 func (c *Client) LatestBuilds(call Call, appGUIDs []string) (map[string]translate.V3Build, error) {
-	return byApp[translate.V3Build](c, call, "/v3/builds", "/v3/builds", appGUIDs, url.Values{"order_by": {"-created_at"}})
+	return byApp[translate.V3Build](c, call, "/v3/builds", "/v3/builds", appGUIDs, url.Values{"order_by": {"-created_at"}},
+		func(b *translate.V3Build) string { return b.Relationships.App.GUID() })
 }
 
 // LatestDroplets returns each app's newest droplet.
 func (c *Client) LatestDroplets(call Call, appGUIDs []string) (map[string]translate.V3Droplet, error) {
-	return byApp[translate.V3Droplet](c, call, "/v3/droplets", "/v3/droplets", appGUIDs, url.Values{"order_by": {"-created_at"}})
+	return byApp[translate.V3Droplet](c, call, "/v3/droplets", "/v3/droplets", appGUIDs, url.Values{"order_by": {"-created_at"}},
+		func(d *translate.V3Droplet) string { return d.Relationships.App.GUID() })
 }
 
 // Routes returns the routes with a destination of any of the apps.
