@@ -197,19 +197,16 @@ const jobWatch = 2 * time.Minute
 // invalidateWhenDone polls a v3 job with the writer's token until it is
 // done, then invalidates what the write touched.
 func (g *Gateway) invalidateWhenDone(c ccv3.Call, job string, collection []byte) {
-	deadline := time.Now().Add(jobWatch)
-	for wait := 20 * time.Millisecond; time.Now().Before(deadline); wait = min(2*wait, time.Second) {
-		time.Sleep(wait)
+	_, err := poll(time.Now().Add(jobWatch), time.Second, func() (bool, error) {
 		j, err := g.v3.Job(c, job)
-		if err != nil {
-			g.log.Warn("following a job to invalidate the cache", "job", job, "err", err)
-			return
-		}
-		if j == nil || j.State == "COMPLETE" || j.State == "FAILED" {
-			g.invalidate(collection)
-			return
-		}
+		return err == nil && (j == nil || j.State == "COMPLETE" || j.State == "FAILED"), err
+	})
+	if err != nil {
+		g.log.Warn("following a job to invalidate the cache", "job", job, "err", err)
 	}
+	// Done, failed or past the watch: invalidate anyway, at worst once
+	// more than needed.
+	g.invalidate(collection)
 }
 
 // invalidate bumps the topics a write to collection touches. The cache

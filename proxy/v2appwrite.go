@@ -739,28 +739,32 @@ func (g *Gateway) waitJob(c ccv3.Call, jobGUID string, app translate.V3App) erro
 	if limit <= 0 {
 		limit = time.Minute
 	}
-	deadline := time.Now().Add(limit)
-	wait := 5 * time.Millisecond
-	for {
+	var failed error
+	done, err := poll(time.Now().Add(limit), jobPollMax, func() (bool, error) {
 		j, err := g.v3.Job(c, jobGUID)
 		switch {
 		case err != nil:
-			return v2Error(err, app.GUID)
+			return false, v2Error(err, app.GUID)
 		case j == nil || j.State == "COMPLETE":
-			return nil
+			return true, nil
 		case j.State == "FAILED":
 			var details []string
 			for _, e := range j.Errors {
 				details = append(details, e.Detail)
 			}
-			return translate.AppRecursiveDeleteFailed(app.Name, strings.Join(details, "\n"))
-		case time.Now().After(deadline):
-			return &Error{Status: fasthttp.StatusGatewayTimeout, Code: 10015, Name: "ServiceUnavailable",
-				Description: "The Cloud Controller did not finish deleting the app in time"}
+			failed = translate.AppRecursiveDeleteFailed(app.Name, strings.Join(details, "\n"))
+			return true, nil
 		}
-		time.Sleep(wait)
-		wait = min(wait*2, jobPollMax)
+		return false, nil
+	})
+	switch {
+	case err != nil:
+		return err
+	case !done:
+		return &Error{Status: fasthttp.StatusGatewayTimeout, Code: 10015, Name: "ServiceUnavailable",
+			Description: "The Cloud Controller did not finish deleting the app in time"}
 	}
+	return failed
 }
 
 // renderApp answers the v2 app as a GET of it would, with status.

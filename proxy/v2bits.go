@@ -144,14 +144,12 @@ func pipeUpload(ctx *fasthttp.RequestCtx, from string, send func(contentType str
 
 // waitPackage polls a package until it leaves its processing states.
 func (g *Gateway) waitPackage(c ccv3.Call, guid string) (translate.V3Package, error) {
-	deadline := time.Now().Add(g.cfg.UpstreamClient.TransferTimeout)
-	for wait := 10 * time.Millisecond; ; wait = min(2*wait, 500*time.Millisecond) {
-		p, err := g.v3.GetPackage(c, guid)
-		if err != nil || p.State == "READY" || p.State == "FAILED" || time.Now().After(deadline) {
-			return p, err
-		}
-		time.Sleep(wait)
-	}
+	var p translate.V3Package
+	_, err := poll(time.Now().Add(g.cfg.UpstreamClient.TransferTimeout), 500*time.Millisecond, func() (done bool, err error) {
+		p, err = g.v3.GetPackage(c, guid)
+		return p.State == "READY" || p.State == "FAILED", err
+	})
+	return p, err
 }
 
 // v2AppUploadBits answers PUT /v2/apps/:guid/bits: a new bits package
