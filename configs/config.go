@@ -48,6 +48,10 @@ type Config struct {
 	// which v3 does not expose: off, a v2 write of enable_ssh true is
 	// refused, as CC refuses it.
 	AllowAppSSHAccess bool `koanf:"allow_app_ssh_access"`
+	// MaxInlineRelationsDepth is the largest inline-relations-depth a v2
+	// request may ask for (CC's renderer.max_inline_relations_depth: 2 in
+	// production); above it, 400 BadQueryParameter.
+	MaxInlineRelationsDepth int `koanf:"max_inline_relations_depth"`
 	// Server bounds the public listener.
 	Server Server `koanf:"server"`
 	// UpstreamClient tunes the connections to the upstream.
@@ -247,12 +251,13 @@ type Backend struct {
 // Default returns the configuration used when nothing is set.
 func Default() Config {
 	return Config{
-		Listen:            ":8080",
-		AdminListen:       "127.0.0.1:9090",
-		Data:              "./capibridge-data",
-		LogLevel:          "info",
-		V2Passthrough:     []string{},
-		AllowAppSSHAccess: true,
+		Listen:                  ":8080",
+		AdminListen:             "127.0.0.1:9090",
+		Data:                    "./capibridge-data",
+		LogLevel:                "info",
+		V2Passthrough:           []string{},
+		AllowAppSSHAccess:       true,
+		MaxInlineRelationsDepth: 2,
 		Server: Server{
 			ReadTimeout:         60 * time.Second,
 			WriteTimeout:        10 * time.Minute,
@@ -485,6 +490,9 @@ func (c Config) Validate() error {
 		if err := checkURL("external_url", c.ExternalURL); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if c.MaxInlineRelationsDepth < 0 {
+		errs = append(errs, errors.New("configs: max_inline_relations_depth: must not be negative"))
 	}
 	for _, p := range c.V2Passthrough {
 		if !strings.HasPrefix(p, "/v2/") {

@@ -13,9 +13,12 @@ import (
 	"capibridge/translate"
 )
 
-// maxInlineDepth is the largest inline-relations-depth accepted: 2, as in
-// production CC (capi-release renderer.max_inline_relations_depth, MAPPING §1.3).
-const maxInlineDepth = 2
+// listParams parses a v2 request's list parameters, with the largest
+// inline-relations-depth configured (2 in production CC: capi-release
+// renderer.max_inline_relations_depth, MAPPING §1.3).
+func (g *Gateway) listParams(ctx *fasthttp.RequestCtx) (translate.ListParams, error) {
+	return translate.ParseListParams(queryPairs(ctx), g.cfg.MaxInlineRelationsDepth)
+}
 
 // maxLocalScan bounds how many v3 apps the gateway reads to apply a v2
 // filter v3 cannot express (name >=, <, ...; MAPPING §3.3).
@@ -49,7 +52,7 @@ func (g *Gateway) v2SpaceApps(ctx *fasthttp.RequestCtx) error {
 
 // appList answers the app lists: all the user sees, or one space's.
 func (g *Gateway) appList(ctx *fasthttp.RequestCtx, spaceGUID string) error {
-	lp, err := translate.ParseListParams(queryPairs(ctx), maxInlineDepth)
+	lp, err := g.listParams(ctx)
 	if err != nil {
 		return err
 	}
@@ -136,7 +139,11 @@ func (g *Gateway) appList(ctx *fasthttp.RequestCtx, spaceGUID string) error {
 		start := min(lp.Offset(), total)
 		apps = all[start:min(start+lp.ResultsPerPage, total)]
 	}
-	bundles, err := g.readBundles(c, apps, stacks, lp.Inline())
+	in := lp.Inline()
+	if lp.Orphans() {
+		in.Orphans = translate.NewOrphans()
+	}
+	bundles, err := g.readBundles(c, apps, stacks, in)
 	if err != nil {
 		return v2Error(err, "")
 	}
@@ -160,14 +167,19 @@ func (g *Gateway) appList(ctx *fasthttp.RequestCtx, spaceGUID string) error {
 			return err
 		}
 	}
-	b.WriteString("]}")
+	b.WriteByte(']')
+	if in.Orphans != nil {
+		b.WriteString(`,"orphans":`)
+		in.Orphans.AppendJSON(&b)
+	}
+	b.WriteByte('}')
 	writeV2(ctx, fasthttp.StatusOK, b.Bytes())
 	return nil
 }
 
 // v2App answers GET /v2/apps/:guid.
 func (g *Gateway) v2App(ctx *fasthttp.RequestCtx) error {
-	lp, err := translate.ParseListParams(queryPairs(ctx), maxInlineDepth)
+	lp, err := g.listParams(ctx)
 	if err != nil {
 		return err
 	}

@@ -63,8 +63,8 @@ func (g *Gateway) v2AppPermissions(ctx *fasthttp.RequestCtx) error {
 // subList parses the list parameters and q of a list under an app, which
 // the gateway pages itself: an app has few routes and bindings, and v3
 // returns them all at once.
-func subList(ctx *fasthttp.RequestCtx, keys []string) (translate.ListParams, []translate.Filter, error) {
-	lp, err := translate.ParseListParams(queryPairs(ctx), maxInlineDepth)
+func (g *Gateway) subList(ctx *fasthttp.RequestCtx, keys []string) (translate.ListParams, []translate.Filter, error) {
+	lp, err := g.listParams(ctx)
 	if err != nil {
 		return lp, nil, err
 	}
@@ -98,7 +98,7 @@ func writeSubList[T any](ctx *fasthttp.RequestCtx, lp translate.ListParams, filt
 // v2AppRoutes answers GET /v2/apps/:guid/routes: the app's routes with a
 // destination of its web process.
 func (g *Gateway) v2AppRoutes(ctx *fasthttp.RequestCtx) error {
-	lp, filters, err := subList(ctx, translate.RouteQueryKeys())
+	lp, filters, err := g.subList(ctx, translate.RouteQueryKeys())
 	if err != nil {
 		return err
 	}
@@ -127,7 +127,7 @@ func (g *Gateway) v2AppRoutes(ctx *fasthttp.RequestCtx) error {
 // per destination of the web process.
 func (g *Gateway) v2AppRouteMappings(ctx *fasthttp.RequestCtx) error {
 	// RouteMappingsController query_parameters: app_guid, route_guid.
-	lp, filters, err := subList(ctx, []string{"app_guid", "route_guid"})
+	lp, filters, err := g.subList(ctx, []string{"app_guid", "route_guid"})
 	if err != nil {
 		return err
 	}
@@ -153,7 +153,7 @@ func (g *Gateway) v2AppRouteMappings(ctx *fasthttp.RequestCtx) error {
 // app's bindings, each with its details (credentials), read per binding
 // under the fan-out bound.
 func (g *Gateway) v2AppServiceBindings(ctx *fasthttp.RequestCtx) error {
-	lp, filters, err := subList(ctx, translate.ServiceBindingQueryKeys())
+	lp, filters, err := g.subList(ctx, translate.ServiceBindingQueryKeys())
 	if err != nil {
 		return err
 	}

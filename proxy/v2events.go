@@ -19,7 +19,7 @@ func eventNotFound(guid string) *Error {
 // events by timestamp whatever order-by says (EventsController#initialize
 // overrides it); order-direction is honoured.
 func (g *Gateway) v2EventList(ctx *fasthttp.RequestCtx) error {
-	lp, err := translate.ParseListParams(queryPairs(ctx), maxInlineDepth)
+	lp, err := g.listParams(ctx)
 	if err != nil {
 		return err
 	}
@@ -96,7 +96,7 @@ func (g *Gateway) v2Event(ctx *fasthttp.RequestCtx) error {
 // crash reports of the app's instances, which v3 keeps as
 // audit.app.process.crash events (MAPPING §7).
 func (g *Gateway) v2AppEvents(ctx *fasthttp.RequestCtx) error {
-	lp, err := translate.ParseListParams(queryPairs(ctx), maxInlineDepth)
+	lp, err := g.listParams(ctx)
 	if err != nil {
 		return err
 	}

@@ -124,8 +124,8 @@ func writeV2List(ctx *fasthttp.RequestCtx, lp translate.ListParams, path string,
 
 // listRequest parses a v2 list request: parameters, order-by against the
 // resource's sortable parameters, and q against its query keys.
-func listRequest(ctx *fasthttp.RequestCtx, keys []string, sortable ...string) (translate.ListParams, translate.AppQuery, error) {
-	lp, err := translate.ParseListParams(queryPairs(ctx), maxInlineDepth)
+func (g *Gateway) listRequest(ctx *fasthttp.RequestCtx, keys []string, sortable ...string) (translate.ListParams, translate.AppQuery, error) {
+	lp, err := g.listParams(ctx)
 	if err != nil {
 		return lp, translate.AppQuery{}, err
 	}
@@ -142,7 +142,7 @@ func listRequest(ctx *fasthttp.RequestCtx, keys []string, sortable ...string) (t
 // v2OrgList answers GET /v2/organizations from GET /v3/organizations.
 func (g *Gateway) v2OrgList(ctx *fasthttp.RequestCtx) error {
 	// OrganizationsController: sortable_parameters :id, :name.
-	lp, aq, err := listRequest(ctx, translate.OrgQueryKeys(), "id", "name")
+	lp, aq, err := g.listRequest(ctx, translate.OrgQueryKeys(), "id", "name")
 	if err != nil {
 		return err
 	}
@@ -161,7 +161,7 @@ func (g *Gateway) v2OrgList(ctx *fasthttp.RequestCtx) error {
 // v2Org answers GET /v2/organizations/:guid.
 func (g *Gateway) v2Org(ctx *fasthttp.RequestCtx) error {
 	guid := pathParam(ctx, 1)
-	if _, err := translate.ParseListParams(queryPairs(ctx), maxInlineDepth); err != nil {
+	if _, err := g.listParams(ctx); err != nil {
 		return err
 	}
 	o, err := g.v3.GetOrg(call(ctx), guid)
@@ -189,7 +189,7 @@ func (g *Gateway) v2OrgSpaces(ctx *fasthttp.RequestCtx) error {
 // spaceList answers the space lists: all the user sees, or one org's.
 func (g *Gateway) spaceList(ctx *fasthttp.RequestCtx, orgGUID string) error {
 	// SpacesController: sortable_parameters :id, :name.
-	lp, aq, err := listRequest(ctx, translate.SpaceQueryKeys(), "id", "name")
+	lp, aq, err := g.listRequest(ctx, translate.SpaceQueryKeys(), "id", "name")
 	if err != nil {
 		return err
 	}
@@ -271,7 +271,7 @@ func (g *Gateway) spaceBundles(c ccv3.Call, spaces []translate.V3Space) ([]trans
 // v2Space answers GET /v2/spaces/:guid.
 func (g *Gateway) v2Space(ctx *fasthttp.RequestCtx) error {
 	guid := pathParam(ctx, 1)
-	if _, err := translate.ParseListParams(queryPairs(ctx), maxInlineDepth); err != nil {
+	if _, err := g.listParams(ctx); err != nil {
 		return err
 	}
 	c := call(ctx)
@@ -300,7 +300,7 @@ func (g *Gateway) v2Space(ctx *fasthttp.RequestCtx) error {
 // v2StackList answers GET /v2/stacks from GET /v3/stacks. StacksController
 // declares no sortable_parameters, so any order-by is refused.
 func (g *Gateway) v2StackList(ctx *fasthttp.RequestCtx) error {
-	lp, aq, err := listRequest(ctx, translate.StackQueryKeys())
+	lp, aq, err := g.listRequest(ctx, translate.StackQueryKeys())
 	if err != nil {
 		return err
 	}
@@ -319,7 +319,7 @@ func (g *Gateway) v2StackList(ctx *fasthttp.RequestCtx) error {
 // v2Stack answers GET /v2/stacks/:guid.
 func (g *Gateway) v2Stack(ctx *fasthttp.RequestCtx) error {
 	guid := pathParam(ctx, 1)
-	if _, err := translate.ParseListParams(queryPairs(ctx), maxInlineDepth); err != nil {
+	if _, err := g.listParams(ctx); err != nil {
 		return err
 	}
 	s, err := g.v3.GetStack(call(ctx), guid)

@@ -16,11 +16,52 @@ const maxInline = 50
 type Inline struct {
 	Depth            int
 	Include, Exclude []string
+	// Orphans, when set (orphan-relations=1 on a list), takes the inlined
+	// resources instead of the entities: a to-one relation keeps only its
+	// url, a to-many one lists guids, and each resource goes once into the
+	// list's top-level "orphans" (PaginatedCollectionRenderer).
+	Orphans *Orphans
 }
 
-// Inline returns the inlining a request asks for.
+// Inline returns the inlining a request asks for. A list that asks for
+// orphans gets its own collector; a single resource has none (orphans are
+// a list's).
 func (lp ListParams) Inline() Inline {
 	return Inline{Depth: lp.InlineRelationsDepth, Include: lp.IncludeRelations, Exclude: lp.ExcludeRelations}
+}
+
+// Orphans is the "orphans" object of a list: resources by guid, in the
+// order they were first met. A list's pages render concurrently-built
+// bundles one after another, so it needs no lock.
+type Orphans struct {
+	guids []string
+	raw   map[string]json.RawMessage
+}
+
+// NewOrphans returns an empty collector.
+func NewOrphans() *Orphans { return &Orphans{raw: map[string]json.RawMessage{}} }
+
+func (o *Orphans) add(guid string, raw json.RawMessage) {
+	if _, ok := o.raw[guid]; ok {
+		return
+	}
+	o.guids = append(o.guids, guid)
+	o.raw[guid] = raw
+}
+
+// AppendJSON writes the orphans object to buf.
+func (o *Orphans) AppendJSON(buf *bytes.Buffer) {
+	buf.WriteByte('{')
+	for i, g := range o.guids {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		buf.WriteByte('"')
+		buf.WriteString(g)
+		buf.WriteString(`":`)
+		buf.Write(o.raw[g])
+	}
+	buf.WriteByte('}')
 }
 
 // Wants reports whether relation name is inlined at this level.
@@ -67,23 +108,65 @@ func inlineApp(e *V2AppEntity, in Inline, x *AppInlined) error {
 	if x == nil || in.Depth < 1 {
 		return nil
 	}
-	var err error
+	orphans := in.Orphans
+	// toOne inlines a to-one resource, or orphans it (the entity keeps
+	// only the url).
+	toOne := func(dst *json.RawMessage, guid string, render func(*bytes.Buffer) error) error {
+		raw, err := renderJSON(render)
+		if err != nil {
+			return err
+		}
+		if orphans != nil {
+			orphans.add(guid, raw)
+			return nil
+		}
+		*dst = raw
+		return nil
+	}
+	// toMany inlines n resources, or lists their guids and orphans them.
+	toMany := func(dst *json.RawMessage, n int, guid func(int) string, render func(*bytes.Buffer, int) error) error {
+		if orphans == nil {
+			raw, err := renderArray(n, render)
+			*dst = raw
+			return err
+		}
+		guids := make([]string, n)
+		for i := range n {
+			raw, err := renderJSON(func(b *bytes.Buffer) error { return render(b, i) })
+			if err != nil {
+				return err
+			}
+			guids[i] = guid(i)
+			orphans.add(guids[i], raw)
+		}
+		raw, err := json.Marshal(guids)
+		*dst = raw
+		return err
+	}
 	if in.Wants("space") && x.Space != nil {
 		var org *V3Org
-		if in.Deeper().Wants("organization") {
+		if in.Deeper().Wants("organization") && x.SpaceOrg != nil {
 			org = x.SpaceOrg
+			if orphans != nil {
+				raw, err := renderJSON(func(b *bytes.Buffer) error { return AppendOrgResource(b, *org) })
+				if err != nil {
+					return err
+				}
+				orphans.add(org.GUID, raw)
+				org = nil
+			}
 		}
-		if e.Space, err = renderJSON(func(b *bytes.Buffer) error { return appendSpaceResource(b, *x.Space, org) }); err != nil {
+		if err := toOne(&e.Space, x.Space.Space.GUID, func(b *bytes.Buffer) error { return appendSpaceResource(b, *x.Space, org) }); err != nil {
 			return err
 		}
 	}
 	if in.Wants("stack") && x.Stack != nil {
-		if e.Stack, err = renderJSON(func(b *bytes.Buffer) error { return AppendStackResource(b, *x.Stack) }); err != nil {
+		if err := toOne(&e.Stack, x.Stack.GUID, func(b *bytes.Buffer) error { return AppendStackResource(b, *x.Stack) }); err != nil {
 			return err
 		}
 	}
 	if in.Wants("routes") && x.HasRoutes && len(x.Routes) <= maxInline {
-		if e.Routes, err = renderArray(len(x.Routes), func(b *bytes.Buffer, i int) error {
+		if err := toMany(&e.Routes, len(x.Routes), func(i int) string { return x.Routes[i].GUID }, func(b *bytes.Buffer, i int) error {
 			r := x.Routes[i]
 			return AppendRouteResource(b, r, x.Domains[r.Relationships.Domain.GUID()])
 		}); err != nil {
@@ -91,7 +174,7 @@ func inlineApp(e *V2AppEntity, in Inline, x *AppInlined) error {
 		}
 	}
 	if in.Wants("service_bindings") && x.HasBindings && len(x.Bindings) <= maxInline {
-		if e.ServiceBindings, err = renderArray(len(x.Bindings), func(b *bytes.Buffer, i int) error {
+		if err := toMany(&e.ServiceBindings, len(x.Bindings), func(i int) string { return x.Bindings[i].Binding.GUID }, func(b *bytes.Buffer, i int) error {
 			return AppendServiceBindingResource(b, x.Bindings[i])
 		}); err != nil {
 			return err

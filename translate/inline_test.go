@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -89,5 +90,48 @@ func TestAppInline(t *testing.T) {
 				t.Errorf("no bindings should render [], got %s", res.Entity.ServiceBindings)
 			}
 		})
+	}
+}
+
+func TestAppInlineOrphans(t *testing.T) {
+	t.Parallel()
+	b := inlineBundle(2)
+	orphans := NewOrphans()
+	b.Inline = Inline{Depth: 2, Orphans: orphans}
+	raw, err := AppResource(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res struct{ Entity map[string]json.RawMessage }
+	if err := json.Unmarshal(raw, &res); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := res.Entity["space"]; ok {
+		t.Errorf("an orphaned space is embedded: %s", raw)
+	}
+	if _, ok := res.Entity["stack"]; ok {
+		t.Errorf("an orphaned stack is embedded: %s", raw)
+	}
+	if string(res.Entity["routes"]) != `["ra","rb"]` || string(res.Entity["service_bindings"]) != `[]` {
+		t.Errorf("to-many relations as guids: routes %s, bindings %s", res.Entity["routes"], res.Entity["service_bindings"])
+	}
+	// A second app of the same space and stack adds nothing new.
+	if _, err := AppResource(b); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	orphans.AppendJSON(&buf)
+	got := objectKeys(t, buf.Bytes())
+	if strings.Join(got, ",") != "o1,sp1,st1,ra,rb" {
+		t.Errorf("orphans %v", got)
+	}
+	var all map[string]struct {
+		Entity map[string]json.RawMessage
+	}
+	if err := json.Unmarshal(buf.Bytes(), &all); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := all["sp1"].Entity["organization"]; ok {
+		t.Error("the orphaned space embeds its organization, which is an orphan itself")
 	}
 }

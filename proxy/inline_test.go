@@ -1,0 +1,45 @@
+package proxy
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"capibridge/backend"
+	"capibridge/configs"
+)
+
+func TestV2AppListOrphansAndDepthLimit(t *testing.T) {
+	s := startStack(t, func(c *configs.Config) { c.MaxInlineRelationsDepth = 1 })
+	guid := s.createApps(t, "developer", "orphaned")[0]
+	route, _ := s.serviceFixture(t, guid, "orphaned", "orphan-db")
+	r := s.do("GET", s.gwURL+"/v2/apps?inline-relations-depth=1&orphan-relations=1", "developer", nil)
+	var l struct {
+		Resources []struct {
+			Entity map[string]json.RawMessage `json:"entity"`
+		} `json:"resources"`
+		Orphans map[string]struct {
+			Metadata struct{ URL string } `json:"metadata"`
+		} `json:"orphans"`
+	}
+	if err := json.Unmarshal(r.body, &l); err != nil || r.status != 200 || len(l.Resources) != 1 {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	e := l.Resources[0].Entity
+	if _, ok := e["space"]; ok || string(e["routes"]) != `["`+route+`"]` || len(l.Orphans) != 4 ||
+		l.Orphans[backend.DemoSpaceGUID].Metadata.URL != "/v2/spaces/"+backend.DemoSpaceGUID || l.Orphans[route].Metadata.URL != "/v2/routes/"+route {
+		t.Errorf("orphans: %s", r.body)
+	}
+	if !strings.HasSuffix(string(r.body), `}}`) || !strings.Contains(string(r.body), `],"orphans":{`) {
+		t.Errorf("orphans must follow resources: %s", r.body)
+	}
+	// Without orphan-relations there is no orphans key; above the
+	// configured depth, CC's 400.
+	if r := s.do("GET", s.gwURL+"/v2/apps?inline-relations-depth=1", "developer", nil); strings.Contains(string(r.body), `"orphans"`) {
+		t.Errorf("orphans without orphan-relations: %s", r.body)
+	}
+	if r := s.do("GET", s.gwURL+"/v2/apps?inline-relations-depth=2", "developer", nil); r.status != 400 ||
+		!strings.Contains(string(r.body), "inline_relations_depth must be <= 1") {
+		t.Errorf("depth above the limit: %d %s", r.status, r.body)
+	}
+}
