@@ -52,6 +52,10 @@ type Config struct {
 	// request may ask for (CC's renderer.max_inline_relations_depth: 2 in
 	// production); above it, 400 BadQueryParameter.
 	MaxInlineRelationsDepth int `koanf:"max_inline_relations_depth"`
+	// MaxLocalScan bounds how many v3 resources the gateway reads to apply
+	// a v2 filter v3 cannot express (name>=x, ...); past it the request is
+	// a 400 BadQueryParameter asking for a narrower query.
+	MaxLocalScan int `koanf:"max_local_scan"`
 	// Server bounds the public listener.
 	Server Server `koanf:"server"`
 	// UpstreamClient tunes the connections to the upstream.
@@ -258,6 +262,7 @@ func Default() Config {
 		V2Passthrough:           []string{},
 		AllowAppSSHAccess:       true,
 		MaxInlineRelationsDepth: 2,
+		MaxLocalScan:            50000,
 		Server: Server{
 			ReadTimeout:         60 * time.Second,
 			WriteTimeout:        10 * time.Minute,
@@ -490,6 +495,9 @@ func (c Config) Validate() error {
 		if err := checkURL("external_url", c.ExternalURL); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if c.MaxLocalScan < 1 {
+		errs = append(errs, errors.New("configs: max_local_scan: must be positive"))
 	}
 	if c.MaxInlineRelationsDepth < 0 {
 		errs = append(errs, errors.New("configs: max_inline_relations_depth: must not be negative"))

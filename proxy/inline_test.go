@@ -43,3 +43,19 @@ func TestV2AppListOrphansAndDepthLimit(t *testing.T) {
 		t.Errorf("depth above the limit: %d %s", r.status, r.body)
 	}
 }
+
+// TestV2LocalScanBound: a filter the gateway applies itself reads at most
+// max_local_scan v3 resources, then asks for a narrower query.
+func TestV2LocalScanBound(t *testing.T) {
+	s := startStack(t, func(c *configs.Config) { c.MaxLocalScan = 2 })
+	s.createApps(t, "developer", "a-one", "b-two", "c-three")
+	for _, path := range []string{"/v2/apps?q=name>=a", "/v2/events?q=type>=audit"} {
+		r := s.do("GET", s.gwURL+path, "developer", nil)
+		if r.status != 400 || !strings.Contains(string(r.body), "the filter needs more than 2") {
+			t.Errorf("%s: %d %s", path, r.status, r.body)
+		}
+	}
+	if r := s.do("GET", s.gwURL+"/v2/apps?q=name:a-one", "developer", nil); r.status != 200 {
+		t.Errorf("a filter v3 applies is not bounded: %d %s", r.status, r.body)
+	}
+}

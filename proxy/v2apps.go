@@ -20,10 +20,6 @@ func (g *Gateway) listParams(ctx *fasthttp.RequestCtx) (translate.ListParams, er
 	return translate.ParseListParams(queryPairs(ctx), g.cfg.MaxInlineRelationsDepth)
 }
 
-// maxLocalScan bounds how many v3 apps the gateway reads to apply a v2
-// filter v3 cannot express (name >=, <, ...; MAPPING §3.3).
-const maxLocalScan = 50_000
-
 // call is who asks, as the v3 client sends it upstream.
 func call(ctx *fasthttp.RequestCtx) ccv3.Call {
 	return ccv3.Call{Authorization: string(ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)),
@@ -105,39 +101,17 @@ func (g *Gateway) appList(ctx *fasthttp.RequestCtx, spaceGUID string) error {
 	}
 	var apps []translate.V3App
 	total := 0
-	switch {
-	case aq.Empty:
-	case len(aq.Local) == 0:
-		q.Page, q.PerPage = lp.Page, lp.ResultsPerPage
-		page, err := g.v3.ListApps(c, q)
+	if !aq.Empty {
+		var err error
+		apps, total, err = scanPage(lp, len(aq.Local) > 0, g.cfg.MaxLocalScan, "apps", "space_guid or name",
+			func(page, perPage int) (ccv3.Page[translate.V3App], error) {
+				q.Page, q.PerPage = page, perPage
+				return g.v3.ListApps(c, q)
+			},
+			func(a translate.V3App) bool { return aq.Match(a.Name) })
 		if err != nil {
 			return v2Error(err, "")
 		}
-		apps, total = page.Resources, page.Pagination.TotalResults
-	default:
-		// A filter v3 cannot express: read every match, filter, then page.
-		var all []translate.V3App
-		for p := 1; ; p++ {
-			q.Page, q.PerPage = p, 5000
-			page, err := g.v3.ListApps(c, q)
-			if err != nil {
-				return v2Error(err, "")
-			}
-			for _, a := range page.Resources {
-				if aq.Match(a.Name) {
-					all = append(all, a)
-				}
-			}
-			if p >= page.Pagination.TotalPages || len(page.Resources) == 0 {
-				break
-			}
-			if p*5000 >= maxLocalScan {
-				return translate.BadQueryParameter("the filter needs more than " + strconv.Itoa(maxLocalScan) + " apps read; narrow it with space_guid or name")
-			}
-		}
-		total = len(all)
-		start := min(lp.Offset(), total)
-		apps = all[start:min(start+lp.ResultsPerPage, total)]
 	}
 	in := lp.Inline()
 	if lp.Orphans() {

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bytes"
-	"strconv"
 
 	"github.com/valyala/fasthttp"
 
@@ -39,38 +38,19 @@ func (g *Gateway) v2EventList(ctx *fasthttp.RequestCtx) error {
 	c := call(ctx)
 	var events []translate.V3AuditEvent
 	total := 0
-	switch {
-	case eq.Empty:
-	case len(eq.Local) == 0:
-		q.Page, q.PerPage = lp.Page, lp.ResultsPerPage
-		page, err := g.v3.AuditEvents(c, q)
+	if !eq.Empty {
+		var err error
+		events, total, err = scanPage(lp, len(eq.Local) > 0, g.cfg.MaxLocalScan, "events", "type:, actee: or timestamp",
+			func(page, perPage int) (ccv3.Page[translate.V3AuditEvent], error) {
+				q.Page, q.PerPage = page, perPage
+				return g.v3.AuditEvents(c, q)
+			},
+			func(e translate.V3AuditEvent) bool {
+				return translate.MatchAll(eq.Local, func(key string) string { return translate.EventField(e, key) })
+			})
 		if err != nil {
 			return v2Error(err, "")
 		}
-		events, total = page.Resources, page.Pagination.TotalResults
-	default:
-		var all []translate.V3AuditEvent
-		for p := 1; ; p++ {
-			q.Page, q.PerPage = p, 5000
-			page, err := g.v3.AuditEvents(c, q)
-			if err != nil {
-				return v2Error(err, "")
-			}
-			for _, e := range page.Resources {
-				if translate.MatchAll(eq.Local, func(key string) string { return translate.EventField(e, key) }) {
-					all = append(all, e)
-				}
-			}
-			if p >= page.Pagination.TotalPages || len(page.Resources) == 0 {
-				break
-			}
-			if p*5000 >= maxLocalScan {
-				return translate.BadQueryParameter("the filter needs more than " + strconv.Itoa(maxLocalScan) + " events read; narrow it with type:, actee: or timestamp")
-			}
-		}
-		total = len(all)
-		start := min(lp.Offset(), total)
-		events = all[start:min(start+lp.ResultsPerPage, total)]
 	}
 	return writeV2List(ctx, lp, "/v2/events", total, len(events), func(b *bytes.Buffer, i int) error {
 		return translate.AppendEventResource(b, events[i])

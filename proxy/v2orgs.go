@@ -54,9 +54,9 @@ func v3Order(lp translate.ListParams) string {
 }
 
 // listPage reads the page lp asks for through list. Filters v3 cannot
-// express (aq.Local: name with <, >, <=, >=) are applied here over every v3
-// match, bounded by maxLocalScan, as for apps (MAPPING §3.3).
-func listPage[T any](lp translate.ListParams, aq translate.AppQuery, q ccv3.ListQuery,
+// express (aq.Local: name with <, >, <=, >=) are applied here, as for apps
+// (MAPPING §3.3).
+func listPage[T any](g *Gateway, lp translate.ListParams, aq translate.AppQuery, q ccv3.ListQuery,
 	list func(ccv3.ListQuery) (ccv3.Page[T], error), name func(T) string) ([]T, int, error) {
 	if aq.Empty {
 		return nil, 0, nil
@@ -65,35 +65,12 @@ func listPage[T any](lp translate.ListParams, aq translate.AppQuery, q ccv3.List
 	if aq.OrgGUIDs != nil {
 		q.OrgGUIDs = aq.OrgGUIDs
 	}
-	if len(aq.Local) == 0 {
-		q.Page, q.PerPage = lp.Page, lp.ResultsPerPage
-		page, err := list(q)
-		if err != nil {
-			return nil, 0, err
-		}
-		return page.Resources, page.Pagination.TotalResults, nil
-	}
-	var all []T
-	for p := 1; ; p++ {
-		q.Page, q.PerPage = p, 5000
-		page, err := list(q)
-		if err != nil {
-			return nil, 0, err
-		}
-		for _, r := range page.Resources {
-			if aq.Match(name(r)) {
-				all = append(all, r)
-			}
-		}
-		if p >= page.Pagination.TotalPages || len(page.Resources) == 0 {
-			break
-		}
-		if p*5000 >= maxLocalScan {
-			return nil, 0, translate.BadQueryParameter("the filter needs more than " + strconv.Itoa(maxLocalScan) + " resources read; narrow it with name")
-		}
-	}
-	start := min(lp.Offset(), len(all))
-	return all[start:min(start+lp.ResultsPerPage, len(all))], len(all), nil
+	return scanPage(lp, len(aq.Local) > 0, g.cfg.MaxLocalScan, "resources", "name",
+		func(page, perPage int) (ccv3.Page[T], error) {
+			q.Page, q.PerPage = page, perPage
+			return list(q)
+		},
+		func(r T) bool { return aq.Match(name(r)) })
 }
 
 // writeV2List answers a v2 list page of n resources, rendered by each.
@@ -147,7 +124,7 @@ func (g *Gateway) v2OrgList(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	c := call(ctx)
-	orgs, total, err := listPage(lp, aq, ccv3.ListQuery{},
+	orgs, total, err := listPage(g, lp, aq, ccv3.ListQuery{},
 		func(q ccv3.ListQuery) (ccv3.Page[translate.V3Org], error) { return g.v3.ListOrgs(c, q) },
 		func(o translate.V3Org) string { return o.Name })
 	if err != nil {
@@ -207,7 +184,7 @@ func (g *Gateway) spaceList(ctx *fasthttp.RequestCtx, orgGUID string) error {
 			aq.Empty = true
 		}
 	}
-	spaces, total, err := listPage(lp, aq, ccv3.ListQuery{},
+	spaces, total, err := listPage(g, lp, aq, ccv3.ListQuery{},
 		func(q ccv3.ListQuery) (ccv3.Page[translate.V3Space], error) { return g.v3.ListSpaces(c, q) },
 		func(s translate.V3Space) string { return s.Name })
 	if err != nil {
@@ -305,7 +282,7 @@ func (g *Gateway) v2StackList(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	c := call(ctx)
-	stacks, total, err := listPage(lp, aq, ccv3.ListQuery{},
+	stacks, total, err := listPage(g, lp, aq, ccv3.ListQuery{},
 		func(q ccv3.ListQuery) (ccv3.Page[translate.V3Stack], error) { return g.v3.ListStacks(c, q) },
 		func(s translate.V3Stack) string { return s.Name })
 	if err != nil {
