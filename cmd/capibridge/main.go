@@ -383,6 +383,9 @@ func newCache(cfg configs.Cache, m *metrics.Metrics, log *slog.Logger) (*cache.C
 	}
 	var rc redis.UniversalClient
 	if len(cfg.RedisAddrs) > 0 {
+		// go-redis reports connection trouble through its own logger; the
+		// cache counts and logs what matters, so these are debug lines.
+		redis.SetLogger(redisLog{log})
 		o := redis.UniversalOptions{Addrs: cfg.RedisAddrs, MasterName: cfg.RedisMasterName, Username: cfg.RedisUsername,
 			Password: cfg.RedisPassword, DB: cfg.RedisDB}
 		if cfg.RedisTLS {
@@ -405,4 +408,11 @@ func newCache(cfg configs.Cache, m *metrics.Metrics, log *slog.Logger) (*cache.C
 		return nil, func() {}, err
 	}
 	return c, closeAll, nil
+}
+
+// redisLog sends go-redis's own log lines to the gateway's log at debug.
+type redisLog struct{ log *slog.Logger }
+
+func (r redisLog) Printf(ctx context.Context, format string, v ...any) {
+	r.log.DebugContext(ctx, "redis", "msg", fmt.Sprintf(format, v...))
 }

@@ -26,6 +26,10 @@ type Server struct {
 	bin  string
 	dir  string
 	port int
+	// args are extra arguments, such as --cluster-enabled yes; conf is a
+	// config file given first (a Sentinel's).
+	args []string
+	conf string
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
@@ -35,6 +39,39 @@ type Server struct {
 // skipped, outside `make test` only: the Makefile installs it first.
 func Start(tb testing.TB) *Server {
 	tb.Helper()
+	return StartArgs(tb)
+}
+
+// StartArgs runs a redis-server with extra arguments.
+func StartArgs(tb testing.TB, args ...string) *Server {
+	tb.Helper()
+	s := newServer(tb)
+	s.args = args
+	s.start()
+	tb.Cleanup(s.Kill)
+	return s
+}
+
+// StartSentinel runs a Sentinel that monitors the master at masterAddr
+// under the name master, with a quorum of one.
+func StartSentinel(tb testing.TB, master, masterAddr string) *Server {
+	tb.Helper()
+	s := newServer(tb)
+	host, port, _ := strings.Cut(masterAddr, ":")
+	s.conf = filepath.Join(s.dir, "sentinel.conf")
+	conf := fmt.Sprintf("port %d\nbind 127.0.0.1\nsentinel monitor %s %s %s 1\nsentinel down-after-milliseconds %s 1000\n",
+		s.port, master, host, port, master)
+	if err := os.WriteFile(s.conf, []byte(conf), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	s.args = []string{"--sentinel"}
+	s.start()
+	tb.Cleanup(s.Kill)
+	return s
+}
+
+func newServer(tb testing.TB) *Server {
+	tb.Helper()
 	path := bin
 	if _, err := os.Stat(path); err != nil {
 		p, err := exec.LookPath("redis-server")
@@ -43,10 +80,7 @@ func Start(tb testing.TB) *Server {
 		}
 		path = p
 	}
-	s := &Server{tb: tb, bin: path, dir: tb.TempDir(), port: freePort(tb)}
-	s.start()
-	tb.Cleanup(s.Kill)
-	return s
+	return &Server{tb: tb, bin: path, dir: tb.TempDir(), port: freePort(tb)}
 }
 
 func freePort(tb testing.TB) int {
@@ -58,6 +92,9 @@ func freePort(tb testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+// Dir is the server's working directory.
+func (s *Server) Dir() string { return s.dir }
+
 // Addr is the server's host:port.
 func (s *Server) Addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
 
@@ -68,10 +105,14 @@ func (s *Server) start() {
 		s.tb.Fatal(err)
 	}
 	defer logf.Close()
-	cmd := exec.Command(s.bin,
-		"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
+	var args []string
+	if s.conf != "" {
+		args = append(args, s.conf)
+	}
+	args = append(args, "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", s.dir,
 		"--daemonize", "no", "--loglevel", "warning")
+	cmd := exec.Command(s.bin, append(args, s.args...)...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		s.tb.Fatal(err)
