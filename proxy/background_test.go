@@ -30,7 +30,7 @@ func runBackground(t *testing.T, g *Gateway, cfg configs.Background) {
 // is finished by the sweep once its build has staged.
 func TestBackgroundSweepFinishesPendingStarts(t *testing.T) {
 	s := startStackWith(t, func(b *configs.Backend) {
-		b.StagingDuration, b.StartupDuration = 50*time.Millisecond, 10*time.Millisecond
+		b.StagingDuration, b.StartupDuration = 600*time.Millisecond, 10*time.Millisecond
 	}, nil)
 	body := fmt.Sprintf(`{"name":"swept","space_guid":%q,"docker_image":"nginx:1","state":"STARTED"}`, backend.DemoSpaceGUID)
 	r := s.do("POST", s.gwURL+"/v2/apps", "developer", []byte(body))

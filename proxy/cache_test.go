@@ -304,7 +304,7 @@ func TestCacheInvalidatesWhenJobFinishes(t *testing.T) {
 // build stages, well within the TTL.
 func TestCacheDoesNotKeepPendingStarts(t *testing.T) {
 	s := startStackWith(t, func(b *configs.Backend) {
-		b.StagingDuration, b.StartupDuration = 300*time.Millisecond, 10*time.Millisecond
+		b.StagingDuration, b.StartupDuration = 600*time.Millisecond, 10*time.Millisecond
 	}, nil)
 	g := s.cachedGateway(t, s.cfURL, "", nil)
 	body := fmt.Sprintf(`{"name":"pending","space_guid":%q,"docker_image":"nginx:1","state":"STARTED"}`, backend.DemoSpaceGUID)

@@ -514,7 +514,7 @@ func v3State(t *testing.T, s *stack, guid string) (state, pending string) {
 // A v2 start of an app with no droplet answers at once, STARTED and
 // PENDING, and the next read after staging finishes the start.
 func TestV2AppStart(t *testing.T) {
-	s := startStackStaging(t, 50*time.Millisecond)
+	s := startStackStaging(t, 400*time.Millisecond)
 
 	t.Run("docker: pending, then finished by a read", func(t *testing.T) {
 		guid := s.createV2(t, fmt.Sprintf(`{"name":"dock","space_guid":%q,"docker_image":"nginx:1"}`, demoSpace))
@@ -559,13 +559,16 @@ func TestV2AppStart(t *testing.T) {
 		if s.gwURL == first {
 			t.Fatal("no second gateway")
 		}
-		time.Sleep(100 * time.Millisecond) // staging ends
-		r := s.do("GET", s.gwURL+"/v2/apps?q=name:born-started", "developer", nil)
+		// Only the second gateway reads, from a list, until staging ends.
 		var l v2List
-		if err := json.Unmarshal(r.body, &l); err != nil || len(l.Resources) != 1 {
-			t.Fatalf("%v %s", err, r.body)
-		}
-		if string(l.Resources[0].Entity["package_state"]) != `"STAGED"` || string(l.Resources[0].Entity["state"]) != `"STARTED"` {
+		waitFor(t, "the list to show the start finished", func() bool {
+			r := s.do("GET", s.gwURL+"/v2/apps?q=name:born-started", "developer", nil)
+			if err := json.Unmarshal(r.body, &l); err != nil || len(l.Resources) != 1 {
+				t.Fatalf("%v %s", err, r.body)
+			}
+			return string(l.Resources[0].Entity["package_state"]) == `"STAGED"`
+		})
+		if string(l.Resources[0].Entity["state"]) != `"STARTED"` {
 			t.Errorf("listed %s %s", l.Resources[0].Entity["state"], l.Resources[0].Entity["package_state"])
 		}
 		if st, p := v3State(t, s, a.Metadata.GUID); st != "STARTED" || p != "" {
@@ -595,7 +598,12 @@ func TestV2AppStart(t *testing.T) {
 		if a.Entity.State != "STARTED" || a.Entity.PackageState != "PENDING" {
 			t.Fatalf("entity %+v", a.Entity)
 		}
-		time.Sleep(100 * time.Millisecond) // staging ends
+		// Let staging end (read on v3, which finishes nothing), so the
+		// reads below race to finish the start.
+		waitFor(t, "the new build to stage", func() bool {
+			r := s.do("GET", s.cfURL+"/v3/apps/"+guid+"/builds?order_by=-created_at&per_page=1", "developer", nil)
+			return strings.Contains(string(r.body), `"state":"STAGED"`)
+		})
 		other := s.gwURL
 		s.startGateway(func() configs.Config { c := testGatewayConfig(); c.Upstream = s.cfURL; return c }(),
 			auth.WithKeys(s.cf.VerificationKey()), auth.WithIssuer(s.cf.Issuer()))
