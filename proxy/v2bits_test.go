@@ -7,9 +7,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"mime/multipart"
 	"strings"
 	"testing"
+	"time"
 
 	cfclient "github.com/cloudfoundry-community/go-cfclient"
 	"github.com/valyala/fasthttp"
@@ -227,5 +229,64 @@ func TestV2DropletDownloadAndUpload(t *testing.T) {
 	})
 	if job.Entity.Status != "finished" {
 		t.Errorf("droplet upload job %+v", job)
+	}
+}
+
+// TestV2BitsUploadStreams sends 128 MiB of bits through PUT
+// /v2/apps/:guid/bits: the client, the gateway and the embedded CF share
+// this process, and the gateway streams the upload part by part into the
+// v3 upload, so the heap does not grow by anything like the body.
+// Not parallel: the memory figures are the whole process's.
+func TestV2BitsUploadStreams(t *testing.T) {
+	const (
+		size     = 128 << 20
+		heapRoom = 48 << 20
+	)
+	s := startStack(t, nil)
+	guid := s.createApps(t, "developer", "big-bits")[0]
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	go func() {
+		err := mw.WriteField("resources", "[]")
+		if err == nil {
+			var part io.Writer
+			part, err = mw.CreateFormFile("application", "application.zip")
+			if err == nil {
+				z := zip.NewWriter(part)
+				var w io.Writer
+				if w, err = z.CreateHeader(&zip.FileHeader{Name: "big.bin", Method: zip.Store}); err == nil {
+					if _, err = io.CopyBuffer(w, &patternReader{n: size}, make([]byte, 64<<10)); err == nil {
+						err = z.Close()
+					}
+				}
+			}
+		}
+		if err == nil {
+			err = mw.Close()
+		}
+		pw.CloseWithError(err)
+	}()
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI(s.gwURL + "/v2/apps/" + guid + "/bits")
+	req.Header.SetMethod("PUT")
+	req.Header.Set("Authorization", "bearer "+s.tokens["developer"])
+	req.Header.SetContentType(mw.FormDataContentType())
+	req.SetBodyStream(pr, -1)
+	client := &fasthttp.Client{ReadTimeout: time.Minute, WriteTimeout: time.Minute}
+	watch := watchMemory()
+	err := client.Do(req, resp)
+	peak, _ := watch.done()
+	if err != nil || resp.StatusCode() != 201 || string(resp.Body()) != "{}" {
+		t.Fatalf("upload: %v %d %s", err, resp.StatusCode(), resp.Body())
+	}
+	t.Logf("a %d MiB upload grew the heap by %d MiB at its peak", size>>20, peak>>20)
+	if peak > heapRoom {
+		t.Errorf("the heap grew by %d MiB for a %d MiB upload: something holds the body", peak>>20, size>>20)
+	}
+	r := s.do("GET", s.cfURL+"/v3/apps/"+guid+"/packages", "developer", nil)
+	if !strings.Contains(string(r.body), `"state":"READY"`) {
+		t.Errorf("the package: %s", r.body)
 	}
 }
