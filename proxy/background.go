@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -69,8 +70,15 @@ func (g *Gateway) RunBackground(ctx context.Context, cfg configs.Background) {
 	if cfg.ClientID == "" || cfg.TokenURL == "" {
 		return
 	}
+	// UAA is its own host: the upstream's TLS settings without its server
+	// name, which fasthttp then takes from the token URL.
+	var tlsConfig *tls.Config
+	if c := g.upstream.client.TLSConfig; c != nil {
+		tlsConfig = c.Clone()
+		tlsConfig.ServerName = ""
+	}
 	tok := &clientToken{url: cfg.TokenURL, id: cfg.ClientID, secret: cfg.ClientSecret,
-		http: &fasthttp.Client{TLSConfig: g.upstream.client.TLSConfig}}
+		http: &fasthttp.Client{TLSConfig: tlsConfig}}
 	calls := func() (ccv3.Call, error) {
 		t, err := tok.get()
 		return ccv3.Call{Authorization: "bearer " + t}, err

@@ -46,8 +46,9 @@ var cachedRoutes = map[string][]string{
 // summaries show.
 func writeTopics(collection []byte) []string {
 	switch string(collection) {
-	case "organizations":
-		return []string{topicOrgs, topicSpaces, topicApps}
+	case "organizations", "roles", "users", "organization_quotas", "space_quotas", "isolation_segments", "feature_flags":
+		// Who sees which org, and what orgs and spaces show.
+		return []string{topicOrgs, topicSpaces, topicApps, topicStacks}
 	case "spaces":
 		return []string{topicSpaces, topicApps}
 	case "stacks":
@@ -128,6 +129,8 @@ func (g *Gateway) cached(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 		}
 		e, o, err := g.cache.Get(context.Background(), key, pol, bypass, fill)
 		if err != nil {
+			// A fill that panicked: the cache turned it into this error.
+			g.log.Error("serving a cached route failed", "route", rt.Template, "err", err)
 			writeError(ctx, errUnknown(err), rt.v2)
 			return
 		}

@@ -22,7 +22,7 @@ import (
 // delete, then not found.
 func TestGoCFClientAppLifecycle(t *testing.T) {
 	s := startStackWith(t, func(b *configs.Backend) {
-		b.StagingDuration, b.StartupDuration = 50*time.Millisecond, 20*time.Millisecond
+		b.StagingDuration, b.StartupDuration = 400*time.Millisecond, 20*time.Millisecond
 	}, nil)
 	cf, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens["developer"]})
 	if err != nil {

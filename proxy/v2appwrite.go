@@ -620,9 +620,10 @@ func (g *Gateway) finishPendingStarts(c ccv3.Call, bundles []translate.AppBundle
 	var guids []string
 	for i, b := range bundles {
 		p, lb := b.App.Metadata.Annotations[translate.AnnotationPendingStart], b.LatestBuild
-		// The recorded build is read when it shows as the latest and
-		// STAGED, or when another build shows as the latest (v3 orders
-		// builds made in one second by guid) and none is staging.
+		// The recorded build is finished when it is the latest and STAGED.
+		// Another build that is the latest and not staging came after it
+		// (every v2 start records the build it makes): a v3 client has
+		// deployed since, and the pending start only needs forgetting.
 		if p != "" && lb != nil && (lb.GUID == p && lb.State == "STAGED" || lb.GUID != p && lb.State != "STAGING") {
 			due[b.App.GUID] = i
 			guids = append(guids, b.App.GUID)
@@ -635,6 +636,18 @@ func (g *Gateway) finishPendingStarts(c ccv3.Call, bundles []translate.AppBundle
 	var done []string
 	_ = g.v3.PerApp(guids, func(guid string) error {
 		b := bundles[due[guid]]
+		if b.LatestBuild.GUID != b.App.Metadata.Annotations[translate.AnnotationPendingStart] {
+			// Superseded: assigning the older droplet would undo the newer
+			// deploy.
+			if err := g.setPendingStart(c, guid, ""); err != nil {
+				g.log.Info("a superseded pending v2 start could not be cleared on this read", "app", guid, "err", err)
+				return nil
+			}
+			mu.Lock()
+			done = append(done, guid)
+			mu.Unlock()
+			return nil
+		}
 		build, err := g.v3.GetBuild(c, b.App.Metadata.Annotations[translate.AnnotationPendingStart])
 		if err == nil && (build.State != "STAGED" || build.DropletGUID() == "") {
 			return nil

@@ -131,24 +131,37 @@ func pipeUpload(ctx *fasthttp.RequestCtx, from string, send func(contentType str
 		rewritten <- err
 	}()
 	sendErr := send(mw.FormDataContentType(), pr)
-	pr.CloseWithError(errors.New("proxy: the upload ended"))
-	if err := <-rewritten; err != nil {
-		var e *Error
-		if errors.As(err, &e) || errors.Is(err, errClientGone) {
-			return err
-		}
-		return appBitsUploadInvalid(err.Error())
+	pr.CloseWithError(errUploadEnded)
+	rewriteErr := <-rewritten
+	switch {
+	case rewriteErr == nil || errors.Is(rewriteErr, errUploadEnded):
+		// The upstream answered (or failed) on its own: its word counts.
+		return sendErr
+	case errors.Is(rewriteErr, errClientGone):
+		return rewriteErr
 	}
-	return sendErr
+	// The client's body was wrong: the v3 upload failed because of it.
+	var e *Error
+	if errors.As(rewriteErr, &e) {
+		return rewriteErr
+	}
+	return appBitsUploadInvalid(rewriteErr.Error())
 }
+
+// errUploadEnded stops the rewrite of a body the upstream no longer reads.
+var errUploadEnded = errors.New("proxy: the upload ended")
 
 // waitPackage polls a package until it leaves its processing states.
 func (g *Gateway) waitPackage(c ccv3.Call, guid string) (translate.V3Package, error) {
 	var p translate.V3Package
-	_, err := poll(time.Now().Add(g.cfg.UpstreamClient.TransferTimeout), 500*time.Millisecond, func() (done bool, err error) {
+	done, err := poll(time.Now().Add(g.cfg.UpstreamClient.TransferTimeout), 500*time.Millisecond, func() (done bool, err error) {
 		p, err = g.v3.GetPackage(c, guid)
 		return p.State == "READY" || p.State == "FAILED", err
 	})
+	if err == nil && !done {
+		err = &Error{Status: fasthttp.StatusGatewayTimeout, Code: 10015, Name: "ServiceUnavailable",
+			Description: "The Cloud Controller did not finish processing the upload in time"}
+	}
 	return p, err
 }
 
@@ -173,6 +186,11 @@ func (g *Gateway) v2AppUploadBits(ctx *fasthttp.RequestCtx) error {
 		return err
 	})
 	if err != nil {
+		// All or nothing: the refused upload's package must not become
+		// the app's latest (it would read PENDING).
+		if derr := g.v3.DeletePackage(c, pkg.GUID); derr != nil {
+			g.log.Warn("deleting the package of a refused upload", "package", pkg.GUID, "err", derr)
+		}
 		var e *ccv3.Error
 		if errors.As(err, &e) && e.Status < 500 {
 			return appBitsUploadInvalid(e.Detail())

@@ -153,7 +153,7 @@ func (g *Gateway) v2AppKillInstance(ctx *fasthttp.RequestCtx) error {
 	if err := g.v3.DeleteInstance(c, web.GUID, pathParam(ctx, 3)); err != nil {
 		var e *ccv3.Error
 		if errors.As(err, &e) && e.Status == 404 {
-			return &Error{Status: 400, Code: 220001, Name: "InstancesError", Description: "Instances error: " + e.Errors[0].Detail, cause: err}
+			return &Error{Status: 400, Code: 220001, Name: "InstancesError", Description: "Instances error: " + e.Detail(), cause: err}
 		}
 		return v2Error(err, guid)
 	}
