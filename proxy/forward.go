@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strings"
+	"time"
 
 	"github.com/valyala/fasthttp"
 )
@@ -28,7 +30,7 @@ func (g *Gateway) forward(ctx *fasthttp.RequestCtx, rt *Route) error {
 	// serveConn).
 	if n := ctx.Request.Header.ContentLength(); n != 0 {
 		if bs := ctx.RequestBodyStream(); bs != nil {
-			ctx.Request.SetBodyStream(&clientBody{r: bs}, n)
+			ctx.Request.SetBodyStream(g.clientBody(ctx, bs), n)
 		}
 	}
 	do := g.upstream.Do
@@ -47,11 +49,31 @@ func (g *Gateway) forward(ctx *fasthttp.RequestCtx, rt *Route) error {
 var errClientGone = errors.New("proxy: the client went away")
 
 // clientBody reads the client's body on its way upstream and marks its
-// own read errors, so the failure table can answer 499 for them.
-type clientBody struct{ r io.Reader }
+// own read errors, so the failure table can answer 499 for them. While
+// the body keeps coming it moves the connection's read deadline on, so
+// server.read_timeout bounds a stall, not a long upload (the server sets
+// the deadline once per request).
+type clientBody struct {
+	r        io.Reader
+	conn     net.Conn
+	idle     time.Duration
+	extended time.Time
+}
+
+// clientBody wraps the request body stream r of ctx.
+func (g *Gateway) clientBody(ctx *fasthttp.RequestCtx, r io.Reader) *clientBody {
+	return &clientBody{r: r, conn: ctx.Conn(), idle: g.cfg.Server.ReadTimeout}
+}
 
 func (c *clientBody) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
+	if n > 0 && c.conn != nil && c.idle > 0 {
+		// At most every tenth of the timeout: a deadline per read costs.
+		if now := time.Now(); now.Sub(c.extended) > c.idle/10 {
+			_ = c.conn.SetReadDeadline(now.Add(c.idle))
+			c.extended = now
+		}
+	}
 	if err != nil && err != io.EOF {
 		err = fmt.Errorf("%w: %w", errClientGone, err)
 	}

@@ -44,20 +44,20 @@ func v3Resources(in []v2Resource) []ccv3.MatchedResource {
 }
 
 // requestBody is the client's body as a stream, read while it is sent on.
-func requestBody(ctx *fasthttp.RequestCtx) io.Reader {
+func (g *Gateway) requestBody(ctx *fasthttp.RequestCtx) io.Reader {
 	if bs := ctx.RequestBodyStream(); bs != nil {
-		return &clientBody{r: bs}
+		return g.clientBody(ctx, bs)
 	}
 	return bytes.NewReader(ctx.PostBody())
 }
 
 // multipartReader reads the client's multipart/form-data body.
-func multipartReader(ctx *fasthttp.RequestCtx) (*multipart.Reader, error) {
+func (g *Gateway) multipartReader(ctx *fasthttp.RequestCtx) (*multipart.Reader, error) {
 	mt, params, err := mime.ParseMediaType(string(ctx.Request.Header.ContentType()))
 	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
 		return nil, errors.New("not multipart/form-data")
 	}
-	return multipart.NewReader(requestBody(ctx), params["boundary"]), nil
+	return multipart.NewReader(g.requestBody(ctx), params["boundary"]), nil
 }
 
 // rewriteUpload copies the client's multipart body to w as v3 wants it:
@@ -110,8 +110,8 @@ func rewriteUpload(in *multipart.Reader, out *multipart.Writer, from string) (sa
 
 // pipeUpload streams the rewritten body into send, which reads it as the
 // v3 upload's body, and returns send's error, or the rewrite's.
-func pipeUpload(ctx *fasthttp.RequestCtx, from string, send func(contentType string, body io.Reader) error) error {
-	in, err := multipartReader(ctx)
+func (g *Gateway) pipeUpload(ctx *fasthttp.RequestCtx, from string, send func(contentType string, body io.Reader) error) error {
+	in, err := g.multipartReader(ctx)
 	if err != nil {
 		return appBitsUploadInvalid(err.Error())
 	}
@@ -181,7 +181,7 @@ func (g *Gateway) v2AppUploadBits(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return v2Error(err, guid)
 	}
-	err = pipeUpload(ctx, "application", func(ct string, body io.Reader) error {
+	err = g.pipeUpload(ctx, "application", func(ct string, body io.Reader) error {
 		_, err := g.v3.UploadPackage(c, pkg.GUID, ct, body)
 		return err
 	})
@@ -350,7 +350,7 @@ func (g *Gateway) v2AppDropletUpload(ctx *fasthttp.RequestCtx) error {
 		return v2Error(err, guid)
 	}
 	var job string
-	err = pipeUpload(ctx, "droplet", func(ct string, body io.Reader) (err error) {
+	err = g.pipeUpload(ctx, "droplet", func(ct string, body io.Reader) (err error) {
 		job, err = g.v3.UploadDroplet(c, d.GUID, ct, body)
 		return err
 	})

@@ -3,11 +3,13 @@ package proxy
 import (
 	"archive/zip"
 	"bytes"
+	"capibridge/configs"
 	"crypto/sha1"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand"
 	"mime/multipart"
 	"strings"
 	"testing"
@@ -288,5 +290,51 @@ func TestV2BitsUploadStreams(t *testing.T) {
 	r := s.do("GET", s.cfURL+"/v3/apps/"+guid+"/packages", "developer", nil)
 	if !strings.Contains(string(r.body), `"state":"READY"`) {
 		t.Errorf("the package: %s", r.body)
+	}
+}
+
+// TestV2BitsSlowUploadOutlivesReadTimeout: server.read_timeout bounds a
+// stall, not an upload that keeps coming; a push that takes longer than
+// it succeeds. (Bodies up to server.max_request_body_bytes are read by the
+// server before any handler runs, within read_timeout.)
+func TestV2BitsSlowUploadOutlivesReadTimeout(t *testing.T) {
+	const readTimeout = 300 * time.Millisecond
+	s := startStack(t, func(c *configs.Config) { c.Server.ReadTimeout = readTimeout })
+	guid := s.createApps(t, "developer", "slow-bits")[0]
+	// Larger than server.max_request_body_bytes, so the server streams it
+	// to the handler instead of reading it first.
+	noise := make([]byte, 6<<20)
+	rand.New(rand.NewSource(1)).Read(noise)
+	zipped := appZip(t, noise)
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	mw.WriteField("resources", "[]")
+	w, _ := mw.CreateFormFile("application", "application.zip")
+	w.Write(zipped)
+	mw.Close()
+	pr, pw := io.Pipe()
+	go func() {
+		// The body in 20 pieces, 50 ms apart: a second in all, three times
+		// the read timeout, never stalled for as long as it.
+		b := body.Bytes()
+		step := len(b)/20 + 1
+		for i := 0; i < len(b); i += step {
+			if _, err := pw.Write(b[i:min(i+step, len(b))]); err != nil {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		pw.Close()
+	}()
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI(s.gwURL + "/v2/apps/" + guid + "/bits")
+	req.Header.SetMethod("PUT")
+	req.Header.Set("Authorization", "bearer "+s.tokens["developer"])
+	req.Header.SetContentType(mw.FormDataContentType())
+	req.SetBodyStream(pr, body.Len())
+	if err := s.client.Do(req, resp); err != nil || resp.StatusCode() != 201 {
+		t.Fatalf("a slow upload: %v %d %s", err, resp.StatusCode(), resp.Body())
 	}
 }

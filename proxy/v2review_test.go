@@ -69,7 +69,8 @@ func TestPipeUploadKeepsTheUpstreamsError(t *testing.T) {
 	ctx.Request.Header.SetContentType(mw.FormDataContentType())
 	ctx.Request.SetBody(body.Bytes())
 	refused := errors.New("upstream refused")
-	if err := pipeUpload(&ctx, "application", func(string, io.Reader) error { return refused }); !errors.Is(err, refused) {
+	var g Gateway
+	if err := g.pipeUpload(&ctx, "application", func(string, io.Reader) error { return refused }); !errors.Is(err, refused) {
 		t.Errorf("the upstream's error became %v", err)
 	}
 }
