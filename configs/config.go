@@ -133,8 +133,10 @@ type Cache struct {
 
 // Server bounds the public listener against slow and oversized clients.
 type Server struct {
-	// ReadTimeout bounds reading one request, headers and body; a slow
-	// client is cut off after it.
+	// ReadTimeout bounds reading one request's headers and a body the
+	// server reads whole (up to MaxRequestBodyBytes); a larger body is
+	// streamed, and then bounds a stall: an upload that keeps coming may
+	// last longer. A slow client is cut off after it.
 	ReadTimeout time.Duration `koanf:"read_timeout"`
 	// WriteTimeout bounds writing one response.
 	WriteTimeout time.Duration `koanf:"write_timeout"`
