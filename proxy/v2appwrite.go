@@ -935,10 +935,17 @@ func v2WriteError(err error, guid, name string) error {
 	switch {
 	case e.Status == fasthttp.StatusNotFound:
 		return withCause(translate.AppNotFound(guid), err)
+	case strings.Contains(detail, "Custom buildpacks are disabled"):
+		// v3's lifecycle validation; v2 named it (MAPPING §5.3).
+		return &Error{Status: 400, Code: 290004, Name: "CustomBuildpacksDisabled", Description: "Custom buildpacks are disabled", cause: err}
 	case e.Status == fasthttp.StatusUnprocessableEntity:
 		return withCause(unprocessable(e.Title(), detail, name), err)
+	case e.Title() == "CF-FeatureDisabled" && strings.Contains(detail, "diego_docker"):
+		// v2 named the docker flag's refusal itself (MAPPING §5.3).
+		return &Error{Status: 400, Code: 320003, Name: "DockerDisabled", Description: "Docker support has not been enabled.", cause: err}
 	case e.Title() == "CF-FeatureDisabled":
 		return &Error{Status: 403, Code: 330002, Name: "FeatureDisabled", Description: detail, cause: err}
+
 	case e.Title() == "CF-OrgSuspended", e.Title() == "CF-SpaceSuspended":
 		// v2 access is false in a suspended org or space.
 		return errNotAuthorized(err)

@@ -772,6 +772,9 @@ func TestV2WriteError(t *testing.T) {
 		name, description string
 	}{
 		{v3(404, "CF-ResourceNotFound", "App not found"), 404, 100004, "AppNotFound", "The app could not be found: g"},
+		{v3(403, "CF-FeatureDisabled", "Feature Disabled: diego_docker"), 400, 320003, "DockerDisabled", "Docker support has not been enabled."},
+		{v3(422, "CF-UnprocessableEntity", "Lifecycle Custom buildpacks are disabled"), 400, 290004, "CustomBuildpacksDisabled",
+			"Custom buildpacks are disabled"},
 		{v3(422, "CF-UniquenessError", "App with the name 'web' already exists."), 400, 100002, "AppNameTaken", "The app name is taken: web"},
 		{v3(422, "CF-UnprocessableEntity", "memory quota_exceeded"), 400, 100005, "AppMemoryQuotaExceeded",
 			"You have exceeded your organization's memory limit: app requested more memory than available"},
