@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -32,6 +33,28 @@ type clientToken struct {
 	mu  sync.Mutex
 	tok string
 	exp time.Time
+}
+
+// newClientToken is the token source of cfg's client, or nil when none
+// is configured.
+func newClientToken(cfg configs.Background, up *Upstream) *clientToken {
+	if cfg.ClientID == "" || cfg.TokenURL == "" {
+		return nil
+	}
+	// UAA is its own host: the upstream's TLS settings without its server
+	// name, which fasthttp then takes from the token URL.
+	var tlsConfig *tls.Config
+	if c := up.client.TLSConfig; c != nil {
+		tlsConfig = c.Clone()
+		tlsConfig.ServerName = ""
+	}
+	return &clientToken{url: cfg.TokenURL, id: cfg.ClientID, secret: cfg.ClientSecret, http: &fasthttp.Client{TLSConfig: tlsConfig}}
+}
+
+// call is a v3 call as the gateway's own client.
+func (t *clientToken) call() (ccv3.Call, error) {
+	tok, err := t.get()
+	return ccv3.Call{Authorization: "bearer " + tok}, err
 }
 
 func (t *clientToken) get() (string, error) {
@@ -67,22 +90,14 @@ func (t *clientToken) get() (string, error) {
 // RunBackground runs the sweep and the watch of cfg until ctx ends. A
 // failed round is logged and tried again at the next tick.
 func (g *Gateway) RunBackground(ctx context.Context, cfg configs.Background) {
-	if cfg.ClientID == "" || cfg.TokenURL == "" {
+	tok := g.bg
+	if tok == nil {
+		tok = newClientToken(cfg, g.upstream)
+	}
+	if tok == nil {
 		return
 	}
-	// UAA is its own host: the upstream's TLS settings without its server
-	// name, which fasthttp then takes from the token URL.
-	var tlsConfig *tls.Config
-	if c := g.upstream.client.TLSConfig; c != nil {
-		tlsConfig = c.Clone()
-		tlsConfig.ServerName = ""
-	}
-	tok := &clientToken{url: cfg.TokenURL, id: cfg.ClientID, secret: cfg.ClientSecret,
-		http: &fasthttp.Client{TLSConfig: tlsConfig}}
-	calls := func() (ccv3.Call, error) {
-		t, err := tok.get()
-		return ccv3.Call{Authorization: "bearer " + t}, err
-	}
+	calls := tok.call
 	var wg sync.WaitGroup
 	every := func(d time.Duration, name string, round func(ccv3.Call) error) {
 		if d <= 0 {
@@ -179,4 +194,29 @@ func (g *Gateway) watchEvents(c ccv3.Call, w *eventWatch) error {
 		g.invalidate([]byte(strings.TrimSuffix(target, "s") + "s"))
 	}
 	return nil
+}
+
+// notFoundOrHidden tells, as CC v2's find_guid_and_validate_access did, a
+// resource that does not exist (404) from one the user may not see (403
+// NotAuthorized). v3 answers 404 for both; the gateway asks again as its
+// own client, when it has one, for the resource the path names.
+func (g *Gateway) notFoundOrHidden(ctx *fasthttp.RequestCtx, err error) error {
+	var e *Error
+	if g.bg == nil || !errors.As(err, &e) || e.Status != fasthttp.StatusNotFound {
+		return err
+	}
+	collection := map[string]string{"AppNotFound": "apps", "SpaceNotFound": "spaces", "OrganizationNotFound": "organizations"}[e.Name]
+	guid := pathParam(ctx, 1)
+	if collection == "" || guid == "" || string(collectionOf(ctx.Path())) != collection || !strings.HasSuffix(e.Description, ": "+guid) {
+		return err
+	}
+	c, terr := g.bg.call()
+	if terr != nil {
+		g.log.Warn("telling a hidden resource from a missing one", "err", terr)
+		return err
+	}
+	if ok, _ := g.v3.Exists(c, collection, guid); ok {
+		return errNotAuthorized(err)
+	}
+	return err
 }

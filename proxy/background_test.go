@@ -9,6 +9,7 @@ import (
 
 	"capibridge/backend"
 	"capibridge/configs"
+	"capibridge/proxy/auth"
 )
 
 // backgroundConfig runs the background work as the embedded UAA's gateway
@@ -64,5 +65,33 @@ func TestBackgroundWatchInvalidates(t *testing.T) {
 			t.Fatal("the cached list never showed the app made around the gateway")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestHiddenIsNotAuthorized: with its own client, the gateway tells a
+// resource the user may not see (403 NotAuthorized, as CC v2's
+// find_guid_and_validate_access) from one that does not exist (404).
+func TestHiddenIsNotAuthorized(t *testing.T) {
+	s := startStack(t, nil)
+	guid := s.createApps(t, "developer", "hidden")[0]
+	// The same embedded CF, a gateway with the background client.
+	cfg := testGatewayConfig()
+	cfg.Upstream = s.cfURL
+	cfg.Background = s.backgroundConfig(0, 0)
+	g := launchGateway(t, cfg, nil, auth.WithKeys(s.cf.VerificationKey()), auth.WithIssuer(s.cf.Issuer()))
+	cases := []struct{ path, user, want string }{
+		{"/v2/apps/" + guid, "outsider", `{"description":"You are not authorized to perform the requested action","error_code":"CF-NotAuthorized","code":10003}`},
+		{"/v2/apps/" + guid + "/summary", "outsider", `"CF-NotAuthorized"`},
+		{"/v2/spaces/" + backend.DemoSpaceGUID, "outsider", `"CF-NotAuthorized"`},
+		{"/v2/organizations/" + backend.DemoOrgGUID, "outsider", `"CF-NotAuthorized"`},
+		{"/v2/apps/00000000-0000-4000-8000-00000000dead", "outsider", `"CF-AppNotFound"`},
+		{"/v2/spaces/00000000-0000-4000-8000-00000000dead/apps", "developer", `"CF-SpaceNotFound"`},
+		{"/v2/apps/" + guid, "developer", `"name":"hidden"`},
+	}
+	for _, tc := range cases {
+		r := s.do("GET", g.url+tc.path, tc.user, nil)
+		if !strings.Contains(string(r.body), tc.want) {
+			t.Errorf("%s as %s: %d %s", tc.path, tc.user, r.status, r.body)
+		}
 	}
 }

@@ -206,7 +206,7 @@ func (g *Gateway) dispatch(ctx *fasthttp.RequestCtx) {
 		err = g.v2Info(ctx)
 	case kindV2:
 		if h := rt.handler(ctx.Method()); h != nil {
-			err = h(g, ctx)
+			err = g.notFoundOrHidden(ctx, h(g, ctx))
 		} else {
 			err = errNotFound()
 		}

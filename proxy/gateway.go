@@ -41,6 +41,9 @@ type Gateway struct {
 	// the cached routes.
 	cache       *cache.Cache
 	cachePolicy map[*Route]cache.Policy
+	// bg is the gateway's own UAA client (configs.Background), nil
+	// without one.
+	bg *clientToken
 
 	public, admin *fasthttp.Server
 
@@ -73,6 +76,7 @@ func New(cfg configs.Config, d Deps) (*Gateway, error) {
 	if g.cache != nil {
 		g.cachePolicy = cachePolicies(g.router, cfg.Cache)
 	}
+	g.bg = newClientToken(cfg.Background, d.Upstream)
 	// Every refusal reason is exported from the start, at 0, so a rate
 	// over it exists before the first failure.
 	for _, r := range auth.Reasons() {

@@ -1,6 +1,7 @@
 package ccv3
 
 import (
+	"encoding/json"
 	"net/url"
 	"strconv"
 
@@ -91,4 +92,14 @@ func (c *Client) GetAuditEvent(call Call, guid string) (translate.V3AuditEvent, 
 	var e translate.V3AuditEvent
 	err := c.get(call, "/v3/audit_events/"+url.PathEscape(guid), "", "/v3/audit_events/:guid", &e)
 	return e, err
+}
+
+// Exists reports whether GET /v3/<collection>/<guid> finds the resource.
+func (c *Client) Exists(call Call, collection, guid string) (bool, error) {
+	var raw json.RawMessage
+	err := c.get(call, "/v3/"+collection+"/"+url.PathEscape(guid), "", "/v3/"+collection+"/:guid", &raw)
+	if e, ok := err.(*Error); ok && e.Status == 404 {
+		return false, nil
+	}
+	return err == nil, err
 }
