@@ -402,6 +402,7 @@ func (s *Server) buildRoutes() []route {
 		{post, p("/v3/packages"), false, s.createPackage},
 		{get, p("/v3/packages/:guid"), false, s.getPackage},
 		{post, p("/v3/packages/:guid/upload"), false, s.uploadPackage},
+		{del, p("/v3/packages/:guid"), false, s.deletePackage},
 		{get, p("/v3/packages/:guid/download"), false, s.downloadPackage},
 		{post, p("/v3/resource_matches"), false, s.resourceMatches},
 		{get, p("/v3/builds"), false, s.listBuilds},

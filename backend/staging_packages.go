@@ -465,3 +465,34 @@ func (s *Server) resourceMatches(r *request) error {
 		Resources []resourceMatchJSON `json:"resources"`
 	}{matches})
 }
+
+// deletePackage is DELETE /v3/packages/:guid: 202 with a package.delete
+// job, as CC's PackagesController#destroy. The package and its bits go at
+// once; builds and droplets made from it stay.
+func (s *Server) deletePackage(r *request) error {
+	if err := r.query.allow(); err != nil {
+		return err
+	}
+	p, acc, err := s.packageApp(r, r.params[0])
+	if err != nil {
+		return err
+	}
+	if err := acc.roles.writeErr(); err != nil {
+		return err
+	}
+	ev := s.appEvent(r, "audit.app.package.delete", acc.app, acc.space, map[string]string{"package_guid": p.GUID})
+	if err := s.store.DeletePackage(r.ctx, p.GUID, ev); err != nil {
+		return storeErr(err, "Package")
+	}
+	if err := os.Remove(s.staging.blobs.path(blobPackages, p.GUID)); err != nil && !os.IsNotExist(err) {
+		s.log.Warn("removing a deleted package's bits", "package", p.GUID, "err", err)
+	}
+	now := s.store.Now()
+	job := store.Job{GUID: uuid.NewString(), Operation: "package.delete", State: store.JobProcessing, ResourceGUID: p.GUID,
+		UserGUID: r.user.GUID, CreatedAt: now, UpdatedAt: now}
+	if err := s.store.CreateJob(r.ctx, job); err != nil {
+		return errInternal(err)
+	}
+	s.runJob(job)
+	return r.accepted(job.GUID)
+}

@@ -54,6 +54,7 @@ func stagingRoleRows() []stagingRoleRow {
 		write("create package", "POST", "/v3/packages", bits, 201, invalidApp),
 		write("copy package", "POST", "/v3/packages?source_guid={pkg}", map[string]any{"relationships": appRel("{app}")}, 201, invalidApp),
 		upload,
+		write("delete package", "DELETE", "/v3/packages/{newPkg}", nil, 202, roleNotFound("Package")),
 		read("download package", "/v3/packages/{pkg}/download", "Package"),
 		matches,
 		build,

@@ -338,3 +338,16 @@ func TestV2BitsSlowUploadOutlivesReadTimeout(t *testing.T) {
 		t.Fatalf("a slow upload: %v %d %s", err, resp.StatusCode(), resp.Body())
 	}
 }
+
+// TestV2BitsRefusedUploadLeavesNoPackage: a refused upload is undone, so
+// the app does not read PENDING with a package that never got its bits.
+func TestV2BitsRefusedUploadLeavesNoPackage(t *testing.T) {
+	s := startStack(t, nil)
+	guid := s.createApps(t, "developer", "refused")[0]
+	if r := s.putBits(t, guid, "", "", appZip(t, nil)); r.status != 400 {
+		t.Fatalf("no resources: %d %s", r.status, r.body)
+	}
+	if r := s.do("GET", s.cfURL+"/v3/apps/"+guid+"/packages", "developer", nil); !strings.Contains(string(r.body), `"total_results":0`) {
+		t.Errorf("a package was left behind: %s", r.body)
+	}
+}

@@ -682,3 +682,18 @@ func (s *Store) BlobOwners(ctx context.Context) (packages, droplets map[string]b
 	droplets, err = read("droplets")
 	return packages, droplets, err
 }
+
+// DeletePackage deletes a package and records events; builds and droplets
+// made from it keep their reference, as CC's.
+func (s *Store) DeletePackage(ctx context.Context, guid string, events ...Event) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM packages WHERE guid = ?`, guid)
+		if err != nil {
+			return err
+		}
+		if err := mustAffect(res); err != nil {
+			return err
+		}
+		return insertEvents(ctx, tx, events)
+	})
+}
