@@ -1,96 +1,22 @@
 package backend
 
 import (
-	"bytes"
-	"encoding/json"
+	"capibridge/internal/jsonshape"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 )
 
-// shape is the structure of a JSON value: its kind, and for objects the keys
-// in document order. Values themselves (guids, times) are not compared.
-type shape struct {
-	kind  string // object, array, string, number, bool, null
-	keys  []string
-	kids  map[string]*shape
-	items []*shape
-}
+// shape is the structure of a JSON value (internal/jsonshape).
+type shape = jsonshape.Shape
 
 func parseShape(t *testing.T, b []byte) *shape {
 	t.Helper()
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	s, err := readShape(dec)
+	s, err := jsonshape.Parse(b)
 	if err != nil {
 		t.Fatalf("parsing %s: %v", b, err)
-	}
-	return s
-}
-
-func readShape(dec *json.Decoder) (*shape, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, err
-	}
-	switch v := tok.(type) {
-	case json.Delim:
-		switch v {
-		case '{':
-			s := &shape{kind: "object", kids: map[string]*shape{}}
-			for dec.More() {
-				kt, err := dec.Token()
-				if err != nil {
-					return nil, err
-				}
-				k := kt.(string)
-				kid, err := readShape(dec)
-				if err != nil {
-					return nil, err
-				}
-				s.keys = append(s.keys, k)
-				s.kids[k] = kid
-			}
-			_, err := dec.Token()
-			return s, err
-		case '[':
-			s := &shape{kind: "array"}
-			for dec.More() {
-				kid, err := readShape(dec)
-				if err != nil {
-					return nil, err
-				}
-				s.items = append(s.items, kid)
-			}
-			_, err := dec.Token()
-			return s, err
-		}
-	case string:
-		return &shape{kind: "string"}, nil
-	case json.Number:
-		return &shape{kind: "number"}, nil
-	case bool:
-		return &shape{kind: "bool"}, nil
-	case nil:
-		return &shape{kind: "null"}, nil
-	}
-	return nil, fmt.Errorf("unexpected token %v", tok)
-}
-
-// at walks a dotted path ("resources.0") into a shape.
-func (s *shape) at(path string) *shape {
-	if path == "" {
-		return s
-	}
-	for _, p := range strings.Split(path, ".") {
-		if i, err := strconv.Atoi(p); err == nil {
-			s = s.items[i]
-		} else {
-			s = s.kids[p]
-		}
 	}
 	return s
 }
@@ -119,22 +45,22 @@ func rules(freeForm, nullable, superset []string) shapeRules {
 // compareShape reports every difference between want (the reference) and
 // got. Paths name array items "[]" so rules apply to each element.
 func compareShape(want, got *shape, path string, r shapeRules) []string {
-	if r.nullable[path] && (want.kind == "null" || got.kind == "null") {
+	if r.nullable[path] && (want.Kind == "null" || got.Kind == "null") {
 		return nil
 	}
-	if want.kind != got.kind {
-		return []string{fmt.Sprintf("%s: %s, want %s", orRoot(path), got.kind, want.kind)}
+	if want.Kind != got.Kind {
+		return []string{fmt.Sprintf("%s: %s, want %s", orRoot(path), got.Kind, want.Kind)}
 	}
 	var diffs []string
-	switch want.kind {
+	switch want.Kind {
 	case "object":
 		if r.freeForm[path] {
 			return nil
 		}
 		if r.superset[path] {
 			last := -1
-			for _, k := range want.keys {
-				idx := indexOf(got.keys, k)
+			for _, k := range want.Keys {
+				idx := indexOf(got.Keys, k)
 				if idx < 0 {
 					diffs = append(diffs, fmt.Sprintf("%s: missing key %q", orRoot(path), k))
 					continue
@@ -143,25 +69,25 @@ func compareShape(want, got *shape, path string, r shapeRules) []string {
 					diffs = append(diffs, fmt.Sprintf("%s: key %q out of order", orRoot(path), k))
 				}
 				last = idx
-				diffs = append(diffs, compareShape(want.kids[k], got.kids[k], join(path, k), r)...)
+				diffs = append(diffs, compareShape(want.Kids[k], got.Kids[k], join(path, k), r)...)
 			}
 			return diffs
 		}
-		if strings.Join(want.keys, ",") != strings.Join(got.keys, ",") {
-			return []string{fmt.Sprintf("%s: keys %v, want %v", orRoot(path), got.keys, want.keys)}
+		if strings.Join(want.Keys, ",") != strings.Join(got.Keys, ",") {
+			return []string{fmt.Sprintf("%s: keys %v, want %v", orRoot(path), got.Keys, want.Keys)}
 		}
-		for _, k := range want.keys {
-			diffs = append(diffs, compareShape(want.kids[k], got.kids[k], join(path, k), r)...)
+		for _, k := range want.Keys {
+			diffs = append(diffs, compareShape(want.Kids[k], got.Kids[k], join(path, k), r)...)
 		}
 	case "array":
 		ref := r.items[join(path, "[]")]
-		if ref == nil && len(want.items) > 0 {
-			ref = want.items[0]
+		if ref == nil && len(want.Items) > 0 {
+			ref = want.Items[0]
 		}
 		if ref == nil {
 			return nil
 		}
-		for _, item := range got.items {
+		for _, item := range got.Items {
 			diffs = append(diffs, compareShape(ref, item, join(path, "[]"), r)...)
 		}
 	}
@@ -216,7 +142,7 @@ func TestShapesMatchReference(t *testing.T) {
 	jobPath := del.header["Location"][strings.Index(del.header["Location"], "/v3/"):]
 
 	app := reference(t, "app.json")
-	process := reference(t, "process_list.json").at("resources.0")
+	process := reference(t, "process_list.json").At("resources.0")
 	stack := reference(t, "stack.json")
 	appRules := rules(nil, []string{"relationships.current_droplet.data.guid"}, nil)
 	// The single-process example predates invocation_timeout and interval;

@@ -449,7 +449,7 @@ func TestRunningShapesMatchReference(t *testing.T) {
 	// or another.
 	r := rules(nil, []string{"resources.[].mem_quota", "resources.[].disk_quota", "resources.[].isolation_segment",
 		"resources.[].log_rate_limit", "resources.[].details"}, nil)
-	r.items["resources.[]"] = ref.at("resources.0")
+	r.items["resources.[]"] = ref.At("resources.0")
 	// CC's down_instance_stats_hash.
 	down := parseShape(t, []byte(`{"resources":[{"type":"web","index":0,"state":"DOWN","uptime":0,"isolation_segment":null,"details":null}]}`))
 	downRules := rules(nil, nil, nil)

@@ -2,6 +2,7 @@ package translate
 
 import (
 	"bytes"
+	"capibridge/internal/jsonshape"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -147,70 +148,16 @@ func appLineDiff(want, got string) string {
 	return b.String()
 }
 
-// appShape is the structure of a JSON value: its kind and, for objects,
-// the keys in document order.
-type appShape struct {
-	kind  string // object, array, string, number, bool, null
-	keys  []string
-	kids  map[string]*appShape
-	items []*appShape
-}
+// appShape is the structure of a JSON value (internal/jsonshape).
+type appShape = jsonshape.Shape
 
 func appParseShape(t *testing.T, b []byte) *appShape {
 	t.Helper()
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	s, err := appReadShape(dec)
+	s, err := jsonshape.Parse(b)
 	if err != nil {
 		t.Fatalf("parsing %s: %v", b, err)
 	}
 	return s
-}
-
-func appReadShape(dec *json.Decoder) (*appShape, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, err
-	}
-	switch v := tok.(type) {
-	case json.Delim:
-		if v == '{' {
-			s := &appShape{kind: "object", kids: map[string]*appShape{}}
-			for dec.More() {
-				kt, err := dec.Token()
-				if err != nil {
-					return nil, err
-				}
-				k := kt.(string)
-				kid, err := appReadShape(dec)
-				if err != nil {
-					return nil, err
-				}
-				s.keys = append(s.keys, k)
-				s.kids[k] = kid
-			}
-			_, err := dec.Token()
-			return s, err
-		}
-		s := &appShape{kind: "array"}
-		for dec.More() {
-			kid, err := appReadShape(dec)
-			if err != nil {
-				return nil, err
-			}
-			s.items = append(s.items, kid)
-		}
-		_, err := dec.Token()
-		return s, err
-	case string:
-		return &appShape{kind: "string"}, nil
-	case json.Number:
-		return &appShape{kind: "number"}, nil
-	case bool:
-		return &appShape{kind: "bool"}, nil
-	default:
-		return &appShape{kind: "null"}, nil
-	}
 }
 
 // appNullable lists the fields CC renders as null or as a value, with the
@@ -243,36 +190,36 @@ var appFreeObjects = map[string]bool{"entity.environment_json": true}
 func appShapeDiff(path string, want, got *appShape) []string {
 	var diffs []string
 	if kind, ok := appNullable[path]; ok {
-		if want.kind != "null" && want.kind != kind {
-			return []string{fmt.Sprintf("appNullable[%s] = %s but the reference has %s", path, kind, want.kind)}
+		if want.Kind != "null" && want.Kind != kind {
+			return []string{fmt.Sprintf("appNullable[%s] = %s but the reference has %s", path, kind, want.Kind)}
 		}
-		if got.kind != "null" && got.kind != kind {
-			return []string{fmt.Sprintf("%s: kind %s, want null or %s", path, got.kind, kind)}
+		if got.Kind != "null" && got.Kind != kind {
+			return []string{fmt.Sprintf("%s: kind %s, want null or %s", path, got.Kind, kind)}
 		}
-		if got.kind == "null" || want.kind == "null" || appFreeObjects[path] {
+		if got.Kind == "null" || want.Kind == "null" || appFreeObjects[path] {
 			return nil
 		}
-	} else if got.kind != want.kind {
-		return []string{fmt.Sprintf("%s: kind %s, want %s", path, got.kind, want.kind)}
+	} else if got.Kind != want.Kind {
+		return []string{fmt.Sprintf("%s: kind %s, want %s", path, got.Kind, want.Kind)}
 	}
-	switch got.kind {
+	switch got.Kind {
 	case "object":
-		if strings.Join(got.keys, ",") != strings.Join(want.keys, ",") {
-			return []string{fmt.Sprintf("%s: keys\n  %s\nwant\n  %s", path, strings.Join(got.keys, ","), strings.Join(want.keys, ","))}
+		if strings.Join(got.Keys, ",") != strings.Join(want.Keys, ",") {
+			return []string{fmt.Sprintf("%s: keys\n  %s\nwant\n  %s", path, strings.Join(got.Keys, ","), strings.Join(want.Keys, ","))}
 		}
-		for _, k := range want.keys {
+		for _, k := range want.Keys {
 			p := k
 			if path != "" {
 				p = path + "." + k
 			}
-			diffs = append(diffs, appShapeDiff(p, want.kids[k], got.kids[k])...)
+			diffs = append(diffs, appShapeDiff(p, want.Kids[k], got.Kids[k])...)
 		}
 	case "array":
-		if len(want.items) == 0 {
+		if len(want.Items) == 0 {
 			return []string{path + ": the reference array is empty"}
 		}
-		for i, it := range got.items {
-			diffs = append(diffs, appShapeDiff(fmt.Sprintf("%s[%d]", path, i), want.items[0], it)...)
+		for i, it := range got.Items {
+			diffs = append(diffs, appShapeDiff(fmt.Sprintf("%s[%d]", path, i), want.Items[0], it)...)
 		}
 	}
 	return diffs
