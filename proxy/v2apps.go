@@ -157,32 +157,12 @@ func (g *Gateway) v2App(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	guid := pathParam(ctx, 1)
-	c := call(ctx)
-	var app translate.V3App
-	var stacks []ccv3.Stack
-	var wg sync.WaitGroup
-	var appErr, stackErr error
-	wg.Add(2)
-	go func() { defer wg.Done(); app, appErr = g.v3.GetApp(c, guid) }()
-	go func() { defer wg.Done(); stacks, stackErr = g.v3.Stacks(c) }()
-	wg.Wait()
-	if appErr != nil {
-		return v2Error(appErr, guid)
-	}
-	if stackErr != nil {
-		return v2Error(stackErr, guid)
-	}
-	bundles, err := g.readBundles(c, []translate.V3App{app}, stacks, lp.Inline())
+	b, err := g.oneApp(call(ctx), pathParam(ctx, 1), lp.Inline())
 	if err != nil {
-		return v2Error(err, guid)
+		return err
 	}
-	noStoreIfPending(ctx, bundles)
-	if len(bundles) == 0 {
-		// An app with no web process is no v2 app (MAPPING, "Key idea").
-		return appNotFound(guid)
-	}
-	body, err := translate.AppResource(bundles[0])
+	noStoreIfPending(ctx, []translate.AppBundle{b})
+	body, err := translate.AppResource(b)
 	if err != nil {
 		return err
 	}

@@ -782,7 +782,7 @@ func (g *Gateway) waitJob(c ccv3.Call, jobGUID string, app translate.V3App) erro
 
 // renderApp answers the v2 app as a GET of it would, with status.
 func (g *Gateway) renderApp(ctx *fasthttp.RequestCtx, c ccv3.Call, guid string, status int) error {
-	b, err := g.oneApp(c, guid)
+	b, err := g.oneApp(c, guid, translate.Inline{})
 	if err != nil {
 		return err
 	}
@@ -801,7 +801,7 @@ func (g *Gateway) renderApp(ctx *fasthttp.RequestCtx, c ccv3.Call, guid string, 
 // reads STARTED and PENDING meanwhile.
 func (g *Gateway) v2AppRestage(ctx *fasthttp.RequestCtx) error {
 	guid, c := pathParam(ctx, 1), call(ctx)
-	b, err := g.oneApp(c, guid)
+	b, err := g.oneApp(c, guid, translate.Inline{})
 	if err != nil {
 		return err
 	}
@@ -828,7 +828,7 @@ func (g *Gateway) v2AppRestage(ctx *fasthttp.RequestCtx) error {
 	if err := g.setPendingStart(c, guid, build.GUID); err != nil {
 		return fail(err)
 	}
-	after, err := g.oneApp(c, guid)
+	after, err := g.oneApp(c, guid, translate.Inline{})
 	if err != nil {
 		return err
 	}

@@ -59,8 +59,10 @@ func stagingFailed(reason, description *string) *Error {
 	return &Error{Status: f.status, Code: f.code, Name: name, Description: text}
 }
 
-// oneApp reads an app's v2 bundle: the app, the stacks, then the bundle.
-func (g *Gateway) oneApp(c ccv3.Call, guid string) (translate.AppBundle, error) {
+// oneApp reads an app's v2 bundle: the app and the stacks, then the
+// bundle with the relations in inlines. An app with no web process is no
+// v2 app (MAPPING, "Key idea").
+func (g *Gateway) oneApp(c ccv3.Call, guid string, in translate.Inline) (translate.AppBundle, error) {
 	var app translate.V3App
 	var stacks []ccv3.Stack
 	err := parallel(
@@ -70,7 +72,7 @@ func (g *Gateway) oneApp(c ccv3.Call, guid string) (translate.AppBundle, error) 
 	if err != nil {
 		return translate.AppBundle{}, v2Error(err, guid)
 	}
-	bundles, err := g.readBundles(c, []translate.V3App{app}, stacks, translate.Inline{})
+	bundles, err := g.readBundles(c, []translate.V3App{app}, stacks, in)
 	if err != nil {
 		return translate.AppBundle{}, v2Error(err, guid)
 	}
@@ -116,7 +118,7 @@ func (g *Gateway) v2AppStats(ctx *fasthttp.RequestCtx) error {
 // a pending one and a stopped app are errors, in CC's order.
 func (g *Gateway) v2AppInstances(ctx *fasthttp.RequestCtx) error {
 	guid, c := pathParam(ctx, 1), call(ctx)
-	b, err := g.oneApp(c, guid)
+	b, err := g.oneApp(c, guid, translate.Inline{})
 	if err != nil {
 		return err
 	}
@@ -196,7 +198,7 @@ func routeNotFound(guid string) *Error {
 // a route already mapped is a success).
 func (g *Gateway) v2AppMapRoute(ctx *fasthttp.RequestCtx) error {
 	guid, routeGUID, c := pathParam(ctx, 1), pathParam(ctx, 3), call(ctx)
-	b, err := g.oneApp(c, guid)
+	b, err := g.oneApp(c, guid, translate.Inline{})
 	if err != nil {
 		return err
 	}
@@ -215,7 +217,7 @@ func (g *Gateway) v2AppMapRoute(ctx *fasthttp.RequestCtx) error {
 	if err := g.v3.AddWebDestination(c, routeGUID, guid, port); err != nil {
 		return v2Error(err, guid)
 	}
-	res, err := g.oneApp(c, guid)
+	res, err := g.oneApp(c, guid, translate.Inline{})
 	if err != nil {
 		return err
 	}
