@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -160,4 +161,83 @@ func BenchmarkV2AppsThroughGateway50(b *testing.B) {
 	s := startStack(b, nil)
 	seedApps50(b, s)
 	benchGET(b, s.gwURL+"/v2/apps?results-per-page=50", "bearer "+s.tokens["developer"], 0)
+}
+
+// BenchmarkV2AppsUpstreamFloor50 is the floor under the uncached v2 list:
+// the v3 requests the gateway sends for one GET
+// /v2/apps?results-per-page=50 (recorded once through a forwarding hop),
+// replayed straight to the same embedded CF, 16 at a time with no
+// ordering between rounds and nothing translated. No gateway can answer
+// the v2 page faster than v3 answers these (MAPPING §3.3: environment
+// variables and ssh need a GET per app), so the v2 benchmark's distance
+// from BenchmarkV3AppsDirect50 splits into this floor and the gateway's
+// own cost above it.
+func BenchmarkV2AppsUpstreamFloor50(b *testing.B) {
+	s := startStack(b, nil)
+	seedApps50(b, s)
+	cfHost := strings.TrimPrefix(s.cfURL, "http://")
+	fwd := &fasthttp.HostClient{Addr: cfHost}
+	var (
+		mu   sync.Mutex
+		uris []string
+	)
+	rec := startFastUpstream(b, &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		mu.Lock()
+		uris = append(uris, string(ctx.RequestURI()))
+		mu.Unlock()
+		if err := fwd.Do(&ctx.Request, &ctx.Response); err != nil {
+			ctx.Error(err.Error(), fasthttp.StatusBadGateway)
+		}
+	}})
+	g := s.gatewayFor(b, rec, nil)
+	if r := g.do("GET", g.gwURL+"/v2/apps?results-per-page=50", "developer", nil); r.status != 200 {
+		b.Fatalf("recording: %d %s", r.status, r.body)
+	}
+	if len(uris) < 50 {
+		b.Fatalf("recorded only %d upstream requests: %q", len(uris), uris)
+	}
+	hc := &fasthttp.HostClient{Addr: cfHost, MaxConns: 64, ReadTimeout: 10 * time.Second}
+	auth := "bearer " + s.tokens["developer"]
+	const workers = 16
+	replay := func() {
+		next := make(chan string, len(uris))
+		for _, u := range uris {
+			next <- u
+		}
+		close(next)
+		var wg sync.WaitGroup
+		errs := make(chan error, workers)
+		for range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+				defer fasthttp.ReleaseRequest(req)
+				defer fasthttp.ReleaseResponse(resp)
+				for u := range next {
+					req.SetRequestURI(s.cfURL + u)
+					req.Header.Set("Authorization", auth)
+					if err := hc.Do(req, resp); err != nil {
+						errs <- err
+						return
+					}
+					if resp.StatusCode() != fasthttp.StatusOK {
+						errs <- fmt.Errorf("GET %s: %d", u, resp.StatusCode())
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			b.Fatal(err)
+		}
+	}
+	replay()
+	b.ReportAllocs()
+	for b.Loop() {
+		replay()
+	}
+	b.ReportMetric(float64(len(uris)), "upstream-requests/op")
 }
