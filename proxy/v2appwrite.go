@@ -999,6 +999,11 @@ func unprocessable(title, detail, name string) *translate.Error {
 		return translate.ProcessUpdateDisabledDuringDeployment()
 	case strings.Contains(d, "cannot stop the app while it is deploying"):
 		return translate.StopDisabledDuringDeployment()
+	case strings.Contains(d, "stack"):
+		// v3 refuses a stack in the lifecycle ("Lifecycle Stack must be an
+		// existing stack", a disabled or restricted one); v2 raised
+		// StackValidationFailed with the message (MAPPING §5.3).
+		return translate.StackValidationFailed(strings.TrimPrefix(detail, "Lifecycle "))
 	case strings.Contains(d, "disk limit exceeded"):
 		// V2::AppStage answers a build's disk failure so.
 		return translate.AppInvalid("too much disk requested")

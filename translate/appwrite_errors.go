@@ -32,6 +32,12 @@ func AppInvalid(detail string) *Error {
 	return &Error{Status: 400, Code: 100001, Name: "AppInvalid", Description: "The app is invalid: " + detail}
 }
 
+// StackValidationFailed is CC's 250004, answered 422 with the stack's
+// validation message itself ("%s"): a stack the app may not use.
+func StackValidationFailed(detail string) *Error {
+	return &Error{Status: 422, Code: 250004, Name: "StackValidationFailed", Description: detail}
+}
+
 // AppNameTaken is CC's 100002, answered 400: "The app name is taken: %s".
 func AppNameTaken(name string) *Error {
 	return &Error{Status: 400, Code: 100002, Name: "AppNameTaken", Description: "The app name is taken: " + name}
