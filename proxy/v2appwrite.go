@@ -424,6 +424,10 @@ func (g *Gateway) runSteps(guid string, steps []writeStep) error {
 				stuck = append(stuck, steps[j].part)
 			}
 		}
+		var left *leftBehind
+		if errors.As(err, &left) {
+			stuck = append([]string{s.part + ": " + left.what}, stuck...)
+		}
 		g.log.Warn("v2 app update failed; the steps before it were undone", "app", guid, "part", s.part, "undone", i-len(stuck), "err", err)
 		if len(stuck) == 0 {
 			return err
@@ -433,6 +437,27 @@ func (g *Gateway) runSteps(guid string, steps []writeStep) error {
 		return e
 	}
 	return nil
+}
+
+// leftBehind is the error of a step that failed after it had made a change
+// it cannot take back (v3 cannot cancel a build); runSteps names the
+// change beside those it could not undo.
+type leftBehind struct {
+	err  error
+	what string
+}
+
+func (l *leftBehind) Error() string { return l.err.Error() + " (left behind: " + l.what + ")" }
+func (l *leftBehind) Unwrap() error { return l.err }
+
+// clearPendingStart clears the record of a pending start that has been
+// carried out. Failing to is no failure of the start: a stale record
+// names a build that is no longer waiting, which finishPendingStarts
+// clears on a later read.
+func (g *Gateway) clearPendingStart(c ccv3.Call, guid string) {
+	if err := g.setPendingStart(c, guid, ""); err != nil {
+		g.log.Warn("clearing a finished v2 start's record failed; a later read clears it", "app", guid, "err", err)
+	}
 }
 
 // startV2 realises state STARTED (MAPPING §2.4): it starts an app whose
@@ -473,7 +498,7 @@ func (g *Gateway) startV2(c ccv3.Call, guid string, newPkg *translate.V3Package)
 			}
 		}
 		if pending != "" {
-			return fail(g.setPendingStart(c, guid, ""))
+			g.clearPendingStart(c, guid)
 		}
 		return nil
 	case b.LatestPackage != nil && b.LatestPackage.State == "READY":
@@ -522,7 +547,10 @@ func (g *Gateway) startV2(c ccv3.Call, guid string, newPkg *translate.V3Package)
 	if pending == buildGUID {
 		return nil
 	}
-	return fail(g.setPendingStart(c, guid, buildGUID))
+	if err := g.setPendingStart(c, guid, buildGUID); err != nil {
+		return &leftBehind{fail(err), "staging began"}
+	}
+	return nil
 }
 
 // setPendingStart records the build of a pending start, or clears the
@@ -565,17 +593,17 @@ func (g *Gateway) finishStart(c ccv3.Call, b translate.AppBundle, build ccv3.Bui
 			action = "restart"
 		}
 		if err := g.appAction(c, guid, action); err != nil {
-			return err
+			return &leftBehind{err, "the staged droplet became current"}
 		}
 	} else if !running {
 		if err := g.appAction(c, guid, "start"); err != nil {
 			return err
 		}
 	}
-	if b.App.Metadata.Annotations[translate.AnnotationPendingStart] == "" {
-		return nil
+	if b.App.Metadata.Annotations[translate.AnnotationPendingStart] != "" {
+		g.clearPendingStart(c, guid)
 	}
-	return g.setPendingStart(c, guid, "")
+	return nil
 }
 
 // currentDroplet is the bundle's current droplet, read with a GET when the
@@ -926,6 +954,10 @@ func asError(err error) *Error {
 func v2WriteError(err error, guid, name string) error {
 	if err == nil {
 		return nil
+	}
+	var left *leftBehind
+	if errors.As(err, &left) {
+		return &leftBehind{v2WriteError(left.err, guid, name), left.what}
 	}
 	var e *ccv3.Error
 	if !errors.As(err, &e) {

@@ -1,0 +1,136 @@
+package proxy
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// faultyHop starts a forwarding hop to the embedded CF that answers 500
+// (in v3's error shape) to the requests refuse picks, and a gateway in
+// front of it sharing s's tokens. It returns the gateway's URL and how
+// many requests were refused.
+func (s *stack) faultyHop(t *testing.T, refuse func(req *fasthttp.Request) bool) (string, *atomic.Int32) {
+	t.Helper()
+	fwd := &fasthttp.HostClient{Addr: strings.TrimPrefix(s.cfURL, "http://")}
+	var refused atomic.Int32
+	hop := startFastUpstream(t, &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		if refuse(&ctx.Request) {
+			refused.Add(1)
+			ctx.SetStatusCode(fasthttp.StatusInternalServerError)
+			ctx.SetContentType("application/json")
+			ctx.SetBodyString(`{"errors":[{"detail":"An unknown error occurred.","title":"UnknownError","code":10001}]}`)
+			return
+		}
+		if err := fwd.Do(&ctx.Request, &ctx.Response); err != nil {
+			ctx.Error(err.Error(), fasthttp.StatusBadGateway)
+		}
+	}})
+	return s.gatewayFor(t, hop, nil).gwURL, &refused
+}
+
+// patchesAnnotation picks the PATCH of an app that writes the pending
+// start annotation: with a build guid (set) or null (clear).
+func patchesAnnotation(set bool) func(*fasthttp.Request) bool {
+	return func(req *fasthttp.Request) bool {
+		if string(req.Header.Method()) != "PATCH" || !bytes.HasPrefix(req.URI().Path(), []byte("/v3/apps/")) ||
+			bytes.Contains(req.URI().Path(), []byte("/relationships/")) {
+			return false
+		}
+		if set {
+			return bytes.Contains(req.Body(), []byte(`"capibridge.io/pending-start":"`))
+		}
+		return bytes.Contains(req.Body(), []byte(`"capibridge.io/pending-start":null`))
+	}
+}
+
+// A v2 start whose last step (recording the pending start) fails after
+// the build was made: the update's other changes are undone and the
+// error says that staging began and could not be taken back.
+func TestV2StartFailsAfterTheBuild(t *testing.T) {
+	s := startStackStaging(t, 200*time.Millisecond)
+	guid := s.createV2(t, fmt.Sprintf(`{"name":"half","space_guid":%q}`, demoSpace))
+	s.uploadBits(t, guid, map[string]string{"index.html": "hi", "Staticfile": ""})
+	gw, refused := s.faultyHop(t, patchesAnnotation(true))
+	r := s.do("PUT", gw+"/v2/apps/"+guid, "developer", []byte(`{"memory":300,"state":"STARTED"}`))
+	if refused.Load() == 0 {
+		t.Fatal("the annotation was never written")
+	}
+	wantError(t, r, 500, `{"error_code":"UnknownError","description":"An unknown error occurred. `+
+		`(these changes were applied and could not be undone: state: staging began)","code":10001}`)
+	a := decodeApp(t, s.do("GET", s.gwURL+"/v2/apps/"+guid, "developer", nil), 200)
+	if a.Entity.Memory == 300 || a.Entity.State != "STOPPED" {
+		t.Errorf("memory %d, state %s: the update was not undone", a.Entity.Memory, a.Entity.State)
+	}
+}
+
+// A v2 start that ran the app but could not clear the pending start's
+// record has done what the client asked: 201, and the stale record is
+// cleared by a later read.
+func TestV2StartClearFailsAfterTheStart(t *testing.T) {
+	s := startStackStaging(t, 100*time.Millisecond)
+	guid := s.createV2(t, fmt.Sprintf(`{"name":"dock","space_guid":%q,"docker_image":"nginx:1"}`, demoSpace))
+	a := decodeApp(t, s.do("PUT", s.gwURL+"/v2/apps/"+guid, "developer", []byte(`{"state":"STARTED"}`)), 201)
+	var build struct{ State string }
+	waitFor(t, "the build to stage", func() bool {
+		s.v3JSON(t, "/v3/builds/"+*a.Entity.StagingTaskID, &build)
+		return build.State == "STAGED"
+	})
+	gw, refused := s.faultyHop(t, patchesAnnotation(false))
+	b := decodeApp(t, s.do("PUT", gw+"/v2/apps/"+guid, "developer", []byte(`{"state":"STARTED"}`)), 201)
+	if refused.Load() == 0 {
+		t.Fatal("the record was never cleared")
+	}
+	if st, p := v3State(t, s, guid); st != "STARTED" || p == "" {
+		t.Errorf("v3 state %s, pending %q: want started with the record left", st, p)
+	}
+	if b.Entity.State != "STARTED" || b.Entity.PackageState != "STAGED" {
+		t.Errorf("answered %s %s", b.Entity.State, b.Entity.PackageState)
+	}
+	decodeApp(t, s.do("GET", s.gwURL+"/v2/apps/"+guid, "developer", nil), 200)
+	if st, p := v3State(t, s, guid); st != "STARTED" || p != "" {
+		t.Errorf("after a read: v3 state %s, pending %q", st, p)
+	}
+}
+
+// A v2 start that made the staged droplet current and then could not run
+// the app says so: the droplet stays current (v2 would stage and run it
+// on the next start anyway).
+func TestV2StartFailsAfterTheDroplet(t *testing.T) {
+	s := startStackStaging(t, 100*time.Millisecond)
+	guid := s.createV2(t, fmt.Sprintf(`{"name":"dock","space_guid":%q,"docker_image":"nginx:1"}`, demoSpace))
+	a := decodeApp(t, s.do("PUT", s.gwURL+"/v2/apps/"+guid, "developer", []byte(`{"state":"STARTED"}`)), 201)
+	var build struct {
+		State   string
+		Droplet struct{ GUID string }
+	}
+	waitFor(t, "the build to stage", func() bool {
+		s.v3JSON(t, "/v3/builds/"+*a.Entity.StagingTaskID, &build)
+		return build.State == "STAGED"
+	})
+	gw, refused := s.faultyHop(t, func(req *fasthttp.Request) bool {
+		return string(req.Header.Method()) == "POST" && bytes.HasSuffix(req.URI().Path(), []byte("/actions/start"))
+	})
+	r := s.do("PUT", gw+"/v2/apps/"+guid, "developer", []byte(`{"instances":2,"state":"STARTED"}`))
+	if refused.Load() == 0 {
+		t.Fatal("the app was never started")
+	}
+	wantError(t, r, 500, `{"error_code":"UnknownError","description":"An unknown error occurred. `+
+		`(these changes were applied and could not be undone: state: the staged droplet became current)","code":10001}`)
+	var cur struct{ Data struct{ GUID string } }
+	s.v3JSON(t, "/v3/apps/"+guid+"/relationships/current_droplet", &cur)
+	if cur.Data.GUID != build.Droplet.GUID {
+		t.Errorf("current droplet %q, want %q", cur.Data.GUID, build.Droplet.GUID)
+	}
+	if st, _ := v3State(t, s, guid); st != "STOPPED" {
+		t.Errorf("v3 state %s", st)
+	}
+	if web := decodeApp(t, s.do("GET", gw+"/v2/apps/"+guid, "developer", nil), 200); web.Entity.Instances != 1 {
+		t.Errorf("instances %d: the scale was not undone", web.Entity.Instances)
+	}
+}
