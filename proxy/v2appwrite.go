@@ -74,8 +74,20 @@ func (g *Gateway) v2AppCreate(ctx *fasthttp.RequestCtx) error {
 		g.undoCreate(c, app)
 		return err
 	}
+	// The app exists now: reading it back is tried twice, and an error
+	// after that names the app, so that a client does not take its own
+	// app for a taken name when it tries again.
 	ctx.Response.Header.Set(fasthttp.HeaderLocation, "/v2/apps/"+app.GUID)
-	return g.renderApp(ctx, c, app.GUID, fasthttp.StatusCreated)
+	err = g.renderApp(ctx, c, app.GUID, fasthttp.StatusCreated)
+	if err != nil {
+		err = g.renderApp(ctx, c, app.GUID, fasthttp.StatusCreated)
+	}
+	if err != nil {
+		e := asError(err)
+		e.Description += " (the app was created: /v2/apps/" + app.GUID + ")"
+		return e
+	}
+	return nil
 }
 
 // readBody reads a request body whole, up to the server's limit for the

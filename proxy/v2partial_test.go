@@ -134,3 +134,26 @@ func TestV2StartFailsAfterTheDroplet(t *testing.T) {
 		t.Errorf("instances %d: the scale was not undone", web.Entity.Instances)
 	}
 }
+
+// A create whose app cannot be read back afterwards still tells the
+// client where its app is: in Location and in the error.
+func TestV2CreateUnreadable(t *testing.T) {
+	s := startStack(t, nil)
+	gw, refused := s.faultyHop(t, func(req *fasthttp.Request) bool {
+		// GET /v3/apps/:guid, which only the read-back sends.
+		p := req.URI().Path()
+		return string(req.Header.Method()) == "GET" && bytes.HasPrefix(p, []byte("/v3/apps/")) && bytes.Count(p, []byte("/")) == 3
+	})
+	r := s.do("POST", gw+"/v2/apps", "developer", []byte(fmt.Sprintf(`{"name":"unread","space_guid":%q}`, demoSpace)))
+	if refused.Load() < 2 {
+		t.Errorf("read back %d times, want 2", refused.Load())
+	}
+	loc := string(r.header.Peek("Location"))
+	if !strings.HasPrefix(loc, "/v2/apps/") {
+		t.Fatalf("Location %q: %d %s", loc, r.status, r.body)
+	}
+	wantError(t, r, 500, `{"error_code":"UnknownError","description":"An unknown error occurred. (the app was created: `+loc+`)","code":10001}`)
+	if a := decodeApp(t, s.do("GET", s.gwURL+loc, "developer", nil), 200); a.Entity.Name != "unread" {
+		t.Errorf("the created app reads %+v", a.Entity)
+	}
+}
