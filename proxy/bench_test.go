@@ -241,3 +241,40 @@ func BenchmarkV2AppsUpstreamFloor50(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(uris)), "upstream-requests/op")
 }
+
+// The remote pair puts 5 ms of latency in front of the embedded CF (a hop
+// that waits before it forwards each request), as a Cloud Controller
+// across a network is: the v2 page's time is then mostly how many
+// sequential waves of v3 requests it needs, which the fan-out bounds.
+const remoteLatency = 5 * time.Millisecond
+
+func startLatencyHop(b *testing.B, upstream string) string {
+	fwd := &fasthttp.HostClient{Addr: strings.TrimPrefix(upstream, "http://"), MaxConns: 256}
+	return startFastUpstream(b, &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		time.Sleep(remoteLatency)
+		if err := fwd.Do(&ctx.Request, &ctx.Response); err != nil {
+			ctx.Error(err.Error(), fasthttp.StatusBadGateway)
+		}
+	}})
+}
+
+// reportLatencies reports ns/op in units of the hop's latency: about the
+// number of sequential waves of upstream requests per operation.
+func reportLatencies(b *testing.B) {
+	b.ReportMetric(float64(b.Elapsed())/float64(b.N)/float64(remoteLatency), "latencies/op")
+}
+
+func BenchmarkV3AppsRemote50(b *testing.B) {
+	s := startStack(b, nil)
+	seedApps50(b, s)
+	benchGET(b, startLatencyHop(b, s.cfURL)+"/v3/apps?per_page=50", "bearer "+s.tokens["developer"], 0)
+	reportLatencies(b)
+}
+
+func BenchmarkV2AppsRemote50(b *testing.B) {
+	s := startStack(b, nil)
+	seedApps50(b, s)
+	g := s.gatewayFor(b, startLatencyHop(b, s.cfURL), nil)
+	benchGET(b, g.gwURL+"/v2/apps?results-per-page=50", "bearer "+s.tokens["developer"], 0)
+	reportLatencies(b)
+}

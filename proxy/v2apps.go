@@ -69,16 +69,39 @@ func (g *Gateway) appList(ctx *fasthttp.RequestCtx, spaceGUID string) error {
 	}
 	aq := translate.AppQueryFromFilters(filters)
 	c := call(ctx)
-	var stacks []ccv3.Stack
-	var stackErr, spaceErr error
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); stacks, stackErr = g.v3.Stacks(c) }()
-	if spaceGUID != "" {
-		wg.Add(1)
-		go func() { defer wg.Done(); _, spaceErr = g.v3.GetSpace(c, spaceGUID) }()
+	q := ccv3.AppsQuery{Names: aq.Names, SpaceGUIDs: aq.SpaceGUIDs, OrgGUIDs: aq.OrgGUIDs}
+	if lp.OrderDirection == "desc" {
+		q.OrderBy = "-created_at" // v2's default order is by id; v3 breaks created_at ties by guid
 	}
-	wg.Wait()
+	var (
+		stacks []ccv3.Stack
+		apps   []translate.V3App
+		total  int
+	)
+	listApps := func() (err error) {
+		if aq.Empty {
+			return nil
+		}
+		apps, total, err = scanPage(lp, len(aq.Local) > 0, g.cfg.MaxLocalScan, "apps", "space_guid or name",
+			func(page, perPage int) (ccv3.Page[translate.V3App], error) {
+				q.Page, q.PerPage = page, perPage
+				return g.v3.ListApps(c, q)
+			},
+			func(a translate.V3App) bool { return aq.Match(a.Name) })
+		return err
+	}
+	// The stacks, the space and the apps are one round; only a stack_guid
+	// filter, which v3 takes as stack names, makes the apps wait for the
+	// stacks.
+	round := []func() error{func() (err error) { stacks, err = g.v3.Stacks(c); return }}
+	var spaceErr error
+	if spaceGUID != "" {
+		round = append(round, func() error { _, spaceErr = g.v3.GetSpace(c, spaceGUID); return nil })
+	}
+	if aq.StackGUIDs == nil {
+		round = append(round, listApps)
+	}
+	err = parallel(round...)
 	if spaceErr != nil {
 		var e *ccv3.Error
 		if errors.As(spaceErr, &e) && e.Status == 404 {
@@ -86,32 +109,14 @@ func (g *Gateway) appList(ctx *fasthttp.RequestCtx, spaceGUID string) error {
 		}
 		return v2Error(spaceErr, "")
 	}
-	if stackErr != nil {
-		return v2Error(stackErr, "")
-	}
-	q := ccv3.AppsQuery{Names: aq.Names, SpaceGUIDs: aq.SpaceGUIDs, OrgGUIDs: aq.OrgGUIDs}
-	if aq.StackGUIDs != nil {
-		q.Stacks = stackNames(stacks, aq.StackGUIDs)
-		if len(q.Stacks) == 0 {
+	if err == nil && aq.StackGUIDs != nil {
+		if q.Stacks = stackNames(stacks, aq.StackGUIDs); len(q.Stacks) == 0 {
 			aq.Empty = true // no such stack: nothing matches (MAPPING §3.3)
 		}
+		err = listApps()
 	}
-	if lp.OrderDirection == "desc" {
-		q.OrderBy = "-created_at" // v2's default order is by id; v3 breaks created_at ties by guid
-	}
-	var apps []translate.V3App
-	total := 0
-	if !aq.Empty {
-		var err error
-		apps, total, err = scanPage(lp, len(aq.Local) > 0, g.cfg.MaxLocalScan, "apps", "space_guid or name",
-			func(page, perPage int) (ccv3.Page[translate.V3App], error) {
-				q.Page, q.PerPage = page, perPage
-				return g.v3.ListApps(c, q)
-			},
-			func(a translate.V3App) bool { return aq.Match(a.Name) })
-		if err != nil {
-			return v2Error(err, "")
-		}
+	if err != nil {
+		return v2Error(err, "")
 	}
 	in := lp.Inline()
 	if lp.Orphans() {
@@ -235,37 +240,39 @@ func (g *Gateway) appBundles(c ccv3.Call, apps []translate.V3App, stacks []ccv3.
 		wg.Add(1)
 		go func() { defer wg.Done(); errs <- f() }()
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		hasDroplet := make(map[string]bool, len(apps))
-		for _, a := range apps {
-			hasDroplet[a.GUID] = a.Relationships.CurrentDroplet.GUID() != ""
-		}
-		errs <- g.v3.PerApp(guids, func(guid string) error {
+	// The GETs per app are independent calls, fanned out as one list.
+	perApp := make([]func() error, 0, 3*len(apps))
+	for _, a := range apps {
+		guid := a.GUID
+		if a.Relationships.CurrentDroplet.GUID() != "" {
 			// Only an app with a current droplet needs its single GET (lists
 			// redact process_types); the others have none to read.
-			var d *translate.V3Droplet
-			if hasDroplet[guid] {
-				var err error
-				if d, err = g.v3.CurrentDroplet(c, guid); err != nil {
-					return err
-				}
-			}
-			vars, red, err := g.v3.EnvVars(c, guid)
-			if err != nil {
+			perApp = append(perApp, func() error {
+				d, err := g.v3.CurrentDroplet(c, guid)
+				mu.Lock()
+				current[guid] = d
+				mu.Unlock()
 				return err
-			}
-			on, err := g.v3.SSHEnabled(c, guid)
-			if err != nil {
+			})
+		}
+		perApp = append(perApp,
+			func() error {
+				vars, red, err := g.v3.EnvVars(c, guid)
+				mu.Lock()
+				env[guid], redacted[guid] = vars, red
+				mu.Unlock()
 				return err
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			current[guid], redacted[guid], ssh[guid], env[guid] = d, red, on, vars
-			return nil
-		})
-	}()
+			},
+			func() error {
+				on, err := g.v3.SSHEnabled(c, guid)
+				mu.Lock()
+				ssh[guid] = on
+				mu.Unlock()
+				return err
+			})
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); errs <- g.v3.Fan(perApp) }()
 	wg.Wait()
 	close(errs)
 	for err := range errs {

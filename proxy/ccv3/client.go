@@ -300,3 +300,15 @@ func (c *Client) PerApp(appGUIDs []string, fn func(guid string) error) error {
 	}
 	return g.Wait()
 }
+
+// Fan runs the calls with at most the client's fan-out at once, and
+// returns the first error. Independent calls given as one list finish in
+// fewer sequential waves than chains of them per app.
+func (c *Client) Fan(calls []func() error) error {
+	var g errgroup.Group
+	g.SetLimit(c.fanout)
+	for _, f := range calls {
+		g.Go(f)
+	}
+	return g.Wait()
+}
