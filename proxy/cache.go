@@ -83,16 +83,16 @@ func cachePolicies(r *router, cfg configs.Cache) map[*Route]cache.Policy {
 }
 
 // who is the class of callers who get the same page: admins (admin and
-// admin_read_only, who both read secrets), global auditors (who see
-// everything but secrets), or one user. Never the token itself.
+// admin_read_only, who both read everything, secrets included), or one
+// user. Never the token itself. Global auditors are users here: each
+// sees secrets where they hold a role that reads them (a space
+// developer's environment variables), so their pages differ.
 func who(id *auth.Identity) string {
 	switch {
 	case id == nil:
 		return "anonymous"
 	case id.HasAny(auth.ScopeAdmin, auth.ScopeAdminReadOnly):
 		return "admin"
-	case id.HasAny(auth.ScopeGlobalAuditor):
-		return "global_auditor"
 	}
 	return "user:" + id.ID()
 }

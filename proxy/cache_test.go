@@ -90,6 +90,33 @@ func TestCachePerUser(t *testing.T) {
 	}
 }
 
+// TestCacheGlobalAuditorsApart: two global auditors do not share pages:
+// one who is also the space's developer reads its environment variables,
+// the other must not get that page from the cache.
+func TestCacheGlobalAuditorsApart(t *testing.T) {
+	s := startStack(t, nil)
+	s.createApps(t, "developer", "ga-one")
+	g := s.cachedGateway(t, s.cfURL, "", nil)
+	token := func(user string) string {
+		tok, err := s.cf.Token(t.Context(), user, "cloud_controller.global_auditor", "openid")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return "bearer " + tok
+	}
+	dev := s.do("GET", g.url+"/v2/apps", token("developer"), nil)
+	if !strings.Contains(string(dev.body), `"environment_json":{"K":"v"}`) {
+		t.Fatalf("the developer who is a global auditor: %s", dev.body)
+	}
+	out := s.do("GET", g.url+"/v2/apps", token("outsider"), nil)
+	if strings.Contains(string(out.body), `"K":"v"`) || !strings.Contains(string(out.body), `"redacted_message"`) {
+		t.Errorf("another global auditor read the developer's page (Cache-Status %q): %s", cacheStatus(out), out.body)
+	}
+	if !strings.Contains(cacheStatus(out), "fwd=miss") {
+		t.Errorf("Cache-Status %q, want a miss", cacheStatus(out))
+	}
+}
+
 // TestCacheReadYourWritesAcrossInstances: a write answered by gateway A is
 // seen at once by a read through gateway B, both sharing one Redis.
 func TestCacheReadYourWritesAcrossInstances(t *testing.T) {
