@@ -189,8 +189,9 @@ func (g *Gateway) readBundles(c ccv3.Call, apps []translate.V3App, stacks []ccv3
 // appBundles gathers what v3 says about each app in one round: the batch
 // lists (web processes, latest packages, builds and droplets, routes) and
 // the per-app GETs v3 offers no batch for (current droplet, environment
-// variables, ssh), all at once under the fan-out bound. Apps without a
-// web process are left out.
+// variables, ssh, and the web process's command, which lists redact;
+// MAPPING §1.2), all at once under the fan-out bound. Apps without a web
+// process are left out.
 func (g *Gateway) appBundles(c ccv3.Call, apps []translate.V3App, stacks []ccv3.Stack, in translate.Inline) ([]translate.AppBundle, error) {
 	if len(apps) == 0 {
 		return nil, nil
@@ -211,6 +212,8 @@ func (g *Gateway) appBundles(c ccv3.Call, apps []translate.V3App, stacks []ccv3.
 		env      = map[string]map[string]json.RawMessage{}
 		redacted = map[string]bool{}
 		ssh      = map[string]bool{}
+		// own is each app's web process from its own GET, for the command.
+		own = map[string]translate.V3Process{}
 	)
 	batch := []func() error{
 		func() (err error) {
@@ -241,9 +244,22 @@ func (g *Gateway) appBundles(c ccv3.Call, apps []translate.V3App, stacks []ccv3.
 		go func() { defer wg.Done(); errs <- f() }()
 	}
 	// The GETs per app are independent calls, fanned out as one list.
-	perApp := make([]func() error, 0, 3*len(apps))
+	perApp := make([]func() error, 0, 4*len(apps))
 	for _, a := range apps {
 		guid := a.GUID
+		if len(apps) > 1 {
+			perApp = append(perApp, func() error {
+				p, err := g.v3.WebProcess(c, guid)
+				var e *ccv3.Error
+				if errors.As(err, &e) && e.Status == fasthttp.StatusNotFound {
+					return nil // no web process: the app is left out
+				}
+				mu.Lock()
+				own[guid] = p
+				mu.Unlock()
+				return err
+			})
+		}
 		if a.Relationships.CurrentDroplet.GUID() != "" {
 			// Only an app with a current droplet needs its single GET (lists
 			// redact process_types); the others have none to read.
@@ -279,6 +295,9 @@ func (g *Gateway) appBundles(c ccv3.Call, apps []translate.V3App, stacks []ccv3.
 		if err != nil {
 			return nil, err
 		}
+	}
+	if err := g.webCommands(c, web, own); err != nil {
+		return nil, err
 	}
 	defaultStack := ""
 	stackGUID := map[string]string{}
@@ -325,6 +344,34 @@ func (g *Gateway) appBundles(c ccv3.Call, apps []translate.V3App, stacks []ccv3.
 		out = append(out, b)
 	}
 	return out, nil
+}
+
+// webCommands puts into each listed web process the command its own GET
+// showed. While a deployment runs an app has two web processes; when the
+// app's GET answered another than the newest one listed, the newest is
+// read by its guid.
+func (g *Gateway) webCommands(c ccv3.Call, web map[string]translate.V3Process, own map[string]translate.V3Process) error {
+	var mu sync.Mutex
+	var reread []func() error
+	for app, o := range own {
+		w, ok := web[app]
+		switch {
+		case !ok:
+		case o.GUID == w.GUID:
+			w.Command = o.Command
+			web[app] = w
+		default:
+			reread = append(reread, func() error {
+				p, err := g.v3.Process(c, w.GUID)
+				mu.Lock()
+				defer mu.Unlock()
+				w.Command = p.Command
+				web[app] = w
+				return err
+			})
+		}
+	}
+	return g.v3.Fan(reread)
 }
 
 // stackNames maps stack guids to the names v3 filters on.
