@@ -29,32 +29,35 @@ func (g *Gateway) v2EventList(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	eq := translate.EventQueryFromFilters(filters)
+	events, total, err := g.eventPage(call(ctx), lp, translate.EventQueryFromFilters(filters), "type:, actee: or timestamp")
+	if err != nil {
+		return v2Error(err, "")
+	}
+	return writeV2List(ctx, lp, "/v2/events", total, len(events), func(b *bytes.Buffer, i int) error {
+		return translate.AppendEventResource(b, events[i])
+	})
+}
+
+// eventPage reads the page lp asks for of the audit events eq selects, in
+// timestamp order: v3 filters what it can and the gateway the rest, over
+// a bounded scan (narrow names the filters that narrow it).
+func (g *Gateway) eventPage(c ccv3.Call, lp translate.ListParams, eq translate.EventQuery, narrow string) ([]translate.V3AuditEvent, int, error) {
+	if eq.Empty {
+		return nil, 0, nil
+	}
 	q := ccv3.AuditEventsQuery{Types: eq.Types, TargetGUIDs: eq.TargetGUIDs, SpaceGUIDs: eq.SpaceGUIDs, OrgGUIDs: eq.OrgGUIDs,
 		CreatedAts: eq.CreatedAts, OrderBy: "created_at"}
 	if lp.OrderDirection == "desc" {
 		q.OrderBy = "-created_at"
 	}
-	c := call(ctx)
-	var events []translate.V3AuditEvent
-	total := 0
-	if !eq.Empty {
-		var err error
-		events, total, err = scanPage(lp, len(eq.Local) > 0, g.cfg.MaxLocalScan, "events", "type:, actee: or timestamp",
-			func(page, perPage int) (ccv3.Page[translate.V3AuditEvent], error) {
-				q.Page, q.PerPage = page, perPage
-				return g.v3.AuditEvents(c, q)
-			},
-			func(e translate.V3AuditEvent) bool {
-				return translate.MatchAll(eq.Local, func(key string) string { return translate.EventField(e, key) })
-			})
-		if err != nil {
-			return v2Error(err, "")
-		}
-	}
-	return writeV2List(ctx, lp, "/v2/events", total, len(events), func(b *bytes.Buffer, i int) error {
-		return translate.AppendEventResource(b, events[i])
-	})
+	return scanPage(lp, len(eq.Local) > 0, g.cfg.MaxLocalScan, "events", narrow,
+		func(page, perPage int) (ccv3.Page[translate.V3AuditEvent], error) {
+			q.Page, q.PerPage = page, perPage
+			return g.v3.AuditEvents(c, q)
+		},
+		func(e translate.V3AuditEvent) bool {
+			return translate.MatchAll(eq.Local, func(key string) string { return translate.EventField(e, key) })
+		})
 }
 
 // v2Event answers GET /v2/events/:guid.
@@ -83,26 +86,37 @@ func (g *Gateway) v2AppEvents(ctx *fasthttp.RequestCtx) error {
 	if err := translate.CheckOrderBy(lp); err != nil {
 		return err
 	}
-	if _, err := translate.ParseQ(lp.Q, []string{"timestamp", "app_guid"}); err != nil {
+	filters, err := translate.ParseQ(lp.Q, []string{"timestamp", "app_guid"})
+	if err != nil {
 		return err
 	}
 	guid, c := pathParam(ctx, 1), call(ctx)
-	q := ccv3.AuditEventsQuery{Types: []string{"audit.app.process.crash"}, TargetGUIDs: []string{guid}, Page: lp.Page,
-		PerPage: lp.ResultsPerPage, OrderBy: "created_at"}
-	if lp.OrderDirection == "desc" {
-		q.OrderBy = "-created_at"
+	// The app's crash events, narrowed by q: app_guid is a foreign key,
+	// equal (or IN) whatever the operator (MAPPING §3.1), so it is the
+	// events' actee.
+	filters = append(filters,
+		translate.Filter{Key: "type", Op: translate.OpEq, Values: []string{"audit.app.process.crash"}},
+		translate.Filter{Key: "actee", Op: translate.OpEq, Values: []string{guid}})
+	for i, f := range filters {
+		if f.Key == "app_guid" {
+			filters[i] = translate.Filter{Key: "actee", Op: translate.OpIn, Values: f.Values}
+		}
 	}
-	var page ccv3.Page[translate.V3AuditEvent]
+	var events []translate.V3AuditEvent
+	total := 0
 	err = parallel(
 		func() error { _, err := g.v3.WebProcess(c, guid); return err },
-		func() (err error) { page, err = g.v3.AuditEvents(c, q); return },
+		func() (err error) {
+			events, total, err = g.eventPage(c, lp, translate.EventQueryFromFilters(filters), "timestamp")
+			return
+		},
 	)
 	if err != nil {
 		return v2Error(err, guid)
 	}
 	path := "/v2/apps/" + guid + "/events"
-	return writeV2List(ctx, lp, path, page.Pagination.TotalResults, len(page.Resources), func(b *bytes.Buffer, i int) error {
-		return translate.AppendAppEventResource(b, guid, page.Resources[i])
+	return writeV2List(ctx, lp, path, total, len(events), func(b *bytes.Buffer, i int) error {
+		return translate.AppendAppEventResource(b, guid, events[i])
 	})
 }
 

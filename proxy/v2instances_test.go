@@ -161,6 +161,14 @@ func TestV2AppStatsAndInstances(t *testing.T) {
 	if crashes[0].Instance == "" || crashes[0].Since <= 0 {
 		t.Errorf("crashes %+v", crashes)
 	}
+	// The crash is an app event, which q narrows (timestamp, app_guid).
+	for q, want := range map[string]bool{"": true, "?q=timestamp>2099-01-01T00:00:00Z": false, "?q=timestamp<2099-01-01T00:00:00Z": true,
+		"?q=app_guid:" + guid: true, "?q=app_guid>" + guid: true, "?q=app_guid:another": false, "?q=app_guid%20IN%20another," + guid: true} {
+		r := s.do("GET", base+"/events"+q, "developer", nil)
+		if n := listTotal(t, r); (n > 0) != want {
+			t.Errorf("events%s: %d, want some: %v", q, n, want)
+		}
+	}
 
 	// Stopped: both refuse, in CC's words.
 	if r := s.do("POST", s.cfURL+"/v3/apps/"+guid+"/actions/stop", "developer", nil); r.status != 200 {
