@@ -215,7 +215,14 @@ func (g *Gateway) notFoundOrHidden(ctx *fasthttp.RequestCtx, err error) error {
 		g.log.Warn("telling a hidden resource from a missing one", "err", terr)
 		return err
 	}
-	if ok, _ := g.v3.Exists(c, collection, guid); ok {
+	// Hidden means the gateway sees it and the user does not: an app the
+	// user sees without a web process is not a v2 app, so still 404.
+	var exists, visible bool
+	_ = parallel(
+		func() error { exists, _ = g.v3.Exists(c, collection, guid); return nil },
+		func() error { visible, _ = g.v3.Exists(call(ctx), collection, guid); return nil },
+	)
+	if exists && !visible {
 		return errNotAuthorized(err)
 	}
 	return err

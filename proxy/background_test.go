@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
 	"capibridge/backend"
 	"capibridge/configs"
 	"capibridge/proxy/auth"
@@ -92,6 +94,42 @@ func TestHiddenIsNotAuthorized(t *testing.T) {
 		r := s.do("GET", g.url+tc.path, tc.user, nil)
 		if !strings.Contains(string(r.body), tc.want) {
 			t.Errorf("%s as %s: %d %s", tc.path, tc.user, r.status, r.body)
+		}
+	}
+}
+
+// TestNoWebProcessIsNotFound: an app the user sees but which has no web
+// process is no v2 app: 404 AppNotFound, not NotAuthorized, even though
+// the gateway's own client finds it.
+func TestNoWebProcessIsNotFound(t *testing.T) {
+	s := startStack(t, nil)
+	guid := s.createApps(t, "developer", "headless")[0]
+	fwd := &fasthttp.HostClient{Addr: strings.TrimPrefix(s.cfURL, "http://")}
+	hop := startFastUpstream(t, &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		if string(ctx.Path()) == "/v3/apps/"+guid+"/processes/web" || string(ctx.Path()) == "/v3/processes" {
+			// v3 as it answers an app whose web process is gone.
+			if string(ctx.Path()) == "/v3/processes" {
+				ctx.SetContentType("application/json")
+				ctx.SetBodyString(`{"pagination":{"total_results":0,"total_pages":1},"resources":[]}`)
+				return
+			}
+			ctx.SetStatusCode(404)
+			ctx.SetContentType("application/json")
+			ctx.SetBodyString(`{"errors":[{"detail":"Process not found","title":"CF-ResourceNotFound","code":10010}]}`)
+			return
+		}
+		if err := fwd.Do(&ctx.Request, &ctx.Response); err != nil {
+			ctx.Error(err.Error(), fasthttp.StatusBadGateway)
+		}
+	}})
+	cfg := testGatewayConfig()
+	cfg.Upstream = hop
+	cfg.Background = s.backgroundConfig(0, 0)
+	g := launchGateway(t, cfg, nil, auth.WithKeys(s.cf.VerificationKey()), auth.WithIssuer(s.cf.Issuer()))
+	for user, want := range map[string]string{"admin": `"CF-AppNotFound"`, "developer": `"CF-AppNotFound"`, "outsider": `"CF-NotAuthorized"`} {
+		r := s.do("GET", g.url+"/v2/apps/"+guid, user, nil)
+		if !strings.Contains(string(r.body), want) {
+			t.Errorf("as %s: %d %s, want %s", user, r.status, r.body, want)
 		}
 	}
 }
