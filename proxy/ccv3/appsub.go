@@ -36,13 +36,8 @@ func (c *Client) Domains(call Call) ([]translate.V3Domain, error) {
 
 // AppBindings lists the app-type service credential bindings of the apps.
 func (c *Client) AppBindings(call Call, appGUIDs []string) ([]translate.V3ServiceCredentialBinding, error) {
-	if len(appGUIDs) == 0 {
-		return nil, nil
-	}
-	v := url.Values{"app_guids": {listValue(appGUIDs)}, "type": {"app"}, "per_page": {strconv.Itoa(maxPerPage)}}
-	var p Page[translate.V3ServiceCredentialBinding]
-	err := c.get(call, "/v3/service_credential_bindings", v.Encode(), "/v3/service_credential_bindings", &p)
-	return p.Resources, err
+	return listBy[translate.V3ServiceCredentialBinding](c, call, "/v3/service_credential_bindings", "/v3/service_credential_bindings",
+		"app_guids", appGUIDs, url.Values{"type": {"app"}})
 }
 
 // BindingDetails is GET /v3/service_credential_bindings/:guid/details; nil

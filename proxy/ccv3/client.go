@@ -5,9 +5,12 @@
 package ccv3
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -179,37 +182,142 @@ func (c *Client) GetApp(call Call, guid string) (translate.V3App, error) {
 // maxPerPage is v3's per_page limit.
 const maxPerPage = 5000
 
-// byApp lists a v3 collection filtered by app_guids and keeps, per app,
-// the first resource of the list (with order_by=-created_at: the latest);
-// owner reads a resource's app.
-func byApp[T any](c *Client, call Call, path, route string, appGUIDs []string, extra url.Values, owner func(*T) string) (map[string]T, error) {
-	out := make(map[string]T, len(appGUIDs))
-	if len(appGUIDs) == 0 {
-		return out, nil
-	}
-	v := url.Values{}
+// chunkSize is how many guids one batch request filters by. A guid lists
+// as 39 bytes on the wire, so 50 keep the query under 2 KiB, well inside
+// the 8 KiB request line nginx in front of CC accepts
+// (large_client_header_buffers) and the embedded CF's 4 KiB read buffer;
+// a longer line is answered 414 or 431 and the whole v2 request fails.
+const chunkSize = 50
+
+// hasMore reports whether the list goes on after page; an empty page
+// ends it whatever total_pages says.
+func (p *Page[T]) hasMore(page int) bool {
+	return page < p.Pagination.TotalPages && len(p.Resources) > 0
+}
+
+// paged is a decoded list page that knows whether more follow.
+type paged interface {
+	hasMore(page int) bool
+}
+
+// filtered is extra plus key=guids and v3's largest page, a fresh set of
+// values for one chunk.
+func filtered(extra url.Values, key string, guids []string) url.Values {
+	v := make(url.Values, len(extra)+2)
 	for k, vals := range extra {
 		v[k] = vals
 	}
-	v.Set("app_guids", listValue(appGUIDs))
+	v.Set(key, listValue(guids))
 	v.Set("per_page", strconv.Itoa(maxPerPage))
-	var p Page[T]
-	if err := c.get(call, path, v.Encode(), route, &p); err != nil {
+	return v
+}
+
+// eachPage GETs path?v page after page, each into a fresh P, and hands it
+// to use until the list ends or use returns false because it has what it
+// needs. It sets page in v from the second page on.
+func eachPage[P any, PP interface {
+	*P
+	paged
+}](c *Client, call Call, path, route string, v url.Values, use func(*P) bool) error {
+	for page := 1; ; page++ {
+		if page > 1 {
+			v.Set("page", strconv.Itoa(page))
+		}
+		var p P
+		if err := c.get(call, path, v.Encode(), route, PP(&p)); err != nil {
+			return err
+		}
+		if !use(&p) || !PP(&p).hasMore(page) {
+			return nil
+		}
+	}
+}
+
+// inChunks runs fn for each run of at most chunkSize guids, with at most
+// the client's fan-out at once, and returns the results in chunk order or
+// the first error. Every batch read that filters by a guid list goes
+// through it, so no request line grows with the number of guids.
+func inChunks[R any](c *Client, guids []string, fn func(chunk []string) (R, error)) ([]R, error) {
+	out := make([]R, (len(guids)+chunkSize-1)/chunkSize)
+	var g errgroup.Group
+	g.SetLimit(c.fanout)
+	for i := range out {
+		chunk := guids[i*chunkSize : min((i+1)*chunkSize, len(guids))]
+		g.Go(func() (err error) { out[i], err = fn(chunk); return })
+	}
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	for i := range p.Resources {
-		app := owner(&p.Resources[i])
-		if _, seen := out[app]; !seen {
-			out[app] = p.Resources[i]
+	return out, nil
+}
+
+// allPages lists path?v, every page.
+func allPages[T any](c *Client, call Call, path, route string, v url.Values) ([]T, error) {
+	var out []T
+	err := eachPage[Page[T]](c, call, path, route, v, func(p *Page[T]) bool {
+		out = append(out, p.Resources...)
+		return true
+	})
+	return out, err
+}
+
+// listBy lists a v3 collection filtered by key=guids (and extra), every
+// page, chunk by chunk; nothing when guids is empty. A resource matching
+// guids of two chunks comes back twice.
+func listBy[T any](c *Client, call Call, path, route, key string, guids []string, extra url.Values) ([]T, error) {
+	parts, err := inChunks(c, guids, func(chunk []string) ([]T, error) {
+		return allPages[T](c, call, path, route, filtered(extra, key, chunk))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return slices.Concat(parts...), nil
+}
+
+// byApp lists a v3 collection filtered by app_guids, chunk by chunk, and
+// keeps, per app, the first resource of the list (with
+// order_by=-created_at: the latest); owner reads a resource's app. The
+// order runs across all the apps of a chunk, so an app's first resource
+// may sit on a later page: pages are read until every app of the chunk
+// has one or the list ends.
+func byApp[T any](c *Client, call Call, path, route string, appGUIDs []string, extra url.Values, owner func(*T) string) (map[string]T, error) {
+	parts, err := inChunks(c, appGUIDs, func(chunk []string) (map[string]T, error) {
+		want := make(map[string]bool, len(chunk))
+		for _, guid := range chunk {
+			want[guid] = true
 		}
+		got, missing := make(map[string]T, len(want)), len(want)
+		err := eachPage[Page[T]](c, call, path, route, filtered(extra, "app_guids", chunk), func(p *Page[T]) bool {
+			for i := range p.Resources {
+				app := owner(&p.Resources[i])
+				if _, seen := got[app]; !seen {
+					got[app] = p.Resources[i]
+					if want[app] {
+						missing--
+					}
+				}
+			}
+			return missing > 0
+		})
+		return got, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]T, len(appGUIDs))
+	for _, part := range parts {
+		maps.Copy(out, part)
 	}
 	return out, nil
 }
 
 // WebProcesses returns the web process of each app (commands are redacted
-// in lists).
+// in lists): the newest one, as v2 shows only the newest web process of an
+// app and a rolling deployment runs two (MAPPING, key idea: CC's
+// AppModel#newest_web_process).
 func (c *Client) WebProcesses(call Call, appGUIDs []string) (map[string]translate.V3Process, error) {
-	return byApp[translate.V3Process](c, call, "/v3/processes", "/v3/processes", appGUIDs, url.Values{"types": {"web"}},
+	return byApp[translate.V3Process](c, call, "/v3/processes", "/v3/processes", appGUIDs,
+		url.Values{"types": {"web"}, "order_by": {"-created_at"}},
 		func(p *translate.V3Process) string { return p.Relationships.App.GUID() })
 }
 
@@ -231,15 +339,24 @@ func (c *Client) LatestDroplets(call Call, appGUIDs []string) (map[string]transl
 		func(d *translate.V3Droplet) string { return d.Relationships.App.GUID() })
 }
 
-// Routes returns the routes with a destination of any of the apps.
+// Routes returns the routes with a destination of any of the apps, in
+// v3's order (created_at, then guid). A route with destinations in two
+// chunks is listed by both and kept once.
 func (c *Client) Routes(call Call, appGUIDs []string) ([]translate.V3Route, error) {
-	if len(appGUIDs) == 0 {
-		return nil, nil
+	routes, err := listBy[translate.V3Route](c, call, "/v3/routes", "/v3/routes", "app_guids", appGUIDs, nil)
+	if err != nil || len(appGUIDs) <= chunkSize {
+		return routes, err
 	}
-	v := url.Values{"app_guids": {listValue(appGUIDs)}, "per_page": {strconv.Itoa(maxPerPage)}}
-	var p Page[translate.V3Route]
-	err := c.get(call, "/v3/routes", v.Encode(), "/v3/routes", &p)
-	return p.Resources, err
+	seen := make(map[string]bool, len(routes))
+	routes = slices.DeleteFunc(routes, func(r translate.V3Route) bool {
+		dup := seen[r.GUID]
+		seen[r.GUID] = true
+		return dup
+	})
+	slices.SortStableFunc(routes, func(a, b translate.V3Route) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.GUID, b.GUID))
+	})
+	return routes, nil
 }
 
 // CurrentDroplet is GET /v3/apps/:guid/droplets/current; nil when the app

@@ -22,27 +22,32 @@ type ServiceInstancesQuery struct {
 	GUIDs, SpaceGUIDs []string
 }
 
-// ServiceInstances lists the service instances of the query, all pages
-// up to v3's page limit.
+// ServiceInstances lists the service instances of the query, every page.
+// The guid list that filters it is read in chunks: the instance guids,
+// with the space guids as a filter of each chunk, or else the space guids.
 func (c *Client) ServiceInstances(call Call, q ServiceInstancesQuery) ([]translate.V3ServiceInstance, error) {
 	if q.GUIDs != nil && len(q.GUIDs) == 0 || q.SpaceGUIDs != nil && len(q.SpaceGUIDs) == 0 {
 		return nil, nil
 	}
-	var p Page[translate.V3ServiceInstance]
-	query := encodeList(map[string][]string{"guids": q.GUIDs, "space_guids": q.SpaceGUIDs}, 0, maxPerPage, "")
-	err := c.get(call, "/v3/service_instances", query, "/v3/service_instances", &p)
-	return p.Resources, err
+	const path = "/v3/service_instances"
+	extra := url.Values{}
+	switch {
+	case q.GUIDs != nil:
+		if q.SpaceGUIDs != nil {
+			extra.Set("space_guids", listValue(q.SpaceGUIDs))
+		}
+		return listBy[translate.V3ServiceInstance](c, call, path, path, "guids", q.GUIDs, extra)
+	case q.SpaceGUIDs != nil:
+		return listBy[translate.V3ServiceInstance](c, call, path, path, "space_guids", q.SpaceGUIDs, extra)
+	}
+	extra.Set("per_page", strconv.Itoa(maxPerPage))
+	return allPages[translate.V3ServiceInstance](c, call, path, path, extra)
 }
 
 // InstanceBindings lists the app bindings of the service instances.
 func (c *Client) InstanceBindings(call Call, instanceGUIDs []string) ([]translate.V3ServiceCredentialBinding, error) {
-	if len(instanceGUIDs) == 0 {
-		return nil, nil
-	}
-	v := url.Values{"service_instance_guids": {listValue(instanceGUIDs)}, "type": {"app"}, "per_page": {strconv.Itoa(maxPerPage)}}
-	var p Page[translate.V3ServiceCredentialBinding]
-	err := c.get(call, "/v3/service_credential_bindings", v.Encode(), "/v3/service_credential_bindings", &p)
-	return p.Resources, err
+	return listBy[translate.V3ServiceCredentialBinding](c, call, "/v3/service_credential_bindings", "/v3/service_credential_bindings",
+		"service_instance_guids", instanceGUIDs, url.Values{"type": {"app"}})
 }
 
 // Job is GET /v3/jobs/:guid; nil when there is no such job.

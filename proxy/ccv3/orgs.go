@@ -69,25 +69,44 @@ func (c *Client) GetStack(call Call, guid string) (translate.V3Stack, error) {
 	return s, err
 }
 
+// spacesPage is a page of spaces with their organizations included.
+type spacesPage struct {
+	Page[translate.V3Space]
+	Included struct {
+		Organizations []translate.V3Org `json:"organizations"`
+	} `json:"included"`
+}
+
 // SpacesWithOrgs is GET /v3/spaces?guids=…&include=organization: the
 // spaces of the guids the user can see, and their organizations by guid.
 func (c *Client) SpacesWithOrgs(call Call, guids []string) ([]translate.V3Space, map[string]translate.V3Org, error) {
 	if len(guids) == 0 {
 		return nil, nil, nil
 	}
-	v := url.Values{"guids": {listValue(guids)}, "include": {"organization"}, "per_page": {"5000"}}
-	var p struct {
-		Page[translate.V3Space]
-		Included struct {
-			Organizations []translate.V3Org `json:"organizations"`
-		} `json:"included"`
+	type part struct {
+		spaces []translate.V3Space
+		orgs   []translate.V3Org
 	}
-	if err := c.get(call, "/v3/spaces", v.Encode(), "/v3/spaces", &p); err != nil {
+	parts, err := inChunks(c, guids, func(chunk []string) (part, error) {
+		var out part
+		err := eachPage[spacesPage](c, call, "/v3/spaces", "/v3/spaces", filtered(url.Values{"include": {"organization"}}, "guids", chunk),
+			func(p *spacesPage) bool {
+				out.spaces = append(out.spaces, p.Resources...)
+				out.orgs = append(out.orgs, p.Included.Organizations...)
+				return true
+			})
+		return out, err
+	})
+	if err != nil {
 		return nil, nil, err
 	}
-	orgs := make(map[string]translate.V3Org, len(p.Included.Organizations))
-	for _, o := range p.Included.Organizations {
-		orgs[o.GUID] = o
+	var spaces []translate.V3Space
+	orgs := map[string]translate.V3Org{}
+	for _, p := range parts {
+		spaces = append(spaces, p.spaces...)
+		for _, o := range p.orgs {
+			orgs[o.GUID] = o
+		}
 	}
-	return p.Resources, orgs, nil
+	return spaces, orgs, nil
 }
