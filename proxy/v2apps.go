@@ -20,6 +20,11 @@ func (g *Gateway) listParams(ctx *fasthttp.RequestCtx) (translate.ListParams, er
 	return translate.ParseListParams(queryPairs(ctx), g.cfg.MaxInlineRelationsDepth)
 }
 
+// objectParams reads the parameters of a single resource's GET.
+func (g *Gateway) objectParams(ctx *fasthttp.RequestCtx) (translate.ListParams, error) {
+	return translate.ParseObjectParams(queryPairs(ctx), g.cfg.MaxInlineRelationsDepth)
+}
+
 // call is who asks, as the v3 client sends it upstream.
 func call(ctx *fasthttp.RequestCtx) ccv3.Call {
 	return ccv3.Call{Authorization: string(ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)),
@@ -158,7 +163,7 @@ func (g *Gateway) appList(ctx *fasthttp.RequestCtx, spaceGUID string) error {
 
 // v2App answers GET /v2/apps/:guid.
 func (g *Gateway) v2App(ctx *fasthttp.RequestCtx) error {
-	lp, err := g.listParams(ctx)
+	lp, err := g.objectParams(ctx)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"capibridge/backend"
 	"capibridge/translate"
 )
 
@@ -213,5 +214,24 @@ func TestV2SpaceApps(t *testing.T) {
 	}
 	if r := s.do("GET", s.gwURL+"/v2/spaces/"+space+"/apps", "outsider", nil); r.status != 404 {
 		t.Errorf("outsider: %d %s", r.status, r.body)
+	}
+}
+
+// A single resource's GET takes the list-only parameters without a word,
+// as CC's ObjectRenderer does; the inline depth is still checked.
+func TestSingleGetIgnoresListParams(t *testing.T) {
+	s := startStack(t, nil)
+	guid := s.createApps(t, "developer", "single")[0]
+	for _, path := range []string{"/v2/apps/" + guid, "/v2/spaces/" + backend.DemoSpaceGUID, "/v2/organizations/" + backend.DemoOrgGUID} {
+		if r := s.do("GET", s.gwURL+path+"?results-per-page=101&page=0&order-direction=up", "developer", nil); r.status != 200 {
+			t.Errorf("%s: %d %s", path, r.status, r.body)
+		}
+		if r := s.do("GET", s.gwURL+path+"?inline-relations-depth=3", "developer", nil); r.status != 400 ||
+			!strings.Contains(string(r.body), "inline_relations_depth must be <= 2") {
+			t.Errorf("%s depth 3: %d %s", path, r.status, r.body)
+		}
+	}
+	if r := s.do("GET", s.gwURL+"/v2/apps?results-per-page=101", "developer", nil); r.status != 400 {
+		t.Errorf("the list: %d %s", r.status, r.body)
 	}
 }

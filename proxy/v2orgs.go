@@ -138,7 +138,7 @@ func (g *Gateway) v2OrgList(ctx *fasthttp.RequestCtx) error {
 // v2Org answers GET /v2/organizations/:guid.
 func (g *Gateway) v2Org(ctx *fasthttp.RequestCtx) error {
 	guid := pathParam(ctx, 1)
-	if _, err := g.listParams(ctx); err != nil {
+	if _, err := g.objectParams(ctx); err != nil {
 		return err
 	}
 	o, err := g.v3.GetOrg(call(ctx), guid)
@@ -248,7 +248,7 @@ func (g *Gateway) spaceBundles(c ccv3.Call, spaces []translate.V3Space) ([]trans
 // v2Space answers GET /v2/spaces/:guid.
 func (g *Gateway) v2Space(ctx *fasthttp.RequestCtx) error {
 	guid := pathParam(ctx, 1)
-	if _, err := g.listParams(ctx); err != nil {
+	if _, err := g.objectParams(ctx); err != nil {
 		return err
 	}
 	c := call(ctx)
@@ -296,7 +296,7 @@ func (g *Gateway) v2StackList(ctx *fasthttp.RequestCtx) error {
 // v2Stack answers GET /v2/stacks/:guid.
 func (g *Gateway) v2Stack(ctx *fasthttp.RequestCtx) error {
 	guid := pathParam(ctx, 1)
-	if _, err := g.listParams(ctx); err != nil {
+	if _, err := g.objectParams(ctx); err != nil {
 		return err
 	}
 	s, err := g.v3.GetStack(call(ctx), guid)

@@ -93,6 +93,44 @@ func (lp ListParams) Offset() int {
 // On error the returned ListParams is the zero value and the error is a
 // *Error.
 func ParseListParams(pairs [][2]string, maxDepth int) (ListParams, error) {
+	lp, err := parseCommonParams(pairs)
+	if err != nil {
+		return ListParams{}, err
+	}
+	// PaginatedCollectionRenderer#render_json, in its order.
+	if lp.ResultsPerPage > maxResultsPerPage {
+		return ListParams{}, BadQueryParameter("results_per_page must be <= " + strconv.Itoa(maxResultsPerPage))
+	}
+	if lp.InlineRelationsDepth > maxDepth {
+		return ListParams{}, BadQueryParameter("inline_relations_depth must be <= " + strconv.Itoa(maxDepth))
+	}
+	if lp.OrderDirection != "asc" && lp.OrderDirection != "desc" {
+		return ListParams{}, BadQueryParameter("order_direction must be 'asc' or 'desc' but was '" + lp.OrderDirection + "'")
+	}
+	if lp.Page < 1 || lp.ResultsPerPage < 1 || lp.Page-1 > math.MaxInt/lp.ResultsPerPage {
+		return ListParams{}, UnknownError()
+	}
+	return lp, nil
+}
+
+// ParseObjectParams is ParseListParams for the GET of one resource: CC's
+// CommonParams read the integers for every request (check 1), but its
+// ObjectRenderer checks only the inline depth (check 3); paging and order
+// parameters mean nothing there and are not checked.
+func ParseObjectParams(pairs [][2]string, maxDepth int) (ListParams, error) {
+	lp, err := parseCommonParams(pairs)
+	if err != nil {
+		return ListParams{}, err
+	}
+	if lp.InlineRelationsDepth > maxDepth {
+		return ListParams{}, BadQueryParameter("inline_relations_depth must be <= " + strconv.Itoa(maxDepth))
+	}
+	return lp, nil
+}
+
+// parseCommonParams reads the parameters as CC's CommonParams do: check 1
+// (Integer() of the numbers), nothing else.
+func parseCommonParams(pairs [][2]string) (ListParams, error) {
 	lp := ListParams{Page: 1, ResultsPerPage: defaultResultsPerPage, OrderDirection: "asc"}
 	var page, rpp, depth, orphan, dir, orderBy, incl, excl *string
 	for i := range pairs {
@@ -152,20 +190,6 @@ func ParseListParams(pairs [][2]string, maxDepth int) (ListParams, error) {
 	}
 	if excl != nil {
 		lp.ExcludeRelations = rubySplitComma(*excl)
-	}
-
-	// PaginatedCollectionRenderer#render_json, in its order.
-	if lp.ResultsPerPage > maxResultsPerPage {
-		return ListParams{}, BadQueryParameter("results_per_page must be <= " + strconv.Itoa(maxResultsPerPage))
-	}
-	if lp.InlineRelationsDepth > maxDepth {
-		return ListParams{}, BadQueryParameter("inline_relations_depth must be <= " + strconv.Itoa(maxDepth))
-	}
-	if lp.OrderDirection != "asc" && lp.OrderDirection != "desc" {
-		return ListParams{}, BadQueryParameter("order_direction must be 'asc' or 'desc' but was '" + lp.OrderDirection + "'")
-	}
-	if lp.Page < 1 || lp.ResultsPerPage < 1 || lp.Page-1 > math.MaxInt/lp.ResultsPerPage {
-		return ListParams{}, UnknownError()
 	}
 	return lp, nil
 }

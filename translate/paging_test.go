@@ -363,3 +363,34 @@ func BenchmarkParseListParams(b *testing.B) {
 		}
 	}
 }
+
+// A single resource's GET checks the integers and the inline depth only
+// (CC's CommonParams and ObjectRenderer); what only lists check passes.
+func TestParseObjectParams(t *testing.T) {
+	t.Parallel()
+	for raw, wantErr := range map[string]string{
+		"results-per-page=101":           "",
+		"page=0":                         "",
+		"results-per-page=0":             "",
+		"order-direction=up":             "",
+		"inline-relations-depth=2":       "",
+		"inline-relations-depth=3":       "inline_relations_depth must be <= 2",
+		"page=abc":                       "An unknown error occurred.",
+		"inline-relations-depth=2.0":     "An unknown error occurred.",
+		"orphan-relations=1&page=-5&q=x": "",
+	} {
+		lp, err := ParseObjectParams(testQueryPairs(t, raw), 2)
+		switch {
+		case wantErr == "" && err != nil:
+			t.Errorf("%s: %v", raw, err)
+		case wantErr != "" && (err == nil || !strings.HasSuffix(err.(*Error).Description, wantErr)):
+			t.Errorf("%s: %v, want %q", raw, err, wantErr)
+		}
+		if _, lerr := ParseListParams(testQueryPairs(t, raw), 2); wantErr == "" && raw != "inline-relations-depth=2" && lerr == nil {
+			t.Errorf("%s: a list refuses it, the test means nothing", raw)
+		}
+		if raw == "inline-relations-depth=2" && (lp.InlineRelationsDepth != 2 || !lp.HasDepth) {
+			t.Errorf("depth not read: %+v", lp)
+		}
+	}
+}
