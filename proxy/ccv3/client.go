@@ -410,12 +410,11 @@ func (c *Client) Stacks(call Call) ([]Stack, error) {
 // PerApp runs fn for every app guid with at most the client's fan-out at
 // once, and returns the first error.
 func (c *Client) PerApp(appGUIDs []string, fn func(guid string) error) error {
-	var g errgroup.Group
-	g.SetLimit(c.fanout)
-	for _, guid := range appGUIDs {
-		g.Go(func() error { return fn(guid) })
+	calls := make([]func() error, len(appGUIDs))
+	for i, guid := range appGUIDs {
+		calls[i] = func() error { return fn(guid) }
 	}
-	return g.Wait()
+	return c.Fan(calls)
 }
 
 // Fan runs the calls with at most the client's fan-out at once, and
