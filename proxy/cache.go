@@ -82,17 +82,31 @@ func cachePolicies(r *router, cfg configs.Cache) map[*Route]cache.Policy {
 	return out
 }
 
-// who is the class of callers who get the same page: admins (admin and
-// admin_read_only, who both read everything, secrets included), or one
-// user. Never the token itself. Global auditors are users here: each
-// sees secrets where they hold a role that reads them (a space
-// developer's environment variables), so their pages differ.
+// who is the class of callers who get the same page: everything that
+// changes what the Cloud Controller shows a read, and nothing else (never
+// the token itself). That is the user, whose roles decide visibility and
+// which secrets show, and the scopes that widen it
+// (cc:lib/cloud_controller/permissions.rb):
+//   - admin and admin_read_only read everything, secrets included
+//     (can_read_globally?, can_read_secrets_globally?): one class for all
+//     of them, whoever they are;
+//   - global_auditor sees every resource, and the secrets of the spaces
+//     where the user is a developer: a class per user, apart from the
+//     same user's tokens without it, which see only the user's spaces.
+//
+// cloud_controller.read and .write do not matter: a token with neither
+// and no global scope never reaches the cache (InsufficientScope), and CC
+// checks .write only for verbs other than GET and HEAD
+// (cc:app/controllers/v3/application_controller.rb,
+// check_write_permissions!), so a read shows the same with or without it.
 func who(id *auth.Identity) string {
 	switch {
 	case id == nil:
 		return "anonymous"
 	case id.HasAny(auth.ScopeAdmin, auth.ScopeAdminReadOnly):
 		return "admin"
+	case id.HasAny(auth.ScopeGlobalAuditor):
+		return "global_auditor:" + id.ID()
 	}
 	return "user:" + id.ID()
 }
