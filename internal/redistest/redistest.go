@@ -30,6 +30,8 @@ type Server struct {
 	// config file given first (a Sentinel's).
 	args []string
 	conf string
+	// password is the requirepass of StartPassword's server.
+	password string
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
@@ -47,6 +49,18 @@ func StartArgs(tb testing.TB, args ...string) *Server {
 	tb.Helper()
 	s := newServer(tb)
 	s.args = args
+	s.start()
+	tb.Cleanup(s.Kill)
+	return s
+}
+
+// StartPassword runs a redis-server that requires password of every
+// client (requirepass), with extra arguments.
+func StartPassword(tb testing.TB, password string, args ...string) *Server {
+	tb.Helper()
+	s := newServer(tb)
+	s.password = password
+	s.args = append([]string{"--requirepass", password}, args...)
 	s.start()
 	tb.Cleanup(s.Kill)
 	return s
@@ -137,10 +151,19 @@ func (s *Server) pings() bool {
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(500 * time.Millisecond))
+	r := bufio.NewReader(c)
+	if s.password != "" {
+		if _, err := fmt.Fprintf(c, "*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n", len(s.password), s.password); err != nil {
+			return false
+		}
+		if line, err := r.ReadString('\n'); err != nil || !strings.HasPrefix(line, "+OK") {
+			return false
+		}
+	}
 	if _, err := fmt.Fprint(c, "PING\r\n"); err != nil {
 		return false
 	}
-	line, err := bufio.NewReader(c).ReadString('\n')
+	line, err := r.ReadString('\n')
 	return err == nil && strings.HasPrefix(line, "+PONG")
 }
 
