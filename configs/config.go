@@ -102,20 +102,33 @@ type Cache struct {
 	LocalMaxBytes int64 `koanf:"local_max_bytes"`
 	// MaxEntryBytes is the largest body kept; larger ones are served, not kept.
 	MaxEntryBytes int64 `koanf:"max_entry_bytes"`
-	// RedisAddrs are Redis addresses (host:port): one for a standalone
-	// Redis, several for a Cluster, or the Sentinels with RedisMasterName.
-	// Empty runs the in-process tier alone, right for a single instance.
+	// RedisAddrs are the Redis servers: one for a standalone Redis,
+	// several for a Cluster, or the Sentinels with RedisMasterName. Empty
+	// runs the in-process tier alone, right for a single instance. Each
+	// is host:port or a URL, redis://[user[:password]@]host[:port][/db]
+	// (rediss:// for TLS), as go-redis's redis.ParseURL reads it but
+	// without ?options. A URL's user and password are RedisUsername and
+	// RedisPassword, or for Sentinels the Sentinels' own; its database and
+	// scheme set RedisDB and RedisTLS. Entries are all URLs or all
+	// host:port, the URLs differ in host and port only, and keys set beside
+	// them must agree (Cache.RedisTarget). Percent-encode @ : / ? # % and ,
+	// in a URL's password (a comma separates the entries of
+	// CAPIBRIDGE_CACHE_REDIS_ADDRS).
 	RedisAddrs []string `koanf:"redis_addrs"`
 	// RedisMasterName is the Sentinel master name; set, RedisAddrs are
 	// Sentinels.
 	RedisMasterName string `koanf:"redis_master_name"`
 	// RedisUsername and RedisPassword authenticate to Redis (ACL or
-	// requirepass).
+	// requirepass): the standalone server, every Cluster node, or the
+	// Sentinels' master. They may stand in for the user and password of
+	// URLs in RedisAddrs that leave them out, so that a secret can come
+	// from CAPIBRIDGE_CACHE_REDIS_PASSWORD rather than the file.
 	RedisUsername string `koanf:"redis_username"`
 	RedisPassword string `koanf:"redis_password"`
-	// RedisDB is the database of a standalone or Sentinel Redis.
+	// RedisDB is the database of a standalone Redis or a Sentinel's master
+	// (a Cluster has only database 0).
 	RedisDB int `koanf:"redis_db"`
-	// RedisTLS connects to Redis over TLS.
+	// RedisTLS connects to Redis over TLS; rediss:// URLs set it.
 	RedisTLS bool `koanf:"redis_tls"`
 	// RedisTimeout bounds each Redis command; past it the request goes
 	// upstream and the cache backs off from Redis for a moment.
@@ -434,10 +447,8 @@ func (c Cache) Validate() error {
 	if c.LocalMaxBytes < 0 || c.MaxEntryBytes < 0 {
 		errs = append(errs, errors.New("configs: cache.local_max_bytes, cache.max_entry_bytes: must not be negative"))
 	}
-	for _, a := range c.RedisAddrs {
-		if err := checkAddr("cache.redis_addrs", a); err != nil {
-			errs = append(errs, err)
-		}
+	if _, err := c.RedisTarget(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.RedisMasterName != "" && len(c.RedisAddrs) == 0 {
 		errs = append(errs, errors.New("configs: cache.redis_master_name: needs the Sentinels in cache.redis_addrs"))

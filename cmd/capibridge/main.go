@@ -116,7 +116,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	adminListen := fs.String("admin-listen", "", "admin listen address (default 127.0.0.1:9090)")
 	upstream := fs.String("upstream", "", "Cloud Controller v3 URL; empty runs the embedded Cloud Foundry")
 	data := fs.String("data", "", "data dir of the embedded Cloud Foundry (default ./capibridge-data)")
-	redis := fs.String("redis", "", "Redis address (host:port) of the list-page cache")
+	redis := fs.String("redis", "", "Redis of the list-page cache: host:port, or a redis:// or rediss:// URL (user, password, database)")
 	cfg, err := load(fs, args, configPath, func(c *configs.Config) {
 		set := setFlags(fs)
 		if set["listen"] {
@@ -376,19 +376,25 @@ func token(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // newCache builds the list-page cache of cfg, or nil when it is off: the
 // in-process tier alone without Redis addresses, else in front of Redis
 // (standalone, Sentinel with a master name, or Cluster with several
-// addresses).
+// addresses) as cfg.RedisTarget resolves it.
 func newCache(cfg configs.Cache, m *metrics.Metrics, log *slog.Logger) (*cache.Cache, func(), error) {
 	if !cfg.Enabled {
 		return nil, func() {}, nil
 	}
+	t, err := cfg.RedisTarget()
+	if err != nil {
+		return nil, func() {}, err
+	}
 	var rc redis.UniversalClient
-	if len(cfg.RedisAddrs) > 0 {
+	if len(t.Addrs) > 0 {
 		// go-redis reports connection trouble through its own logger; the
 		// cache counts and logs what matters, so these are debug lines.
 		redis.SetLogger(redisLog{log})
-		o := redis.UniversalOptions{Addrs: cfg.RedisAddrs, MasterName: cfg.RedisMasterName, Username: cfg.RedisUsername,
-			Password: cfg.RedisPassword, DB: cfg.RedisDB}
-		if cfg.RedisTLS {
+		o := redis.UniversalOptions{Addrs: t.Addrs, MasterName: t.MasterName, Username: t.Username, Password: t.Password,
+			SentinelUsername: t.SentinelUsername, SentinelPassword: t.SentinelPassword, DB: t.DB}
+		if t.TLS {
+			// No ServerName: crypto/tls takes each address's host, so
+			// every Cluster node and Sentinel is verified by its own name.
 			o.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 		}
 		rc = cache.NewRedisClient(o, cfg.RedisTimeout)
