@@ -212,6 +212,7 @@ var roleAnonRows = []roleRow{
 	{"root", "GET", "/", nil, roleAll(roleOK(200))},
 	{"v3 root", "GET", "/v3", nil, roleAll(roleOK(200))},
 	{"v3 info", "GET", "/v3/info", nil, roleAll(roleOK(200))},
+	{"log-cache info", "GET", "/api/v1/info", nil, roleAll(roleOK(200))},
 }
 
 // roleReadFixture builds the world the read rows look at: the seeded
@@ -300,6 +301,9 @@ func roleReadRows() []roleRow {
 		{"other app permissions", "GET", "/v3/apps/{otherApp}/permissions", nil, rolePer(
 			roleOK(200, rolePermissions(true, true)), roleNotFound("App"), roleNotFound("App"), roleNotFound("App"))},
 		{"ssh enabled", "GET", "/v3/apps/{app}/ssh_enabled", nil, rolePer(seen, seen, seen, roleNotFound("App"))},
+		// log-cache reads: whoever sees the app (its auth proxy asks CC).
+		{"log-cache read", "GET", "/api/v1/read/{app}?start_time=0", nil, rolePer(seen, seen, seen, roleNotFound("App"))},
+		{"log-cache read other app", "GET", "/api/v1/read/{otherApp}", nil, rolePer(seen, roleNotFound("App"), roleNotFound("App"), roleNotFound("App"))},
 		// CC's four app features: ssh, revisions, service-binding-k8s and
 		// file-based-vcap-services.
 		{"app features", "GET", "/v3/apps/{app}/features", nil, rolePer(roleOK(200, roleTotal(4)), roleOK(200, roleTotal(4)), roleOK(200, roleTotal(4)), roleNotFound("App"))},

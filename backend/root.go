@@ -1,7 +1,6 @@
 package backend
 
 import (
-	"net"
 	"strings"
 )
 
@@ -15,15 +14,15 @@ type rootJSON struct {
 		Login             link     `json:"login"`
 		UAA               link     `json:"uaa"`
 		Credhub           *link    `json:"credhub"`
-		Routing           link     `json:"routing"`
-		Logging           link     `json:"logging"`
-		LogCache          link     `json:"log_cache"`
-		LogStream         link     `json:"log_stream"`
+		Routing           *link    `json:"routing"`
+		Logging           *link    `json:"logging"`
+		LogCache          *link    `json:"log_cache"`
+		LogStream         *link    `json:"log_stream"`
 		AppSSH            struct {
-			Href string `json:"href"`
+			Href *string `json:"href"`
 			Meta struct {
-				HostKeyFingerprint string `json:"host_key_fingerprint"`
-				OAuthClient        string `json:"oauth_client"`
+				HostKeyFingerprint *string `json:"host_key_fingerprint"`
+				OAuthClient        *string `json:"oauth_client"`
 			} `json:"meta"`
 		} `json:"app_ssh"`
 	} `json:"links"`
@@ -36,7 +35,13 @@ type metaLink struct {
 	} `json:"meta"`
 }
 
-// root answers GET /, the anonymous discovery document.
+// root answers GET /, the anonymous discovery document. Every link names
+// something this server answers: the components the embedded Cloud
+// Foundry does not have (credhub, the routing API, doppler's websocket
+// logging, log-stream, SSH) are null, as a Cloud Controller whose config
+// lacks them renders them (cc app/controllers/runtime/root_controller.rb,
+// credhub_link, routing_link, logging_link, log_stream_link); the log
+// cache it answers itself (logcache.go).
 func (s *Server) root(r *request) error {
 	if err := r.query.allow(); err != nil {
 		return err
@@ -50,18 +55,7 @@ func (s *Server) root(r *request) error {
 	l.NetworkPolicyV1 = link{Href: r.base + "/networking/v1/external"}
 	l.Login = link{Href: orDefault(s.cfg.LoginURL, r.base)}
 	l.UAA = link{Href: orDefault(s.cfg.UAAURL, r.base)}
-	l.Routing = link{Href: r.base + "/routing"}
-	host := strings.TrimPrefix(strings.TrimPrefix(r.base, "https://"), "http://")
-	l.Logging = link{Href: "ws://" + host + "/logging"}
-	l.LogCache = link{Href: r.base + "/log-cache"}
-	l.LogStream = link{Href: r.base + "/log-stream"}
-	hostname := host
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		hostname = h
-	}
-	l.AppSSH.Href = net.JoinHostPort(hostname, "2222")
-	l.AppSSH.Meta.HostKeyFingerprint = "capibridge-embedded-no-ssh"
-	l.AppSSH.Meta.OAuthClient = "ssh-proxy"
+	l.LogCache = &link{Href: r.base}
 	return r.reply(200, j)
 }
 

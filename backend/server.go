@@ -40,6 +40,8 @@ type Server struct {
 	now    func() time.Time
 	routes []route
 	http   *fasthttp.Server
+	// started is when New ran: the log cache's uptime.
+	started time.Time
 
 	// staging keeps the bits on disk and finishes builds (staging.go).
 	staging *staging
@@ -68,6 +70,7 @@ func New(ctx context.Context, cfg configs.Backend, log *slog.Logger, opts ...Opt
 	for _, o := range opts {
 		o(s)
 	}
+	s.started = s.now()
 	st, err := store.Open(ctx, cfg.Data, s.now)
 	if err != nil {
 		return nil, err
@@ -104,6 +107,10 @@ func New(ctx context.Context, cfg configs.Backend, log *slog.Logger, opts ...Opt
 		WriteTimeout:          time.Minute,
 		IdleTimeout:           2 * time.Minute,
 		NoDefaultServerHeader: true,
+		// The request line and headers may take 64 KiB: UAA tokens with
+		// many scopes or groups are several KiB, and gorouter in front of a
+		// Cloud Controller takes 1 MiB (fasthttp's default is 4 KiB).
+		ReadBufferSize: 64 << 10,
 		// Package and droplet uploads stream to disk (staging_bits.go);
 		// readBody reads every other body whole, up to maxJSONBody.
 		StreamRequestBody:            true,
@@ -357,6 +364,8 @@ func (s *Server) buildRoutes() []route {
 		{get, p("/"), true, s.root},
 		{get, p("/v3"), true, s.v3Root},
 		{get, p("/v3/info"), true, s.info},
+		{get, p("/api/v1/info"), true, s.logCacheInfo},
+		{get, p("/api/v1/read/:source_id"), false, s.logCacheRead},
 
 		{get, p("/v3/organizations"), false, s.listOrgs},
 		{get, p("/v3/organizations/:guid"), false, s.getOrg},

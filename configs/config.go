@@ -40,6 +40,21 @@ type Config struct {
 	// /v3 point there so clients stay behind the gateway. Empty uses each
 	// request's scheme and Host.
 	ExternalURL string `koanf:"external_url"`
+	// UAAPassthrough is the URL of a UAA whose client endpoints (/login,
+	// /oauth/token, /token_keys, /userinfo, ...) the gateway serves on its
+	// own address, so that a client that reaches only the gateway can log
+	// in; the login and uaa links of the discovery documents then name the
+	// gateway. Empty passes nothing to a UAA and leaves those links as the
+	// Cloud Controller says. `serve` in front of the embedded Cloud Foundry
+	// sets it to the embedded UAA.
+	UAAPassthrough string `koanf:"uaa_passthrough"`
+	// LogCachePassthrough is the URL of a log-cache whose HTTP API
+	// (/api/v1/info, /api/v1/read/..., ...) the gateway serves on its own
+	// address; the log_cache link of / then names the gateway, where the cf
+	// CLI reads an app's logs during push, start and logs. Empty: none.
+	// `serve` in front of the embedded Cloud Foundry sets it to the
+	// embedded log cache.
+	LogCachePassthrough string `koanf:"log_cache_passthrough"`
 	// V2Passthrough lists v2 path prefixes (such as "/v2/service_brokers")
 	// sent to the upstream as they are, for a Cloud Controller that still
 	// serves v2. Other untranslated v2 paths are 404 CF-NotFound.
@@ -503,6 +518,18 @@ func (c Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		errs = append(errs, fmt.Errorf("configs: log_level: %q is not one of debug, info, warn, error", c.LogLevel))
+	}
+	for key, v := range map[string]string{"uaa_passthrough": c.UAAPassthrough, "log_cache_passthrough": c.LogCachePassthrough} {
+		if v == "" {
+			continue
+		}
+		// The client's path goes to the component as it is: a component
+		// under a path prefix would need it rewritten.
+		if err := checkURL(key, v); err != nil {
+			errs = append(errs, err)
+		} else if u, _ := url.Parse(v); strings.TrimSuffix(u.Path, "/") != "" {
+			errs = append(errs, fmt.Errorf("configs: %s: %q has a path; give the component's origin (scheme://host:port)", key, v))
+		}
 	}
 	if c.ExternalURL != "" {
 		if err := checkURL("external_url", c.ExternalURL); err != nil {

@@ -204,6 +204,10 @@ func (g *Gateway) dispatch(ctx *fasthttp.RequestCtx) {
 		err = g.forward(ctx, rt)
 	case kindV2Info:
 		err = g.v2Info(ctx)
+	case kindUAA:
+		err = g.uaaForward(ctx, rt)
+	case kindLogCache:
+		err = g.forwardTo(ctx, rt, g.logCache)
 	case kindV2:
 		if h := rt.handler(ctx.Method()); h != nil {
 			err = g.notFoundOrHidden(ctx, h(g, ctx))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"strings"
 	"time"
 
@@ -23,6 +24,12 @@ var hopHeaders = []string{
 // streamed both ways: the user's Authorization goes with it (DESIGN: the
 // Cloud Controller authorises by role).
 func (g *Gateway) forward(ctx *fasthttp.RequestCtx, rt *Route) error {
+	return g.forwardTo(ctx, rt, g.upstream)
+}
+
+// forwardTo is forward to up: the Cloud Controller, or the UAA of
+// configs.UAAPassthrough.
+func (g *Gateway) forwardTo(ctx *fasthttp.RequestCtx, rt *Route, up *Upstream) error {
 	g.prepareUpstreamRequest(ctx)
 	// The body is read from the client while it is written upstream: wrap
 	// it so that a client that goes away is told from an upstream that
@@ -33,9 +40,9 @@ func (g *Gateway) forward(ctx *fasthttp.RequestCtx, rt *Route) error {
 			ctx.Request.SetBodyStream(g.clientBody(ctx, bs), n)
 		}
 	}
-	do := g.upstream.Do
+	do := up.Do
 	if g.isTransfer(ctx) {
-		do = g.upstream.Transfer
+		do = up.Transfer
 	}
 	if err := do(&ctx.Request, &ctx.Response, rt.Template); err != nil {
 		return err
@@ -113,6 +120,15 @@ func (g *Gateway) prepareUpstreamRequest(ctx *fasthttp.RequestCtx) {
 		h.Del(k)
 	}
 	h.Set("X-Forwarded-For", ctx.RemoteIP().String())
+	// The origin the client should see in the upstream's links: the
+	// configured external URL, else the one it used.
+	if g.cfg.ExternalURL != "" {
+		if u, err := url.Parse(g.cfg.ExternalURL); err == nil {
+			h.Set("X-Forwarded-Proto", u.Scheme)
+			h.Set("X-Forwarded-Host", u.Host)
+			return
+		}
+	}
 	h.Set("X-Forwarded-Proto", g.scheme(ctx))
 	h.SetBytesV("X-Forwarded-Host", ctx.Host())
 }

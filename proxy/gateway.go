@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http/pprof"
+	"strings"
 	"sync"
 	"time"
 
@@ -44,6 +45,9 @@ type Gateway struct {
 	// bg is the gateway's own UAA client (configs.Background), nil
 	// without one.
 	bg *clientToken
+	// uaa and logCache are the components of configs.UAAPassthrough and
+	// configs.LogCachePassthrough, nil without them.
+	uaa, logCache *Upstream
 
 	public, admin *fasthttp.Server
 
@@ -72,9 +76,26 @@ func New(cfg configs.Config, d Deps) (*Gateway, error) {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
 	g := &Gateway{cfg: cfg, upstream: d.Upstream, verifier: d.Verifier, m: d.Metrics, gatherer: d.Gatherer, log: d.Log,
-		router: newRouter(cfg.V2Passthrough), v3: ccv3.New(d.Upstream, d.Upstream.URL(), cfg.UpstreamClient.Fanout), cache: d.Cache}
+		router: newRouter(cfg.V2Passthrough, cfg.UAAPassthrough != "", cfg.LogCachePassthrough != ""), v3: ccv3.New(d.Upstream, d.Upstream.URL(), cfg.UpstreamClient.Fanout), cache: d.Cache}
 	if g.cache != nil {
 		g.cachePolicy = cachePolicies(g.router, cfg.Cache)
+	}
+	// A component at the upstream's own address shares its connections.
+	component := func(rawURL string) (*Upstream, error) {
+		if rawURL == "" {
+			return nil, nil
+		}
+		if strings.TrimSuffix(rawURL, "/") == d.Upstream.URL() {
+			return d.Upstream, nil
+		}
+		return NewUpstream(rawURL, cfg.UpstreamClient, d.Metrics)
+	}
+	var err error
+	if g.uaa, err = component(cfg.UAAPassthrough); err != nil {
+		return nil, err
+	}
+	if g.logCache, err = component(cfg.LogCachePassthrough); err != nil {
+		return nil, err
 	}
 	g.bg = newClientToken(cfg.Background, d.Upstream)
 	// Every refusal reason is exported from the start, at 0, so a rate

@@ -48,14 +48,18 @@ func TestV2InfoFromTheUpstream(t *testing.T) {
 	if err := json.Unmarshal(anon.body, &info); err != nil {
 		t.Fatal(err)
 	}
-	// CC's key order; "user" only with a valid token, "custom" only when set.
+	// CC's key order; "user" only with a valid token, "custom" only when
+	// set, "routing_endpoint" only with a routing API, which the embedded CF
+	// has not (cc app/controllers/runtime/info_controller.rb).
 	want := strings.Join(keysOf(t, ref), ",")
 	want = strings.TrimSuffix(want, ",user")
+	want = strings.TrimSuffix(want, ",routing_endpoint")
 	if got := strings.Join(keysOf(t, anon.body), ","); got != want {
 		t.Errorf("keys\n got %s\nwant %s", got, want)
 	}
-	for key, value := range map[string]any{"api_version": "2.293.0", "authorization_endpoint": s.cfURL, "token_endpoint": s.cfURL,
-		"min_cli_version": "6.22.0", "name": "capibridge"} {
+	// The UAA is the embedded one, passed through on the gateway's address.
+	for key, value := range map[string]any{"api_version": "2.293.0", "authorization_endpoint": s.gwURL, "token_endpoint": s.gwURL,
+		"min_cli_version": "6.22.0", "name": "capibridge", "doppler_logging_endpoint": nil, "app_ssh_endpoint": nil} {
 		if info[key] != value {
 			t.Errorf("%s = %v, want %v", key, info[key], value)
 		}
@@ -201,9 +205,16 @@ func TestRootLinksPointAtTheGateway(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, want := range map[string]string{"self": s.gwURL, "cloud_controller_v2": s.gwURL + "/v2", "cloud_controller_v3": s.gwURL + "/v3",
-		"uaa": upstream.Links["uaa"].Href, "logging": upstream.Links["logging"].Href} {
+		"uaa": s.gwURL, "login": s.gwURL, "log_cache": s.gwURL, "network_policy_v0": upstream.Links["network_policy_v0"].Href} {
 		if got := root.Links[name].Href; got != want || want == "" {
 			t.Errorf("%s = %q, want %q", name, got, want)
+		}
+	}
+	// What the embedded CF does not run stays null, as CC renders a
+	// component it is not configured with.
+	for _, name := range []string{"credhub", "routing", "logging", "log_stream"} {
+		if !bytes.Contains(r.body, []byte(`"`+name+`":null`)) {
+			t.Errorf("%s is not null: %s", name, r.body)
 		}
 	}
 	// Key order is the upstream's.
@@ -232,6 +243,26 @@ func TestRootLinksPointAtTheGateway(t *testing.T) {
 		if !strings.HasPrefix(l.Href, "https://api.example.org/v3") {
 			t.Errorf("/v3 link %s = %q", name, l.Href)
 		}
+	}
+	// And so does every link of / and /v2/info, the UAA's included.
+	extRoot := ext.do("GET", ext.gwURL+"/", "", nil)
+	if err := json.Unmarshal(extRoot.body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for name, l := range doc.Links {
+		if l.Href != "" && !strings.HasPrefix(l.Href, "https://api.example.org") {
+			t.Errorf("/ link %s = %q", name, l.Href)
+		}
+	}
+	var info struct {
+		Auth  string `json:"authorization_endpoint"`
+		Token string `json:"token_endpoint"`
+	}
+	if err := json.Unmarshal(ext.do("GET", ext.gwURL+"/v2/info", "", nil).body, &info); err != nil {
+		t.Fatal(err)
+	}
+	if info.Auth != "https://api.example.org" || info.Token != "https://api.example.org" {
+		t.Errorf("/v2/info names the UAA at %q and %q", info.Auth, info.Token)
 	}
 }
 

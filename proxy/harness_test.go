@@ -74,6 +74,8 @@ func startStackWith(t testing.TB, backendMutate func(*configs.Backend), mutate f
 		client: &fasthttp.Client{ReadTimeout: 30 * time.Second, MaxResponseBodySize: 1 << 30}}
 	cfg := testGatewayConfig()
 	cfg.Upstream = s.cfURL
+	// As serve sets them in front of the embedded CF.
+	cfg.UAAPassthrough, cfg.LogCachePassthrough = s.cfURL, s.cfURL
 	if mutate != nil {
 		mutate(&cfg)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -76,9 +77,11 @@ type link struct {
 
 // root passes GET / and GET /v3 through and rewrites their links so that
 // clients that discover the API from them stay behind the gateway: in /,
-// self and the two cloud_controller links; in /v3, every link under the
-// upstream's v3 URL. The uaa, login and other links keep pointing where
-// the Cloud Controller says.
+// self and the two cloud_controller links (cloud_controller_v2 is added
+// when a Cloud Controller without v2 leaves it out: cc
+// app/controllers/runtime/root_controller.rb), and login and uaa when the
+// gateway passes the UAA through; in /v3, every link under the upstream's
+// v3 URL. The other links keep pointing where the Cloud Controller says.
 func (g *Gateway) root(ctx *fasthttp.RequestCtx, rt *Route) error {
 	if err := g.forward(ctx, rt); err != nil {
 		return err
@@ -105,9 +108,20 @@ func (g *Gateway) root(ctx *fasthttp.RequestCtx, rt *Route) error {
 		links.vals[name], _ = json.Marshal(l)
 	}
 	if rt.Template == "/" {
+		if _, ok := links.vals["cloud_controller_v2"]; !ok {
+			links.vals["cloud_controller_v2"], _ = json.Marshal(map[string]any{"href": "", "meta": map[string]string{"version": V2APIVersion}})
+			links.keys = slices.Insert(links.keys, min(1, len(links.keys)), "cloud_controller_v2")
+		}
 		rewrite("self", func(string) string { return base })
 		rewrite("cloud_controller_v2", func(string) string { return base + "/v2" })
 		rewrite("cloud_controller_v3", func(string) string { return base + "/v3" })
+		if g.uaa != nil {
+			rewrite("login", func(string) string { return base })
+			rewrite("uaa", func(string) string { return base })
+		}
+		if g.logCache != nil {
+			rewrite("log_cache", func(string) string { return base })
+		}
 	} else {
 		var self link
 		_ = json.Unmarshal(links.vals["self"], &self)
@@ -210,6 +224,20 @@ func (g *Gateway) v2Info(ctx *fasthttp.RequestCtx) error {
 	// authenticate has already checked the token of this optional-auth route.
 	if id := identityOf(ctx); id != nil {
 		info.User = id.ID()
+	}
+	// The UAA is named where this client can reach it: at the gateway when
+	// it passes the UAA through; else as the Cloud Controller says, unless
+	// that is the upstream's own address (an embedded or internal Cloud
+	// Controller), which the gateway stands for.
+	base := g.publicBase(ctx)
+	if g.uaa != nil {
+		info.AuthorizationEndpoint, info.TokenEndpoint = base, base
+	} else {
+		info.AuthorizationEndpoint, _ = relink(info.AuthorizationEndpoint, g.upstream.URL(), base)
+		info.TokenEndpoint, _ = relink(info.TokenEndpoint, g.upstream.URL(), base)
+	}
+	if info.RoutingEndpoint != "" {
+		info.RoutingEndpoint, _ = relink(info.RoutingEndpoint, g.upstream.URL(), base)
 	}
 	b, err := json.Marshal(info)
 	if err != nil {

@@ -18,6 +18,8 @@ const (
 	kindV2Forward             // an untranslated v2 path configured to pass through
 	kindV2Unknown             // an untranslated v2 path: 404 CF-NotFound
 	kindV2                    // a v2 route the gateway translates: see v2Routes
+	kindUAA                   // a UAA endpoint passed to configs.UAAPassthrough: see uaaPaths
+	kindLogCache              // a log-cache endpoint passed to configs.LogCachePassthrough
 	kindUnknown               // anything else: 404 CF-NotFound
 )
 
@@ -115,15 +117,34 @@ var (
 		"space_quota_definitions", "spaces", "stacks", "user_provided_service_instances", "users"}
 )
 
+// uaaPaths are the UAA endpoints the cf CLI, go-cfclient and OAuth
+// libraries call (login prompts, tokens, keys, user info, discovery);
+// uaaPrefixes are UAA's SCIM collections (cf create-user). logCachePaths
+// are log-cache's HTTP API (go-log-cache: info, read, meta, PromQL), the
+// read's source id a prefix. Served only with a passthrough of their
+// component; without one they are unknown requests.
+var (
+	uaaPaths = []string{"/login", "/info", "/oauth/token", "/oauth/authorize", "/token_key", "/token_keys", "/userinfo",
+		"/check_token", "/introspect", "/.well-known/openid-configuration", "/passcode", "/logout.do"}
+	uaaPrefixes      = []string{"/Users", "/Groups"}
+	logCachePaths    = []string{"/api/v1/info", "/api/v1/meta", "/api/v1/query", "/api/v1/query_range"}
+	logCachePrefixes = []string{"/api/v1/read"}
+)
+
 // router maps request paths to routes.
 type router struct {
 	root, v3Root, v3Info, v2Info, unknown, v2Other, v3Other, v2ForwardOther *Route
 	v3, v2, v2Forward                                                       map[string][3]*Route // collection → [list, :guid, :guid/*]
 	translated                                                              map[string][]*Route  // collection → translated v2 routes
 	passthrough                                                             []string
+	// components holds the routes of the UAA and of log-cache by path,
+	// and by prefix as "/Users/*"; empty without their passthroughs.
+	components map[string]*Route
 }
 
-func newRouter(v2Passthrough []string) *router {
+// newRouter builds the routes; uaa and logCache add the routes of those
+// components, passed through.
+func newRouter(v2Passthrough []string, uaa, logCache bool) *router {
 	r := &router{
 		root:           &Route{Template: "/", kind: kindRoot, anonymous: true},
 		v3Root:         &Route{Template: "/v3", kind: kindRoot, anonymous: true},
@@ -138,6 +159,25 @@ func newRouter(v2Passthrough []string) *router {
 		v2Forward:      map[string][3]*Route{},
 		translated:     map[string][]*Route{},
 		passthrough:    v2Passthrough,
+		components:     map[string]*Route{},
+	}
+	add := func(k kind, paths, prefixes []string) {
+		// The UAA checks its own credentials (client Basic auth, bearer
+		// tokens), so its routes are anonymous to the gateway; log-cache
+		// takes the UAA tokens the gateway checks, but for its version.
+		for _, p := range paths {
+			r.components[p] = &Route{Template: p, kind: k, anonymous: k == kindUAA || p == "/api/v1/info"}
+		}
+		for _, p := range prefixes {
+			r.components[p] = &Route{Template: p, kind: k, anonymous: k == kindUAA}
+			r.components[p+"/*"] = &Route{Template: p + "/*", kind: k, anonymous: k == kindUAA}
+		}
+	}
+	if uaa {
+		add(kindUAA, uaaPaths, uaaPrefixes)
+	}
+	if logCache {
+		add(kindLogCache, logCachePaths, logCachePrefixes)
 	}
 	templates := func(prefix, c string) [3]string {
 		base := prefix + c
@@ -196,7 +236,7 @@ func (r *router) match(path []byte) *Route {
 			}
 		}
 	default:
-		return r.unknown
+		return r.matchComponent(path)
 	}
 	name, tail, _ := bytes.Cut(rest, []byte("/"))
 	routes, ok := table[string(name)] // no allocation: the compiler reads the bytes in place
@@ -210,6 +250,30 @@ func (r *router) match(path []byte) *Route {
 		return routes[1]
 	}
 	return routes[2]
+}
+
+// matchComponent returns the UAA or log-cache route of path, or the
+// unknown route: an exact path, else the longest prefix with routes below
+// it ("/Users/*").
+func (r *router) matchComponent(path []byte) *Route {
+	if len(r.components) == 0 {
+		return r.unknown
+	}
+	if rt, ok := r.components[string(path)]; ok {
+		return rt
+	}
+	for i := len(path) - 1; i > 0; i-- {
+		if path[i] != '/' {
+			continue
+		}
+		if rt, ok := r.components[string(path[:i])]; ok {
+			if below, ok := r.components[rt.Template+"/*"]; ok {
+				return below
+			}
+			return r.unknown
+		}
+	}
+	return r.unknown
 }
 
 func firstSegment(p []byte) []byte {

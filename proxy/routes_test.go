@@ -7,7 +7,7 @@ import (
 )
 
 func TestRouterTemplates(t *testing.T) {
-	r := newRouter([]string{"/v2/service_brokers"})
+	r := newRouter([]string{"/v2/service_brokers"}, true, true)
 	cases := []struct {
 		path, template string
 		kind           kind
@@ -35,6 +35,19 @@ func TestRouterTemplates(t *testing.T) {
 		{"/v2/service_brokers/x/y", "/v2/service_brokers/:guid/*", kindV2Forward},
 		{"/v2/unheard-of", "/v2/_other", kindV2Unknown},
 		{"/v4/apps", "_other", kindUnknown},
+		{"/login", "/login", kindUAA},
+		{"/oauth/token", "/oauth/token", kindUAA},
+		{"/oauth/token/", "/oauth/token", kindUAA},
+		{"/.well-known/openid-configuration", "/.well-known/openid-configuration", kindUAA},
+		{"/Users", "/Users", kindUAA},
+		{"/Users/abc", "/Users/*", kindUAA},
+		{"/Users/abc/password", "/Users/*", kindUAA},
+		{"/oauth/unheard-of", "_other", kindUnknown},
+		{"/Usersx", "_other", kindUnknown},
+		{"/api/v1/info", "/api/v1/info", kindLogCache},
+		{"/api/v1/read/abc", "/api/v1/read/*", kindLogCache},
+		{"/api/v1/read", "/api/v1/read", kindLogCache},
+		{"/api/v1/other", "_other", kindUnknown},
 	}
 	for _, tc := range cases {
 		got := r.match([]byte(tc.path))
@@ -42,7 +55,10 @@ func TestRouterTemplates(t *testing.T) {
 			t.Errorf("%s: %s (kind %d), want %s (kind %d)", tc.path, got.Template, got.kind, tc.template, tc.kind)
 		}
 	}
-	for _, p := range []string{"/v3/apps/abc/env", "/v2/spaces/abc/apps", "/v2/apps/abc/unheard-of"} {
+	if got := newRouter(nil, false, false).match([]byte("/oauth/token")); got.kind != kindUnknown {
+		t.Errorf("without a UAA passthrough /oauth/token is %s (kind %d), want unknown", got.Template, got.kind)
+	}
+	for _, p := range []string{"/v3/apps/abc/env", "/v2/spaces/abc/apps", "/v2/apps/abc/unheard-of", "/oauth/token", "/Users/abc", "/api/v1/read/abc"} {
 		if n := testing.AllocsPerRun(100, func() { r.match([]byte(p)) }); n != 0 {
 			t.Errorf("match(%s) allocates %v times", p, n)
 		}

@@ -115,7 +115,28 @@ func (u *Upstream) do(req *fasthttp.Request, resp *fasthttp.Response, route stri
 	if e != nil {
 		return e
 	}
-	return nil
+	return tooLarge(resp)
+}
+
+// tooLarge turns an upstream's refusal of a request line or headers too
+// large for it (414, 431: a router's or server's buffer, not the Cloud
+// Controller's API) into the gateway's error in CC's shape, keeping the
+// status: the client's request is what is too large. The upstream's own
+// body, plain text, is dropped.
+func tooLarge(resp *fasthttp.Response) error {
+	var what string
+	switch resp.StatusCode() {
+	case fasthttp.StatusRequestURITooLong:
+		what = "The request URI is too long for the Cloud Controller"
+	case fasthttp.StatusRequestHeaderFieldsTooLarge:
+		what = "The request headers are too large for the Cloud Controller"
+	default:
+		return nil
+	}
+	_ = resp.CloseBodyStream()
+	resp.ResetBody()
+	return &Error{Status: resp.StatusCode(), Code: 10004, Name: "InvalidRequest", Description: what,
+		cause: fmt.Errorf("upstream answered %d", resp.StatusCode())}
 }
 
 // failureTable is the one place that says what an upstream failure means to
