@@ -203,7 +203,7 @@ func TestCFCLI653QuickStart(t *testing.T) {
 	w.Write(zipFiles(t, files))
 	mw.Close()
 	var job struct {
-		Metadata struct{ GUID string } `json:"metadata"`
+		Metadata struct{ GUID string }   `json:"metadata"`
 		Entity   struct{ Status string } `json:"entity"`
 	}
 	if err := json.Unmarshal(c.send("PUT", "/v2/apps/"+app+"/bits?async=true", c.token, mw.FormDataContentType(), body.Bytes(), 201).body, &job); err != nil {
