@@ -128,7 +128,9 @@ func (c *cf) do(method, path, user string, body any) resp {
 		c.t.Fatalf("%s %s: %v", method, path, err)
 	}
 	h := map[string]string{}
-	res.Header.VisitAll(func(k, v []byte) { h[string(k)] = string(v) })
+	for k, v := range res.Header.All() {
+		h[string(k)] = string(v)
+	}
 	return resp{status: res.StatusCode(), body: append([]byte(nil), res.Body()...), header: h}
 }
 

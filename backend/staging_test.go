@@ -116,7 +116,9 @@ func (c *cf) raw(method, path, user, contentType string, body []byte, chunked bo
 		c.t.Fatalf("%s %s: %v", method, path, err)
 	}
 	h := map[string]string{}
-	res.Header.VisitAll(func(k, v []byte) { h[string(k)] = string(v) })
+	for k, v := range res.Header.All() {
+		h[string(k)] = string(v)
+	}
 	return resp{status: res.StatusCode(), body: append([]byte(nil), res.Body()...), header: h}
 }
 

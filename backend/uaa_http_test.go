@@ -56,7 +56,9 @@ func (c *cf) uaa(r uaaReq) resp {
 		c.t.Fatalf("%s %s: %v", r.method, r.path, err)
 	}
 	h := map[string]string{}
-	res.Header.VisitAll(func(k, v []byte) { h[string(k)] = string(v) })
+	for k, v := range res.Header.All() {
+		h[string(k)] = string(v)
+	}
 	return resp{status: res.StatusCode(), body: append([]byte(nil), res.Body()...), header: h}
 }
 

@@ -35,9 +35,9 @@ func call(ctx *fasthttp.RequestCtx) ccv3.Call {
 // kept ("+" is a space, as CC's CGI.parse reads it; MAPPING §3.1).
 func queryPairs(ctx *fasthttp.RequestCtx) [][2]string {
 	var pairs [][2]string
-	ctx.QueryArgs().VisitAll(func(k, v []byte) {
+	for k, v := range ctx.QueryArgs().All() {
 		pairs = append(pairs, [2]string{string(k), string(v)})
-	})
+	}
 	return pairs
 }
 
@@ -390,11 +390,6 @@ func stackNames(stacks []ccv3.Stack, guids []string) []string {
 		}
 	}
 	return out
-}
-
-func lastSegment(p []byte) string {
-	p = bytes.TrimSuffix(p, []byte("/"))
-	return string(p[bytes.LastIndexByte(p, '/')+1:])
 }
 
 func writeJSONString(b *bytes.Buffer, s *string) {
