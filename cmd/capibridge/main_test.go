@@ -168,6 +168,36 @@ func TestServeGateway(t *testing.T) {
 	if code, body := get(gw+"/v2/info", ""); code != 200 || !strings.Contains(body, `"api_version":"2.293.0"`) {
 		t.Errorf("/v2/info: %d %s", code, body)
 	}
+	// One address is enough: /v2/info names the gateway as the UAA, which
+	// answers cf login's password grant there, and the token works on v2.
+	_, infoBody := get(gw+"/v2/info", "")
+	var info struct {
+		Token string `json:"token_endpoint"`
+	}
+	if err := json.Unmarshal([]byte(infoBody), &info); err != nil || info.Token != gw {
+		t.Errorf("token_endpoint %q, want the gateway %s (%v)", info.Token, gw, err)
+	}
+	req, _ := http.NewRequest("POST", gw+"/oauth/token", strings.NewReader("grant_type=password&username=developer&password=developer"))
+	req.SetBasicAuth("cf", "")
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var grant struct {
+		AccessToken string `json:"access_token"`
+	}
+	_ = json.NewDecoder(res.Body).Decode(&grant)
+	res.Body.Close()
+	if res.StatusCode != 200 || grant.AccessToken == "" {
+		t.Fatalf("password grant through the gateway: %d", res.StatusCode)
+	}
+	if code, body := get(gw+"/v2/apps", grant.AccessToken); code != 200 || !strings.Contains(body, `"total_results":0`) {
+		t.Errorf("/v2/apps with the grant's token: %d %s", code, body)
+	}
+	if code, body := get(gw+"/", ""); code != 200 || strings.Count(body, gw) < 6 || strings.Contains(body, "127.0.0.1:") && strings.Count(body, "127.0.0.1:") != strings.Count(body, gw) {
+		t.Errorf("/ names more than the gateway: %s", body)
+	}
 	if code, body := get(gw+"/v3/apps", token); code != 200 || !strings.Contains(body, `"resources":[]`) {
 		t.Errorf("/v3/apps with the greeting's token: %d %s", code, body)
 	}
