@@ -25,6 +25,7 @@ func (g *Gateway) chain() fasthttp.RequestHandler {
 		g.route,         // picks the Route: the bounded template every later step uses
 		g.accessLog,     // one JSON line per request; never a token
 		g.measure,       // capibridge_http_* metrics
+		g.checkFraming,  // body framing a proxy must not pass on: 400 and close (RFC 9112 §6.3)
 		g.authenticate,  // bearer tokens and v2 scopes (MAPPING §4)
 	}
 	if g.cache != nil {

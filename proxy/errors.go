@@ -51,6 +51,10 @@ func errUaaUnavailable(cause error) *Error {
 	return &Error{503, 20004, "UaaUnavailable", "The UAA service is currently unavailable", cause}
 }
 
+func errBadRequest(detail string) *Error {
+	return &Error{400, 1004, "BadRequest", "Bad request: " + detail, nil}
+}
+
 func errUnknown(cause error) *Error {
 	return &Error{500, 10001, "UnknownError", "An unknown error occurred.", cause}
 }

@@ -105,17 +105,24 @@ func (g *Gateway) isTransfer(ctx *fasthttp.RequestCtx) bool {
 func (g *Gateway) prepareUpstreamRequest(ctx *fasthttp.RequestCtx) {
 	h := &ctx.Request.Header
 	for _, name := range connectionTokens(h.Peek("Connection")) {
-		h.Del(name)
+		// The fields Connection names go no further (RFC 9110 §7.6.1).
+		// Content-Length and Transfer-Encoding frame this hop's body, and
+		// the gateway frames the next hop's itself from the body it
+		// forwards (forward's SetBodyStream): deleting them here would
+		// drop the body's length and send a body no header announces.
+		if !strings.EqualFold(name, fasthttp.HeaderContentLength) && !strings.EqualFold(name, fasthttp.HeaderTransferEncoding) {
+			h.Del(name)
+		}
 	}
 	for _, name := range hopHeaders {
 		h.Del(name)
 	}
 	var forwarded []string
-	h.VisitAll(func(k, _ []byte) {
+	for k := range h.All() {
 		if len(k) > 12 && strings.EqualFold(string(k[:12]), "X-Forwarded-") {
 			forwarded = append(forwarded, string(k))
 		}
-	})
+	}
 	for _, k := range forwarded {
 		h.Del(k)
 	}

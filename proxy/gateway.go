@@ -119,6 +119,11 @@ func New(cfg configs.Config, d Deps) (*Gateway, error) {
 		DisablePreParseMultipartForm:  true,
 		DisableHeaderNamesNormalizing: false,
 		CloseOnShutdown:               true,
+		// Framing faults fasthttp refuses while parsing are answered in
+		// the CF shape (framing.go); its error texts, which it also logs,
+		// name the fault without quoting the request, tokens included.
+		ErrorHandler:          serverError,
+		SecureErrorLogMessage: true,
 	}
 	g.admin = &fasthttp.Server{Handler: g.adminHandler(), Name: "capibridge-admin", NoDefaultServerHeader: true,
 		ReadTimeout: 10 * time.Second, WriteTimeout: time.Minute}
