@@ -133,7 +133,8 @@ func (g *Gateway) RunBackground(ctx context.Context, cfg configs.Background) {
 }
 
 // sweepPendingStarts finishes the pending v2 starts whose build has
-// staged, among every app (v3 cannot filter on annotations).
+// staged, and the writes gateways that died left half-made, among every
+// app (v3 cannot filter on annotations).
 func (g *Gateway) sweepPendingStarts(c ccv3.Call) error {
 	var pending []translate.V3App
 	for page := 1; ; page++ {
@@ -142,7 +143,8 @@ func (g *Gateway) sweepPendingStarts(c ccv3.Call) error {
 			return err
 		}
 		for _, a := range p.Resources {
-			if a.Metadata.Annotations[translate.AnnotationPendingStart] != "" {
+			_, creating := a.Metadata.Annotations[translate.AnnotationCreateIntent]
+			if creating || a.Metadata.Annotations[translate.AnnotationPendingStart] != "" {
 				pending = append(pending, a)
 			}
 		}

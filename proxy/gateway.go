@@ -51,6 +51,10 @@ type Gateway struct {
 
 	public, admin *fasthttp.Server
 
+	// faultHook, set by tests only, is called at the named steps of the
+	// multi-call writes (fault).
+	faultHook func(step string)
+
 	readyMu  sync.Mutex
 	readyAt  time.Time
 	readyErr error

@@ -60,6 +60,7 @@ func (g *Gateway) v2AppCreate(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	app, err := g.v3.CreateApp(c, v3Body)
+	resume := false
 	if err != nil {
 		var e *ccv3.Error
 		if errors.As(err, &e) && e.Status == fasthttp.StatusUnprocessableEntity && strings.HasPrefix(e.Detail(), "Invalid space") {
@@ -67,13 +68,24 @@ func (g *Gateway) v2AppCreate(ctx *fasthttp.RequestCtx) error {
 			// answers AppNotFound naming the space (MAPPING §2.2 step 2).
 			return withCause(translate.AppNotFound(spaceGUID), err)
 		}
-		return v2WriteError(err, spaceGUID, req.StrippedName())
+		err = v2WriteError(err, spaceGUID, req.StrippedName())
+		if asError(err).Name != "AppNameTaken" {
+			return err
+		}
+		// The name may be taken by this very create, made half-way by a
+		// gateway that died: its retry finishes it.
+		if app, resume = g.halfMade(c, req); !resume {
+			return err
+		}
+		g.log.Info("a retried v2 create finishes the app a failed attempt left half-made", "app", app.GUID)
 	}
-	if err := g.completeCreate(c, app, req); err != nil {
+	g.fault("create:app")
+	if err := g.completeCreate(c, app, req, resume); err != nil {
 		g.log.Warn("v2 app create failed after POST /v3/apps; deleting the app", "app", app.GUID, "err", err)
 		g.undoCreate(c, app)
 		return err
 	}
+	g.clearCreateIntent(c, app)
 	// The app exists now: reading it back is tried twice, and an error
 	// after that names the app, so that a client does not take its own
 	// app for a taken name when it tries again.
@@ -109,9 +121,49 @@ func (g *Gateway) readBody(ctx *fasthttp.RequestCtx) ([]byte, error) {
 	return b, nil
 }
 
+// halfMade finds the app a create with the same request began and did not
+// finish (AnnotationCreateIntent), named as req names it in its space.
+func (g *Gateway) halfMade(c ccv3.Call, req translate.AppRequest) (translate.V3App, bool) {
+	page, err := g.v3.ListApps(c, ccv3.AppsQuery{Names: []string{req.StrippedName()}, SpaceGUIDs: []string{*req.SpaceGUID}})
+	if err != nil || len(page.Resources) != 1 {
+		return translate.V3App{}, false
+	}
+	app := page.Resources[0]
+	intent, ok := app.Metadata.Annotations[translate.AnnotationCreateIntent]
+	return app, ok && translate.SameCreate(intent, req)
+}
+
+// clearCreateIntent removes the record of a finished create. Failing to is
+// no failure of the create: finishing it again on a later read changes
+// nothing (every step of completeCreate is idempotent).
+func (g *Gateway) clearCreateIntent(c ccv3.Call, app translate.V3App) {
+	if _, ok := app.Metadata.Annotations[translate.AnnotationCreateIntent]; !ok && app.Metadata.Annotations != nil {
+		return
+	}
+	body, err := translate.ClearCreateIntentBody()
+	if err == nil {
+		_, err = g.v3.UpdateApp(c, app.GUID, body)
+	}
+	if err != nil {
+		g.log.Info("the record of a finished v2 create could not be cleared; a later read clears it", "app", app.GUID, "err", err)
+	}
+}
+
+// fault is a test's hook into a write at a named step: it may stop the
+// write there as a gateway killed at that point would stop it. Nil in
+// service.
+func (g *Gateway) fault(step string) {
+	if g.faultHook != nil {
+		g.faultHook(step)
+	}
+}
+
 // completeCreate makes the v3 calls of a create after POST /v3/apps
-// (MAPPING §2.2 steps 6 to 10).
-func (g *Gateway) completeCreate(c ccv3.Call, app translate.V3App, req translate.AppRequest) error {
+// (MAPPING §2.2 steps 6 to 10). Each is idempotent, so a create that a
+// dead gateway left half-made (AnnotationCreateIntent) is finished by
+// running it again (resume); only a docker package is then looked for
+// first, since a second POST would make a second one.
+func (g *Gateway) completeCreate(c ccv3.Call, app translate.V3App, req translate.AppRequest, resume bool) error {
 	name := req.StrippedName()
 	if req.EnableSSH != nil {
 		body, err := translate.SSHBody(*req.EnableSSH)
@@ -121,6 +173,7 @@ func (g *Gateway) completeCreate(c ccv3.Call, app translate.V3App, req translate
 		if err := g.v3.PatchSSH(c, app.GUID, body); err != nil {
 			return v2WriteError(err, app.GUID, name)
 		}
+		g.fault("create:ssh")
 	}
 	if req.ChangesProcess() || req.ChangesScale() {
 		web, err := g.v3.WebProcess(c, app.GUID)
@@ -135,6 +188,7 @@ func (g *Gateway) completeCreate(c ccv3.Call, app translate.V3App, req translate
 			if _, err := g.v3.UpdateProcess(c, web.GUID, pp.Do); err != nil {
 				return v2WriteError(err, app.GUID, name)
 			}
+			g.fault("create:process")
 		}
 		sp, err := translate.PlanScale(req, web)
 		if err != nil {
@@ -144,6 +198,17 @@ func (g *Gateway) completeCreate(c ccv3.Call, app translate.V3App, req translate
 			if _, err := g.v3.ScaleProcess(c, web.GUID, sp.Do); err != nil {
 				return v2WriteError(err, app.GUID, name)
 			}
+			g.fault("create:scale")
+		}
+	}
+	if req.DockerImage != nil && resume {
+		// Finishing a create: a docker package may be there already.
+		pkgs, err := g.v3.LatestPackages(c, []string{app.GUID})
+		if err != nil {
+			return v2WriteError(err, app.GUID, name)
+		}
+		if p, ok := pkgs[app.GUID]; ok && p.Type == "docker" {
+			req.DockerImage = nil
 		}
 	}
 	if req.DockerImage != nil {
@@ -154,6 +219,7 @@ func (g *Gateway) completeCreate(c ccv3.Call, app translate.V3App, req translate
 		if _, err := g.v3.CreatePackage(c, body); err != nil {
 			return v2WriteError(err, app.GUID, name)
 		}
+		g.fault("create:package")
 	}
 	if *req.State == translate.StateStarted {
 		// CC saves the process STARTED on create but neither stages nor
@@ -542,6 +608,14 @@ func (g *Gateway) startV2(c ccv3.Call, guid string, newPkg *translate.V3Package)
 		if err != nil {
 			return err
 		}
+		// The start is recorded before its build is made: a gateway that
+		// dies between the two leaves a record that any read or sweep
+		// finishes (finishWrites), not a build nobody starts the app with.
+		if pending != translate.PendingStartRequested {
+			if err := g.setPendingStart(c, guid, translate.PendingStartRequested); err != nil {
+				return fail(err)
+			}
+		}
 		build, err := g.v3.CreateBuild(c, body)
 		var e *ccv3.Error
 		if errors.As(err, &e) && e.Title() == "CF-StagingInProgress" {
@@ -552,9 +626,16 @@ func (g *Gateway) startV2(c ccv3.Call, guid string, newPkg *translate.V3Package)
 			}
 		}
 		if err != nil {
+			// Nothing was begun: the record goes back to what it was.
+			if pending != translate.PendingStartRequested {
+				if rerr := g.setPendingStart(c, guid, pending); rerr != nil {
+					g.log.Info("the record of a start that made no build could not be restored; a later read settles it", "app", guid, "err", rerr)
+				}
+			}
 			return fail(err)
 		}
 		buildGUID = build.GUID
+		g.fault("start:build")
 	}
 	if pending == buildGUID {
 		return nil
@@ -645,26 +726,32 @@ func (g *Gateway) appAction(c ccv3.Call, guid, action string) error {
 	return err
 }
 
-// finishPendingStarts finishes the v2 starts that waited for staging
-// (MAPPING §2.4): for each app whose recorded build (AnnotationPendingStart)
-// has STAGED, it assigns the droplet, starts the app and clears the
-// record, then returns the bundles read again. The record lives
-// in the backing store, so whichever gateway reads the app first does
-// this, and a gateway that dies half-way leaves it for the next read. A
-// FAILED build keeps the record: the app reads STARTED with package_state
-// FAILED until the client stops it or starts it again, as in CC v2. Reads
-// never fail because of it: a start that cannot be finished now (a reader
-// without write access, an upstream error) is logged and left for later.
+// finishPendingStarts finishes the v2 writes a read meets unfinished, then
+// returns the bundles read again: the starts that waited for staging
+// (MAPPING §2.4), for each app whose recorded build (AnnotationPendingStart)
+// has STAGED: it assigns the droplet, starts the app and clears the
+// record; and the writes a gateway that died left half-made (a create's
+// AnnotationCreateIntent, a start recorded as PendingStartRequested before
+// its build). The records live in the backing store, so whichever gateway
+// reads the app first does this, and a gateway that dies half-way leaves
+// it for the next read. A FAILED build keeps the record: the app reads
+// STARTED with package_state FAILED until the client stops it or starts it
+// again, as in CC v2. Reads never fail because of it: a write that cannot
+// be finished now (a reader without write access, an upstream error) is
+// logged and left for later.
 func (g *Gateway) finishPendingStarts(c ccv3.Call, bundles []translate.AppBundle) []translate.AppBundle {
 	due := map[string]int{}
 	var guids []string
 	for i, b := range bundles {
-		p, lb := b.App.Metadata.Annotations[translate.AnnotationPendingStart], b.LatestBuild
+		ann, lb := b.App.Metadata.Annotations, b.LatestBuild
+		p := ann[translate.AnnotationPendingStart]
+		_, creating := ann[translate.AnnotationCreateIntent]
 		// The recorded build is finished when it is the latest and STAGED.
 		// Another build that is the latest and not staging came after it
 		// (every v2 start records the build it makes): a v3 client has
 		// deployed since, and the pending start only needs forgetting.
-		if p != "" && lb != nil && (lb.GUID == p && lb.State == "STAGED" || lb.GUID != p && lb.State != "STAGING") {
+		if creating || p == translate.PendingStartRequested ||
+			p != "" && lb != nil && (lb.GUID == p && lb.State == "STAGED" || lb.GUID != p && lb.State != "STAGING") {
 			due[b.App.GUID] = i
 			guids = append(guids, b.App.GUID)
 		}
@@ -674,41 +761,36 @@ func (g *Gateway) finishPendingStarts(c ccv3.Call, bundles []translate.AppBundle
 	}
 	var mu sync.Mutex
 	var done []string
+	removed := map[string]bool{}
 	_ = g.v3.PerApp(guids, func(guid string) error {
-		b := bundles[due[guid]]
-		if b.LatestBuild.GUID != b.App.Metadata.Annotations[translate.AnnotationPendingStart] {
-			// Superseded: assigning the older droplet would undo the newer
-			// deploy.
-			if err := g.setPendingStart(c, guid, ""); err != nil {
-				g.log.Info("a superseded pending v2 start could not be cleared on this read", "app", guid, "err", err)
-				return nil
-			}
-			mu.Lock()
-			done = append(done, guid)
-			mu.Unlock()
-			return nil
-		}
-		build, err := g.v3.GetBuild(c, b.App.Metadata.Annotations[translate.AnnotationPendingStart])
-		if err == nil && (build.State != "STAGED" || build.DropletGUID() == "") {
-			return nil
-		}
-		if err == nil {
-			err = g.finishStart(c, b, build)
-		}
+		outcome, err := g.finishWrite(c, bundles[due[guid]])
 		if err != nil {
-			g.log.Info("a pending v2 start could not be finished on this read", "app", guid, "err", err)
+			g.log.Info("an unfinished v2 write could not be finished on this read", "app", guid, "err", err)
 			return nil
 		}
-		g.log.Info("finished a pending v2 start", "app", guid, "build", build.GUID, "droplet", build.DropletGUID())
 		mu.Lock()
-		done = append(done, guid)
-		mu.Unlock()
+		defer mu.Unlock()
+		switch outcome {
+		case writeFinished:
+			done = append(done, guid)
+		case writeRemoved:
+			removed[guid] = true
+		}
 		return nil
 	})
-	if len(done) == 0 {
+	if len(done) == 0 && len(removed) == 0 {
 		return bundles
 	}
 	g.invalidate([]byte("apps"))
+	out := make([]translate.AppBundle, 0, len(bundles))
+	for _, b := range bundles {
+		if !removed[b.App.GUID] {
+			out = append(out, b)
+		}
+	}
+	if len(done) == 0 {
+		return out
+	}
 	apps := make([]translate.V3App, len(done))
 	var stacks []ccv3.Stack
 	err := parallel(
@@ -732,14 +814,94 @@ func (g *Gateway) finishPendingStarts(c ccv3.Call, bundles []translate.AppBundle
 		fresh, err = g.appBundles(c, apps, stacks, bundles[due[done[0]]].Inline)
 	}
 	if err != nil {
-		g.log.Info("reading apps again after finishing their starts failed", "err", err)
-		return bundles
+		g.log.Info("reading apps again after finishing their writes failed", "err", err)
+		return out
 	}
-	out := append([]translate.AppBundle(nil), bundles...)
+	byGUID := map[string]translate.AppBundle{}
 	for _, f := range fresh {
-		out[due[f.App.GUID]] = f
+		byGUID[f.App.GUID] = f
+	}
+	for i, b := range out {
+		if f, ok := byGUID[b.App.GUID]; ok {
+			out[i] = f
+		}
 	}
 	return out
+}
+
+// What finishWrite did with an app's unfinished write.
+type writeOutcome int
+
+const (
+	writeWaiting  writeOutcome = iota // nothing yet: its build still stages
+	writeFinished                     // done: the app reads differently now
+	writeRemoved                      // a create that cannot be finished was undone
+)
+
+// finishWrite carries an app's unfinished v2 write on (finishPendingStarts).
+func (g *Gateway) finishWrite(c ccv3.Call, b translate.AppBundle) (writeOutcome, error) {
+	guid, ann := b.App.GUID, b.App.Metadata.Annotations
+	if intent, ok := ann[translate.AnnotationCreateIntent]; ok {
+		return g.finishCreate(c, b.App, intent)
+	}
+	pending := ann[translate.AnnotationPendingStart]
+	if pending == translate.PendingStartRequested {
+		// The start was recorded and its build perhaps never made: startV2
+		// picks up from whatever it finds (a staged, staging or no build).
+		if err := g.startV2(c, guid, nil); err != nil {
+			return writeWaiting, err
+		}
+		g.log.Info("finished a v2 start a failed attempt left recorded", "app", guid)
+		return writeFinished, nil
+	}
+	if b.LatestBuild.GUID != pending {
+		// Superseded: assigning the older droplet would undo the newer
+		// deploy.
+		if err := g.setPendingStart(c, guid, ""); err != nil {
+			return writeWaiting, err
+		}
+		return writeFinished, nil
+	}
+	build, err := g.v3.GetBuild(c, pending)
+	if err != nil {
+		return writeWaiting, err
+	}
+	if build.State != "STAGED" || build.DropletGUID() == "" {
+		return writeWaiting, nil
+	}
+	if err := g.finishStart(c, b, build); err != nil {
+		return writeWaiting, err
+	}
+	g.log.Info("finished a pending v2 start", "app", guid, "build", build.GUID, "droplet", build.DropletGUID())
+	return writeFinished, nil
+}
+
+// finishCreate finishes a create that a gateway left half-made from its
+// record (AnnotationCreateIntent). One that gave a docker password, which
+// the record does not keep, cannot be finished from it: the client's retry
+// finishes it (v2AppCreate), and once no retry can be under way any more
+// (twice the upstream request timeout after the app was made) it is
+// undone instead, so that nothing the client was never told of stays.
+func (g *Gateway) finishCreate(c ccv3.Call, app translate.V3App, intent string) (writeOutcome, error) {
+	req, needsSecret, err := translate.ParseCreateIntent(intent)
+	if err != nil {
+		g.clearCreateIntent(c, app)
+		return writeWaiting, fmt.Errorf("proxy: an unreadable create record on app %s: %w", app.GUID, err)
+	}
+	if needsSecret {
+		if time.Since(app.CreatedAt) < 2*g.cfg.UpstreamClient.RequestTimeout {
+			return writeWaiting, nil
+		}
+		g.log.Warn("undoing a v2 create a failed attempt left half-made; its docker password was not kept", "app", app.GUID)
+		g.undoCreate(c, app)
+		return writeRemoved, nil
+	}
+	if err := g.completeCreate(c, app, req, true); err != nil {
+		return writeWaiting, err
+	}
+	g.clearCreateIntent(c, app)
+	g.log.Info("finished a v2 create a failed attempt left half-made", "app", app.GUID)
+	return writeFinished, nil
 }
 
 // v2AppDelete answers DELETE /v2/apps/:guid (MAPPING §2.5): 204 once v3's

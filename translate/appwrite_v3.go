@@ -86,6 +86,11 @@ func AppCreateBody(r AppRequest, stackName string) ([]byte, error) {
 			ann[k] = v
 		}
 	}
+	// The rest of the create is recorded before it is begun, in the app
+	// the create makes (intent.go).
+	if in := CreateIntent(r); in != "" {
+		ann[AnnotationCreateIntent] = &in
+	}
 	if len(ann) > 0 {
 		b.Metadata = &v3MetadataBody{Annotations: ann}
 	}
