@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -91,7 +92,16 @@ func (g *Gateway) requestID(next fasthttp.RequestHandler) fasthttp.RequestHandle
 
 func (g *Gateway) route(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
-		ctx.SetUserValue(routeKey, g.router.match(ctx.Path()))
+		rt := g.router.match(ctx.Path())
+		if ambiguousPath(ctx.Request.Header.RequestURI()) {
+			// A dot segment or an encoded slash: an unknown request, in
+			// the shape of the path as sent (paths.go says why).
+			rt = g.router.unknown
+			if p := ctx.Request.URI().PathOriginal(); bytes.HasPrefix(p, []byte("/v2/")) || bytes.Equal(p, []byte("/v2")) {
+				rt = g.router.v2Other
+			}
+		}
+		ctx.SetUserValue(routeKey, rt)
 		next(ctx)
 	}
 }
