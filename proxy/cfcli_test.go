@@ -227,8 +227,9 @@ func TestCFCLI653QuickStart(t *testing.T) {
 		} `json:"envelopes"`
 	}
 	c.get("/api/v1/read/"+app+"?descending=true&limit=1&start_time=-6795364578871345152", &logs)
-	if logs.Envelopes.Batch == nil {
-		t.Errorf("log-cache read: no batch")
+	// The newest of the app's log lines: the CLI's probe before it walks.
+	if len(logs.Envelopes.Batch) != 1 {
+		t.Errorf("log-cache read: %+v", logs)
 	}
 	running := func(want int) {
 		t.Helper()
@@ -294,6 +295,9 @@ func TestCFCLI653QuickStart(t *testing.T) {
 	if a := update("myapp", map[string]any{"environment_json": map[string]string{"FOO": "bar"}}); a.Entity.EnvironmentJSON["FOO"] != "bar" {
 		t.Errorf("set-env: %+v", a.Entity.EnvironmentJSON)
 	}
+
+	// cf env myapp.
+	c.get("/v2/apps/"+app+"/env", nil)
 
 	// cf restart myapp, after a refresh grant as a command makes with an
 	// old token.

@@ -37,6 +37,12 @@ func (g *Gateway) v2AppEnv(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return v2Error(err, guid)
 	}
+	// An upstream at an internal address (the embedded CF) names itself in
+	// VCAP_APPLICATION's cf_api: the app's clients reach the gateway.
+	if va := env.ApplicationEnvJSON.VCAPApplication; va != nil && va.CFAPI != nil {
+		api, _ := relink(*va.CFAPI, g.upstream.URL(), g.publicBase(ctx))
+		va.CFAPI = &api
+	}
 	body, err := translate.AppEnv(env, web)
 	if err != nil {
 		return err
