@@ -113,7 +113,7 @@ func (v *verifier) authenticate(header []byte) (*principal, error) {
 		return p, nil
 	}
 	var claims uaa.Claims
-	if err := v.parse(token, &claims); err != nil {
+	if err := v.parseAsCC(token, &claims); err != nil {
 		return nil, err
 	}
 	if !slices.Contains(claims.Aud, resourceID) {
@@ -136,33 +136,78 @@ func (v *verifier) authenticate(header []byte) (*principal, error) {
 	return p, nil
 }
 
-// parse verifies a JWT signed by the embedded UAA into claims: RS256 by
-// the key its kid names (the active key when it names none), an exp in
-// the future and the configured issuer. A kid this process does not know
-// makes it read the data dir again, for a key that `capibridge uaa
+// parseAsCC verifies a token sent to the Cloud Controller's API as CC's
+// UaaTokenDecoder does (MAPPING §4; cc:lib/cloud_controller/uaa/uaa_token_decoder.rb,
+// uaa_verification_keys.rb): the kid is ignored and every verification
+// key is tried, the one the kid names first, which only saves work; when
+// none verifies, the keys are read again once (a key `capibridge uaa
+// rotate-key` added while this process runs) and tried again. So a valid
+// signature is accepted under any kid, as the gateway accepts it
+// (proxy/auth), and a signature no key makes is refused under any kid.
+func (v *verifier) parseAsCC(token string, claims jwt.Claims) error {
+	known := len(v.key.VerificationKeys())
+	err := v.parseWith(token, claims, v.everyKey)
+	if errors.Is(err, jwt.ErrTokenSignatureInvalid) && v.key.Refresh() == nil && len(v.key.VerificationKeys()) != known {
+		err = v.parseWith(token, claims, v.everyKey)
+	}
+	return err
+}
+
+// everyKey is the key function of parseAsCC: every verification key, the
+// one the token's kid names first.
+func (v *verifier) everyKey(t *jwt.Token) (any, error) {
+	kid, _ := t.Header["kid"].(string)
+	keys := v.key.VerificationKeys()
+	set := jwt.VerificationKeySet{Keys: make([]jwt.VerificationKey, 0, len(keys))}
+	for _, k := range keys {
+		if k.KID == kid {
+			set.Keys = append(set.Keys, k.Key)
+		}
+	}
+	for _, k := range keys {
+		if k.KID != kid {
+			set.Keys = append(set.Keys, k.Key)
+		}
+	}
+	return set, nil
+}
+
+// parse verifies a JWT sent to the embedded UAA's own endpoints (a refresh
+// token, /userinfo) into claims: RS256 by the key its kid names (the
+// active key when it names none). A kid this process does not
+// know makes it read the data dir again, for a key that `capibridge uaa
 // rotate-key` added while it runs.
 func (v *verifier) parse(token string, claims jwt.Claims) error {
-	_, err := jwt.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
-		kid, _ := t.Header["kid"].(string)
-		if kid == "" {
-			return v.key.Public(), nil
-		}
-		if k := v.key.Lookup(kid); k != nil {
-			return k, nil
-		}
-		if err := v.key.Refresh(); err != nil {
-			return nil, err
-		}
-		if k := v.key.Lookup(kid); k != nil {
-			return k, nil
-		}
-		return nil, fmt.Errorf("backend: unknown kid %q", kid)
-	}, jwt.WithValidMethods([]string{"RS256", "RS384", "RS512"}), jwt.WithTimeFunc(v.now), jwt.WithExpirationRequired(),
-		jwt.WithIssuer(v.issuer))
+	return v.parseWith(token, claims, v.namedKey)
+}
+
+// parseWith verifies token into claims with the keys keyFunc gives: RS256,
+// RS384 or RS512, an exp in the future and the configured issuer.
+func (v *verifier) parseWith(token string, claims jwt.Claims, keyFunc jwt.Keyfunc) error {
+	_, err := jwt.ParseWithClaims(token, claims, keyFunc, jwt.WithValidMethods([]string{"RS256", "RS384", "RS512"}),
+		jwt.WithTimeFunc(v.now), jwt.WithExpirationRequired(), jwt.WithIssuer(v.issuer))
 	if err != nil {
 		return fmt.Errorf("backend: token: %w", err)
 	}
 	return nil
+}
+
+// namedKey is the key function of parse: the key the kid names.
+func (v *verifier) namedKey(t *jwt.Token) (any, error) {
+	kid, _ := t.Header["kid"].(string)
+	if kid == "" {
+		return v.key.Public(), nil
+	}
+	if k := v.key.Lookup(kid); k != nil {
+		return k, nil
+	}
+	if err := v.key.Refresh(); err != nil {
+		return nil, err
+	}
+	if k := v.key.Lookup(kid); k != nil {
+		return k, nil
+	}
+	return nil, fmt.Errorf("backend: unknown kid %q", kid)
 }
 
 func (v *verifier) lookup(token string) *principal {

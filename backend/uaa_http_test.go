@@ -627,20 +627,29 @@ func TestUAAKeyRotation(t *testing.T) {
 	}
 }
 
-// A token without a kid is checked against the active key; one naming an
-// unknown kid, or signed by another key under a known kid, is refused.
+// TestUAAVerifierKids: the Cloud Controller ignores a token's kid and
+// tries every verification key, reading the keys again once when none
+// verifies (MAPPING §4; cc:lib/cloud_controller/uaa/uaa_token_decoder.rb,
+// uaa_verification_keys.rb): a valid signature is accepted under any kid,
+// an unknown one included, and a signature no key makes is refused under
+// any kid. The embedded UAA's own endpoints keep theirs: the kid names the
+// key.
 func TestUAAVerifierKids(t *testing.T) {
 	t.Parallel()
 	// A data dir whose signing key the test holds.
 	dir := t.TempDir()
-	mine, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
+	writeKey := func(name string) *rsa.PrivateKey {
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			t.Fatal(err)
+		}
+		der, _ := x509.MarshalPKCS8PrivateKey(k)
+		if err := os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return k
 	}
-	der, _ := x509.MarshalPKCS8PrivateKey(mine)
-	if err := os.WriteFile(filepath.Join(dir, uaa.KeyFile), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	mine := writeKey(uaa.KeyFile)
 	other, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
@@ -648,7 +657,7 @@ func TestUAAVerifierKids(t *testing.T) {
 	cfg := fileConfig(dir)
 	c := startCF(t, &cfg)
 	claims := uaa.UserToken(c.srv.cfg.TokenIssuer, DeveloperGUID, "developer", "developer@example.org",
-		[]string{"cloud_controller.read"}, c.srv.now(), time.Hour)
+		[]string{"cloud_controller.read", "openid"}, c.srv.now(), time.Hour)
 	sign := func(kid string, key *rsa.PrivateKey) string {
 		tok := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
 		if kid != "" {
@@ -660,11 +669,42 @@ func TestUAAVerifierKids(t *testing.T) {
 		}
 		return s
 	}
-	c.must(200, "GET", "/v3/apps", bearerAuth(sign("", mine)), nil)
-	c.must(200, "GET", "/v3/apps", bearerAuth(sign("key-1", mine)), nil)
-	c.must(401, "GET", "/v3/apps", bearerAuth(sign("key-7", mine)), nil)
-	c.must(401, "GET", "/v3/apps", bearerAuth(sign("key-1", other)), nil)
-	c.must(401, "GET", "/v3/apps", bearerAuth(sign("", other)), nil)
+	for _, tc := range []struct {
+		name   string
+		token  string
+		status int
+	}{
+		{"no kid, the active key", sign("", mine), 200},
+		{"its own kid", sign("key-1", mine), 200},
+		{"an unknown kid, a known key", sign("key-7", mine), 200},
+		{"a kid that is not a key's name", sign("../../etc/passwd", mine), 200},
+		{"a known kid, an unknown key", sign("key-1", other), 401},
+		{"an unknown kid, an unknown key", sign("key-7", other), 401},
+		{"no kid, an unknown key", sign("", other), 401},
+	} {
+		if r := c.do("GET", "/v3/apps", bearerAuth(tc.token), nil); r.status != tc.status {
+			t.Errorf("%s: GET /v3/apps %d, want %d: %s", tc.name, r.status, tc.status, r.body)
+		}
+	}
+
+	// A key rotated by another process, under a kid that names no key:
+	// tried once the keys are read again.
+	rotated := writeKey("uaa-signing-key-2.pem")
+	if r := c.do("GET", "/v3/apps", bearerAuth(sign("key-9", rotated)), nil); r.status != 200 {
+		t.Errorf("a rotated key under an unknown kid: %d %s", r.status, r.body)
+	}
+	// A key that was never published stays refused.
+	if r := c.do("GET", "/v3/apps", bearerAuth(sign("key-2", other)), nil); r.status != 401 {
+		t.Errorf("an unpublished key under a known kid: %d %s", r.status, r.body)
+	}
+
+	// The embedded UAA's /userinfo looks the key up by kid.
+	if r := c.uaa(uaaReq{method: "GET", path: "/userinfo", bearer: sign("key-1", mine)}); r.status != 200 {
+		t.Errorf("/userinfo, its own kid: %d %s", r.status, r.body)
+	}
+	if r := c.uaa(uaaReq{method: "GET", path: "/userinfo", bearer: sign("key-7", mine)}); r.status != 401 {
+		t.Errorf("/userinfo, an unknown kid: %d %s", r.status, r.body)
+	}
 }
 
 // FuzzUAAToken: any Authorization header and form body sent to

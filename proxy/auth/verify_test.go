@@ -99,6 +99,7 @@ func TestVerifyTokens(t *testing.T) {
 		{name: "signed by an unknown RSA key", v: vs.jwks, header: "bearer " + sign(t, "RS256", "key-1", k.rsa2, baseClaims()), want: ReasonSignature},
 		{name: "RS512 with the same key", v: vs.jwks, header: "bearer " + sign(t, "RS512", "key-1", k.rsa1, baseClaims()), wantID: "user-guid"},
 		{name: "no kid tries every key", v: vs.jwks, header: "bearer " + sign(t, "RS256", "", k.rsa1, baseClaims()), wantID: "user-guid"},
+		{name: "a kid that names no key tries every key", v: vs.jwks, header: "bearer " + sign(t, "RS256", "key-7", k.rsa1, baseClaims()), wantID: "user-guid"},
 		{name: "ES256 static key", v: vs.jwks, header: "bearer " + sign(t, "ES256", "", k.ec256, baseClaims()), wantID: "user-guid"},
 		{name: "ES256 other key", v: vs.jwks, header: "bearer " + sign(t, "ES256", "", k.ec256b, baseClaims()), want: ReasonSignature},
 		{name: "ES384 without a P-384 key", v: vs.jwks, header: "bearer " + sign(t, "ES384", "", k.ec384, baseClaims()), want: ReasonAlgorithm},
