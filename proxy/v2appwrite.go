@@ -600,7 +600,7 @@ func (g *Gateway) startV2(c ccv3.Call, guid string, newPkg *translate.V3Package)
 			return fail(g.finishStart(c, b, build))
 		}
 	}
-	buildGUID := ""
+	buildGUID, recorded := "", false
 	if lb := b.LatestBuild; lb != nil && lb.State == "STAGING" {
 		buildGUID = lb.GUID
 	} else {
@@ -616,6 +616,7 @@ func (g *Gateway) startV2(c ccv3.Call, guid string, newPkg *translate.V3Package)
 				return fail(err)
 			}
 		}
+		recorded = true
 		build, err := g.v3.CreateBuild(c, body)
 		var e *ccv3.Error
 		if errors.As(err, &e) && e.Title() == "CF-StagingInProgress" {
@@ -641,6 +642,12 @@ func (g *Gateway) startV2(c ccv3.Call, guid string, newPkg *translate.V3Package)
 		return nil
 	}
 	if err := g.setPendingStart(c, guid, buildGUID); err != nil {
+		if recorded {
+			// The start is on record as requested: whoever reads the app
+			// next finds the build and carries the start on.
+			g.log.Info("a v2 start's build could not be recorded; the requested start is finished by a later read", "app", guid, "err", err)
+			return nil
+		}
 		return &leftBehind{fail(err), "staging began"}
 	}
 	return nil

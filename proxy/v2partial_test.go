@@ -35,7 +35,8 @@ func (s *stack) faultyHop(t *testing.T, refuse func(req *fasthttp.Request) bool)
 }
 
 // patchesAnnotation picks the PATCH of an app that writes the pending
-// start annotation: with a build guid (set) or null (clear).
+// start annotation: with a build guid (set; not the "requested" record a
+// start writes before its build) or null (clear).
 func patchesAnnotation(set bool) func(*fasthttp.Request) bool {
 	return func(req *fasthttp.Request) bool {
 		if string(req.Header.Method()) != "PATCH" || !bytes.HasPrefix(req.URI().Path(), []byte("/v3/apps/")) ||
@@ -43,29 +44,58 @@ func patchesAnnotation(set bool) func(*fasthttp.Request) bool {
 			return false
 		}
 		if set {
-			return bytes.Contains(req.Body(), []byte(`"capibridge.io/pending-start":"`))
+			return bytes.Contains(req.Body(), []byte(`"capibridge.io/pending-start":"`)) &&
+				!bytes.Contains(req.Body(), []byte(`"capibridge.io/pending-start":"requested"`))
 		}
 		return bytes.Contains(req.Body(), []byte(`"capibridge.io/pending-start":null`))
 	}
 }
 
-// A v2 start whose last step (recording the pending start) fails after
-// the build was made: the update's other changes are undone and the
-// error says that staging began and could not be taken back.
-func TestV2StartFailsAfterTheBuild(t *testing.T) {
+// A v2 start whose last step (recording the build) fails after the build
+// was made has done what the client asked: the start was recorded as
+// requested before the build, so the update answers 201 and the next read
+// carries the start on from the build it finds.
+func TestV2StartRecordFailsAfterTheBuild(t *testing.T) {
 	s := startStackStaging(t, 200*time.Millisecond)
 	guid := s.createV2(t, fmt.Sprintf(`{"name":"half","space_guid":%q}`, demoSpace))
 	s.uploadBits(t, guid, map[string]string{"index.html": "hi", "Staticfile": ""})
 	gw, refused := s.faultyHop(t, patchesAnnotation(true))
-	r := s.do("PUT", gw+"/v2/apps/"+guid, "developer", []byte(`{"memory":300,"state":"STARTED"}`))
+	a := decodeApp(t, s.do("PUT", gw+"/v2/apps/"+guid, "developer", []byte(`{"memory":300,"state":"STARTED"}`)), 201)
 	if refused.Load() == 0 {
 		t.Fatal("the annotation was never written")
 	}
-	wantError(t, r, 500, `{"error_code":"UnknownError","description":"An unknown error occurred. `+
-		`(these changes were applied and could not be undone: state: staging began)","code":10001}`)
+	if a.Entity.Memory != 300 || a.Entity.State != "STARTED" {
+		t.Errorf("memory %d, state %s", a.Entity.Memory, a.Entity.State)
+	}
+	s.eventually(t, s.gwURL, guid, func(a v2AppBody) bool { return a.Entity.PackageState == "STAGED" })
+	if st, p := v3State(t, s, guid); st != "STARTED" || p != "" {
+		t.Errorf("v3 state %s, pending %q: want started, the record cleared", st, p)
+	}
+}
+
+// A v2 start that cannot record itself before staging begins nothing:
+// the update's other changes are undone, and no build is made.
+func TestV2StartUnrecordedBeginsNothing(t *testing.T) {
+	s := startStackStaging(t, 200*time.Millisecond)
+	guid := s.createV2(t, fmt.Sprintf(`{"name":"unrecorded","space_guid":%q}`, demoSpace))
+	s.uploadBits(t, guid, map[string]string{"index.html": "hi", "Staticfile": ""})
+	gw, refused := s.faultyHop(t, func(req *fasthttp.Request) bool {
+		return bytes.Contains(req.Body(), []byte(`"capibridge.io/pending-start":"requested"`))
+	})
+	r := s.do("PUT", gw+"/v2/apps/"+guid, "developer", []byte(`{"memory":300,"state":"STARTED"}`))
+	if refused.Load() == 0 || r.status != 500 || bytes.Contains(r.body, []byte("could not be undone")) {
+		t.Fatalf("%d refused; %d %s", refused.Load(), r.status, r.body)
+	}
 	a := decodeApp(t, s.do("GET", s.gwURL+"/v2/apps/"+guid, "developer", nil), 200)
 	if a.Entity.Memory == 300 || a.Entity.State != "STOPPED" {
 		t.Errorf("memory %d, state %s: the update was not undone", a.Entity.Memory, a.Entity.State)
+	}
+	var builds struct {
+		Resources []struct{ GUID string } `json:"resources"`
+	}
+	s.v3JSON(t, "/v3/apps/"+guid+"/builds", &builds)
+	if len(builds.Resources) != 0 {
+		t.Errorf("builds made: %+v", builds)
 	}
 }
 
