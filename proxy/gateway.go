@@ -69,6 +69,10 @@ type Deps struct {
 	Log      *slog.Logger
 	// Cache is the list-page cache; nil serves every v2 read upstream.
 	Cache *cache.Cache
+	// Fault, when set, is called at the named steps of the multi-call v2
+	// writes ("create:app" … "start:build"), so that a fault-injection run
+	// can stop the gateway there as a crash would. Nil in service.
+	Fault func(step string)
 }
 
 // New builds a gateway. It does no I/O.
@@ -84,6 +88,7 @@ func New(cfg configs.Config, d Deps) (*Gateway, error) {
 	if g.cache != nil {
 		g.cachePolicy = cachePolicies(g.router, cfg.Cache)
 	}
+	g.faultHook = d.Fault
 	// A component at the upstream's own address shares its connections.
 	component := func(rawURL string) (*Upstream, error) {
 		if rawURL == "" {

@@ -236,7 +236,8 @@ func serveGateway(ctx context.Context, cfg configs.Config, log *slog.Logger, std
 		return err
 	}
 	defer closeCache()
-	gw, err := proxy.New(cfg, proxy.Deps{Upstream: up, Verifier: verifier, Metrics: m, Gatherer: reg, Log: log, Cache: lc})
+	gw, err := proxy.New(cfg, proxy.Deps{Upstream: up, Verifier: verifier, Metrics: m, Gatherer: reg, Log: log, Cache: lc,
+		Fault: killAt(os.Getenv("CAPIBRIDGE_CHAOS_KILL_AT"))})
 	if err != nil {
 		return err
 	}
@@ -424,4 +425,19 @@ type redisLog struct{ log *slog.Logger }
 
 func (r redisLog) Printf(ctx context.Context, format string, v ...any) {
 	r.log.DebugContext(ctx, "redis", "msg", fmt.Sprintf(format, v...))
+}
+
+// killAt is the gateway's fault hook of the chaos suite (internal/chaos):
+// with CAPIBRIDGE_CHAOS_KILL_AT naming a write step ("create:app",
+// "start:build", …), the gateway kills itself with SIGKILL when a request
+// reaches that step, as a crash there would stop it. Empty: no hook.
+func killAt(step string) func(string) {
+	if step == "" {
+		return nil
+	}
+	return func(s string) {
+		if s == step {
+			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		}
+	}
 }
