@@ -133,35 +133,32 @@ func (s *Server) appLogs(r *request, guid string, start, end int64, limit int, d
 	return out, nil
 }
 
+// apiLogLines are the Cloud Controller's log lines for an app's audit
+// events, by event type, each followed by " with guid <app>".
+var apiLogLines = map[string]string{
+	"audit.app.create":                     "Created app",
+	"audit.app.update":                     "Updated app",
+	"audit.app.start":                      "Starting app",
+	"audit.app.stop":                       "Stopping app",
+	"audit.app.restart":                    "Restarting app",
+	"audit.app.build.create":               "Staging app",
+	"audit.app.droplet.create":             "Staging complete for app",
+	"audit.app.process.create":             "Created process for app",
+	"audit.app.process.update":             "Updated process for app",
+	"audit.app.process.scale":              "Scaling app",
+	"audit.app.process.crash":              "App instance exited",
+	"audit.app.package.create":             "Uploading bits for app",
+	"audit.app.package.upload":             "Uploading bits for app",
+	"audit.app.process.terminate_instance": "Terminated an instance of app",
+}
+
 // apiLogLine is the Cloud Controller's log line for an app's audit event.
 func apiLogLine(e store.Event) string {
-	switch e.Type {
-	case "audit.app.create":
-		return "Created app with guid " + e.TargetGUID
-	case "audit.app.update":
-		return "Updated app with guid " + e.TargetGUID
-	case "audit.app.start":
-		return "Starting app with guid " + e.TargetGUID
-	case "audit.app.stop":
-		return "Stopping app with guid " + e.TargetGUID
-	case "audit.app.restart":
-		return "Restarting app with guid " + e.TargetGUID
-	case "audit.app.build.create":
-		return "Staging app with guid " + e.TargetGUID
-	case "audit.app.droplet.create":
-		return "Staging complete for app with guid " + e.TargetGUID
-	case "audit.app.process.create":
-		return "Created process for app with guid " + e.TargetGUID
-	case "audit.app.process.update":
-		return "Updated process for app with guid " + e.TargetGUID
-	case "audit.app.package.create", "audit.app.package.upload":
-		return "Uploading bits for app with guid " + e.TargetGUID
-	case "audit.app.process.scale":
-		return "Scaling app with guid " + e.TargetGUID
-	case "audit.app.process.crash":
-		return "App instance exited with guid " + e.TargetGUID
+	line, ok := apiLogLines[e.Type]
+	if !ok {
+		line = strings.TrimPrefix(e.Type, "audit.") + " for app"
 	}
-	return strings.TrimPrefix(e.Type, "audit.") + " for app with guid " + e.TargetGUID
+	return line + " with guid " + e.TargetGUID
 }
 
 func floorDiv(a, b int64) int64 {

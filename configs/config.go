@@ -195,8 +195,26 @@ type UpstreamClient struct {
 	// TransferTimeout bounds an upload or download of bits (paths ending
 	// in /upload or /download, and bodies too large to buffer).
 	TransferTimeout time.Duration `koanf:"transfer_timeout"`
-	// IdleTimeout closes pooled connections idle this long.
+	// IdleTimeout closes pooled connections idle this long. Keep it below
+	// the upstream's own keep-alive timeout (Puma's persistent_timeout is
+	// 20 s, nginx's keepalive_timeout 75 s, the embedded Cloud Foundry's
+	// 2 min), so that the gateway, not the upstream, closes an idle
+	// connection: one the upstream closes just as a request is written to
+	// it fails that request.
 	IdleTimeout time.Duration `koanf:"idle_timeout"`
+	// MaxConnWait is how long an upstream request waits for a connection
+	// when MaxConns are all busy, before it is refused with 503; 0 refuses
+	// at once.
+	MaxConnWait time.Duration `koanf:"max_conn_wait"`
+	// IdentityMaxConns bounds the upstream requests one identity (a
+	// token's user_id, or client_id for a client's own token) has in
+	// flight, so that one user's flood leaves connections to everyone else;
+	// 0 turns the bound off.
+	IdentityMaxConns int `koanf:"identity_max_conns"`
+	// IdentityWait is how long an upstream request over its identity's
+	// IdentityMaxConns waits for one of them before the client is answered
+	// 429 RateLimitExceeded (10013) with Retry-After; 0 answers at once.
+	IdentityWait time.Duration `koanf:"identity_wait"`
 	// Fanout bounds the concurrent per-app v3 calls one v2 request makes
 	// (v3 has no batch form of environment variables, ssh or the current
 	// droplet).
@@ -233,6 +251,13 @@ type Auth struct {
 	// KeysMinRefetch rate-limits refetching /token_keys when a token names
 	// an unknown kid or fails every known key.
 	KeysMinRefetch time.Duration `koanf:"keys_min_refetch"`
+	// DiscoverRetry and DiscoverRetryMax pace the discovery of the UAA
+	// from the upstream's GET / when the upstream does not answer at start:
+	// the gateway serves anyway (/readyz false, token-bearing requests 503
+	// UaaUnavailable) and asks again after DiscoverRetry, doubling the wait
+	// up to DiscoverRetryMax.
+	DiscoverRetry    time.Duration `koanf:"discover_retry"`
+	DiscoverRetryMax time.Duration `koanf:"discover_retry_max"`
 }
 
 // Backend configures the embedded Cloud Foundry (the backend package).
@@ -307,16 +332,23 @@ func Default() Config {
 			DialTimeout:     5 * time.Second,
 			RequestTimeout:  60 * time.Second,
 			TransferTimeout: 30 * time.Minute,
-			IdleTimeout:     90 * time.Second,
-			Fanout:          16,
+			IdleTimeout:     15 * time.Second,
+			MaxConnWait:     5 * time.Second,
+			// A quarter of the pool: one user's flood leaves three
+			// quarters of it to everyone else.
+			IdentityMaxConns: 128,
+			IdentityWait:     5 * time.Second,
+			Fanout:           16,
 		},
 		Auth: Auth{
-			HMACSecrets:    []string{},
-			PublicKeys:     []string{},
-			Audiences:      []string{"cloud_controller"},
-			CacheSize:      10000,
-			KeysRefresh:    30 * time.Second,
-			KeysMinRefetch: 5 * time.Second,
+			HMACSecrets:      []string{},
+			PublicKeys:       []string{},
+			Audiences:        []string{"cloud_controller"},
+			CacheSize:        10000,
+			KeysRefresh:      30 * time.Second,
+			KeysMinRefetch:   5 * time.Second,
+			DiscoverRetry:    time.Second,
+			DiscoverRetryMax: 30 * time.Second,
 		},
 		Cache: Cache{
 			Enabled:       true,
@@ -568,6 +600,20 @@ func (c Config) Validate() error {
 	}
 	if c.UpstreamClient.MaxConns < 1 {
 		errs = append(errs, errors.New("configs: upstream_client.max_conns: must be positive"))
+	}
+	for key, d := range map[string]time.Duration{"upstream_client.max_conn_wait": c.UpstreamClient.MaxConnWait,
+		"upstream_client.identity_wait": c.UpstreamClient.IdentityWait} {
+		if d < 0 {
+			errs = append(errs, fmt.Errorf("configs: %s: must not be negative (0 is no wait)", key))
+		}
+	}
+	if c.UpstreamClient.IdentityMaxConns < 0 {
+		errs = append(errs, errors.New("configs: upstream_client.identity_max_conns: must not be negative (0 is no bound)"))
+	}
+	if c.Auth.DiscoverRetry <= 0 {
+		errs = append(errs, errors.New("configs: auth.discover_retry: must be positive"))
+	} else if c.Auth.DiscoverRetryMax < c.Auth.DiscoverRetry {
+		errs = append(errs, errors.New("configs: auth.discover_retry_max: must be at least auth.discover_retry"))
 	}
 	for _, a := range c.UpstreamClient.Addresses {
 		if err := checkAddr("upstream_client.addresses", a); err != nil {

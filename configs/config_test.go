@@ -37,6 +37,15 @@ func TestDocumentedFileIsTheDefaults(t *testing.T) {
 	}
 }
 
+// An idle upstream connection must be closed by the gateway before the
+// upstream's keep-alive timeout closes it under a request being written:
+// Puma's persistent_timeout (20 s) is the shortest of the usual ones.
+func TestUpstreamIdleTimeoutBelowKeepAlives(t *testing.T) {
+	if d := Default().UpstreamClient.IdleTimeout; d >= 20*time.Second {
+		t.Errorf("upstream_client.idle_timeout defaults to %v, not below Puma's 20 s keep-alive", d)
+	}
+}
+
 func TestLoadLayers(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "c.yaml")
@@ -116,6 +125,11 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"audiences", func(c *Config) { c.Auth.Audiences = nil }, "auth.audiences"},
 		{"token keys url", func(c *Config) { c.Auth.TokenKeysURL = "uaa/token_keys" }, "auth.token_keys_url"},
 		{"cache size", func(c *Config) { c.Auth.CacheSize = 0 }, "auth.cache_size"},
+		{"conn wait", func(c *Config) { c.UpstreamClient.MaxConnWait = -time.Second }, "upstream_client.max_conn_wait"},
+		{"identity conns", func(c *Config) { c.UpstreamClient.IdentityMaxConns = -1 }, "upstream_client.identity_max_conns"},
+		{"identity wait", func(c *Config) { c.UpstreamClient.IdentityWait = -time.Second }, "upstream_client.identity_wait"},
+		{"discover retry", func(c *Config) { c.Auth.DiscoverRetry = 0 }, "auth.discover_retry"},
+		{"discover retry max", func(c *Config) { c.Auth.DiscoverRetryMax = time.Millisecond }, "auth.discover_retry_max"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -24,6 +24,19 @@ type Metrics struct {
 	UpstreamRequests *prometheus.CounterVec
 	// UpstreamDuration observes upstream call latency, same labels.
 	UpstreamDuration *prometheus.HistogramVec
+	// UpstreamRetries counts upstream requests sent again, by reason
+	// (RetryIdleClosed, RetryReset).
+	UpstreamRetries *prometheus.CounterVec
+	// IdentityLimited counts upstream requests that found their identity's
+	// share of upstream connections taken, by result (LimitQueued,
+	// LimitRefused).
+	IdentityLimited *prometheus.CounterVec
+	// IdentityWaiting is the number of upstream requests waiting for their
+	// identity's share.
+	IdentityWaiting prometheus.Gauge
+	// UAADiscoveryFailures counts failed attempts to read the UAA's URL from
+	// the upstream's GET / while the gateway serves without token keys.
+	UAADiscoveryFailures prometheus.Counter
 	// AuthFailures counts refused tokens by reason.
 	AuthFailures *prometheus.CounterVec
 	// BuildInfo is 1, labelled with the version and the Go version.
@@ -73,7 +86,33 @@ const (
 	OutcomeConnect = "connect_error"
 	OutcomeReset   = "reset"
 	OutcomeClient  = "client_gone"
-	OutcomeOther   = "error"
+	// OutcomePoolFull is a request that waited upstream_client.max_conn_wait
+	// for a connection and got none.
+	OutcomePoolFull = "pool_full"
+	OutcomeOther    = "error"
+)
+
+// Reasons an upstream request is sent again, the values of the "reason"
+// label of capibridge_upstream_retries_total.
+const (
+	// RetryIdleClosed is a request about to be written on a pooled
+	// connection the upstream had closed (a restart, a keep-alive timeout):
+	// nothing was sent, so it goes again on a new connection, whatever its
+	// method.
+	RetryIdleClosed = "idle_closed"
+	// RetryReset is a GET or HEAD whose connection failed before a whole
+	// answer came, sent once more.
+	RetryReset = "reset"
+)
+
+// Results of an upstream request over its identity's share, the values of
+// the "result" label of capibridge_upstream_identity_limited_total.
+const (
+	// LimitQueued is a request that waited for one of its identity's
+	// connections and then went upstream.
+	LimitQueued = "queued"
+	// LimitRefused is a request answered 429 RateLimitExceeded.
+	LimitRefused = "refused"
 )
 
 // Results of a list-cache lookup, the values of the "result" label of
@@ -142,6 +181,22 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			Help:    "Time to the end of an upstream response's headers, by v3 route template and outcome.",
 			Buckets: latencyBuckets,
 		}, []string{"route", "outcome"}),
+		UpstreamRetries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Subsystem: "upstream", Name: "retries_total",
+			Help: "Upstream requests sent again, by reason (idle_closed: the pooled connection was closed before anything was written; reset: a GET or HEAD whose connection failed).",
+		}, []string{"reason"}),
+		IdentityLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Subsystem: "upstream", Name: "identity_limited_total",
+			Help: "Upstream requests over their identity's share of connections, by result (queued, refused: answered 429).",
+		}, []string{"result"}),
+		IdentityWaiting: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: Namespace, Subsystem: "upstream", Name: "identity_waiting",
+			Help: "Upstream requests waiting for their identity's share of connections.",
+		}),
+		UAADiscoveryFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: Namespace, Subsystem: "uaa", Name: "discovery_failures_total",
+			Help: "Failed attempts to read the UAA's URL from the upstream's GET / while serving without token keys.",
+		}),
 		AuthFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Subsystem: "auth", Name: "failures_total",
 			Help: "Requests refused at the door, by reason.",
@@ -192,6 +247,15 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 		m.CacheRequests, m.CacheTierHits, m.CacheBytes, m.CacheInvalidations, m.CacheInvalidationsPending, m.CacheGenerationReads,
 		m.RedisDuration, m.RedisErrors, m.RedisBreakerOpen)
 	m.BuildInfo.WithLabelValues(version, runtime.Version()).Set(1)
+	reg.MustRegister(m.UpstreamRetries, m.IdentityLimited, m.IdentityWaiting, m.UAADiscoveryFailures)
+	// Every value of these bounded labels is exported from the start, at 0,
+	// so that a rate over them exists before the first event.
+	for _, r := range []string{RetryIdleClosed, RetryReset} {
+		m.UpstreamRetries.WithLabelValues(r)
+	}
+	for _, r := range []string{LimitQueued, LimitRefused} {
+		m.IdentityLimited.WithLabelValues(r)
+	}
 	return m
 }
 

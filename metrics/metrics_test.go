@@ -38,6 +38,20 @@ func TestCollectorsLintClean(t *testing.T) {
 			t.Errorf("lint %s: %s", p.Metric, p.Text)
 		}
 	}
+	// The upstream's retries and identity shares, and the UAA's discovery.
+	m.UpstreamRetries.WithLabelValues(RetryIdleClosed).Inc()
+	m.IdentityLimited.WithLabelValues(LimitRefused).Inc()
+	m.IdentityWaiting.Set(1)
+	m.UAADiscoveryFailures.Inc()
+	for _, c := range []prometheus.Collector{m.UpstreamRetries, m.IdentityLimited, m.IdentityWaiting, m.UAADiscoveryFailures} {
+		problems, err := testutil.CollectAndLint(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range problems {
+			t.Errorf("lint %s: %s", p.Metric, p.Text)
+		}
+	}
 	if got := testutil.ToFloat64(m.BuildInfo.WithLabelValues("test", runtime.Version())); got != 1 {
 		t.Errorf("build_info = %v", got)
 	}
@@ -50,6 +64,10 @@ func TestCollectorsLintClean(t *testing.T) {
 		"capibridge_cache_invalidations_total": false, "capibridge_cache_invalidations_pending": false,
 		"capibridge_cache_generation_reads_total": false, "capibridge_redis_command_duration_seconds": false,
 		"capibridge_redis_errors_total": false, "capibridge_redis_breaker_open": false,
+	}
+	for _, n := range []string{"capibridge_upstream_retries_total", "capibridge_upstream_identity_limited_total",
+		"capibridge_upstream_identity_waiting", "capibridge_uaa_discovery_failures_total"} {
+		want[n] = false
 	}
 	for _, mf := range names {
 		if _, ok := want[mf.GetName()]; ok {

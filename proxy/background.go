@@ -90,7 +90,7 @@ func (t *clientToken) get() (string, error) {
 // RunBackground runs the sweep and the watch of cfg until ctx ends. A
 // failed round is logged and tried again at the next tick.
 func (g *Gateway) RunBackground(ctx context.Context, cfg configs.Background) {
-	tok := g.bg
+	tok := g.bg.Load()
 	if tok == nil {
 		tok = newClientToken(cfg, g.upstream)
 	}
@@ -204,7 +204,8 @@ func (g *Gateway) watchEvents(c ccv3.Call, w *eventWatch) error {
 // own client, when it has one, for the resource the path names.
 func (g *Gateway) notFoundOrHidden(ctx *fasthttp.RequestCtx, err error) error {
 	var e *Error
-	if g.bg == nil || !errors.As(err, &e) || e.Status != fasthttp.StatusNotFound {
+	bg := g.bg.Load()
+	if bg == nil || !errors.As(err, &e) || e.Status != fasthttp.StatusNotFound {
 		return err
 	}
 	collection := map[string]string{"AppNotFound": "apps", "SpaceNotFound": "spaces", "OrganizationNotFound": "organizations"}[e.Name]
@@ -212,7 +213,7 @@ func (g *Gateway) notFoundOrHidden(ctx *fasthttp.RequestCtx, err error) error {
 	if collection == "" || guid == "" || string(collectionOf(ctx.Path())) != collection || !strings.HasSuffix(e.Description, ": "+guid) {
 		return err
 	}
-	c, terr := g.bg.call()
+	c, terr := bg.call()
 	if terr != nil {
 		g.log.Warn("telling a hidden resource from a missing one", "err", terr)
 		return err

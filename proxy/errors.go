@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/valyala/fasthttp"
 
@@ -31,6 +32,25 @@ func (e *Error) Error() string {
 
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.cause }
+
+// retryLater is an Error the client may try again after a while: the
+// writer sends the wait in Retry-After (RFC 9110 §10.2.3), as the Cloud
+// Controller's rate limiter does with its 429s.
+type retryLater struct {
+	err   *Error
+	after int // seconds
+}
+
+func (r *retryLater) Error() string { return r.err.Error() }
+
+// Unwrap returns the Error.
+func (r *retryLater) Unwrap() error { return r.err }
+
+// errRateLimited is CC's RateLimitExceeded (errors/v2.yml 10013), the
+// answer to a request over its share of the upstream.
+func errRateLimited(cause error) error {
+	return &retryLater{err: &Error{Status: 429, Code: 10013, Name: "RateLimitExceeded", Description: "Rate Limit Exceeded", cause: cause}, after: 1}
+}
 
 // The errors the gateway itself raises (texts from errors/v2.yml).
 func errNotFound() *Error { return &Error{404, 10000, "NotFound", "Unknown request", nil} }
@@ -107,6 +127,9 @@ func writeError(ctx *fasthttp.RequestCtx, err error, v2 bool) {
 	}
 	ctx.Response.ResetBody()
 	ctx.SetStatusCode(e.Status)
+	if rl := (*retryLater)(nil); errors.As(err, &rl) {
+		ctx.Response.Header.Set("Retry-After", strconv.Itoa(rl.after))
+	}
 	if v2 {
 		// Oj's compat mode, which renders v2, does not escape <, > and &.
 		var b bytes.Buffer

@@ -13,6 +13,7 @@ import (
 	"net/http/pprof"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,7 +33,7 @@ type Gateway struct {
 	cfg      configs.Config
 	upstream *Upstream
 	v3       *ccv3.Client
-	verifier *auth.Verifier
+	verifier *lateVerifier
 	m        *metrics.Metrics
 	gatherer prometheus.Gatherer
 	log      *slog.Logger
@@ -43,8 +44,9 @@ type Gateway struct {
 	cache       *cache.Cache
 	cachePolicy map[*Route]cache.Policy
 	// bg is the gateway's own UAA client (configs.Background), nil
-	// without one.
-	bg *clientToken
+	// without one; set late with the verifier when the UAA is found after
+	// start (SetVerifier).
+	bg atomic.Pointer[clientToken]
 	// uaa and logCache are the components of configs.UAAPassthrough and
 	// configs.LogCachePassthrough, nil without them.
 	uaa, logCache *Upstream
@@ -63,6 +65,9 @@ type Gateway struct {
 // Deps are what a Gateway is built from; cmd wires them.
 type Deps struct {
 	Upstream *Upstream
+	// Verifier checks tokens. Nil starts the gateway without one, as when
+	// the UAA is still to be discovered: requests that need a token are
+	// answered 503 UaaUnavailable and /readyz fails until SetVerifier.
 	Verifier *auth.Verifier
 	Metrics  *metrics.Metrics
 	Gatherer prometheus.Gatherer
@@ -77,13 +82,13 @@ type Deps struct {
 
 // New builds a gateway. It does no I/O.
 func New(cfg configs.Config, d Deps) (*Gateway, error) {
-	if d.Upstream == nil || d.Verifier == nil || d.Metrics == nil || d.Gatherer == nil {
-		return nil, errors.New("proxy: New needs an upstream, a verifier, metrics and a gatherer")
+	if d.Upstream == nil || d.Metrics == nil || d.Gatherer == nil {
+		return nil, errors.New("proxy: New needs an upstream, metrics and a gatherer")
 	}
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	g := &Gateway{cfg: cfg, upstream: d.Upstream, verifier: d.Verifier, m: d.Metrics, gatherer: d.Gatherer, log: d.Log,
+	g := &Gateway{cfg: cfg, upstream: d.Upstream, verifier: newLateVerifier(d.Verifier), m: d.Metrics, gatherer: d.Gatherer, log: d.Log,
 		router: newRouter(cfg.V2Passthrough, cfg.UAAPassthrough != "", cfg.LogCachePassthrough != ""), v3: ccv3.New(d.Upstream, d.Upstream.URL(), cfg.UpstreamClient.Fanout), cache: d.Cache}
 	if g.cache != nil {
 		g.cachePolicy = cachePolicies(g.router, cfg.Cache)
@@ -106,7 +111,16 @@ func New(cfg configs.Config, d Deps) (*Gateway, error) {
 	if g.logCache, err = component(cfg.LogCachePassthrough); err != nil {
 		return nil, err
 	}
-	g.bg = newClientToken(cfg.Background, d.Upstream)
+	if t := newClientToken(cfg.Background, d.Upstream); t != nil {
+		g.bg.Store(t)
+	}
+	// Each identity's share of the upstream is counted by the user the
+	// token names.
+	for _, up := range []*Upstream{d.Upstream, g.uaa, g.logCache} {
+		if up != nil {
+			up.identify = g.identify
+		}
+	}
 	// Every refusal reason is exported from the start, at 0, so a rate
 	// over it exists before the first failure.
 	for _, r := range auth.Reasons() {

@@ -22,12 +22,18 @@ import (
 // Upstream is the Cloud Controller the gateway forwards to.
 type Upstream struct {
 	base    string // scheme://host[:port], no trailing slash
+	scheme  []byte // http or https
 	host    string // the Host header upstream requests carry
 	client  *fasthttp.HostClient
 	timeout time.Duration
 	// transferTimeout bounds uploads and downloads of bits.
 	transferTimeout time.Duration
 	m               *metrics.Metrics
+	// share bounds each identity's requests in flight; identify names the
+	// identity of an Authorization header ("" for none, not bounded). The
+	// gateway sets identify; without it nothing is bounded.
+	share    *identityShare
+	identify func(authorization []byte) string
 }
 
 // NewUpstream builds the client of the Cloud Controller at rawURL.
@@ -46,13 +52,23 @@ func NewUpstream(rawURL string, cfg configs.UpstreamClient, m *metrics.Metrics) 
 		// HostClient dials a comma-separated Addr round robin.
 		addr = strings.Join(cfg.Addresses, ",")
 	}
+	var tlsConfig *tls.Config
+	if u.Scheme == "https" {
+		tlsConfig = &tls.Config{ServerName: u.Hostname(), InsecureSkipVerify: cfg.InsecureSkipVerify, MinVersion: tls.VersionTLS12}
+	}
 	hc := &fasthttp.HostClient{
-		Addr:                addr,
-		Name:                "capibridge",
-		IsTLS:               u.Scheme == "https",
-		MaxConns:            cfg.MaxConns,
+		Addr:     addr,
+		Name:     "capibridge",
+		IsTLS:    tlsConfig != nil,
+		MaxConns: cfg.MaxConns,
+		// A full pool queues a request this long before it is refused.
+		MaxConnWaitTimeout: cfg.MaxConnWait,
+		// Closed before the upstream's keep-alive timeout closes them.
 		MaxIdleConnDuration: cfg.IdleTimeout,
-		StreamResponseBody:  true,
+		// The most recently used connection first: the others age out
+		// in the pool instead of being kept barely alive.
+		ConnPoolStrategy:   fasthttp.LIFO,
+		StreamResponseBody: true,
 		// 16 KiB buffers: a typical API answer passes in one read, and a
 		// streamed body moves in fewer, larger copies (measured: a bare
 		// proxied 10 KB GET went from 61 to 48 us and 6.7 KB to 185 B).
@@ -61,22 +77,28 @@ func NewUpstream(rawURL string, cfg configs.UpstreamClient, m *metrics.Metrics) 
 		DisableHeaderNamesNormalizing: true,
 		DisablePathNormalizing:        true,
 		NoDefaultUserAgentHeader:      true,
-		// Idempotent requests are retried once, on connection errors only
-		// (STYLE: never retry a non-idempotent call blindly).
+		// A request that found its pooled connection closed before anything
+		// was written goes again whatever its method (upstreamTransport).
+		// Once written, only a GET or HEAD is sent again, once, when its
+		// connection failed (STYLE: never retry a non-idempotent call
+		// blindly).
+		Transport:                 upstreamTransport{m: m},
 		MaxIdemponentCallAttempts: 2,
 		RetryIfErr: func(req *fasthttp.Request, attempts int, err error) (resetTimeout, retry bool) {
-			idempotent := req.Header.IsGet() || req.Header.IsHead()
-			return false, attempts < 2 && idempotent && (isRefused(err) || isReset(err))
+			safe := req.Header.IsGet() || req.Header.IsHead()
+			retry = attempts < 2 && safe && isReset(err)
+			if retry {
+				m.UpstreamRetries.WithLabelValues(metrics.RetryReset).Inc()
+			}
+			return false, retry
 		},
+		TLSConfig: tlsConfig,
 		Dial: func(a string) (net.Conn, error) {
-			return fasthttp.DialTimeout(a, cfg.DialTimeout)
+			return dialTracked(a, cfg.DialTimeout, tlsConfig)
 		},
 	}
-	if hc.IsTLS {
-		hc.TLSConfig = &tls.Config{ServerName: u.Hostname(), InsecureSkipVerify: cfg.InsecureSkipVerify, MinVersion: tls.VersionTLS12}
-	}
-	return &Upstream{base: u.Scheme + "://" + u.Host, host: u.Host, client: hc, timeout: cfg.RequestTimeout,
-		transferTimeout: cfg.TransferTimeout, m: m}, nil
+	return &Upstream{base: u.Scheme + "://" + u.Host, scheme: []byte(u.Scheme), host: u.Host, client: hc, timeout: cfg.RequestTimeout,
+		transferTimeout: cfg.TransferTimeout, m: m, share: newIdentityShare(cfg.IdentityMaxConns, cfg.IdentityWait, m)}, nil
 }
 
 // URL returns the upstream's base URL.
@@ -102,18 +124,28 @@ func (u *Upstream) do(req *fasthttp.Request, resp *fasthttp.Response, route stri
 	// Host, which Write would send instead: a Cloud Controller behind a
 	// router is reached by its own host name (gorouter routes by Host).
 	req.UseHostHeader = true
+	// ... and its scheme is the client's: the HostClient refuses a request
+	// whose scheme is not its own (ErrHostClientRedirectToDifferentScheme),
+	// which made every passthrough to an https upstream a 502.
+	req.URI().SetSchemeBytes(u.scheme)
 	req.SetTimeout(timeout)
+	if u.identify != nil {
+		release, err := u.share.acquire(u.identify(req.Header.Peek(fasthttp.HeaderAuthorization)))
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
 	start := time.Now()
 	err := u.client.Do(req, resp)
 	outcome := metrics.OutcomeOK
-	var e *Error
 	if err != nil {
-		e, outcome = classify(err)
+		outcome, err = classify(err)
 	}
 	u.m.UpstreamRequests.WithLabelValues(route, outcome).Inc()
 	u.m.UpstreamDuration.WithLabelValues(route, outcome).Observe(time.Since(start).Seconds())
-	if e != nil {
-		return e
+	if err != nil {
+		return err
 	}
 	return tooLarge(resp)
 }
@@ -149,24 +181,33 @@ var failureTable = []struct {
 	status  int
 	outcome string
 	text    string
+	// retryAfter, when set, is the Retry-After the client is given, in
+	// seconds: the failure is the gateway's load, not the upstream's.
+	retryAfter int
 }{
 	// First: a client that went away mid-upload is not the upstream's fault
 	// (499, nginx's "client closed request"; the client sees nothing).
-	{isClientGone, 499, metrics.OutcomeClient, "The client went away"},
-	{isTimeout, fasthttp.StatusGatewayTimeout, metrics.OutcomeTimeout, "The Cloud Controller did not answer in time"},
-	{isRefused, fasthttp.StatusBadGateway, metrics.OutcomeConnect, "The Cloud Controller could not be reached"},
-	{isReset, fasthttp.StatusBadGateway, metrics.OutcomeReset, "The Cloud Controller closed the connection"},
-	{isPoolExhausted, fasthttp.StatusBadGateway, metrics.OutcomeConnect, "Too many requests to the Cloud Controller in flight"},
+	{isClientGone, 499, metrics.OutcomeClient, "The client went away", 0},
+	{isTimeout, fasthttp.StatusGatewayTimeout, metrics.OutcomeTimeout, "The Cloud Controller did not answer in time", 0},
+	{isRefused, fasthttp.StatusBadGateway, metrics.OutcomeConnect, "The Cloud Controller could not be reached", 0},
+	{isReset, fasthttp.StatusBadGateway, metrics.OutcomeReset, "The Cloud Controller closed the connection", 0},
+	// Every connection stayed busy for upstream_client.max_conn_wait: the
+	// gateway is overloaded (503, CC's own status for ServiceUnavailable).
+	{isPoolExhausted, fasthttp.StatusServiceUnavailable, metrics.OutcomePoolFull, "Too many requests to the Cloud Controller in flight", 1},
 }
 
-func classify(err error) (*Error, string) {
+func classify(err error) (outcome string, failure error) {
 	for _, row := range failureTable {
 		if row.match(err) {
-			return &Error{Status: row.status, Code: 10015, Name: "ServiceUnavailable", Description: row.text, cause: err}, row.outcome
+			e := &Error{Status: row.status, Code: 10015, Name: "ServiceUnavailable", Description: row.text, cause: err}
+			if row.retryAfter > 0 {
+				return row.outcome, &retryLater{err: e, after: row.retryAfter}
+			}
+			return row.outcome, e
 		}
 	}
-	return &Error{Status: fasthttp.StatusBadGateway, Code: 10015, Name: "ServiceUnavailable",
-		Description: "The Cloud Controller answered with something that is not HTTP", cause: err}, metrics.OutcomeOther
+	return metrics.OutcomeOther, &Error{Status: fasthttp.StatusBadGateway, Code: 10015, Name: "ServiceUnavailable",
+		Description: "The Cloud Controller answered with something that is not HTTP", cause: err}
 }
 
 func isTimeout(err error) bool {

@@ -201,36 +201,41 @@ func serveGateway(ctx context.Context, cfg configs.Config, log *slog.Logger, std
 	if err != nil {
 		return err
 	}
-	if embedded == nil && len(cfg.Auth.HMACSecrets) == 0 && len(cfg.Auth.PublicKeys) == 0 && cfg.Auth.TokenKeysURL == "" {
-		// No keys configured: find them as the Cloud Controller does, from
-		// the UAA its root document names.
-		uaaURL, err := up.UAAURL()
-		if err != nil {
-			return fmt.Errorf("discovering the UAA from %s: %w", upstreamURL, err)
+	// With no keys configured, the keys are found as the Cloud Controller
+	// finds them: at the UAA its root document names, whose /token_keys and
+	// openid-configuration (the issuer) the verifier reads and refreshes.
+	// The background client's token endpoint is found there too.
+	keysFromUAA := embedded == nil && len(cfg.Auth.HMACSecrets) == 0 && len(cfg.Auth.PublicKeys) == 0 && cfg.Auth.TokenKeysURL == ""
+	tokenURLFromUAA := cfg.Background.ClientID != "" && cfg.Background.TokenURL == ""
+	withUAA := func(uaaURL string) (configs.Auth, configs.Background) {
+		a, b := cfg.Auth, cfg.Background
+		uaaURL = strings.TrimSuffix(uaaURL, "/")
+		if keysFromUAA {
+			a.TokenKeysURL = uaaURL + "/token_keys"
 		}
-		dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		keysURL, issuer, err := auth.Discover(dctx, uaaURL)
-		cancel()
-		if err != nil {
-			return fmt.Errorf("discovering token keys at %s: %w", uaaURL, err)
+		if tokenURLFromUAA {
+			b.TokenURL = uaaURL + "/oauth/token"
 		}
-		cfg.Auth.TokenKeysURL = keysURL
-		if cfg.Auth.Issuer == "" {
-			cfg.Auth.Issuer = issuer
+		return a, b
+	}
+	var uaaURL string
+	if keysFromUAA || tokenURLFromUAA {
+		// A Cloud Controller that does not answer yet does not stop the
+		// start: the UAA is then discovered in the background.
+		if uaaURL, err = up.UAAURL(); err != nil {
+			log.Warn("discovering the UAA: the Cloud Controller did not answer; serving, and asking again in the background",
+				"upstream", upstreamURL, "err", err)
 		}
 	}
-	if cfg.Background.ClientID != "" && cfg.Background.TokenURL == "" {
-		uaaURL, err := up.UAAURL()
-		if err != nil {
-			return fmt.Errorf("discovering the UAA for background.client_id: %w", err)
+	discoverLater := (keysFromUAA || tokenURLFromUAA) && uaaURL == ""
+	var verifier *auth.Verifier
+	if !discoverLater {
+		cfg.Auth, cfg.Background = withUAA(uaaURL)
+		if verifier, err = auth.New(cfg.Auth, authOpts...); err != nil {
+			return err
 		}
-		cfg.Background.TokenURL = strings.TrimSuffix(uaaURL, "/") + "/oauth/token"
+		defer verifier.Close()
 	}
-	verifier, err := auth.New(cfg.Auth, authOpts...)
-	if err != nil {
-		return err
-	}
-	defer verifier.Close()
 	lc, closeCache, err := newCache(cfg.Cache, m, log)
 	if err != nil {
 		return err
@@ -267,7 +272,28 @@ func serveGateway(ctx context.Context, cfg configs.Config, log *slog.Logger, std
 	go func() { errc <- gw.ServeAdmin(adminLn) }()
 	bctx, stopBackground := context.WithCancel(ctx)
 	defer stopBackground()
-	go gw.RunBackground(bctx, cfg.Background)
+	if discoverLater {
+		go func() {
+			uaaURL, err := gw.DiscoverUAA(bctx, cfg.Auth.DiscoverRetry, cfg.Auth.DiscoverRetryMax)
+			if err != nil {
+				return // stopping
+			}
+			acfg, bgcfg := withUAA(uaaURL)
+			v, err := auth.New(acfg, authOpts...)
+			if err != nil {
+				log.Error("building the token verifier from the discovered UAA", "uaa", uaaURL, "err", err)
+				gw.VerifierFailed(err)
+				return
+			}
+			defer v.Close()
+			log.Info("discovered the UAA", "uaa", uaaURL)
+			gw.SetVerifier(v, bgcfg)
+			gw.RunBackground(bctx, bgcfg)
+			<-bctx.Done()
+		}()
+	} else {
+		go gw.RunBackground(bctx, cfg.Background)
+	}
 	select {
 	case err := <-errc:
 		return err

@@ -9,10 +9,15 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"capibridge/backend"
+	"capibridge/configs"
 )
 
 func TestVersion(t *testing.T) {
@@ -219,16 +224,117 @@ func TestServeGateway(t *testing.T) {
 	}
 }
 
-func TestServeWithAnUnreachableUpstreamFailsAtStart(t *testing.T) {
+// TestServeWithTheUpstreamDown: serve starts while nothing listens at the
+// upstream's address. It is alive but not ready, and answers requests that
+// need a token 503 UaaUnavailable in the Cloud Controller's shapes; once
+// a Cloud Controller comes up at that address, the gateway finds its UAA
+// in the background, turns ready, and the UAA's tokens work.
+func TestServeWithTheUpstreamDown(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
 	ln.Close() // nothing listens there now
-	err = run(context.Background(), []string{"serve", "--upstream", "http://" + addr, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"}, io.Discard, io.Discard)
-	if err == nil || !strings.Contains(err.Error(), "discovering the UAA") {
-		t.Errorf("serve --upstream <closed port>: %v", err)
+	conf := filepath.Join(t.TempDir(), "capibridge.yaml")
+	if err := os.WriteFile(conf, []byte("auth:\n  discover_retry: 20ms\n  discover_retry_max: 100ms\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--config", conf, "--upstream", "http://" + addr, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"}, pw, io.Discard)
+		pw.Close()
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("no greeting: %v (serve: %v)", err, <-done)
+	}
+	go io.Copy(io.Discard, pr)
+	urls := regexp.MustCompile(`http://[0-9.:]+`).FindAllString(line, -1)
+	if len(urls) < 2 {
+		t.Fatalf("no gateway and admin URLs in %q", line)
+	}
+	gw, admin := urls[0], urls[1]
+	get := func(url, tok string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", url, nil)
+		if tok != "" {
+			req.Header.Set("Authorization", "bearer "+tok)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+
+	if code, body := get(admin+"/healthz", ""); code != 200 {
+		t.Errorf("/healthz with the upstream down: %d %s", code, body)
+	}
+	if code, body := get(admin+"/readyz", ""); code != 503 || !strings.Contains(body, "UAA") {
+		t.Errorf("/readyz with the upstream down: %d %q, want 503 naming the UAA", code, body)
+	}
+	// Any well-formed token: there are no keys to check it with yet.
+	const someToken = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"
+	if code, body := get(gw+"/v3/apps", someToken); code != 503 ||
+		body != `{"errors":[{"detail":"The UAA service is currently unavailable","title":"CF-UaaUnavailable","code":20004}]}` {
+		t.Errorf("/v3/apps before the UAA is known: %d %s", code, body)
+	}
+	if code, body := get(gw+"/v2/apps", someToken); code != 503 ||
+		body != `{"description":"The UAA service is currently unavailable","error_code":"CF-UaaUnavailable","code":20004}`+"\n" {
+		t.Errorf("/v2/apps before the UAA is known: %d %s", code, body)
+	}
+	if code, body := get(gw+"/v3/apps", ""); code != 401 || !strings.Contains(body, "CF-NotAuthenticated") {
+		t.Errorf("/v3/apps without a token: %d %s, want 401 NotAuthenticated", code, body)
+	}
+
+	// A Cloud Controller comes up at the upstream's address.
+	bcfg := configs.DefaultBackend()
+	bcfg.Data = ":memory:"
+	cf, err := backend.New(ctx, bcfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfLn, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go cf.Serve(cfLn)
+	defer cf.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code, body := get(admin+"/readyz", "")
+		if code == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz after the upstream came up: %d %s", code, body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	tok, err := cf.Token(ctx, "developer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, body := get(gw+"/v3/apps", tok); code != 200 {
+		t.Errorf("/v3/apps with the UAA's token once ready: %d %s", code, body)
+	}
+	if code, body := get(gw+"/v2/apps", tok); code != 200 {
+		t.Errorf("/v2/apps with the UAA's token once ready: %d %s", code, body)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop")
 	}
 }
 
