@@ -85,7 +85,7 @@ func load(fs *flag.FlagSet, args []string, configPath *string, apply func(*confi
 	if err := fs.Parse(args); err != nil {
 		return configs.Config{}, err
 	}
-	cfg, err := configs.Load(*configPath, configs.Environ())
+	cfg, err := configs.Load(*configPath, configEnviron())
 	if err != nil {
 		return cfg, err
 	}
@@ -242,7 +242,7 @@ func serveGateway(ctx context.Context, cfg configs.Config, log *slog.Logger, std
 	}
 	defer closeCache()
 	gw, err := proxy.New(cfg, proxy.Deps{Upstream: up, Verifier: verifier, Metrics: m, Gatherer: reg, Log: log, Cache: lc,
-		Fault: killAt(os.Getenv("CAPIBRIDGE_CHAOS_KILL_AT"))})
+		Fault: killAt(os.Getenv(killAtEnv))})
 	if err != nil {
 		return err
 	}
@@ -453,10 +453,26 @@ func (r redisLog) Printf(ctx context.Context, format string, v ...any) {
 	r.log.DebugContext(ctx, "redis", "msg", fmt.Sprintf(format, v...))
 }
 
-// killAt is the gateway's fault hook of the chaos suite (internal/chaos):
-// with CAPIBRIDGE_CHAOS_KILL_AT naming a write step ("create:app",
-// "start:build", …), the gateway kills itself with SIGKILL when a request
-// reaches that step, as a crash there would stop it. Empty: no hook.
+// killAtEnv names the write step ("create:app", "start:build", …) at which
+// the gateway kills itself with SIGKILL, as a crash there would stop it:
+// the chaos suite's fault hook (internal/chaos). It is no configuration
+// key, so it is kept out of what configs.Load reads.
+const killAtEnv = "CAPIBRIDGE_CHAOS_KILL_AT"
+
+// configEnviron is the environment configs.Load reads: all of it but
+// killAtEnv.
+func configEnviron() []string {
+	env := configs.Environ()
+	out := env[:0:0]
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, killAtEnv+"=") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// killAt is the fault hook of killAtEnv's step; nil when it is empty.
 func killAt(step string) func(string) {
 	if step == "" {
 		return nil
