@@ -17,12 +17,32 @@
 // the page it could read was filled under the new generations, by a fill
 // that started after they were read. Pub/sub only frees memory early.
 //
-// When Redis cannot be reached the generations cannot be checked, so no
-// cached entry is served: requests go to the fill (slower, not wrong) and
-// are counted with result "error". After a failure the cache skips Redis
-// for a back-off so requests do not each wait for a timeout; the next
-// lookup after it probes Redis, and the cache is used again once it
-// answers.
+// When an instance cannot read the generations (Redis unreachable, or
+// slower than the command timeout), it cannot confirm that a cached page
+// is current, so it serves none, from either tier: requests go upstream
+// (slower, not wrong), counted with result "error" and marked
+// "fwd=bypass; detail=generations-unconfirmed" in Cache-Status. They still
+// share fills, but only fills that started after they arrived, so each
+// answer is as of a moment after its request. After a failure the cache
+// skips Redis for a back-off so requests do not each wait for a timeout;
+// the next lookup after it probes Redis. Failures of the Redis page tier
+// alone (a page's GET or SET) only skip that tier: the generations still
+// confirm the in-process tier.
+//
+// The other half is the writer's. When Redis does not take a bump at once,
+// Invalidate queues it and retries, and the write's answer waits until
+// Redis takes it, at most Config.InvalidateWait. Until the bump lands no
+// other instance can know of the write, since Redis is all they share; the
+// writing instance itself applies its queued bumps before it reads any
+// generation, so it never serves a page older than its own writes. Hence
+// the guarantee: a client never reads, from any instance, a page older than
+// a write it saw answered, provided Redis took the write's bump within
+// InvalidateWait. A write answered without its bump (Redis away longer than
+// that; Invalidate returns ErrRedisUnavailable and
+// capibridge_cache_invalidations_total{result="error"} counts it) may be
+// missing from pages other instances that can still read the generations
+// serve, until the writer's retry lands; if the writer dies first, the TTL
+// bounds it.
 package cache
 
 import (
@@ -47,8 +67,12 @@ const (
 	defaultMaxEntryBytes = 4 << 20
 	defaultRedisTimeout  = 50 * time.Millisecond
 	defaultRedisBackoff  = time.Second
-	defaultKeyPrefix     = "capibridge:cache:"
-	housekeepingPeriod   = time.Second
+	// defaultInvalidateWait covers a Redis that stalls for a moment (a
+	// slow fork, a paused or restarted server) without holding writes long
+	// when it is down.
+	defaultInvalidateWait = 2 * time.Second
+	defaultKeyPrefix      = "capibridge:cache:"
+	housekeepingPeriod    = time.Second
 	// minSweepInterval spaces sweeps of the local tier (each walks every
 	// entry) when writes are frequent; a sweep asked for sooner waits for
 	// the next housekeeping tick.
@@ -77,6 +101,10 @@ type Config struct {
 	// RedisBackoff is how long the cache skips Redis after a failure.
 	// Default 1s.
 	RedisBackoff time.Duration
+	// InvalidateWait is how long Invalidate keeps retrying a bump Redis
+	// did not take at once, and so how long a write's answer may wait for
+	// it, before it gives up and leaves the bump queued. Default 2s.
+	InvalidateWait time.Duration
 	// KeyPrefix starts every Redis key; it must not contain "{" or "}"
 	// (Redis Cluster hash tags). Default "capibridge:cache:".
 	KeyPrefix string
@@ -160,10 +188,12 @@ type Cache struct {
 
 	local  *localStore
 	remote store // nil without Redis
-	br     *breaker
-	gens   generations
-	rgens  *redisGens // nil without Redis
-	redisW *expiring  // nil without Redis
+	// br is the generations' breaker: open, nothing cached is served.
+	// pageBr is the Redis tier's: open, only that tier is skipped.
+	br, pageBr *breaker
+	gens       generations
+	rgens      *redisGens // nil without Redis
+	redisW     *expiring  // nil without Redis
 
 	flights flights
 
@@ -207,6 +237,9 @@ func New(cfg Config) (*Cache, error) {
 	if cfg.RedisBackoff <= 0 {
 		cfg.RedisBackoff = defaultRedisBackoff
 	}
+	if cfg.InvalidateWait <= 0 {
+		cfg.InvalidateWait = defaultInvalidateWait
+	}
 	if cfg.KeyPrefix == "" {
 		cfg.KeyPrefix = defaultKeyPrefix
 	}
@@ -248,13 +281,18 @@ func New(cfg Config) (*Cache, error) {
 	if cfg.Redis == nil {
 		c.gens = newLocalGens(c.scheduleSweep)
 	} else {
-		c.br = &breaker{backoff: cfg.RedisBackoff, now: time.Now, gauge: c.m.RedisBreakerOpen, log: c.log}
+		c.br = &breaker{backoff: cfg.RedisBackoff, now: time.Now, gauge: c.m.RedisBreakerOpen, log: c.log,
+			down: "cache: redis unavailable, serving without the cache", up: "cache: redis reachable again"}
 		c.br.gauge.Set(0)
-		conn := newRedisConn(cfg.Redis, cfg.RedisTimeout, c.br, c.m)
+		c.pageBr = &breaker{backoff: cfg.RedisBackoff, now: time.Now, gauge: c.m.RedisPageBreakerOpen, log: c.log,
+			down: "cache: redis page tier failing, serving from the in-process tier", up: "cache: redis page tier answering again"}
+		c.pageBr.gauge.Set(0)
 		c.redisW = &expiring{now: time.Now}
-		c.remote = &redisStore{r: conn, prefix: cfg.KeyPrefix, written: c.redisW}
+		c.remote = &redisStore{r: newRedisConn(cfg.Redis, cfg.RedisTimeout, c.pageBr, c.m), prefix: cfg.KeyPrefix, written: c.redisW}
 		c.rgens = &redisGens{
-			r:         conn,
+			r:         newRedisConn(cfg.Redis, cfg.RedisTimeout, c.br, c.m),
+			wait:      cfg.InvalidateWait,
+			done:      c.done,
 			genPrefix: cfg.KeyPrefix + "{gen}:t:",
 			epochKey:  cfg.KeyPrefix + "{gen}:epoch",
 			channel:   cfg.Channel,
@@ -291,16 +329,21 @@ func (c *Cache) Close() error {
 // Get returns the answer to k: from the cache when an entry filled under the
 // current generations of p.Topics is younger than p.TTL, otherwise from
 // fill, whose 200 answers are stored. Concurrent misses of one key share one
-// fill; a caller whose ctx ends stops waiting and gets ctx's error.
+// fill (and one read of the Redis tier); a caller whose ctx ends stops
+// waiting and gets ctx's error.
 //
 // With bypass (a client's Cache-Control: no-cache) the cached entry is not
-// read, but the fill's answer replaces it.
+// read, but the fill's answer replaces it. Concurrent refreshes of one key
+// share one fill that started after they all arrived.
 //
 // When fill fails or answers 5xx, an entry of the same generations younger
 // than p.TTL+p.StaleIfError is served instead, marked stale in the Outcome.
 // Otherwise fill's entry and error are returned as they are. Redis failures
-// never make Get fail: the request is filled instead.
+// never make Get fail: when the generations cannot be read, nothing cached
+// is served and the request is filled, sharing only fills that started
+// after it arrived.
 func (c *Cache) Get(ctx context.Context, k Key, p Policy, bypass bool, fill FillFunc) (Entry, Outcome, error) {
+	arrival := c.flights.arrive()
 	o := Outcome{name: c.name}
 	if fill == nil {
 		return Entry{}, o, errNoFill
@@ -324,56 +367,52 @@ func (c *Cache) Get(ctx context.Context, k Key, p Policy, bypass bool, fill Fill
 		if ctx.Err() != nil {
 			return Entry{}, o, fmt.Errorf("cache: %w", ctx.Err())
 		}
-		// The generations cannot be checked, so nothing cached may be
-		// served, and nothing filled now could be stored under the right
-		// key. Fill, uncoalesced: a shared fill could have started before
-		// this request arrived.
-		o.Result, o.Fwd = metrics.CacheError, fwdBypass
-		c.count(route, o.Result)
-		e, err := fill(ctx)
-		return e, o, err
+		return c.getUnconfirmed(ctx, &k, topics, route, arrival, fill)
 	}
 	key := sum(&k, topics, v)
 
-	var cand *record
-	var tier string
-	redisFailed := false
+	var local *record
 	if !bypass {
-		cand, tier, redisFailed = c.lookup(ctx, key, topics, v, p)
-		if cand != nil {
-			if age := c.now().Sub(cand.stored); age < p.TTL {
-				o.Result, o.Tier, o.TTL = metrics.CacheHit, tier, p.TTL-age
+		local = c.lookupLocal(key, topics, v, p)
+		if local != nil {
+			if age := c.now().Sub(local.stored); age < p.TTL {
+				o.Result, o.Tier, o.TTL = metrics.CacheHit, metrics.TierLocal, p.TTL-age
 				c.count(route, o.Result)
-				if tier == metrics.TierLocal {
-					c.tierHitLocal.Inc()
-				} else {
-					c.tierHitRedis.Inc()
-				}
-				return cand.entry(), o, nil
+				c.tierHitLocal.Inc()
+				return local.entry(), o, nil
 			}
 		}
 	}
 
-	res, shared, err := c.flights.do(ctx, key, !bypass, func(fctx context.Context) fillResult {
-		return c.fill(fctx, key, topics, v, p, fill)
+	res, shared, err := c.flights.do(ctx, key, arrival, bypass, func(fctx context.Context) fillResult {
+		return c.fill(fctx, key, topics, v, p, route, !bypass, fill)
 	})
 	if err != nil {
 		return Entry{}, o, fmt.Errorf("cache: waiting for the fill: %w", err)
+	}
+	if res.hit {
+		// Another instance's entry, found in Redis by this key's flight.
+		o.Result, o.Tier, o.TTL = metrics.CacheHit, metrics.TierRedis, p.TTL-c.now().Sub(res.rec.stored)
+		c.count(route, o.Result)
+		c.tierHitRedis.Inc()
+		return res.rec.entry(), o, nil
 	}
 	o.Collapsed = shared
 	switch {
 	case bypass:
 		o.Fwd = fwdRequest
-	case cand != nil:
+	case local != nil || res.rec != nil:
 		o.Fwd = fwdStale
 	default:
 		o.Fwd = fwdMiss
 	}
 	if res.err != nil || res.entry.Status >= 500 {
-		if cand == nil && bypass {
-			var failed bool
-			cand, tier, failed = c.lookup(ctx, key, topics, v, p)
-			redisFailed = redisFailed || failed
+		if bypass {
+			local = c.lookupLocal(key, topics, v, p)
+		}
+		cand, tier := local, metrics.TierLocal
+		if res.rec != nil && (cand == nil || res.rec.stored.After(cand.stored)) {
+			cand, tier = res.rec, metrics.TierRedis
 		}
 		if cand != nil {
 			if age := c.now().Sub(cand.stored); age < p.TTL+p.StaleIfError {
@@ -388,7 +427,7 @@ func (c *Cache) Get(ctx context.Context, k Key, p Policy, bypass bool, fill Fill
 	}
 	o.Stored = res.stored
 	switch {
-	case redisFailed:
+	case res.redisFailed:
 		o.Result = metrics.CacheError
 	case bypass:
 		o.Result = metrics.CacheBypass
@@ -399,53 +438,102 @@ func (c *Cache) Get(ctx context.Context, k Key, p Policy, bypass bool, fill Fill
 	return res.entry, o, res.err
 }
 
-// lookup finds the entry under key: the local one if it is fresh, else the
-// fresher of the local one and Redis's (another instance may have refreshed
-// it). It returns nil for an entry too old even to be served stale, and
-// reports whether Redis failed (or was skipped) on the way.
-func (c *Cache) lookup(ctx context.Context, key hashKey, topics []string, v *genView, p Policy) (*record, string, bool) {
-	now := c.now()
-	hard := p.TTL + p.StaleIfError
-	var best *record
-	var tier string
-	if r, _ := c.local.Get(ctx, key); r != nil && r.matches(v, topics) && now.Sub(r.stored) < hard {
-		if now.Sub(r.stored) < p.TTL {
-			return r, metrics.TierLocal, false
-		}
-		best, tier = r, metrics.TierLocal
+// unconfirmedView addresses the fills of requests that could not read the
+// generations: no real view has an empty epoch, so their flights never mix
+// with those of entries.
+var unconfirmedView = &genView{}
+
+// getUnconfirmed answers a request whose generations could not be read.
+// Nothing cached may be served, and nothing filled now could be stored
+// under the right key, so it fills; concurrent requests of one key share
+// fills that started after they arrived, so a slow Redis costs a miss per
+// key, not a fill per request.
+func (c *Cache) getUnconfirmed(ctx context.Context, k *Key, topics []string, route string, arrival uint64, fill FillFunc) (Entry, Outcome, error) {
+	o := Outcome{name: c.name, Result: metrics.CacheError, Fwd: fwdBypass, detail: detailUnconfirmed}
+	res, shared, err := c.flights.do(ctx, sum(k, topics, unconfirmedView), arrival, true, func(fctx context.Context) fillResult {
+		c.m.CacheFills.WithLabelValues(route, metrics.FillUnconfirmed).Inc()
+		e, err := fill(fctx)
+		return fillResult{entry: e, err: err}
+	})
+	if err != nil {
+		return Entry{}, o, fmt.Errorf("cache: waiting for the fill: %w", err)
 	}
+	o.Collapsed = shared
+	c.count(route, o.Result)
+	return res.entry, o, res.err
+}
+
+// lookupLocal returns the in-process entry under key if it may still be
+// served, fresh or stale.
+func (c *Cache) lookupLocal(key hashKey, topics []string, v *genView, p Policy) *record {
+	r, _ := c.local.Get(context.Background(), key)
+	if r == nil || !r.matches(v, topics) || c.now().Sub(r.stored) >= p.TTL+p.StaleIfError {
+		return nil
+	}
+	return r
+}
+
+// lookupRemote returns the Redis entry under key if it may still be served,
+// fresh or stale, and reports whether Redis failed (or was skipped) on the
+// way. A fresh entry is copied to the local tier.
+func (c *Cache) lookupRemote(ctx context.Context, key hashKey, topics []string, v *genView, p Policy) (*record, bool) {
 	if c.remote == nil {
-		return best, tier, false
+		return nil, false
 	}
-	if c.br.open() {
-		return best, tier, true
+	if c.pageBr.open() {
+		return nil, true
 	}
 	r, err := c.remote.Get(ctx, key)
 	if err != nil {
-		return best, tier, !errors.Is(err, errBadRecord)
+		return nil, !errors.Is(err, errBadRecord)
 	}
-	if r == nil || !r.matches(v, topics) || best != nil && !r.stored.After(best.stored) {
-		return best, tier, false
+	if r == nil || !r.matches(v, topics) {
+		return nil, false
 	}
-	left := r.stored.Add(hard).Sub(now)
-	if left <= 0 {
-		return best, tier, false
+	age := c.now().Sub(r.stored)
+	if age >= p.TTL+p.StaleIfError {
+		return nil, false
 	}
-	_ = c.local.Set(ctx, key, r, left)
-	return r, metrics.TierRedis, false
+	if age < p.TTL {
+		_ = c.local.Set(ctx, key, r, p.TTL+p.StaleIfError-age)
+	}
+	return r, false
 }
 
-// fill runs on the flight's goroutine: it calls the FillFunc and stores a
-// 200 answer locally before the waiters are released, and in Redis after.
-func (c *Cache) fill(ctx context.Context, key hashKey, topics []string, v *genView, p Policy, fill FillFunc) fillResult {
+// fill runs on the flight's goroutine: with remote, it first looks for the
+// entry in Redis (another instance may have filled or refreshed it); then
+// it calls the FillFunc and stores a 200 answer locally before the waiters
+// are released, and in Redis after.
+func (c *Cache) fill(ctx context.Context, key hashKey, topics []string, v *genView, p Policy, route string, remote bool, fill FillFunc) fillResult {
+	var res fillResult
+	reason := metrics.FillRefresh
+	if remote {
+		reason = metrics.FillMiss
+		res.rec, res.redisFailed = c.lookupRemote(ctx, key, topics, v, p)
+		if res.rec != nil && c.now().Sub(res.rec.stored) < p.TTL {
+			res.hit = true
+			return res
+		}
+	}
+	c.m.CacheFills.WithLabelValues(route, reason).Inc()
 	start := c.now()
 	e, err := fill(ctx)
-	if err != nil {
-		return fillResult{err: err}
+	if err != nil || e.Status >= 500 {
+		if !remote {
+			// A candidate to serve stale, shared by every waiter.
+			var failed bool
+			res.rec, failed = c.lookupRemote(ctx, key, topics, v, p)
+			res.redisFailed = res.redisFailed || failed
+		}
+		if err != nil {
+			res.err = err
+			return res
+		}
 	}
 	e.Stored = start
+	res.entry = e
 	if e.Status != 200 || e.NoStore || len(e.Body) > c.maxEntry {
-		return fillResult{entry: e}
+		return res
 	}
 	r := &record{
 		status:      e.Status,
@@ -461,8 +549,8 @@ func (c *Cache) fill(ctx context.Context, key hashKey, topics []string, v *genVi
 	}
 	hard := p.TTL + p.StaleIfError
 	_ = c.local.Set(ctx, key, r, hard)
-	res := fillResult{entry: e, stored: true}
-	if c.remote != nil && !c.br.open() {
+	res.stored = true
+	if c.remote != nil && !c.pageBr.open() {
 		// The flight's context ends when its waiters are released; the
 		// write has its own command timeout.
 		res.then = func() { _ = c.remote.Set(context.WithoutCancel(ctx), key, r, hard) }
@@ -478,10 +566,14 @@ func (c *Cache) fill(ctx context.Context, key hashKey, topics []string, v *genVi
 // guarantee. A write the upstream completes later (a v3 job) needs another
 // Invalidate when it completes; until then the TTL bounds staleness.
 //
-// If Redis cannot be reached it returns an error wrapping
-// ErrRedisUnavailable; the bump is queued and applied as soon as Redis
-// answers (this instance reads no generations before it is), so the caller
-// should log it, not fail the write.
+// If Redis does not take the bump at once, Invalidate queues it and waits
+// while it is retried, at most Config.InvalidateWait or until ctx ends: a
+// Redis that stalls for a moment costs the write time, not the guarantee.
+// If the wait ends first it returns an error wrapping ErrRedisUnavailable;
+// the bump stays queued and is applied as soon as Redis takes it (this
+// instance reads no generations before it is), so the caller should log
+// it, not fail the write: until then other instances may serve pages older
+// than the write (see the package doc).
 func (c *Cache) Invalidate(ctx context.Context, topics ...string) error {
 	ts, err := normTopics(topics)
 	if err != nil {
@@ -519,7 +611,7 @@ func (c *Cache) sweep() {
 }
 
 // housekeeping sweeps on new generations and, every second, refreshes the
-// size gauges and retries queued invalidations.
+// size gauges. Queued invalidations have a retry loop of their own.
 func (c *Cache) housekeeping() {
 	defer c.wg.Done()
 	t := time.NewTicker(housekeepingPeriod)
@@ -547,9 +639,6 @@ func (c *Cache) housekeeping() {
 				continue
 			}
 			c.bytesRedis.Set(float64(c.redisW.bytes()))
-			if c.rgens.npending.Load() > 0 {
-				_ = c.rgens.flushPending(context.Background())
-			}
 		}
 	}
 }

@@ -100,6 +100,7 @@ func newTestCache(t testing.TB, clock *fakeClock) *Cache {
 func withRemote(c *Cache, s store, gens generations, clock *fakeClock) {
 	c.remote = s
 	c.br = &breaker{backoff: time.Second, now: clock.Now, gauge: c.m.RedisBreakerOpen, log: slog.New(slog.DiscardHandler)}
+	c.pageBr = &breaker{backoff: time.Second, now: clock.Now, gauge: c.m.RedisPageBreakerOpen, log: slog.New(slog.DiscardHandler)}
 	c.gens = gens
 }
 
@@ -453,8 +454,12 @@ func (c *Cache) waiters() int {
 	c.flights.mu.Lock()
 	defer c.flights.mu.Unlock()
 	n := 0
-	for _, f := range c.flights.m {
-		n += f.waiters
+	for _, s := range c.flights.m {
+		for _, f := range []*flight{s.cur, s.next} {
+			if f != nil {
+				n += f.waiters
+			}
+		}
 	}
 	return n
 }
@@ -676,6 +681,7 @@ func TestOutcomeCacheStatus(t *testing.T) {
 		{Outcome{Fwd: fwdStale, FwdStatus: 500, TTL: -time.Millisecond, staleIfError: true}, "capibridge; fwd=stale; fwd-status=500; ttl=-1; detail=stale-if-error"},
 		{Outcome{Fwd: fwdRequest, Stored: true, Collapsed: true}, "capibridge; fwd=request; stored; collapsed"},
 		{Outcome{Fwd: fwdBypass}, "capibridge; fwd=bypass"},
+		{Outcome{Fwd: fwdBypass, Collapsed: true, detail: detailUnconfirmed}, "capibridge; fwd=bypass; collapsed; detail=generations-unconfirmed"},
 	} {
 		tc.o.name = "capibridge"
 		if got := tc.o.CacheStatus(); got != tc.want {

@@ -21,6 +21,11 @@ const (
 	fwdBypass = "bypass"
 )
 
+// detailUnconfirmed is the RFC 9211 "detail" of a request that went
+// upstream because the current generations could not be read: whatever is
+// cached may be older than a write another instance has answered.
+const detailUnconfirmed = "generations-unconfirmed"
+
 // Outcome says how Get produced its answer.
 type Outcome struct {
 	// Result is the metrics label value: metrics.CacheHit, CacheMiss,
@@ -47,6 +52,9 @@ type Outcome struct {
 
 	name         string
 	staleIfError bool
+	// detail is the RFC 9211 detail parameter, if any besides
+	// stale-if-error.
+	detail string
 }
 
 // CacheStatus returns the RFC 9211 Cache-Status field value, such as
@@ -64,7 +72,10 @@ func (o Outcome) CacheStatus() string {
 // an expired entry refreshed "capibridge; fwd=stale; stored"; a client's
 // no-cache "capibridge; fwd=request; stored"; an entry served because the
 // upstream failed "capibridge; fwd=stale; fwd-status=502; ttl=-12;
-// detail=stale-if-error"; Redis unreachable "capibridge; fwd=bypass".
+// detail=stale-if-error"; Redis unreachable or slow, so that the
+// generations could not be confirmed, "capibridge; fwd=bypass;
+// detail=generations-unconfirmed" (with "; collapsed" when it shared
+// another request's fill); a route not cached "capibridge; fwd=bypass".
 func (o Outcome) AppendCacheStatus(dst []byte) []byte {
 	dst = append(dst, o.name...)
 	if o.Fwd == "" {
@@ -89,8 +100,12 @@ func (o Outcome) AppendCacheStatus(dst []byte) []byte {
 	if o.Collapsed {
 		dst = append(dst, "; collapsed"...)
 	}
-	if o.staleIfError {
+	switch {
+	case o.staleIfError:
 		dst = append(dst, "; detail=stale-if-error"...)
+	case o.detail != "":
+		dst = append(dst, "; detail="...)
+		dst = append(dst, o.detail...)
 	}
 	return dst
 }

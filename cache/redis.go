@@ -86,6 +86,8 @@ type breaker struct {
 	openUntil atomic.Int64 // Unix nanoseconds; 0 while closed
 	gauge     prometheus.Gauge
 	log       *slog.Logger
+	// down and up are the log messages of opening and closing.
+	down, up string
 }
 
 // open reports whether Redis is to be skipped now.
@@ -97,14 +99,14 @@ func (b *breaker) open() bool {
 func (b *breaker) fail(err error) {
 	if b.openUntil.Swap(b.now().Add(b.backoff).UnixNano()) == 0 {
 		b.gauge.Set(1)
-		b.log.Warn("cache: redis unavailable, serving without the cache", "error", err, "backoff", b.backoff)
+		b.log.Warn(b.down, "error", err, "backoff", b.backoff)
 	}
 }
 
 func (b *breaker) succeed() {
 	if b.openUntil.Load() != 0 && b.openUntil.Swap(0) != 0 {
 		b.gauge.Set(0)
-		b.log.Info("cache: redis reachable again")
+		b.log.Info(b.up)
 	}
 }
 
@@ -232,6 +234,10 @@ type redisGens struct {
 	known     *knowledge
 	m         *metrics.Metrics
 	log       *slog.Logger
+	// wait bounds how long Bump waits for a queued bump to land.
+	wait time.Duration
+	// done ends the retries of queued bumps (the cache is closing).
+	done <-chan struct{}
 
 	mu      sync.Mutex
 	running bool
@@ -241,6 +247,15 @@ type redisGens struct {
 	pending  map[string]uint64 // topic → sequence of its latest failed bump
 	pseq     uint64
 	npending atomic.Int64
+	// landed is the sequence up to which every queued bump has reached
+	// Redis; landedCh is closed when it grows. retrying is set while the
+	// retry loop runs.
+	landed   uint64
+	landedCh chan struct{}
+	retrying bool
+	// fmu makes flushes take turns, so that one queued bump is not sent
+	// twice by racing flushes.
+	fmu sync.Mutex
 
 	ps *redis.PubSub
 	wg sync.WaitGroup
@@ -457,17 +472,39 @@ func (g *redisGens) raise(ctx context.Context, epoch string, topics []string, ge
 }
 
 // Bump increments the topics' generations in Redis and publishes them. If
-// Redis cannot be reached the topics are queued, retried from the
-// housekeeping loop and before this instance's next generation read, and
-// the error says so.
+// Redis does not take them at once they are queued and retried (by a loop
+// of their own, and before this instance's next generation read), and Bump
+// waits until a retry lands, at most g.wait or until ctx ends: the caller
+// answers its write only after Bump returns, so other instances learn of
+// the write before its client can read from them. If the wait ends first,
+// the error says so and the bump stays queued.
 func (g *redisGens) Bump(ctx context.Context, topics []string) error {
-	if err := g.incr(ctx, topics); err != nil {
-		g.queue(topics)
+	err := g.incr(ctx, topics)
+	if err == nil {
+		g.m.CacheInvalidations.WithLabelValues(metrics.InvalidationOK).Add(float64(len(topics)))
+		return nil
+	}
+	seq := g.queue(topics)
+	timer := time.NewTimer(g.wait)
+	defer timer.Stop()
+	for {
+		g.pmu.Lock()
+		landed, ch := g.landed >= seq, g.landedCh
+		g.pmu.Unlock()
+		if landed {
+			g.m.CacheInvalidations.WithLabelValues(metrics.InvalidationDelayed).Add(float64(len(topics)))
+			return nil
+		}
+		select {
+		case <-ch:
+			continue
+		case <-timer.C:
+		case <-ctx.Done():
+		case <-g.done:
+		}
 		g.m.CacheInvalidations.WithLabelValues(metrics.InvalidationError).Add(float64(len(topics)))
 		return fmt.Errorf("%w: %w", ErrRedisUnavailable, err)
 	}
-	g.m.CacheInvalidations.WithLabelValues(metrics.InvalidationOK).Add(float64(len(topics)))
-	return nil
 }
 
 // incr bumps topics in one MULTI, reading the epoch in the same
@@ -514,30 +551,83 @@ func (g *redisGens) incr(ctx context.Context, topics []string) error {
 	return nil
 }
 
-func (g *redisGens) queue(topics []string) {
+// queue records topics as bumped but not yet in Redis, starts the retry
+// loop if it is not running, and returns the bump's sequence number.
+func (g *redisGens) queue(topics []string) uint64 {
 	g.pmu.Lock()
 	if g.pending == nil {
 		g.pending = map[string]uint64{}
 	}
+	if g.landedCh == nil {
+		g.landedCh = make(chan struct{})
+	}
 	g.pseq++
+	seq := g.pseq
 	for _, t := range topics {
-		g.pending[t] = g.pseq
+		g.pending[t] = seq
 	}
 	n := len(g.pending)
+	start := !g.retrying
+	g.retrying = true
 	g.pmu.Unlock()
 	g.npending.Store(int64(n))
 	g.m.CacheInvalidationsPending.Set(float64(n))
+	if start {
+		go g.retry()
+	}
+	return seq
+}
+
+// Retries of queued bumps start retryMin apart and back off to retryMax:
+// a Redis that stalls for a moment takes them almost at once, one that is
+// down is not dialled dozens of times a second; once it is back, the
+// queued bumps land within about retryMax.
+const (
+	retryMin = 20 * time.Millisecond
+	retryMax = 250 * time.Millisecond
+)
+
+// retry applies the queued bumps until none is left, or the cache closes.
+// It ignores the breaker: it is the probe that finds Redis back first.
+func (g *redisGens) retry() {
+	t := time.NewTimer(0)
+	defer t.Stop()
+	interval := retryMin
+	for {
+		select {
+		case <-g.done:
+			g.pmu.Lock()
+			g.retrying = false
+			g.pmu.Unlock()
+			return
+		case <-t.C:
+		}
+		_ = g.flushPending(context.Background())
+		g.pmu.Lock()
+		if len(g.pending) == 0 {
+			g.retrying = false
+			g.pmu.Unlock()
+			return
+		}
+		g.pmu.Unlock()
+		t.Reset(interval)
+		interval = min(2*interval, retryMax)
+	}
 }
 
 // flushPending applies the queued bumps. A topic queued again while the
-// flush ran stays queued: its newer write may postdate the INCR.
+// flush ran stays queued: its newer write may postdate the INCR. Every bump
+// queued before the flush read the queue has landed once it succeeds.
 func (g *redisGens) flushPending(ctx context.Context) error {
+	g.fmu.Lock()
+	defer g.fmu.Unlock()
 	g.pmu.Lock()
 	topics := make([]string, 0, len(g.pending))
 	seqs := make([]uint64, 0, len(g.pending))
 	for t, s := range g.pending {
 		topics, seqs = append(topics, t), append(seqs, s)
 	}
+	upTo := g.pseq
 	g.pmu.Unlock()
 	if len(topics) == 0 {
 		return nil
@@ -551,11 +641,15 @@ func (g *redisGens) flushPending(ctx context.Context) error {
 			delete(g.pending, t)
 		}
 	}
+	if upTo > g.landed {
+		g.landed = upTo
+		close(g.landedCh)
+		g.landedCh = make(chan struct{})
+	}
 	n := len(g.pending)
 	g.pmu.Unlock()
 	g.npending.Store(int64(n))
 	g.m.CacheInvalidationsPending.Set(float64(n))
-	g.m.CacheInvalidations.WithLabelValues(metrics.InvalidationOK).Add(float64(len(topics)))
 	g.log.Info("cache: applied invalidations queued while redis was unavailable", "topics", len(topics))
 	return nil
 }

@@ -45,15 +45,20 @@ type Metrics struct {
 	// CacheRequests counts list-cache lookups by route template and result
 	// (CacheHit, CacheMiss, CacheStale, CacheBypass, CacheError).
 	CacheRequests *prometheus.CounterVec
+	// CacheFills counts the fills the cache ran, by route template and
+	// reason (FillMiss, FillRefresh, FillUnconfirmed); requests that waited
+	// for another's fill are not counted again.
+	CacheFills *prometheus.CounterVec
 	// CacheTierHits counts cache hits by the tier that answered (TierLocal, TierRedis).
 	CacheTierHits *prometheus.CounterVec
 	// CacheBytes is the size of the cached bodies by tier: the in-process tier's
 	// weight, and for TierRedis the bytes this instance wrote to Redis whose
 	// expiry has not passed (Redis may hold more, written by other instances).
 	CacheBytes *prometheus.GaugeVec
-	// CacheInvalidations counts topic generation bumps by result (InvalidationOK,
-	// or InvalidationError when Redis could not be reached and the bump was
-	// queued for retry).
+	// CacheInvalidations counts topic generation bumps by result: InvalidationOK,
+	// InvalidationDelayed when Redis took it only on a retry while the write's
+	// answer waited, or InvalidationError when the answer went out before Redis
+	// took it (queued, retried until it does).
 	CacheInvalidations *prometheus.CounterVec
 	// CacheInvalidationsPending is the number of topics whose generation bump
 	// waits for Redis to come back.
@@ -66,9 +71,14 @@ type Metrics struct {
 	RedisDuration *prometheus.HistogramVec
 	// RedisErrors counts failed Redis commands by command name.
 	RedisErrors *prometheus.CounterVec
-	// RedisBreakerOpen is 1 from a Redis failure until Redis answers again
-	// (the cache skips Redis for a back-off, then probes it), else 0.
+	// RedisBreakerOpen is 1 from a failure of a generation read or bump
+	// until Redis answers again (the cache skips Redis for a back-off, then
+	// probes it, and meanwhile serves nothing cached), else 0.
 	RedisBreakerOpen prometheus.Gauge
+	// RedisPageBreakerOpen is 1 from a failed read or write of a page in
+	// Redis until one succeeds again (the Redis tier is skipped for a
+	// back-off; the in-process tier keeps serving), else 0.
+	RedisPageBreakerOpen prometheus.Gauge
 }
 
 // Label values that are not route templates.
@@ -127,8 +137,22 @@ const (
 	// CacheBypass is a request that skipped the cache read (client no-cache, or a
 	// route that is not cached).
 	CacheBypass = "bypass"
-	// CacheError is a lookup that could not use the cache because Redis failed.
+	// CacheError is a lookup that could not use the cache because Redis failed:
+	// the generations could not be confirmed (nothing cached is served), or the
+	// Redis tier could not be read on a miss.
 	CacheError = "error"
+)
+
+// Reasons for a fill, the values of the "reason" label of
+// capibridge_cache_fills_total.
+const (
+	// FillMiss is a fill for a page absent or expired in both tiers.
+	FillMiss = "miss"
+	// FillRefresh is a fill for a client's Cache-Control: no-cache.
+	FillRefresh = "refresh"
+	// FillUnconfirmed is a fill for requests that could not confirm the
+	// generations (Redis unreachable or slow); its answer is not stored.
+	FillUnconfirmed = "unconfirmed"
 )
 
 // Cache tiers, the values of the "tier" label.
@@ -144,7 +168,11 @@ const (
 const (
 	// InvalidationOK is a bump that reached Redis (or the local generations).
 	InvalidationOK = "ok"
-	// InvalidationError is a bump that failed and waits for Redis.
+	// InvalidationDelayed is a bump Redis took only on a retry, before the
+	// write was answered.
+	InvalidationDelayed = "delayed"
+	// InvalidationError is a bump Redis had not taken when the write was
+	// answered; it is queued and retried until Redis takes it.
 	InvalidationError = "error"
 )
 
@@ -209,6 +237,10 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			Namespace: Namespace, Subsystem: "cache", Name: "requests_total",
 			Help: "List-cache lookups, by route template and result (hit, miss, stale, bypass, error).",
 		}, []string{"route", "result"}),
+		CacheFills: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Subsystem: "cache", Name: "fills_total",
+			Help: "Fills the list cache ran upstream, by route template and reason (miss, refresh, unconfirmed); coalesced requests share one.",
+		}, []string{"route", "reason"}),
 		CacheTierHits: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Subsystem: "cache", Name: "tier_hits_total",
 			Help: "List-cache hits, by the tier that answered (local, redis).",
@@ -219,7 +251,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 		}, []string{"tier"}),
 		CacheInvalidations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Subsystem: "cache", Name: "invalidations_total",
-			Help: "Topic generation bumps after writes, by result (ok, error: queued until Redis returns).",
+			Help: "Topic generation bumps after writes, by result (ok; delayed: taken on a retry before the answer; error: answered first, queued until Redis takes it).",
 		}, []string{"result"}),
 		CacheInvalidationsPending: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: Namespace, Subsystem: "cache", Name: "invalidations_pending",
@@ -240,12 +272,16 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 		}, []string{"command"}),
 		RedisBreakerOpen: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: Namespace, Subsystem: "redis", Name: "breaker_open",
-			Help: "1 from a failed Redis command until Redis answers again, else 0.",
+			Help: "1 from a failed generation read or bump until Redis answers again (nothing cached is served meanwhile), else 0.",
+		}),
+		RedisPageBreakerOpen: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: Namespace, Subsystem: "redis", Name: "page_breaker_open",
+			Help: "1 from a failed page read or write in Redis until one succeeds again (the in-process tier keeps serving), else 0.",
 		}),
 	}
 	reg.MustRegister(m.Requests, m.RequestDuration, m.InFlight, m.UpstreamRequests, m.UpstreamDuration, m.AuthFailures, m.BuildInfo,
-		m.CacheRequests, m.CacheTierHits, m.CacheBytes, m.CacheInvalidations, m.CacheInvalidationsPending, m.CacheGenerationReads,
-		m.RedisDuration, m.RedisErrors, m.RedisBreakerOpen)
+		m.CacheRequests, m.CacheFills, m.CacheTierHits, m.CacheBytes, m.CacheInvalidations, m.CacheInvalidationsPending, m.CacheGenerationReads,
+		m.RedisDuration, m.RedisErrors, m.RedisBreakerOpen, m.RedisPageBreakerOpen)
 	m.BuildInfo.WithLabelValues(version, runtime.Version()).Set(1)
 	reg.MustRegister(m.UpstreamRetries, m.IdentityLimited, m.IdentityWaiting, m.UAADiscoveryFailures)
 	// Every value of these bounded labels is exported from the start, at 0,

@@ -19,6 +19,7 @@ func TestCollectorsLintClean(t *testing.T) {
 	m.UpstreamDuration.WithLabelValues("/v3/apps", OutcomeOK).Observe(0.02)
 	m.AuthFailures.WithLabelValues("expired").Inc()
 	m.CacheRequests.WithLabelValues("/v2/apps", CacheHit).Inc()
+	m.CacheFills.WithLabelValues("/v2/apps", FillUnconfirmed).Inc()
 	m.CacheTierHits.WithLabelValues(TierLocal).Inc()
 	m.CacheBytes.WithLabelValues(TierRedis).Set(1024)
 	m.CacheInvalidations.WithLabelValues(InvalidationOK).Inc()
@@ -27,9 +28,10 @@ func TestCollectorsLintClean(t *testing.T) {
 	m.RedisDuration.WithLabelValues("mget").Observe(0.0002)
 	m.RedisErrors.WithLabelValues("get").Inc()
 	m.RedisBreakerOpen.Set(1)
+	m.RedisPageBreakerOpen.Set(1)
 	for _, c := range []prometheus.Collector{m.Requests, m.RequestDuration, m.InFlight, m.UpstreamRequests, m.UpstreamDuration, m.AuthFailures, m.BuildInfo,
-		m.CacheRequests, m.CacheTierHits, m.CacheBytes, m.CacheInvalidations, m.CacheInvalidationsPending, m.CacheGenerationReads,
-		m.RedisDuration, m.RedisErrors, m.RedisBreakerOpen} {
+		m.CacheRequests, m.CacheFills, m.CacheTierHits, m.CacheBytes, m.CacheInvalidations, m.CacheInvalidationsPending, m.CacheGenerationReads,
+		m.RedisDuration, m.RedisErrors, m.RedisBreakerOpen, m.RedisPageBreakerOpen} {
 		problems, err := testutil.CollectAndLint(c)
 		if err != nil {
 			t.Fatal(err)
@@ -64,6 +66,7 @@ func TestCollectorsLintClean(t *testing.T) {
 		"capibridge_cache_invalidations_total": false, "capibridge_cache_invalidations_pending": false,
 		"capibridge_cache_generation_reads_total": false, "capibridge_redis_command_duration_seconds": false,
 		"capibridge_redis_errors_total": false, "capibridge_redis_breaker_open": false,
+		"capibridge_redis_page_breaker_open": false, "capibridge_cache_fills_total": false,
 	}
 	for _, n := range []string{"capibridge_upstream_retries_total", "capibridge_upstream_identity_limited_total",
 		"capibridge_upstream_identity_waiting", "capibridge_uaa_discovery_failures_total"} {

@@ -130,10 +130,12 @@ func (g *Gateway) cached(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 		}
 		key := cache.Key{Route: rt.Template, Path: string(ctx.Path()), Query: string(ctx.URI().QueryString()), Who: who(identityOf(ctx))}
 		// Cache-Control: no-cache asks for a fresh answer, which then
-		// refreshes the entry (RFC 9111 §5.2.1.4).
+		// refreshes the entry (RFC 9111 §5.2.1.4). Concurrent ones share a
+		// fill that started after they arrived.
 		bypass := bytes.Contains(ctx.Request.Header.Peek(fasthttp.HeaderCacheControl), []byte("no-cache"))
-		// The fill runs the handler on this request. The cache calls it at
-		// most once per key at a time, and Get returns only when it is done
+		// The fill runs the handler on this request. The cache runs at
+		// most one fill per key at a time, with the function of a caller
+		// that waits for it, and Get returns only when that fill is done
 		// (the context never ends first), so ctx outlives it.
 		fill := func(context.Context) (cache.Entry, error) {
 			next(ctx)
@@ -227,14 +229,16 @@ func (g *Gateway) invalidateWhenDone(c ccv3.Call, job string, collection []byte)
 }
 
 // invalidate bumps the topics a write to collection touches. The cache
-// never fails a request: a Redis it cannot reach gets the bump when it
-// comes back.
+// never fails a request: when Redis does not take the bump, Invalidate
+// waits a moment for it (cache.Config.InvalidateWait), and past that the
+// bump lands when Redis comes back; until then other instances may serve
+// pages older than this write, which the log says.
 func (g *Gateway) invalidate(collection []byte) {
 	if g.cache == nil {
 		return
 	}
 	if err := g.cache.Invalidate(context.Background(), writeTopics(collection)...); err != nil {
-		g.log.Warn("cache invalidation deferred", "err", err)
+		g.log.Warn("cache invalidation deferred: until Redis takes it, other instances may serve pages older than this write", "err", err)
 	}
 }
 
