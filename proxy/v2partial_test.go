@@ -103,7 +103,10 @@ func TestV2StartUnrecordedBeginsNothing(t *testing.T) {
 // record has done what the client asked: 201, and the stale record is
 // cleared by a later read.
 func TestV2StartClearFailsAfterTheStart(t *testing.T) {
-	s := startStackStaging(t, 100*time.Millisecond)
+	// Staging outlasts the first start's answer, which would otherwise
+	// finish the start itself on a slow machine (its read-back finds the
+	// build staged) and leave no record for the hop to refuse clearing.
+	s := startStackStaging(t, time.Second)
 	guid := s.createV2(t, fmt.Sprintf(`{"name":"dock","space_guid":%q,"docker_image":"nginx:1"}`, demoSpace))
 	a := decodeApp(t, s.do("PUT", s.gwURL+"/v2/apps/"+guid, "developer", []byte(`{"state":"STARTED"}`)), 201)
 	var build struct{ State string }
