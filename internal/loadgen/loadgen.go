@@ -71,6 +71,9 @@ func Run(t Target, opts Options) (Result, error) {
 	}
 	client := &fasthttp.Client{MaxConnsPerHost: opts.Workers, ReadTimeout: opts.Timeout, WriteTimeout: opts.Timeout,
 		MaxResponseBodySize: 64 << 20, ReadBufferSize: 16 << 10}
+	// The run's connections end with it, not when the client's idle
+	// timeout passes: what the server holds after a run is then its own.
+	defer client.CloseIdleConnections()
 	start := time.Now()
 	measureFrom := start.Add(opts.Warmup)
 	end := measureFrom.Add(opts.Duration)
