@@ -8,7 +8,7 @@ TEST_TIMEOUT ?= 12m
 # 1.26; go run fetches it once into the module cache.
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: build test vet lint tidy-check staticcheck deps bench load clean
+.PHONY: build test vet lint tidy-check staticcheck deps bench load chaos clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/capibridge ./cmd/capibridge
@@ -48,6 +48,17 @@ LOAD_DURATION ?= 15s
 LOAD_WORKERS  ?= 16
 load: deps
 	$(GO) test -count=1 -run TestLoad -v ./internal/loadbench -load.duration $(LOAD_DURATION) -load.workers $(LOAD_WORKERS)
+
+# chaos runs the chaos suite long (make test runs it with one round and
+# 1 s load phases): bad tokens, framing and smuggling, hostile input,
+# isolation between users over two gateways sharing Redis, Redis and
+# Cloud Controller faults under load, kill -9 of the gateway mid-write, a
+# connection flood and the gateway's RSS. It prints what held.
+CHAOS_DURATION ?= 10s
+CHAOS_ROUNDS   ?= 3
+CHAOS_CONNS    ?= 1000
+chaos: deps
+	$(GO) test -count=1 -timeout 60m -run TestChaos -v ./internal/chaos -chaos.duration $(CHAOS_DURATION) -chaos.rounds $(CHAOS_ROUNDS) -chaos.conns $(CHAOS_CONNS)
 
 clean:
 	rm -rf bin
