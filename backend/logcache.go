@@ -25,11 +25,18 @@ const (
 	logCacheMaxLimit     = 1000
 )
 
-// emptyReadWait is how long a read that finds nothing waits before it
-// answers so: the cf CLI reads again at once after an empty batch (its
-// walk's OnEmpty never sleeps), which would otherwise be thousands of reads
-// a second.
-const emptyReadWait = 250 * time.Millisecond
+// emptyReadWait is how long a read that finds nothing the cf CLI will
+// keep waits before it answers: the CLI reads again at once after a batch
+// that is empty to it (its walk's OnEmpty never sleeps), which would
+// otherwise be hundreds of reads a second. To it a batch is empty also
+// when every line is younger than its walk delay (go-log-cache Walk drops
+// lines newer than now minus the delay: 2 s for cf logs, 1 s when it looks
+// for the newest line), so a batch whose oldest line is younger than
+// freshLine waits too.
+const (
+	emptyReadWait = 250 * time.Millisecond
+	freshLine     = 2 * time.Second
+)
 
 // logCacheInfo answers GET /api/v1/info.
 func (s *Server) logCacheInfo(r *request) error {
@@ -90,7 +97,7 @@ func (s *Server) logCacheRead(r *request) error {
 			return err
 		}
 	}
-	if len(batch) == 0 {
+	if len(batch) == 0 || s.fresh(batch) {
 		select {
 		case <-time.After(emptyReadWait):
 		case <-s.ctx.Done():
@@ -102,6 +109,15 @@ func (s *Server) logCacheRead(r *request) error {
 	return r.reply(200, struct {
 		Envelopes envelopes `json:"envelopes"`
 	}{envelopes{batch}})
+}
+
+// fresh reports whether every line of batch is younger than freshLine.
+func (s *Server) fresh(batch []logEnvelope) bool {
+	oldest, err := strconv.ParseInt(batch[0].Timestamp, 10, 64)
+	if last, lerr := strconv.ParseInt(batch[len(batch)-1].Timestamp, 10, 64); lerr == nil && last < oldest {
+		oldest = last // a descending batch
+	}
+	return err == nil && s.now().UnixNano()-oldest < int64(freshLine)
 }
 
 // appLogs renders the app's audit events in [start, end) as API log lines.
@@ -143,6 +159,7 @@ var apiLogLines = map[string]string{
 	"audit.app.restart":                    "Restarting app",
 	"audit.app.build.create":               "Staging app",
 	"audit.app.droplet.create":             "Staging complete for app",
+	"audit.app.droplet.mapped":             "Assigned droplet for app",
 	"audit.app.process.create":             "Created process for app",
 	"audit.app.process.update":             "Updated process for app",
 	"audit.app.process.scale":              "Scaling app",

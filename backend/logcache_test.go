@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 type logRead struct {
@@ -87,6 +88,32 @@ func TestLogCacheReads(t *testing.T) {
 	for _, q := range []string{"limit=0", "limit=1001", "start_time=yesterday"} {
 		if r := c.do("GET", "/api/v1/read/"+app+"?"+q, "developer", nil); r.status != 400 || !strings.Contains(string(r.body), "CF-BadQueryParameter") {
 			t.Errorf("%s: %d %s", q, r.status, r.body)
+		}
+	}
+}
+
+// A batch whose lines are all younger than the CLI's walk delay is empty to
+// the CLI, so it is held like an empty one.
+func TestLogCacheFreshBatch(t *testing.T) {
+	now := time.Unix(1000, 0)
+	s := &Server{now: func() time.Time { return now }}
+	at := func(ago time.Duration) logEnvelope {
+		return logEnvelope{Timestamp: strconv.FormatInt(now.Add(-ago).UnixNano(), 10)}
+	}
+	cases := []struct {
+		name  string
+		batch []logEnvelope
+		fresh bool
+	}{
+		{"one new line", []logEnvelope{at(time.Second)}, true},
+		{"one old line", []logEnvelope{at(3 * time.Second)}, false},
+		{"ascending, oldest old", []logEnvelope{at(5 * time.Second), at(time.Second)}, false},
+		{"descending, oldest old", []logEnvelope{at(time.Second), at(5 * time.Second)}, false},
+		{"all new", []logEnvelope{at(1500 * time.Millisecond), at(100 * time.Millisecond)}, true},
+	}
+	for _, tc := range cases {
+		if got := s.fresh(tc.batch); got != tc.fresh {
+			t.Errorf("%s: fresh = %v", tc.name, got)
 		}
 	}
 }
