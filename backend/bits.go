@@ -45,24 +45,9 @@ func (q query) allowNested(allowed []string, rejected ...string) error {
 	return nil
 }
 
-// metadataFilters are the label and timestamp filters of a list.
-type metadataFilters struct {
-	labels           []store.LabelReq
-	created, updated []store.TimeCond
-}
-
-func (q query) metadataFilters() (metadataFilters, error) {
-	var m metadataFilters
-	var err error
-	if m.labels, err = q.labels(); err != nil {
-		return m, err
-	}
-	if m.created, err = q.times("created_ats"); err != nil {
-		return m, err
-	}
-	m.updated, err = q.times("updated_ats")
-	return m, err
-}
+// timeOrders are the order_by values of lists that CC's ListMessage
+// limits to the timestamps.
+var timeOrders = []string{"created_at", "updated_at"}
 
 // ccError joins an error id and description as CC's BuildPresenter#error
 // and DropletModel#error do: "<id> - <description>", null when both are empty.
@@ -145,57 +130,27 @@ func presentPackage(base string, p store.Package) packageJSON {
 	return j
 }
 
-var packageKeys = listKeys("guids", "states", "types", "app_guids", "space_guids", "organization_guids")
-
-func (s *Server) listPackages(r *request) error {
-	if err := r.query.allow(packageKeys...); err != nil {
-		return err
-	}
-	return s.packageList(r, "/v3/packages", store.PackageFilter{GUIDs: r.query.list("guids"), AppGUIDs: r.query.list("app_guids"),
-		SpaceGUIDs: r.query.list("space_guids"), OrgGUIDs: r.query.list("organization_guids")})
+// packages is GET /v3/packages, /v3/packages/:guid and, with appPackages,
+// /v3/apps/:guid/packages (cc:app/messages/packages_list_message.rb).
+var packages = &resource[store.Package, store.PackageFilter, packageJSON]{
+	name:   "Package",
+	path:   "/v3/packages",
+	keys:   listKeys("guids", "states", "types", "app_guids", "space_guids", "organization_guids"),
+	orders: timeOrders,
+	filter: func(q *params) store.PackageFilter {
+		return store.PackageFilter{GUIDs: q.list("guids"), AppGUIDs: q.list("app_guids"), SpaceGUIDs: q.list("space_guids"),
+			OrgGUIDs: q.list("organization_guids"), States: q.list("states"), Types: q.list("types"),
+			Labels: q.labels(), CreatedAts: q.times("created_ats"), UpdatedAts: q.times("updated_ats")}
+	},
+	list:    (*store.Store).ListPackages,
+	get:     (*store.Store).GetPackage,
+	present: each(func(r *request, p store.Package) packageJSON { return presentPackage(r.base, p) }),
 }
 
-// listAppPackages is GET /v3/apps/:guid/packages, which MAPPING §1.2 reads
+// appPackages is GET /v3/apps/:guid/packages, which MAPPING §1.2 reads
 // newest first (order_by=-created_at&per_page=1) for the latest package.
-func (s *Server) listAppPackages(r *request) error {
-	if err := r.query.allowNested(listKeys("guids", "states", "types"), appNestedKeys...); err != nil {
-		return err
-	}
-	acc, err := s.findApp(r, r.params[0])
-	if err != nil {
-		return err
-	}
-	return s.packageList(r, "/v3/apps/"+acc.app.GUID+"/packages", store.PackageFilter{GUIDs: r.query.list("guids"), AppGUIDs: []string{acc.app.GUID}})
-}
-
-func (s *Server) packageList(r *request, path string, f store.PackageFilter) error {
-	p, err := r.query.page("created_at", "updated_at")
-	if err != nil {
-		return err
-	}
-	m, err := r.query.metadataFilters()
-	if err != nil {
-		return err
-	}
-	f.States, f.Types, f.Labels, f.CreatedAts, f.UpdatedAts = r.query.list("states"), r.query.list("types"), m.labels, m.created, m.updated
-	pkgs, total, err := s.store.ListPackages(r.ctx, r.user.viewer(), f, p)
-	if err != nil {
-		return errInternal(err)
-	}
-	out := newList(r, path, p, total, pkgs, func(pk store.Package) packageJSON { return presentPackage(r.base, pk) })
-	return r.reply(200, out)
-}
-
-func (s *Server) getPackage(r *request) error {
-	if err := r.query.allow(); err != nil {
-		return err
-	}
-	p, err := s.store.GetPackage(r.ctx, r.user.viewer(), r.params[0])
-	if err != nil {
-		return storeErr(err, "Package")
-	}
-	return r.reply(200, presentPackage(r.base, p))
-}
+var appPackages = nest[store.PackageFilter]{keys: listKeys("guids", "states", "types"), rejected: appNestedKeys,
+	narrow: func(f *store.PackageFilter, app string) { f.AppGUIDs = []string{app} }}
 
 type buildJSON struct {
 	GUID      string `json:"guid"`
@@ -252,54 +207,26 @@ func presentBuild(base string, b store.Build) buildJSON {
 	return j
 }
 
-func (s *Server) listBuilds(r *request) error {
-	if err := r.query.allow(listKeys("app_guids", "package_guids", "states")...); err != nil {
-		return err
-	}
-	return s.buildList(r, "/v3/builds", store.BuildFilter{AppGUIDs: r.query.list("app_guids"), PackageGUIDs: r.query.list("package_guids")})
+// builds is GET /v3/builds, /v3/builds/:guid and, with appBuilds,
+// /v3/apps/:guid/builds (cc:app/messages/builds_list_message.rb).
+var builds = &resource[store.Build, store.BuildFilter, buildJSON]{
+	name:   "Build",
+	path:   "/v3/builds",
+	keys:   listKeys("app_guids", "package_guids", "states"),
+	orders: timeOrders,
+	filter: func(q *params) store.BuildFilter {
+		return store.BuildFilter{AppGUIDs: q.list("app_guids"), PackageGUIDs: q.list("package_guids"), States: q.list("states"),
+			Labels: q.labels(), CreatedAts: q.times("created_ats"), UpdatedAts: q.times("updated_ats")}
+	},
+	list:    (*store.Store).ListBuilds,
+	get:     (*store.Store).GetBuild,
+	present: each(func(r *request, b store.Build) buildJSON { return presentBuild(r.base, b) }),
 }
 
-// listAppBuilds is GET /v3/apps/:guid/builds; CC's AppBuildsListMessage
+// appBuilds is GET /v3/apps/:guid/builds; CC's AppBuildsListMessage
 // knows states only, so app_guids is an ordinary unknown parameter here.
-func (s *Server) listAppBuilds(r *request) error {
-	if err := r.query.allow(listKeys("states")...); err != nil {
-		return err
-	}
-	acc, err := s.findApp(r, r.params[0])
-	if err != nil {
-		return err
-	}
-	return s.buildList(r, "/v3/apps/"+acc.app.GUID+"/builds", store.BuildFilter{AppGUIDs: []string{acc.app.GUID}})
-}
-
-func (s *Server) buildList(r *request, path string, f store.BuildFilter) error {
-	p, err := r.query.page("created_at", "updated_at")
-	if err != nil {
-		return err
-	}
-	m, err := r.query.metadataFilters()
-	if err != nil {
-		return err
-	}
-	f.States, f.Labels, f.CreatedAts, f.UpdatedAts = r.query.list("states"), m.labels, m.created, m.updated
-	builds, total, err := s.store.ListBuilds(r.ctx, r.user.viewer(), f, p)
-	if err != nil {
-		return errInternal(err)
-	}
-	out := newList(r, path, p, total, builds, func(b store.Build) buildJSON { return presentBuild(r.base, b) })
-	return r.reply(200, out)
-}
-
-func (s *Server) getBuild(r *request) error {
-	if err := r.query.allow(); err != nil {
-		return err
-	}
-	b, err := s.store.GetBuild(r.ctx, r.user.viewer(), r.params[0])
-	if err != nil {
-		return storeErr(err, "Build")
-	}
-	return r.reply(200, presentBuild(r.base, b))
-}
+var appBuilds = nest[store.BuildFilter]{keys: listKeys("states"),
+	narrow: func(f *store.BuildFilter, app string) { f.AppGUIDs = []string{app} }}
 
 type dropletJSON struct {
 	GUID              string        `json:"guid"`
@@ -385,79 +312,61 @@ func (q query) currentFilter() (bool, error) {
 	return true, nil
 }
 
-// listDroplets is GET /v3/droplets. current=true is taken here too, for the
-// batch read of MAPPING §3.3 (app_guids=…&current=true); CC itself accepts
-// current only under /v3/apps/:guid/droplets and refuses it here
-// (DropletsListMessage#not_app_nested_request).
-func (s *Server) listDroplets(r *request) error {
-	if err := r.query.allow(listKeys("guids", "app_guids", "space_guids", "organization_guids", "states", "current")...); err != nil {
-		return err
-	}
-	return s.dropletList(r, "/v3/droplets", store.DropletFilter{GUIDs: r.query.list("guids"), AppGUIDs: r.query.list("app_guids"),
-		SpaceGUIDs: r.query.list("space_guids"), OrgGUIDs: r.query.list("organization_guids")})
-}
-
-func (s *Server) listAppDroplets(r *request) error {
-	if err := r.query.allowNested(listKeys("guids", "states", "current"), appNestedKeys...); err != nil {
-		return err
-	}
-	if _, err := r.query.currentFilter(); err != nil {
-		return err
-	}
-	acc, err := s.findApp(r, r.params[0])
-	if err != nil {
-		return err
-	}
-	return s.dropletList(r, "/v3/apps/"+acc.app.GUID+"/droplets", store.DropletFilter{GUIDs: r.query.list("guids"), AppGUIDs: []string{acc.app.GUID}})
-}
-
-// dropletList renders a page of droplets, with process_types and
-// execution_metadata always redacted (PaginatedListPresenter presents
-// with REDACTED_LIST_MESSAGE).
-func (s *Server) dropletList(r *request, path string, f store.DropletFilter) error {
-	p, err := r.query.page("created_at", "updated_at")
-	if err != nil {
-		return err
-	}
-	m, err := r.query.metadataFilters()
-	if err != nil {
-		return err
-	}
-	if f.Current, err = r.query.currentFilter(); err != nil {
-		return err
-	}
-	f.States, f.Labels, f.CreatedAts, f.UpdatedAts = r.query.list("states"), m.labels, m.created, m.updated
-	droplets, total, err := s.store.ListDroplets(r.ctx, r.user.viewer(), f, p)
-	if err != nil {
-		return errInternal(err)
-	}
-	out := newList(r, path, p, total, droplets, func(d store.Droplet) dropletJSON { return presentDroplet(r.base, d, redactedListMessage) })
-	return r.reply(200, out)
-}
-
-// getDroplet shows process_types and execution_metadata to readers of
+// droplets is GET /v3/droplets, /v3/droplets/:guid and, with
+// appDroplets, /v3/apps/:guid/droplets. current=true is taken at the top
+// level too, for the batch read of MAPPING §3.3 (app_guids=…&current=true);
+// CC itself accepts current only under /v3/apps/:guid/droplets and refuses
+// it there (DropletsListMessage#not_app_nested_request). A list always
+// redacts process_types and execution_metadata (PaginatedListPresenter
+// presents with REDACTED_LIST_MESSAGE); a get shows them to readers of
 // secrets in the droplet's space only (DropletsController#show).
-func (s *Server) getDroplet(r *request) error {
-	if err := r.query.allow(); err != nil {
+var droplets = &resource[store.Droplet, store.DropletFilter, dropletJSON]{
+	name:   "Droplet",
+	path:   "/v3/droplets",
+	keys:   listKeys("guids", "app_guids", "space_guids", "organization_guids", "states", "current"),
+	orders: timeOrders,
+	filter: func(q *params) store.DropletFilter {
+		f := store.DropletFilter{GUIDs: q.list("guids"), AppGUIDs: q.list("app_guids"), SpaceGUIDs: q.list("space_guids"),
+			OrgGUIDs: q.list("organization_guids"), States: q.list("states"),
+			Labels: q.labels(), CreatedAts: q.times("created_ats"), UpdatedAts: q.times("updated_ats")}
+		current, err := q.q.currentFilter()
+		q.check(err)
+		f.Current = current
+		return f
+	},
+	list: (*store.Store).ListDroplets,
+	get:  (*store.Store).GetDroplet,
+	present: each(func(r *request, d store.Droplet) dropletJSON {
+		return presentDroplet(r.base, d, redactedListMessage)
+	}),
+	show: showDroplet,
+}
+
+// appDroplets is GET /v3/apps/:guid/droplets; a bad current is refused
+// before the app is looked up.
+var appDroplets = nest[store.DropletFilter]{keys: listKeys("guids", "states", "current"), rejected: appNestedKeys,
+	check: func(q query) error {
+		_, err := q.currentFilter()
 		return err
-	}
-	d, err := s.store.GetDroplet(r.ctx, r.user.viewer(), r.params[0])
-	if err != nil {
-		return storeErr(err, "Droplet")
-	}
+	},
+	narrow: func(f *store.DropletFilter, app string) { f.AppGUIDs = []string{app} }}
+
+// showDroplet shows process_types and execution_metadata to readers of
+// secrets in the droplet's space only.
+func showDroplet(s *Server, r *request, d store.Droplet) (dropletJSON, error) {
 	sp, err := s.store.GetSpace(r.ctx, store.Viewer{All: true}, d.SpaceGUID)
 	if err != nil {
-		return errInternal(err)
+		return dropletJSON{}, errInternal(err)
 	}
 	roles, err := s.rolesIn(r.ctx, r.user, sp.OrgGUID, sp.GUID)
 	if err != nil {
-		return errInternal(err)
+		return dropletJSON{}, errInternal(err)
 	}
 	redacted := ""
 	if !roles.secrets {
 		redacted = redactedMessage
 	}
-	return r.reply(200, presentDroplet(r.base, d, redacted))
+	return presentDroplet(r.base, d, redacted), nil
 }
 
 // currentDroplet loads the current droplet of an app the caller can see:

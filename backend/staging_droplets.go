@@ -19,9 +19,9 @@ import (
 // dropletApp loads a droplet the caller can see (404 Droplet otherwise)
 // with its app, space and the caller's roles there.
 func (s *Server) dropletApp(r *request, guid string) (store.Droplet, appAccess, error) {
-	d, err := s.store.GetDroplet(r.ctx, r.user.viewer(), guid)
+	d, err := droplets.find(s, r, guid)
 	if err != nil {
-		return d, appAccess{}, storeErr(err, "Droplet")
+		return d, appAccess{}, err
 	}
 	acc, err := s.findApp(r, d.AppGUID)
 	if isNotFound(err) {

@@ -62,9 +62,9 @@ func appGUIDOf(o object) (string, error) {
 // packageApp loads a package the caller can see (404 Package otherwise)
 // with its app, space and the caller's roles there.
 func (s *Server) packageApp(r *request, guid string) (store.Package, appAccess, error) {
-	p, err := s.store.GetPackage(r.ctx, r.user.viewer(), guid)
+	p, err := packages.find(s, r, guid)
 	if err != nil {
-		return p, appAccess{}, storeErr(err, "Package")
+		return p, appAccess{}, err
 	}
 	acc, err := s.findApp(r, p.AppGUID)
 	if isNotFound(err) {

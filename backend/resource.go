@@ -1,0 +1,195 @@
+package backend
+
+import (
+	"context"
+	"strings"
+
+	"capibridge/backend/store"
+)
+
+// The v3 read engine. Every index and show action of CC's v3 controllers
+// reads the same way (cc:app/controllers/v3/*_controller.rb with
+// app/messages/list_message.rb and app/fetchers): refuse unknown query keys,
+// read paging and the filters, fetch one page of what the user may see,
+// present it, add what include= asks for. A resource here is a declaration
+// of those parts; its quirks are the functions it declares.
+
+// resource declares a v3 resource: S is the store's row, F the store's
+// filter for a list of it, J its JSON.
+type resource[S, F, J any] struct {
+	// name is what "<name> not found" calls it.
+	name string
+	// path is the collection, "/v3/packages"; a list under an app is
+	// "/v3/apps/:guid" followed by what path has after "/v3".
+	path string
+	// keys are the query keys the top-level list accepts, paging keys
+	// included, in the order CC's message lists them.
+	keys []string
+	// orders are the order_by values a list accepts.
+	orders []string
+	// filter reads the filter keys into the store's filter. q keeps the
+	// first error, so CC's order of validation is the order of the reads.
+	filter func(q *params) F
+	// list reads one page of what v may see.
+	list func(st *store.Store, ctx context.Context, v store.Viewer, f F, p store.Page) ([]S, int, error)
+	// get reads one item by guid if v may see it.
+	get func(st *store.Store, ctx context.Context, v store.Viewer, guid string) (S, error)
+	// present renders the items of a list page, or the one item of a get
+	// when show is nil.
+	present func(s *Server, r *request, items []S) ([]J, error)
+	// show renders the item of a get, for the resources whose list
+	// redacts what a get shows to some users.
+	show func(s *Server, r *request, item S) (J, error)
+	// includes are the values include= accepts; included renders them.
+	includes []string
+	included func(s *Server, r *request, include map[string]bool, items []S) (any, error)
+}
+
+// nest declares a list of a resource under an app, /v3/apps/:guid/<path>
+// (CC's app_nested_request).
+type nest[F any] struct {
+	// keys are the query keys the nested list accepts.
+	keys []string
+	// rejected are keys of the top-level message that the nested list
+	// refuses with app_nested_request's shorter text.
+	rejected []string
+	// check validates what CC validates before it looks the app up.
+	check func(q query) error
+	// narrow limits the filter to the app.
+	narrow func(f *F, appGUID string)
+}
+
+// each lifts a presenter of one item to a presenter of a page.
+func each[S, J any](present func(r *request, item S) J) func(*Server, *request, []S) ([]J, error) {
+	return func(_ *Server, r *request, items []S) ([]J, error) {
+		out := make([]J, len(items))
+		for i, item := range items {
+			out[i] = present(r, item)
+		}
+		return out, nil
+	}
+}
+
+// pageJSON is a v3 list body (cc:app/presenters/v3/paginated_list_presenter.rb).
+type pageJSON[J any] struct {
+	Pagination paginationJSON `json:"pagination"`
+	Resources  []J            `json:"resources"`
+	Included   any            `json:"included,omitempty"`
+}
+
+// index is the handler of the top-level list, GET <path>.
+func (res *resource[S, F, J]) index(s *Server) handler {
+	return func(r *request) error {
+		if err := r.query.allow(res.keys...); err != nil {
+			return err
+		}
+		return res.serveList(s, r, res.path, nil)
+	}
+}
+
+// underApp is the handler of the list under an app, GET /v3/apps/:guid/<path>.
+func (res *resource[S, F, J]) underApp(s *Server, n nest[F]) handler {
+	return func(r *request) error {
+		if err := r.query.allowNested(n.keys, n.rejected...); err != nil {
+			return err
+		}
+		if n.check != nil {
+			if err := n.check(r.query); err != nil {
+				return err
+			}
+		}
+		acc, err := s.findApp(r, r.params[0])
+		if err != nil {
+			return err
+		}
+		guid := acc.app.GUID
+		path := "/v3/apps/" + guid + strings.TrimPrefix(res.path, "/v3")
+		return res.serveList(s, r, path, func(f *F) { n.narrow(f, guid) })
+	}
+}
+
+// serveList answers one page of the list at path, the filter narrowed by
+// narrow when it is not nil.
+func (res *resource[S, F, J]) serveList(s *Server, r *request, path string, narrow func(*F)) error {
+	p, err := r.query.page(res.orders...)
+	if err != nil {
+		return err
+	}
+	q := &params{q: r.query}
+	f := res.filter(q)
+	if q.err != nil {
+		return q.err
+	}
+	if narrow != nil {
+		narrow(&f)
+	}
+	include, err := r.include(res.includes...)
+	if err != nil {
+		return err
+	}
+	items, total, err := res.list(s.store, r.ctx, r.user.viewer(), f, p)
+	if err != nil {
+		return errInternal(err)
+	}
+	out := pageJSON[J]{Pagination: pagination(r.base, path, r.query, p, total)}
+	if out.Resources, err = res.present(s, r, items); err != nil {
+		return err
+	}
+	if len(include) > 0 {
+		if out.Included, err = res.included(s, r, include, items); err != nil {
+			return err
+		}
+	}
+	return r.reply(200, out)
+}
+
+// find reads the item guid names, 404 when the user may not see it.
+func (res *resource[S, F, J]) find(s *Server, r *request, guid string) (S, error) {
+	item, err := res.get(s.store, r.ctx, r.user.viewer(), guid)
+	if err != nil {
+		return item, storeErr(err, res.name)
+	}
+	return item, nil
+}
+
+// showOne is the handler of GET <path>/:guid.
+func (res *resource[S, F, J]) showOne(s *Server) handler {
+	return func(r *request) error {
+		allowed := []string{}
+		if len(res.includes) > 0 {
+			allowed = []string{"include"}
+		}
+		if err := r.query.allow(allowed...); err != nil {
+			return err
+		}
+		include, err := r.include(res.includes...)
+		if err != nil {
+			return err
+		}
+		item, err := res.find(s, r, r.params[0])
+		if err != nil {
+			return err
+		}
+		var j J
+		if res.show != nil {
+			j, err = res.show(s, r, item)
+		} else {
+			var js []J
+			js, err = res.present(s, r, []S{item})
+			if err == nil {
+				j = js[0]
+			}
+		}
+		if err != nil {
+			return err
+		}
+		if len(include) == 0 {
+			return r.reply(200, j)
+		}
+		inc, err := res.included(s, r, include, []S{item})
+		if err != nil {
+			return err
+		}
+		return r.reply(200, withIncluded{j, inc})
+	}
+}
