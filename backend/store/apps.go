@@ -96,12 +96,10 @@ func scanApp(r scanner) (App, error) {
 	return a, err
 }
 
-// ListApps returns one page of the apps v can see.
-func (s *Store) ListApps(ctx context.Context, v Viewer, f AppFilter, p Page) ([]App, int, error) {
-	w := &where{}
-	if err := s.limitToVisibleSpaces(ctx, v, w, "space_guid"); err != nil {
-		return nil, 0, err
-	}
+// appTable is how apps are read.
+var appTable = table[App]{name: "apps", cols: appCols, scan: scanApp, order: appOrder, visible: inVisibleSpaces("space_guid")}
+
+func (f AppFilter) conds(w *where) {
 	w.in("guid", f.GUIDs)
 	w.in("name", f.Names)
 	w.in("space_guid", f.SpaceGUIDs)
@@ -112,20 +110,17 @@ func (s *Store) ListApps(ctx context.Context, v Viewer, f AppFilter, p Page) ([]
 		w.in("stack", f.Stacks)
 	}
 	w.in("lifecycle_type", f.LifecycleTypes)
-	w.labels("labels", f.Labels)
-	w.times("created_at", f.CreatedAts)
-	w.times("updated_at", f.UpdatedAts)
-	return list(ctx, s.db, "apps", appCols, w, p, appOrder, scanApp)
+	w.metadata(f.Labels, f.CreatedAts, f.UpdatedAts)
+}
+
+// ListApps returns one page of the apps v can see.
+func (s *Store) ListApps(ctx context.Context, v Viewer, f AppFilter, p Page) ([]App, int, error) {
+	return appTable.list(ctx, s, v, f, p)
 }
 
 // GetApp returns the app guid if v can see it.
 func (s *Store) GetApp(ctx context.Context, v Viewer, guid string) (App, error) {
-	w := &where{}
-	w.add("guid = ?", guid)
-	if err := s.limitToVisibleSpaces(ctx, v, w, "space_guid"); err != nil {
-		return App{}, err
-	}
-	return one(s.db.QueryRowContext(ctx, "SELECT "+appCols+" FROM apps"+w.sql(), w.args...), scanApp)
+	return appTable.get(ctx, s, v, guid)
 }
 
 // CreateApp inserts an app, its web process and its audit events in one
@@ -240,29 +235,26 @@ func scanProcess(r scanner) (Process, error) {
 	return p, err
 }
 
-// ListProcesses returns one page of the processes v can see.
-func (s *Store) ListProcesses(ctx context.Context, v Viewer, f ProcessFilter, p Page) ([]Process, int, error) {
-	w := &where{}
-	if err := s.limitToVisibleSpaces(ctx, v, w, "space_guid"); err != nil {
-		return nil, 0, err
-	}
+// processTable is how processes are read.
+var processTable = table[Process]{name: "processes", cols: processCols, scan: scanProcess, order: orderNamed, visible: inVisibleSpaces("space_guid")}
+
+func (f ProcessFilter) conds(w *where) {
 	w.in("guid", f.GUIDs)
 	w.in("app_guid", f.AppGUIDs)
 	w.in("type", f.Types)
 	w.in("space_guid", f.SpaceGUIDs)
 	w.inOrgs("space_guid", f.OrgGUIDs)
 	w.labels("labels", f.Labels)
-	return list(ctx, s.db, "processes", processCols, w, p, orderNamed, scanProcess)
+}
+
+// ListProcesses returns one page of the processes v can see.
+func (s *Store) ListProcesses(ctx context.Context, v Viewer, f ProcessFilter, p Page) ([]Process, int, error) {
+	return processTable.list(ctx, s, v, f, p)
 }
 
 // GetProcess returns the process guid if v can see it.
 func (s *Store) GetProcess(ctx context.Context, v Viewer, guid string) (Process, error) {
-	w := &where{}
-	w.add("guid = ?", guid)
-	if err := s.limitToVisibleSpaces(ctx, v, w, "space_guid"); err != nil {
-		return Process{}, err
-	}
-	return one(s.db.QueryRowContext(ctx, "SELECT "+processCols+" FROM processes"+w.sql(), w.args...), scanProcess)
+	return processTable.get(ctx, s, v, guid)
 }
 
 // GetAppProcess returns the process of the given type of an app, without a

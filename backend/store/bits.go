@@ -167,20 +167,6 @@ type DropletFilter struct {
 	UpdatedAts []TimeCond
 }
 
-// orderTimes is the order_by of lists that CC's ListMessage limits to the
-// timestamps.
-var orderTimes = map[string]string{"created_at": "created_at", "updated_at": "updated_at"}
-
-// visibleOne is the WHERE of a single-row read by guid, limited to what v sees.
-func (s *Store) visibleOne(ctx context.Context, v Viewer, guid string) (*where, error) {
-	w := &where{}
-	w.add("guid = ?", guid)
-	if err := s.limitToVisibleSpaces(ctx, v, w, "space_guid"); err != nil {
-		return nil, err
-	}
-	return w, nil
-}
-
 const packageCols = `id, guid, app_guid, space_guid, type, state, sha256_checksum, sha1_checksum, error, docker_image,
 	docker_username, docker_password, labels, annotations, created_at, updated_at`
 
@@ -209,31 +195,27 @@ func (s *Store) CreatePackage(ctx context.Context, p Package, events ...Event) e
 	})
 }
 
-// ListPackages returns one page of the packages v can see.
-func (s *Store) ListPackages(ctx context.Context, v Viewer, f PackageFilter, p Page) ([]Package, int, error) {
-	w := &where{}
-	if err := s.limitToVisibleSpaces(ctx, v, w, "space_guid"); err != nil {
-		return nil, 0, err
-	}
+// packageTable is how packages are read.
+var packageTable = table[Package]{name: "packages", cols: packageCols, scan: scanPackage, order: orderTimes, visible: inVisibleSpaces("space_guid")}
+
+func (f PackageFilter) conds(w *where) {
 	w.in("guid", f.GUIDs)
 	w.in("app_guid", f.AppGUIDs)
 	w.in("space_guid", f.SpaceGUIDs)
 	w.inOrgs("space_guid", f.OrgGUIDs)
 	w.in("state", f.States)
 	w.in("type", f.Types)
-	w.labels("labels", f.Labels)
-	w.times("created_at", f.CreatedAts)
-	w.times("updated_at", f.UpdatedAts)
-	return list(ctx, s.db, "packages", packageCols, w, p, orderTimes, scanPackage)
+	w.metadata(f.Labels, f.CreatedAts, f.UpdatedAts)
+}
+
+// ListPackages returns one page of the packages v can see.
+func (s *Store) ListPackages(ctx context.Context, v Viewer, f PackageFilter, p Page) ([]Package, int, error) {
+	return packageTable.list(ctx, s, v, f, p)
 }
 
 // GetPackage returns the package guid if v can see it.
 func (s *Store) GetPackage(ctx context.Context, v Viewer, guid string) (Package, error) {
-	w, err := s.visibleOne(ctx, v, guid)
-	if err != nil {
-		return Package{}, err
-	}
-	return one(s.db.QueryRowContext(ctx, "SELECT "+packageCols+" FROM packages"+w.sql(), w.args...), scanPackage)
+	return packageTable.get(ctx, s, v, guid)
 }
 
 // buildCols reads the state of the build's droplet alongside it.
@@ -270,28 +252,24 @@ func (s *Store) CreateBuild(ctx context.Context, b Build) error {
 	})
 }
 
-// ListBuilds returns one page of the builds v can see.
-func (s *Store) ListBuilds(ctx context.Context, v Viewer, f BuildFilter, p Page) ([]Build, int, error) {
-	w := &where{}
-	if err := s.limitToVisibleSpaces(ctx, v, w, "space_guid"); err != nil {
-		return nil, 0, err
-	}
+// buildTable is how builds are read.
+var buildTable = table[Build]{name: "builds", cols: buildCols, scan: scanBuild, order: orderTimes, visible: inVisibleSpaces("space_guid")}
+
+func (f BuildFilter) conds(w *where) {
 	w.in("app_guid", f.AppGUIDs)
 	w.in("package_guid", f.PackageGUIDs)
 	w.in("state", f.States)
-	w.labels("labels", f.Labels)
-	w.times("created_at", f.CreatedAts)
-	w.times("updated_at", f.UpdatedAts)
-	return list(ctx, s.db, "builds", buildCols, w, p, orderTimes, scanBuild)
+	w.metadata(f.Labels, f.CreatedAts, f.UpdatedAts)
+}
+
+// ListBuilds returns one page of the builds v can see.
+func (s *Store) ListBuilds(ctx context.Context, v Viewer, f BuildFilter, p Page) ([]Build, int, error) {
+	return buildTable.list(ctx, s, v, f, p)
 }
 
 // GetBuild returns the build guid if v can see it.
 func (s *Store) GetBuild(ctx context.Context, v Viewer, guid string) (Build, error) {
-	w, err := s.visibleOne(ctx, v, guid)
-	if err != nil {
-		return Build{}, err
-	}
-	return one(s.db.QueryRowContext(ctx, "SELECT "+buildCols+" FROM builds"+w.sql(), w.args...), scanBuild)
+	return buildTable.get(ctx, s, v, guid)
 }
 
 const dropletCols = `id, guid, app_guid, space_guid, package_guid, state, error_id, error_description, lifecycle_type,
@@ -353,12 +331,10 @@ func insertDroplet(ctx context.Context, tx *sql.Tx, d Droplet) error {
 	return err
 }
 
-// ListDroplets returns one page of the droplets v can see.
-func (s *Store) ListDroplets(ctx context.Context, v Viewer, f DropletFilter, p Page) ([]Droplet, int, error) {
-	w := &where{}
-	if err := s.limitToVisibleSpaces(ctx, v, w, "space_guid"); err != nil {
-		return nil, 0, err
-	}
+// dropletTable is how droplets are read.
+var dropletTable = table[Droplet]{name: "droplets", cols: dropletCols, scan: scanDroplet, order: orderTimes, visible: inVisibleSpaces("space_guid")}
+
+func (f DropletFilter) conds(w *where) {
 	w.in("guid", f.GUIDs)
 	w.in("app_guid", f.AppGUIDs)
 	w.in("space_guid", f.SpaceGUIDs)
@@ -367,19 +343,17 @@ func (s *Store) ListDroplets(ctx context.Context, v Viewer, f DropletFilter, p P
 	if f.Current {
 		w.add("guid IN (SELECT droplet_guid FROM apps WHERE droplet_guid IS NOT NULL)")
 	}
-	w.labels("labels", f.Labels)
-	w.times("created_at", f.CreatedAts)
-	w.times("updated_at", f.UpdatedAts)
-	return list(ctx, s.db, "droplets", dropletCols, w, p, orderTimes, scanDroplet)
+	w.metadata(f.Labels, f.CreatedAts, f.UpdatedAts)
+}
+
+// ListDroplets returns one page of the droplets v can see.
+func (s *Store) ListDroplets(ctx context.Context, v Viewer, f DropletFilter, p Page) ([]Droplet, int, error) {
+	return dropletTable.list(ctx, s, v, f, p)
 }
 
 // GetDroplet returns the droplet guid if v can see it.
 func (s *Store) GetDroplet(ctx context.Context, v Viewer, guid string) (Droplet, error) {
-	w, err := s.visibleOne(ctx, v, guid)
-	if err != nil {
-		return Droplet{}, err
-	}
-	return one(s.db.QueryRowContext(ctx, "SELECT "+dropletCols+" FROM droplets"+w.sql(), w.args...), scanDroplet)
+	return dropletTable.get(ctx, s, v, guid)
 }
 
 // deleteAppChildren removes what hangs off an app besides its processes,

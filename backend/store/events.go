@@ -67,33 +67,28 @@ func scanEvent(r scanner) (Event, error) {
 	return e, err
 }
 
-// ListEvents returns one page of the audit events v can see: events in
-// spaces it can see, and organization-level events of orgs where it has a role.
-func (s *Store) ListEvents(ctx context.Context, v Viewer, f EventFilter, p Page) ([]Event, int, error) {
-	w := &where{}
-	sc, err := s.scope(ctx, v)
-	if err != nil {
-		return nil, 0, err
-	}
-	visibleEvents(w, sc)
+// eventTable is how audit events are read: a user sees the events in
+// spaces it can see, and the organization-level events of orgs where it
+// has a role. updated_at orders by created_at: an event never changes.
+var eventTable = table[Event]{name: "audit_events", cols: eventCols, scan: scanEvent,
+	order: map[string]string{"created_at": "created_at", "updated_at": "created_at"}, visible: visibleEvents}
+
+func (f EventFilter) conds(w *where) {
 	w.in("type", f.Types)
 	w.in("target_guid", f.TargetGUIDs)
 	w.in("space_guid", f.SpaceGUIDs)
 	w.in("org_guid", f.OrgGUIDs)
 	w.times("created_at", f.CreatedAts)
-	return list(ctx, s.db, "audit_events", eventCols, w, p, map[string]string{"created_at": "created_at", "updated_at": "created_at"}, scanEvent)
+}
+
+// ListEvents returns one page of the audit events v can see.
+func (s *Store) ListEvents(ctx context.Context, v Viewer, f EventFilter, p Page) ([]Event, int, error) {
+	return eventTable.list(ctx, s, v, f, p)
 }
 
 // GetEvent returns the audit event guid if v can see it.
 func (s *Store) GetEvent(ctx context.Context, v Viewer, guid string) (Event, error) {
-	w := &where{}
-	w.add("guid = ?", guid)
-	sc, err := s.scope(ctx, v)
-	if err != nil {
-		return Event{}, err
-	}
-	visibleEvents(w, sc)
-	return one(s.db.QueryRowContext(ctx, "SELECT "+eventCols+" FROM audit_events"+w.sql(), w.args...), scanEvent)
+	return eventTable.get(ctx, s, v, guid)
 }
 
 func visibleEvents(w *where, sc scope) {

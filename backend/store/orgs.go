@@ -98,8 +98,6 @@ const (
 	RoleSpaceSupporter    = "space_supporter"
 )
 
-var orderNamed = map[string]string{"created_at": "created_at", "updated_at": "updated_at", "name": "name"}
-
 const orgCols = "id, guid, name, suspended, quota_guid, labels, annotations, created_at, updated_at"
 
 func scanOrg(r scanner) (Org, error) {
@@ -108,30 +106,25 @@ func scanOrg(r scanner) (Org, error) {
 	return o, err
 }
 
-// ListOrgs returns one page of the organizations v can see.
-func (s *Store) ListOrgs(ctx context.Context, v Viewer, f OrgFilter, p Page) ([]Org, int, error) {
-	w := &where{}
-	sc, err := s.scope(ctx, v)
-	if err != nil {
-		return nil, 0, err
-	}
-	w.visibleOrgs("guid", sc)
+// orgTable is how organizations are read: a user sees the orgs where it
+// has a role.
+var orgTable = table[Org]{name: "organizations", cols: orgCols, scan: scanOrg, order: orderNamed,
+	visible: func(w *where, sc scope) { w.visibleOrgs("guid", sc) }}
+
+func (f OrgFilter) conds(w *where) {
 	w.in("guid", f.GUIDs)
 	w.in("name", f.Names)
 	w.labels("labels", f.Labels)
-	return list(ctx, s.db, "organizations", orgCols, w, p, orderNamed, scanOrg)
+}
+
+// ListOrgs returns one page of the organizations v can see.
+func (s *Store) ListOrgs(ctx context.Context, v Viewer, f OrgFilter, p Page) ([]Org, int, error) {
+	return orgTable.list(ctx, s, v, f, p)
 }
 
 // GetOrg returns the organization guid if v can see it.
 func (s *Store) GetOrg(ctx context.Context, v Viewer, guid string) (Org, error) {
-	w := &where{}
-	w.add("guid = ?", guid)
-	sc, err := s.scope(ctx, v)
-	if err != nil {
-		return Org{}, err
-	}
-	w.visibleOrgs("guid", sc)
-	return one(s.db.QueryRowContext(ctx, "SELECT "+orgCols+" FROM organizations"+w.sql(), w.args...), scanOrg)
+	return orgTable.get(ctx, s, v, guid)
 }
 
 // CreateOrg inserts an organization.
@@ -156,50 +149,35 @@ func spaceDests(sp *Space) []any {
 	return []any{&sp.ID, &sp.GUID, &sp.Name, &sp.OrgGUID, &sp.AllowSSH, &sp.Labels, &sp.Annotations, &sp.CreatedAt, &sp.UpdatedAt}
 }
 
-// ListSpaces returns one page of the spaces v can see.
-func (s *Store) ListSpaces(ctx context.Context, v Viewer, f SpaceFilter, p Page) ([]Space, int, error) {
-	w := &where{}
-	if err := s.limitToVisibleSpaces(ctx, v, w, "guid"); err != nil {
-		return nil, 0, err
-	}
+// spaceTable is how spaces are read.
+var spaceTable = table[Space]{name: "spaces", cols: spaceCols, scan: scanSpace, order: orderNamed, visible: inVisibleSpaces("guid")}
+
+func (f SpaceFilter) conds(w *where) {
 	w.in("guid", f.GUIDs)
 	w.in("name", f.Names)
 	w.in("org_guid", f.OrgGUIDs)
 	w.labels("labels", f.Labels)
-	return list(ctx, s.db, "spaces", spaceCols, w, p, orderNamed, scanSpace)
+}
+
+// ListSpaces returns one page of the spaces v can see.
+func (s *Store) ListSpaces(ctx context.Context, v Viewer, f SpaceFilter, p Page) ([]Space, int, error) {
+	return spaceTable.list(ctx, s, v, f, p)
 }
 
 // GetSpace returns the space guid if v can see it.
 func (s *Store) GetSpace(ctx context.Context, v Viewer, guid string) (Space, error) {
-	w := &where{}
-	w.add("guid = ?", guid)
-	if err := s.limitToVisibleSpaces(ctx, v, w, "guid"); err != nil {
-		return Space{}, err
-	}
-	return one(s.db.QueryRowContext(ctx, "SELECT "+spaceCols+" FROM spaces"+w.sql(), w.args...), scanSpace)
+	return spaceTable.get(ctx, s, v, guid)
 }
 
 // SpacesByGUID returns the named spaces, without visibility checks: callers
 // use it for resources they already showed the viewer.
 func (s *Store) SpacesByGUID(ctx context.Context, guids []string) ([]Space, error) {
-	if len(guids) == 0 {
-		return []Space{}, nil
-	}
-	w := &where{}
-	w.in("guid", guids)
-	out, _, err := list(ctx, s.db, "spaces", spaceCols, w, Page{Page: 1, PerPage: max(len(guids), 1)}, nil, scanSpace)
-	return out, err
+	return spaceTable.byGUID(ctx, s, guids)
 }
 
 // OrgsByGUID returns the named organizations, without visibility checks.
 func (s *Store) OrgsByGUID(ctx context.Context, guids []string) ([]Org, error) {
-	if len(guids) == 0 {
-		return []Org{}, nil
-	}
-	w := &where{}
-	w.in("guid", guids)
-	out, _, err := list(ctx, s.db, "organizations", orgCols, w, Page{Page: 1, PerPage: max(len(guids), 1)}, nil, scanOrg)
-	return out, err
+	return orgTable.byGUID(ctx, s, guids)
 }
 
 // CreateSpace inserts a space.
@@ -219,21 +197,26 @@ func scanStack(r scanner) (Stack, error) {
 	return st, err
 }
 
-// ListStacks returns one page of stacks; every user sees every stack.
-func (s *Store) ListStacks(ctx context.Context, f StackFilter, p Page) ([]Stack, int, error) {
-	w := &where{}
+// stackTable is how stacks are read; every user sees every stack.
+var stackTable = table[Stack]{name: "stacks", cols: stackCols, scan: scanStack, order: orderNamed}
+
+func (f StackFilter) conds(w *where) {
 	w.in("guid", f.GUIDs)
 	w.in("name", f.Names)
 	if f.Default != nil {
 		w.add("is_default = ?", *f.Default)
 	}
 	w.labels("labels", f.Labels)
-	return list(ctx, s.db, "stacks", stackCols, w, p, orderNamed, scanStack)
+}
+
+// ListStacks returns one page of stacks; every user sees every stack.
+func (s *Store) ListStacks(ctx context.Context, f StackFilter, p Page) ([]Stack, int, error) {
+	return stackTable.list(ctx, s, Viewer{All: true}, f, p)
 }
 
 // GetStack returns the stack guid.
 func (s *Store) GetStack(ctx context.Context, guid string) (Stack, error) {
-	return one(s.db.QueryRowContext(ctx, "SELECT "+stackCols+" FROM stacks WHERE guid = ?", guid), scanStack)
+	return stackTable.get(ctx, s, Viewer{All: true}, guid)
 }
 
 // StackByName returns the stack called name (case-insensitive).

@@ -86,14 +86,21 @@ func (w *where) in(col string, vals []string) {
 
 // inOrgs limits col (a space guid) to the spaces of orgs, when orgs is non-nil.
 func (w *where) inOrgs(col string, orgs []string) {
-	if orgs == nil {
+	w.inSelect(col, "SELECT guid FROM spaces WHERE org_guid", orgs)
+}
+
+// inSelect adds "col IN (sel IN (...))" when vals is non-nil: sel selects
+// the values of col whose other column is one of vals. A non-nil empty
+// list matches nothing.
+func (w *where) inSelect(col, sel string, vals []string) {
+	if vals == nil {
 		return
 	}
-	if len(orgs) == 0 {
+	if len(vals) == 0 {
 		w.add("0")
 		return
 	}
-	w.add(col+" IN (SELECT guid FROM spaces WHERE org_guid IN ("+placeholders(len(orgs))+"))", strArgs(orgs)...)
+	w.add(col+" IN ("+sel+" IN ("+placeholders(len(vals))+"))", strArgs(vals)...)
 }
 
 func (w *where) labels(col string, reqs []LabelReq) {
@@ -167,17 +174,6 @@ func (s *Store) scope(ctx context.Context, v Viewer) (scope, error) {
 		}
 	}
 	return sc, rows.Err()
-}
-
-// limitToVisibleSpaces resolves what v sees and limits col (a space guid)
-// of w to it.
-func (s *Store) limitToVisibleSpaces(ctx context.Context, v Viewer, w *where, col string) error {
-	sc, err := s.scope(ctx, v)
-	if err != nil {
-		return err
-	}
-	w.visibleSpaces(col, sc)
-	return nil
 }
 
 // visibleSpaces limits col (a space guid) to the spaces of sc.
@@ -331,4 +327,12 @@ func nullStr(n sql.NullString) *string {
 	}
 	v := n.String
 	return &v
+}
+
+// metadata adds the label_selector and created_ats/updated_ats filters
+// that CC's MetadataListMessage gives a list.
+func (w *where) metadata(labels []LabelReq, created, updated []TimeCond) {
+	w.labels("labels", labels)
+	w.times("created_at", created)
+	w.times("updated_at", updated)
 }

@@ -118,43 +118,30 @@ func (s *Store) CreateDomain(ctx context.Context, d Domain) error {
 	})
 }
 
-// ListDomains returns one page of the domains v can see.
-func (s *Store) ListDomains(ctx context.Context, v Viewer, f DomainFilter, p Page) ([]Domain, int, error) {
-	w := &where{}
-	sc, err := s.scope(ctx, v)
-	if err != nil {
-		return nil, 0, err
-	}
-	visibleDomains(w, sc)
+// domainTable is how domains are read.
+var domainTable = table[Domain]{name: "domains", cols: domainCols, scan: scanDomain, order: orderTimes, visible: visibleDomains}
+
+func (f DomainFilter) conds(w *where) {
 	w.in("guid", f.GUIDs)
 	w.in("name", f.Names)
 	w.in("org_guid", f.OrgGUIDs)
 	w.labels("labels", f.Labels)
-	return list(ctx, s.db, "domains", domainCols, w, p, orderTimes, scanDomain)
+}
+
+// ListDomains returns one page of the domains v can see.
+func (s *Store) ListDomains(ctx context.Context, v Viewer, f DomainFilter, p Page) ([]Domain, int, error) {
+	return domainTable.list(ctx, s, v, f, p)
 }
 
 // GetDomain returns the domain guid if v can see it.
 func (s *Store) GetDomain(ctx context.Context, v Viewer, guid string) (Domain, error) {
-	w := &where{}
-	w.add("guid = ?", guid)
-	sc, err := s.scope(ctx, v)
-	if err != nil {
-		return Domain{}, err
-	}
-	visibleDomains(w, sc)
-	return one(s.db.QueryRowContext(ctx, "SELECT "+domainCols+" FROM domains"+w.sql(), w.args...), scanDomain)
+	return domainTable.get(ctx, s, v, guid)
 }
 
 // DomainsByGUID returns the named domains, without visibility checks:
 // callers use it for the domains of routes they already showed.
 func (s *Store) DomainsByGUID(ctx context.Context, guids []string) ([]Domain, error) {
-	if len(guids) == 0 {
-		return []Domain{}, nil
-	}
-	w := &where{}
-	w.in("guid", guids)
-	out, _, err := list(ctx, s.db, "domains", domainCols, w, Page{Page: 1, PerPage: len(guids)}, nil, scanDomain)
-	return out, err
+	return domainTable.byGUID(ctx, s, guids)
 }
 
 const routeCols = "id, guid, space_guid, domain_guid, host, path, port, labels, annotations, created_at, updated_at"
@@ -218,20 +205,11 @@ func (s *Store) UsedPorts(ctx context.Context, domainGUID string) ([]int64, erro
 	return out, rows.Err()
 }
 
-// ListRoutes returns one page of the routes v can see.
-func (s *Store) ListRoutes(ctx context.Context, v Viewer, f RouteFilter, p Page) ([]Route, int, error) {
-	w := &where{}
-	if err := s.limitToVisibleSpaces(ctx, v, w, "space_guid"); err != nil {
-		return nil, 0, err
-	}
-	if f.AppGUIDs != nil {
-		if len(f.AppGUIDs) == 0 {
-			w.add("0")
-		} else {
-			w.add("guid IN (SELECT route_guid FROM route_destinations WHERE app_guid IN ("+placeholders(len(f.AppGUIDs))+"))",
-				strArgs(f.AppGUIDs)...)
-		}
-	}
+// routeTable is how routes are read.
+var routeTable = table[Route]{name: "routes", cols: routeCols, scan: scanRoute, order: orderTimes, visible: inVisibleSpaces("space_guid")}
+
+func (f RouteFilter) conds(w *where) {
+	w.inSelect("guid", "SELECT route_guid FROM route_destinations WHERE app_guid", f.AppGUIDs)
 	w.in("space_guid", f.SpaceGUIDs)
 	w.inOrgs("space_guid", f.OrgGUIDs)
 	w.in("domain_guid", f.DomainGUIDs)
@@ -249,16 +227,16 @@ func (s *Store) ListRoutes(ctx context.Context, v Viewer, f RouteFilter, p Page)
 		}
 	}
 	w.labels("labels", f.Labels)
-	return list(ctx, s.db, "routes", routeCols, w, p, orderTimes, scanRoute)
+}
+
+// ListRoutes returns one page of the routes v can see.
+func (s *Store) ListRoutes(ctx context.Context, v Viewer, f RouteFilter, p Page) ([]Route, int, error) {
+	return routeTable.list(ctx, s, v, f, p)
 }
 
 // GetRoute returns the route guid if v can see it.
 func (s *Store) GetRoute(ctx context.Context, v Viewer, guid string) (Route, error) {
-	w, err := s.visibleOne(ctx, v, guid)
-	if err != nil {
-		return Route{}, err
-	}
-	return one(s.db.QueryRowContext(ctx, "SELECT "+routeCols+" FROM routes"+w.sql(), w.args...), scanRoute)
+	return routeTable.get(ctx, s, v, guid)
 }
 
 const destinationCols = "id, guid, route_guid, app_guid, process_type, port, weight, protocol, created_at, updated_at"

@@ -122,45 +122,34 @@ func (s *Store) CreateServiceInstance(ctx context.Context, si ServiceInstance, e
 	})
 }
 
-var serviceInstanceOrder = map[string]string{"created_at": "created_at", "updated_at": "updated_at", "name": "name"}
+// serviceInstanceTable is how service instances are read.
+var serviceInstanceTable = table[ServiceInstance]{name: "service_instances", cols: serviceInstanceCols, scan: scanServiceInstance,
+	order: orderNamed, visible: inVisibleSpaces("space_guid")}
 
-// ListServiceInstances returns one page of the service instances v can see.
-func (s *Store) ListServiceInstances(ctx context.Context, v Viewer, f ServiceInstanceFilter, p Page) ([]ServiceInstance, int, error) {
-	w := &where{}
-	if err := s.limitToVisibleSpaces(ctx, v, w, "space_guid"); err != nil {
-		return nil, 0, err
-	}
+func (f ServiceInstanceFilter) conds(w *where) {
 	w.in("guid", f.GUIDs)
 	w.in("name", f.Names)
 	w.in("space_guid", f.SpaceGUIDs)
 	w.inOrgs("space_guid", f.OrgGUIDs)
 	w.in("type", f.Types)
-	w.labels("labels", f.Labels)
-	w.times("created_at", f.CreatedAts)
-	w.times("updated_at", f.UpdatedAts)
-	return list(ctx, s.db, "service_instances", serviceInstanceCols, w, p, serviceInstanceOrder, scanServiceInstance)
+	w.metadata(f.Labels, f.CreatedAts, f.UpdatedAts)
+}
+
+// ListServiceInstances returns one page of the service instances v can see.
+func (s *Store) ListServiceInstances(ctx context.Context, v Viewer, f ServiceInstanceFilter, p Page) ([]ServiceInstance, int, error) {
+	return serviceInstanceTable.list(ctx, s, v, f, p)
 }
 
 // GetServiceInstance returns the service instance guid if v can see it.
 func (s *Store) GetServiceInstance(ctx context.Context, v Viewer, guid string) (ServiceInstance, error) {
-	w, err := s.visibleOne(ctx, v, guid)
-	if err != nil {
-		return ServiceInstance{}, err
-	}
-	return one(s.db.QueryRowContext(ctx, "SELECT "+serviceInstanceCols+" FROM service_instances"+w.sql(), w.args...), scanServiceInstance)
+	return serviceInstanceTable.get(ctx, s, v, guid)
 }
 
 // ServiceInstancesByGUID returns the named service instances that exist,
 // without visibility checks: callers use it for the instances of bindings
 // they already showed.
 func (s *Store) ServiceInstancesByGUID(ctx context.Context, guids []string) ([]ServiceInstance, error) {
-	if len(guids) == 0 {
-		return []ServiceInstance{}, nil
-	}
-	w := &where{}
-	w.in("guid", guids)
-	out, _, err := list(ctx, s.db, "service_instances", serviceInstanceCols, w, Page{Page: 1, PerPage: len(guids)}, nil, scanServiceInstance)
-	return out, err
+	return serviceInstanceTable.byGUID(ctx, s, guids)
 }
 
 // DeleteServiceInstance deletes a service instance and its bindings, and
@@ -231,37 +220,26 @@ func (s *Store) DeleteServiceCredentialBinding(ctx context.Context, guid string,
 	})
 }
 
-var bindingOrder = map[string]string{"created_at": "created_at", "updated_at": "updated_at", "name": "name"}
+// bindingTable is how service credential bindings are read.
+var bindingTable = table[ServiceCredentialBinding]{name: "service_credential_bindings", cols: bindingCols, scan: scanBinding,
+	order: orderNamed, visible: inVisibleSpaces("space_guid")}
 
-// ListServiceCredentialBindings returns one page of the bindings v can see.
-func (s *Store) ListServiceCredentialBindings(ctx context.Context, v Viewer, f BindingFilter, p Page) ([]ServiceCredentialBinding, int, error) {
-	w := &where{}
-	if err := s.limitToVisibleSpaces(ctx, v, w, "space_guid"); err != nil {
-		return nil, 0, err
-	}
+func (f BindingFilter) conds(w *where) {
 	w.in("guid", f.GUIDs)
 	w.in("name", f.Names)
 	w.in("app_guid", f.AppGUIDs)
-	if f.AppNames != nil {
-		if len(f.AppNames) == 0 {
-			w.add("0")
-		} else {
-			w.add("app_guid IN (SELECT guid FROM apps WHERE name IN ("+placeholders(len(f.AppNames))+"))", strArgs(f.AppNames)...)
-		}
-	}
+	w.inSelect("app_guid", "SELECT guid FROM apps WHERE name", f.AppNames)
 	w.in("service_instance_guid", f.ServiceInstanceGUIDs)
 	w.in("type", f.Types)
-	w.labels("labels", f.Labels)
-	w.times("created_at", f.CreatedAts)
-	w.times("updated_at", f.UpdatedAts)
-	return list(ctx, s.db, "service_credential_bindings", bindingCols, w, p, bindingOrder, scanBinding)
+	w.metadata(f.Labels, f.CreatedAts, f.UpdatedAts)
+}
+
+// ListServiceCredentialBindings returns one page of the bindings v can see.
+func (s *Store) ListServiceCredentialBindings(ctx context.Context, v Viewer, f BindingFilter, p Page) ([]ServiceCredentialBinding, int, error) {
+	return bindingTable.list(ctx, s, v, f, p)
 }
 
 // GetServiceCredentialBinding returns the binding guid if v can see it.
 func (s *Store) GetServiceCredentialBinding(ctx context.Context, v Viewer, guid string) (ServiceCredentialBinding, error) {
-	w, err := s.visibleOne(ctx, v, guid)
-	if err != nil {
-		return ServiceCredentialBinding{}, err
-	}
-	return one(s.db.QueryRowContext(ctx, "SELECT "+bindingCols+" FROM service_credential_bindings"+w.sql(), w.args...), scanBinding)
+	return bindingTable.get(ctx, s, v, guid)
 }
