@@ -9,37 +9,20 @@ import (
 	"capibridge/backend/store"
 )
 
-func (s *Server) listEvents(r *request) error {
-	allowed := append(append(append([]string{}, pageParams...), "types", "target_guids", "space_guids", "organization_guids"), timeKeys("created_ats")...)
-	if err := r.query.allow(allowed...); err != nil {
-		return err
-	}
-	p, err := r.query.page("created_at", "updated_at")
-	if err != nil {
-		return err
-	}
-	f := store.EventFilter{Types: r.query.list("types"), TargetGUIDs: r.query.list("target_guids"),
-		SpaceGUIDs: r.query.list("space_guids"), OrgGUIDs: r.query.list("organization_guids")}
-	if f.CreatedAts, err = r.query.times("created_ats"); err != nil {
-		return err
-	}
-	events, total, err := s.store.ListEvents(r.ctx, r.user.viewer(), f, p)
-	if err != nil {
-		return errInternal(err)
-	}
-	out := newList(r, "/v3/audit_events", p, total, events, func(e store.Event) eventJSON { return presentEvent(r.base, e) })
-	return r.reply(200, out)
-}
-
-func (s *Server) getEvent(r *request) error {
-	if err := r.query.allow(); err != nil {
-		return err
-	}
-	e, err := s.store.GetEvent(r.ctx, r.user.viewer(), r.params[0])
-	if err != nil {
-		return storeErr(err, "Event")
-	}
-	return r.reply(200, presentEvent(r.base, e))
+// eventResource is GET /v3/audit_events and /v3/audit_events/:guid.
+var eventResource = &resource[store.Event, store.EventFilter, eventJSON]{
+	name: "Event",
+	path: "/v3/audit_events",
+	keys: append(append(append([]string{}, pageParams...), "types", "target_guids", "space_guids", "organization_guids"),
+		timeKeys("created_ats")...),
+	orders: timeOrders,
+	filter: func(q *params) store.EventFilter {
+		return store.EventFilter{Types: q.list("types"), TargetGUIDs: q.list("target_guids"), SpaceGUIDs: q.list("space_guids"),
+			OrgGUIDs: q.list("organization_guids"), CreatedAts: q.times("created_ats")}
+	},
+	list:    (*store.Store).ListEvents,
+	get:     (*store.Store).GetEvent,
+	present: each(func(r *request, e store.Event) eventJSON { return presentEvent(r.base, e) }),
 }
 
 // getJob shows a job to the user who started it and to global readers.

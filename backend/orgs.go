@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"context"
 	"errors"
 
 	"capibridge/backend/store"
@@ -15,68 +16,55 @@ func storeErr(err error, what string) error {
 	return errInternal(err)
 }
 
-func (s *Server) listOrgs(r *request) error {
-	if err := r.query.allow(append(pageParams, "guids", "names", "label_selector")...); err != nil {
-		return err
-	}
-	p, err := r.query.page("created_at", "updated_at", "name")
-	if err != nil {
-		return err
-	}
-	labels, err := r.query.labels()
-	if err != nil {
-		return err
-	}
-	f := store.OrgFilter{GUIDs: r.query.list("guids"), Names: r.query.list("names"), Labels: labels}
-	orgs, total, err := s.store.ListOrgs(r.ctx, r.user.viewer(), f, p)
-	if err != nil {
-		return errInternal(err)
-	}
-	out := newList(r, "/v3/organizations", p, total, orgs, func(o store.Org) orgJSON { return presentOrg(r.base, o) })
-	return r.reply(200, out)
+// namedOrders are the order_by values of lists that also order by name.
+var namedOrders = []string{"created_at", "updated_at", "name"}
+
+// orgResource is GET /v3/organizations and /v3/organizations/:guid.
+var orgResource = &resource[store.Org, store.OrgFilter, orgJSON]{
+	name:   "Organization",
+	path:   "/v3/organizations",
+	keys:   append(append([]string{}, pageParams...), "guids", "names", "label_selector"),
+	orders: namedOrders,
+	filter: func(q *params) store.OrgFilter {
+		return store.OrgFilter{GUIDs: q.list("guids"), Names: q.list("names"), Labels: q.labels()}
+	},
+	list:    (*store.Store).ListOrgs,
+	get:     (*store.Store).GetOrg,
+	present: each(func(r *request, o store.Org) orgJSON { return presentOrg(r.base, o) }),
 }
 
-func (s *Server) getOrg(r *request) error {
-	if err := r.query.allow(); err != nil {
-		return err
-	}
-	o, err := s.store.GetOrg(r.ctx, r.user.viewer(), r.params[0])
-	if err != nil {
-		return storeErr(err, "Organization")
-	}
-	return r.reply(200, presentOrg(r.base, o))
-}
-
-func (s *Server) listSpaces(r *request) error {
-	if err := r.query.allow(append(pageParams, "guids", "names", "organization_guids", "label_selector", "include")...); err != nil {
-		return err
-	}
-	p, err := r.query.page("created_at", "updated_at", "name")
-	if err != nil {
-		return err
-	}
-	labels, err := r.query.labels()
-	if err != nil {
-		return err
-	}
-	include, err := r.include("organization")
-	if err != nil {
-		return err
-	}
-	f := store.SpaceFilter{GUIDs: r.query.list("guids"), Names: r.query.list("names"), OrgGUIDs: r.query.list("organization_guids"), Labels: labels}
-	spaces, total, err := s.store.ListSpaces(r.ctx, r.user.viewer(), f, p)
-	if err != nil {
-		return errInternal(err)
-	}
-	orgs, err := s.orgsOf(r, spaces)
-	if err != nil {
-		return err
-	}
-	out := newList(r, "/v3/spaces", p, total, spaces, func(sp store.Space) spaceJSON { return presentSpace(r.base, sp, orgs[sp.OrgGUID].Suspended) })
-	if include["organization"] {
-		out.Included = &includedJSON{Organizations: presentOrgs(r.base, spaces, orgs)}
-	}
-	return r.reply(200, out)
+// spaceResource is GET /v3/spaces and /v3/spaces/:guid, both with
+// include=organization. A space shows whether its org is suspended.
+var spaceResource = &resource[store.Space, store.SpaceFilter, spaceJSON]{
+	name:   "Space",
+	path:   "/v3/spaces",
+	keys:   append(append([]string{}, pageParams...), "guids", "names", "organization_guids", "label_selector", "include"),
+	orders: namedOrders,
+	filter: func(q *params) store.SpaceFilter {
+		return store.SpaceFilter{GUIDs: q.list("guids"), Names: q.list("names"), OrgGUIDs: q.list("organization_guids"), Labels: q.labels()}
+	},
+	list: (*store.Store).ListSpaces,
+	get:  (*store.Store).GetSpace,
+	present: func(s *Server, r *request, spaces []store.Space) ([]spaceJSON, error) {
+		orgs, err := s.orgsOf(r, spaces)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]spaceJSON, len(spaces))
+		for i, sp := range spaces {
+			out[i] = presentSpace(r.base, sp, orgs[sp.OrgGUID].Suspended)
+		}
+		return out, nil
+	},
+	includes:     []string{"organization"},
+	showIncludes: true,
+	included: func(s *Server, r *request, _ map[string]bool, spaces []store.Space) (any, error) {
+		orgs, err := s.orgsOf(r, spaces)
+		if err != nil {
+			return nil, err
+		}
+		return &includedJSON{Organizations: presentOrgs(r.base, spaces, orgs)}, nil
+	},
 }
 
 // orgsOf loads the organizations of spaces, by guid.
@@ -141,31 +129,6 @@ func joinComma(list []string) string {
 	return out
 }
 
-func (s *Server) getSpace(r *request) error {
-	if err := r.query.allow("include"); err != nil {
-		return err
-	}
-	include, err := r.include("organization")
-	if err != nil {
-		return err
-	}
-	sp, err := s.store.GetSpace(r.ctx, r.user.viewer(), r.params[0])
-	if err != nil {
-		return storeErr(err, "Space")
-	}
-	orgs, err := s.orgsOf(r, []store.Space{sp})
-	if err != nil {
-		return err
-	}
-	if !include["organization"] {
-		return r.reply(200, presentSpace(r.base, sp, orgs[sp.OrgGUID].Suspended))
-	}
-	return r.reply(200, struct {
-		spaceJSON
-		Included includedJSON `json:"included"`
-	}{presentSpace(r.base, sp, orgs[sp.OrgGUID].Suspended), includedJSON{Organizations: presentOrgs(r.base, []store.Space{sp}, orgs)}})
-}
-
 // spaceSSHFeature is the one space feature CC has.
 func spaceSSHFeature(sp store.Space) featureJSON {
 	return featureJSON{Name: "ssh", Description: "Enable SSHing into apps in the space.", Enabled: sp.AllowSSH}
@@ -196,37 +159,20 @@ func (s *Server) getSpaceFeature(r *request) error {
 	return r.reply(200, spaceSSHFeature(sp))
 }
 
-func (s *Server) listStacks(r *request) error {
-	if err := r.query.allow(append(pageParams, "guids", "names", "default", "label_selector")...); err != nil {
-		return err
-	}
-	p, err := r.query.page("created_at", "updated_at", "name")
-	if err != nil {
-		return err
-	}
-	labels, err := r.query.labels()
-	if err != nil {
-		return err
-	}
-	def, err := r.query.boolean("default")
-	if err != nil {
-		return err
-	}
-	stacks, total, err := s.store.ListStacks(r.ctx, store.StackFilter{GUIDs: r.query.list("guids"), Names: r.query.list("names"), Default: def, Labels: labels}, p)
-	if err != nil {
-		return errInternal(err)
-	}
-	out := newList(r, "/v3/stacks", p, total, stacks, func(st store.Stack) stackJSON { return presentStack(r.base, st) })
-	return r.reply(200, out)
-}
-
-func (s *Server) getStack(r *request) error {
-	if err := r.query.allow(); err != nil {
-		return err
-	}
-	st, err := s.store.GetStack(r.ctx, r.params[0])
-	if err != nil {
-		return storeErr(err, "Stack")
-	}
-	return r.reply(200, presentStack(r.base, st))
+// stackResource is GET /v3/stacks and /v3/stacks/:guid; every user sees every stack.
+var stackResource = &resource[store.Stack, store.StackFilter, stackJSON]{
+	name:   "Stack",
+	path:   "/v3/stacks",
+	keys:   append(append([]string{}, pageParams...), "guids", "names", "default", "label_selector"),
+	orders: namedOrders,
+	filter: func(q *params) store.StackFilter {
+		return store.StackFilter{GUIDs: q.list("guids"), Names: q.list("names"), Labels: q.labels(), Default: q.boolean("default")}
+	},
+	list: func(st *store.Store, ctx context.Context, _ store.Viewer, f store.StackFilter, p store.Page) ([]store.Stack, int, error) {
+		return st.ListStacks(ctx, f, p)
+	},
+	get: func(st *store.Store, ctx context.Context, _ store.Viewer, guid string) (store.Stack, error) {
+		return st.GetStack(ctx, guid)
+	},
+	present: each(func(r *request, st store.Stack) stackJSON { return presentStack(r.base, st) }),
 }

@@ -10,45 +10,28 @@ import (
 	"capibridge/backend/store"
 )
 
-var processParams = append(append([]string{}, pageParams...), "guids", "app_guids", "types", "space_guids", "organization_guids", "label_selector")
-
-func (s *Server) listProcesses(r *request) error {
-	if err := r.query.allow(processParams...); err != nil {
-		return err
-	}
-	return s.processList(r, "/v3/processes", store.ProcessFilter{GUIDs: r.query.list("guids"), AppGUIDs: r.query.list("app_guids"),
-		Types: r.query.list("types"), SpaceGUIDs: r.query.list("space_guids"), OrgGUIDs: r.query.list("organization_guids")})
+// processResource is GET /v3/processes and, with appProcesses,
+// /v3/apps/:guid/processes. A list always redacts commands (CC's "[PRIVATE
+// DATA HIDDEN IN LISTS]"); a get is findProcess's, which reads the roles.
+var processResource = &resource[store.Process, store.ProcessFilter, processJSON]{
+	name:   "Process",
+	path:   "/v3/processes",
+	keys:   append(append([]string{}, pageParams...), "guids", "app_guids", "types", "space_guids", "organization_guids", "label_selector"),
+	orders: timeOrders,
+	filter: func(q *params) store.ProcessFilter {
+		return store.ProcessFilter{GUIDs: q.list("guids"), AppGUIDs: q.list("app_guids"), Types: q.list("types"),
+			SpaceGUIDs: q.list("space_guids"), OrgGUIDs: q.list("organization_guids"), Labels: q.labels()}
+	},
+	list: (*store.Store).ListProcesses,
+	get:  (*store.Store).GetProcess,
+	present: each(func(r *request, p store.Process) processJSON {
+		return presentProcess(r.base, p, redactedListMessage)
+	}),
 }
 
-func (s *Server) listAppProcesses(r *request) error {
-	if err := r.query.allow(append(append([]string{}, pageParams...), "guids", "types", "label_selector")...); err != nil {
-		return err
-	}
-	acc, err := s.findApp(r, r.params[0])
-	if err != nil {
-		return err
-	}
-	return s.processList(r, "/v3/apps/"+acc.app.GUID+"/processes", store.ProcessFilter{GUIDs: r.query.list("guids"),
-		AppGUIDs: []string{acc.app.GUID}, Types: r.query.list("types")})
-}
-
-// processList renders a page of processes; commands are always redacted in
-// lists (CC's "[PRIVATE DATA HIDDEN IN LISTS]").
-func (s *Server) processList(r *request, path string, f store.ProcessFilter) error {
-	p, err := r.query.page("created_at", "updated_at")
-	if err != nil {
-		return err
-	}
-	if f.Labels, err = r.query.labels(); err != nil {
-		return err
-	}
-	procs, total, err := s.store.ListProcesses(r.ctx, r.user.viewer(), f, p)
-	if err != nil {
-		return errInternal(err)
-	}
-	out := newList(r, path, p, total, procs, func(pr store.Process) processJSON { return presentProcess(r.base, pr, redactedListMessage) })
-	return r.reply(200, out)
-}
+// appProcesses is GET /v3/apps/:guid/processes.
+var appProcesses = nest[store.ProcessFilter]{keys: append(append([]string{}, pageParams...), "guids", "types", "label_selector"),
+	narrow: func(f *store.ProcessFilter, app string) { f.AppGUIDs = []string{app} }}
 
 // processAccess is a process the caller can see, and what it may do.
 type processAccess struct {
@@ -83,8 +66,8 @@ func (s *Server) findAppProcess(r *request, appGUID, typ string) (processAccess,
 func (s *Server) findProcessByGUID(r *request, guid string) (processAccess, error) {
 	var pa processAccess
 	var err error
-	if pa.proc, err = s.store.GetProcess(r.ctx, r.user.viewer(), guid); err != nil {
-		return pa, storeErr(err, "Process")
+	if pa.proc, err = processResource.find(s, r, guid); err != nil {
+		return pa, err
 	}
 	if pa.appAccess, err = s.findApp(r, pa.proc.AppGUID); err != nil {
 		return pa, err

@@ -41,8 +41,10 @@ type resource[S, F, J any] struct {
 	// redacts what a get shows to some users.
 	show func(s *Server, r *request, item S) (J, error)
 	// includes are the values include= accepts; included renders them.
-	includes []string
-	included func(s *Server, r *request, include map[string]bool, items []S) (any, error)
+	// A get takes include= only when showIncludes says so.
+	includes     []string
+	showIncludes bool
+	included     func(s *Server, r *request, include map[string]bool, items []S) (any, error)
 }
 
 // nest declares a list of a resource under an app, /v3/apps/:guid/<path>
@@ -155,14 +157,14 @@ func (res *resource[S, F, J]) find(s *Server, r *request, guid string) (S, error
 // showOne is the handler of GET <path>/:guid.
 func (res *resource[S, F, J]) showOne(s *Server) handler {
 	return func(r *request) error {
-		allowed := []string{}
-		if len(res.includes) > 0 {
-			allowed = []string{"include"}
+		allowed, includes := []string{}, []string{}
+		if res.showIncludes {
+			allowed, includes = []string{"include"}, res.includes
 		}
 		if err := r.query.allow(allowed...); err != nil {
 			return err
 		}
-		include, err := r.include(res.includes...)
+		include, err := r.include(includes...)
 		if err != nil {
 			return err
 		}

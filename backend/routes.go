@@ -61,36 +61,19 @@ func presentDomain(base string, d store.Domain) domainJSON {
 	return j
 }
 
-func (s *Server) listDomains(r *request) error {
-	if err := r.query.allow(listKeys("guids", "names", "organization_guids")...); err != nil {
-		return err
-	}
-	p, err := r.query.page("created_at", "updated_at")
-	if err != nil {
-		return err
-	}
-	labels, err := r.query.labels()
-	if err != nil {
-		return err
-	}
-	f := store.DomainFilter{GUIDs: r.query.list("guids"), Names: r.query.list("names"), OrgGUIDs: r.query.list("organization_guids"), Labels: labels}
-	domains, total, err := s.store.ListDomains(r.ctx, r.user.viewer(), f, p)
-	if err != nil {
-		return errInternal(err)
-	}
-	out := newList(r, "/v3/domains", p, total, domains, func(d store.Domain) domainJSON { return presentDomain(r.base, d) })
-	return r.reply(200, out)
-}
-
-func (s *Server) getDomain(r *request) error {
-	if err := r.query.allow(); err != nil {
-		return err
-	}
-	d, err := s.store.GetDomain(r.ctx, r.user.viewer(), r.params[0])
-	if err != nil {
-		return storeErr(err, "Domain")
-	}
-	return r.reply(200, presentDomain(r.base, d))
+// domainResource is GET /v3/domains and /v3/domains/:guid. Its list
+// accepts created_ats and updated_ats but does not filter by them.
+var domainResource = &resource[store.Domain, store.DomainFilter, domainJSON]{
+	name:   "Domain",
+	path:   "/v3/domains",
+	keys:   listKeys("guids", "names", "organization_guids"),
+	orders: timeOrders,
+	filter: func(q *params) store.DomainFilter {
+		return store.DomainFilter{GUIDs: q.list("guids"), Names: q.list("names"), OrgGUIDs: q.list("organization_guids"), Labels: q.labels()}
+	},
+	list:    (*store.Store).ListDomains,
+	get:     (*store.Store).GetDomain,
+	present: each(func(r *request, d store.Domain) domainJSON { return presentDomain(r.base, d) }),
 }
 
 type destinationJSON struct {

@@ -390,26 +390,25 @@ func (s *Server) terminateInstance(r *request, pa processAccess, index string) e
 // (cc:app/messages/deployments_list_message.rb).
 var deploymentParams = listKeys("app_guids", "states", "status_reasons", "status_values")
 
-// listDeployments answers GET /v3/deployments. The embedded CF starts apps
-// in place and never creates a deployment, so the list is empty.
-func (s *Server) listDeployments(r *request) error {
-	if err := r.query.allow(deploymentParams...); err != nil {
-		return err
-	}
-	p, err := r.query.page("created_at", "updated_at")
-	if err != nil {
-		return err
-	}
-	if _, err := r.query.metadataFilters(); err != nil {
-		return err
-	}
-	return r.reply(200, newList(r, "/v3/deployments", p, 0, []json.RawMessage{}, func(d json.RawMessage) json.RawMessage { return d }))
-}
-
-// getDeployment answers GET /v3/deployments/:guid: there are none.
-func (s *Server) getDeployment(r *request) error {
-	if err := r.query.allow(); err != nil {
-		return err
-	}
-	return errNotFound("Deployment")
+// deploymentResource answers GET /v3/deployments and /v3/deployments/:guid.
+// The embedded CF starts apps in place and never creates a deployment, so
+// the list is empty and every get is 404.
+var deploymentResource = &resource[json.RawMessage, struct{}, json.RawMessage]{
+	name:   "Deployment",
+	path:   "/v3/deployments",
+	keys:   deploymentParams,
+	orders: timeOrders,
+	filter: func(q *params) struct{} {
+		q.labels()
+		q.times("created_ats")
+		q.times("updated_ats")
+		return struct{}{}
+	},
+	list: func(*store.Store, context.Context, store.Viewer, struct{}, store.Page) ([]json.RawMessage, int, error) {
+		return nil, 0, nil
+	},
+	get: func(*store.Store, context.Context, store.Viewer, string) (json.RawMessage, error) {
+		return nil, store.ErrNotFound
+	},
+	present: each(func(_ *request, d json.RawMessage) json.RawMessage { return d }),
 }

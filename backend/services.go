@@ -91,50 +91,28 @@ func (s *Server) serviceInstanceEvent(r *request, typ string, si store.ServiceIn
 // (cc:app/messages/service_instances_list_message.rb), less fields.
 var serviceInstanceParams = listKeys("guids", "names", "space_guids", "organization_guids", "type", "service_plan_guids", "service_plan_names")
 
-func (s *Server) listServiceInstances(r *request) error {
-	if err := r.query.allow(serviceInstanceParams...); err != nil {
-		return err
-	}
-	p, err := r.query.page("created_at", "updated_at", "name")
-	if err != nil {
-		return err
-	}
-	m, err := r.query.metadataFilters()
-	if err != nil {
-		return err
-	}
-	f := store.ServiceInstanceFilter{GUIDs: r.query.list("guids"), Names: r.query.list("names"), SpaceGUIDs: r.query.list("space_guids"),
-		OrgGUIDs: r.query.list("organization_guids"), Labels: m.labels, CreatedAts: m.created, UpdatedAts: m.updated}
-	if r.query.has("type") {
-		typ := r.query.str("type")
-		if typ != store.Managed && typ != store.UserProvided {
-			return errBadQuery("Type must be one of 'managed', 'user-provided'")
+// serviceInstanceResource is GET /v3/service_instances and
+// /v3/service_instances/:guid.
+var serviceInstanceResource = &resource[store.ServiceInstance, store.ServiceInstanceFilter, serviceInstanceJSON]{
+	name:   "Service instance",
+	path:   "/v3/service_instances",
+	keys:   serviceInstanceParams,
+	orders: namedOrders,
+	filter: func(q *params) store.ServiceInstanceFilter {
+		f := store.ServiceInstanceFilter{GUIDs: q.list("guids"), Names: q.list("names"), SpaceGUIDs: q.list("space_guids"),
+			OrgGUIDs: q.list("organization_guids"), Labels: q.labels(), CreatedAts: q.times("created_ats"), UpdatedAts: q.times("updated_ats")}
+		f.Types = q.oneOf("type", func(string) string { return "Type must be one of 'managed', 'user-provided'" }, store.Managed, store.UserProvided)
+		// A user-provided instance has no plan: a plan filter keeps none.
+		if q.has("service_plan_guids") || q.has("service_plan_names") {
+			f.Types = []string{}
 		}
-		f.Types = []string{typ}
-	}
-	// A user-provided instance has no plan: a plan filter keeps none.
-	if r.query.has("service_plan_guids") || r.query.has("service_plan_names") {
-		f.Types = []string{}
-	}
-	instances, total, err := s.store.ListServiceInstances(r.ctx, r.user.viewer(), f, p)
-	if err != nil {
-		return errInternal(err)
-	}
-	out := newList(r, "/v3/service_instances", p, total, instances, func(si store.ServiceInstance) serviceInstanceJSON {
+		return f
+	},
+	list: (*store.Store).ListServiceInstances,
+	get:  (*store.Store).GetServiceInstance,
+	present: each(func(r *request, si store.ServiceInstance) serviceInstanceJSON {
 		return presentServiceInstance(r.base, si)
-	})
-	return r.reply(200, out)
-}
-
-func (s *Server) getServiceInstance(r *request) error {
-	if err := r.query.allow(); err != nil {
-		return err
-	}
-	si, err := s.store.GetServiceInstance(r.ctx, r.user.viewer(), r.params[0])
-	if err != nil {
-		return storeErr(err, "Service instance")
-	}
-	return r.reply(200, presentServiceInstance(r.base, si))
+	}),
 }
 
 // writableServiceInstance loads a service instance the caller can see
