@@ -134,7 +134,7 @@ func (l *load) send(req *fasthttp.Request, resp *fasthttp.Response, tg target, i
 	}
 	phase := *l.phase.Load()
 	err := l.client.DoTimeout(req, resp, 30*time.Second)
-	l.record(phase, tg.name, resp.StatusCode(), resp.Body(), err)
+	l.record(phase, tg.name, resp.StatusCode(), resp.Body(), resp.Header.Peek("Cache-Status"), err)
 }
 
 // do makes one request outside the workers and counts it as they do.
@@ -146,7 +146,7 @@ func (l *load) do(tg target) (int, []byte) {
 	return resp.StatusCode(), append([]byte(nil), resp.Body()...)
 }
 
-func (l *load) record(phase, name string, code int, body []byte, err error) {
+func (l *load) record(phase, name string, code int, body, cacheStatus []byte, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	st := l.stats[phase]
@@ -159,7 +159,7 @@ func (l *load) record(phase, name string, code int, body []byte, err error) {
 	case code < 200 || code > 299:
 		st.status[code]++
 		st.bad++
-		l.tally.fail("%s: %s: %d %s", phase, name, code, snippet(body))
+		l.tally.fail("%s: %s: %d %s (Cache-Status %q)", phase, name, code, snippet(body), cacheStatus)
 	default:
 		st.status[code]++
 		l.tally.ok()

@@ -438,7 +438,7 @@ func (s *stack) do(method, url, token string, body []byte, headers map[string]st
 
 func (s *stack) get(url, token string) (int, []byte, error) { return s.do("GET", url, token, nil, nil) }
 
-// getJSON reads a 200 JSON answer straight from the Cloud Controller, as
+// cfJSON reads a 200 JSON answer straight from the Cloud Controller, as
 // admin, into v.
 func (s *stack) cfJSON(path string, v any) error {
 	code, body, err := s.get(s.cfURL+path, s.tokens["admin"])
@@ -489,11 +489,13 @@ func (tb *table) String() string {
 }
 
 // tally counts a scenario's attempts and failures, keeping the first few
-// failures' details for the test's log.
+// distinct failures' details, each with how often it came, for the
+// test's log.
 type tally struct {
 	mu                 sync.Mutex
 	attempts, failures int
 	details            []string
+	times              map[string]int
 }
 
 const maxDetails = 24
@@ -509,9 +511,14 @@ func (c *tally) fail(format string, args ...any) {
 	defer c.mu.Unlock()
 	c.attempts++
 	c.failures++
-	if len(c.details) < maxDetails {
-		c.details = append(c.details, fmt.Sprintf(format, args...))
+	d := fmt.Sprintf(format, args...)
+	if c.times == nil {
+		c.times = map[string]int{}
 	}
+	if _, seen := c.times[d]; !seen && len(c.details) < maxDetails {
+		c.details = append(c.details, d)
+	}
+	c.times[d]++
 }
 
 // check counts one attempt: held when problem is "".
@@ -530,7 +537,14 @@ func (c *tally) report(t *testing.T, tb *table, scenario, figures string) {
 	defer c.mu.Unlock()
 	tb.add(row{scenario: scenario, attempts: c.attempts, failures: c.failures, figures: figures})
 	if c.failures > 0 {
-		t.Errorf("%s: %d of %d attempts failed:\n  %s", scenario, c.failures, c.attempts, strings.Join(c.details, "\n  "))
+		lines := make([]string, len(c.details))
+		for i, d := range c.details {
+			lines[i] = d
+			if n := c.times[d]; n > 1 {
+				lines[i] = fmt.Sprintf("%d× %s", n, d)
+			}
+		}
+		t.Errorf("%s: %d of %d attempts failed:\n  %s", scenario, c.failures, c.attempts, strings.Join(lines, "\n  "))
 	}
 }
 
