@@ -41,6 +41,12 @@ func queryPairs(ctx *fasthttp.RequestCtx) [][2]string {
 	return pairs
 }
 
+// upstreamNamesBytes bounds the names= filter of one upstream request
+// (translate.AppQuery.NamesLocal): a Cloud Controller behind nginx takes a
+// request line of up to 8 KiB (large_client_header_buffers' default), and
+// the path, the other filters and the paging need room beside it.
+const upstreamNamesBytes = 4 << 10
+
 // v2AppList answers GET /v2/apps, and appList GET /v2/spaces/:guid/apps: the v2 list of the newest web process of each v3 app,
 // in at most three sequential upstream rounds (stacks and the space, apps,
 // then everything per app at once under the fan-out bound).
@@ -73,6 +79,7 @@ func (g *Gateway) appList(ctx *fasthttp.RequestCtx, spaceGUID string) error {
 		filters = append(filters, translate.Filter{Key: "space_guid", Op: translate.OpEq, Values: []string{spaceGUID}})
 	}
 	aq := translate.AppQueryFromFilters(filters)
+	aq.NamesLocal(upstreamNamesBytes)
 	c := call(ctx)
 	q := ccv3.AppsQuery{Names: aq.Names, SpaceGUIDs: aq.SpaceGUIDs, OrgGUIDs: aq.OrgGUIDs}
 	if lp.OrderDirection == "desc" {
@@ -87,7 +94,7 @@ func (g *Gateway) appList(ctx *fasthttp.RequestCtx, spaceGUID string) error {
 		if aq.Empty {
 			return nil
 		}
-		apps, total, err = scanPage(lp, len(aq.Local) > 0, g.cfg.MaxLocalScan, "apps", "space_guid or name",
+		apps, total, err = scanPage(lp, aq.Scan(), g.cfg.MaxLocalScan, "apps", "space_guid or name",
 			func(page, perPage int) (ccv3.Page[translate.V3App], error) {
 				q.Page, q.PerPage = page, perPage
 				return g.v3.ListApps(c, q)

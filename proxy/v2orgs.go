@@ -54,18 +54,19 @@ func v3Order(lp translate.ListParams) string {
 }
 
 // listPage reads the page lp asks for through list. Filters v3 cannot
-// express (aq.Local: name with <, >, <=, >=) are applied here, as for apps
-// (MAPPING §3.3).
+// express (aq.Local: name with <, >, <=, >=), and names too many for one
+// upstream URL (NamesLocal), are applied here, as for apps (MAPPING §3.3).
 func listPage[T any](g *Gateway, lp translate.ListParams, aq translate.AppQuery, q ccv3.ListQuery,
 	list func(ccv3.ListQuery) (ccv3.Page[T], error), name func(T) string) ([]T, int, error) {
 	if aq.Empty {
 		return nil, 0, nil
 	}
+	aq.NamesLocal(upstreamNamesBytes)
 	q.Names, q.OrderBy = aq.Names, v3Order(lp)
 	if aq.OrgGUIDs != nil {
 		q.OrgGUIDs = aq.OrgGUIDs
 	}
-	return scanPage(lp, len(aq.Local) > 0, g.cfg.MaxLocalScan, "resources", "name",
+	return scanPage(lp, aq.Scan(), g.cfg.MaxLocalScan, "resources", "name",
 		func(page, perPage int) (ccv3.Page[T], error) {
 			q.Page, q.PerPage = page, perPage
 			return list(q)

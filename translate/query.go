@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"net/url"
 	"strings"
 )
 
@@ -208,7 +209,42 @@ type AppQuery struct {
 	// When it is non-empty the gateway pages through every matching v3 app,
 	// keeps those for which Match is true and paginates itself.
 	Local []Filter
+	// names are the lower-cased Names the gateway matches itself
+	// (NamesLocal), nil when v3 does.
+	names map[string]struct{}
 }
+
+// NamesLocal moves the names filter from v3 to the gateway when its
+// values would take more than budget bytes of the upstream's URL (the
+// names= parameter as the v3 client escapes it): a 5,000-name "name IN"
+// is some 50 KiB of request line, and a Cloud Controller behind nginx
+// refuses one over 8 KiB (large_client_header_buffers) with 414. The
+// gateway then reads every v3 match of the other filters (Scan) and keeps
+// the apps whose name is one of them (Match), within the same bound as
+// the other local filters.
+func (q *AppQuery) NamesLocal(budget int) {
+	if q.Names == nil || q.Empty {
+		return
+	}
+	size := 0
+	for _, n := range q.Names {
+		// ccv3 sends a "," inside a name as %2C, and the query's own
+		// escaping makes that %252C; the separator is %2C.
+		size += len(url.QueryEscape(strings.ReplaceAll(n, ",", "%2C"))) + len("%2C")
+	}
+	if size <= budget {
+		return
+	}
+	q.names = make(map[string]struct{}, len(q.Names))
+	for _, n := range q.Names {
+		q.names[strings.ToLower(n)] = struct{}{}
+	}
+	q.Names = nil
+}
+
+// Scan reports whether the gateway must read every v3 match and filter
+// them itself: Local filters, or names kept by NamesLocal.
+func (q AppQuery) Scan() bool { return len(q.Local) > 0 || q.names != nil }
 
 // AppQueryFromFilters translates parsed /v2/apps filters (ParseQ with
 // AppQueryKeys) to v3 (MAPPING §3.3). The same key repeated ANDs, so value
@@ -262,7 +298,8 @@ func AppQueryFromFilters(fs []Filter) AppQuery {
 // intersectValues ANDs a filter's values into the set so far (nil = no
 // filter yet). Empty values are dropped: every app has a non-empty name and
 // every row a non-empty guid, so "" matches nothing. Duplicates are
-// dropped. The result is non-nil.
+// dropped; of the set, the first spelling is kept. The result is non-nil.
+// It runs in time linear in the values: a q may name thousands.
 func intersectValues(set, values []string, fold bool) []string {
 	norm := func(s string) string {
 		if fold {
@@ -270,34 +307,31 @@ func intersectValues(set, values []string, fold bool) []string {
 		}
 		return s
 	}
-	var next []string
+	var in map[string]string
+	if set != nil {
+		in = make(map[string]string, len(set))
+		for _, w := range set {
+			if k := norm(w); in[k] == "" {
+				in[k] = w
+			}
+		}
+	}
+	next := []string{}
+	seen := make(map[string]struct{}, len(values))
 	for _, v := range values {
 		if v == "" {
 			continue
 		}
-		dup := false
-		for _, w := range next {
-			if norm(w) == norm(v) {
-				dup = true
-				break
-			}
-		}
-		if dup {
+		k := norm(v)
+		if _, dup := seen[k]; dup {
 			continue
 		}
+		seen[k] = struct{}{}
 		if set == nil {
 			next = append(next, v)
-			continue
+		} else if w, ok := in[k]; ok {
+			next = append(next, w)
 		}
-		for _, w := range set {
-			if norm(w) == norm(v) {
-				next = append(next, w)
-				break
-			}
-		}
-	}
-	if next == nil {
-		next = []string{}
 	}
 	return next
 }
@@ -346,6 +380,11 @@ func diegoMatches(f Filter) bool {
 func (q AppQuery) Match(name string) bool {
 	if q.Empty {
 		return false
+	}
+	if q.names != nil {
+		if _, ok := q.names[strings.ToLower(name)]; !ok {
+			return false
+		}
 	}
 	return matchLocal(q.Local, name)
 }

@@ -2,6 +2,7 @@ package translate
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 )
@@ -285,5 +286,62 @@ func BenchmarkAppQueryFromFilters(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_ = AppQueryFromFilters(fs)
+	}
+}
+
+// TestIntersectValuesLinear: the names (or guids) of a q are deduplicated
+// and intersected in time linear in their number: a 64 KiB URL holds some
+// 13,000 names, and comparing each with every other one took seconds of
+// CPU per request. Counted in allocations, not time: case folding
+// allocates for each name that has an upper-case letter, once per name
+// rather than once per pair. Not parallel: AllocsPerRun counts the
+// process's allocations.
+func TestIntersectValuesLinear(t *testing.T) {
+	const n = 3000
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("App-%04d", i)
+	}
+	allocs := testing.AllocsPerRun(1, func() {
+		set := intersectValues(nil, names, true)
+		intersectValues(set, names, true)
+	})
+	if allocs > 20*n {
+		t.Errorf("two intersections of %d names took %.0f allocations, want at most %d", n, allocs, 20*n)
+	}
+	got := intersectValues(intersectValues(nil, []string{"B", "a", "b", "", "C", "A"}, true), []string{"c", "a", "A", "d"}, true)
+	if want := []string{"C", "a"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("intersection %q, want %q", got, want)
+	}
+}
+
+// TestAppQueryNamesLocal: names that would not fit in an upstream URL are
+// matched by the gateway over a scan of the other filters' matches,
+// case-insensitively as v3 matches them, and only then.
+func TestAppQueryNamesLocal(t *testing.T) {
+	t.Parallel()
+	few := AppQueryFromFilters([]Filter{fin("name", "a", "b")})
+	few.NamesLocal(100)
+	if few.Scan() || !reflect.DeepEqual(few.Names, []string{"a", "b"}) {
+		t.Errorf("two names within the budget: Scan %v, Names %q", few.Scan(), few.Names)
+	}
+	var many []string
+	for i := range 100 {
+		many = append(many, fmt.Sprintf("App,%03d", i))
+	}
+	q := AppQueryFromFilters([]Filter{fin("name", many...), f1("name", OpGe, "app,050"), fin("space_guid", "s1")})
+	q.NamesLocal(100)
+	if !q.Scan() || q.Names != nil || !reflect.DeepEqual(q.SpaceGUIDs, []string{"s1"}) {
+		t.Fatalf("100 names over the budget: Scan %v, Names %q, SpaceGUIDs %q", q.Scan(), q.Names, q.SpaceGUIDs)
+	}
+	for name, want := range map[string]bool{"app,060": true, "APP,099": true, "app,049": false, "app,100": false, "other": false} {
+		if got := q.Match(name); got != want {
+			t.Errorf("Match(%q) = %v, want %v", name, got, want)
+		}
+	}
+	empty := AppQueryFromFilters([]Filter{fin("name")})
+	empty.NamesLocal(0)
+	if !empty.Empty {
+		t.Error("no names at all still matches nothing")
 	}
 }
