@@ -178,6 +178,16 @@ type Server struct {
 	MaxRequestBodyBytes int `koanf:"max_request_body_bytes"`
 	// ShutdownTimeout bounds draining in-flight requests on SIGTERM/SIGINT.
 	ShutdownTimeout time.Duration `koanf:"shutdown_timeout"`
+	// MaxConns caps the open client connections, idle keep-alive ones
+	// included; 0 leaves them uncapped. A connection past it is answered
+	// 503 ServiceUnavailable with Retry-After and closed (closed without
+	// an answer while more than 512 are being refused at once).
+	MaxConns int `koanf:"max_conns"`
+	// MaxConnsPerIP caps the open connections of one client IP, answered
+	// 429 RateLimitExceeded past it; 0 leaves them uncapped. Behind a load
+	// balancer or router that does not keep the client's address every
+	// connection comes from a few IPs: leave it 0 there.
+	MaxConnsPerIP int `koanf:"max_conns_per_ip"`
 }
 
 // UpstreamClient tunes the gateway's connections to the Cloud Controller.
@@ -325,6 +335,11 @@ func Default() Config {
 			MaxHeaderBytes:      64 << 10,
 			MaxRequestBodyBytes: 4 << 20,
 			ShutdownTimeout:     30 * time.Second,
+			// Well under the descriptors a process may open (the Go runtime
+			// raises the soft limit to the hard one, often 1,048,576 or
+			// 65,536), with room for upstream and Redis connections.
+			MaxConns:      10000,
+			MaxConnsPerIP: 0,
 		},
 		UpstreamClient: UpstreamClient{
 			Addresses:       []string{},
@@ -594,6 +609,12 @@ func (c Config) Validate() error {
 	}
 	if c.Server.MaxRequestBodyBytes < 1 {
 		errs = append(errs, errors.New("configs: server.max_request_body_bytes: must be positive"))
+	}
+	if c.Server.MaxConns < 0 || c.Server.MaxConnsPerIP < 0 {
+		errs = append(errs, errors.New("configs: server.max_conns, server.max_conns_per_ip: must not be negative (0 is uncapped)"))
+	}
+	if c.Server.MaxConns > 0 && c.Server.MaxConnsPerIP > c.Server.MaxConns {
+		errs = append(errs, errors.New("configs: server.max_conns_per_ip: must not exceed server.max_conns"))
 	}
 	if c.UpstreamClient.Fanout < 1 {
 		errs = append(errs, errors.New("configs: upstream_client.fanout: must be positive"))

@@ -20,6 +20,12 @@ type Metrics struct {
 	RequestDuration *prometheus.HistogramVec
 	// InFlight is the number of client requests being served.
 	InFlight prometheus.Gauge
+	// ConnectionsOpen is the number of open client connections, idle
+	// keep-alive ones included.
+	ConnectionsOpen prometheus.Gauge
+	// ConnectionsRefused counts client connections refused by reason
+	// (max_conns, per_ip).
+	ConnectionsRefused *prometheus.CounterVec
 	// UpstreamRequests counts upstream calls by v3 route template and outcome.
 	UpstreamRequests *prometheus.CounterVec
 	// UpstreamDuration observes upstream call latency, same labels.
@@ -115,6 +121,16 @@ const (
 	RetryReset = "reset"
 )
 
+// Reasons a client connection is refused, the values of the "reason" label
+// of capibridge_http_connections_refused_total.
+const (
+	// RefusedMaxConns is a connection past server.max_conns.
+	RefusedMaxConns = "max_conns"
+	// RefusedPerIP is a connection past server.max_conns_per_ip from its
+	// client's IP.
+	RefusedPerIP = "per_ip"
+)
+
 // Results of an upstream request over its identity's share, the values of
 // the "result" label of capibridge_upstream_identity_limited_total.
 const (
@@ -200,6 +216,14 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			Namespace: Namespace, Subsystem: "http", Name: "requests_in_flight",
 			Help: "Client requests being served.",
 		}),
+		ConnectionsOpen: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: Namespace, Subsystem: "http", Name: "connections_open",
+			Help: "Open client connections, idle keep-alive ones included.",
+		}),
+		ConnectionsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Subsystem: "http", Name: "connections_refused_total",
+			Help: "Client connections refused, by reason (max_conns: server.max_conns open; per_ip: server.max_conns_per_ip open from the client's IP).",
+		}, []string{"reason"}),
 		UpstreamRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Subsystem: "upstream", Name: "requests_total",
 			Help: "Requests sent to the Cloud Controller, by v3 route template and outcome.",
@@ -284,6 +308,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 		m.RedisDuration, m.RedisErrors, m.RedisBreakerOpen, m.RedisPageBreakerOpen)
 	m.BuildInfo.WithLabelValues(version, runtime.Version()).Set(1)
 	reg.MustRegister(m.UpstreamRetries, m.IdentityLimited, m.IdentityWaiting, m.UAADiscoveryFailures)
+	reg.MustRegister(m.ConnectionsOpen, m.ConnectionsRefused)
 	// Every value of these bounded labels is exported from the start, at 0,
 	// so that a rate over them exists before the first event.
 	for _, r := range []string{RetryIdleClosed, RetryReset} {

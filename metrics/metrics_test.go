@@ -45,7 +45,11 @@ func TestCollectorsLintClean(t *testing.T) {
 	m.IdentityLimited.WithLabelValues(LimitRefused).Inc()
 	m.IdentityWaiting.Set(1)
 	m.UAADiscoveryFailures.Inc()
-	for _, c := range []prometheus.Collector{m.UpstreamRetries, m.IdentityLimited, m.IdentityWaiting, m.UAADiscoveryFailures} {
+	// The client connections.
+	m.ConnectionsOpen.Set(3)
+	m.ConnectionsRefused.WithLabelValues(RefusedPerIP).Inc()
+	for _, c := range []prometheus.Collector{m.UpstreamRetries, m.IdentityLimited, m.IdentityWaiting, m.UAADiscoveryFailures,
+		m.ConnectionsOpen, m.ConnectionsRefused} {
 		problems, err := testutil.CollectAndLint(c)
 		if err != nil {
 			t.Fatal(err)
@@ -69,7 +73,8 @@ func TestCollectorsLintClean(t *testing.T) {
 		"capibridge_redis_page_breaker_open": false, "capibridge_cache_fills_total": false,
 	}
 	for _, n := range []string{"capibridge_upstream_retries_total", "capibridge_upstream_identity_limited_total",
-		"capibridge_upstream_identity_waiting", "capibridge_uaa_discovery_failures_total"} {
+		"capibridge_upstream_identity_waiting", "capibridge_uaa_discovery_failures_total",
+		"capibridge_http_connections_open", "capibridge_http_connections_refused_total"} {
 		want[n] = false
 	}
 	for _, mf := range names {

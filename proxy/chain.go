@@ -26,6 +26,7 @@ func (g *Gateway) chain() fasthttp.RequestHandler {
 		g.route,         // picks the Route: the bounded template every later step uses
 		g.accessLog,     // one JSON line per request; never a token
 		g.measure,       // capibridge_http_* metrics
+		g.checkHead,     // heads fasthttp lets through: HTTP/2.0 505, a field name not a token 400 (limits.go)
 		g.checkFraming,  // body framing a proxy must not pass on: 400 and close (RFC 9112 §6.3)
 		g.authenticate,  // bearer tokens and v2 scopes (MAPPING §4)
 	}

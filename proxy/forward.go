@@ -35,9 +35,11 @@ func (g *Gateway) forwardTo(ctx *fasthttp.RequestCtx, rt *Route, up *Upstream) e
 	// it so that a client that goes away is told from an upstream that
 	// fails (the server keeps and releases its own stream; see fasthttp's
 	// serveConn).
+	var body *clientBody
 	if n := ctx.Request.Header.ContentLength(); n != 0 {
 		if bs := ctx.RequestBodyStream(); bs != nil {
-			ctx.Request.SetBodyStream(g.clientBody(ctx, bs), n)
+			body = g.clientBody(ctx, bs)
+			ctx.Request.SetBodyStream(body, n)
 		}
 	}
 	do := up.Do
@@ -45,6 +47,10 @@ func (g *Gateway) forwardTo(ctx *fasthttp.RequestCtx, rt *Route, up *Upstream) e
 		do = up.Transfer
 	}
 	if err := do(&ctx.Request, &ctx.Response, rt.Template); err != nil {
+		if body != nil && body.fault != nil {
+			// The client's body, not the upstream, failed the request.
+			return body.fault
+		}
 		return err
 	}
 	stripHopHeaders(&ctx.Response.Header)
@@ -56,8 +62,10 @@ func (g *Gateway) forwardTo(ctx *fasthttp.RequestCtx, rt *Route, up *Upstream) e
 var errClientGone = errors.New("proxy: the client went away")
 
 // clientBody reads the client's body on its way upstream and marks its
-// own read errors, so the failure table can answer 499 for them. While
-// the body keeps coming it moves the connection's read deadline on, so
+// own read errors, so the failure table can answer 499 for them; fault
+// keeps the client's own fault in a failed read (a stall, 408; broken
+// chunked framing, 400), which is answered instead (bodyFault). While the
+// body keeps coming it moves the connection's read deadline on, so
 // server.read_timeout bounds a stall, not a long upload (the server sets
 // the deadline once per request).
 type clientBody struct {
@@ -65,6 +73,7 @@ type clientBody struct {
 	conn     net.Conn
 	idle     time.Duration
 	extended time.Time
+	fault    *Error
 }
 
 // clientBody wraps the request body stream r of ctx.
@@ -82,7 +91,12 @@ func (c *clientBody) Read(p []byte) (int, error) {
 		}
 	}
 	if err != nil && err != io.EOF {
-		err = fmt.Errorf("%w: %w", errClientGone, err)
+		cause := fmt.Errorf("%w: %w", errClientGone, err)
+		if c.fault = bodyFault(err); c.fault != nil {
+			c.fault.cause = cause
+			return n, c.fault
+		}
+		err = cause
 	}
 	return n, err
 }

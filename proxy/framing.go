@@ -89,28 +89,50 @@ func framingFault(head []byte) string {
 }
 
 // serverError answers a request fasthttp refused while reading it; the
-// server closes the connection after it. A fault of the body's framing
-// (a transfer coding other than chunked, Transfer-Encoding twice, a
-// Content-Length twice or not a number) is a CF-shaped 400 BadRequest, in
-// the v2 shape on /v2 paths, as checkFraming answers those fasthttp lets
-// through. Anything else is answered as fasthttp's default ErrorHandler
-// does.
+// server closes the connection after it (lingering, see guardedConn.Close).
+// Every answer is CF-shaped, in the v2 shape when the request line, as the
+// connection saw it, names a /v2 path (fasthttp has reset the request by
+// then):
+//   - a fault of the body's framing (a transfer coding other than chunked,
+//     Transfer-Encoding twice, a Content-Length twice or not a number) is
+//     400 BadRequest, as checkFraming answers those fasthttp lets through;
+//   - a head line ending in a bare LF is 400 (guardedConn.Read);
+//   - a head larger than the read buffer (server.max_header_bytes) is 414
+//     when the request line itself did not fit, else 431;
+//   - a head, or the start of a body, that did not arrive within
+//     server.read_timeout is 408;
+//   - anything else fasthttp could not parse is 400.
+//
+// Its error texts, which it also logs, name the fault without quoting the
+// request (SecureErrorLogMessage: tokens).
 func serverError(ctx *fasthttp.RequestCtx, err error) {
+	v2 := isV2(ctx)
+	head, guarded := headOf(ctx)
+	if guarded {
+		v2 = head.v2()
+	}
+	var (
+		small  *fasthttp.ErrSmallBuffer
+		netErr net.Error
+		e      *Error
+	)
 	switch {
 	case errors.Is(err, fasthttp.ErrUnsupportedTransferEncoding):
-		writeError(ctx, errBadRequest("the only Transfer-Encoding accepted is chunked, once"), isV2(ctx))
+		e = errBadRequest("the only Transfer-Encoding accepted is chunked, once")
 	case errors.Is(err, fasthttp.ErrDuplicateContentLength), errors.Is(err, fasthttp.ErrNonNumericChars):
-		writeError(ctx, errBadRequest("the request's Content-Length is not one number"), isV2(ctx))
-	default:
-		var small *fasthttp.ErrSmallBuffer
-		var netErr *net.OpError
-		switch {
-		case errors.As(err, &small):
-			ctx.Error("Too big request header", fasthttp.StatusRequestHeaderFieldsTooLarge)
-		case errors.As(err, &netErr) && netErr.Timeout():
-			ctx.Error("Request timeout", fasthttp.StatusRequestTimeout)
-		default:
-			ctx.Error("Error when parsing request", fasthttp.StatusBadRequest)
+		e = errBadRequest("the request's Content-Length is not one number")
+	case errors.Is(err, errBareLF):
+		e = errBadRequest("the lines of a request head must end in CRLF")
+	case errors.As(err, &small):
+		e = errHeadersTooLarge()
+		if guarded && !head.lineDone {
+			e = errURITooLong()
 		}
+	case errors.As(err, &netErr) && netErr.Timeout():
+		e = errTimedOut()
+	default:
+		e = errBadRequest("the request head is not valid HTTP/1.1")
 	}
+	e.cause = err
+	writeError(ctx, e, v2)
 }

@@ -52,6 +52,8 @@ type Gateway struct {
 	uaa, logCache *Upstream
 
 	public, admin *fasthttp.Server
+	// conns guards the public listener's connections (conns.go).
+	conns *connGuard
 
 	// faultHook, set by tests only, is called at the named steps of the
 	// multi-call writes (fault).
@@ -127,6 +129,7 @@ func New(cfg configs.Config, d Deps) (*Gateway, error) {
 		d.Metrics.AuthFailures.WithLabelValues(string(r))
 	}
 	d.Metrics.AuthFailures.WithLabelValues(reasonScope)
+	g.conns = newConnGuard(cfg.Server, d.Metrics)
 	g.public = &fasthttp.Server{
 		Handler:                       g.chain(),
 		Name:                          "capibridge",
@@ -147,6 +150,7 @@ func New(cfg configs.Config, d Deps) (*Gateway, error) {
 		// name the fault without quoting the request, tokens included.
 		ErrorHandler:          serverError,
 		SecureErrorLogMessage: true,
+		ConnState:             serverConnState,
 	}
 	g.admin = &fasthttp.Server{Handler: g.adminHandler(), Name: "capibridge-admin", NoDefaultServerHeader: true,
 		ReadTimeout: 10 * time.Second, WriteTimeout: time.Minute}
@@ -156,8 +160,9 @@ func New(cfg configs.Config, d Deps) (*Gateway, error) {
 // Handler is the public request path, for tests that serve it themselves.
 func (g *Gateway) Handler() fasthttp.RequestHandler { return g.public.Handler }
 
-// Serve answers clients on ln until Shutdown.
-func (g *Gateway) Serve(ln net.Listener) error { return g.public.Serve(ln) }
+// Serve answers clients on ln until Shutdown, within the connection caps
+// (conns.go).
+func (g *Gateway) Serve(ln net.Listener) error { return g.public.Serve(g.conns.listener(ln)) }
 
 // ServeAdmin answers /metrics, /healthz, /readyz and /debug/pprof on ln.
 func (g *Gateway) ServeAdmin(ln net.Listener) error { return g.admin.Serve(ln) }

@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -100,25 +98,6 @@ func (g *Gateway) v2AppCreate(ctx *fasthttp.RequestCtx) error {
 		return e
 	}
 	return nil
-}
-
-// readBody reads a request body whole, up to the server's limit for the
-// bodies the gateway reads (the server streams request bodies, so it does
-// not enforce the limit itself). v2 app bodies are small.
-func (g *Gateway) readBody(ctx *fasthttp.RequestCtx) ([]byte, error) {
-	bs := ctx.RequestBodyStream()
-	if bs == nil {
-		return ctx.Request.Body(), nil
-	}
-	limit := int64(g.cfg.Server.MaxRequestBodyBytes)
-	b, err := io.ReadAll(io.LimitReader(bs, limit+1))
-	if err != nil {
-		return nil, &Error{Status: 499, Code: 10001, Name: "UnknownError", Description: "The client went away", cause: fmt.Errorf("%w: %w", errClientGone, err)}
-	}
-	if int64(len(b)) > limit {
-		return nil, translate.MessageParseError("the request body is larger than " + strconv.FormatInt(limit, 10) + " bytes")
-	}
-	return b, nil
 }
 
 // halfMade finds the app a create with the same request began and did not

@@ -138,7 +138,13 @@ func (g *Gateway) pipeUpload(ctx *fasthttp.RequestCtx, from string, send func(co
 		// The upstream answered (or failed) on its own: its word counts.
 		return sendErr
 	case errors.Is(rewriteErr, errClientGone):
-		return rewriteErr
+		// The client's fault (a stall, 408; broken chunks, 400), or a
+		// client that went away (499), never the upload's.
+		var e *Error
+		if errors.As(rewriteErr, &e) {
+			return e
+		}
+		return &Error{Status: 499, Code: 10001, Name: "UnknownError", Description: "The client went away", cause: rewriteErr}
 	}
 	// The client's body was wrong: the v3 upload failed because of it.
 	var e *Error
