@@ -226,7 +226,21 @@ func (g *Gateway) appBundles(c ccv3.Call, apps []translate.V3App, stacks []ccv3.
 		ssh      = map[string]bool{}
 		// own is each app's web process from its own GET, for the command.
 		own = map[string]translate.V3Process{}
+		// gone are the apps deleted between the list and their own GETs
+		// (404): a v2 list leaves them out, as it would have listed the
+		// page a moment later, instead of failing whole.
+		gone = map[string]bool{}
 	)
+	vanished := func(guid string, err error) error {
+		var e *ccv3.Error
+		if errors.As(err, &e) && e.Status == fasthttp.StatusNotFound {
+			mu.Lock()
+			gone[guid] = true
+			mu.Unlock()
+			return nil
+		}
+		return err
+	}
 	batch := []func() error{
 		func() (err error) {
 			if len(apps) > 1 {
@@ -289,14 +303,14 @@ func (g *Gateway) appBundles(c ccv3.Call, apps []translate.V3App, stacks []ccv3.
 				mu.Lock()
 				env[guid], redacted[guid] = vars, red
 				mu.Unlock()
-				return err
+				return vanished(guid, err)
 			},
 			func() error {
 				on, err := g.v3.SSHEnabled(c, guid)
 				mu.Lock()
 				ssh[guid] = on
 				mu.Unlock()
-				return err
+				return vanished(guid, err)
 			})
 	}
 	wg.Add(1)
@@ -322,7 +336,7 @@ func (g *Gateway) appBundles(c ccv3.Call, apps []translate.V3App, stacks []ccv3.
 	out := make([]translate.AppBundle, 0, len(apps))
 	for _, a := range apps {
 		w, ok := web[a.GUID]
-		if !ok {
+		if !ok || gone[a.GUID] {
 			continue
 		}
 		b := translate.AppBundle{App: a, Web: w, CurrentDroplet: current[a.GUID], EnvRedacted: redacted[a.GUID], SSHEnabled: ssh[a.GUID]}
