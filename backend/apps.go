@@ -15,46 +15,28 @@ import (
 var appParams = append(append(append([]string{}, pageParams...), "guids", "names", "space_guids", "organization_guids",
 	"stacks", "lifecycle_type", "label_selector", "include"), append(timeKeys("created_ats"), timeKeys("updated_ats")...)...)
 
-func (s *Server) listApps(r *request) error {
-	if err := r.query.allow(appParams...); err != nil {
-		return err
-	}
-	p, err := r.query.page("created_at", "updated_at", "name", "state")
-	if err != nil {
-		return err
-	}
-	f := store.AppFilter{GUIDs: r.query.list("guids"), Names: r.query.list("names"), SpaceGUIDs: r.query.list("space_guids"),
-		OrgGUIDs: r.query.list("organization_guids"), Stacks: r.query.list("stacks")}
-	if r.query.has("lifecycle_type") {
-		lt := r.query.str("lifecycle_type")
-		if lt != "buildpack" && lt != "docker" && lt != "cnb" {
+// appResource is GET /v3/apps and /v3/apps/:guid, both with include=.
+var appResource = &resource[store.App, store.AppFilter, appJSON]{
+	name:   "App",
+	path:   "/v3/apps",
+	keys:   appParams,
+	orders: []string{"created_at", "updated_at", "name", "state"},
+	filter: func(q *params) store.AppFilter {
+		return store.AppFilter{GUIDs: q.list("guids"), Names: q.list("names"), SpaceGUIDs: q.list("space_guids"),
+			OrgGUIDs: q.list("organization_guids"), Stacks: q.list("stacks"),
 			// BaseMessage::LifecycleTypeParamValidator's text.
-			return errBadQuery("Invalid lifecycle_type: '" + lt + "'")
-		}
-		f.LifecycleTypes = []string{lt}
-	}
-	if f.Labels, err = r.query.labels(); err != nil {
-		return err
-	}
-	if f.CreatedAts, err = r.query.times("created_ats"); err != nil {
-		return err
-	}
-	if f.UpdatedAts, err = r.query.times("updated_ats"); err != nil {
-		return err
-	}
-	include, err := r.include("space", "org", "space.organization")
-	if err != nil {
-		return err
-	}
-	apps, total, err := s.store.ListApps(r.ctx, r.user.viewer(), f, p)
-	if err != nil {
-		return errInternal(err)
-	}
-	out := newList(r, "/v3/apps", p, total, apps, func(a store.App) appJSON { return presentApp(r.base, a) })
-	if out.Included, err = s.includeForApps(r, include, apps); err != nil {
-		return err
-	}
-	return r.reply(200, out)
+			LifecycleTypes: q.oneOf("lifecycle_type", func(v string) string { return "Invalid lifecycle_type: '" + v + "'" },
+				"buildpack", "docker", "cnb"),
+			Labels: q.labels(), CreatedAts: q.times("created_ats"), UpdatedAts: q.times("updated_ats")}
+	},
+	list:         (*store.Store).ListApps,
+	get:          (*store.Store).GetApp,
+	present:      each(func(r *request, a store.App) appJSON { return presentApp(r.base, a) }),
+	includes:     []string{"space", "org", "space.organization"},
+	showIncludes: true,
+	included: func(s *Server, r *request, include map[string]bool, apps []store.App) (any, error) {
+		return s.includeForApps(r, include, apps)
+	},
 }
 
 // includeForApps loads the spaces and organizations include= asks for.
@@ -90,31 +72,6 @@ func (s *Server) includeForApps(r *request, include map[string]bool, apps []stor
 		inc.Organizations = presentOrgs(r.base, spaces, orgs)
 	}
 	return inc, nil
-}
-
-func (s *Server) getApp(r *request) error {
-	if err := r.query.allow("include"); err != nil {
-		return err
-	}
-	include, err := r.include("space", "org", "space.organization")
-	if err != nil {
-		return err
-	}
-	a, err := s.store.GetApp(r.ctx, r.user.viewer(), r.params[0])
-	if err != nil {
-		return storeErr(err, "App")
-	}
-	inc, err := s.includeForApps(r, include, []store.App{a})
-	if err != nil {
-		return err
-	}
-	if inc == nil {
-		return r.reply(200, presentApp(r.base, a))
-	}
-	return r.reply(200, struct {
-		appJSON
-		Included *includedJSON `json:"included"`
-	}{presentApp(r.base, a), inc})
 }
 
 // appAccess is an app the caller can see, with what it may do there.

@@ -13,42 +13,6 @@ import (
 // docs put the keys; the presenters are cc:app/presenters/v3/package_presenter.rb,
 // build_presenter.rb and droplet_presenter.rb.
 
-// metadataKeys are the query keys CC's MetadataListMessage adds to a list.
-var metadataKeys = append(append([]string{"label_selector"}, timeKeys("created_ats")...), timeKeys("updated_ats")...)
-
-// listKeys joins the paging keys, keys and the metadata keys.
-func listKeys(keys ...string) []string {
-	return append(append(append([]string{}, pageParams...), keys...), metadataKeys...)
-}
-
-// appNestedKeys are the filters that CC's package and droplet list messages
-// know, but refuse under /v3/apps/:guid (app_nested_request).
-var appNestedKeys = []string{"app_guids", "space_guids", "organization_guids"}
-
-// allowNested is allow for a list under /v3/apps/:guid whose message is
-// the top-level one: unknown keys are refused as usual, then the keys in
-// rejected with app_nested_request's shorter text
-// (cc:app/messages/packages_list_message.rb, droplets_list_message.rb).
-func (q query) allowNested(allowed []string, rejected ...string) error {
-	if err := q.allow(append(append([]string{}, allowed...), rejected...)...); err != nil {
-		return err
-	}
-	var bad []string
-	for _, k := range q.order {
-		if contains(rejected, k) {
-			bad = append(bad, k)
-		}
-	}
-	if len(bad) > 0 {
-		return errBadQuery("Unknown query parameter(s): '" + strings.Join(bad, "', '") + "'")
-	}
-	return nil
-}
-
-// timeOrders are the order_by values of lists that CC's ListMessage
-// limits to the timestamps.
-var timeOrders = []string{"created_at", "updated_at"}
-
 // ccError joins an error id and description as CC's BuildPresenter#error
 // and DropletModel#error do: "<id> - <description>", null when both are empty.
 func ccError(id, description *string) *string {
@@ -130,9 +94,9 @@ func presentPackage(base string, p store.Package) packageJSON {
 	return j
 }
 
-// packages is GET /v3/packages, /v3/packages/:guid and, with appPackages,
+// packageResource is GET /v3/packages, /v3/packages/:guid and, with appPackages,
 // /v3/apps/:guid/packages (cc:app/messages/packages_list_message.rb).
-var packages = &resource[store.Package, store.PackageFilter, packageJSON]{
+var packageResource = &resource[store.Package, store.PackageFilter, packageJSON]{
 	name:   "Package",
 	path:   "/v3/packages",
 	keys:   listKeys("guids", "states", "types", "app_guids", "space_guids", "organization_guids"),
@@ -207,9 +171,9 @@ func presentBuild(base string, b store.Build) buildJSON {
 	return j
 }
 
-// builds is GET /v3/builds, /v3/builds/:guid and, with appBuilds,
+// buildResource is GET /v3/builds, /v3/builds/:guid and, with appBuilds,
 // /v3/apps/:guid/builds (cc:app/messages/builds_list_message.rb).
-var builds = &resource[store.Build, store.BuildFilter, buildJSON]{
+var buildResource = &resource[store.Build, store.BuildFilter, buildJSON]{
 	name:   "Build",
 	path:   "/v3/builds",
 	keys:   listKeys("app_guids", "package_guids", "states"),
@@ -312,7 +276,7 @@ func (q query) currentFilter() (bool, error) {
 	return true, nil
 }
 
-// droplets is GET /v3/droplets, /v3/droplets/:guid and, with
+// dropletResource is GET /v3/droplets, /v3/droplets/:guid and, with
 // appDroplets, /v3/apps/:guid/droplets. current=true is taken at the top
 // level too, for the batch read of MAPPING §3.3 (app_guids=…&current=true);
 // CC itself accepts current only under /v3/apps/:guid/droplets and refuses
@@ -320,7 +284,7 @@ func (q query) currentFilter() (bool, error) {
 // redacts process_types and execution_metadata (PaginatedListPresenter
 // presents with REDACTED_LIST_MESSAGE); a get shows them to readers of
 // secrets in the droplet's space only (DropletsController#show).
-var droplets = &resource[store.Droplet, store.DropletFilter, dropletJSON]{
+var dropletResource = &resource[store.Droplet, store.DropletFilter, dropletJSON]{
 	name:   "Droplet",
 	path:   "/v3/droplets",
 	keys:   listKeys("guids", "app_guids", "space_guids", "organization_guids", "states", "current"),

@@ -16,9 +16,6 @@ func storeErr(err error, what string) error {
 	return errInternal(err)
 }
 
-// namedOrders are the order_by values of lists that also order by name.
-var namedOrders = []string{"created_at", "updated_at", "name"}
-
 // orgResource is GET /v3/organizations and /v3/organizations/:guid.
 var orgResource = &resource[store.Org, store.OrgFilter, orgJSON]{
 	name:   "Organization",

@@ -1,14 +1,49 @@
 package backend
 
 import (
-	"bytes"
-	"encoding/json"
+	"strings"
 
 	"capibridge/backend/store"
 )
 
-// handler answers one route.
-type handler = func(*request) error
+// metadataKeys are the query keys CC's MetadataListMessage adds to a list.
+var metadataKeys = append(append([]string{"label_selector"}, timeKeys("created_ats")...), timeKeys("updated_ats")...)
+
+// listKeys joins the paging keys, keys and the metadata keys.
+func listKeys(keys ...string) []string {
+	return append(append(append([]string{}, pageParams...), keys...), metadataKeys...)
+}
+
+// appNestedKeys are the filters that CC's package and droplet list messages
+// know, but refuse under /v3/apps/:guid (app_nested_request).
+var appNestedKeys = []string{"app_guids", "space_guids", "organization_guids"}
+
+// allowNested is allow for a list under /v3/apps/:guid whose message is
+// the top-level one: unknown keys are refused as usual, then the keys in
+// rejected with app_nested_request's shorter text
+// (cc:app/messages/packages_list_message.rb, droplets_list_message.rb).
+func (q query) allowNested(allowed []string, rejected ...string) error {
+	if err := q.allow(append(append([]string{}, allowed...), rejected...)...); err != nil {
+		return err
+	}
+	var bad []string
+	for _, k := range q.order {
+		if contains(rejected, k) {
+			bad = append(bad, k)
+		}
+	}
+	if len(bad) > 0 {
+		return errBadQuery("Unknown query parameter(s): '" + strings.Join(bad, "', '") + "'")
+	}
+	return nil
+}
+
+// timeOrders are the order_by values of lists that CC's ListMessage
+// limits to the timestamps.
+var timeOrders = []string{"created_at", "updated_at"}
+
+// namedOrders are the order_by values of lists that also order by name.
+var namedOrders = []string{"created_at", "updated_at", "name"}
 
 // params reads a list's filter keys for a resource's filter declaration.
 // It keeps the first error, so that a declaration is one expression whose
@@ -67,58 +102,3 @@ func (p *params) oneOf(key string, refused func(v string) string, values ...stri
 
 // check records err, for a filter whose reading is its own function.
 func (p *params) check(err error) { p.fail(err) }
-
-// withIncluded is a shown resource with the included resources after its
-// own keys, as CC's show actions render include=.
-type withIncluded struct {
-	resource any
-	included any
-}
-
-// MarshalJSON writes the resource's object with "included" as its last key.
-func (w withIncluded) MarshalJSON() ([]byte, error) {
-	res, err := marshalRaw(w.resource)
-	if err != nil {
-		return nil, err
-	}
-	inc, err := marshalRaw(w.included)
-	if err != nil {
-		return nil, err
-	}
-	res = bytes.TrimSuffix(res, []byte("}"))
-	if len(res) > 1 {
-		res = append(res, ',')
-	}
-	res = append(append(append(res, `"included":`...), inc...), '}')
-	return res, nil
-}
-
-// marshalRaw is json.Marshal without HTML escaping, as reply writes.
-func marshalRaw(v any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
-}
-
-// metadataFilters are the label and timestamp filters of a list.
-type metadataFilters struct {
-	labels           []store.LabelReq
-	created, updated []store.TimeCond
-}
-
-func (q query) metadataFilters() (metadataFilters, error) {
-	var m metadataFilters
-	var err error
-	if m.labels, err = q.labels(); err != nil {
-		return m, err
-	}
-	if m.created, err = q.times("created_ats"); err != nil {
-		return m, err
-	}
-	m.updated, err = q.times("updated_ats")
-	return m, err
-}

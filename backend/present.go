@@ -39,21 +39,6 @@ type paginationJSON struct {
 	Previous     *link `json:"previous"`
 }
 
-type listJSON[T any] struct {
-	Pagination paginationJSON `json:"pagination"`
-	Resources  []T            `json:"resources"`
-	Included   *includedJSON  `json:"included,omitempty"`
-}
-
-// newList renders one page of items with present, and its pagination.
-func newList[S, T any](r *request, path string, p store.Page, total int, items []S, present func(S) T) listJSON[T] {
-	out := listJSON[T]{Pagination: pagination(r.base, path, r.query, p, total), Resources: make([]T, len(items))}
-	for i, item := range items {
-		out.Resources[i] = present(item)
-	}
-	return out
-}
-
 type includedJSON struct {
 	// omitzero: a resource asked for is listed even when empty, as CC does.
 	Spaces        []spaceJSON `json:"spaces,omitzero"`

@@ -1,7 +1,9 @@
 package backend
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"strings"
 
 	"capibridge/backend/store"
@@ -13,6 +15,9 @@ import (
 // read paging and the filters, fetch one page of what the user may see,
 // present it, add what include= asks for. A resource here is a declaration
 // of those parts; its quirks are the functions it declares.
+
+// handler answers one route.
+type handler = func(*request) error
 
 // resource declares a v3 resource: S is the store's row, F the store's
 // filter for a list of it, J its JSON.
@@ -194,4 +199,40 @@ func (res *resource[S, F, J]) showOne(s *Server) handler {
 		}
 		return r.reply(200, withIncluded{j, inc})
 	}
+}
+
+// withIncluded is a shown resource with the included resources after its
+// own keys, as CC's show actions render include=.
+type withIncluded struct {
+	resource any
+	included any
+}
+
+// MarshalJSON writes the resource's object with "included" as its last key.
+func (w withIncluded) MarshalJSON() ([]byte, error) {
+	res, err := marshalRaw(w.resource)
+	if err != nil {
+		return nil, err
+	}
+	inc, err := marshalRaw(w.included)
+	if err != nil {
+		return nil, err
+	}
+	res = bytes.TrimSuffix(res, []byte("}"))
+	if len(res) > 1 {
+		res = append(res, ',')
+	}
+	res = append(append(append(res, `"included":`...), inc...), '}')
+	return res, nil
+}
+
+// marshalRaw is json.Marshal without HTML escaping, as reply writes.
+func marshalRaw(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }

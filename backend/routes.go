@@ -163,25 +163,73 @@ type routeIncluded struct {
 var routeKeys = append(append([]string{}, pageParams...), "app_guids", "space_guids", "organization_guids", "domain_guids",
 	"hosts", "paths", "ports", "include", "label_selector")
 
-func (s *Server) listRoutes(r *request) error {
-	if err := r.query.allow(routeKeys...); err != nil {
-		return err
-	}
-	return s.routeList(r, "/v3/routes", nil)
+// routeResource is GET /v3/routes, /v3/routes/:guid and, with appRoutes,
+// /v3/apps/:guid/routes. A route shows its domain's protocols and its
+// destinations.
+var routeResource = &resource[store.Route, store.RouteFilter, routeJSON]{
+	name:   "Route",
+	path:   "/v3/routes",
+	keys:   routeKeys,
+	orders: timeOrders,
+	filter: func(q *params) store.RouteFilter {
+		f := store.RouteFilter{AppGUIDs: q.list("app_guids"), SpaceGUIDs: q.list("space_guids"), OrgGUIDs: q.list("organization_guids"),
+			DomainGUIDs: q.list("domain_guids"), Hosts: q.q.routeTextList("hosts"), Paths: q.q.routeTextList("paths"), Labels: q.labels()}
+		if q.has("ports") {
+			f.Ports = []int64{}
+			for _, v := range q.list("ports") {
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err != nil {
+					// A port that is not a number matches no route, as in CC's
+					// integer column comparison.
+					continue
+				}
+				f.Ports = append(f.Ports, n)
+			}
+		}
+		return f
+	},
+	list: (*store.Store).ListRoutes,
+	get:  (*store.Store).GetRoute,
+	present: func(s *Server, r *request, routes []store.Route) ([]routeJSON, error) {
+		domains, err := s.routeDomains(r, routes)
+		if err != nil {
+			return nil, err
+		}
+		guids := make([]string, len(routes))
+		for i, rt := range routes {
+			guids[i] = rt.GUID
+		}
+		dests, err := s.store.Destinations(r.ctx, guids, store.DestinationFilter{})
+		if err != nil {
+			return nil, errInternal(err)
+		}
+		out := make([]routeJSON, len(routes))
+		for i, rt := range routes {
+			out[i] = presentRoute(r.base, rt, domains[rt.DomainGUID], dests[rt.GUID])
+		}
+		return out, nil
+	},
+	includes: []string{"domain", "space", "space.organization"},
+	included: func(s *Server, r *request, include map[string]bool, routes []store.Route) (any, error) {
+		domains, err := s.routeDomains(r, routes)
+		if err != nil {
+			return nil, err
+		}
+		return s.includeForRoutes(r, include, routes, domains)
+	},
 }
 
-// listAppRoutes is GET /v3/apps/:guid/routes: the routes with a destination
-// for the app. CC reads it with the same RoutesListMessage as /v3/routes.
-func (s *Server) listAppRoutes(r *request) error {
-	if err := r.query.allow(routeKeys...); err != nil {
-		return err
-	}
-	acc, err := s.findApp(r, r.params[0])
-	if err != nil {
-		return err
-	}
-	return s.routeList(r, "/v3/apps/"+acc.app.GUID+"/routes", []string{acc.app.GUID})
-}
+// appRoutes is GET /v3/apps/:guid/routes: the routes with a destination
+// for the app. CC reads it with the same RoutesListMessage as /v3/routes;
+// an app_guids filter without the app keeps no route.
+var appRoutes = nest[store.RouteFilter]{keys: routeKeys,
+	narrow: func(f *store.RouteFilter, app string) {
+		if f.AppGUIDs != nil && !contains(f.AppGUIDs, app) {
+			f.AppGUIDs = []string{}
+			return
+		}
+		f.AppGUIDs = []string{app}
+	}}
 
 // routeTextList reads hosts or paths: CC turns an empty value into [""]
 // (the routes without a host, or without a path), not an empty list
@@ -194,86 +242,25 @@ func (q query) routeTextList(key string) []string {
 	return l
 }
 
-func (s *Server) routeList(r *request, path string, appGUIDs []string) error {
-	p, err := r.query.page("created_at", "updated_at")
-	if err != nil {
-		return err
-	}
-	include, err := r.include("domain", "space", "space.organization")
-	if err != nil {
-		return err
-	}
-	labels, err := r.query.labels()
-	if err != nil {
-		return err
-	}
-	f := store.RouteFilter{AppGUIDs: r.query.list("app_guids"), SpaceGUIDs: r.query.list("space_guids"), OrgGUIDs: r.query.list("organization_guids"),
-		DomainGUIDs: r.query.list("domain_guids"), Hosts: r.query.routeTextList("hosts"), Paths: r.query.routeTextList("paths"), Labels: labels}
-	if r.query.has("ports") {
-		f.Ports = []int64{}
-		for _, v := range r.query.list("ports") {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				// A port that is not a number matches no route, as in CC's
-				// integer column comparison.
-				continue
-			}
-			f.Ports = append(f.Ports, n)
-		}
-	}
-	if appGUIDs != nil {
-		if f.AppGUIDs != nil && !contains(f.AppGUIDs, appGUIDs[0]) {
-			appGUIDs = []string{}
-		}
-		f.AppGUIDs = appGUIDs
-	}
-	routes, total, err := s.store.ListRoutes(r.ctx, r.user.viewer(), f, p)
-	if err != nil {
-		return errInternal(err)
-	}
-	domains, dests, err := s.routeParts(r, routes)
-	if err != nil {
-		return err
-	}
-	out := struct {
-		listJSON[routeJSON]
-		Included *routeIncluded `json:"included,omitempty"`
-	}{listJSON: listJSON[routeJSON]{Pagination: pagination(r.base, path, r.query, p, total), Resources: make([]routeJSON, len(routes))}}
-	for i, rt := range routes {
-		out.Resources[i] = presentRoute(r.base, rt, domains[rt.DomainGUID], dests[rt.GUID])
-	}
-	if len(include) > 0 {
-		if out.Included, err = s.includeForRoutes(r, include, routes, domains); err != nil {
-			return err
-		}
-	}
-	return r.reply(200, out)
-}
-
-// routeParts loads the domains and destinations of routes.
-func (s *Server) routeParts(r *request, routes []store.Route) (map[string]store.Domain, map[string][]store.Destination, error) {
-	var domainGUIDs, routeGUIDs []string
+// routeDomains loads the domains of routes, by guid.
+func (s *Server) routeDomains(r *request, routes []store.Route) (map[string]store.Domain, error) {
+	var guids []string
 	seen := map[string]bool{}
 	for _, rt := range routes {
-		routeGUIDs = append(routeGUIDs, rt.GUID)
 		if !seen[rt.DomainGUID] {
 			seen[rt.DomainGUID] = true
-			domainGUIDs = append(domainGUIDs, rt.DomainGUID)
+			guids = append(guids, rt.DomainGUID)
 		}
 	}
-	ds, err := s.store.DomainsByGUID(r.ctx, domainGUIDs)
+	ds, err := s.store.DomainsByGUID(r.ctx, guids)
 	if err != nil {
-		return nil, nil, errInternal(err)
+		return nil, errInternal(err)
 	}
 	domains := make(map[string]store.Domain, len(ds))
 	for _, d := range ds {
 		domains[d.GUID] = d
 	}
-	dests, err := s.store.Destinations(r.ctx, routeGUIDs, store.DestinationFilter{})
-	if err != nil {
-		return nil, nil, errInternal(err)
-	}
-	return domains, dests, nil
+	return domains, nil
 }
 
 // includeForRoutes renders the domains, spaces and organizations include=
@@ -317,35 +304,6 @@ func (s *Server) includeForRoutes(r *request, include map[string]bool, routes []
 	return inc, nil
 }
 
-// findRoute loads a route the caller can see, with its domain and
-// destinations (404 Route otherwise).
-func (s *Server) findRoute(r *request, f store.DestinationFilter) (store.Route, store.Domain, []store.Destination, error) {
-	rt, err := s.store.GetRoute(r.ctx, r.user.viewer(), r.params[0])
-	if err != nil {
-		return rt, store.Domain{}, nil, storeErr(err, "Route")
-	}
-	ds, err := s.store.DomainsByGUID(r.ctx, []string{rt.DomainGUID})
-	if err != nil || len(ds) != 1 {
-		return rt, store.Domain{}, nil, errInternal(err)
-	}
-	dests, err := s.store.Destinations(r.ctx, []string{rt.GUID}, f)
-	if err != nil {
-		return rt, store.Domain{}, nil, errInternal(err)
-	}
-	return rt, ds[0], dests[rt.GUID], nil
-}
-
-func (s *Server) getRoute(r *request) error {
-	if err := r.query.allow(); err != nil {
-		return err
-	}
-	rt, d, dests, err := s.findRoute(r, store.DestinationFilter{})
-	if err != nil {
-		return err
-	}
-	return r.reply(200, presentRoute(r.base, rt, d, dests))
-}
-
 // listRouteDestinations is GET /v3/routes/:guid/destinations: every
 // destination of the route, unpaged (RouteDestinationsPresenter), filtered
 // by guids and app_guids (RouteDestinationsListMessage).
@@ -353,11 +311,15 @@ func (s *Server) listRouteDestinations(r *request) error {
 	if err := r.query.allow("guids", "app_guids"); err != nil {
 		return err
 	}
-	rt, _, dests, err := s.findRoute(r, store.DestinationFilter{GUIDs: r.query.list("guids"), AppGUIDs: r.query.list("app_guids")})
+	rt, err := routeResource.find(s, r, r.params[0])
 	if err != nil {
 		return err
 	}
-	return r.reply(200, presentDestinationList(r.base, rt, dests))
+	dests, err := s.store.Destinations(r.ctx, []string{rt.GUID}, store.DestinationFilter{GUIDs: r.query.list("guids"), AppGUIDs: r.query.list("app_guids")})
+	if err != nil {
+		return errInternal(err)
+	}
+	return r.reply(200, presentDestinationList(r.base, rt, dests[rt.GUID]))
 }
 
 type destinationListJSON struct {

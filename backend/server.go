@@ -376,9 +376,9 @@ func (s *Server) buildRoutes() []route {
 		{get, p("/v3/stacks"), false, stackResource.index(s)},
 		{get, p("/v3/stacks/:guid"), false, stackResource.showOne(s)},
 
-		{get, p("/v3/apps"), false, s.listApps},
+		{get, p("/v3/apps"), false, appResource.index(s)},
 		{post, p("/v3/apps"), false, s.createApp},
-		{get, p("/v3/apps/:guid"), false, s.getApp},
+		{get, p("/v3/apps/:guid"), false, appResource.showOne(s)},
 		{patch, p("/v3/apps/:guid"), false, s.updateApp},
 		{del, p("/v3/apps/:guid"), false, s.deleteApp},
 		{get, p("/v3/apps/:guid/environment_variables"), false, s.getEnvVars},
@@ -405,7 +405,7 @@ func (s *Server) buildRoutes() []route {
 		{get, p("/v3/apps/:guid/droplets/current"), false, s.getAppCurrentDroplet},
 		{get, p("/v3/apps/:guid/relationships/current_droplet"), false, s.getAppCurrentDropletRelationship},
 		{patch, p("/v3/apps/:guid/relationships/current_droplet"), false, s.patchAppCurrentDroplet},
-		{get, p("/v3/apps/:guid/routes"), false, s.listAppRoutes},
+		{get, p("/v3/apps/:guid/routes"), false, routeResource.underApp(s, appRoutes)},
 
 		{get, p("/v3/packages"), false, packageResource.index(s)},
 		{post, p("/v3/packages"), false, s.createPackage},
@@ -429,8 +429,8 @@ func (s *Server) buildRoutes() []route {
 
 		{get, p("/v3/domains"), false, domainResource.index(s)},
 		{get, p("/v3/domains/:guid"), false, domainResource.showOne(s)},
-		{get, p("/v3/routes"), false, s.listRoutes},
-		{get, p("/v3/routes/:guid"), false, s.getRoute},
+		{get, p("/v3/routes"), false, routeResource.index(s)},
+		{get, p("/v3/routes/:guid"), false, routeResource.showOne(s)},
 		{post, p("/v3/routes"), false, s.createRoute},
 		{del, p("/v3/routes/:guid"), false, s.deleteRoute},
 		{get, p("/v3/routes/:guid/destinations"), false, s.listRouteDestinations},
@@ -443,9 +443,9 @@ func (s *Server) buildRoutes() []route {
 		{get, p("/v3/service_instances/:guid"), false, serviceInstanceResource.showOne(s)},
 		{del, p("/v3/service_instances/:guid"), false, s.deleteServiceInstance},
 		{get, p("/v3/service_instances/:guid/credentials"), false, s.getServiceInstanceCredentials},
-		{get, p("/v3/service_credential_bindings"), false, s.listServiceCredentialBindings},
+		{get, p("/v3/service_credential_bindings"), false, bindingResource.index(s)},
 		{post, p("/v3/service_credential_bindings"), false, s.createServiceCredentialBinding},
-		{get, p("/v3/service_credential_bindings/:guid"), false, s.getServiceCredentialBinding},
+		{get, p("/v3/service_credential_bindings/:guid"), false, bindingResource.showOne(s)},
 		{del, p("/v3/service_credential_bindings/:guid"), false, s.deleteServiceCredentialBinding},
 		{get, p("/v3/service_credential_bindings/:guid/details"), false, s.getServiceCredentialBindingDetails},
 

@@ -415,57 +415,46 @@ type bindingIncluded struct {
 	ServiceInstances []serviceInstanceJSON `json:"service_instances,omitzero"`
 }
 
-// listServiceCredentialBindings is GET /v3/service_credential_bindings
-// (ServiceCredentialBindingsListMessage), less the filters on service
+// bindingResource is GET /v3/service_credential_bindings and
+// /v3/service_credential_bindings/:guid (ServiceCredentialBindingsListMessage), less the filters on service
 // plans, offerings and instance names.
-func (s *Server) listServiceCredentialBindings(r *request) error {
-	if err := r.query.allow(listKeys("guids", "names", "app_guids", "app_names", "service_instance_guids", "type", "include")...); err != nil {
-		return err
-	}
-	p, err := r.query.page("created_at", "updated_at", "name")
-	if err != nil {
-		return err
-	}
-	m, err := r.query.metadataFilters()
-	if err != nil {
-		return err
-	}
-	include, err := r.include("app", "service_instance")
-	if err != nil {
-		return err
-	}
-	f := store.BindingFilter{GUIDs: r.query.list("guids"), Names: r.query.list("names"), AppGUIDs: r.query.list("app_guids"),
-		AppNames: r.query.list("app_names"), ServiceInstanceGUIDs: r.query.list("service_instance_guids"),
-		Labels: m.labels, CreatedAts: m.created, UpdatedAts: m.updated}
-	if r.query.has("type") {
-		typ := r.query.str("type")
-		if typ != "app" && typ != "key" {
-			return errBadQuery("Type must be one of 'app', 'key'")
+var bindingResource = &resource[store.ServiceCredentialBinding, store.BindingFilter, bindingJSON]{
+	name:   "Service credential binding",
+	path:   "/v3/service_credential_bindings",
+	keys:   listKeys("guids", "names", "app_guids", "app_names", "service_instance_guids", "type", "include"),
+	orders: namedOrders,
+	filter: func(q *params) store.BindingFilter {
+		f := store.BindingFilter{GUIDs: q.list("guids"), Names: q.list("names"), AppGUIDs: q.list("app_guids"),
+			AppNames: q.list("app_names"), ServiceInstanceGUIDs: q.list("service_instance_guids"),
+			Labels: q.labels(), CreatedAts: q.times("created_ats"), UpdatedAts: q.times("updated_ats")}
+		f.Types = q.oneOf("type", func(string) string { return "Type must be one of 'app', 'key'" }, "app", "key")
+		return f
+	},
+	list: (*store.Store).ListServiceCredentialBindings,
+	get:  (*store.Store).GetServiceCredentialBinding,
+	present: func(s *Server, r *request, bindings []store.ServiceCredentialBinding) ([]bindingJSON, error) {
+		instances, _, err := s.bindingInstances(r, bindings)
+		if err != nil {
+			return nil, err
 		}
-		f.Types = []string{typ}
-	}
-	bindings, total, err := s.store.ListServiceCredentialBindings(r.ctx, r.user.viewer(), f, p)
-	if err != nil {
-		return errInternal(err)
-	}
-	instances, order, err := s.bindingInstances(r, bindings)
-	if err != nil {
-		return err
-	}
-	out := struct {
-		listJSON[bindingJSON]
-		Included *bindingIncluded `json:"included,omitempty"`
-	}{listJSON: listJSON[bindingJSON]{Pagination: pagination(r.base, "/v3/service_credential_bindings", r.query, p, total),
-		Resources: make([]bindingJSON, len(bindings))}}
-	for i, b := range bindings {
-		out.Resources[i] = presentBinding(r.base, b, instances[b.ServiceInstanceGUID].Type == store.UserProvided)
-	}
-	if len(include) == 0 {
-		return r.reply(200, out)
-	}
-	out.Included = &bindingIncluded{}
+		out := make([]bindingJSON, len(bindings))
+		for i, b := range bindings {
+			out[i] = presentBinding(r.base, b, instances[b.ServiceInstanceGUID].Type == store.UserProvided)
+		}
+		return out, nil
+	},
+	includes: []string{"app", "service_instance"},
+	included: func(s *Server, r *request, include map[string]bool, bindings []store.ServiceCredentialBinding) (any, error) {
+		return s.includeForBindings(r, include, bindings)
+	},
+}
+
+// includeForBindings renders the apps and service instances include= asks
+// for, each once, in the order of first use.
+func (s *Server) includeForBindings(r *request, include map[string]bool, bindings []store.ServiceCredentialBinding) (*bindingIncluded, error) {
+	inc := &bindingIncluded{}
 	if include["app"] {
-		out.Included.Apps = []appJSON{}
+		inc.Apps = []appJSON{}
 		seen := map[string]bool{}
 		for _, b := range bindings {
 			if b.AppGUID == nil || seen[*b.AppGUID] {
@@ -474,35 +463,24 @@ func (s *Server) listServiceCredentialBindings(r *request) error {
 			seen[*b.AppGUID] = true
 			a, err := s.store.GetApp(r.ctx, store.Viewer{All: true}, *b.AppGUID)
 			if err != nil {
-				return errInternal(err)
+				return nil, errInternal(err)
 			}
-			out.Included.Apps = append(out.Included.Apps, presentApp(r.base, a))
+			inc.Apps = append(inc.Apps, presentApp(r.base, a))
 		}
 	}
 	if include["service_instance"] {
-		out.Included.ServiceInstances = []serviceInstanceJSON{}
+		instances, order, err := s.bindingInstances(r, bindings)
+		if err != nil {
+			return nil, err
+		}
+		inc.ServiceInstances = []serviceInstanceJSON{}
 		for _, guid := range order {
 			if si, ok := instances[guid]; ok {
-				out.Included.ServiceInstances = append(out.Included.ServiceInstances, presentServiceInstance(r.base, si))
+				inc.ServiceInstances = append(inc.ServiceInstances, presentServiceInstance(r.base, si))
 			}
 		}
 	}
-	return r.reply(200, out)
-}
-
-func (s *Server) getServiceCredentialBinding(r *request) error {
-	if err := r.query.allow(); err != nil {
-		return err
-	}
-	b, err := s.store.GetServiceCredentialBinding(r.ctx, r.user.viewer(), r.params[0])
-	if err != nil {
-		return storeErr(err, "Service credential binding")
-	}
-	instances, _, err := s.bindingInstances(r, []store.ServiceCredentialBinding{b})
-	if err != nil {
-		return err
-	}
-	return r.reply(200, presentBinding(r.base, b, instances[b.ServiceInstanceGUID].Type == store.UserProvided))
+	return inc, nil
 }
 
 // bindingEvent builds an audit event about an app binding
