@@ -19,7 +19,7 @@ import (
 // dropletApp loads a droplet the caller can see (404 Droplet otherwise)
 // with its app, space and the caller's roles there.
 func (s *Server) dropletApp(r *request, guid string) (store.Droplet, appAccess, error) {
-	d, err := droplets.find(s, r, guid)
+	d, err := dropletResource.find(s, r, guid)
 	if err != nil {
 		return d, appAccess{}, err
 	}

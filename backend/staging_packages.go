@@ -62,7 +62,7 @@ func appGUIDOf(o object) (string, error) {
 // packageApp loads a package the caller can see (404 Package otherwise)
 // with its app, space and the caller's roles there.
 func (s *Server) packageApp(r *request, guid string) (store.Package, appAccess, error) {
-	p, err := packages.find(s, r, guid)
+	p, err := packageResource.find(s, r, guid)
 	if err != nil {
 		return p, appAccess{}, err
 	}
