@@ -188,6 +188,13 @@ type Server struct {
 	// balancer or router that does not keep the client's address every
 	// connection comes from a few IPs: leave it 0 there.
 	MaxConnsPerIP int `koanf:"max_conns_per_ip"`
+	// MemoryReturnInterval is how often the gateway looks whether it holds
+	// memory a burst left behind while the Go runtime has not collected:
+	// when no collection ran over the whole interval and the heap holds
+	// at least 32 MiB more than was live at the last one, it collects and
+	// returns the memory to the operating system at once, instead of
+	// minutes later. 0 leaves it to the runtime.
+	MemoryReturnInterval time.Duration `koanf:"memory_return_interval"`
 }
 
 // UpstreamClient tunes the gateway's connections to the Cloud Controller.
@@ -338,8 +345,9 @@ func Default() Config {
 			// Well under the descriptors a process may open (the Go runtime
 			// raises the soft limit to the hard one, often 1,048,576 or
 			// 65,536), with room for upstream and Redis connections.
-			MaxConns:      10000,
-			MaxConnsPerIP: 0,
+			MaxConns:             10000,
+			MaxConnsPerIP:        0,
+			MemoryReturnInterval: 10 * time.Second,
 		},
 		UpstreamClient: UpstreamClient{
 			Addresses:       []string{},
@@ -615,6 +623,9 @@ func (c Config) Validate() error {
 	}
 	if c.Server.MaxConns > 0 && c.Server.MaxConnsPerIP > c.Server.MaxConns {
 		errs = append(errs, errors.New("configs: server.max_conns_per_ip: must not exceed server.max_conns"))
+	}
+	if c.Server.MemoryReturnInterval < 0 {
+		errs = append(errs, errors.New("configs: server.memory_return_interval: must not be negative (0 is off)"))
 	}
 	if c.UpstreamClient.Fanout < 1 {
 		errs = append(errs, errors.New("configs: upstream_client.fanout: must be positive"))
