@@ -159,6 +159,21 @@ func (res *resource[S, F, J]) find(s *Server, r *request, guid string) (S, error
 	return item, nil
 }
 
+// findInApp reads the item guid names of a resource that belongs to an app,
+// with the app, its space and the caller's roles there; an item whose app
+// the caller cannot see is not found either.
+func findInApp[S, F, J any](s *Server, r *request, res *resource[S, F, J], guid string, appOf func(S) string) (S, appAccess, error) {
+	item, err := res.find(s, r, guid)
+	if err != nil {
+		return item, appAccess{}, err
+	}
+	acc, err := s.findApp(r, appOf(item))
+	if isNotFound(err) {
+		return item, acc, errNotFound(res.name)
+	}
+	return item, acc, err
+}
+
 // showOne is the handler of GET <path>/:guid.
 func (res *resource[S, F, J]) showOne(s *Server) handler {
 	return func(r *request) error {

@@ -19,15 +19,7 @@ import (
 // dropletApp loads a droplet the caller can see (404 Droplet otherwise)
 // with its app, space and the caller's roles there.
 func (s *Server) dropletApp(r *request, guid string) (store.Droplet, appAccess, error) {
-	d, err := dropletResource.find(s, r, guid)
-	if err != nil {
-		return d, appAccess{}, err
-	}
-	acc, err := s.findApp(r, d.AppGUID)
-	if isNotFound(err) {
-		return d, acc, errNotFound("Droplet")
-	}
-	return d, acc, err
+	return findInApp(s, r, dropletResource, guid, func(d store.Droplet) string { return d.AppGUID })
 }
 
 // createDroplet is POST /v3/droplets: a droplet AWAITING_UPLOAD for bits

@@ -62,15 +62,7 @@ func appGUIDOf(o object) (string, error) {
 // packageApp loads a package the caller can see (404 Package otherwise)
 // with its app, space and the caller's roles there.
 func (s *Server) packageApp(r *request, guid string) (store.Package, appAccess, error) {
-	p, err := packageResource.find(s, r, guid)
-	if err != nil {
-		return p, appAccess{}, err
-	}
-	acc, err := s.findApp(r, p.AppGUID)
-	if isNotFound(err) {
-		return p, acc, errNotFound("Package")
-	}
-	return p, acc, err
+	return findInApp(s, r, packageResource, guid, func(p store.Package) string { return p.AppGUID })
 }
 
 // createPackage is POST /v3/packages; with ?source_guid= it copies a package.
