@@ -173,8 +173,11 @@ type Server struct {
 	// MaxHeaderBytes bounds the request line and headers; UAA tokens are
 	// often over 4 KiB, so keep it well above that.
 	MaxHeaderBytes int `koanf:"max_header_bytes"`
-	// MaxRequestBodyBytes bounds request bodies the gateway reads whole
-	// (JSON); streamed passthrough bodies (uploads) are not held in memory.
+	// MaxRequestBodyBytes bounds request bodies but bits: a v2 body the
+	// gateway reads whole (JSON), or an API body passed through, larger is
+	// 413. Uploads and downloads of bits (paths ending in /upload,
+	// /download or /bits) may be of any size and are streamed, never held
+	// in memory.
 	MaxRequestBodyBytes int `koanf:"max_request_body_bytes"`
 	// ShutdownTimeout bounds draining in-flight requests on SIGTERM/SIGINT.
 	ShutdownTimeout time.Duration `koanf:"shutdown_timeout"`

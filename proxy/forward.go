@@ -35,10 +35,24 @@ func (g *Gateway) forwardTo(ctx *fasthttp.RequestCtx, rt *Route, up *Upstream) e
 	// it so that a client that goes away is told from an upstream that
 	// fails (the server keeps and releases its own stream; see fasthttp's
 	// serveConn).
+	//
+	// Only bits (uploads) may be larger than server.max_request_body_bytes:
+	// an API body announced larger is refused before a byte of it is read,
+	// a chunked one once it grows larger (a Cloud Controller that takes
+	// neither closes the connection under it, which was a 502).
 	var body *clientBody
-	if n := ctx.Request.Header.ContentLength(); n != 0 {
+	n, limit := ctx.Request.Header.ContentLength(), g.cfg.Server.MaxRequestBodyBytes
+	bits := isBits(ctx.Path())
+	if !bits && n > limit {
+		ctx.SetConnectionClose()
+		return errBodyTooLarge(limit)
+	}
+	if n != 0 {
 		if bs := ctx.RequestBodyStream(); bs != nil {
 			body = g.clientBody(ctx, bs)
+			if !bits {
+				body.limit = limit
+			}
 			ctx.Request.SetBodyStream(body, n)
 		}
 	}
@@ -48,7 +62,9 @@ func (g *Gateway) forwardTo(ctx *fasthttp.RequestCtx, rt *Route, up *Upstream) e
 	}
 	if err := do(&ctx.Request, &ctx.Response, rt.Template); err != nil {
 		if body != nil && body.fault != nil {
-			// The client's body, not the upstream, failed the request.
+			// The client's body, not the upstream, failed the request;
+			// what is left of it is not read as a next request.
+			ctx.SetConnectionClose()
 			return body.fault
 		}
 		return err
@@ -64,16 +80,19 @@ var errClientGone = errors.New("proxy: the client went away")
 // clientBody reads the client's body on its way upstream and marks its
 // own read errors, so the failure table can answer 499 for them; fault
 // keeps the client's own fault in a failed read (a stall, 408; broken
-// chunked framing, 400), which is answered instead (bodyFault). While the
-// body keeps coming it moves the connection's read deadline on, so
-// server.read_timeout bounds a stall, not a long upload (the server sets
-// the deadline once per request).
+// chunked framing, 400; more than limit bytes when limit is set, 413),
+// which is answered instead (bodyFault). While the body keeps coming it
+// moves the connection's read deadline on, so server.read_timeout bounds a
+// stall, not a long upload (the server sets the deadline once per
+// request).
 type clientBody struct {
 	r        io.Reader
 	conn     net.Conn
 	idle     time.Duration
 	extended time.Time
 	fault    *Error
+	limit    int
+	read     int
 }
 
 // clientBody wraps the request body stream r of ctx.
@@ -83,6 +102,10 @@ func (g *Gateway) clientBody(ctx *fasthttp.RequestCtx, r io.Reader) *clientBody 
 
 func (c *clientBody) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
+	if c.read += n; c.limit > 0 && c.read > c.limit {
+		c.fault = errBodyTooLarge(c.limit)
+		return n, c.fault
+	}
 	if n > 0 && c.conn != nil && c.idle > 0 {
 		// At most every tenth of the timeout: a deadline per read costs.
 		if now := time.Now(); now.Sub(c.extended) > c.idle/10 {
@@ -105,12 +128,19 @@ func (c *clientBody) Read(p []byte) (int, error) {
 // or download, or a body larger than the gateway buffers, or chunked) from
 // an API call.
 func (g *Gateway) isTransfer(ctx *fasthttp.RequestCtx) bool {
-	p := ctx.Path()
-	if bytes.HasSuffix(p, []byte("/upload")) || bytes.HasSuffix(p, []byte("/download")) {
+	if isBits(ctx.Path()) {
 		return true
 	}
 	n := ctx.Request.Header.ContentLength()
 	return n == -1 || n > g.cfg.Server.MaxRequestBodyBytes // -1: chunked
+}
+
+// isBits tells the paths that move bits, whose bodies may be of any size:
+// v3's package, droplet and buildpack uploads and downloads, and v2's
+// .../bits (a v2 path passed through).
+func isBits(path []byte) bool {
+	return bytes.HasSuffix(path, []byte("/upload")) || bytes.HasSuffix(path, []byte("/download")) ||
+		bytes.HasSuffix(path, []byte("/bits"))
 }
 
 // prepareUpstreamRequest strips hop-by-hop headers and the client's own
