@@ -52,19 +52,39 @@ type resource[S, F, J any] struct {
 	included     func(s *Server, r *request, include map[string]bool, items []S) (any, error)
 }
 
-// nest declares a list of a resource under an app, /v3/apps/:guid/<path>
-// (CC's app_nested_request).
+// nest declares a list of a resource under a parent, <parent>/:guid/<path>
+// (CC's app_nested_request, and the org's domains).
 type nest[F any] struct {
+	// parent is what the list is under; nil is an app.
+	parent *parent
 	// keys are the query keys the nested list accepts.
 	keys []string
 	// rejected are keys of the top-level message that the nested list
 	// refuses with app_nested_request's shorter text.
 	rejected []string
-	// check validates what CC validates before it looks the app up.
+	// check validates what CC validates before it looks the parent up.
 	check func(q query) error
-	// narrow limits the filter to the app.
-	narrow func(f *F, appGUID string)
+	// narrow limits the filter to the parent.
+	narrow func(f *F, parentGUID string)
 }
+
+// parent is a resource that lists hang under.
+type parent struct {
+	// path is its collection, "/v3/apps".
+	path string
+	// first says CC finds it before it reads the query
+	// (OrganizationsV3Controller#index_org_domains).
+	first bool
+	// find reads the parent guid names, its not-found error when the
+	// caller may not see it.
+	find func(s *Server, r *request, guid string) (string, error)
+}
+
+// appParent is the parent of the lists under /v3/apps/:guid.
+var appParent = &parent{path: "/v3/apps", find: func(s *Server, r *request, guid string) (string, error) {
+	acc, err := s.findApp(r, guid)
+	return acc.app.GUID, err
+}}
 
 // each lifts a presenter of one item to a presenter of a page.
 func each[S, J any](present func(r *request, item S) J) func(*Server, *request, []S) ([]J, error) {
@@ -94,9 +114,20 @@ func (res *resource[S, F, J]) index(s *Server) handler {
 	}
 }
 
-// underApp is the handler of the list under an app, GET /v3/apps/:guid/<path>.
-func (res *resource[S, F, J]) underApp(s *Server, n nest[F]) handler {
+// under is the handler of a list under a parent, GET <parent>/:guid/<path>.
+func (res *resource[S, F, J]) under(s *Server, n nest[F]) handler {
+	par := n.parent
+	if par == nil {
+		par = appParent
+	}
 	return func(r *request) error {
+		var guid string
+		var err error
+		if par.first {
+			if guid, err = par.find(s, r, r.params[0]); err != nil {
+				return err
+			}
+		}
 		if err := r.query.allowNested(n.keys, n.rejected...); err != nil {
 			return err
 		}
@@ -105,12 +136,12 @@ func (res *resource[S, F, J]) underApp(s *Server, n nest[F]) handler {
 				return err
 			}
 		}
-		acc, err := s.findApp(r, r.params[0])
-		if err != nil {
-			return err
+		if !par.first {
+			if guid, err = par.find(s, r, r.params[0]); err != nil {
+				return err
+			}
 		}
-		guid := acc.app.GUID
-		path := "/v3/apps/" + guid + strings.TrimPrefix(res.path, "/v3")
+		path := par.path + "/" + guid + strings.TrimPrefix(res.path, "/v3")
 		return res.serveList(s, r, path, func(f *F) { n.narrow(f, guid) })
 	}
 }

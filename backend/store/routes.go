@@ -27,6 +27,9 @@ type DomainFilter struct {
 	Names    []string
 	OrgGUIDs []string
 	Labels   []LabelReq
+	// InOrg keeps the domains usable in an org: the shared ones and those
+	// it owns or is shared with (GET /v3/organizations/:guid/domains).
+	InOrg string
 }
 
 // Route is a v3 route. Port is nil for http routes.
@@ -93,14 +96,16 @@ func scanDomain(r scanner) (Domain, error) {
 }
 
 // visibleDomains limits a domains query to the shared domains and the
-// private domains of the orgs sc sees (CC's Domain.user_visibility_filter).
+// private domains owned by or shared with the orgs sc sees (CC's
+// DomainFetcher.fetch_all_for_orgs).
 func visibleDomains(w *where, sc scope) {
 	if sc.all {
 		return
 	}
 	orgs := &where{}
 	orgs.visibleOrgs("org_guid", sc)
-	w.add("(org_guid = '' OR "+orgs.clauses[0]+")", orgs.args...)
+	args := append(append([]any{}, orgs.args...), orgs.args...)
+	w.add("(org_guid = '' OR "+orgs.clauses[0]+" OR guid IN (SELECT domain_guid FROM domain_shared_orgs WHERE "+orgs.clauses[0]+"))", args...)
 }
 
 // CreateDomain inserts a domain; a name already taken is ErrConflict.
@@ -125,6 +130,9 @@ func (f DomainFilter) conds(w *where) {
 	w.in("guid", f.GUIDs)
 	w.in("name", f.Names)
 	w.in("org_guid", f.OrgGUIDs)
+	if f.InOrg != "" {
+		w.add("(org_guid = '' OR org_guid = ? OR guid IN (SELECT domain_guid FROM domain_shared_orgs WHERE org_guid = ?))", f.InOrg, f.InOrg)
+	}
 	w.labels("labels", f.Labels)
 }
 
