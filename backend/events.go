@@ -61,6 +61,12 @@ func (s *Server) runJob(j store.Job) {
 				state = store.JobFailed
 				errs, _ = json.Marshal([]errorEntry{{Detail: "An unknown error occurred.", Title: "UnknownError", Code: 10001}})
 			}
+		case "space.delete_unmapped_routes":
+			if _, err := s.store.DeleteUnmappedRoutes(ctx, j.ResourceGUID); err != nil {
+				s.log.Error("unmapped routes delete job failed", "job", j.GUID, "space", j.ResourceGUID, "err", err)
+				state = store.JobFailed
+				errs, _ = json.Marshal([]errorEntry{{Detail: "An unknown error occurred.", Title: "UnknownError", Code: 10001}})
+			}
 		}
 		if err := s.store.FinishJob(ctx, j.GUID, state, errs); err != nil {
 			s.log.Error("finishing job", "job", j.GUID, "err", err)

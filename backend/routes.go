@@ -158,22 +158,32 @@ type routeIncluded struct {
 	Domains       []domainJSON `json:"domains,omitzero"`
 	Spaces        []spaceJSON  `json:"spaces,omitzero"`
 	Organizations []orgJSON    `json:"organizations,omitzero"`
+	// RoutePolicies are always empty: route policies are not modelled.
+	RoutePolicies []json.RawMessage `json:"route_policies,omitzero"`
 }
 
-var routeKeys = append(append([]string{}, pageParams...), "app_guids", "space_guids", "organization_guids", "domain_guids",
-	"hosts", "paths", "ports", "include", "label_selector")
+// routeKeys are RoutesListMessage's keys in CC's order: ListMessage's
+// (paging, created_ats, updated_ats, guids), then the message's own.
+var routeKeys = append(append(append(append(append([]string{}, pageParams...), timeKeys("created_ats")...), timeKeys("updated_ats")...),
+	"guids", "hosts", "space_guids", "organization_guids", "domain_guids", "paths", "app_guids", "include", "label_selector", "ports"),
+	"service_instance_guids")
 
-// routeResource is GET /v3/routes, /v3/routes/:guid and, with appRoutes,
-// /v3/apps/:guid/routes. A route shows its domain's protocols and its
-// destinations.
-var routeResource = &resource[store.Route, store.RouteFilter, routeJSON]{
+// routeResource is GET /v3/routes, /v3/routes/:guid (through showRoute)
+// and, with appRoutes, /v3/apps/:guid/routes. A route shows its domain's
+// protocols and its destinations. Every filter key is read as
+// BaseMessage.to_array! reads it; an empty hosts or paths is [""], an
+// empty guid list keeps no route (no guid is "").
+var routeResource = &resource[store.Route, store.RouteListFilter, routeJSON]{
 	name:   "Route",
 	path:   "/v3/routes",
 	keys:   routeKeys,
 	orders: timeOrders,
-	filter: func(q *params) store.RouteFilter {
-		f := store.RouteFilter{AppGUIDs: q.list("app_guids"), SpaceGUIDs: q.list("space_guids"), OrgGUIDs: q.list("organization_guids"),
-			DomainGUIDs: q.list("domain_guids"), Hosts: q.q.routeTextList("hosts"), Paths: q.q.routeTextList("paths"), Labels: q.labels()}
+	filter: func(q *params) store.RouteListFilter {
+		f := store.RouteListFilter{RouteFilter: store.RouteFilter{AppGUIDs: q.list("app_guids"), SpaceGUIDs: q.list("space_guids"),
+			OrgGUIDs: q.list("organization_guids"), DomainGUIDs: q.list("domain_guids"), Hosts: q.q.routeTextList("hosts"),
+			Paths: q.q.routeTextList("paths"), Labels: q.labels()},
+			GUIDs: q.list("guids"), CreatedAts: q.times("created_ats"), UpdatedAts: q.times("updated_ats"),
+			ServiceInstanceGUIDs: q.list("service_instance_guids")}
 		if q.has("ports") {
 			f.Ports = []int64{}
 			for _, v := range q.list("ports") {
@@ -188,7 +198,7 @@ var routeResource = &resource[store.Route, store.RouteFilter, routeJSON]{
 		}
 		return f
 	},
-	list: (*store.Store).ListRoutes,
+	list: (*store.Store).ListRoutesBy,
 	get:  (*store.Store).GetRoute,
 	present: func(s *Server, r *request, routes []store.Route) ([]routeJSON, error) {
 		domains, err := s.routeDomains(r, routes)
@@ -209,7 +219,8 @@ var routeResource = &resource[store.Route, store.RouteFilter, routeJSON]{
 		}
 		return out, nil
 	},
-	includes: []string{"domain", "space", "space.organization"},
+	includes:     []string{"domain", "space", "space.organization", "route_policies"},
+	showIncludes: true,
 	included: func(s *Server, r *request, include map[string]bool, routes []store.Route) (any, error) {
 		domains, err := s.routeDomains(r, routes)
 		if err != nil {
@@ -222,8 +233,8 @@ var routeResource = &resource[store.Route, store.RouteFilter, routeJSON]{
 // appRoutes is GET /v3/apps/:guid/routes: the routes with a destination
 // for the app. CC reads it with the same RoutesListMessage as /v3/routes;
 // an app_guids filter without the app keeps no route.
-var appRoutes = nest[store.RouteFilter]{keys: routeKeys,
-	narrow: func(f *store.RouteFilter, app string) {
+var appRoutes = nest[store.RouteListFilter]{keys: routeKeys,
+	narrow: func(f *store.RouteListFilter, app string) {
 		if f.AppGUIDs != nil && !contains(f.AppGUIDs, app) {
 			f.AppGUIDs = []string{}
 			return
@@ -263,8 +274,8 @@ func (s *Server) routeDomains(r *request, routes []store.Route) (map[string]stor
 	return domains, nil
 }
 
-// includeForRoutes renders the domains, spaces and organizations include=
-// asks for, each once, in the order of first use.
+// includeForRoutes renders the domains, spaces, organizations and route
+// policies include= asks for, each once, in the order of first use.
 func (s *Server) includeForRoutes(r *request, include map[string]bool, routes []store.Route, domains map[string]store.Domain) (*routeIncluded, error) {
 	inc := &routeIncluded{}
 	var spaceGUIDs []string
@@ -281,6 +292,9 @@ func (s *Server) includeForRoutes(r *request, include map[string]bool, routes []
 	}
 	if include["domain"] && inc.Domains == nil {
 		inc.Domains = []domainJSON{}
+	}
+	if include["route_policies"] {
+		inc.RoutePolicies = []json.RawMessage{}
 	}
 	if !include["space"] && !include["space.organization"] {
 		return inc, nil

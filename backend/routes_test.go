@@ -258,7 +258,7 @@ func TestRouteListsAndFilters(t *testing.T) {
 			t.Errorf("include=domain gives %v", got)
 		}
 		wantBadQuery(t, c.do("GET", "/v3/routes?include=apps", "admin", nil),
-			"The query parameter is invalid: Invalid included resource: 'apps'. Valid included resources are: 'domain', 'space', 'space.organization'")
+			"The query parameter is invalid: Invalid included resource: 'apps'. Valid included resources are: 'domain', 'space', 'space.organization', 'route_policies'")
 		if !strings.HasPrefix(string(c.do("GET", "/v3/routes?names=x", "admin", nil).body), `{"errors":[{"detail":"The query parameter is invalid: Unknown query parameter(s): 'names'`) {
 			t.Errorf("names is no route filter")
 		}

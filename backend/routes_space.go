@@ -1,0 +1,108 @@
+package backend
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"capibridge/backend/store"
+)
+
+// showRoute is GET /v3/routes/:guid. RouteShowMessage's errors are 422,
+// not the list's 400 (RoutesController#show calls unprocessable! with
+// every message, joined), and it takes guid, which the path's overrides.
+func (s *Server) showRoute(r *request) error {
+	var problems []string
+	_, incErr := r.include(routeResource.includes...)
+	for _, err := range []error{r.query.allow("guid", "include"), incErr} {
+		var ae *apiError
+		if errors.As(err, &ae) {
+			problems = append(problems, strings.TrimPrefix(ae.Detail, "The query parameter is invalid: "))
+		}
+	}
+	if len(problems) > 0 {
+		return errUnprocessable(strings.Join(problems, ", "))
+	}
+	r.query = r.query.without("guid")
+	return routeResource.showOne(s)(r)
+}
+
+// without returns q less key.
+func (q query) without(key string) query {
+	if !q.has(key) {
+		return q
+	}
+	out := query{raw: make(map[string]string, len(q.raw))}
+	for _, k := range q.order {
+		if k != key {
+			out.order = append(out.order, k)
+			out.raw[k] = q.raw[k]
+		}
+	}
+	return out
+}
+
+// unmappedQuery validates the query of DELETE /v3/spaces/:guid/routes as
+// SpaceDeleteUnmappedRoutesMessage does, every message in its order.
+func unmappedQuery(q query) error {
+	var problems []string
+	var extra []string
+	for _, k := range q.order {
+		if k != "unmapped" {
+			extra = append(extra, k)
+		}
+	}
+	if len(extra) > 0 {
+		problems = append(problems, "Unknown field(s): '"+strings.Join(extra, "', '")+"'")
+	}
+	v := q.str("unmapped")
+	if strings.TrimSpace(v) == "" {
+		problems = append(problems, "Unmapped can't be blank")
+	}
+	if !q.has("unmapped") {
+		problems = append(problems, "Mass delete not supported for routes. Use 'unmapped=true' parameter to delete all unmapped routes.")
+	}
+	switch v {
+	case "true":
+	case "false":
+		problems = append(problems, "Mass delete not supported for mapped routes. Use 'unmapped=true' parameter to delete all unmapped routes.")
+	default:
+		problems = append(problems, "Unmapped must be a boolean")
+	}
+	if len(problems) > 0 {
+		return errUnprocessable(strings.Join(problems, ", "))
+	}
+	return nil
+}
+
+// deleteUnmappedRoutes is DELETE /v3/spaces/:guid/routes?unmapped=true:
+// 202 with a job that deletes the space's routes without destinations
+// (SpacesV3Controller#delete_unmapped_routes, SpaceDeleteUnmappedRoutesJob,
+// whose operation is space.delete_unmapped_routes). The query is checked
+// before the space; a space the caller cannot see is 404, one it may not
+// write to 403. The job deletes when it runs, as CC's does.
+func (s *Server) deleteUnmappedRoutes(r *request) error {
+	if err := unmappedQuery(r.query); err != nil {
+		return err
+	}
+	sp, err := s.store.GetSpace(r.ctx, r.user.viewer(), r.params[0])
+	if err != nil {
+		return storeErr(err, "Space")
+	}
+	roles, err := s.rolesIn(r.ctx, r.user, sp.OrgGUID, sp.GUID)
+	if err != nil {
+		return errInternal(err)
+	}
+	if err := roles.writeErr(); err != nil {
+		return err
+	}
+	now := s.store.Now()
+	job := store.Job{GUID: uuid.NewString(), Operation: "space.delete_unmapped_routes", State: store.JobProcessing, ResourceGUID: sp.GUID,
+		UserGUID: r.user.GUID, CreatedAt: now, UpdatedAt: now}
+	if err := s.store.CreateJob(r.ctx, job); err != nil {
+		return errInternal(err)
+	}
+	s.runJob(job)
+	return r.accepted(job.GUID)
+}
