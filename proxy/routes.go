@@ -95,8 +95,12 @@ func v2Routes() []*Route {
 		{Template: "/v2/spaces/:guid", get: (*Gateway).v2Space},
 		{Template: "/v2/spaces/:guid/apps", get: (*Gateway).v2SpaceApps},
 		{Template: "/v2/spaces/:guid/summary", get: (*Gateway).v2SpaceSummary},
-		{Template: "/v2/stacks", get: (*Gateway).v2StackList},
-		{Template: "/v2/stacks/:guid", get: (*Gateway).v2Stack},
+		{Template: "/v2/stacks", get: stacksRead.listHandler},
+		{Template: "/v2/stacks/:guid", get: stacksRead.getHandler},
+		{Template: "/v2/shared_domains", get: sharedDomainsRead.listHandler},
+		{Template: "/v2/shared_domains/:guid", get: sharedDomainsRead.getHandler},
+		{Template: "/v2/private_domains", get: privateDomainsRead.listHandler},
+		{Template: "/v2/private_domains/:guid", get: privateDomainsRead.getHandler},
 	}
 }
 

@@ -14,6 +14,13 @@ import (
 // limit resources, past which the client is told to narrow its query.
 func scanPage[T any](lp translate.ListParams, local bool, limit int, what, narrow string,
 	fetch func(page, perPage int) (ccv3.Page[T], error), keep func(T) bool) ([]T, int, error) {
+	return scanSorted(lp, local, limit, what, narrow, fetch, keep, nil)
+}
+
+// scanSorted is scanPage that, scanning, puts what it keeps in order
+// before it pages (nil keeps v3's order).
+func scanSorted[T any](lp translate.ListParams, local bool, limit int, what, narrow string,
+	fetch func(page, perPage int) (ccv3.Page[T], error), keep func(T) bool, order func([]T)) ([]T, int, error) {
 	if !local {
 		page, err := fetch(lp.Page, lp.ResultsPerPage)
 		if err != nil {
@@ -39,6 +46,9 @@ func scanPage[T any](lp translate.ListParams, local bool, limit int, what, narro
 		if p*perPage >= limit {
 			return nil, 0, translate.BadQueryParameter("the filter needs more than " + strconv.Itoa(limit) + " " + what + " read; narrow it with " + narrow)
 		}
+	}
+	if order != nil {
+		order(all)
 	}
 	start := min(lp.Offset(), len(all))
 	return all[start:min(start+lp.ResultsPerPage, len(all))], len(all), nil

@@ -3,7 +3,9 @@ package proxy
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/valyala/fasthttp"
@@ -56,22 +58,49 @@ func v3Order(lp translate.ListParams) string {
 // listPage reads the page lp asks for through list. Filters v3 cannot
 // express (aq.Local: name with <, >, <=, >=), and names too many for one
 // upstream URL (NamesLocal), are applied here, as for apps (MAPPING §3.3).
+// So is keep, when set: every match is then read, ordered here (by id, v3's
+// default order, or by name) and paged here.
 func listPage[T any](g *Gateway, lp translate.ListParams, aq translate.AppQuery, q ccv3.ListQuery,
-	list func(ccv3.ListQuery) (ccv3.Page[T], error), name func(T) string) ([]T, int, error) {
+	list func(ccv3.ListQuery) (ccv3.Page[T], error), name func(T) string, keep func(T) bool) ([]T, int, error) {
 	if aq.Empty {
 		return nil, 0, nil
 	}
 	aq.NamesLocal(upstreamNamesBytes)
 	q.Names, q.OrderBy = aq.Names, v3Order(lp)
+	var order func([]T)
+	if keep != nil {
+		q.OrderBy, order = "", localOrder(lp, name)
+	}
 	if aq.OrgGUIDs != nil {
 		q.OrgGUIDs = aq.OrgGUIDs
 	}
-	return scanPage(lp, aq.Scan(), g.cfg.MaxLocalScan, "resources", "name",
+	return scanSorted(lp, aq.Scan() || keep != nil, g.cfg.MaxLocalScan, "resources", "name",
 		func(page, perPage int) (ccv3.Page[T], error) {
 			q.Page, q.PerPage = page, perPage
 			return list(q)
 		},
-		func(r T) bool { return aq.Match(name(r)) })
+		func(r T) bool { return (keep == nil || keep(r)) && aq.Match(name(r)) }, order)
+}
+
+// localOrder puts a scanned list in the order lp asks for: by name
+// (case-insensitive, as CC's name columns), or by id, the order v3 listed
+// them in (nil for ascending).
+func localOrder[T any](lp translate.ListParams, name func(T) string) func([]T) {
+	desc := lp.OrderDirection == "desc"
+	switch {
+	case lp.OrderBy == "name":
+		return func(all []T) {
+			slices.SortStableFunc(all, func(a, b T) int {
+				return strings.Compare(strings.ToLower(name(a)), strings.ToLower(name(b)))
+			})
+			if desc {
+				slices.Reverse(all)
+			}
+		}
+	case desc:
+		return slices.Reverse[[]T]
+	}
+	return nil
 }
 
 // writeV2List answers a v2 list page of n resources, rendered by each.
@@ -127,7 +156,7 @@ func (g *Gateway) v2OrgList(ctx *fasthttp.RequestCtx) error {
 	c := call(ctx)
 	orgs, total, err := listPage(g, lp, aq, ccv3.ListQuery{},
 		func(q ccv3.ListQuery) (ccv3.Page[translate.V3Org], error) { return g.v3.ListOrgs(c, q) },
-		func(o translate.V3Org) string { return o.Name })
+		func(o translate.V3Org) string { return o.Name }, nil)
 	if err != nil {
 		return v2Error(err, "")
 	}
@@ -187,7 +216,7 @@ func (g *Gateway) spaceList(ctx *fasthttp.RequestCtx, orgGUID string) error {
 	}
 	spaces, total, err := listPage(g, lp, aq, ccv3.ListQuery{},
 		func(q ccv3.ListQuery) (ccv3.Page[translate.V3Space], error) { return g.v3.ListSpaces(c, q) },
-		func(s translate.V3Space) string { return s.Name })
+		func(s translate.V3Space) string { return s.Name }, nil)
 	if err != nil {
 		return v2Error(err, "")
 	}
@@ -268,43 +297,6 @@ func (g *Gateway) v2Space(ctx *fasthttp.RequestCtx) error {
 		return v2ErrorAs(sshErr, spaceNotFound(guid))
 	}
 	body, err := translate.SpaceResource(translate.SpaceBundle{Space: sp, AllowSSH: ssh})
-	if err != nil {
-		return err
-	}
-	writeV2(ctx, fasthttp.StatusOK, body)
-	return nil
-}
-
-// v2StackList answers GET /v2/stacks from GET /v3/stacks. StacksController
-// declares no sortable_parameters, so any order-by is refused.
-func (g *Gateway) v2StackList(ctx *fasthttp.RequestCtx) error {
-	lp, aq, err := g.listRequest(ctx, translate.StackQueryKeys())
-	if err != nil {
-		return err
-	}
-	c := call(ctx)
-	stacks, total, err := listPage(g, lp, aq, ccv3.ListQuery{},
-		func(q ccv3.ListQuery) (ccv3.Page[translate.V3Stack], error) { return g.v3.ListStacks(c, q) },
-		func(s translate.V3Stack) string { return s.Name })
-	if err != nil {
-		return v2Error(err, "")
-	}
-	return writeV2List(ctx, lp, "/v2/stacks", total, len(stacks), func(b *bytes.Buffer, i int) error {
-		return translate.AppendStackResource(b, stacks[i])
-	})
-}
-
-// v2Stack answers GET /v2/stacks/:guid.
-func (g *Gateway) v2Stack(ctx *fasthttp.RequestCtx) error {
-	guid := pathParam(ctx, 1)
-	if _, err := g.objectParams(ctx); err != nil {
-		return err
-	}
-	s, err := g.v3.GetStack(call(ctx), guid)
-	if err != nil {
-		return v2ErrorAs(err, stackNotFound(guid))
-	}
-	body, err := translate.StackResource(s)
 	if err != nil {
 		return err
 	}

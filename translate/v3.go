@@ -205,13 +205,15 @@ type V3Route struct {
 // V3Domain is a v3 domain (GET /v3/domains/:guid). A domain with an
 // owning organization is private, else shared.
 type V3Domain struct {
-	GUID          string     `json:"guid"`
-	Name          string     `json:"name"`
-	Internal      bool       `json:"internal"`
-	RouterGroup   *V3GUIDRef `json:"router_group"`
-	CreatedAt     time.Time  `json:"created_at"`
-	UpdatedAt     time.Time  `json:"updated_at"`
-	Relationships struct {
+	GUID        string     `json:"guid"`
+	Name        string     `json:"name"`
+	Internal    bool       `json:"internal"`
+	RouterGroup *V3GUIDRef `json:"router_group"`
+	// SupportedProtocols is ["http"] or ["tcp"] (v3 asks the routing API).
+	SupportedProtocols []string  `json:"supported_protocols"`
+	CreatedAt          time.Time `json:"created_at"`
+	UpdatedAt          time.Time `json:"updated_at"`
+	Relationships      struct {
 		Organization V3ToOne `json:"organization"`
 	} `json:"relationships"`
 }

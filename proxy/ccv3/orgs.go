@@ -110,3 +110,18 @@ func (c *Client) SpacesWithOrgs(call Call, guids []string) ([]translate.V3Space,
 	}
 	return spaces, orgs, nil
 }
+
+// ListDomains is GET /v3/domains: the domains the user can see.
+func (c *Client) ListDomains(call Call, q ListQuery) (Page[translate.V3Domain], error) {
+	var p Page[translate.V3Domain]
+	q.OrgGUIDs = nil
+	err := c.get(call, "/v3/domains", q.encode(), "/v3/domains", &p)
+	return p, err
+}
+
+// GetDomain is GET /v3/domains/:guid.
+func (c *Client) GetDomain(call Call, guid string) (translate.V3Domain, error) {
+	var d translate.V3Domain
+	err := c.get(call, "/v3/domains/"+url.PathEscape(guid), "", "/v3/domains/:guid", &d)
+	return d, err
+}
