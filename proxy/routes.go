@@ -101,6 +101,7 @@ func v2Routes() []*Route {
 		{Template: "/v2/shared_domains/:guid", get: sharedDomainsRead.getHandler},
 		{Template: "/v2/private_domains", get: privateDomainsRead.listHandler},
 		{Template: "/v2/private_domains/:guid", get: privateDomainsRead.getHandler},
+		{Template: "/v2/organizations/:guid/private_domains", get: orgPrivateDomains.listHandler},
 	}
 }
 

@@ -49,6 +49,20 @@ func TestV2DomainReads(t *testing.T) {
 		t.Errorf("GetDomainByName: %v %+v", err, d)
 	}
 
+	// An org's private domains (owned or shared with it), under the org.
+	orgDomains, err := c.ListOrgPrivateDomains(backend.DemoOrgGUID)
+	if err != nil || len(orgDomains) != 1 || orgDomains[0].Guid != private.GUID || orgDomains[0].Name != "private.example.org" {
+		t.Errorf("ListOrgPrivateDomains: %v %+v", err, orgDomains)
+	}
+	r := s.do("GET", s.gwURL+"/v2/organizations/"+backend.DemoOrgGUID+"/private_domains?results-per-page=1", "developer", nil)
+	if r.status != 200 || !strings.Contains(string(r.body), `"total_results":1`) || !strings.Contains(string(r.body), `"prev_url":null,"next_url":null`) {
+		t.Errorf("org private domains: %d %s", r.status, r.body)
+	}
+	r = s.do("GET", s.gwURL+"/v2/organizations/no-such-org/private_domains", "developer", nil)
+	if r.status != 404 || !strings.Contains(string(r.body), "CF-OrganizationNotFound") {
+		t.Errorf("unknown org: %d %s", r.status, r.body)
+	}
+
 	// A domain of the other kind is not found, in CC's words: the cf CLI
 	// tries the other kind on this 404.
 	notFound := func(path, guid string) {
@@ -64,7 +78,7 @@ func TestV2DomainReads(t *testing.T) {
 	notFound("/v2/shared_domains/", "no-such-domain")
 
 	// q=name and paging, as the legacy CLI asks for the default domain.
-	r := s.do("GET", s.gwURL+"/v2/shared_domains?q=name:"+strings.ToUpper(backend.SharedDomainName)+"&results-per-page=1", "developer", nil)
+	r = s.do("GET", s.gwURL+"/v2/shared_domains?q=name:"+strings.ToUpper(backend.SharedDomainName)+"&results-per-page=1", "developer", nil)
 	var page struct {
 		TotalResults int     `json:"total_results"`
 		NextURL      *string `json:"next_url"`

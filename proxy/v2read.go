@@ -34,19 +34,45 @@ type v2Read[T any] struct {
 
 // listHandler answers GET <path>.
 func (r *v2Read[T]) listHandler(g *Gateway, ctx *fasthttp.RequestCtx) error {
+	c := call(ctx)
+	return r.serveList(g, ctx, r.path, func(q ccv3.ListQuery) (ccv3.Page[T], error) { return r.list(g.v3, c, q) })
+}
+
+// serveList answers a list of the resource at path, read through list.
+func (r *v2Read[T]) serveList(g *Gateway, ctx *fasthttp.RequestCtx, path string, list func(ccv3.ListQuery) (ccv3.Page[T], error)) error {
 	lp, aq, err := g.listRequest(ctx, r.keys, r.sortable...)
 	if err != nil {
 		return err
 	}
-	c := call(ctx)
-	items, total, err := listPage(g, lp, aq, ccv3.ListQuery{},
-		func(q ccv3.ListQuery) (ccv3.Page[T], error) { return r.list(g.v3, c, q) }, r.name, r.keep)
+	items, total, err := listPage(g, lp, aq, ccv3.ListQuery{}, list, r.name, r.keep)
 	if err != nil {
 		return v2Error(err, "")
 	}
-	return writeV2List(ctx, lp, r.path, total, len(items), func(b *bytes.Buffer, i int) error {
+	return writeV2List(ctx, lp, path, total, len(items), func(b *bytes.Buffer, i int) error {
 		return r.render(b, items[i])
 	})
+}
+
+// v2Under declares the list of a resource under another, GET
+// /v2/<parent>/:guid/<name> (ModelController#enumerate_related): the
+// parent must be visible (find_guid_and_validate_access), then its
+// members are listed as the resource's own list is, under the nested path.
+type v2Under[T any] struct {
+	of             *v2Read[T]
+	parent, name   string // "organizations", "private_domains"
+	find           func(c *ccv3.Client, call ccv3.Call, guid string) error
+	parentNotFound func(guid string) *Error
+	list           func(c *ccv3.Client, call ccv3.Call, parent string, q ccv3.ListQuery) (ccv3.Page[T], error)
+}
+
+// listHandler answers GET /v2/<parent>/:guid/<name>.
+func (u *v2Under[T]) listHandler(g *Gateway, ctx *fasthttp.RequestCtx) error {
+	parent, c := pathParam(ctx, 1), call(ctx)
+	if err := u.find(g.v3, c, parent); err != nil {
+		return v2ErrorAs(err, u.parentNotFound(parent))
+	}
+	return u.of.serveList(g, ctx, "/v2/"+u.parent+"/"+parent+"/"+u.name,
+		func(q ccv3.ListQuery) (ccv3.Page[T], error) { return u.list(g.v3, c, parent, q) })
 }
 
 // getHandler answers GET <path>/:guid.
@@ -99,6 +125,18 @@ var (
 		render: translate.AppendPrivateDomainResource, notFound: domainNotFound,
 	}
 )
+
+// orgPrivateDomains: the private domains an org owns or is shared with
+// (Organization#private_domains; MAPPING-routes §9.13.3), from v3's org
+// domain list.
+var orgPrivateDomains = &v2Under[translate.V3Domain]{
+	of: privateDomainsRead, parent: "organizations", name: "private_domains",
+	find: func(c *ccv3.Client, call ccv3.Call, guid string) error {
+		_, err := c.GetOrg(call, guid)
+		return err
+	},
+	parentNotFound: orgNotFound, list: (*ccv3.Client).ListOrgDomains,
+}
 
 func domainName(d translate.V3Domain) string { return d.Name }
 

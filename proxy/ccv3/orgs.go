@@ -119,6 +119,15 @@ func (c *Client) ListDomains(call Call, q ListQuery) (Page[translate.V3Domain], 
 	return p, err
 }
 
+// ListOrgDomains is GET /v3/organizations/:guid/domains: the shared
+// domains and those the org owns or is shared with.
+func (c *Client) ListOrgDomains(call Call, org string, q ListQuery) (Page[translate.V3Domain], error) {
+	var p Page[translate.V3Domain]
+	q.OrgGUIDs = nil
+	err := c.get(call, "/v3/organizations/"+url.PathEscape(org)+"/domains", q.encode(), "/v3/organizations/:guid/*", &p)
+	return p, err
+}
+
 // GetDomain is GET /v3/domains/:guid.
 func (c *Client) GetDomain(call Call, guid string) (translate.V3Domain, error) {
 	var d translate.V3Domain
