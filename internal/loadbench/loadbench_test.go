@@ -172,12 +172,13 @@ func do(t *testing.T, method, url, token, body string) []byte {
 	return append([]byte(nil), resp.Body()...)
 }
 
-func TestLoad(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the load benchmark builds and runs the binary")
-	}
+// startBackend builds the binary, mints an admin token in a fresh data
+// dir and starts `capibridge backend` on it: the binary, the token and the
+// embedded CF's URL.
+func startBackend(t *testing.T) (bin, token, cfURL string) {
+	t.Helper()
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "capibridge")
+	bin = filepath.Join(dir, "capibridge")
 	build := exec.Command("go", "build", "-o", bin, "../../cmd/capibridge")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
@@ -187,8 +188,15 @@ func TestLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	token := strings.TrimSpace(string(tok))
-	cf := start(t, nil, bin, "backend", "--listen", "127.0.0.1:0", "--data", data).waitURL(t)
+	token = strings.TrimSpace(string(tok))
+	return bin, token, start(t, nil, bin, "backend", "--listen", "127.0.0.1:0", "--data", data).waitURL(t)
+}
+
+func TestLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the load benchmark builds and runs the binary")
+	}
+	bin, token, cf := startBackend(t)
 	gw := start(t, nil, bin, "serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--upstream", cf)
 	urls := gw.waitURLs(t)
 	gwURL, adminURL := urls[0], urls[1]
@@ -206,7 +214,7 @@ func TestLoad(t *testing.T) {
 	}
 	page := gwURL + "/v2/apps?results-per-page=50"
 	body := do(t, "GET", page, token, "")
-	bodyFile := filepath.Join(dir, "page.json")
+	bodyFile := filepath.Join(t.TempDir(), "page.json")
 	if err := os.WriteFile(bodyFile, body, 0o600); err != nil {
 		t.Fatal(err)
 	}

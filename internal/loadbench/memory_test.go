@@ -3,8 +3,6 @@ package loadbench
 import (
 	"flag"
 	"fmt"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -80,19 +78,7 @@ func TestMemoryAfterLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the memory run builds and runs the binary")
 	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "capibridge")
-	build := exec.Command("go", "build", "-o", bin, "../../cmd/capibridge")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	data := filepath.Join(dir, "data")
-	tok, err := exec.Command(bin, "token", "--data", data, "--user", "admin").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	token := strings.TrimSpace(string(tok))
-	cf := start(t, nil, bin, "backend", "--listen", "127.0.0.1:0", "--data", data).waitURL(t)
+	bin, token, cf := startBackend(t)
 	gw := start(t, nil, bin, "serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--upstream", cf)
 	gwURL := gw.waitURL(t)
 	pid := gw.cmd.Process.Pid
