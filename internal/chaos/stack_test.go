@@ -23,6 +23,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"capibridge/backend/store"
+	"capibridge/internal/loadgen"
 	"capibridge/internal/redistest"
 )
 
@@ -161,20 +162,8 @@ func (p *proc) kill() {
 	<-p.done
 }
 
-// rss reads the process's resident set size from /proc.
-func (p *proc) rss() int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
-}
+// rss reads the process's resident set size.
+func (p *proc) rss() int64 { return loadgen.RSS(p.cmd.Process.Pid) }
 
 // gateway is one `capibridge serve` process.
 type gateway struct {

@@ -24,7 +24,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -136,21 +135,6 @@ func (p *process) waitURLs(t *testing.T) []string {
 	}
 }
 
-// rssBytes reads a process's resident set size from /proc.
-func rssBytes(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
-}
-
 func do(t *testing.T, method, url, token, body string) []byte {
 	t.Helper()
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
@@ -253,7 +237,7 @@ func TestLoad(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	rss := rssBytes(gw.cmd.Process.Pid)
+	rss := loadgen.RSS(gw.cmd.Process.Pid)
 	ar := run("redis", loadgen.Target{URL: redisURL + "/v2/apps?results-per-page=50", Headers: auth}, opts)
 	// Uncached requests are slow: fewer workers, so the run stays bounded.
 	uo := opts
@@ -265,5 +249,5 @@ func TestLoad(t *testing.T) {
 	t.Logf("cached/bare throughput %.2f (target >= 0.7), cached p99 %s (target < 5ms), cached/uncached %.1fx (target >= 20x), gateway RSS %d MiB",
 		a.RPS/b.RPS, a.P99.Round(time.Microsecond), a.RPS/c.RPS, rss>>20)
 	t.Logf("with Redis: cached/bare throughput %.2f, p99 %s, gateway RSS %d MiB", ar.RPS/b.RPS, ar.P99.Round(time.Microsecond),
-		rssBytes(gwr.cmd.Process.Pid)>>20)
+		loadgen.RSS(gwr.cmd.Process.Pid)>>20)
 }

@@ -34,7 +34,7 @@ func watchRSS(pid int) *rssWatch {
 		tick := time.NewTicker(50 * time.Millisecond)
 		defer tick.Stop()
 		for {
-			if r := rssBytes(pid); r > w.peak.Load() {
+			if r := loadgen.RSS(pid); r > w.peak.Load() {
 				w.peak.Store(r)
 			}
 			select {
@@ -58,7 +58,7 @@ func (w *rssWatch) end() int64 {
 func settle(pid int, target, slack int64, d time.Duration) (int64, time.Duration) {
 	start := time.Now()
 	for {
-		r := rssBytes(pid)
+		r := loadgen.RSS(pid)
 		if r <= target+slack || time.Since(start) >= d {
 			return r, time.Since(start)
 		}
@@ -94,7 +94,7 @@ func TestMemoryAfterLoad(t *testing.T) {
 	page := gwURL + "/v2/apps?results-per-page=20&q=name%20IN%20" + names(20)
 	do(t, "GET", page, token, "")
 	time.Sleep(time.Second)
-	idle := rssBytes(pid)
+	idle := loadgen.RSS(pid)
 
 	scenario := func(name string, target loadgen.Target, conns int) {
 		w := watchRSS(pid)
@@ -106,7 +106,7 @@ func TestMemoryAfterLoad(t *testing.T) {
 		if res.Errors > 0 || res.Status[200] != res.Requests {
 			t.Errorf("%s: failures %+v", name, res.Status)
 		}
-		after := rssBytes(pid)
+		after := loadgen.RSS(pid)
 		settled, took := settle(pid, idle, idle/2, *memSettle)
 		t.Logf("%-22s %5d conns: RSS idle %s, peak under load %s, right after %s, %s later %s (%s)",
 			name, conns, mib(idle), mib(peak), mib(after), took.Round(time.Second), mib(settled), res)
