@@ -146,43 +146,6 @@ func (g *Gateway) listRequest(ctx *fasthttp.RequestCtx, keys []string, sortable 
 	return lp, translate.AppQueryFromFilters(filters), nil
 }
 
-// v2OrgList answers GET /v2/organizations from GET /v3/organizations.
-func (g *Gateway) v2OrgList(ctx *fasthttp.RequestCtx) error {
-	// OrganizationsController: sortable_parameters :id, :name.
-	lp, aq, err := g.listRequest(ctx, translate.OrgQueryKeys(), "id", "name")
-	if err != nil {
-		return err
-	}
-	c := call(ctx)
-	orgs, total, err := listPage(g, lp, aq, ccv3.ListQuery{},
-		func(q ccv3.ListQuery) (ccv3.Page[translate.V3Org], error) { return g.v3.ListOrgs(c, q) },
-		func(o translate.V3Org) string { return o.Name }, nil)
-	if err != nil {
-		return v2Error(err, "")
-	}
-	return writeV2List(ctx, lp, "/v2/organizations", total, len(orgs), func(b *bytes.Buffer, i int) error {
-		return translate.AppendOrgResource(b, orgs[i])
-	})
-}
-
-// v2Org answers GET /v2/organizations/:guid.
-func (g *Gateway) v2Org(ctx *fasthttp.RequestCtx) error {
-	guid := pathParam(ctx, 1)
-	if _, err := g.objectParams(ctx); err != nil {
-		return err
-	}
-	o, err := g.v3.GetOrg(call(ctx), guid)
-	if err != nil {
-		return v2ErrorAs(err, orgNotFound(guid))
-	}
-	body, err := translate.OrgResource(o)
-	if err != nil {
-		return err
-	}
-	writeV2(ctx, fasthttp.StatusOK, body)
-	return nil
-}
-
 // v2SpaceList answers GET /v2/spaces, and GET /v2/organizations/:guid/spaces
 // when orgGUID is set (the list filtered to the org, under the nested path,
 // as ModelController#enumerate_related does).

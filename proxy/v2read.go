@@ -98,6 +98,13 @@ func (r *v2Read[T]) getHandler(g *Gateway, ctx *fasthttp.RequestCtx) error {
 
 // The v2 resources read through the engine.
 var (
+	// orgsRead: OrganizationsController's sortable_parameters are id and
+	// name.
+	orgsRead = &v2Read[translate.V3Org]{
+		path: "/v2/organizations", keys: translate.OrgQueryKeys(), sortable: []string{"id", "name"},
+		list: (*ccv3.Client).ListOrgs, get: (*ccv3.Client).GetOrg,
+		name: func(o translate.V3Org) string { return o.Name }, render: translate.AppendOrgResource, notFound: orgNotFound,
+	}
 	// stacksRead: StacksController declares no sortable_parameters, so any
 	// order-by is refused.
 	stacksRead = &v2Read[translate.V3Stack]{
