@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/url"
 	"strings"
 	"time"
 
@@ -173,12 +172,10 @@ func (g *Gateway) prepareUpstreamRequest(ctx *fasthttp.RequestCtx) {
 	h.Set("X-Forwarded-For", ctx.RemoteIP().String())
 	// The origin the client should see in the upstream's links: the
 	// configured external URL, else the one it used.
-	if g.cfg.ExternalURL != "" {
-		if u, err := url.Parse(g.cfg.ExternalURL); err == nil {
-			h.Set("X-Forwarded-Proto", u.Scheme)
-			h.Set("X-Forwarded-Host", u.Host)
-			return
-		}
+	if u := g.external; u != nil {
+		h.Set("X-Forwarded-Proto", u.Scheme)
+		h.Set("X-Forwarded-Host", u.Host)
+		return
 	}
 	h.Set("X-Forwarded-Proto", g.scheme(ctx))
 	h.SetBytesV("X-Forwarded-Host", ctx.Host())

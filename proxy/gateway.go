@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http/pprof"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -62,6 +63,9 @@ type Gateway struct {
 	readyMu  sync.Mutex
 	readyAt  time.Time
 	readyErr error
+
+	// external is configs.ExternalURL parsed once, nil when unset.
+	external *url.URL
 }
 
 // Deps are what a Gateway is built from; cmd wires them.
@@ -96,6 +100,13 @@ func New(cfg configs.Config, d Deps) (*Gateway, error) {
 		g.cachePolicy = cachePolicies(g.router, cfg.Cache)
 	}
 	g.faultHook = d.Fault
+	if cfg.ExternalURL != "" {
+		u, err := url.Parse(cfg.ExternalURL)
+		if err != nil {
+			return nil, fmt.Errorf("proxy: external_url: %w", err)
+		}
+		g.external = u
+	}
 	// A component at the upstream's own address shares its connections.
 	component := func(rawURL string) (*Upstream, error) {
 		if rawURL == "" {
