@@ -157,19 +157,7 @@ func TestServeGateway(t *testing.T) {
 		t.Fatalf("no gateway and admin URLs in %q", greeting[0])
 	}
 	gw, admin, token := urls[0], urls[1], greeting[2]
-	get := func(url, tok string) (int, string) {
-		req, _ := http.NewRequest("GET", url, nil)
-		if tok != "" {
-			req.Header.Set("Authorization", "bearer "+tok)
-		}
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return res.StatusCode, string(b)
-	}
+	get := func(url, tok string) (int, string) { t.Helper(); return httpGet(t, url, tok) }
 	if code, body := get(gw+"/v2/info", ""); code != 200 || !strings.Contains(body, `"api_version":"2.293.0"`) {
 		t.Errorf("/v2/info: %d %s", code, body)
 	}
@@ -258,20 +246,7 @@ func TestServeWithTheUpstreamDown(t *testing.T) {
 		t.Fatalf("no gateway and admin URLs in %q", line)
 	}
 	gw, admin := urls[0], urls[1]
-	get := func(url, tok string) (int, string) {
-		t.Helper()
-		req, _ := http.NewRequest("GET", url, nil)
-		if tok != "" {
-			req.Header.Set("Authorization", "bearer "+tok)
-		}
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return res.StatusCode, string(b)
-	}
+	get := func(url, tok string) (int, string) { t.Helper(); return httpGet(t, url, tok) }
 
 	if code, body := get(admin+"/healthz", ""); code != 200 {
 		t.Errorf("/healthz with the upstream down: %d %s", code, body)
@@ -352,4 +327,21 @@ func contains(l []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// httpGet GETs url with the bearer token tok (none when empty) and
+// returns the status and the body.
+func httpGet(t *testing.T, url, tok string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	if tok != "" {
+		req.Header.Set("Authorization", "bearer "+tok)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
 }
