@@ -22,6 +22,8 @@ const (
 	topicSpaces = "spaces"
 	topicOrgs   = "orgs"
 	topicStacks = "stacks"
+	// topicRoutes: routes, route mappings and domains.
+	topicRoutes = "routes"
 )
 
 // cachedRoutes are the v2 reads the gateway caches, with the topics each
@@ -38,23 +40,30 @@ var cachedRoutes = map[string][]string{
 	"/v2/organizations/:guid/spaces": {topicSpaces, topicOrgs},
 	"/v2/spaces":                     {topicSpaces, topicOrgs},
 	"/v2/stacks":                     {topicStacks},
+	// A route page inlines its domain, space and apps at depth 1, which
+	// the legacy cf CLI always asks for.
+	"/v2/routes":                              {topicRoutes, topicApps, topicSpaces, topicOrgs, topicStacks},
+	"/v2/spaces/:guid/routes":                 {topicRoutes, topicApps, topicSpaces, topicOrgs, topicStacks},
+	"/v2/shared_domains":                      {topicRoutes},
+	"/v2/private_domains":                     {topicRoutes, topicOrgs},
+	"/v2/organizations/:guid/private_domains": {topicRoutes, topicOrgs},
 }
 
 // writeTopics says what a write to a collection invalidates. Collections
 // not named here (apps, processes, packages, builds, droplets, routes,
-// service bindings and instances, domains, ...) change what app pages and
-// summaries show.
+// service bindings and instances, domains, ...) change what app pages,
+// summaries and route pages show.
 func writeTopics(collection []byte) []string {
 	switch string(collection) {
 	case "organizations", "roles", "users", "organization_quotas", "space_quotas", "isolation_segments", "feature_flags":
 		// Who sees which org, and what orgs and spaces show.
-		return []string{topicOrgs, topicSpaces, topicApps, topicStacks}
+		return []string{topicOrgs, topicSpaces, topicApps, topicStacks, topicRoutes}
 	case "spaces":
-		return []string{topicSpaces, topicApps}
+		return []string{topicSpaces, topicApps, topicRoutes}
 	case "stacks":
-		return []string{topicStacks, topicApps}
+		return []string{topicStacks, topicApps, topicRoutes}
 	}
-	return []string{topicApps, topicSpaces}
+	return []string{topicApps, topicSpaces, topicRoutes}
 }
 
 // cachePolicies builds the policy of each cached route from the config:

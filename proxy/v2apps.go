@@ -50,15 +50,26 @@ const upstreamNamesBytes = 4 << 10
 // v2AppList answers GET /v2/apps, and appList GET /v2/spaces/:guid/apps: the v2 list of the newest web process of each v3 app,
 // in at most three sequential upstream rounds (stacks and the space, apps,
 // then everything per app at once under the fan-out bound).
-func (g *Gateway) v2AppList(ctx *fasthttp.RequestCtx) error { return g.appList(ctx, "") }
+func (g *Gateway) v2AppList(ctx *fasthttp.RequestCtx) error {
+	return g.appList(ctx, appScope{path: "/v2/apps"})
+}
 
 // v2SpaceApps answers GET /v2/spaces/:guid/apps.
 func (g *Gateway) v2SpaceApps(ctx *fasthttp.RequestCtx) error {
-	return g.appList(ctx, pathParam(ctx, 1))
+	space := pathParam(ctx, 1)
+	return g.appList(ctx, appScope{path: "/v2/spaces/" + space + "/apps", space: space})
 }
 
-// appList answers the app lists: all the user sees, or one space's.
-func (g *Gateway) appList(ctx *fasthttp.RequestCtx, spaceGUID string) error {
+// appScope is what an app list lists: all the user sees, one space's
+// apps, or the apps of guids (when not nil), under path.
+type appScope struct {
+	path, space string
+	guids       []string
+}
+
+// appList answers the app lists.
+func (g *Gateway) appList(ctx *fasthttp.RequestCtx, scope appScope) error {
+	spaceGUID := scope.space
 	lp, err := g.listParams(ctx)
 	if err != nil {
 		return err
@@ -71,17 +82,19 @@ func (g *Gateway) appList(ctx *fasthttp.RequestCtx, spaceGUID string) error {
 	if err != nil {
 		return err
 	}
-	path := "/v2/apps"
+	path := scope.path
 	if spaceGUID != "" {
 		// The nested list is the list filtered to the space; its URLs keep
 		// the nested path (cc:app/controllers/base/model_controller.rb#enumerate_related).
-		path = "/v2/spaces/" + spaceGUID + "/apps"
 		filters = append(filters, translate.Filter{Key: "space_guid", Op: translate.OpEq, Values: []string{spaceGUID}})
 	}
 	aq := translate.AppQueryFromFilters(filters)
 	aq.NamesLocal(upstreamNamesBytes)
 	c := call(ctx)
-	q := ccv3.AppsQuery{Names: aq.Names, SpaceGUIDs: aq.SpaceGUIDs, OrgGUIDs: aq.OrgGUIDs}
+	q := ccv3.AppsQuery{Names: aq.Names, SpaceGUIDs: aq.SpaceGUIDs, OrgGUIDs: aq.OrgGUIDs, GUIDs: scope.guids}
+	if scope.guids != nil && len(scope.guids) == 0 {
+		aq.Empty = true
+	}
 	if lp.OrderDirection == "desc" {
 		q.OrderBy = "-created_at" // v2's default order is by id; v3 breaks created_at ties by guid
 	}

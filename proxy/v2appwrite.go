@@ -930,42 +930,16 @@ func (g *Gateway) v2AppDelete(ctx *fasthttp.RequestCtx) error {
 // jobPollMax bounds the wait between two reads of a v3 job.
 const jobPollMax = 250 * time.Millisecond
 
-// waitJob polls a v3 app delete job until it completes, within the
-// upstream request timeout: CC v2 deletes synchronously.
+// waitJob waits for a v3 app delete job: CC v2 deletes apps
+// synchronously, and a failed recursive delete names the app.
 func (g *Gateway) waitJob(c ccv3.Call, jobGUID string, app translate.V3App) error {
-	if jobGUID == "" {
-		return nil
-	}
-	limit := g.cfg.UpstreamClient.RequestTimeout
-	if limit <= 0 {
-		limit = time.Minute
-	}
-	var failed error
-	done, err := poll(time.Now().Add(limit), jobPollMax, func() (bool, error) {
-		j, err := g.v3.Job(c, jobGUID)
-		switch {
-		case err != nil:
-			return false, v2Error(err, app.GUID)
-		case j == nil || j.State == "COMPLETE":
-			return true, nil
-		case j.State == "FAILED":
-			var details []string
-			for _, e := range j.Errors {
-				details = append(details, e.Detail)
-			}
-			failed = translate.AppRecursiveDeleteFailed(app.Name, strings.Join(details, "\n"))
-			return true, nil
+	return g.awaitJob(c, jobGUID, func(j *translate.V3Job) error {
+		var details []string
+		for _, e := range j.Errors {
+			details = append(details, e.Detail)
 		}
-		return false, nil
+		return translate.AppRecursiveDeleteFailed(app.Name, strings.Join(details, "\n"))
 	})
-	switch {
-	case err != nil:
-		return err
-	case !done:
-		return &Error{Status: fasthttp.StatusGatewayTimeout, Code: 10015, Name: "ServiceUnavailable",
-			Description: "The Cloud Controller did not finish deleting the app in time"}
-	}
-	return failed
 }
 
 // renderApp answers the v2 app as a GET of it would, with status.

@@ -26,8 +26,8 @@ func appBitsUploadInvalid(msg string) *Error {
 	return &Error{Status: 400, Code: 160001, Name: "AppBitsUploadInvalid", Description: "The app upload is invalid: " + msg}
 }
 
-// v2Resource is an entry of a v2 resources list ({fn, size, sha1, mode}).
-type v2Resource struct {
+// bitsEntry is an entry of a v2 resources list ({fn, size, sha1, mode}).
+type bitsEntry struct {
 	Fn   string `json:"fn,omitempty"`
 	Size int64  `json:"size"`
 	SHA1 string `json:"sha1"`
@@ -35,7 +35,7 @@ type v2Resource struct {
 }
 
 // v3Resources turns v2 resources into v3's upload resources.
-func v3Resources(in []v2Resource) []ccv3.MatchedResource {
+func v3Resources(in []bitsEntry) []ccv3.MatchedResource {
 	out := make([]ccv3.MatchedResource, len(in))
 	for i, r := range in {
 		out[i].Checksum.Value, out[i].SizeInBytes, out[i].Path, out[i].Mode = r.SHA1, r.Size, r.Fn, r.Mode
@@ -78,7 +78,7 @@ func rewriteUpload(in *multipart.Reader, out *multipart.Writer, from string) (sa
 			if err != nil {
 				return sawResources, err
 			}
-			var rs []v2Resource
+			var rs []bitsEntry
 			if err := json.Unmarshal(raw, &rs); err != nil {
 				return sawResources, appBitsUploadInvalid("invalid :resources")
 			}
@@ -229,7 +229,7 @@ func (g *Gateway) v2ResourceMatch(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	var in []v2Resource
+	var in []bitsEntry
 	if err := json.Unmarshal(raw, &in); err != nil {
 		return &Error{Status: 400, Code: 1001, Name: "MessageParseError", Description: "Request invalid due to parse error: " + err.Error()}
 	}
@@ -237,9 +237,9 @@ func (g *Gateway) v2ResourceMatch(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return v2Error(err, "")
 	}
-	out := make([]v2Resource, 0, len(matched))
+	out := make([]bitsEntry, 0, len(matched))
 	for _, m := range matched {
-		out = append(out, v2Resource{Fn: m.Path, Size: m.SizeInBytes, SHA1: m.Checksum.Value, Mode: m.Mode})
+		out = append(out, bitsEntry{Fn: m.Path, Size: m.SizeInBytes, SHA1: m.Checksum.Value, Mode: m.Mode})
 	}
 	body, err := json.Marshal(out)
 	if err != nil {

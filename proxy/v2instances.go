@@ -187,35 +187,15 @@ func (g *Gateway) v2AppCrashes(ctx *fasthttp.RequestCtx) error {
 	return nil
 }
 
-// routeNotFound is CC's RouteNotFound (210002).
-func routeNotFound(guid string) *Error {
-	return &Error{Status: 404, Code: 210002, Name: "RouteNotFound", Description: "The route could not be found: " + guid}
-}
-
-// v2AppMapRoute answers PUT /v2/apps/:guid/routes/:route_guid: the route
-// gains a destination of the web process, on the app's first port (8080
-// unless it has others), and the app is answered 201 (MAPPING §6: mapping
-// a route already mapped is a success).
+// v2AppMapRoute answers PUT /v2/apps/:guid/routes/:route_guid: the
+// route gains a destination of the web process, and the app is answered
+// 201 (MAPPING §7: mapping a route already mapped is a success).
 func (g *Gateway) v2AppMapRoute(ctx *fasthttp.RequestCtx) error {
 	guid, routeGUID, c := pathParam(ctx, 1), pathParam(ctx, 3), call(ctx)
-	b, err := g.oneApp(c, guid, translate.Inline{})
+	_, _, err := g.mapWeb(c, routeGUID, guid, false, translate.InvalidRelation(
+		"The app cannot be mapped to this route because the route is not in this space. Apps must be mapped to routes in the same space."))
 	if err != nil {
 		return err
-	}
-	route, err := g.v3.GetRoute(c, routeGUID)
-	if err != nil {
-		return v2ErrorAs(err, routeNotFound(routeGUID))
-	}
-	if route.Relationships.Space.GUID() != b.App.Relationships.Space.GUID() {
-		return &Error{Status: 400, Code: 1002, Name: "InvalidRelation",
-			Description: "The app cannot be mapped to this route because the route is not in this space. Apps must be mapped to routes in the same space."}
-	}
-	port := 8080
-	if ports := translate.AppEntity(b).Ports; len(ports) > 0 {
-		port = ports[0]
-	}
-	if err := g.v3.AddWebDestination(c, routeGUID, guid, port); err != nil {
-		return v2Error(err, guid)
 	}
 	res, err := g.oneApp(c, guid, translate.Inline{})
 	if err != nil {
@@ -230,30 +210,7 @@ func (g *Gateway) v2AppMapRoute(ctx *fasthttp.RequestCtx) error {
 	return nil
 }
 
-// v2AppUnmapRoute answers DELETE /v2/apps/:guid/routes/:route_guid: the
-// web process's destinations on the route are removed; 204.
+// v2AppUnmapRoute answers DELETE /v2/apps/:guid/routes/:route_guid: 204.
 func (g *Gateway) v2AppUnmapRoute(ctx *fasthttp.RequestCtx) error {
-	guid, routeGUID, c := pathParam(ctx, 1), pathParam(ctx, 3), call(ctx)
-	var route translate.V3Route
-	var appErr, routeErr error
-	_ = parallel(
-		func() error { _, appErr = g.v3.WebProcess(c, guid); return nil },
-		func() error { route, routeErr = g.v3.GetRoute(c, routeGUID); return nil },
-	)
-	if appErr != nil {
-		return v2Error(appErr, guid)
-	}
-	if routeErr != nil {
-		return v2ErrorAs(routeErr, routeNotFound(routeGUID))
-	}
-	for _, d := range route.Destinations {
-		if d.App.GUID != guid || d.App.Process.Type != "web" {
-			continue
-		}
-		if err := g.v3.RemoveDestination(c, routeGUID, d.GUID); err != nil {
-			return v2Error(err, guid)
-		}
-	}
-	ctx.SetStatusCode(fasthttp.StatusNoContent)
-	return nil
+	return g.unmapWeb(ctx, pathParam(ctx, 3), pathParam(ctx, 1), false)
 }

@@ -146,33 +146,51 @@ func (g *Gateway) listRequest(ctx *fasthttp.RequestCtx, keys []string, sortable 
 	return lp, translate.AppQueryFromFilters(filters), nil
 }
 
-// v2SpaceList answers GET /v2/spaces, and GET /v2/organizations/:guid/spaces
-// when orgGUID is set (the list filtered to the org, under the nested path,
-// as ModelController#enumerate_related does).
-func (g *Gateway) v2SpaceList(ctx *fasthttp.RequestCtx) error { return g.spaceList(ctx, "") }
+// The org and stack reads are declarations on the engine.
+var (
+	// orgsRead: OrganizationsController's sortable_parameters are id and
+	// name.
+	orgsRead = &v2Read[translate.V3Org]{
+		path: "/v2/organizations", keys: translate.OrgQueryKeys(), sortable: []string{"id", "name"},
+		list: (*ccv3.Client).ListOrgs, get: (*ccv3.Client).GetOrg,
+		name: func(o translate.V3Org) string { return o.Name }, render: translate.AppendOrgResource, notFound: orgNotFound,
+	}
+	// stacksRead: StacksController declares no sortable_parameters, so any
+	// order-by is refused.
+	stacksRead = &v2Read[translate.V3Stack]{
+		path: "/v2/stacks", keys: translate.StackQueryKeys(),
+		list: (*ccv3.Client).ListStacks, get: (*ccv3.Client).GetStack,
+		name: func(s translate.V3Stack) string { return s.Name }, render: translate.AppendStackResource, notFound: stackNotFound,
+	}
+)
 
-// v2OrgSpaces answers GET /v2/organizations/:guid/spaces.
-func (g *Gateway) v2OrgSpaces(ctx *fasthttp.RequestCtx) error {
-	return g.spaceList(ctx, pathParam(ctx, 1))
+// v2SpaceList answers GET /v2/spaces.
+func (g *Gateway) v2SpaceList(ctx *fasthttp.RequestCtx) error {
+	return g.spaceListIn(ctx, "/v2/spaces", nil)
 }
 
-// spaceList answers the space lists: all the user sees, or one org's.
-func (g *Gateway) spaceList(ctx *fasthttp.RequestCtx, orgGUID string) error {
+// v2OrgSpaces answers GET /v2/organizations/:guid/spaces: the org must be
+// visible (find_guid_and_validate_access), then its spaces are the list
+// filtered to it, under the nested path (ModelController#enumerate_related).
+func (g *Gateway) v2OrgSpaces(ctx *fasthttp.RequestCtx) error {
+	org := pathParam(ctx, 1)
+	if err := findOrg(g.v3, call(ctx), org); err != nil {
+		return v2ErrorAs(err, orgNotFound(org))
+	}
+	return g.spaceListIn(ctx, "/v2/organizations/"+org+"/spaces", []string{org})
+}
+
+// spaceListIn answers a space list at path: all the user sees, or those
+// of orgs (when not nil; empty lists none).
+func (g *Gateway) spaceListIn(ctx *fasthttp.RequestCtx, path string, orgs []string) error {
 	// SpacesController: sortable_parameters :id, :name.
 	lp, aq, err := g.listRequest(ctx, translate.SpaceQueryKeys(), "id", "name")
 	if err != nil {
 		return err
 	}
 	c := call(ctx)
-	path := "/v2/spaces"
-	if orgGUID != "" {
-		path = "/v2/organizations/" + orgGUID + "/spaces"
-		// The org must be visible (find_guid_and_validate_access), then
-		// its spaces are the list filtered to it.
-		if _, err := g.v3.GetOrg(c, orgGUID); err != nil {
-			return v2ErrorAs(err, orgNotFound(orgGUID))
-		}
-		aq.OrgGUIDs = intersect(aq.OrgGUIDs, []string{orgGUID})
+	if orgs != nil {
+		aq.OrgGUIDs = intersect(aq.OrgGUIDs, orgs)
 		if len(aq.OrgGUIDs) == 0 {
 			aq.Empty = true
 		}

@@ -111,55 +111,28 @@ type parsedValue struct {
 // space_guid are required and CC's defaults are filled in.
 func ParseAppRequest(body []byte, create bool) (AppRequest, error) {
 	var r AppRequest
-	trimmed := bytes.TrimSpace(body)
-	if len(trimmed) == 0 {
-		return r, MessageParseError("Decoded JSON cannot be nil")
+	m, err := parseMessage(body, appBodyFields, create)
+	if err != nil {
+		return r, err
 	}
-	var top json.RawMessage
-	if err := json.Unmarshal(trimmed, &top); err != nil {
-		return r, MessageParseError(syntaxMessage(trimmed, err))
-	}
-	switch trimmed[0] {
-	case '{':
-	case 'n', 'f':
-		// null and false are both falsy to `raise ParseError unless dec_json`.
-		return r, MessageParseError("Decoded JSON cannot be nil")
-	default:
-		// Any other document fails in CC on delete_if or key? with a
-		// NoMethodError, which it answers as an unknown error.
-		return r, UnknownError()
-	}
-	var fields map[string]json.RawMessage // a later duplicate overwrites, as in a Ruby Hash
-	if err := json.Unmarshal(trimmed, &fields); err != nil {
-		return r, MessageParseError(syntaxMessage(trimmed, err))
-	}
-	var errs []string
 	for _, f := range appFields {
-		raw, ok := fields[f.name]
-		if ok && isJSONNull(raw) {
-			ok = false // dec_json.delete_if { |_k, v| v.nil? }
+		if v, ok := m[f.name]; ok {
+			f.set(&r, v)
 		}
-		if !ok {
-			if create && f.required {
-				errs = append(errs, "Field: "+f.name+", Error: Missing field "+f.name)
-			}
-			continue
-		}
-		v, msg := checkSchema(f.kind, raw)
-		if msg != "" {
-			errs = append(errs, "Field: "+f.name+", Error: "+msg)
-			continue
-		}
-		f.set(&r, v)
-	}
-	if len(errs) > 0 {
-		return AppRequest{}, MessageParseError(strings.Join(errs, ", "))
 	}
 	if create {
 		r.applyCreateDefaults()
 	}
 	return r, nil
 }
+
+var appBodyFields = func() []bodyField {
+	out := make([]bodyField, len(appFields))
+	for i, f := range appFields {
+		out[i] = bodyField{f.name, f.kind, f.required}
+	}
+	return out
+}()
 
 // applyCreateDefaults fills in define_attributes' defaults, which apply on
 // create only.

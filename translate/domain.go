@@ -66,3 +66,33 @@ func DomainQueryKeys() []string { return []string{"name"} }
 func DomainNotFound(guid string) *Error {
 	return &Error{Status: 404, Code: 130002, Name: "DomainNotFound", Description: "The domain could not be found: " + guid}
 }
+
+// V2DomainsControllerPrivateEntity is a private domain as DomainsController
+// renders it (the deprecated /v2/domains, org and space domains, and a
+// route's inlined domain; §9.13.1): its spaces instead of its shared
+// organizations.
+type V2DomainsControllerPrivateEntity struct {
+	Name                   string `json:"name"`
+	OwningOrganizationGUID string `json:"owning_organization_guid"`
+	OwningOrganizationURL  string `json:"owning_organization_url"`
+	SpacesURL              string `json:"spaces_url"`
+}
+
+// AppendDomainViaDomains writes d as DomainsController renders it: by the
+// presenter of its kind, with metadata.url under that kind's collection,
+// but with DomainsController's relations, and router_group_type null
+// (only the shared domain endpoints fill it; §9.12.1).
+func AppendDomainViaDomains(buf *bytes.Buffer, d V3Domain) error {
+	if d.Shared() {
+		e := V2SharedDomainEntity{Name: d.Name, Internal: d.Internal}
+		if d.RouterGroup != nil && d.RouterGroup.GUID != "" {
+			guid := d.RouterGroup.GUID
+			e.RouterGroupGUID = &guid
+		}
+		return encodeJSON(buf, &v2Resource[V2SharedDomainEntity]{Metadata: v2Metadata("shared_domains", d.GUID, d.CreatedAt, d.UpdatedAt), Entity: e})
+	}
+	org := d.Relationships.Organization.GUID()
+	e := V2DomainsControllerPrivateEntity{Name: d.Name, OwningOrganizationGUID: org, OwningOrganizationURL: "/v2/organizations/" + org,
+		SpacesURL: "/v2/domains/" + d.GUID + "/spaces"}
+	return encodeJSON(buf, &v2Resource[V2DomainsControllerPrivateEntity]{Metadata: v2Metadata("private_domains", d.GUID, d.CreatedAt, d.UpdatedAt), Entity: e})
+}

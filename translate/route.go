@@ -2,28 +2,35 @@ package translate
 
 import (
 	"bytes"
+	"encoding/json"
 	"strconv"
 )
 
 // V2RouteEntity is the entity of a v2 route, in the key order of
 // cc:app/presenters/v2/route_presenter.rb#entity_hash and its relations
-// (shared/reference/v2/app_routes.json).
+// (MAPPING-routes §9.2.1): to-one domain, space and service_instance, then
+// to-many apps and route_mappings, each inlined value after its url.
 type V2RouteEntity struct {
 	Host string `json:"host"`
 	Path string `json:"path"`
 	// DomainGUID and SpaceGUID come from the route's relationships.
 	DomainGUID string `json:"domain_guid"`
 	SpaceGUID  string `json:"space_guid"`
-	// ServiceInstanceGUID is the route service bound to the route. v3 keeps
-	// route bindings behind /v3/service_route_bindings, which the
-	// translation does not read: always null.
+	// ServiceInstanceGUID is the route service bound to the route. The
+	// embedded CF has no route-service bindings: always null there.
 	ServiceInstanceGUID *string `json:"service_instance_guid"`
 	// Port is set for tcp routes, null for http ones.
-	Port             *int   `json:"port"`
-	DomainURL        string `json:"domain_url"`
-	SpaceURL         string `json:"space_url"`
-	AppsURL          string `json:"apps_url"`
-	RouteMappingsURL string `json:"route_mappings_url"`
+	Port      *int            `json:"port"`
+	DomainURL string          `json:"domain_url"`
+	Domain    json.RawMessage `json:"domain,omitempty"`
+	SpaceURL  string          `json:"space_url"`
+	Space     json.RawMessage `json:"space,omitempty"`
+	// ServiceInstanceURL is absent, not null, on a route without a
+	// route service (§9.2.2).
+	ServiceInstanceURL string          `json:"service_instance_url,omitempty"`
+	AppsURL            string          `json:"apps_url"`
+	Apps               json.RawMessage `json:"apps,omitempty"`
+	RouteMappingsURL   string          `json:"route_mappings_url"`
 }
 
 // V2RouteResource is a v2 route as CC renders it.
@@ -32,16 +39,28 @@ type V2RouteResource struct {
 	Entity   V2RouteEntity `json:"entity"`
 }
 
+// RouteInlined holds what a route inlines at inline-relations-depth 1 and
+// more (§9.2.3); nil fields stay url-only. Apps are v2 app resources
+// already rendered, in the route's destination order.
+type RouteInlined struct {
+	Domain *V3Domain
+	Space  *SpaceBundle
+	Apps   []json.RawMessage
+	// HasApps says the apps were read, so that a route without any still
+	// shows [].
+	HasApps bool
+}
+
 // RouteEntity returns the v2 entity of r. domain is the route's domain, or
 // nil when it is not known: the url then names the shared domain
 // collection. A private domain (one with an owning org) is served under
-// /v2/private_domains, a shared one under /v2/shared_domains, as the v2
-// Domain model is one of the two classes.
+// /v2/private_domains, a shared one under /v2/shared_domains
+// (RoutePresenter#correct_domain_url! rewrites /v2/domains in place).
 func RouteEntity(r V3Route, domain *V3Domain) V2RouteEntity {
 	base := "/v2/routes/" + r.GUID
 	domainGUID := r.Relationships.Domain.GUID()
 	collection := "/v2/shared_domains/"
-	if domain != nil && domain.Relationships.Organization.GUID() != "" {
+	if domain != nil && !domain.Shared() {
 		collection = "/v2/private_domains/"
 	}
 	return V2RouteEntity{
@@ -59,7 +78,34 @@ func RouteEntity(r V3Route, domain *V3Domain) V2RouteEntity {
 
 // AppendRouteResource writes the v2 route resource of r to buf.
 func AppendRouteResource(buf *bytes.Buffer, r V3Route, domain *V3Domain) error {
-	res := V2RouteResource{Metadata: v2Metadata("routes", r.GUID, r.CreatedAt, r.UpdatedAt), Entity: RouteEntity(r, domain)}
+	return AppendRouteInlined(buf, r, Inline{}, &RouteInlined{Domain: domain})
+}
+
+// AppendRouteInlined writes the v2 route of r with what in asks it to
+// inline from x. The domain is rendered with DomainsController's relations
+// (§9.2.3): a private domain links its spaces, a shared one has no
+// relation keys and router_group_type null. The space inlines no further
+// relations; apps inline only when there are at most 50 (CC's
+// MAX_INLINE_DEFAULT).
+func AppendRouteInlined(buf *bytes.Buffer, r V3Route, in Inline, x *RouteInlined) error {
+	res := V2RouteResource{Metadata: v2Metadata("routes", r.GUID, r.CreatedAt, r.UpdatedAt), Entity: RouteEntity(r, x.Domain)}
+	e := &res.Entity
+	var err error
+	if in.Wants("domain") && x.Domain != nil {
+		if e.Domain, err = renderJSON(func(b *bytes.Buffer) error { return AppendDomainViaDomains(b, *x.Domain) }); err != nil {
+			return err
+		}
+	}
+	if in.Wants("space") && x.Space != nil {
+		if e.Space, err = renderJSON(func(b *bytes.Buffer) error { return AppendSpaceResource(b, *x.Space) }); err != nil {
+			return err
+		}
+	}
+	if in.Wants("apps") && x.HasApps && len(x.Apps) <= maxInline {
+		if e.Apps, err = renderArray(len(x.Apps), func(b *bytes.Buffer, i int) error { b.Write(x.Apps[i]); return nil }); err != nil {
+			return err
+		}
+	}
 	return encodeJSON(buf, &res)
 }
 
@@ -118,11 +164,15 @@ func AppRouteMappings(appGUID string, routes []V3Route) []RouteMapping {
 	return out
 }
 
-// AppendRouteMappingResource writes the v2 route mapping resource of m.
-// v3 destinations carry no times, so the route's stand in.
+// AppendRouteMappingResource writes the v2 route mapping resource of m:
+// the destination's times, or the route's where v3 shows none.
 func AppendRouteMappingResource(buf *bytes.Buffer, m RouteMapping) error {
+	created, updated := m.Destination.CreatedAt, m.Destination.UpdatedAt
+	if created.IsZero() {
+		created, updated = m.Route.CreatedAt, m.Route.UpdatedAt
+	}
 	res := V2RouteMappingResource{
-		Metadata: v2Metadata("route_mappings", m.Destination.GUID, m.Route.CreatedAt, m.Route.UpdatedAt),
+		Metadata: v2Metadata("route_mappings", m.Destination.GUID, created, updated),
 		Entity: V2RouteMappingEntity{
 			AppPort:   m.Destination.Port,
 			AppGUID:   m.Destination.App.GUID,

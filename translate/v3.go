@@ -215,6 +215,11 @@ type V3Domain struct {
 	UpdatedAt          time.Time `json:"updated_at"`
 	Relationships      struct {
 		Organization V3ToOne `json:"organization"`
+		// SharedOrganizations are the orgs a private domain is shared
+		// with, those the reader can see.
+		SharedOrganizations struct {
+			Data []V3GUIDRef `json:"data"`
+		} `json:"shared_organizations"`
 	} `json:"relationships"`
 }
 
@@ -223,6 +228,10 @@ type V3Destination struct {
 	GUID string           `json:"guid"`
 	App  V3DestinationApp `json:"app"`
 	Port *int             `json:"port"`
+	// CreatedAt and UpdatedAt are the route mapping's own times (zero
+	// when the Cloud Controller does not show them).
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // V3DestinationApp names the app and process a destination points at.

@@ -9,13 +9,13 @@ import (
 // ListQuery is a GET /v3/organizations, /v3/spaces or /v3/stacks request.
 // nil filters are left out; OrgGUIDs applies to spaces only.
 type ListQuery struct {
-	Names, OrgGUIDs []string
-	Page, PerPage   int
-	OrderBy         string
+	Names, OrgGUIDs, GUIDs []string
+	Page, PerPage          int
+	OrderBy                string
 }
 
 func (q ListQuery) encode() string {
-	return encodeList(map[string][]string{"names": q.Names, "organization_guids": q.OrgGUIDs}, q.Page, q.PerPage, q.OrderBy)
+	return encodeList(map[string][]string{"names": q.Names, "organization_guids": q.OrgGUIDs, "guids": q.GUIDs}, q.Page, q.PerPage, q.OrderBy)
 }
 
 // ListOrgs is GET /v3/organizations: the organizations the user can see.
