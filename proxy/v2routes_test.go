@@ -1,0 +1,178 @@
+package proxy
+
+import (
+	"encoding/json"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	cfclient "github.com/cloudfoundry-community/go-cfclient"
+
+	"capibridge/backend"
+)
+
+// go-cfclient's last v2 release creates, lists, reads, maps and deletes
+// routes and route mappings through the gateway in front of the embedded
+// CF (MAPPING-routes §9.19.5).
+func TestV2RoutesGoCFClient(t *testing.T) {
+	s := startStack(t, nil)
+	app := s.createApps(t, "developer", "routed")[0]
+	c, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens["developer"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	route, err := c.CreateRoute(cfclient.RouteRequest{DomainGuid: backend.SharedDomainGUID, SpaceGuid: backend.DemoSpaceGUID, Host: "web"})
+	if err != nil || route.Guid == "" || route.Host != "web" || route.Path != "" || route.Port != 0 || route.DomainGuid != backend.SharedDomainGUID ||
+		route.SpaceGuid != backend.DemoSpaceGUID {
+		t.Fatalf("CreateRoute: %v %+v", err, route)
+	}
+	if got, err := c.GetRouteByGuid(route.Guid); err != nil || got.Host != "web" {
+		t.Errorf("GetRouteByGuid: %v %+v", err, got)
+	}
+	// Route.Domain follows domain_url, which must name a working path.
+	if d, err := route.Domain(); err != nil || d.Name != backend.SharedDomainName {
+		t.Errorf("Route.Domain: %v %+v", err, d)
+	}
+	if rs, err := c.ListRoutes(); err != nil || len(rs) != 1 || rs[0].Guid != route.Guid {
+		t.Errorf("ListRoutes: %v %+v", err, rs)
+	}
+	if rs, err := c.ListRoutesByQuery(url.Values{"q": {"host:web", "domain_guid:" + backend.SharedDomainGUID}}); err != nil || len(rs) != 1 {
+		t.Errorf("ListRoutesByQuery: %v %+v", err, rs)
+	}
+	if rs, err := c.ListRoutesByQuery(url.Values{"q": {"host:other"}}); err != nil || len(rs) != 0 {
+		t.Errorf("ListRoutesByQuery other host: %v %+v", err, rs)
+	}
+	// A second create of the same route is RouteHostTaken.
+	_, err = c.CreateRoute(cfclient.RouteRequest{DomainGuid: backend.SharedDomainGUID, SpaceGuid: backend.DemoSpaceGUID, Host: "web"})
+	if err == nil || !strings.Contains(err.Error(), "CF-RouteHostTaken") {
+		t.Errorf("duplicate CreateRoute: %v", err)
+	}
+
+	// go-cfclient always sends app_port 0, which a buildpack app does not
+	// have open (§9.19.5).
+	if _, err := c.MappingAppAndRoute(cfclient.RouteMappingRequest{AppGUID: app, RouteGUID: route.Guid}); err == nil ||
+		!strings.Contains(err.Error(), "CF-RoutePortNotEnabledOnApp") {
+		t.Errorf("MappingAppAndRoute with app_port 0: %v", err)
+	}
+	m, err := c.MappingAppAndRoute(cfclient.RouteMappingRequest{AppGUID: app, RouteGUID: route.Guid, AppPort: 8080})
+	if err != nil || m.Guid == "" || m.AppGUID != app || m.RouteGUID != route.Guid || m.AppPort != 8080 {
+		t.Fatalf("MappingAppAndRoute: %v %+v", err, m)
+	}
+	if _, err := c.MappingAppAndRoute(cfclient.RouteMappingRequest{AppGUID: app, RouteGUID: route.Guid, AppPort: 8080}); err == nil ||
+		!strings.Contains(err.Error(), "CF-RouteMappingTaken") {
+		t.Errorf("second mapping: %v", err)
+	}
+	if got, err := c.GetRouteMappingByGuid(m.Guid); err != nil || got.AppGUID != app || got.RouteGUID != route.Guid {
+		t.Errorf("GetRouteMappingByGuid: %v %+v", err, got)
+	}
+	if ms, err := c.ListRouteMappings(); err != nil || len(ms) != 1 || ms[0].Guid != m.Guid {
+		t.Errorf("ListRouteMappings: %v %+v", err, ms)
+	}
+	if ms, err := c.ListRouteMappingsByQuery(url.Values{"q": {"app_guid:" + app}}); err != nil || len(ms) != 1 {
+		t.Errorf("ListRouteMappingsByQuery: %v %+v", err, ms)
+	}
+	if apps, err := c.ListAppsByRoute(route.Guid); err != nil || len(apps) != 1 || apps[0].Guid != app {
+		t.Errorf("ListAppsByRoute: %v %+v", err, apps)
+	}
+	if rs, err := c.GetAppRoutes(app); err != nil || len(rs) != 1 || rs[0].Guid != route.Guid {
+		t.Errorf("GetAppRoutes: %v %+v", err, rs)
+	}
+	if err := c.DeleteRouteMapping(m.Guid); err != nil {
+		t.Errorf("DeleteRouteMapping: %v", err)
+	}
+	if _, err := c.GetRouteMappingByGuid(m.Guid); err == nil || !strings.Contains(err.Error(), "CF-RouteMappingNotFound") {
+		t.Errorf("mapping after delete: %v", err)
+	}
+	// BindRoute is PUT /v2/routes/:guid/apps/:app: 201, also when mapped.
+	for range 2 {
+		if err := c.BindRoute(route.Guid, app); err != nil {
+			t.Errorf("BindRoute: %v", err)
+		}
+	}
+	if ms, err := c.ListRouteMappings(); err != nil || len(ms) != 1 || ms[0].AppPort != 8080 {
+		t.Errorf("mappings after BindRoute: %v %+v", err, ms)
+	}
+	// A mapped route is deleted with its mappings.
+	if err := c.DeleteRoute(route.Guid); err != nil {
+		t.Errorf("DeleteRoute: %v", err)
+	}
+	if _, err := c.GetRouteByGuid(route.Guid); err == nil || !strings.Contains(err.Error(), "CF-RouteNotFound") {
+		t.Errorf("route after delete: %v", err)
+	}
+	if rs, err := c.GetAppRoutes(app); err != nil || len(rs) != 0 {
+		t.Errorf("app routes after delete: %v %+v", err, rs)
+	}
+}
+
+// Private and shared domain writes through go-cfclient (§9.12, §9.13).
+func TestV2DomainWritesGoCFClient(t *testing.T) {
+	s := startStack(t, nil)
+	admin, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens["admin"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := admin.CreateDomain("private.example.org", backend.DemoOrgGUID)
+	if err != nil || d.Guid == "" || d.Name != "private.example.org" || d.OwningOrganizationGuid != backend.DemoOrgGUID {
+		t.Fatalf("CreateDomain: %v %+v", err, d)
+	}
+	if _, err := admin.CreateDomain("private.example.org", backend.DemoOrgGUID); err == nil || !strings.Contains(err.Error(), "CF-DomainNameTaken") {
+		t.Errorf("CreateDomain twice: %v", err)
+	}
+	if got, err := admin.GetDomainByGuid(d.Guid); err != nil || got.Name != d.Name {
+		t.Errorf("GetDomainByGuid: %v %+v", err, got)
+	}
+	sd, err := admin.CreateSharedDomain("shared.example.org", false, "")
+	if err != nil || sd.Guid == "" || sd.Name != "shared.example.org" || sd.Internal {
+		t.Fatalf("CreateSharedDomain: %v %+v", err, sd)
+	}
+	if ds, err := admin.ListSharedDomains(); err != nil || len(ds) != 2 {
+		t.Errorf("ListSharedDomains: %v %+v", err, ds)
+	}
+	// A developer may not create shared domains.
+	dev, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens["developer"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dev.CreateSharedDomain("dev.example.org", false, ""); err == nil || !strings.Contains(err.Error(), "CF-NotAuthorized") {
+		t.Errorf("developer CreateSharedDomain: %v", err)
+	}
+	// A domain with routes is refused without recursive.
+	r := s.do("POST", s.gwURL+"/v2/routes", "developer", []byte(`{"host":"x","domain_guid":"`+d.Guid+`","space_guid":"`+backend.DemoSpaceGUID+`"}`))
+	if r.status != 201 {
+		t.Fatalf("route on the private domain: %d %s", r.status, r.body)
+	}
+	if err := admin.DeleteDomain(d.Guid); err == nil || !strings.Contains(err.Error(), "CF-AssociationNotEmpty") {
+		t.Errorf("DeleteDomain with routes: %v", err)
+	}
+	r = s.do("DELETE", s.gwURL+"/v2/private_domains/"+d.Guid+"?recursive=true&async=true", "admin", nil)
+	var job struct {
+		Entity struct{ GUID, Status string } `json:"entity"`
+	}
+	if r.status != 202 || json.Unmarshal(r.body, &job) != nil || job.Entity.Status != "queued" {
+		t.Fatalf("async recursive delete: %d %s", r.status, r.body)
+	}
+	s.waitV2Job(t, job.Entity.GUID)
+	if _, err := admin.GetDomainByGuid(d.Guid); err == nil || !strings.Contains(err.Error(), "CF-DomainNotFound") {
+		t.Errorf("domain after delete: %v", err)
+	}
+	if err := admin.DeleteSharedDomain(sd.Guid, false); err != nil {
+		t.Errorf("DeleteSharedDomain: %v", err)
+	}
+}
+
+// waitV2Job polls GET /v2/jobs/:guid until the job is finished.
+func (s *stack) waitV2Job(t *testing.T, guid string) {
+	t.Helper()
+	for range 100 {
+		r := s.do("GET", s.gwURL+"/v2/jobs/"+guid, "admin", nil)
+		if strings.Contains(string(r.body), `"status":"finished"`) {
+			return
+		}
+		if r.status != 200 || strings.Contains(string(r.body), `"status":"failed"`) {
+			t.Fatalf("job %s: %d %s", guid, r.status, r.body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("job %s did not finish", guid)
+}
