@@ -176,3 +176,50 @@ func (s *stack) waitV2Job(t *testing.T, guid string) {
 	}
 	t.Fatalf("job %s did not finish", guid)
 }
+
+// Route and domain pages are cached, and every write that changes what
+// they show (a route create, a mapping through the app, a route delete, a
+// domain create) is seen by the next read.
+func TestCacheRouteAndDomainPages(t *testing.T) {
+	s := startStack(t, nil)
+	app := s.createApps(t, "developer", "cached-routes")[0]
+	g := s.cachedGateway(t, s.cfURL, "", nil)
+	list := func(path string, want int) reply {
+		t.Helper()
+		r := s.do("GET", g.url+path, "developer", nil)
+		if n := listTotal(t, r); n != want {
+			t.Fatalf("%s: %d, want %d", path, n, want)
+		}
+		return r
+	}
+	list("/v2/routes?inline-relations-depth=1", 0)
+	if r := list("/v2/routes?inline-relations-depth=1", 0); !strings.Contains(cacheStatus(r), "hit") {
+		t.Errorf("second read not a hit: %q", cacheStatus(r))
+	}
+	r := s.do("POST", g.url+"/v2/routes", "developer", []byte(`{"host":"c","domain_guid":"`+backend.SharedDomainGUID+`","space_guid":"`+backend.DemoSpaceGUID+`"}`))
+	var route struct {
+		Metadata struct{ GUID string } `json:"metadata"`
+	}
+	if r.status != 201 || json.Unmarshal(r.body, &route) != nil {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	list("/v2/routes?inline-relations-depth=1", 1)
+	list("/v2/spaces/"+backend.DemoSpaceGUID+"/routes?inline-relations-depth=1", 1)
+	if r := s.do("PUT", g.url+"/v2/apps/"+app+"/routes/"+route.Metadata.GUID, "developer", nil); r.status != 201 {
+		t.Fatalf("map: %d %s", r.status, r.body)
+	}
+	if r := list("/v2/routes?inline-relations-depth=1", 1); !strings.Contains(string(r.body), `"name":"cached-routes"`) {
+		t.Errorf("the mapped app is not inlined after the map: %s", r.body)
+	}
+	if r := s.do("DELETE", g.url+"/v2/routes/"+route.Metadata.GUID, "developer", nil); r.status != 204 {
+		t.Fatalf("delete: %d %s", r.status, r.body)
+	}
+	list("/v2/routes?inline-relations-depth=1", 0)
+	list("/v2/spaces/"+backend.DemoSpaceGUID+"/routes?inline-relations-depth=1", 0)
+
+	list("/v2/shared_domains", 1)
+	if r := s.do("POST", g.url+"/v2/shared_domains", "admin", []byte(`{"name":"cached.example.org"}`)); r.status != 201 {
+		t.Fatalf("domain: %d %s", r.status, r.body)
+	}
+	list("/v2/shared_domains", 2)
+}
