@@ -126,6 +126,8 @@ func TestHostileInput(t *testing.T) {
 	}{
 		{"a 10 MB JSON body on a v2 write", s, post("/v2/apps", "Content-Length: "+strconv.Itoa(len(big))+"\r\n", big), 413, true, 10004},
 		{"a 10 MB chunked JSON body on a v2 write", s, post("/v2/apps", "Transfer-Encoding: chunked\r\n", chunked(big)), 413, true, 10004},
+		{"a 10 MB chunked JSON body on a route write", s, post("/v2/routes", "Transfer-Encoding: chunked\r\n", chunked(big)), 413, true, 10004},
+		{"a 10 MB JSON body on a domain write", s, post("/v2/shared_domains", "Content-Length: "+strconv.Itoa(len(big))+"\r\n", big), 413, true, 10004},
 		{"a 10 MB JSON body on a v3 write", s, post("/v3/apps", "Content-Length: "+strconv.Itoa(len(big))+"\r\n", big), 413, false, 10004},
 		{"a 10 MB chunked JSON body on a v3 write", s, post("/v3/apps", "Transfer-Encoding: chunked\r\n", chunked(big)), 413, false, 10004},
 		{"a body over a configured limit", small, post("/v2/apps", "Content-Length: "+strconv.Itoa(100<<10)+"\r\n", create(100<<10)), 413, true, 10004},

@@ -168,8 +168,8 @@ func deprecatedWarning(h v2Handler) v2Handler {
 }
 
 // createSharedDomain is POST /v2/shared_domains (§9.12.2).
-func createSharedDomain(g *Gateway, ctx *fasthttp.RequestCtx) (translate.V3Domain, error) {
-	req, err := translate.ParseSharedDomainRequest(ctx.PostBody())
+func createSharedDomain(g *Gateway, ctx *fasthttp.RequestCtx, body []byte) (translate.V3Domain, error) {
+	req, err := translate.ParseSharedDomainRequest(body)
 	if err != nil {
 		return translate.V3Domain{}, err
 	}
@@ -177,8 +177,8 @@ func createSharedDomain(g *Gateway, ctx *fasthttp.RequestCtx) (translate.V3Domai
 }
 
 // createPrivateDomain is POST /v2/private_domains (§9.13.2).
-func createPrivateDomain(g *Gateway, ctx *fasthttp.RequestCtx) (translate.V3Domain, error) {
-	req, err := translate.ParsePrivateDomainRequest(ctx.PostBody(), true)
+func createPrivateDomain(g *Gateway, ctx *fasthttp.RequestCtx, body []byte) (translate.V3Domain, error) {
+	req, err := translate.ParsePrivateDomainRequest(body, true)
 	if err != nil {
 		return translate.V3Domain{}, err
 	}
@@ -207,7 +207,7 @@ func (g *Gateway) createDomain(ctx *fasthttp.RequestCtx, req translate.DomainReq
 // exclude_in: :update, so the body is ignored and the domain answered
 // unchanged, to admins only (§9.12.2). The scope decides, which spares a
 // v3 write to probe the role.
-func updateSharedDomain(g *Gateway, ctx *fasthttp.RequestCtx, guid string) (translate.V3Domain, error) {
+func updateSharedDomain(g *Gateway, ctx *fasthttp.RequestCtx, guid string, body []byte) (translate.V3Domain, error) {
 	d, err := oneDomain(g, call(ctx), guid, translate.V3Domain.Shared)
 	if err != nil {
 		return d, err
@@ -221,8 +221,8 @@ func updateSharedDomain(g *Gateway, ctx *fasthttp.RequestCtx, guid string) (tran
 // updatePrivateDomain is PUT /v2/private_domains/:guid. v3 cannot rename a
 // domain nor move it: an update that asks for either is DomainInvalid (a
 // documented deviation), one that asks for neither is answered 201.
-func updatePrivateDomain(g *Gateway, ctx *fasthttp.RequestCtx, guid string) (translate.V3Domain, error) {
-	req, err := translate.ParsePrivateDomainRequest(ctx.PostBody(), false)
+func updatePrivateDomain(g *Gateway, ctx *fasthttp.RequestCtx, guid string, body []byte) (translate.V3Domain, error) {
+	req, err := translate.ParsePrivateDomainRequest(body, false)
 	if err != nil {
 		return translate.V3Domain{}, err
 	}

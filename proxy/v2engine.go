@@ -49,11 +49,12 @@ type v2Resource[T any] struct {
 
 	// guid names a resource, for Location.
 	guid func(T) string
-	// create and update answer the resource written (the request's body
-	// and parameters are theirs to read); remove starts a delete and
-	// returns the v3 job that finishes it ("" when it is done).
-	create func(g *Gateway, ctx *fasthttp.RequestCtx) (T, error)
-	update func(g *Gateway, ctx *fasthttp.RequestCtx, guid string) (T, error)
+	// create and update answer the resource written from the request's
+	// body (read within server.max_request_body_bytes) and parameters;
+	// remove starts a delete and returns the v3 job that finishes it (""
+	// when it is done).
+	create func(g *Gateway, ctx *fasthttp.RequestCtx, body []byte) (T, error)
+	update func(g *Gateway, ctx *fasthttp.RequestCtx, guid string, body []byte) (T, error)
 	remove func(g *Gateway, ctx *fasthttp.RequestCtx, guid string) (string, error)
 	// async: a DELETE with async=true answers 202 and the v2 job at once
 	// (BaseController#async?); otherwise the gateway waits for it, as v2
@@ -160,7 +161,11 @@ func (r *v2Resource[T]) createHandler(g *Gateway, ctx *fasthttp.RequestCtx) erro
 	if _, err := g.objectParams(ctx); err != nil {
 		return err
 	}
-	item, err := r.create(g, ctx)
+	body, err := g.readBody(ctx)
+	if err != nil {
+		return err
+	}
+	item, err := r.create(g, ctx, body)
 	if err != nil {
 		return err
 	}
@@ -174,7 +179,11 @@ func (r *v2Resource[T]) updateHandler(g *Gateway, ctx *fasthttp.RequestCtx) erro
 	if _, err := g.objectParams(ctx); err != nil {
 		return err
 	}
-	item, err := r.update(g, ctx, pathParam(ctx, 1))
+	body, err := g.readBody(ctx)
+	if err != nil {
+		return err
+	}
+	item, err := r.update(g, ctx, pathParam(ctx, 1), body)
 	if err != nil {
 		return err
 	}

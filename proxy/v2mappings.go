@@ -167,9 +167,9 @@ var routeMappingsUnder = &v2Under[translate.RouteMapping]{
 // app's web process, the same space, the port the app has open (docker
 // apps skip the check), and a mapping that exists is RouteMappingTaken,
 // unlike PUT /v2/routes/:guid/apps/:app_guid.
-func createRouteMapping(g *Gateway, ctx *fasthttp.RequestCtx) (translate.RouteMapping, error) {
+func createRouteMapping(g *Gateway, ctx *fasthttp.RequestCtx, body []byte) (translate.RouteMapping, error) {
 	var m translate.RouteMapping
-	req, err := translate.ParseRouteMappingRequest(ctx.PostBody())
+	req, err := translate.ParseRouteMappingRequest(body)
 	if err != nil {
 		return m, err
 	}

@@ -180,9 +180,9 @@ func (g *Gateway) renderWebApps(c ccv3.Call, rs []translate.V3Route, in translat
 // createRoute is POST /v2/routes (§9.5): the body, then generate_port,
 // then the domain (v3 would pick a tcp route's port where v2 refuses one
 // without), then POST /v3/routes with v3's refusals in v2's words.
-func createRoute(g *Gateway, ctx *fasthttp.RequestCtx) (translate.V3Route, error) {
+func createRoute(g *Gateway, ctx *fasthttp.RequestCtx, body []byte) (translate.V3Route, error) {
 	var rt translate.V3Route
-	req, err := translate.ParseRouteRequest(ctx.PostBody(), true)
+	req, err := translate.ParseRouteRequest(body, true)
 	if err != nil {
 		return rt, err
 	}
@@ -212,11 +212,11 @@ func createRoute(g *Gateway, ctx *fasthttp.RequestCtx) (translate.V3Route, error
 	if te := translate.RouteCheck(req, d, generate); te != nil {
 		return rt, withCause(te, nil)
 	}
-	body, err := translate.V3RouteCreate(req, generate)
+	v3body, err := translate.V3RouteCreate(req, generate)
 	if err != nil {
 		return rt, err
 	}
-	rt, err = g.v3.CreateRoute(c, body)
+	rt, err = g.v3.CreateRoute(c, v3body)
 	if errors.As(err, &e) {
 		if te := translate.RouteCreateError(e.Status, e.Title(), e.Detail(), req); te != nil {
 			return rt, withCause(te, err)
@@ -235,8 +235,8 @@ func createRoute(g *Gateway, ctx *fasthttp.RequestCtx) (translate.V3Route, error
 // route's host, path, port or domain: an update that asks for the values
 // the route has is answered 201, any other change is RouteInvalid (a
 // documented deviation; no client of §9.19 sends one).
-func updateRoute(g *Gateway, ctx *fasthttp.RequestCtx, guid string) (translate.V3Route, error) {
-	req, err := translate.ParseRouteRequest(ctx.PostBody(), false)
+func updateRoute(g *Gateway, ctx *fasthttp.RequestCtx, guid string, body []byte) (translate.V3Route, error) {
+	req, err := translate.ParseRouteRequest(body, false)
 	if err != nil {
 		return translate.V3Route{}, err
 	}
