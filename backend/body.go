@@ -18,13 +18,23 @@ type object map[string]json.RawMessage
 // keys are all in allowed. Malformed JSON is 400 MessageParseError; unknown
 // keys are 422 "Unknown field(s)", as CC's BaseMessage says.
 func decodeObject(body []byte, allowed ...string) (object, error) {
+	o, err := decodeAny(body)
+	if err != nil {
+		return nil, err
+	}
+	if err := o.only(allowed...); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// decodeAny parses a request body that must be one JSON object, whatever
+// its keys, for a message that reports unknown keys among its other errors.
+func decodeAny(body []byte) (object, error) {
 	var o object
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&o); err != nil || o == nil || dec.More() {
 		return nil, errParse("invalid request body")
-	}
-	if err := o.only(allowed...); err != nil {
-		return nil, err
 	}
 	return o, nil
 }
@@ -127,14 +137,22 @@ func (o object) metadata() (*metadataPatch, error) {
 	if m == nil || err != nil {
 		return nil, err
 	}
+	// MetadataValidator's texts: unexpected keys listed with spaces between.
 	if err := m.only("labels", "annotations"); err != nil {
-		return nil, err
+		var unexpected []string
+		for k := range m {
+			if k != "labels" && k != "annotations" {
+				unexpected = append(unexpected, "'"+k+"'")
+			}
+		}
+		sort.Strings(unexpected)
+		return nil, errUnprocessable("Metadata has unexpected field(s): " + strings.Join(unexpected, " "))
 	}
 	var p metadataPatch
 	for _, kind := range []string{"labels", "annotations"} {
-		raw, err := m.sub(kind, "Metadata "+kind)
+		raw, err := m.sub(kind, "")
 		if err != nil {
-			return nil, err
+			return nil, errUnprocessable("Metadata '" + kind + "' is not an object")
 		}
 		vals := map[string]*string{}
 		for k, v := range raw {

@@ -90,6 +90,15 @@ type sharedOrgsJSON struct {
 	Data []guidJSON `json:"data"`
 }
 
+// sharedOrgsOf renders the guids of the orgs a domain is shared with.
+func sharedOrgsOf(guids []string) sharedOrgsJSON {
+	out := sharedOrgsJSON{Data: make([]guidJSON, len(guids))}
+	for i := range guids {
+		out.Data[i] = guidJSON{GUID: &guids[i]}
+	}
+	return out
+}
+
 // sharedOrgsData is the data of DomainSharedOrgsPresenter: the orgs the
 // domain is shared with that the caller sees.
 func (s *Server) sharedOrgsData(r *request, domainGUID string) (sharedOrgsJSON, error) {
@@ -97,9 +106,23 @@ func (s *Server) sharedOrgsData(r *request, domainGUID string) (sharedOrgsJSON, 
 	if err != nil {
 		return sharedOrgsJSON{}, errInternal(err)
 	}
-	out := sharedOrgsJSON{Data: []guidJSON{}}
-	for _, g := range shared[domainGUID] {
-		out.Data = append(out.Data, guidJSON{GUID: &g})
+	return sharedOrgsOf(shared[domainGUID]), nil
+}
+
+// presentDomains renders a page of domains, each with the orgs it is shared
+// with that the caller sees (DomainsController#presenter_args).
+func (s *Server) presentDomains(r *request, ds []store.Domain) ([]domainJSON, error) {
+	guids := make([]string, len(ds))
+	for i, d := range ds {
+		guids[i] = d.GUID
+	}
+	shared, err := s.store.SharedOrgs(r.ctx, r.user.viewer(), guids)
+	if err != nil {
+		return nil, errInternal(err)
+	}
+	out := make([]domainJSON, len(ds))
+	for i, d := range ds {
+		out[i] = presentDomain(r.base, d, shared[d.GUID])
 	}
 	return out, nil
 }
@@ -144,22 +167,29 @@ func (s *Server) shareDomain(r *request) error {
 	if err != nil {
 		return err
 	}
-	if d.OrgGUID == "" {
-		if !r.user.admin() {
-			return errNotAuthorized()
-		}
-	} else {
-		owner, err := s.orgAccessOf(r, d.OrgGUID)
-		if err != nil {
-			return errInternal(err)
-		}
-		if !owner.write {
-			return errNotAuthorized()
-		}
-		if !owner.active {
-			return errOrgSuspended()
-		}
+	if err := s.domainWriteErr(r, d); err != nil {
+		return err
 	}
+	if err := s.verifySharedOrgs(r, guids, d.OrgGUID); err != nil {
+		return err
+	}
+	if d.OrgGUID == "" {
+		return errUnprocessable("Domains cannot be shared with other organizations unless they are scoped to an organization.")
+	}
+	if err := s.store.ShareDomain(r.ctx, d.GUID, guids); err != nil {
+		return errInternal(err)
+	}
+	out, err := s.sharedOrgsData(r, d.GUID)
+	if err != nil {
+		return err
+	}
+	return r.reply(200, out)
+}
+
+// verifySharedOrgs checks the orgs a domain of the org owner ("" for a
+// shared domain) is to be shared with, in the order and with the texts of
+// DomainsController#verify_shared_organizations_guids!.
+func (s *Server) verifySharedOrgs(r *request, guids []string, owner string) error {
 	orgs := make([]orgAccess, 0, len(guids))
 	for _, g := range guids {
 		acc, err := s.orgAccessOf(r, g)
@@ -185,20 +215,10 @@ func (s *Server) shareDomain(r *request) error {
 			return errUnprocessable("Organization '" + acc.org.Name + "' is suspended.")
 		}
 	}
-	if d.OrgGUID != "" && slices.Contains(guids, d.OrgGUID) {
+	if owner != "" && slices.Contains(guids, owner) {
 		return errUnprocessable("Domain cannot be shared with owning organization.")
 	}
-	if d.OrgGUID == "" {
-		return errUnprocessable("Domains cannot be shared with other organizations unless they are scoped to an organization.")
-	}
-	if err := s.store.ShareDomain(r.ctx, d.GUID, guids); err != nil {
-		return errInternal(err)
-	}
-	out, err := s.sharedOrgsData(r, d.GUID)
-	if err != nil {
-		return err
-	}
-	return r.reply(200, out)
+	return nil
 }
 
 // unshareDomain is DELETE /v3/domains/:guid/relationships/shared_organizations/:org_guid:

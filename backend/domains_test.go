@@ -2,7 +2,6 @@ package backend
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -234,20 +233,13 @@ func TestRoleDomains(t *testing.T) {
 					}
 				}
 				fill := strings.NewReplacer("{domain}", guid, "{name}", name, "{org}", DemoOrgGUID, "{otherOrg}", otherOrgGUID)
-				var body any
-				if row.body != nil {
-					b, err := json.Marshal(row.body)
-					if err != nil {
-						t.Fatal(err)
-					}
-					body = fill.Replace(string(b))
-				}
+				path, body := row.filled(t, fill)
 				before, err := st.SharedOrgs(ctx, store.Viewer{All: true}, []string{guid})
 				if err != nil {
 					t.Fatal(err)
 				}
 				want := row.want[user]
-				want.assert(t, v.do(row.method, fill.Replace(row.path), user, body))
+				want.assert(t, v.do(row.method, path, user, body))
 				after, err := st.SharedOrgs(ctx, store.Viewer{All: true}, []string{guid})
 				if err != nil {
 					t.Fatal(err)

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/google/uuid"
+
 	"capibridge/backend/store"
 )
 
@@ -54,24 +56,44 @@ func (s *Server) runJob(j store.Job) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		state, errs := store.JobComplete, json.RawMessage("[]")
-		switch j.Operation {
-		case "app.delete":
-			if err := s.store.DeleteApp(ctx, j.ResourceGUID); err != nil && !errors.Is(err, store.ErrNotFound) {
-				s.log.Error("app delete job failed", "job", j.GUID, "app", j.ResourceGUID, "err", err)
-				state = store.JobFailed
-				errs, _ = json.Marshal([]errorEntry{{Detail: "An unknown error occurred.", Title: "UnknownError", Code: 10001}})
-			}
-		case "space.delete_unmapped_routes":
-			if _, err := s.store.DeleteUnmappedRoutes(ctx, j.ResourceGUID); err != nil {
-				s.log.Error("unmapped routes delete job failed", "job", j.GUID, "space", j.ResourceGUID, "err", err)
-				state = store.JobFailed
-				errs, _ = json.Marshal([]errorEntry{{Detail: "An unknown error occurred.", Title: "UnknownError", Code: 10001}})
-			}
+		if err := s.jobWork(ctx, j); err != nil && !errors.Is(err, store.ErrNotFound) {
+			s.log.Error("job failed", "job", j.GUID, "operation", j.Operation, "resource", j.ResourceGUID, "err", err)
+			state = store.JobFailed
+			errs, _ = json.Marshal([]errorEntry{{Detail: "An unknown error occurred.", Title: "UnknownError", Code: 10001}})
 		}
 		if err := s.store.FinishJob(ctx, j.GUID, state, errs); err != nil {
 			s.log.Error("finishing job", "job", j.GUID, "err", err)
 		}
 	}()
+}
+
+// jobWork does what a job of j's operation does when it runs; the other
+// operations did their work when they were asked for. A resource already
+// gone (ErrNotFound) is a job done, as CC's DeleteActionJob ignores it.
+func (s *Server) jobWork(ctx context.Context, j store.Job) error {
+	switch j.Operation {
+	case "app.delete":
+		return s.store.DeleteApp(ctx, j.ResourceGUID)
+	case "space.delete_unmapped_routes":
+		_, err := s.store.DeleteUnmappedRoutes(ctx, j.ResourceGUID)
+		return err
+	case "domain.delete":
+		return s.store.DeleteDomain(ctx, j.ResourceGUID)
+	}
+	return nil
+}
+
+// startJob records a PROCESSING job of op on the resource guid, runs it in
+// the background and answers 202 with its Location.
+func (s *Server) startJob(r *request, op, guid string) error {
+	now := s.store.Now()
+	job := store.Job{GUID: uuid.NewString(), Operation: op, State: store.JobProcessing, ResourceGUID: guid,
+		UserGUID: r.user.GUID, CreatedAt: now, UpdatedAt: now}
+	if err := s.store.CreateJob(r.ctx, job); err != nil {
+		return errInternal(err)
+	}
+	s.runJob(job)
+	return r.accepted(job.GUID)
 }
 
 // resumeJobs restarts the jobs a previous run left PROCESSING.

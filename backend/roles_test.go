@@ -206,6 +206,20 @@ type roleRow struct {
 	want   map[string]roleWant
 }
 
+// filled is the row's path and body with the placeholders replaced; the
+// body is sent as the JSON text of row.body.
+func (row roleRow) filled(t testing.TB, fill *strings.Replacer) (string, any) {
+	t.Helper()
+	if row.body == nil {
+		return fill.Replace(row.path), nil
+	}
+	b, err := json.Marshal(row.body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fill.Replace(row.path), fill.Replace(string(b))
+}
+
 // roleAnonRows are the routes CC serves without a token (RootController and
 // ApplicationController::ANONYMOUSLY_AVAILABLE).
 var roleAnonRows = []roleRow{
@@ -330,6 +344,10 @@ func roleReadRows() []roleRow {
 			roleOK(200, roleField("state", store.JobComplete)), roleOK(200, roleField("operation", "app.delete")), roleNotFound("Job"), roleNotFound("Job"))},
 		{"admin's job", "GET", "/v3/jobs/{adminJob}", nil, rolePer(seen, roleNotFound("Job"), roleNotFound("Job"), roleNotFound("Job"))},
 		{"missing job", "GET", "/v3/jobs/" + roleMissingGUID, nil, roleAll(roleNotFound("Job"))},
+		// No route service binding exists (route_bindings.go): an empty
+		// list for everyone, and no binding to find.
+		{"service route bindings", "GET", "/v3/service_route_bindings?route_guids={app}&include=service_instance", nil, roleAll(roleOK(200, roleTotal(0)))},
+		{"service route binding", "GET", "/v3/service_route_bindings/{app}", nil, roleAll(roleNotFound("Service route binding"))},
 	}
 }
 

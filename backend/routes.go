@@ -26,11 +26,13 @@ type domainJSON struct {
 	Internal           bool      `json:"internal"`
 	RouterGroup        *guidJSON `json:"router_group"`
 	SupportedProtocols []string  `json:"supported_protocols"`
-	Relationships      struct {
-		Organization        toOne `json:"organization"`
-		SharedOrganizations struct {
-			Data []guidJSON `json:"data"`
-		} `json:"shared_organizations"`
+	// EnforceRoutePolicies and RoutePoliciesScope are shown only while
+	// enforcement is on.
+	EnforceRoutePolicies bool    `json:"enforce_route_policies,omitempty"`
+	RoutePoliciesScope   *string `json:"route_policies_scope,omitempty"`
+	Relationships        struct {
+		Organization        toOne          `json:"organization"`
+		SharedOrganizations sharedOrgsJSON `json:"shared_organizations"`
 	} `json:"relationships"`
 	Metadata metadataJSON `json:"metadata"`
 	Links    struct {
@@ -41,15 +43,18 @@ type domainJSON struct {
 	} `json:"links"`
 }
 
-// presentDomain renders a domain. Sharing a private domain with other orgs
-// is not modelled, so shared_organizations is always empty.
-func presentDomain(base string, d store.Domain) domainJSON {
+// presentDomain renders a domain shared with the orgs sharedWith, those the
+// caller sees (DomainPresenter#shared_org_guids).
+func presentDomain(base string, d store.Domain, sharedWith []string) domainJSON {
 	j := domainJSON{GUID: d.GUID, CreatedAt: timestamp(d.CreatedAt), UpdatedAt: timestamp(d.UpdatedAt), Name: d.Name, Internal: d.Internal,
 		SupportedProtocols: d.Protocols, Metadata: meta(d.Labels, d.Annotations)}
 	if d.RouterGroupGUID != nil {
 		j.RouterGroup = &guidJSON{GUID: d.RouterGroupGUID}
 	}
-	j.Relationships.SharedOrganizations.Data = []guidJSON{}
+	if d.EnforceRoutePolicies {
+		j.EnforceRoutePolicies, j.RoutePoliciesScope = true, d.RoutePoliciesScope
+	}
+	j.Relationships.SharedOrganizations = sharedOrgsOf(sharedWith)
 	self := base + "/v3/domains/" + d.GUID
 	j.Links.Self = link{Href: self}
 	j.Links.RouteReservations = link{Href: self + "/route_reservations"}
@@ -73,7 +78,7 @@ var domainResource = &resource[store.Domain, store.DomainFilter, domainJSON]{
 	},
 	list:    (*store.Store).ListDomains,
 	get:     (*store.Store).GetDomain,
-	present: each(func(r *request, d store.Domain) domainJSON { return presentDomain(r.base, d) }),
+	present: (*Server).presentDomains,
 }
 
 type destinationJSON struct {
@@ -283,7 +288,9 @@ func (s *Server) includeForRoutes(r *request, include map[string]bool, routes []
 	for _, rt := range routes {
 		if include["domain"] && !seenDomain[rt.DomainGUID] {
 			seenDomain[rt.DomainGUID] = true
-			inc.Domains = append(inc.Domains, presentDomain(r.base, domains[rt.DomainGUID]))
+			// IncludeRouteDomainDecorator gives DomainPresenter no visible
+			// orgs, so it shows none of the orgs a domain is shared with.
+			inc.Domains = append(inc.Domains, presentDomain(r.base, domains[rt.DomainGUID], nil))
 		}
 		if !seenSpace[rt.SpaceGUID] {
 			seenSpace[rt.SpaceGUID] = true
@@ -320,9 +327,11 @@ func (s *Server) includeForRoutes(r *request, include map[string]bool, routes []
 
 // listRouteDestinations is GET /v3/routes/:guid/destinations: every
 // destination of the route, unpaged (RouteDestinationsPresenter), filtered
-// by guids and app_guids (RouteDestinationsListMessage).
+// by guids and app_guids (RouteDestinationsListMessage). Any other key is
+// 422, checked before the route (RoutesController#index_destinations
+// calls unprocessable!).
 func (s *Server) listRouteDestinations(r *request) error {
-	if err := r.query.allow("guids", "app_guids"); err != nil {
+	if err := unprocessableQuery(r.query.allow("guids", "app_guids")); err != nil {
 		return err
 	}
 	rt, err := routeResource.find(s, r, r.params[0])
@@ -511,12 +520,8 @@ func (s *Server) createRoute(r *request) error {
 // checkRoute applies the Route model's validations, with RouteCreate's
 // texts, and picks a port for a tcp route that has none.
 func (s *Server) checkRoute(r *request, rt *store.Route, sp store.Space, d store.Domain) error {
-	if d.OrgGUID != "" && d.OrgGUID != sp.OrgGUID {
-		org, err := s.store.GetOrg(r.ctx, store.Viewer{All: true}, sp.OrgGUID)
-		if err != nil {
-			return errInternal(err)
-		}
-		return errUnprocessable("Invalid domain. Domain '" + d.Name + "' is not available in organization '" + org.Name + "'.")
+	if err := s.domainUsableIn(r, d, sp.OrgGUID); err != nil {
+		return err
 	}
 	if contains(d.Protocols, "tcp") {
 		switch {
@@ -558,6 +563,27 @@ func (s *Server) checkRoute(r *request, rt *store.Route, sp store.Space, d store
 		return errUnprocessable("Host combined with domain name must be no more than 253 characters.")
 	}
 	return nil
+}
+
+// domainUsableIn refuses a private domain that the org neither owns nor
+// is shared with (Domain#usable_by_organization?), with RouteCreate's text.
+func (s *Server) domainUsableIn(r *request, d store.Domain, orgGUID string) error {
+	if d.OrgGUID == "" || d.OrgGUID == orgGUID {
+		return nil
+	}
+	all := store.Viewer{All: true}
+	shared, err := s.store.SharedOrgs(r.ctx, all, []string{d.GUID})
+	if err != nil {
+		return errInternal(err)
+	}
+	if contains(shared[d.GUID], orgGUID) {
+		return nil
+	}
+	org, err := s.store.GetOrg(r.ctx, all, orgGUID)
+	if err != nil {
+		return errInternal(err)
+	}
+	return errUnprocessable("Invalid domain. Domain '" + d.Name + "' is not available in organization '" + org.Name + "'.")
 }
 
 // routeTaken is RouteCreate's text for an address already in use.
@@ -608,14 +634,7 @@ func (s *Server) deleteRoute(r *request) error {
 	if err := s.store.DeleteRoute(r.ctx, rt.GUID, ev); err != nil {
 		return storeErr(err, "Route")
 	}
-	now := s.store.Now()
-	job := store.Job{GUID: uuid.NewString(), Operation: "route.delete", State: store.JobProcessing, ResourceGUID: rt.GUID,
-		UserGUID: r.user.GUID, CreatedAt: now, UpdatedAt: now}
-	if err := s.store.CreateJob(r.ctx, job); err != nil {
-		return errInternal(err)
-	}
-	s.runJob(job)
-	return r.accepted(job.GUID)
+	return s.startJob(r, "route.delete", rt.GUID)
 }
 
 // destinationReq is one destination of an insert or a replace.

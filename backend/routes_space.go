@@ -3,19 +3,26 @@ package backend
 import (
 	"errors"
 	"strings"
-
-	"github.com/google/uuid"
-
-	"capibridge/backend/store"
 )
 
 // showRoute is GET /v3/routes/:guid. RouteShowMessage's errors are 422,
 // not the list's 400 (RoutesController#show calls unprocessable! with
 // every message, joined), and it takes guid, which the path's overrides.
 func (s *Server) showRoute(r *request) error {
-	var problems []string
 	_, incErr := r.include(routeResource.includes...)
-	for _, err := range []error{r.query.allow("guid", "include"), incErr} {
+	if err := unprocessableQuery(r.query.allow("guid", "include"), incErr); err != nil {
+		return err
+	}
+	r.query = r.query.without("guid")
+	return routeResource.showOne(s)(r)
+}
+
+// unprocessableQuery turns the query errors of an action that validates its
+// query with unprocessable! into one 422 with every message, joined; nil
+// when errs are all nil.
+func unprocessableQuery(errs ...error) error {
+	var problems []string
+	for _, err := range errs {
 		var ae *apiError
 		if errors.As(err, &ae) {
 			problems = append(problems, strings.TrimPrefix(ae.Detail, "The query parameter is invalid: "))
@@ -24,8 +31,7 @@ func (s *Server) showRoute(r *request) error {
 	if len(problems) > 0 {
 		return errUnprocessable(strings.Join(problems, ", "))
 	}
-	r.query = r.query.without("guid")
-	return routeResource.showOne(s)(r)
+	return nil
 }
 
 // without returns q less key.
@@ -97,12 +103,5 @@ func (s *Server) deleteUnmappedRoutes(r *request) error {
 	if err := roles.writeErr(); err != nil {
 		return err
 	}
-	now := s.store.Now()
-	job := store.Job{GUID: uuid.NewString(), Operation: "space.delete_unmapped_routes", State: store.JobProcessing, ResourceGUID: sp.GUID,
-		UserGUID: r.user.GUID, CreatedAt: now, UpdatedAt: now}
-	if err := s.store.CreateJob(r.ctx, job); err != nil {
-		return errInternal(err)
-	}
-	s.runJob(job)
-	return r.accepted(job.GUID)
+	return s.startJob(r, "space.delete_unmapped_routes", sp.GUID)
 }

@@ -428,7 +428,9 @@ func (s *Server) buildRoutes() []route {
 		{get, p("/blobs/droplets/:guid"), true, s.serveBlobDroplet},
 
 		{get, p("/v3/domains"), false, domainResource.index(s)},
+		{post, p("/v3/domains"), false, s.createDomain},
 		{get, p("/v3/domains/:guid"), false, domainResource.showOne(s)},
+		{del, p("/v3/domains/:guid"), false, s.deleteDomain},
 		{get, p("/v3/domains/:guid/route_reservations"), false, s.routeReservations},
 		{post, p("/v3/domains/:guid/relationships/shared_organizations"), false, s.shareDomain},
 		{del, p("/v3/domains/:guid/relationships/shared_organizations/:org_guid"), false, s.unshareDomain},
@@ -452,6 +454,8 @@ func (s *Server) buildRoutes() []route {
 		{post, p("/v3/service_credential_bindings"), false, s.createServiceCredentialBinding},
 		{get, p("/v3/service_credential_bindings/:guid"), false, bindingResource.showOne(s)},
 		{del, p("/v3/service_credential_bindings/:guid"), false, s.deleteServiceCredentialBinding},
+		{get, p("/v3/service_route_bindings"), false, routeBindingResource.index(s)},
+		{get, p("/v3/service_route_bindings/:guid"), false, routeBindingResource.showOne(s)},
 		{get, p("/v3/service_credential_bindings/:guid/details"), false, s.getServiceCredentialBindingDetails},
 
 		{get, p("/v3/processes"), false, processResource.index(s)},

@@ -479,12 +479,5 @@ func (s *Server) deletePackage(r *request) error {
 	if err := os.Remove(s.staging.blobs.path(blobPackages, p.GUID)); err != nil && !os.IsNotExist(err) {
 		s.log.Warn("removing a deleted package's bits", "package", p.GUID, "err", err)
 	}
-	now := s.store.Now()
-	job := store.Job{GUID: uuid.NewString(), Operation: "package.delete", State: store.JobProcessing, ResourceGUID: p.GUID,
-		UserGUID: r.user.GUID, CreatedAt: now, UpdatedAt: now}
-	if err := s.store.CreateJob(r.ctx, job); err != nil {
-		return errInternal(err)
-	}
-	s.runJob(job)
-	return r.accepted(job.GUID)
+	return s.startJob(r, "package.delete", p.GUID)
 }

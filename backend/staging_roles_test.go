@@ -2,7 +2,6 @@ package backend
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -202,15 +201,8 @@ func TestRoleStagingWrites(t *testing.T) {
 						body, ct := multipartOf(t, nil, row.multipart, tgzOf(t, map[string]string{"./app/y": "y"}))
 						r = v.raw(row.method, fill.Replace(row.path), user, ct, body, false)
 					default:
-						var body any
-						if row.body != nil {
-							b, err := json.Marshal(row.body)
-							if err != nil {
-								t.Fatal(err)
-							}
-							body = fill.Replace(string(b))
-						}
-						r = v.do(row.method, fill.Replace(row.path), user, body)
+						path, body := row.filled(t, fill)
+						r = v.do(row.method, path, user, body)
 					}
 					want.assert(t, r)
 					if row.method == "GET" || row.effectless {

@@ -47,14 +47,16 @@ func (s *Store) SharedOrgs(ctx context.Context, v Viewer, domainGUIDs []string) 
 // ShareDomain shares a domain with orgs; orgs it is shared with already
 // stay as they are (DomainUpdateSharedOrgs adds only the new ones).
 func (s *Store) ShareDomain(ctx context.Context, domainGUID string, orgGUIDs []string) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
-		for _, o := range orgGUIDs {
-			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO domain_shared_orgs (domain_guid, org_guid) VALUES (?,?)`, domainGUID, o); err != nil {
-				return err
-			}
+	return s.write(ctx, func(tx *sql.Tx) error { return shareDomain(ctx, tx, domainGUID, orgGUIDs) })
+}
+
+func shareDomain(ctx context.Context, tx *sql.Tx, domainGUID string, orgGUIDs []string) error {
+	for _, o := range orgGUIDs {
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO domain_shared_orgs (domain_guid, org_guid) VALUES (?,?)`, domainGUID, o); err != nil {
+			return err
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // RemoveDomainShare stops sharing a domain with an org: ErrNotShared when

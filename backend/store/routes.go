@@ -15,10 +15,13 @@ type Domain struct {
 	OrgGUID         string
 	RouterGroupGUID *string
 	Protocols       []string
-	Labels          Metadata
-	Annotations     Metadata
-	CreatedAt       int64
-	UpdatedAt       int64
+	// EnforceRoutePolicies and RoutePoliciesScope are set at creation only.
+	EnforceRoutePolicies bool
+	RoutePoliciesScope   *string
+	Labels               Metadata
+	Annotations          Metadata
+	CreatedAt            int64
+	UpdatedAt            int64
 }
 
 // DomainFilter narrows a domains list.
@@ -30,6 +33,10 @@ type DomainFilter struct {
 	// InOrg keeps the domains usable in an org: the shared ones and those
 	// it owns or is shared with (GET /v3/organizations/:guid/domains).
 	InOrg string
+	// Under keeps the subdomains of a name: the names ending in "."+Under.
+	Under string
+	// NotOrg drops the domains an org owns.
+	NotOrg string
 }
 
 // Route is a v3 route. Port is nil for http routes.
@@ -81,14 +88,15 @@ type DestinationFilter struct {
 	AppGUIDs []string
 }
 
-const domainCols = "id, guid, name, internal, org_guid, router_group_guid, protocols, labels, annotations, created_at, updated_at"
+const domainCols = "id, guid, name, internal, org_guid, router_group_guid, protocols, enforce_route_policies, route_policies_scope, " +
+	"labels, annotations, created_at, updated_at"
 
 func scanDomain(r scanner) (Domain, error) {
 	var d Domain
-	var group sql.NullString
-	err := r.Scan(&d.ID, &d.GUID, &d.Name, &d.Internal, &d.OrgGUID, &group, jsonColumn{&d.Protocols}, &d.Labels, &d.Annotations,
-		&d.CreatedAt, &d.UpdatedAt)
-	d.RouterGroupGUID = nullStr(group)
+	var group, scope sql.NullString
+	err := r.Scan(&d.ID, &d.GUID, &d.Name, &d.Internal, &d.OrgGUID, &group, jsonColumn{&d.Protocols}, &d.EnforceRoutePolicies, &scope,
+		&d.Labels, &d.Annotations, &d.CreatedAt, &d.UpdatedAt)
+	d.RouterGroupGUID, d.RoutePoliciesScope = nullStr(group), nullStr(scope)
 	if d.Protocols == nil {
 		d.Protocols = []string{}
 	}
@@ -108,18 +116,22 @@ func visibleDomains(w *where, sc scope) {
 	w.add("(org_guid = '' OR "+orgs.clauses[0]+" OR guid IN (SELECT domain_guid FROM domain_shared_orgs WHERE "+orgs.clauses[0]+"))", args...)
 }
 
-// CreateDomain inserts a domain; a name already taken is ErrConflict.
-func (s *Store) CreateDomain(ctx context.Context, d Domain) error {
+// CreateDomain inserts a domain shared with the orgs sharedWith; a name
+// already taken is ErrConflict.
+func (s *Store) CreateDomain(ctx context.Context, d Domain, sharedWith ...string) error {
 	protocols := d.Protocols
 	if protocols == nil {
 		protocols = []string{"http"}
 	}
 	return s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO domains (guid, name, internal, org_guid, router_group_guid, protocols, labels,
-			annotations, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)`,
-			d.GUID, d.Name, d.Internal, d.OrgGUID, d.RouterGroupGUID, jsonText(protocols), jsonText(nonNil(d.Labels)),
-			jsonText(nonNil(d.Annotations)), d.CreatedAt, d.UpdatedAt)
-		return err
+		_, err := tx.ExecContext(ctx, `INSERT INTO domains (guid, name, internal, org_guid, router_group_guid, protocols,
+			enforce_route_policies, route_policies_scope, labels, annotations, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
+			d.GUID, d.Name, d.Internal, d.OrgGUID, d.RouterGroupGUID, jsonText(protocols), d.EnforceRoutePolicies, d.RoutePoliciesScope,
+			jsonText(nonNil(d.Labels)), jsonText(nonNil(d.Annotations)), d.CreatedAt, d.UpdatedAt)
+		if err != nil {
+			return err
+		}
+		return shareDomain(ctx, tx, d.GUID, sharedWith)
 	})
 }
 
@@ -132,6 +144,14 @@ func (f DomainFilter) conds(w *where) {
 	w.in("org_guid", f.OrgGUIDs)
 	if f.InOrg != "" {
 		w.add("(org_guid = '' OR org_guid = ? OR guid IN (SELECT domain_guid FROM domain_shared_orgs WHERE org_guid = ?))", f.InOrg, f.InOrg)
+	}
+	if f.Under != "" {
+		// LIKE is case-insensitive, as the name column is; a name has no
+		// "%" or "_" once DomainCreateMessage has read it.
+		w.add("name LIKE ?", "%."+f.Under)
+	}
+	if f.NotOrg != "" {
+		w.add("org_guid != ?", f.NotOrg)
 	}
 	w.labels("labels", f.Labels)
 }
