@@ -101,60 +101,6 @@ func writeSubList[T any](ctx *fasthttp.RequestCtx, lp translate.ListParams, filt
 	return writeV2List(ctx, lp, path, len(kept), len(page), func(b *bytes.Buffer, i int) error { return render(b, page[i]) })
 }
 
-// v2AppRoutes answers GET /v2/apps/:guid/routes: the app's routes with a
-// destination of its web process.
-func (g *Gateway) v2AppRoutes(ctx *fasthttp.RequestCtx) error {
-	lp, filters, err := g.subList(ctx, translate.RouteQueryKeys())
-	if err != nil {
-		return err
-	}
-	guid, c := pathParam(ctx, 1), call(ctx)
-	var routes []translate.V3Route
-	var domains []translate.V3Domain
-	err = parallel(
-		func() error { _, err := g.v3.WebProcess(c, guid); return err },
-		func() (err error) { routes, err = g.v3.AppRoutes(c, guid); return },
-		func() (err error) { domains, err = g.v3.Domains(c); return },
-	)
-	if err != nil {
-		return v2Error(err, guid)
-	}
-	byGUID := make(map[string]*translate.V3Domain, len(domains))
-	for i := range domains {
-		byGUID[domains[i].GUID] = &domains[i]
-	}
-	return writeSubList(ctx, lp, filters, translate.WebRoutes(guid, routes), translate.RouteField,
-		func(b *bytes.Buffer, r translate.V3Route) error {
-			return translate.AppendRouteResource(b, r, byGUID[r.Relationships.Domain.GUID()])
-		})
-}
-
-// v2AppRouteMappings answers GET /v2/apps/:guid/route_mappings: one mapping
-// per destination of the web process.
-func (g *Gateway) v2AppRouteMappings(ctx *fasthttp.RequestCtx) error {
-	// RouteMappingsController query_parameters: app_guid, route_guid.
-	lp, filters, err := g.subList(ctx, []string{"app_guid", "route_guid"})
-	if err != nil {
-		return err
-	}
-	guid, c := pathParam(ctx, 1), call(ctx)
-	var routes []translate.V3Route
-	err = parallel(
-		func() error { _, err := g.v3.WebProcess(c, guid); return err },
-		func() (err error) { routes, err = g.v3.AppRoutes(c, guid); return },
-	)
-	if err != nil {
-		return v2Error(err, guid)
-	}
-	field := func(m translate.RouteMapping, key string) string {
-		if key == "route_guid" {
-			return m.Route.GUID
-		}
-		return m.Destination.App.GUID
-	}
-	return writeSubList(ctx, lp, filters, translate.AppRouteMappings(guid, routes), field, translate.AppendRouteMappingResource)
-}
-
 // v2AppServiceBindings answers GET /v2/apps/:guid/service_bindings: the
 // app's bindings, each with its details (credentials), read per binding
 // under the fan-out bound.

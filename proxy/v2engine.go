@@ -81,6 +81,11 @@ type pageFunc[T any] func(lp translate.ListParams, aq translate.AppQuery, fs []t
 
 // serveList answers a list of the resource at path, read through page.
 func (r *v2Resource[T]) serveList(g *Gateway, ctx *fasthttp.RequestCtx, path string, page pageFunc[T]) error {
+	return r.serveListWith(g, ctx, path, r.keys, page)
+}
+
+// serveListWith is serveList with the q keys given.
+func (r *v2Resource[T]) serveListWith(g *Gateway, ctx *fasthttp.RequestCtx, path string, keys []string, page pageFunc[T]) error {
 	lp, err := g.listParams(ctx)
 	if err != nil {
 		return err
@@ -88,7 +93,7 @@ func (r *v2Resource[T]) serveList(g *Gateway, ctx *fasthttp.RequestCtx, path str
 	if err := translate.CheckOrderBy(lp, r.sortable...); err != nil {
 		return err
 	}
-	fs, err := translate.ParseQ(lp.Q, r.keys)
+	fs, err := translate.ParseQ(lp.Q, keys)
 	if err != nil {
 		return err
 	}
@@ -251,20 +256,53 @@ type v2Under[T any] struct {
 	// set, reads a page from the parsed q itself.
 	list func(c *ccv3.Client, call ccv3.Call, parent string, q ccv3.ListQuery) (ccv3.Page[T], error)
 	page func(g *Gateway, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, parent string) ([]T, int, error)
+	// keys, when set, are the q keys instead of the resource's own.
+	keys []string
+	// concurrent: the parent is looked up in the same round as the
+	// members are read (its not-found still wins), for lists whose read
+	// does not depend on the lookup.
+	concurrent bool
 }
 
 // listHandler answers GET /v2/<parent>/:guid/<name>.
 func (u *v2Under[T]) listHandler(g *Gateway, ctx *fasthttp.RequestCtx) error {
 	parent, c := pathParam(ctx, 1), call(ctx)
-	if err := u.find(g.v3, c, parent); err != nil {
-		return v2ErrorAs(err, u.parentNotFound(parent))
+	find := func() error {
+		if err := u.find(g.v3, c, parent); err != nil {
+			return v2ErrorAs(err, u.parentNotFound(parent))
+		}
+		return nil
+	}
+	if !u.concurrent {
+		if err := find(); err != nil {
+			return err
+		}
 	}
 	r := u.of
-	return r.serveList(g, ctx, "/v2/"+u.parent+"/"+parent+"/"+u.name, func(lp translate.ListParams, aq translate.AppQuery, fs []translate.Filter) ([]T, int, error) {
-		if u.page != nil {
-			return u.page(g, c, lp, fs, parent)
+	keys := u.keys
+	if keys == nil {
+		keys = r.keys
+	}
+	return r.serveListWith(g, ctx, "/v2/"+u.parent+"/"+parent+"/"+u.name, keys, func(lp translate.ListParams, aq translate.AppQuery, fs []translate.Filter) ([]T, int, error) {
+		var items []T
+		var total int
+		read := func() (err error) {
+			if u.page != nil {
+				items, total, err = u.page(g, c, lp, fs, parent)
+				return err
+			}
+			items, total, err = listPage(g, lp, aq, ccv3.ListQuery{}, func(q ccv3.ListQuery) (ccv3.Page[T], error) { return u.list(g.v3, c, parent, q) }, r.name, r.keep)
+			return err
 		}
-		return listPage(g, lp, aq, ccv3.ListQuery{}, func(q ccv3.ListQuery) (ccv3.Page[T], error) { return u.list(g.v3, c, parent, q) }, r.name, r.keep)
+		if !u.concurrent {
+			return items, total, read()
+		}
+		var findErr error
+		err := parallel(func() error { findErr = find(); return nil }, read)
+		if findErr != nil {
+			return nil, 0, findErr
+		}
+		return items, total, err
 	})
 }
 

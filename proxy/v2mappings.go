@@ -163,6 +163,20 @@ var routeMappingsUnder = &v2Under[translate.RouteMapping]{
 	},
 }
 
+// appRouteMappings: GET /v2/apps/:guid/route_mappings, one mapping per
+// destination of the app's web process.
+var appRouteMappings = &v2Under[translate.RouteMapping]{
+	of: routeMappings, parent: "apps", name: "route_mappings", find: findWebProcess, parentNotFound: appNotFound, concurrent: true,
+	page: func(g *Gateway, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, app string) ([]translate.RouteMapping, int, error) {
+		all, err := g.v3.AppRoutes(c, app)
+		if err != nil {
+			return nil, 0, err
+		}
+		kept := filterMappings(translate.AppRouteMappings(app, all), fs)
+		return pageLocally(lp, kept), len(kept), nil
+	},
+}
+
 // createRouteMapping is POST /v2/route_mappings (§9.11.2): the route, the
 // app's web process, the same space, the port the app has open (docker
 // apps skip the check), and a mapping that exists is RouteMappingTaken,

@@ -36,6 +36,35 @@ var (
 	}
 )
 
+// appRoutes: GET /v2/apps/:guid/routes, the routes with a destination of
+// the app's web process (MAPPING §7), inlined as /v2/routes inlines (the
+// legacy cf CLI reads them so), filtered and paged here: v3 lists an
+// app's routes whole. RoutesController's keys but organization_guid,
+// which a v3 route does not carry.
+var appRoutes = &v2Under[translate.V3Route]{
+	of: routes, parent: "apps", name: "routes", find: findWebProcess, parentNotFound: appNotFound, concurrent: true,
+	keys: translate.RouteQueryKeys(),
+	page: func(g *Gateway, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, app string) ([]translate.V3Route, int, error) {
+		all, err := g.v3.AppRoutes(c, app)
+		if err != nil {
+			return nil, 0, err
+		}
+		var kept []translate.V3Route
+		for _, r := range translate.WebRoutes(app, all) {
+			if translate.RouteMatchAll(fs, r) {
+				kept = append(kept, r)
+			}
+		}
+		return pageLocally(lp, kept), len(kept), nil
+	},
+}
+
+// findWebProcess finds a v2 app: an app with a web process.
+func findWebProcess(c *ccv3.Client, call ccv3.Call, guid string) error {
+	_, err := c.WebProcess(call, guid)
+	return err
+}
+
 // routeNotFound is CC's RouteNotFound (210002).
 func routeNotFound(guid string) *Error { return withCause(translate.RouteNotFound(guid), nil) }
 

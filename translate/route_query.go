@@ -152,3 +152,7 @@ func RubyToI(s string) int64 {
 	}
 	return n
 }
+
+// RouteMatchAll applies every filter to a route in the gateway, for the
+// route lists v3 answers whole (an app's routes).
+func RouteMatchAll(fs []Filter, r V3Route) bool { return RouteQuery{Local: fs}.Match(r) }
