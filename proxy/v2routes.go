@@ -136,6 +136,17 @@ func prepareRoutes(g *Gateway, c ccv3.Call, rs []translate.V3Route, in translate
 			return err
 		})
 	}
+	var services map[string]translate.RouteService
+	if len(rs) > 0 {
+		round = append(round, func() (err error) {
+			guids := make([]string, len(rs))
+			for i, r := range rs {
+				guids[i] = r.GUID
+			}
+			services, err = g.v3.RouteServices(c, guids)
+			return err
+		})
+	}
 	wantApps := in.Wants("apps")
 	if wantApps {
 		round = append(round, func() error { return g.renderWebApps(c, rs, in.Deeper(), apps) })
@@ -145,6 +156,9 @@ func prepareRoutes(g *Gateway, c ccv3.Call, rs []translate.V3Route, in translate
 	}
 	return func(b *bytes.Buffer, r translate.V3Route) error {
 		x := &translate.RouteInlined{Domain: domains[r.Relationships.Domain.GUID()], Space: spaces[r.Relationships.Space.GUID()], HasApps: wantApps}
+		if si, ok := services[r.GUID]; ok {
+			x.Service = &si
+		}
 		for _, guid := range webApps(r) {
 			if raw, ok := apps[guid]; ok {
 				x.Apps = append(x.Apps, raw)
@@ -286,9 +300,20 @@ func updateRoute(g *Gateway, ctx *fasthttp.RequestCtx, guid string, body []byte)
 }
 
 // removeRoute is DELETE /v2/routes/:guid (§9.7): mapped apps never block
-// it; v3 unmaps them and deletes in a job.
+// it (v3 unmaps them and deletes in a job); a route service does, unless
+// recursive=true.
 func removeRoute(g *Gateway, ctx *fasthttp.RequestCtx, guid string) (string, error) {
-	job, err := g.v3.DeleteRoute(call(ctx), guid)
+	c := call(ctx)
+	if !flagTrue(ctx, "recursive") {
+		bound, err := g.v3.RouteServices(c, []string{guid})
+		if err != nil {
+			return "", v2Error(err, "")
+		}
+		if _, ok := bound[guid]; ok {
+			return "", withCause(translate.AssociationNotEmpty("service_instance", "routes"), nil)
+		}
+	}
+	job, err := g.v3.DeleteRoute(c, guid)
 	if err != nil {
 		return "", v2ErrorAs(err, routeNotFound(guid))
 	}

@@ -16,8 +16,8 @@ type V2RouteEntity struct {
 	// DomainGUID and SpaceGUID come from the route's relationships.
 	DomainGUID string `json:"domain_guid"`
 	SpaceGUID  string `json:"space_guid"`
-	// ServiceInstanceGUID is the route service bound to the route. The
-	// embedded CF has no route-service bindings: always null there.
+	// ServiceInstanceGUID is the route service bound to the route, from
+	// v3's service route bindings (the embedded CF has none).
 	ServiceInstanceGUID *string `json:"service_instance_guid"`
 	// Port is set for tcp routes, null for http ones.
 	Port      *int            `json:"port"`
@@ -39,11 +39,23 @@ type V2RouteResource struct {
 	Entity   V2RouteEntity `json:"entity"`
 }
 
+// RouteService is the service instance bound to a route as its route
+// service (GET /v3/service_route_bindings).
+type RouteService struct {
+	InstanceGUID string
+	// UserProvided: the instance is user-provided, which v2 names under
+	// /v2/user_provided_service_instances
+	// (ServiceInstancesController.url_for_guid).
+	UserProvided bool
+}
+
 // RouteInlined holds what a route inlines at inline-relations-depth 1 and
 // more (§9.2.3); nil fields stay url-only. Apps are v2 app resources
 // already rendered, in the route's destination order.
 type RouteInlined struct {
 	Domain *V3Domain
+	// Service is the route's route service, nil when it has none.
+	Service *RouteService
 	Space  *SpaceBundle
 	Apps   []json.RawMessage
 	// HasApps says the apps were read, so that a route without any still
@@ -90,6 +102,13 @@ func AppendRouteResource(buf *bytes.Buffer, r V3Route, domain *V3Domain) error {
 func AppendRouteInlined(buf *bytes.Buffer, r V3Route, in Inline, x *RouteInlined) error {
 	res := V2RouteResource{Metadata: v2Metadata("routes", r.GUID, r.CreatedAt, r.UpdatedAt), Entity: RouteEntity(r, x.Domain)}
 	e := &res.Entity
+	if si := x.Service; si != nil && si.InstanceGUID != "" {
+		guid := si.InstanceGUID
+		e.ServiceInstanceGUID, e.ServiceInstanceURL = &guid, "/v2/service_instances/"+guid
+		if si.UserProvided {
+			e.ServiceInstanceURL = "/v2/user_provided_service_instances/" + guid
+		}
+	}
 	var err error
 	if in.Wants("domain") && x.Domain != nil {
 		if e.Domain, err = renderJSON(func(b *bytes.Buffer) error { return AppendDomainViaDomains(b, *x.Domain) }); err != nil {

@@ -166,3 +166,51 @@ func (c *Client) UnshareDomain(call Call, domainGUID, orgGUID string) error {
 func (c *Client) AppsByGUID(call Call, guids []string) ([]translate.V3App, error) {
 	return listBy[translate.V3App](c, call, "/v3/apps", "/v3/apps", "guids", guids, nil)
 }
+
+// routeBindingsPage is a page of service route bindings with the service
+// instances included.
+type routeBindingsPage struct {
+	Page[struct {
+		Relationships struct {
+			Route           translate.V3ToOne `json:"route"`
+			ServiceInstance translate.V3ToOne `json:"service_instance"`
+		} `json:"relationships"`
+	}]
+	Included struct {
+		ServiceInstances []struct {
+			GUID string `json:"guid"`
+			Type string `json:"type"`
+		} `json:"service_instances"`
+	} `json:"included"`
+}
+
+// RouteServices returns the route services bound to the routes, by route.
+// A Cloud Controller without the endpoint (404) has none.
+func (c *Client) RouteServices(call Call, routeGUIDs []string) (map[string]translate.RouteService, error) {
+	parts, err := inChunks(c, routeGUIDs, func(chunk []string) (map[string]translate.RouteService, error) {
+		out := map[string]translate.RouteService{}
+		v := filtered(url.Values{"include": {"service_instance"}}, "route_guids", chunk)
+		err := eachPage[routeBindingsPage](c, call, "/v3/service_route_bindings", "/v3/service_route_bindings", v, func(p *routeBindingsPage) bool {
+			upsi := map[string]bool{}
+			for _, si := range p.Included.ServiceInstances {
+				upsi[si.GUID] = si.Type == "user-provided"
+			}
+			for _, b := range p.Resources {
+				si := b.Relationships.ServiceInstance.GUID()
+				out[b.Relationships.Route.GUID()] = translate.RouteService{InstanceGUID: si, UserProvided: upsi[si]}
+			}
+			return true
+		})
+		return out, err
+	})
+	if e, ok := err.(*Error); ok && e.Status == 404 {
+		return nil, nil
+	}
+	out := map[string]translate.RouteService{}
+	for _, p := range parts {
+		for k, v := range p {
+			out[k] = v
+		}
+	}
+	return out, err
+}
