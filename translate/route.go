@@ -56,8 +56,8 @@ type RouteInlined struct {
 	Domain *V3Domain
 	// Service is the route's route service, nil when it has none.
 	Service *RouteService
-	Space  *SpaceBundle
-	Apps   []json.RawMessage
+	Space   *SpaceBundle
+	Apps    []json.RawMessage
 	// HasApps says the apps were read, so that a route without any still
 	// shows [].
 	HasApps bool
