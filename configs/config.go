@@ -55,6 +55,13 @@ type Config struct {
 	// `serve` in front of the embedded Cloud Foundry sets it to the
 	// embedded log cache.
 	LogCachePassthrough string `koanf:"log_cache_passthrough"`
+	// RoutingPassthrough is the URL of a routing API whose /routing/v1
+	// (router groups, which the cf CLI reads for TCP domains) the gateway
+	// serves on its own address; the routing link of / and /v2/info's
+	// routing_endpoint then name the gateway. Empty: none. `serve` in
+	// front of the embedded Cloud Foundry sets it to the embedded routing
+	// API.
+	RoutingPassthrough string `koanf:"routing_passthrough"`
 	// V2Passthrough lists v2 path prefixes (such as "/v2/service_brokers")
 	// sent to the upstream as they are, for a Cloud Controller that still
 	// serves v2. Other untranslated v2 paths are 404 CF-NotFound.
@@ -577,7 +584,8 @@ func (c Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("configs: log_level: %q is not one of debug, info, warn, error", c.LogLevel))
 	}
-	for key, v := range map[string]string{"uaa_passthrough": c.UAAPassthrough, "log_cache_passthrough": c.LogCachePassthrough} {
+	for key, v := range map[string]string{"uaa_passthrough": c.UAAPassthrough, "log_cache_passthrough": c.LogCachePassthrough,
+		"routing_passthrough": c.RoutingPassthrough} {
 		if v == "" {
 			continue
 		}

@@ -220,6 +220,8 @@ func (g *Gateway) dispatch(ctx *fasthttp.RequestCtx) {
 		err = g.uaaForward(ctx, rt)
 	case kindLogCache:
 		err = g.forwardTo(ctx, rt, g.logCache)
+	case kindRouting:
+		err = g.forwardTo(ctx, rt, g.routing)
 	case kindV2:
 		if h := rt.handler(ctx.Method()); h != nil {
 			err = g.notFoundOrHidden(ctx, h(g, ctx))

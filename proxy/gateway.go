@@ -48,9 +48,10 @@ type Gateway struct {
 	// without one; set late with the verifier when the UAA is found after
 	// start (SetVerifier).
 	bg atomic.Pointer[clientToken]
-	// uaa and logCache are the components of configs.UAAPassthrough and
-	// configs.LogCachePassthrough, nil without them.
-	uaa, logCache *Upstream
+	// uaa, logCache and routing are the components of
+	// configs.UAAPassthrough, LogCachePassthrough and RoutingPassthrough,
+	// nil without them.
+	uaa, logCache, routing *Upstream
 
 	public, admin *fasthttp.Server
 	// conns guards the public listener's connections (conns.go).
@@ -95,7 +96,7 @@ func New(cfg configs.Config, d Deps) (*Gateway, error) {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
 	g := &Gateway{cfg: cfg, upstream: d.Upstream, verifier: newLateVerifier(d.Verifier), m: d.Metrics, gatherer: d.Gatherer, log: d.Log,
-		router: newRouter(cfg.V2Passthrough, cfg.UAAPassthrough != "", cfg.LogCachePassthrough != ""), v3: ccv3.New(d.Upstream, d.Upstream.URL(), cfg.UpstreamClient.Fanout), cache: d.Cache}
+		router: newRouter(cfg.V2Passthrough, cfg.UAAPassthrough != "", cfg.LogCachePassthrough != "", cfg.RoutingPassthrough != ""), v3: ccv3.New(d.Upstream, d.Upstream.URL(), cfg.UpstreamClient.Fanout), cache: d.Cache}
 	if g.cache != nil {
 		g.cachePolicy = cachePolicies(g.router, cfg.Cache)
 	}
@@ -124,12 +125,15 @@ func New(cfg configs.Config, d Deps) (*Gateway, error) {
 	if g.logCache, err = component(cfg.LogCachePassthrough); err != nil {
 		return nil, err
 	}
+	if g.routing, err = component(cfg.RoutingPassthrough); err != nil {
+		return nil, err
+	}
 	if t := newClientToken(cfg.Background, d.Upstream); t != nil {
 		g.bg.Store(t)
 	}
 	// Each identity's share of the upstream is counted by the user the
 	// token names.
-	for _, up := range []*Upstream{d.Upstream, g.uaa, g.logCache} {
+	for _, up := range []*Upstream{d.Upstream, g.uaa, g.logCache, g.routing} {
 		if up != nil {
 			up.identify = g.identify
 		}

@@ -75,7 +75,7 @@ func startStackWith(t testing.TB, backendMutate func(*configs.Backend), mutate f
 	cfg := testGatewayConfig()
 	cfg.Upstream = s.cfURL
 	// As serve sets them in front of the embedded CF.
-	cfg.UAAPassthrough, cfg.LogCachePassthrough = s.cfURL, s.cfURL
+	cfg.UAAPassthrough, cfg.LogCachePassthrough, cfg.RoutingPassthrough = s.cfURL, s.cfURL, s.cfURL
 	if mutate != nil {
 		mutate(&cfg)
 	}

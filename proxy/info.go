@@ -122,6 +122,9 @@ func (g *Gateway) root(ctx *fasthttp.RequestCtx, rt *Route) error {
 		if g.logCache != nil {
 			rewrite("log_cache", func(string) string { return base })
 		}
+		if g.routing != nil {
+			rewrite("routing", func(string) string { return base + "/routing" })
+		}
 	} else {
 		var self link
 		_ = json.Unmarshal(links.vals["self"], &self)
@@ -236,7 +239,10 @@ func (g *Gateway) v2Info(ctx *fasthttp.RequestCtx) error {
 		info.AuthorizationEndpoint, _ = relink(info.AuthorizationEndpoint, g.upstream.URL(), base)
 		info.TokenEndpoint, _ = relink(info.TokenEndpoint, g.upstream.URL(), base)
 	}
-	if info.RoutingEndpoint != "" {
+	switch {
+	case g.routing != nil && info.RoutingEndpoint != "":
+		info.RoutingEndpoint = base + "/routing"
+	case info.RoutingEndpoint != "":
 		info.RoutingEndpoint, _ = relink(info.RoutingEndpoint, g.upstream.URL(), base)
 	}
 	b, err := json.Marshal(info)

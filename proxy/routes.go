@@ -20,6 +20,7 @@ const (
 	kindV2                    // a v2 route the gateway translates: see v2Routes
 	kindUAA                   // a UAA endpoint passed to configs.UAAPassthrough: see uaaPaths
 	kindLogCache              // a log-cache endpoint passed to configs.LogCachePassthrough
+	kindRouting               // a routing API endpoint passed to configs.RoutingPassthrough
 	kindUnknown               // anything else: 404 CF-NotFound
 )
 
@@ -153,6 +154,10 @@ var (
 	uaaPrefixes      = []string{"/Users", "/Groups"}
 	logCachePaths    = []string{"/api/v1/info", "/api/v1/meta", "/api/v1/query", "/api/v1/query_range"}
 	logCachePrefixes = []string{"/api/v1/read"}
+	// routingPrefixes are the routing API's (its router groups, which the
+	// cf CLI reads for TCP domains), under the /routing the Cloud
+	// Controller's routing link names.
+	routingPrefixes = []string{"/routing/v1"}
 )
 
 // router maps request paths to routes.
@@ -168,7 +173,7 @@ type router struct {
 
 // newRouter builds the routes; uaa and logCache add the routes of those
 // components, passed through.
-func newRouter(v2Passthrough []string, uaa, logCache bool) *router {
+func newRouter(v2Passthrough []string, uaa, logCache, routing bool) *router {
 	r := &router{
 		root:           &Route{Template: "/", kind: kindRoot, anonymous: true},
 		v3Root:         &Route{Template: "/v3", kind: kindRoot, anonymous: true},
@@ -202,6 +207,9 @@ func newRouter(v2Passthrough []string, uaa, logCache bool) *router {
 	}
 	if logCache {
 		add(kindLogCache, logCachePaths, logCachePrefixes)
+	}
+	if routing {
+		add(kindRouting, nil, routingPrefixes)
 	}
 	templates := func(prefix, c string) [3]string {
 		base := prefix + c

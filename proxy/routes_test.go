@@ -7,7 +7,7 @@ import (
 )
 
 func TestRouterTemplates(t *testing.T) {
-	r := newRouter([]string{"/v2/service_brokers"}, true, true)
+	r := newRouter([]string{"/v2/service_brokers"}, true, true, true)
 	cases := []struct {
 		path, template string
 		kind           kind
@@ -48,6 +48,12 @@ func TestRouterTemplates(t *testing.T) {
 		{"/api/v1/read/abc", "/api/v1/read/*", kindLogCache},
 		{"/api/v1/read", "/api/v1/read", kindLogCache},
 		{"/api/v1/other", "_other", kindUnknown},
+		{"/routing/v1/router_groups", "/routing/v1/*", kindRouting},
+		{"/routing/v1/router_groups/abc", "/routing/v1/*", kindRouting},
+		{"/routing/v2/x", "_other", kindUnknown},
+		{"/v2/routes/reserved/domain/d", "/v2/routes/reserved/domain/:domain_guid", kindV2},
+		{"/v2/routes/reserved/domain/d/host/h", "/v2/routes/reserved/domain/:domain_guid/host/:host", kindV2},
+		{"/v2/routes/r/apps/a", "/v2/routes/:guid/apps/:app_guid", kindV2},
 	}
 	for _, tc := range cases {
 		got := r.match([]byte(tc.path))
@@ -55,7 +61,7 @@ func TestRouterTemplates(t *testing.T) {
 			t.Errorf("%s: %s (kind %d), want %s (kind %d)", tc.path, got.Template, got.kind, tc.template, tc.kind)
 		}
 	}
-	if got := newRouter(nil, false, false).match([]byte("/oauth/token")); got.kind != kindUnknown {
+	if got := newRouter(nil, false, false, false).match([]byte("/oauth/token")); got.kind != kindUnknown {
 		t.Errorf("without a UAA passthrough /oauth/token is %s (kind %d), want unknown", got.Template, got.kind)
 	}
 	for _, p := range []string{"/v3/apps/abc/env", "/v2/spaces/abc/apps", "/v2/apps/abc/unheard-of", "/oauth/token", "/Users/abc", "/api/v1/read/abc"} {

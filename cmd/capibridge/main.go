@@ -183,7 +183,7 @@ func serveGateway(ctx context.Context, cfg configs.Config, log *slog.Logger, std
 		upstreamURL = "http://" + ln.Addr().String()
 		// One address is enough: the embedded UAA and log cache are served
 		// on the gateway's listener, and the discovery documents name it.
-		cfg.UAAPassthrough, cfg.LogCachePassthrough = upstreamURL, upstreamURL
+		cfg.UAAPassthrough, cfg.LogCachePassthrough, cfg.RoutingPassthrough = upstreamURL, upstreamURL, upstreamURL
 		// The gateway reads the embedded UAA's keys as it reads a real
 		// UAA's, so a rotated key (capibridge uaa rotate-key) is taken up
 		// without a restart.
