@@ -70,6 +70,22 @@ var (
 			return domainsPage(g, c, lp, fs, "")
 		},
 	}
+	// domainSpaces: GET /v2/domains/:guid/spaces, the owning org's spaces
+	// for a private domain, none for a shared one.
+	domainSpaces = &v2Under[translate.V3Space]{
+		of: spaces, parent: "domains", name: "spaces", parentNotFound: domainNotFound,
+		find: func(c *ccv3.Client, call ccv3.Call, guid string) error {
+			_, err := c.GetDomain(call, guid)
+			return err
+		},
+		list: func(c *ccv3.Client, call ccv3.Call, guid string, q ccv3.ListQuery) (ccv3.Page[translate.V3Space], error) {
+			d, err := c.GetDomain(call, guid)
+			if err != nil || d.Shared() {
+				return ccv3.Page[translate.V3Space]{}, err
+			}
+			return spacesOfOrgs(c, call, []string{d.Relationships.Organization.GUID()}, q)
+		},
+	}
 	// orgDomains and spaceDomains: the shared domains and those the org
 	// owns; domains only shared with it are left out
 	// (Domain.shared_or_owned_by).
@@ -335,21 +351,6 @@ func (g *Gateway) v2UnshareOrgPrivateDomain(ctx *fasthttp.RequestCtx) error {
 	}
 	ctx.SetStatusCode(fasthttp.StatusNoContent)
 	return nil
-}
-
-// v2DomainSpaces answers GET /v2/domains/:guid/spaces: the owning org's
-// spaces for a private domain, none for a shared one.
-func (g *Gateway) v2DomainSpaces(ctx *fasthttp.RequestCtx) error {
-	guid, c := pathParam(ctx, 1), call(ctx)
-	d, err := domainsDeprecated.one(g, c, guid)
-	if err != nil {
-		return err
-	}
-	owner := d.Relationships.Organization.GUID()
-	if owner == "" {
-		return g.spaceListIn(ctx, "/v2/domains/"+guid+"/spaces", []string{})
-	}
-	return g.spaceListIn(ctx, "/v2/domains/"+guid+"/spaces", []string{owner})
 }
 
 // v2OrgDomainDelete answers DELETE /v2/organizations/:guid/domains/:domain_guid

@@ -164,50 +164,44 @@ var (
 	}
 )
 
-// v2SpaceList answers GET /v2/spaces.
-func (g *Gateway) v2SpaceList(ctx *fasthttp.RequestCtx) error {
-	return g.spaceListIn(ctx, "/v2/spaces", nil)
-}
-
-// v2OrgSpaces answers GET /v2/organizations/:guid/spaces: the org must be
-// visible (find_guid_and_validate_access), then its spaces are the list
-// filtered to it, under the nested path (ModelController#enumerate_related).
-func (g *Gateway) v2OrgSpaces(ctx *fasthttp.RequestCtx) error {
-	org := pathParam(ctx, 1)
-	if err := findOrg(g.v3, call(ctx), org); err != nil {
-		return v2ErrorAs(err, orgNotFound(org))
-	}
-	return g.spaceListIn(ctx, "/v2/organizations/"+org+"/spaces", []string{org})
-}
-
-// spaceListIn answers a space list at path: all the user sees, or those
-// of orgs (when not nil; empty lists none).
-func (g *Gateway) spaceListIn(ctx *fasthttp.RequestCtx, path string, orgs []string) error {
-	// SpacesController: sortable_parameters :id, :name.
-	lp, aq, err := g.listRequest(ctx, translate.SpaceQueryKeys(), "id", "name")
-	if err != nil {
-		return err
-	}
-	c := call(ctx)
-	if orgs != nil {
-		aq.OrgGUIDs = intersect(aq.OrgGUIDs, orgs)
-		if len(aq.OrgGUIDs) == 0 {
-			aq.Empty = true
+// spaces: SpacesController's sortable_parameters are id and name. Each
+// space's allow_ssh is one more GET (v3 has no batch for features), read
+// for a page at once. GET /v2/spaces/:guid is v2Space, which reads the
+// space and its ssh flag in one round.
+var spaces = &v2Resource[translate.V3Space]{
+	path: "/v2/spaces", keys: translate.SpaceQueryKeys(), sortable: []string{"id", "name"},
+	list: (*ccv3.Client).ListSpaces, name: func(s translate.V3Space) string { return s.Name },
+	prepare: func(g *Gateway, c ccv3.Call, items []translate.V3Space, _ translate.Inline) (func(*bytes.Buffer, translate.V3Space) error, error) {
+		bundles, err := g.spaceBundles(c, items)
+		if err != nil {
+			return nil, err
 		}
+		ssh := make(map[string]bool, len(bundles))
+		for _, b := range bundles {
+			ssh[b.Space.GUID] = b.AllowSSH
+		}
+		return func(b *bytes.Buffer, sp translate.V3Space) error {
+			return translate.AppendSpaceResource(b, translate.SpaceBundle{Space: sp, AllowSSH: ssh[sp.GUID]})
+		}, nil
+	},
+}
+
+// spacesOfOrgs lists the spaces of orgs, ANDed with the q's own
+// organization_guid filter.
+func spacesOfOrgs(c *ccv3.Client, call ccv3.Call, orgs []string, q ccv3.ListQuery) (ccv3.Page[translate.V3Space], error) {
+	if q.OrgGUIDs = intersect(q.OrgGUIDs, orgs); len(q.OrgGUIDs) == 0 {
+		return ccv3.Page[translate.V3Space]{}, nil
 	}
-	spaces, total, err := listPage(g, lp, aq, ccv3.ListQuery{},
-		func(q ccv3.ListQuery) (ccv3.Page[translate.V3Space], error) { return g.v3.ListSpaces(c, q) },
-		func(s translate.V3Space) string { return s.Name }, nil)
-	if err != nil {
-		return v2Error(err, "")
-	}
-	bundles, err := g.spaceBundles(c, spaces)
-	if err != nil {
-		return v2Error(err, "")
-	}
-	return writeV2List(ctx, lp, path, total, len(bundles), func(b *bytes.Buffer, i int) error {
-		return translate.AppendSpaceResource(b, bundles[i])
-	})
+	return c.ListSpaces(call, q)
+}
+
+// orgSpaces: GET /v2/organizations/:guid/spaces, the org's spaces under
+// the nested path (ModelController#enumerate_related).
+var orgSpaces = &v2Under[translate.V3Space]{
+	of: spaces, parent: "organizations", name: "spaces", find: findOrg, parentNotFound: orgNotFound,
+	list: func(c *ccv3.Client, call ccv3.Call, org string, q ccv3.ListQuery) (ccv3.Page[translate.V3Space], error) {
+		return spacesOfOrgs(c, call, []string{org}, q)
+	},
 }
 
 // intersect ANDs two guid filters; nil means no filter.

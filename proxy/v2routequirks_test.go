@@ -111,6 +111,8 @@ func TestV2RouteQuirks(t *testing.T) {
 			[2]string{"X-Cf-Warnings", "Endpoint+deprecated"}},
 		{"space domains", "GET", "/v2/spaces/" + backend.DemoSpaceGUID + "/domains", "developer", "", 200, "", `"total_results":1`,
 			[2]string{"X-Cf-Warnings", "Endpoint+deprecated"}},
+		{"shared domain's spaces", "GET", "/v2/domains/" + backend.SharedDomainGUID + "/spaces", "developer", "", 200, "", `"total_results":0`,
+			[2]string{"X-Cf-Warnings", "Endpoint+deprecated"}},
 		{"org domain delete", "DELETE", "/v2/organizations/" + backend.DemoOrgGUID + "/domains/x", "developer", "", 301,
 			"Use DELETE /v2/private_domains/:domain_guid", "", [2]string{"Location", "/v2/private_domains/:domain_guid"}},
 		// §9.12: a shared domain update ignores the body, admins only.
@@ -198,6 +200,12 @@ func TestV2PrivateDomainSharing(t *testing.T) {
 	}
 	if r.status != 201 || json.Unmarshal(r.body, &d) != nil {
 		t.Fatalf("domain: %d %s", r.status, r.body)
+	}
+	// The deprecated view: a private domain's spaces are its owner's.
+	if r := s.do("GET", s.gwURL+"/v2/domains/"+d.Metadata.GUID+"/spaces?results-per-page=1", "admin", nil); r.status != 200 ||
+		!strings.Contains(string(r.body), `"total_results":1`) || !strings.Contains(string(r.body), `"name":"`+backend.DemoSpaceName+`"`) ||
+		!strings.Contains(string(r.body), `"next_url":null`) {
+		t.Errorf("private domain's spaces: %d %s", r.status, r.body)
 	}
 	share := "/v2/organizations/" + org.GUID + "/private_domains/" + d.Metadata.GUID
 	if r := s.do("PUT", s.gwURL+share, "admin", nil); r.status != 201 || !strings.Contains(string(r.body), `"name":"other-org"`) {
