@@ -1,0 +1,182 @@
+package proxy
+
+import (
+	"errors"
+
+	"github.com/valyala/fasthttp"
+
+	"capibridge/proxy/ccv3"
+	"capibridge/translate"
+)
+
+// The route quirks that are no resource of their own (MAPPING-routes
+// §9.8, §9.10): mapping and unmapping an app's web process, on the
+// route's side and on the app's, and the reserved-route checks.
+
+// v2RouteMapApp answers PUT /v2/routes/:guid/apps/:app_guid (§9.8): 201
+// with the route; mapping an app already mapped is a success.
+func (g *Gateway) v2RouteMapApp(ctx *fasthttp.RequestCtx) error {
+	routeGUID, appGUID, c := pathParam(ctx, 1), pathParam(ctx, 3), call(ctx)
+	r, _, err := g.mapWeb(c, routeGUID, appGUID, true,
+		translate.InvalidRelation("The requested app relation is invalid: the app and route must belong to the same space"))
+	if err != nil {
+		return err
+	}
+	ctx.Response.Header.Set(fasthttp.HeaderLocation, "/v2/routes/"+routeGUID)
+	return routes.answer(g, ctx, r, fasthttp.StatusCreated)
+}
+
+// v2RouteUnmapApp answers DELETE /v2/routes/:guid/apps/:app_guid: 204,
+// also when nothing was mapped (§9.8).
+func (g *Gateway) v2RouteUnmapApp(ctx *fasthttp.RequestCtx) error {
+	return g.unmapWeb(ctx, pathParam(ctx, 1), pathParam(ctx, 3), true)
+}
+
+// mapWeb maps the app's web process to the route, on the app's first port
+// (8080 unless it has others). The route's and the app's lookups run at
+// once; routeFirst says whose not-found wins. An app in another space
+// than the route's is spaceErr. It returns the route as it is now.
+func (g *Gateway) mapWeb(c ccv3.Call, routeGUID, appGUID string, routeFirst bool, spaceErr *translate.Error) (translate.V3Route, translate.AppBundle, error) {
+	var r translate.V3Route
+	var b translate.AppBundle
+	var routeErr, appErr error
+	_ = parallel(
+		func() error { r, routeErr = g.v3.GetRoute(c, routeGUID); return nil },
+		func() error { b, appErr = g.oneApp(c, appGUID, translate.Inline{}); return nil },
+	)
+	if routeErr != nil {
+		routeErr = v2ErrorAs(routeErr, routeNotFound(routeGUID))
+	}
+	for _, err := range orderedErrs(routeFirst, routeErr, appErr) {
+		if err != nil {
+			return r, b, err
+		}
+	}
+	if r.Relationships.Space.GUID() != b.App.Relationships.Space.GUID() {
+		return r, b, withCause(spaceErr, nil)
+	}
+	port := 8080
+	if ports := translate.AppEntity(b).Ports; len(ports) > 0 {
+		port = ports[0]
+	}
+	dests, err := g.v3.AddDestination(c, routeGUID, appGUID, &port)
+	if err != nil {
+		return r, b, v2Error(err, appGUID)
+	}
+	r.Destinations = dests
+	return r, b, nil
+}
+
+// orderedErrs returns a and b, b first unless aFirst.
+func orderedErrs(aFirst bool, a, b error) []error {
+	if aFirst {
+		return []error{a, b}
+	}
+	return []error{b, a}
+}
+
+// unmapWeb removes one mapping of the app's web process from the route:
+// CC's RemoveApp finds the first and deletes it, even when the app is
+// mapped on several ports; none is a success too. 204.
+func (g *Gateway) unmapWeb(ctx *fasthttp.RequestCtx, routeGUID, appGUID string, routeFirst bool) error {
+	c := call(ctx)
+	var r translate.V3Route
+	var routeErr, appErr error
+	_ = parallel(
+		func() error { _, appErr = g.v3.WebProcess(c, appGUID); return nil },
+		func() error { r, routeErr = g.v3.GetRoute(c, routeGUID); return nil },
+	)
+	if appErr != nil {
+		appErr = v2Error(appErr, appGUID)
+	}
+	if routeErr != nil {
+		routeErr = v2ErrorAs(routeErr, routeNotFound(routeGUID))
+	}
+	for _, err := range orderedErrs(routeFirst, routeErr, appErr) {
+		if err != nil {
+			return err
+		}
+	}
+	for _, d := range r.Destinations {
+		if d.App.GUID == appGUID && d.App.Process.Type == "web" {
+			if err := g.v3.RemoveDestination(c, routeGUID, d.GUID); err != nil {
+				return v2Error(err, appGUID)
+			}
+			break
+		}
+	}
+	ctx.SetStatusCode(fasthttp.StatusNoContent)
+	return nil
+}
+
+// sinatraNotFound is the body of a 404 that CC answers without an error
+// (Sinatra's not_found block): no trailing newline (§9.1).
+var sinatraNotFound = []byte(`{"description":"Unknown request","error_code":"CF-NotFound","code":10000}`)
+
+// v2RouteReserved answers GET /v2/routes/reserved/domain/:domain_guid and
+// .../host/:host (§9.10): 204 when a route with that host (and the path
+// and port asked for) exists on the domain, else, and for an unknown
+// domain, Sinatra's 404. v3's route_reservations sees every org, as v2's
+// check did. Its path defaults to "" where v2's absent path matched any:
+// the clients send a path only when they have one (§9.19).
+func (g *Gateway) v2RouteReserved(ctx *fasthttp.RequestCtx) error {
+	args := ctx.QueryArgs()
+	// host is params['host'] || '' and port params['port'] || 0: both
+	// always compared.
+	port := 0
+	if p := args.Peek("port"); p != nil {
+		port = int(translate.RubyToI(string(p)))
+	}
+	return g.routeReserved(ctx, string(args.Peek("host")), port)
+}
+
+// v2RouteReservedHost answers GET /v2/routes/reserved/domain/:domain_guid/host/:host:
+// the port is not compared.
+func (g *Gateway) v2RouteReservedHost(ctx *fasthttp.RequestCtx) error {
+	return g.routeReserved(ctx, pathParam(ctx, 5), 0)
+}
+
+// routeReserved answers a reserved-route check of host and port, with
+// the query's path when it has one.
+func (g *Gateway) routeReserved(ctx *fasthttp.RequestCtx, host string, port int) error {
+	domainGUID, c := pathParam(ctx, 3), call(ctx)
+	var path *string
+	if args := ctx.QueryArgs(); args.Has("path") {
+		p := string(args.Peek("path"))
+		path = &p
+	}
+	d, err := g.v3.GetDomain(c, domainGUID)
+	var e *ccv3.Error
+	if errors.As(err, &e) && e.Status == fasthttp.StatusNotFound {
+		writeV2(ctx, fasthttp.StatusNotFound, sinatraNotFound)
+		return nil
+	}
+	if err != nil {
+		return v2Error(err, "")
+	}
+	// A tcp port is reserved across the domain's router group.
+	candidates := []string{d.GUID}
+	if d.RouterGroup != nil && d.RouterGroup.GUID != "" {
+		all, err := g.v3.Domains(c)
+		if err != nil {
+			return v2Error(err, "")
+		}
+		for _, o := range all {
+			if o.GUID != d.GUID && o.RouterGroup != nil && o.RouterGroup.GUID == d.RouterGroup.GUID {
+				candidates = append(candidates, o.GUID)
+			}
+		}
+	}
+	for _, guid := range candidates {
+		found, err := g.v3.RouteReserved(c, guid, host, path, port)
+		if err != nil {
+			return v2Error(err, "")
+		}
+		if found {
+			ctx.SetStatusCode(fasthttp.StatusNoContent)
+			return nil
+		}
+	}
+	writeV2(ctx, fasthttp.StatusNotFound, sinatraNotFound)
+	return nil
+}
