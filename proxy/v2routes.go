@@ -261,7 +261,16 @@ func createRoute(g *Gateway, ctx *fasthttp.RequestCtx, body []byte) (translate.V
 	}
 	rt, err = g.v3.CreateRoute(c, v3body)
 	if errors.As(err, &e) {
-		if te := translate.RouteCreateError(e.Status, e.Title(), e.Detail(), req); te != nil {
+		te := translate.RouteCreateError(e.Status, e.Title(), e.Detail(), req)
+		if te != nil && te.Name == "RoutePortTaken" && req.Port != nil {
+			// v3 words a port outside the router group's reservable ports
+			// as it words a taken one; v2 told them apart (§9.5.3): a port
+			// no route holds was not reservable.
+			if taken, rerr := g.v3.RouteReserved(c, domainGUID, "", nil, int(*req.Port)); rerr == nil && !taken {
+				te = translate.RouteInvalid("The requested port is not available for reservation. Try a different port or request a random one be generated for you.")
+			}
+		}
+		if te != nil {
 			return rt, withCause(te, err)
 		}
 	}
