@@ -154,12 +154,27 @@ func (g *Gateway) routeReserved(ctx *fasthttp.RequestCtx, host string, port int)
 	if err != nil {
 		return v2Error(err, "")
 	}
-	// A tcp port is reserved across the domain's router group.
+	found, err := g.reserved(c, d, host, path, port)
+	if err != nil {
+		return v2Error(err, "")
+	}
+	if found {
+		ctx.SetStatusCode(fasthttp.StatusNoContent)
+		return nil
+	}
+	writeV2(ctx, fasthttp.StatusNotFound, sinatraNotFound)
+	return nil
+}
+
+// reserved reports whether a route with host, path (when given) and port
+// exists on d or, for a domain of a router group, on any domain of the
+// group: a tcp port is reserved across the whole group.
+func (g *Gateway) reserved(c ccv3.Call, d translate.V3Domain, host string, path *string, port int) (bool, error) {
 	candidates := []string{d.GUID}
 	if d.RouterGroup != nil && d.RouterGroup.GUID != "" {
 		all, err := g.v3.Domains(c)
 		if err != nil {
-			return v2Error(err, "")
+			return false, err
 		}
 		for _, o := range all {
 			if o.GUID != d.GUID && o.RouterGroup != nil && o.RouterGroup.GUID == d.RouterGroup.GUID {
@@ -169,14 +184,9 @@ func (g *Gateway) routeReserved(ctx *fasthttp.RequestCtx, host string, port int)
 	}
 	for _, guid := range candidates {
 		found, err := g.v3.RouteReserved(c, guid, host, path, port)
-		if err != nil {
-			return v2Error(err, "")
-		}
-		if found {
-			ctx.SetStatusCode(fasthttp.StatusNoContent)
-			return nil
+		if err != nil || found {
+			return found, err
 		}
 	}
-	writeV2(ctx, fasthttp.StatusNotFound, sinatraNotFound)
-	return nil
+	return false, nil
 }

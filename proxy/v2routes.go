@@ -266,7 +266,7 @@ func createRoute(g *Gateway, ctx *fasthttp.RequestCtx, body []byte) (translate.V
 			// v3 words a port outside the router group's reservable ports
 			// as it words a taken one; v2 told them apart (§9.5.3): a port
 			// no route holds was not reservable.
-			if taken, rerr := g.v3.RouteReserved(c, domainGUID, "", nil, int(*req.Port)); rerr == nil && !taken {
+			if taken, rerr := g.reserved(c, d, "", nil, int(*req.Port)); rerr == nil && !taken {
 				te = translate.RouteInvalid("The requested port is not available for reservation. Try a different port or request a random one be generated for you.")
 			}
 		}
