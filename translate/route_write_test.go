@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"capibridge/internal/jsonshape"
 )
@@ -45,61 +46,37 @@ func TestRouteInlinedGolden(t *testing.T) {
 // service's url, which only a bound route has.
 func TestRouteKeyOrder(t *testing.T) {
 	t.Parallel()
-	raw, err := os.ReadFile(filepath.Join("testdata", "routes_inline", "shared_depth1.v3.json"))
+	read := func(elem ...string) []byte {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(append([]string{"testdata"}, elem...)...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	got, err := routeInlined(read("routes_inline", "shared_depth1.v3.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := routeInlined(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	refRaw, err := os.ReadFile(filepath.Join("testdata", "reference", "route_list_inline_depth1.current-shape.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref, err := jsonshape.Parse(refRaw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref = ref.At("resources.0")
-	shape, err := jsonshape.Parse(got)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ref := read("reference", "route_list_inline_depth1.current-shape.json")
 	for _, at := range []string{"metadata", "entity", "entity.domain.entity", "entity.space.entity", "entity.apps.0.entity"} {
-		if w, g := strings.Join(ref.At(at).Keys, ","), strings.Join(shape.At(at).Keys, ","); w != g {
+		if w, g := keysOf(t, ref, "resources.0."+at), keysOf(t, got, at); w != g {
 			t.Errorf("%s keys\n got %s\nwant %s", at, g, w)
 		}
 	}
 	// A bound route, not inlined, has route.json's keys exactly.
-	raw, err = os.ReadFile(filepath.Join("testdata", "routes_inline", "bound_upsi.v3.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var in struct {
 		Route   V3Route
 		Service *RouteService
 	}
-	if err := json.Unmarshal(raw, &in); err != nil {
+	if err := json.Unmarshal(read("routes_inline", "bound_upsi.v3.json"), &in); err != nil {
 		t.Fatal(err)
 	}
 	var plain bytes.Buffer
 	if err := AppendRouteInlined(&plain, in.Route, Inline{}, &RouteInlined{Service: in.Service}); err != nil {
 		t.Fatal(err)
 	}
-	bound, err := os.ReadFile(filepath.Join("testdata", "reference", "route.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	refPlain, err := jsonshape.Parse(bound)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gotPlain, err := jsonshape.Parse(plain.Bytes())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if w, g := strings.Join(refPlain.At("entity").Keys, ","), strings.Join(gotPlain.At("entity").Keys, ","); g != w {
+	if w, g := keysOf(t, read("reference", "route.json"), "entity"), keysOf(t, plain.Bytes(), "entity"); g != w {
 		t.Errorf("bound route keys\n got %s\nwant %s", g, w)
 	}
 }
@@ -332,5 +309,78 @@ func TestDomainWrites(t *testing.T) {
 	}
 	if e := DomainUpdateError(DomainRequest{Name: &same}, d); e != nil {
 		t.Errorf("same name: %+v", e)
+	}
+}
+
+// keysOf returns the keys of the object at path in a JSON document, in
+// their order.
+func keysOf(t *testing.T, doc []byte, path string) string {
+	t.Helper()
+	shape, err := jsonshape.Parse(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if path != "" {
+		shape = shape.At(path)
+	}
+	return strings.Join(shape.Keys, ",")
+}
+
+// The other bodies of MAPPING-routes §9 against CC's: a route mapping,
+// the queued job of an async delete, and both kinds of domain as
+// DomainsController renders them (the deprecated list).
+func TestRoutesFamilyKeyOrder(t *testing.T) {
+	t.Parallel()
+	port := 8888
+	ts, err := time.Parse(time.RFC3339, "2016-06-08T16:41:42Z")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mapping, job, shared, private bytes.Buffer
+	if err := AppendRouteMappingResource(&mapping, RouteMapping{Route: V3Route{GUID: "r"},
+		Destination: V3Destination{GUID: "m", Port: &port, App: V3DestinationApp{GUID: "a"}, CreatedAt: ts, UpdatedAt: ts}}); err != nil {
+		t.Fatal(err)
+	}
+	body, err := QueuedJob("j", ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	job.Write(body)
+	var d V3Domain
+	d.GUID, d.Name = "d", "example.com"
+	if err := AppendDomainViaDomains(&shared, d); err != nil {
+		t.Fatal(err)
+	}
+	d.Relationships.Organization.Data = &V3GUIDRef{GUID: "o"}
+	if err := AppendDomainViaDomains(&private, d); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		got     []byte
+		ref, at string
+		parts   []string
+	}{
+		{mapping.Bytes(), "route_mapping.json", "", []string{"metadata", "entity"}},
+		{job.Bytes(), "route_delete_async_response.current-shape.json", "", []string{"metadata", "entity"}},
+		{private.Bytes(), "private_domain_via_domains_controller.current-shape.json", "", []string{"metadata", "entity"}},
+		{shared.Bytes(), "domain_list_deprecated.current-shape.json", "resources.0", []string{"metadata", "entity"}},
+	}
+	for _, tc := range cases {
+		ref, err := os.ReadFile(filepath.Join("testdata", "reference", tc.ref))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, part := range tc.parts {
+			refPath := part
+			if tc.at != "" {
+				refPath = tc.at + "." + part
+			}
+			if w, g := keysOf(t, ref, refPath), keysOf(t, tc.got, part); w != g {
+				t.Errorf("%s %s keys\n got %s\nwant %s", tc.ref, part, g, w)
+			}
+		}
+	}
+	if !strings.Contains(shared.String(), `"router_group_type":null`) || !strings.Contains(shared.String(), `"url":"/v2/shared_domains/d"`) {
+		t.Errorf("a shared domain through DomainsController: %s", shared.String())
 	}
 }
