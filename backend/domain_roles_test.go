@@ -20,6 +20,8 @@ import (
 var domainWriteRoleRows = []roleRow{
 	{"create shared domain", "POST", "/v3/domains", map[string]any{"name": "{name}"},
 		withManager(rolePer(roleOK(201), roleNotAuthorized, roleNotAuthorized, roleNotAuthorized), roleNotAuthorized)},
+	{"create tcp domain", "POST", "/v3/domains", map[string]any{"name": "{name}", "router_group": map[string]string{"guid": TCPRouterGroupGUID}},
+		withManager(rolePer(roleOK(201), roleNotAuthorized, roleNotAuthorized, roleNotAuthorized), roleNotAuthorized)},
 	{"create private domain", "POST", "/v3/domains", privateDomainBody("{name}", "{org}"),
 		withManager(rolePer(roleOK(201), roleNotAuthorized, roleNotAuthorized, roleNotAuthorized), roleOK(201))},
 	{"delete private domain", "DELETE", "/v3/domains/{domain}", nil,

@@ -41,12 +41,20 @@ func (s *Server) createDomain(r *request) error {
 	} else if !r.user.admin() {
 		return errNotAuthorized()
 	}
-	// CC asks the routing API for the router group. The embedded CF has
-	// none, which is what a routing API that knows no router group answers
-	// (rather than 503 "The Routing API is disabled.": tcp domains exist
-	// here, so routing is not off). A blank guid is not looked up, as in CC.
+	// CC asks the routing API for the router group (routing.go); a blank
+	// guid is not looked up. A shared domain of a tcp group is a TCP
+	// domain (SharedDomain#protocols); private domains never have a group
+	// (parseDomainCreate).
 	if m.routerGroup != nil && strings.TrimSpace(*m.routerGroup) != "" {
-		return errUnprocessable("Router group with guid '" + *m.routerGroup + "' not found.")
+		g, err := s.store.GetRouterGroup(r.ctx, *m.routerGroup)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return errUnprocessable("Router group with guid '" + *m.routerGroup + "' not found.")
+		case err != nil:
+			return errInternal(err)
+		case g.Type == "tcp":
+			d.Protocols = []string{"tcp"}
+		}
 	}
 	if err := s.checkDomainName(r, d); err != nil {
 		return err

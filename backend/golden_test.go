@@ -162,8 +162,9 @@ func TestShapesMatchReference(t *testing.T) {
 		rules shapeRules
 	}{
 		// The components the embedded CF does not run are null, as CC
-		// renders a component it is not configured with.
-		{"root", "/", "", reference(t, "root.json"), rules(nil, []string{"links.routing", "links.logging", "links.log_stream",
+		// renders a component it is not configured with; the routing API
+		// it runs (routing.go).
+		{"root", "/", "", reference(t, "root.json"), rules(nil, []string{"links.logging", "links.log_stream",
 			"links.app_ssh.href", "links.app_ssh.meta.host_key_fingerprint", "links.app_ssh.meta.oauth_client"}, nil)},
 		{"info", "/v3/info", "", reference(t, "info.json"), rules([]string{"custom"}, nil, nil)},
 		{"app", "/v3/apps/" + guid, "developer", app, appRules},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -624,12 +625,19 @@ func TestRoleTableCoversEveryRoute(t *testing.T) {
 	}
 }
 
-// roleAnonAnswer is what an anonymous route answers whatever the token:
-// 200, but 403 from the blobstore's signed URLs (blobs.go), which
-// rolePathOf calls without the signature that is their credential.
-func roleAnonAnswer(rt route) roleWant {
-	if len(rt.pattern) > 0 && rt.pattern[0] == "blobs" {
+// roleAnonAnswer is what a route outside CC's token gate answers to a
+// valid token with scopes (nil for a token that fails verification): 200,
+// but 403 from the blobstore's signed URLs (blobs.go), which rolePathOf
+// calls without the signature that is their credential, and from the
+// routing API, which checks tokens itself (routing.go), 401 unless the
+// token has a router group scope or the admin's.
+func roleAnonAnswer(rt route, scopes []string) roleWant {
+	switch {
+	case len(rt.pattern) > 0 && rt.pattern[0] == "blobs":
 		return roleWant{status: 403}
+	case len(rt.pattern) > 0 && rt.pattern[0] == "routing" &&
+		!slices.Contains(scopes, scopeRouterGroupsRead) && !slices.Contains(scopes, scopeAdmin):
+		return routingUnauthorizedWant
 	}
 	return roleOK(200)
 }
@@ -723,7 +731,8 @@ func TestAuthTokens(t *testing.T) {
 					r := roleView(c, t).do(rt.method, path, tc.header, nil)
 					switch {
 					case rt.anon:
-						roleAnonAnswer(rt).assert(t, r)
+						// No token of this table has a router group scope.
+						roleAnonAnswer(rt, nil).assert(t, r)
 					case tc.want.status == 0:
 						if r.status == 401 || r.status == 403 {
 							t.Fatalf("a good token got %d: %s", r.status, r.body)
@@ -772,7 +781,7 @@ func TestScopes(t *testing.T) {
 					}
 					switch {
 					case rt.anon:
-						roleAnonAnswer(rt).assert(t, r)
+						roleAnonAnswer(rt, tc.scopes).assert(t, r)
 					case !allowed:
 						roleNotAuthorized.assert(t, r)
 					case r.status == 401 || r.status == 403:

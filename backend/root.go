@@ -37,11 +37,12 @@ type metaLink struct {
 
 // root answers GET /, the anonymous discovery document. Every link names
 // something this server answers: the components the embedded Cloud
-// Foundry does not have (credhub, the routing API, doppler's websocket
-// logging, log-stream, SSH) are null, as a Cloud Controller whose config
-// lacks them renders them (cc app/controllers/runtime/root_controller.rb,
-// credhub_link, routing_link, logging_link, log_stream_link); the log
-// cache it answers itself (logcache.go).
+// Foundry does not have (credhub, doppler's websocket logging, log-stream,
+// SSH) are null, as a Cloud Controller whose config lacks them renders
+// them (cc app/controllers/runtime/root_controller.rb, credhub_link,
+// logging_link, log_stream_link); the log cache (logcache.go) and the
+// routing API (routing.go, at <base>/routing as routing_link names it) it
+// answers itself.
 func (s *Server) root(r *request) error {
 	if err := r.query.allow(); err != nil {
 		return err
@@ -56,6 +57,7 @@ func (s *Server) root(r *request) error {
 	l.Login = link{Href: orDefault(s.cfg.LoginURL, r.base)}
 	l.UAA = link{Href: orDefault(s.cfg.UAAURL, r.base)}
 	l.LogCache = &link{Href: r.base}
+	l.Routing = &link{Href: r.base + "/routing"}
 	return r.reply(200, j)
 }
 

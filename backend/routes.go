@@ -499,6 +499,10 @@ func (s *Server) createRoute(r *request) error {
 	if d.OrgGUID == "" && rt.Host == "*" && !r.user.admin() {
 		return errUnprocessable("You do not have sufficient permissions to create a route with a wildcard host on a domain not scoped to an organization.")
 	}
+	group, err := s.tcpGroup(r, d)
+	if err != nil {
+		return err
+	}
 	if err := s.checkRoute(r, &rt, sp, d); err != nil {
 		return err
 	}
@@ -508,44 +512,31 @@ func (s *Server) createRoute(r *request) error {
 		rt.Labels, rt.Annotations = apply(nil, md.labels), apply(nil, md.annotations)
 	}
 	ev := s.routeEvent(r, "audit.route.create", rt, sp, map[string]any{"request": o})
-	if err := s.store.CreateRoute(r.ctx, rt, ev); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			return routeTaken(rt, d)
-		}
+	if group != nil {
+		err = s.store.CreateGroupRoute(r.ctx, &rt, group.GUID, tcpPort(&rt, d, *group, o.has("port")), ev)
+	} else {
+		err = s.store.CreateRoute(r.ctx, rt, ev)
+	}
+	var ae *apiError
+	switch {
+	case errors.As(err, &ae):
+		return err
+	case errors.Is(err, store.ErrConflict):
+		return routeTaken(rt, d)
+	case err != nil:
 		return errInternal(err)
 	}
 	return r.reply(201, presentRoute(r.base, rt, d, nil))
 }
 
 // checkRoute applies the Route model's validations, with RouteCreate's
-// texts, and picks a port for a tcp route that has none.
+// texts; those of a TCP domain need the ports its router group holds, so
+// tcpPort applies them as the route is written.
 func (s *Server) checkRoute(r *request, rt *store.Route, sp store.Space, d store.Domain) error {
 	if err := s.domainUsableIn(r, d, sp.OrgGUID); err != nil {
 		return err
 	}
 	if contains(d.Protocols, "tcp") {
-		switch {
-		case rt.Host != "":
-			return errUnprocessable("Hosts are not supported for TCP routes.")
-		case rt.Path != "":
-			return errUnprocessable("Paths are not supported for TCP routes.")
-		case rt.Port == nil:
-			// CC's PortGenerator picks a free port of the router group.
-			used, err := s.store.UsedPorts(r.ctx, d.GUID)
-			if err != nil {
-				return errInternal(err)
-			}
-			port := int64(1024)
-			for _, u := range used {
-				if u == port {
-					port++
-				}
-			}
-			if port > 65535 {
-				return errUnprocessable("There are no more ports available for this domain.")
-			}
-			rt.Port = &port
-		}
 		return nil
 	}
 	if rt.Port != nil && *rt.Port > 0 {

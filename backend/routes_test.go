@@ -591,8 +591,9 @@ func TestRouteWriteErrors(t *testing.T) {
 	w := newRoutesWorld(t)
 	c := w.c
 	ctx := context.Background()
+	group := TCPRouterGroupGUID
 	if err := c.srv.Store().CreateDomain(ctx, store.Domain{GUID: "d0a10000-0000-4000-8000-0000000000c1", Name: "tcp.example.org",
-		Protocols: []string{"tcp"}, CreatedAt: routesAt(3), UpdatedAt: routesAt(3)}); err != nil {
+		RouterGroupGUID: &group, Protocols: []string{"tcp"}, CreatedAt: routesAt(3), UpdatedAt: routesAt(3)}); err != nil {
 		t.Fatal(err)
 	}
 	const tcp = "d0a10000-0000-4000-8000-0000000000c1"
@@ -656,8 +657,9 @@ func TestRouteWriteErrors(t *testing.T) {
 		{"missing route", "DELETE", "/v3/routes/" + roleMissingGUID, nil, 404, "Route not found"},
 		{"route of another org", "POST", "/v3/routes/" + routesOther + "/destinations", destinations(w.app), 404, "Route not found"},
 	}
-	// The first tcp route takes the first free port.
-	r := c.must(201, "POST", "/v3/routes", "developer", routeBody("", "", DemoSpaceGUID, tcp))
+	// A tcp route on a port of its router group (routes_tcp_test.go has
+	// the rest of the port rules).
+	r := c.must(201, "POST", "/v3/routes", "developer", with(routeBody("", "", DemoSpaceGUID, tcp), "port", 1024))
 	if got := rawAt(t, r.body, "port"); got != "1024" {
 		t.Errorf("tcp port %s, want 1024", got)
 	}

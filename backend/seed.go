@@ -27,10 +27,24 @@ const (
 	DefaultStackName = "cflinuxfs4"
 	SharedDomainGUID = "d0a10000-0000-4000-8000-000000000001"
 	SharedDomainName = "apps.capibridge.local"
+	// TCPRouterGroupGUID is the routing API's tcp router group, named
+	// TCPRouterGroupName, whose reservable ports are 1024-1033. No TCP
+	// domain is seeded: an admin creates one with this router group.
+	TCPRouterGroupGUID = "7c900000-0000-4000-8000-000000000001"
+	TCPRouterGroupName = "default-tcp"
 )
+
+// tcpReservablePorts are the seeded router group's ports: ten, so that a
+// group running out of ports is easy to try.
+const tcpReservablePorts = "1024-1033"
 
 // userScopes are the scopes of a UAA user in the cloud_controller groups.
 var userScopes = []string{"cloud_controller.read", "cloud_controller.write", "openid", "password.write", "uaa.user"}
+
+// adminScopes are the admin's: cf-deployment's admin user is also in the
+// routing API's router group groups, which `cf router-groups` and
+// `cf create-shared-domain --router-group` need.
+var adminScopes = append([]string{scopeAdmin, scopeRouterGroupsRead, scopeRouterGroupsWrite}, userScopes...)
 
 // seed creates the demo foundation. Every step tolerates finding its row
 // already there, so a start that was cut off half-way is completed by the
@@ -55,13 +69,16 @@ func seed(ctx context.Context, st *store.Store) error {
 		func() error {
 			return st.CreateDomain(ctx, store.Domain{GUID: SharedDomainGUID, Name: SharedDomainName, Protocols: []string{"http"}, CreatedAt: now, UpdatedAt: now})
 		},
+		func() error {
+			return st.CreateRouterGroup(ctx, store.RouterGroup{GUID: TCPRouterGroupGUID, Name: TCPRouterGroupName, Type: "tcp", ReservablePorts: tcpReservablePorts})
+		},
 	}
 	users := []struct {
 		guid, name string
 		scopes     []string
 		roles      []string
 	}{
-		{AdminUserGUID, "admin", append([]string{"cloud_controller.admin"}, userScopes...), nil},
+		{AdminUserGUID, "admin", adminScopes, nil},
 		{DeveloperGUID, "developer", userScopes, []string{store.RoleOrgUser, store.RoleSpaceDeveloper}},
 		{AuditorGUID, "auditor", userScopes, []string{store.RoleOrgUser, store.RoleSpaceAuditor}},
 		{OutsiderGUID, "outsider", userScopes, nil},

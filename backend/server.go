@@ -366,6 +366,8 @@ func (s *Server) buildRoutes() []route {
 		{get, p("/v3/info"), true, s.info},
 		{get, p("/api/v1/info"), true, s.logCacheInfo},
 		{get, p("/api/v1/read/:source_id"), false, s.logCacheRead},
+		// The routing API checks tokens its own way (routing.go).
+		{get, p("/routing/v1/router_groups"), true, s.routingAPI(s.listRouterGroups)},
 
 		{get, p("/v3/organizations"), false, orgResource.index(s)},
 		{get, p("/v3/organizations/:guid"), false, orgResource.showOne(s)},

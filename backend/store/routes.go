@@ -186,16 +186,18 @@ func scanRoute(r scanner) (Route, error) {
 // CreateRoute inserts a route and records events; the same host, domain,
 // path and port twice is ErrConflict.
 func (s *Store) CreateRoute(ctx context.Context, rt Route, events ...Event) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO routes (guid, space_guid, domain_guid, host, path, port, labels, annotations,
-			created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)`,
-			rt.GUID, rt.SpaceGUID, rt.DomainGUID, rt.Host, rt.Path, rt.Port, jsonText(nonNil(rt.Labels)), jsonText(nonNil(rt.Annotations)),
-			rt.CreatedAt, rt.UpdatedAt)
-		if err != nil {
-			return err
-		}
-		return insertEvents(ctx, tx, events)
-	})
+	return s.write(ctx, func(tx *sql.Tx) error { return insertRoute(ctx, tx, rt, events) })
+}
+
+func insertRoute(ctx context.Context, tx *sql.Tx, rt Route, events []Event) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO routes (guid, space_guid, domain_guid, host, path, port, labels, annotations,
+		created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)`,
+		rt.GUID, rt.SpaceGUID, rt.DomainGUID, rt.Host, rt.Path, rt.Port, jsonText(nonNil(rt.Labels)), jsonText(nonNil(rt.Annotations)),
+		rt.CreatedAt, rt.UpdatedAt)
+	if err != nil {
+		return err
+	}
+	return insertEvents(ctx, tx, events)
 }
 
 // DeleteRoute deletes a route with its destinations and records events.
@@ -213,24 +215,6 @@ func (s *Store) DeleteRoute(ctx context.Context, guid string, events ...Event) e
 		}
 		return insertEvents(ctx, tx, events)
 	})
-}
-
-// UsedPorts returns the ports of the routes of a domain, ascending.
-func (s *Store) UsedPorts(ctx context.Context, domainGUID string) ([]int64, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT port FROM routes WHERE domain_guid = ? AND port IS NOT NULL ORDER BY port`, domainGUID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
-		var p int64
-		if err := rows.Scan(&p); err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
 }
 
 // routeTable is how routes are read.
