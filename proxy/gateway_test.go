@@ -49,17 +49,16 @@ func TestV2InfoFromTheUpstream(t *testing.T) {
 		t.Fatal(err)
 	}
 	// CC's key order; "user" only with a valid token, "custom" only when
-	// set, "routing_endpoint" only with a routing API, which the embedded CF
-	// has not (cc app/controllers/runtime/info_controller.rb).
+	// set (cc app/controllers/runtime/info_controller.rb).
 	want := strings.Join(keysOf(t, ref), ",")
 	want = strings.TrimSuffix(want, ",user")
-	want = strings.TrimSuffix(want, ",routing_endpoint")
 	if got := strings.Join(keysOf(t, anon.body), ","); got != want {
 		t.Errorf("keys\n got %s\nwant %s", got, want)
 	}
 	// The UAA is the embedded one, passed through on the gateway's address.
 	for key, value := range map[string]any{"api_version": "2.293.0", "authorization_endpoint": s.gwURL, "token_endpoint": s.gwURL,
-		"min_cli_version": "6.22.0", "name": "capibridge", "doppler_logging_endpoint": nil, "app_ssh_endpoint": nil} {
+		"min_cli_version": "6.22.0", "name": "capibridge", "doppler_logging_endpoint": nil, "app_ssh_endpoint": nil,
+		"routing_endpoint": s.gwURL + "/routing"} {
 		if info[key] != value {
 			t.Errorf("%s = %v, want %v", key, info[key], value)
 		}
@@ -205,14 +204,14 @@ func TestRootLinksPointAtTheGateway(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, want := range map[string]string{"self": s.gwURL, "cloud_controller_v2": s.gwURL + "/v2", "cloud_controller_v3": s.gwURL + "/v3",
-		"uaa": s.gwURL, "login": s.gwURL, "log_cache": s.gwURL, "network_policy_v0": upstream.Links["network_policy_v0"].Href} {
+		"uaa": s.gwURL, "login": s.gwURL, "log_cache": s.gwURL, "routing": s.gwURL + "/routing", "network_policy_v0": upstream.Links["network_policy_v0"].Href} {
 		if got := root.Links[name].Href; got != want || want == "" {
 			t.Errorf("%s = %q, want %q", name, got, want)
 		}
 	}
 	// What the embedded CF does not run stays null, as CC renders a
 	// component it is not configured with.
-	for _, name := range []string{"credhub", "routing", "logging", "log_stream"} {
+	for _, name := range []string{"credhub", "logging", "log_stream"} {
 		if !bytes.Contains(r.body, []byte(`"`+name+`":null`)) {
 			t.Errorf("%s is not null: %s", name, r.body)
 		}

@@ -32,9 +32,8 @@ func (g *Gateway) v2RouteUnmapApp(ctx *fasthttp.RequestCtx) error {
 	return g.unmapWeb(ctx, pathParam(ctx, 1), pathParam(ctx, 3), true)
 }
 
-// mapWeb maps the app's web process to the route, on the app's first port
-// (8080 unless it has others). The route's and the app's lookups run at
-// once; routeFirst says whose not-found wins. An app in another space
+// mapWeb maps the app's web process to the route. The route's and the
+// app's lookups run at once; routeFirst says whose not-found wins. An app in another space
 // than the route's is spaceErr. It returns the route as it is now.
 func (g *Gateway) mapWeb(c ccv3.Call, routeGUID, appGUID string, routeFirst bool, spaceErr *translate.Error) (translate.V3Route, translate.AppBundle, error) {
 	var r translate.V3Route
@@ -55,11 +54,17 @@ func (g *Gateway) mapWeb(c ccv3.Call, routeGUID, appGUID string, routeFirst bool
 	if r.Relationships.Space.GUID() != b.App.Relationships.Space.GUID() {
 		return r, b, withCause(spaceErr, nil)
 	}
-	port := 8080
-	if ports := translate.AppEntity(b).Ports; len(ports) > 0 {
-		port = ports[0]
+	// The port: the app's first, else 8080 for a buildpack app and none
+	// (v3's "unspecified") for a docker one (§9.8 step 6).
+	var port *int
+	switch e := translate.AppEntity(b); {
+	case len(e.Ports) > 0:
+		port = &e.Ports[0]
+	case e.DockerImage == nil:
+		p := 8080
+		port = &p
 	}
-	dests, err := g.v3.AddDestination(c, routeGUID, appGUID, &port)
+	dests, err := g.v3.AddDestination(c, routeGUID, appGUID, port)
 	if err != nil {
 		return r, b, v2Error(err, appGUID)
 	}

@@ -223,3 +223,66 @@ func TestCacheRouteAndDomainPages(t *testing.T) {
 	}
 	list("/v2/shared_domains", 2)
 }
+
+// TCP routes on a router group's domain (MAPPING-routes §9.16): the
+// router group through the gateway's routing API, a TCP shared domain,
+// go-cfclient's CreateTcpRoute with its port 0 (a generated port and
+// CC's warning), the port checks, and the reserved check by port.
+func TestV2TCPRoutes(t *testing.T) {
+	s := startStack(t, nil)
+	r := s.do("GET", s.gwURL+"/routing/v1/router_groups?name=default-tcp", "admin", nil)
+	var groups []struct{ GUID, Name, Type string }
+	if r.status != 200 || json.Unmarshal(r.body, &groups) != nil || len(groups) != 1 || groups[0].GUID != backend.TCPRouterGroupGUID || groups[0].Type != "tcp" {
+		t.Fatalf("router groups through the gateway: %d %s", r.status, r.body)
+	}
+	admin, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens["admin"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tcp, err := admin.CreateSharedDomain("tcp.example.org", false, backend.TCPRouterGroupGUID)
+	if err != nil || tcp.RouterGroupGuid != backend.TCPRouterGroupGUID || tcp.RouterGroupType != "tcp" {
+		t.Fatalf("CreateSharedDomain with a router group: %v %+v", err, tcp)
+	}
+	if d, err := admin.GetSharedDomainByGuid(tcp.Guid); err != nil || d.RouterGroupType != "tcp" {
+		t.Errorf("GetSharedDomainByGuid: %v %+v", err, d)
+	}
+	dev, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens["developer"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	route, err := dev.CreateTcpRoute(cfclient.RouteRequest{DomainGuid: tcp.Guid, SpaceGuid: backend.DemoSpaceGUID})
+	if err != nil || route.Port < 1024 || route.Port > 1033 || route.Host != "" {
+		t.Fatalf("CreateTcpRoute: %v %+v", err, route)
+	}
+	post := func(query, body string) reply {
+		t.Helper()
+		return s.do("POST", s.gwURL+"/v2/routes"+query, "developer", []byte(body))
+	}
+	base := `"domain_guid":"` + tcp.Guid + `","space_guid":"` + backend.DemoSpaceGUID + `"`
+	r = post("?generate_port=true", `{"port":0,`+base+`}`)
+	if r.status != 201 || string(r.header.Peek("X-Cf-Warnings")) != "Specified+port+ignored.+Random+port+generated." {
+		t.Errorf("generate_port with a port: %d %q %s", r.status, r.header.Peek("X-Cf-Warnings"), r.body)
+	}
+	port := itoa(route.Port)
+	cases := []struct{ name, body, want string }{
+		{"taken", `{"port":` + port + `,` + base + `}`, "CF-RoutePortTaken"},
+		{"not reservable", `{"port":5000,` + base + `}`, "The requested port is not available for reservation"},
+		{"no port", `{` + base + `}`, "For TCP routes you must specify a port or request a random one."},
+		{"host", `{"host":"x","port":1030,` + base + `}`, "Host and path are not supported, as domain belongs to a TCP router group."},
+	}
+	for _, tc := range cases {
+		if r := post("", tc.body); r.status != 400 || !strings.Contains(string(r.body), tc.want) {
+			t.Errorf("%s: %d %s", tc.name, r.status, r.body)
+		}
+	}
+	if r := s.do("GET", s.gwURL+"/v2/routes/reserved/domain/"+tcp.Guid+"?port="+port, "developer", nil); r.status != 204 {
+		t.Errorf("reserved by port: %d %s", r.status, r.body)
+	}
+	if rs, err := dev.ListRoutesByQuery(url.Values{"q": {"port:" + port}}); err != nil || len(rs) != 1 || rs[0].Guid != route.Guid {
+		t.Errorf("routes by port: %v %+v", err, rs)
+	}
+	// generate_port on an unknown domain is DomainInvalid, not InvalidRelation.
+	if r := post("?generate_port=true", `{"domain_guid":"nope","space_guid":"`+backend.DemoSpaceGUID+`"}`); r.status != 400 || !strings.Contains(string(r.body), "CF-DomainInvalid") {
+		t.Errorf("generate_port, unknown domain: %d %s", r.status, r.body)
+	}
+}
