@@ -129,23 +129,6 @@ func writeV2List(ctx *fasthttp.RequestCtx, lp translate.ListParams, path string,
 	return nil
 }
 
-// listRequest parses a v2 list request: parameters, order-by against the
-// resource's sortable parameters, and q against its query keys.
-func (g *Gateway) listRequest(ctx *fasthttp.RequestCtx, keys []string, sortable ...string) (translate.ListParams, translate.AppQuery, error) {
-	lp, err := g.listParams(ctx)
-	if err != nil {
-		return lp, translate.AppQuery{}, err
-	}
-	if err := translate.CheckOrderBy(lp, sortable...); err != nil {
-		return lp, translate.AppQuery{}, err
-	}
-	filters, err := translate.ParseQ(lp.Q, keys)
-	if err != nil {
-		return lp, translate.AppQuery{}, err
-	}
-	return lp, translate.AppQueryFromFilters(filters), nil
-}
-
 // The org and stack reads are declarations on the engine.
 var (
 	// orgsRead: OrganizationsController's sortable_parameters are id and
