@@ -28,6 +28,9 @@ type v2Resource[T any] struct {
 	// values (sortable_parameters; none refuses every order-by).
 	keys     []string
 	sortable []string
+	// preserve are the parameters its page urls keep when the request
+	// had them (preserve_query_parameters).
+	preserve []string
 	// list, name and keep read a page of a v3 collection filterable by
 	// name: keep, when set, is a filter v3 cannot apply (a shared domain
 	// is a v3 domain without an owner); lists then read every match and
@@ -89,6 +92,11 @@ func (r *v2Resource[T]) serveListWith(g *Gateway, ctx *fasthttp.RequestCtx, path
 	lp, err := g.listParams(ctx)
 	if err != nil {
 		return err
+	}
+	for _, name := range r.preserve {
+		if v := ctx.QueryArgs().Peek(name); v != nil {
+			lp.Preserved = append(lp.Preserved, [2]string{name, string(v)})
+		}
 	}
 	if err := translate.CheckOrderBy(lp, r.sortable...); err != nil {
 		return err
@@ -175,7 +183,16 @@ func (r *v2Resource[T]) createHandler(g *Gateway, ctx *fasthttp.RequestCtx) erro
 		return err
 	}
 	ctx.Response.Header.Set(fasthttp.HeaderLocation, r.path+"/"+r.guid(item))
-	return r.answer(g, ctx, item, fasthttp.StatusCreated)
+	return r.answer(g, ctx, item, writtenStatus(ctx))
+}
+
+// writtenStatus is 201, or the status a write set under statusKey (202
+// for an operation still in progress).
+func writtenStatus(ctx *fasthttp.RequestCtx) int {
+	if s, ok := ctx.UserValue(statusKey).(int); ok {
+		return s
+	}
+	return fasthttp.StatusCreated
 }
 
 // updateHandler answers PUT <path>/:guid: 201 with the resource, as every
@@ -192,7 +209,10 @@ func (r *v2Resource[T]) updateHandler(g *Gateway, ctx *fasthttp.RequestCtx) erro
 	if err != nil {
 		return err
 	}
-	return r.answer(g, ctx, item, fasthttp.StatusCreated)
+	if writtenStatus(ctx) == fasthttp.StatusAccepted {
+		ctx.Response.Header.Set(fasthttp.HeaderLocation, r.path+"/"+pathParam(ctx, 1))
+	}
+	return r.answer(g, ctx, item, writtenStatus(ctx))
 }
 
 // deleteHandler answers DELETE <path>/:guid: 204 once v3's job is done, or

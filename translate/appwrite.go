@@ -58,6 +58,7 @@ const (
 	kindInteger                         // Integer
 	kindHash                            // Hash
 	kindIntegerList                     // [Integer]
+	kindStringList                      // [String]
 )
 
 // appFields are the writable attributes in CC's field order (the
@@ -100,6 +101,7 @@ type parsedValue struct {
 	i    int64
 	m    map[string]json.RawMessage
 	list []int64
+	strs []string
 }
 
 // ParseAppRequest parses a v2 app body as CC's JsonMessage does
@@ -245,6 +247,27 @@ func checkSchema(kind membraneKind, raw json.RawMessage) (parsedValue, string) {
 		}
 		if err := json.Unmarshal(raw, &v.m); err != nil {
 			return v, "Expected instance of Hash, given an instance of " + class
+		}
+	case kindStringList:
+		if class != "Array" {
+			return v, "Expected instance of Array, given instance of " + class
+		}
+		var elems []json.RawMessage
+		if err := json.Unmarshal(raw, &elems); err != nil {
+			return v, "Expected instance of Array, given instance of " + class
+		}
+		v.strs = make([]string, 0, len(elems))
+		var msgs []string
+		for i, e := range elems {
+			var str string
+			if c := rubyClass(e); c != "String" || json.Unmarshal(e, &str) != nil {
+				msgs = append(msgs, "At index "+strconv.Itoa(i)+": Expected instance of String, given an instance of "+c)
+				continue
+			}
+			v.strs = append(v.strs, str)
+		}
+		if len(msgs) > 0 {
+			return v, strings.Join(msgs, ", ")
 		}
 	case kindIntegerList:
 		if class != "Array" {

@@ -25,7 +25,7 @@ type V3ServiceCredentialBinding struct {
 type V3LastOperation struct {
 	Type        string    `json:"type"`
 	State       string    `json:"state"`
-	Description string    `json:"description"`
+	Description *string   `json:"description"`
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
 }
@@ -43,6 +43,9 @@ type V3BindingDetails struct {
 type BindingBundle struct {
 	Binding V3ServiceCredentialBinding
 	Details *V3BindingDetails
+	// UserProvided: the bound instance is user-provided, whose v2 url is
+	// under /v2/user_provided_service_instances.
+	UserProvided bool
 }
 
 // V2ServiceBindingEntity is the entity of a v2 service binding, in the key
@@ -71,7 +74,7 @@ type V2ServiceBindingEntity struct {
 type V2LastOperation struct {
 	Type        string  `json:"type"`
 	State       string  `json:"state"`
-	Description string  `json:"description"`
+	Description *string `json:"description"`
 	UpdatedAt   *string `json:"updated_at"`
 	CreatedAt   *string `json:"created_at"`
 }
@@ -97,7 +100,7 @@ func ServiceBindingEntity(b BindingBundle) V2ServiceBindingEntity {
 		VolumeMounts:                []json.RawMessage{},
 		Name:                        bind.Name,
 		AppURL:                      "/v2/apps/" + app,
-		ServiceInstanceURL:          "/v2/service_instances/" + si,
+		ServiceInstanceURL:          instanceURL(si, b.UserProvided),
 		ServiceBindingParametersURL: "/v2/service_bindings/" + bind.GUID + "/parameters",
 	}
 	if d := b.Details; d != nil {
@@ -107,14 +110,56 @@ func ServiceBindingEntity(b BindingBundle) V2ServiceBindingEntity {
 		}
 		e.SyslogDrainURL = d.SyslogDrainURL
 		if d.VolumeMounts != nil {
-			e.VolumeMounts = d.VolumeMounts
+			e.VolumeMounts = censorMounts(d.VolumeMounts)
 		}
 	}
-	if op := bind.LastOperation; op != nil {
-		e.LastOperation = &V2LastOperation{Type: op.Type, State: op.State, Description: op.Description,
-			UpdatedAt: timePtr(op.UpdatedAt), CreatedAt: timePtr(op.CreatedAt)}
+	// A binding always shows an operation: its own, or a succeeded create
+	// at its own times (ServiceBindingPresenter); "initial" is v3's name
+	// for one not started yet (§10.5.1 row 10).
+	op := V3LastOperation{Type: "create", State: "succeeded", CreatedAt: bind.CreatedAt, UpdatedAt: bind.UpdatedAt}
+	if o := bind.LastOperation; o != nil && o.Type != "" {
+		op = *o
 	}
+	if op.State == "initial" {
+		op.State = "in progress"
+	}
+	if op.Description == nil {
+		empty := ""
+		op.Description = &empty
+	}
+	e.LastOperation = &V2LastOperation{Type: op.Type, State: op.State, Description: op.Description,
+		UpdatedAt: timePtr(op.UpdatedAt), CreatedAt: timePtr(op.CreatedAt)}
 	return e
+}
+
+// instanceURL is a service instance's v2 url: user-provided ones have
+// their own collection (ServiceInstancesController.url_for_guid).
+func instanceURL(guid string, userProvided bool) string {
+	if userProvided {
+		return "/v2/user_provided_service_instances/" + guid
+	}
+	return "/v2/service_instances/" + guid
+}
+
+// censorMounts keeps of each volume mount only container_dir, mode and
+// device_type, as v2 showed them (censor_volume_mounts).
+func censorMounts(mounts []json.RawMessage) []json.RawMessage {
+	out := make([]json.RawMessage, 0, len(mounts))
+	for _, m := range mounts {
+		var full struct {
+			ContainerDir json.RawMessage `json:"container_dir,omitempty"`
+			Mode         json.RawMessage `json:"mode,omitempty"`
+			DeviceType   json.RawMessage `json:"device_type,omitempty"`
+		}
+		if json.Unmarshal(m, &full) != nil {
+			continue
+		}
+		raw, err := json.Marshal(full)
+		if err == nil {
+			out = append(out, raw)
+		}
+	}
+	return out
 }
 
 // AppendServiceBindingResource writes the v2 service binding resource of b.
@@ -145,4 +190,31 @@ func ServiceBindingField(b V3ServiceCredentialBinding, key string) string {
 		}
 	}
 	return ""
+}
+
+// V2ServiceKeyEntity is a service key's entity (ServiceKeyPresenter, a
+// DefaultPresenter; §10.6.1).
+type V2ServiceKeyEntity struct {
+	Name                    string          `json:"name"`
+	ServiceInstanceGUID     string          `json:"service_instance_guid"`
+	Credentials             json.RawMessage `json:"credentials"`
+	ServiceInstanceURL      string          `json:"service_instance_url"`
+	ServiceKeyParametersURL string          `json:"service_key_parameters_url"`
+}
+
+// AppendServiceKeyResource writes the v2 service key of k (a v3 credential
+// binding of type key): its credentials from its details, redacted when
+// the reader may not see them.
+func AppendServiceKeyResource(buf *bytes.Buffer, k BindingBundle) error {
+	b := k.Binding
+	si := b.Relationships.ServiceInstance.GUID()
+	e := V2ServiceKeyEntity{ServiceInstanceGUID: si, Credentials: redactedCredentials, ServiceInstanceURL: "/v2/service_instances/" + si,
+		ServiceKeyParametersURL: "/v2/service_keys/" + b.GUID + "/parameters"}
+	if b.Name != nil {
+		e.Name = *b.Name
+	}
+	if k.Details != nil && len(k.Details.Credentials) > 0 {
+		e.Credentials = k.Details.Credentials
+	}
+	return encodeJSON(buf, &v2Resource[V2ServiceKeyEntity]{Metadata: v2Metadata("service_keys", b.GUID, b.CreatedAt, b.UpdatedAt), Entity: e})
 }

@@ -46,6 +46,10 @@ type ListParams struct {
 	// a non-nil empty list means it was present and empty (CC then
 	// inlines nothing for include-relations).
 	IncludeRelations, ExcludeRelations []string
+	// Preserved are the parameters a controller keeps in its page urls
+	// (preserve_query_parameters; §10.1.2), written after
+	// results-per-page: only keys that sort after it.
+	Preserved [][2]string
 }
 
 // Orphans reports whether the response carries "orphans"
@@ -378,6 +382,12 @@ func (lp ListParams) ListURL(path string, page int) string {
 	}
 	b.WriteString("&results-per-page=")
 	writeInt(&b, lp.ResultsPerPage)
+	for _, kv := range lp.Preserved {
+		b.WriteByte('&')
+		b.WriteString(kv[0])
+		b.WriteByte('=')
+		writeEscaped(&b, kv[1])
+	}
 	return b.String()
 }
 

@@ -31,22 +31,7 @@ type RouteQuery struct {
 // is what CC's association filter does with them.
 func RouteQueryFromFilters(fs []Filter) RouteQuery {
 	var q RouteQuery
-	and := func(set *[]string, values []string, fold bool) {
-		if *set == nil {
-			*set = append([]string{}, values...)
-			return
-		}
-		var out []string
-		for _, v := range values {
-			for _, w := range *set {
-				if v == w || fold && strings.EqualFold(v, w) {
-					out = append(out, w)
-					break
-				}
-			}
-		}
-		*set = append([]string{}, out...)
-	}
+	and := andValues
 	var orgEq, orgIn []string
 	seenEq, seenIn := false, false
 	for _, f := range fs {
@@ -156,3 +141,23 @@ func RubyToI(s string) int64 {
 // RouteMatchAll applies every filter to a route in the gateway, for the
 // route lists v3 answers whole (an app's routes).
 func RouteMatchAll(fs []Filter, r V3Route) bool { return RouteQuery{Local: fs}.Match(r) }
+
+// andValues narrows a filter's value set to values: the first filter on a
+// key sets it, every further one intersects (q on one key ANDs). fold
+// compares case-insensitively (CC's case-insensitive columns).
+func andValues(set *[]string, values []string, fold bool) {
+	if *set == nil {
+		*set = append([]string{}, values...)
+		return
+	}
+	var out []string
+	for _, v := range values {
+		for _, w := range *set {
+			if v == w || fold && strings.EqualFold(v, w) {
+				out = append(out, w)
+				break
+			}
+		}
+	}
+	*set = append([]string{}, out...)
+}

@@ -9,13 +9,19 @@ import (
 
 // V3ServiceInstance is a v3 service instance (GET /v3/service_instances/:guid).
 type V3ServiceInstance struct {
-	GUID          string           `json:"guid"`
-	Name          string           `json:"name"`
-	Type          string           `json:"type"` // "managed" or "user-provided"
-	DashboardURL  *string          `json:"dashboard_url"`
-	LastOperation *V3LastOperation `json:"last_operation"`
-	CreatedAt     time.Time        `json:"created_at"`
-	Relationships struct {
+	GUID            string           `json:"guid"`
+	Name            string           `json:"name"`
+	Type            string           `json:"type"` // "managed" or "user-provided"
+	DashboardURL    *string          `json:"dashboard_url"`
+	LastOperation   *V3LastOperation `json:"last_operation"`
+	CreatedAt       time.Time        `json:"created_at"`
+	UpdatedAt       time.Time        `json:"updated_at"`
+	Tags            []string         `json:"tags"`
+	SyslogDrainURL  *string          `json:"syslog_drain_url"`
+	RouteServiceURL *string          `json:"route_service_url"`
+	MaintenanceInfo json.RawMessage  `json:"maintenance_info"`
+	Metadata        V3ObjectMetadata `json:"metadata"`
+	Relationships   struct {
 		ServicePlan V3ToOne `json:"service_plan"`
 		Space       V3ToOne `json:"space"`
 	} `json:"relationships"`
@@ -170,10 +176,7 @@ func serviceSummaryJSON(s ServiceSummary, sharedTo bool) (json.RawMessage, error
 	}{GUID: in.GUID, Name: in.Name, BoundAppCount: s.BoundAppCount, Type: "managed_service_instance", DashboardURL: in.DashboardURL,
 		SharedTo: []string{}}
 	v.ServicePlan.GUID = in.Relationships.ServicePlan.GUID()
-	if op := in.LastOperation; op != nil {
-		v.LastOperation = &V2LastOperation{Type: op.Type, State: op.State, Description: op.Description,
-			UpdatedAt: timePtr(op.UpdatedAt), CreatedAt: timePtr(op.CreatedAt)}
-	}
+	v.LastOperation = instanceLastOperation(in.LastOperation)
 	err := encodeJSON(&buf, &v)
 	return buf.Bytes(), err
 }

@@ -65,6 +65,7 @@ type V3GUIDRef struct {
 // v2-only state in annotations with the capibridge.io/ prefix (DESIGN,
 // "v2-only state lives in the backing store").
 type V3ObjectMetadata struct {
+	Labels      map[string]string `json:"labels"`
 	Annotations map[string]string `json:"annotations"`
 }
 

@@ -1,0 +1,154 @@
+package ccv3
+
+import (
+	"encoding/json"
+	"net/url"
+	"strings"
+
+	"github.com/valyala/fasthttp"
+
+	"capibridge/translate"
+)
+
+// InstanceQuery is a GET /v3/service_instances request; nil filters are
+// left out.
+type InstanceQuery struct {
+	Type                                          string
+	Names, SpaceGUIDs, OrgGUIDs, PlanGUIDs, GUIDs []string
+	Page, PerPage                                 int
+	OrderBy                                       string
+}
+
+func (q InstanceQuery) encode() string {
+	s := encodeList(map[string][]string{"names": q.Names, "space_guids": q.SpaceGUIDs, "organization_guids": q.OrgGUIDs,
+		"service_plan_guids": q.PlanGUIDs, "guids": q.GUIDs}, q.Page, q.PerPage, q.OrderBy)
+	if q.Type == "" {
+		return s
+	}
+	v, _ := url.ParseQuery(s)
+	v.Set("type", q.Type)
+	return v.Encode()
+}
+
+// ListServiceInstances is GET /v3/service_instances.
+func (c *Client) ListServiceInstances(call Call, q InstanceQuery) (Page[translate.V3ServiceInstance], error) {
+	var p Page[translate.V3ServiceInstance]
+	err := c.get(call, "/v3/service_instances", q.encode(), "/v3/service_instances", &p)
+	return p, err
+}
+
+// GetServiceInstance is GET /v3/service_instances/:guid.
+func (c *Client) GetServiceInstance(call Call, guid string) (translate.V3ServiceInstance, error) {
+	var si translate.V3ServiceInstance
+	err := c.get(call, "/v3/service_instances/"+url.PathEscape(guid), "", "/v3/service_instances/:guid", &si)
+	return si, err
+}
+
+// InstanceCredentials is GET /v3/service_instances/:guid/credentials of a
+// user-provided instance; nil when the user may not read them (403).
+func (c *Client) InstanceCredentials(call Call, guid string) (json.RawMessage, error) {
+	var raw json.RawMessage
+	err := c.get(call, "/v3/service_instances/"+url.PathEscape(guid)+"/credentials", "", "/v3/service_instances/:guid/*", &raw)
+	if e, ok := err.(*Error); ok && (e.Status == 403 || e.Status == 404) {
+		return nil, nil
+	}
+	return raw, err
+}
+
+// InstancePermissions is GET /v3/service_instances/:guid/permissions.
+func (c *Client) InstancePermissions(call Call, guid string) (manage, read bool, err error) {
+	var p struct{ Manage, Read bool }
+	err = c.get(call, "/v3/service_instances/"+url.PathEscape(guid)+"/permissions", "", "/v3/service_instances/:guid/*", &p)
+	return p.Manage, p.Read, err
+}
+
+// Written is what a v3 write answered: the resource (201 or 200), or the
+// job that finishes it (202).
+type Written[T any] struct {
+	Resource T
+	Job      string
+}
+
+// write sends a v3 write and reads a 202's job from its Location.
+func write[T any](c *Client, call Call, method, path, route string, body []byte) (Written[T], error) {
+	var w Written[T]
+	loc, err := c.send(call, method, path, route, body, &w.Resource)
+	if err == nil && loc != "" {
+		if u, perr := url.Parse(loc); perr == nil && strings.Contains(u.Path, "/v3/jobs/") {
+			w.Job = lastSegment(u.Path)
+		}
+	}
+	return w, err
+}
+
+// CreateServiceInstance is POST /v3/service_instances.
+func (c *Client) CreateServiceInstance(call Call, body []byte) (Written[translate.V3ServiceInstance], error) {
+	return write[translate.V3ServiceInstance](c, call, fasthttp.MethodPost, "/v3/service_instances", "/v3/service_instances", body)
+}
+
+// UpdateServiceInstance is PATCH /v3/service_instances/:guid.
+func (c *Client) UpdateServiceInstance(call Call, guid string, body []byte) (Written[translate.V3ServiceInstance], error) {
+	return write[translate.V3ServiceInstance](c, call, fasthttp.MethodPatch, "/v3/service_instances/"+url.PathEscape(guid), "/v3/service_instances/:guid", body)
+}
+
+// DeleteServiceInstance is DELETE /v3/service_instances/:guid; it returns the
+// job of a managed instance's delete ("" for a user-provided one).
+func (c *Client) DeleteServiceInstance(call Call, guid string) (string, error) {
+	return c.deleteJob(call, "/v3/service_instances/"+url.PathEscape(guid), "/v3/service_instances/:guid")
+}
+
+// BindingQuery is a GET /v3/service_credential_bindings request.
+type BindingQuery struct {
+	Type                                  string // "app" or "key"
+	AppGUIDs, InstanceGUIDs, Names, GUIDs []string
+	Page, PerPage                         int
+}
+
+func (q BindingQuery) encode() string {
+	v, _ := url.ParseQuery(encodeList(map[string][]string{"app_guids": q.AppGUIDs, "service_instance_guids": q.InstanceGUIDs,
+		"names": q.Names, "guids": q.GUIDs}, q.Page, q.PerPage, ""))
+	v.Set("type", q.Type)
+	return v.Encode()
+}
+
+// ListBindings is GET /v3/service_credential_bindings.
+func (c *Client) ListBindings(call Call, q BindingQuery) (Page[translate.V3ServiceCredentialBinding], error) {
+	var p Page[translate.V3ServiceCredentialBinding]
+	err := c.get(call, "/v3/service_credential_bindings", q.encode(), "/v3/service_credential_bindings", &p)
+	return p, err
+}
+
+// GetBinding is GET /v3/service_credential_bindings/:guid.
+func (c *Client) GetBinding(call Call, guid string) (translate.V3ServiceCredentialBinding, error) {
+	var b translate.V3ServiceCredentialBinding
+	err := c.get(call, "/v3/service_credential_bindings/"+url.PathEscape(guid), "", "/v3/service_credential_bindings/:guid", &b)
+	return b, err
+}
+
+// CreateBinding is POST /v3/service_credential_bindings.
+func (c *Client) CreateBinding(call Call, body []byte) (Written[translate.V3ServiceCredentialBinding], error) {
+	return write[translate.V3ServiceCredentialBinding](c, call, fasthttp.MethodPost, "/v3/service_credential_bindings", "/v3/service_credential_bindings", body)
+}
+
+// DeleteBinding is DELETE /v3/service_credential_bindings/:guid; it
+// returns the job of an asynchronous unbind.
+func (c *Client) DeleteBinding(call Call, guid string) (string, error) {
+	return c.deleteJob(call, "/v3/service_credential_bindings/"+url.PathEscape(guid), "/v3/service_credential_bindings/:guid")
+}
+
+// PlanOfferings returns the offering of each plan the user's plan list
+// shows (GET /v3/service_plans?guids=).
+func (c *Client) PlanOfferings(call Call, planGUIDs []string) (map[string]string, error) {
+	type plan struct {
+		GUID          string `json:"guid"`
+		Relationships struct {
+			ServiceOffering translate.V3ToOne `json:"service_offering"`
+		} `json:"relationships"`
+	}
+	plans, err := listBy[plan](c, call, "/v3/service_plans", "/v3/service_plans", "guids", planGUIDs, nil)
+	out := make(map[string]string, len(plans))
+	for _, p := range plans {
+		out[p.GUID] = p.Relationships.ServiceOffering.GUID()
+	}
+	return out, err
+}
