@@ -27,8 +27,9 @@ func (g *Gateway) objectParams(ctx *fasthttp.RequestCtx) (translate.ListParams, 
 
 // call is who asks, as the v3 client sends it upstream.
 func call(ctx *fasthttp.RequestCtx) ccv3.Call {
+	id := identityOf(ctx)
 	return ccv3.Call{Authorization: string(ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)),
-		RequestID: string(ctx.Request.Header.Peek("X-Vcap-Request-Id"))}
+		RequestID: string(ctx.Request.Header.Peek("X-Vcap-Request-Id")), SeesAll: id != nil && id.SeesAll()}
 }
 
 // queryPairs returns the decoded query parameters in order, repeated keys

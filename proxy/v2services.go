@@ -26,6 +26,8 @@ var (
 			return instancesPage(g, c, lp, fs, ccv3.InstanceQuery{Type: translate.InstanceManaged})
 		},
 		get: (*ccv3.Client).GetServiceInstance, prepare: prepareInstances(true), notFound: notFoundNamed("ServiceInstanceNotFound"),
+		guid:   func(si translate.V3ServiceInstance) string { return si.GUID },
+		create: createManaged, update: updateManaged,
 	}
 	userProvided = &v2Resource[translate.V3ServiceInstance]{
 		path: "/v2/user_provided_service_instances", keys: translate.UserProvidedQueryKeys(),

@@ -159,3 +159,117 @@ func ServiceJobError(title, detail string, code int) *Error {
 	}
 	return &Error{Status: status, Code: 10001, Name: class, Description: msg}
 }
+
+// keyFields are ServiceKeysController's attributes, then its to-one guid.
+var keyFields = []bodyField{{"name", kindString, true}, {"parameters", kindHash, false}, {"service_instance_guid", kindString, true}}
+
+// KeyRequest is a parsed POST /v2/service_keys body.
+type KeyRequest struct {
+	Name, InstanceGUID string
+	Parameters         map[string]json.RawMessage
+}
+
+// ParseKeyRequest parses a key body.
+func ParseKeyRequest(body []byte) (KeyRequest, error) {
+	m, err := parseMessage(body, keyFields, true)
+	if err != nil {
+		return KeyRequest{}, err
+	}
+	r := KeyRequest{Name: deref(m.str("name")), InstanceGUID: deref(m.str("service_instance_guid"))}
+	if v, ok := m["parameters"]; ok {
+		r.Parameters = v.m
+	}
+	return r, nil
+}
+
+// V3KeyCreate is the POST /v3/service_credential_bindings body of a key.
+func V3KeyCreate(r KeyRequest) ([]byte, error) {
+	body := struct {
+		Type          string                     `json:"type"`
+		Name          string                     `json:"name"`
+		Parameters    map[string]json.RawMessage `json:"parameters,omitempty"`
+		Relationships struct {
+			ServiceInstance struct {
+				Data V3GUIDRef `json:"data"`
+			} `json:"service_instance"`
+		} `json:"relationships"`
+	}{Type: "key", Name: r.Name, Parameters: r.Parameters}
+	body.Relationships.ServiceInstance.Data.GUID = r.InstanceGUID
+	return json.Marshal(body)
+}
+
+// managedFields are ServiceInstancesController's writable attributes, then
+// its to-one guids (§10.3.3, §10.3.4).
+var managedFields = []bodyField{{"name", kindString, true}, {"parameters", kindHash, false}, {"tags", kindStringList, false},
+	{"maintenance_info", kindHash, false}, {"space_guid", kindString, true}, {"service_plan_guid", kindString, true}}
+
+// ManagedRequest is a parsed managed instance body; nil fields were absent.
+type ManagedRequest struct {
+	Name, SpaceGUID, PlanGUID   *string
+	Parameters, MaintenanceInfo map[string]json.RawMessage
+	Tags                        []string
+	TagsGiven                   bool
+}
+
+// ParseManagedRequest parses a managed instance body; maintenance_info is
+// excluded on create (ignored as an unknown key).
+func ParseManagedRequest(body []byte, create bool) (ManagedRequest, error) {
+	m, err := parseMessage(body, managedFields, create)
+	if err != nil {
+		return ManagedRequest{}, err
+	}
+	r := ManagedRequest{Name: m.str("name"), SpaceGUID: m.str("space_guid"), PlanGUID: m.str("service_plan_guid")}
+	if v, ok := m["parameters"]; ok {
+		r.Parameters = v.m
+	}
+	if v, ok := m["maintenance_info"]; ok && !create {
+		r.MaintenanceInfo = v.m
+	}
+	if v, ok := m["tags"]; ok {
+		r.Tags, r.TagsGiven = v.strs, true
+	}
+	if r.Name != nil {
+		name := strings.TrimSpace(*r.Name)
+		r.Name = &name
+	}
+	return r, nil
+}
+
+// Check refuses the names and tags CC's model refused.
+func (r ManagedRequest) Check() *Error {
+	return UserProvidedRequest{Name: r.Name, Tags: r.Tags}.Check()
+}
+
+// V3ManagedWrite is the POST (create) or PATCH body of a managed instance
+// write: only the keys given.
+func V3ManagedWrite(r ManagedRequest, create bool) ([]byte, error) {
+	type guidData struct {
+		Data V3GUIDRef `json:"data"`
+	}
+	type rels struct {
+		Space       *guidData `json:"space,omitempty"`
+		ServicePlan *guidData `json:"service_plan,omitempty"`
+	}
+	body := struct {
+		Type            string                     `json:"type,omitempty"`
+		Name            *string                    `json:"name,omitempty"`
+		Tags            *[]string                  `json:"tags,omitempty"`
+		Parameters      map[string]json.RawMessage `json:"parameters,omitempty"`
+		MaintenanceInfo map[string]json.RawMessage `json:"maintenance_info,omitempty"`
+		Relationships   *rels                      `json:"relationships,omitempty"`
+	}{Name: r.Name, Parameters: r.Parameters, MaintenanceInfo: r.MaintenanceInfo}
+	if r.TagsGiven {
+		tags := r.Tags
+		if tags == nil {
+			tags = []string{}
+		}
+		body.Tags = &tags
+	}
+	if create {
+		body.Type = InstanceManaged
+		body.Relationships = &rels{Space: &guidData{V3GUIDRef{deref(r.SpaceGUID)}}, ServicePlan: &guidData{V3GUIDRef{deref(r.PlanGUID)}}}
+	} else if r.PlanGUID != nil {
+		body.Relationships = &rels{ServicePlan: &guidData{V3GUIDRef{*r.PlanGUID}}}
+	}
+	return json.Marshal(body)
+}

@@ -48,6 +48,10 @@ func New(up Doer, base string, fanout int) *Client {
 type Call struct {
 	Authorization string
 	RequestID     string
+	// SeesAll: the caller holds a global reading role (admin,
+	// admin_read_only, global_auditor), for reads whose v2 visibility v3
+	// does not apply itself.
+	SeesAll bool
 }
 
 // Error is a v3 error answer.

@@ -152,3 +152,91 @@ func (c *Client) PlanOfferings(call Call, planGUIDs []string) (map[string]string
 	}
 	return out, err
 }
+
+// getOne is GET <collection>/:guid.
+func getOne[T any](c *Client, call Call, collection, guid string) (T, error) {
+	var v T
+	err := c.get(call, collection+"/"+url.PathEscape(guid), "", collection+"/:guid", &v)
+	return v, err
+}
+
+// listOf is GET <collection> with the query v.
+func listOf[T any](c *Client, call Call, collection string, v url.Values) (Page[T], error) {
+	var p Page[T]
+	err := c.get(call, collection, v.Encode(), collection, &p)
+	return p, err
+}
+
+// ListOfferings is GET /v3/service_offerings.
+func (c *Client) ListOfferings(call Call, v url.Values) (Page[translate.V3ServiceOffering], error) {
+	return listOf[translate.V3ServiceOffering](c, call, "/v3/service_offerings", v)
+}
+
+// GetOffering is GET /v3/service_offerings/:guid.
+func (c *Client) GetOffering(call Call, guid string) (translate.V3ServiceOffering, error) {
+	return getOne[translate.V3ServiceOffering](c, call, "/v3/service_offerings", guid)
+}
+
+// ListPlans is GET /v3/service_plans.
+func (c *Client) ListPlans(call Call, v url.Values) (Page[translate.V3ServicePlan], error) {
+	return listOf[translate.V3ServicePlan](c, call, "/v3/service_plans", v)
+}
+
+// GetPlan is GET /v3/service_plans/:guid.
+func (c *Client) GetPlan(call Call, guid string) (translate.V3ServicePlan, error) {
+	return getOne[translate.V3ServicePlan](c, call, "/v3/service_plans", guid)
+}
+
+// ListBrokers is GET /v3/service_brokers.
+func (c *Client) ListBrokers(call Call, v url.Values) (Page[translate.V3ServiceBroker], error) {
+	return listOf[translate.V3ServiceBroker](c, call, "/v3/service_brokers", v)
+}
+
+// GetBroker is GET /v3/service_brokers/:guid.
+func (c *Client) GetBroker(call Call, guid string) (translate.V3ServiceBroker, error) {
+	return getOne[translate.V3ServiceBroker](c, call, "/v3/service_brokers", guid)
+}
+
+// SharedSpaces is GET /v3/service_instances/:guid/relationships/shared_spaces:
+// the guids of the spaces the instance is shared into.
+func (c *Client) SharedSpaces(call Call, guid string) ([]string, error) {
+	var out struct {
+		Data []translate.V3GUIDRef `json:"data"`
+	}
+	err := c.get(call, "/v3/service_instances/"+url.PathEscape(guid)+"/relationships/shared_spaces", "", "/v3/service_instances/:guid/*", &out)
+	guids := make([]string, len(out.Data))
+	for i, d := range out.Data {
+		guids[i] = d.GUID
+	}
+	return guids, err
+}
+
+// InstanceRoutes returns the guids of the routes an instance is bound to
+// as their route service (GET /v3/service_route_bindings).
+func (c *Client) InstanceRoutes(call Call, instanceGUID string) ([]string, error) {
+	type binding struct {
+		Relationships struct {
+			Route translate.V3ToOne `json:"route"`
+		} `json:"relationships"`
+	}
+	list, err := listBy[binding](c, call, "/v3/service_route_bindings", "/v3/service_route_bindings", "service_instance_guids", []string{instanceGUID}, nil)
+	out := make([]string, len(list))
+	for i, b := range list {
+		out[i] = b.Relationships.Route.GUID()
+	}
+	return out, err
+}
+
+// InstanceParameters is GET /v3/service_instances/:guid/parameters.
+func (c *Client) InstanceParameters(call Call, guid string) (json.RawMessage, error) {
+	var raw json.RawMessage
+	err := c.get(call, "/v3/service_instances/"+url.PathEscape(guid)+"/parameters", "", "/v3/service_instances/:guid/*", &raw)
+	return raw, err
+}
+
+// BindingParameters is GET /v3/service_credential_bindings/:guid/parameters.
+func (c *Client) BindingParameters(call Call, guid string) (json.RawMessage, error) {
+	var raw json.RawMessage
+	err := c.get(call, "/v3/service_credential_bindings/"+url.PathEscape(guid)+"/parameters", "", "/v3/service_credential_bindings/:guid/*", &raw)
+	return raw, err
+}

@@ -1,0 +1,131 @@
+package proxy
+
+import (
+	"encoding/json"
+	"errors"
+
+	"github.com/valyala/fasthttp"
+
+	"capibridge/proxy/ccv3"
+	"capibridge/translate"
+)
+
+// The service instance's side reads (MAPPING-services §10.3.8–§10.3.11,
+// §10.5.5, §10.6.5), each a quirk of its own.
+
+// v2ServiceInstancePermissions answers GET /v2/service_instances/:guid/permissions:
+// {"manage","read"}, compact; v3 answers it alike, and 404 only for an
+// instance that does not exist (§10.3.8).
+func (g *Gateway) v2ServiceInstancePermissions(ctx *fasthttp.RequestCtx) error {
+	guid := pathParam(ctx, 1)
+	manage, read, err := g.v3.InstancePermissions(call(ctx), guid)
+	if err != nil {
+		return v2ErrorAs(err, serviceError("ServiceInstanceNotFound", guid))
+	}
+	body, err := json.Marshal(struct {
+		Manage bool `json:"manage"`
+		Read   bool `json:"read"`
+	}{manage, read})
+	if err != nil {
+		return err
+	}
+	writeV2(ctx, fasthttp.StatusOK, body)
+	return nil
+}
+
+// v2ServiceInstanceParameters answers GET /v2/service_instances/:guid/parameters:
+// the broker's parameters; a user-provided instance has none to fetch.
+func (g *Gateway) v2ServiceInstanceParameters(ctx *fasthttp.RequestCtx) error {
+	guid, c := pathParam(ctx, 1), call(ctx)
+	si, err := g.v3.GetServiceInstance(c, guid)
+	if err != nil {
+		return v2ErrorAs(err, serviceError("ServiceInstanceNotFound", guid))
+	}
+	if si.Type == translate.InstanceUserProvided {
+		return serviceError("ServiceFetchInstanceParametersNotSupported", "")
+	}
+	raw, err := g.v3.InstanceParameters(c, guid)
+	return writeParameters(ctx, raw, err, serviceError("ServiceInstanceNotFound", guid))
+}
+
+// v2ServiceBindingParameters answers GET /v2/service_bindings/:guid/parameters.
+func (g *Gateway) v2ServiceBindingParameters(ctx *fasthttp.RequestCtx) error {
+	guid := pathParam(ctx, 1)
+	raw, err := g.v3.BindingParameters(call(ctx), guid)
+	return writeParameters(ctx, raw, err, serviceError("ServiceBindingNotFound", guid))
+}
+
+// v2ServiceKeyParameters answers GET /v2/service_keys/:guid/parameters: a
+// key the reader may not see is ServiceKeyNotFound.
+func (g *Gateway) v2ServiceKeyParameters(ctx *fasthttp.RequestCtx) error {
+	guid, c := pathParam(ctx, 1), call(ctx)
+	if _, err := oneKey(g.v3, c, guid); err != nil {
+		return v2ErrorAs(err, serviceError("ServiceKeyNotFound", guid))
+	}
+	raw, err := g.v3.BindingParameters(c, guid)
+	if te := asNamed(err, "ServiceFetchBindingParametersNotSupported"); te != nil {
+		return serviceError("ServiceKeyNotSupported", "This service does not support fetching service key parameters.")
+	}
+	return writeParameters(ctx, raw, err, serviceError("ServiceKeyNotFound", guid))
+}
+
+// writeParameters answers a parameters object (compact, {} when none), or
+// its error: v3's named refusals are v2's.
+func writeParameters(ctx *fasthttp.RequestCtx, raw json.RawMessage, err error, notFound *Error) error {
+	if err != nil {
+		var e *ccv3.Error
+		if errors.As(err, &e) && e.Status == fasthttp.StatusBadRequest {
+			return withCause(translate.ServiceJobError(e.Title(), e.Detail(), e.Errors[0].Code), err)
+		}
+		return v2ErrorAs(err, notFound)
+	}
+	if len(raw) == 0 || string(raw) == "null" {
+		raw = json.RawMessage(`{}`)
+	}
+	writeV2(ctx, fasthttp.StatusOK, raw)
+	return nil
+}
+
+// asNamed returns err's v3 error when its title names the v2 error name.
+func asNamed(err error, name string) *ccv3.Error {
+	var e *ccv3.Error
+	if errors.As(err, &e) && e.Title() == "CF-"+name {
+		return e
+	}
+	return nil
+}
+
+// v2ServiceInstanceSharedFrom answers GET /v2/service_instances/:guid/shared_from:
+// 204 when the instance is not shared, 404 with no body when it cannot be
+// read, else its owner space and org (§10.3.10).
+func (g *Gateway) v2ServiceInstanceSharedFrom(ctx *fasthttp.RequestCtx) error {
+	guid, c := pathParam(ctx, 1), call(ctx)
+	si, err := g.v3.GetServiceInstance(c, guid)
+	if err != nil {
+		ctx.SetStatusCode(fasthttp.StatusNotFound)
+		return nil
+	}
+	shared, err := g.v3.SharedSpaces(c, guid)
+	if err := notFoundIsNone(err); err != nil {
+		return v2Error(err, "")
+	}
+	if len(shared) == 0 {
+		ctx.SetStatusCode(fasthttp.StatusNoContent)
+		return nil
+	}
+	spaces, orgs, err := g.v3.SpacesWithOrgs(c, []string{si.Relationships.Space.GUID()})
+	if err != nil || len(spaces) == 0 {
+		return v2Error(err, "")
+	}
+	sp := spaces[0]
+	body, err := json.Marshal(struct {
+		SpaceGUID string `json:"space_guid"`
+		SpaceName string `json:"space_name"`
+		OrgName   string `json:"organization_name"`
+	}{sp.GUID, sp.Name, orgs[sp.Relationships.Organization.GUID()].Name})
+	if err != nil {
+		return err
+	}
+	writeV2(ctx, fasthttp.StatusOK, body)
+	return nil
+}
