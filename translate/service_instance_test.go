@@ -79,3 +79,51 @@ func TestServiceKeyKeyOrder(t *testing.T) {
 		t.Errorf("key entity\n got %s\nwant %s", g, w)
 	}
 }
+
+// The marketplace's keys are CC's (service.current-shape.json,
+// service_plan.current-shape.json, service_broker.json), and extra is the
+// catalog metadata as a JSON string, null when there is none.
+func TestMarketplaceKeyOrder(t *testing.T) {
+	t.Parallel()
+	var o V3ServiceOffering
+	o.GUID, o.Name = "s", "capibridge-db"
+	o.BrokerCatalog.Metadata = json.RawMessage(`{ "displayName": "DB", "b": [1, 2] }`)
+	var p V3ServicePlan
+	p.GUID, p.Name, p.VisibilityType = "p", "small", "public"
+	var br V3ServiceBroker
+	br.GUID, br.Name = "b", "broker"
+	var svc, plan, broker bytes.Buffer
+	if err := AppendServiceResource(&svc, o, "broker", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := AppendServicePlanResource(&plan, p); err != nil {
+		t.Fatal(err)
+	}
+	if err := AppendServiceBrokerResource(&broker, br); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		got []byte
+		ref string
+	}{{svc.Bytes(), "service.current-shape.json"}, {plan.Bytes(), "service_plan.current-shape.json"}, {broker.Bytes(), "service_broker.json"}}
+	for _, tc := range cases {
+		ref, err := os.ReadFile(filepath.Join("testdata", "reference", tc.ref))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w, g := keysOf(t, ref, "entity"), keysOf(t, tc.got, "entity"); w != g {
+			t.Errorf("%s entity\n got %s\nwant %s", tc.ref, g, w)
+		}
+	}
+	var e struct {
+		Entity struct {
+			Extra *string `json:"extra"`
+		} `json:"entity"`
+	}
+	if err := json.Unmarshal(svc.Bytes(), &e); err != nil || e.Entity.Extra == nil || *e.Entity.Extra != `{"displayName":"DB","b":[1,2]}` {
+		t.Errorf("extra: %v %+v", err, e)
+	}
+	if err := json.Unmarshal(plan.Bytes(), &e); err != nil || e.Entity.Extra != nil || !bytes.Contains(plan.Bytes(), []byte(`"schemas":{"service_instance":{"create":{"parameters":{}}`)) {
+		t.Errorf("plan extra or schemas: %s", plan.Bytes())
+	}
+}
