@@ -1,6 +1,9 @@
 package proxy
 
 import (
+	"net/url"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/valyala/fasthttp"
@@ -132,7 +135,8 @@ func (g *Gateway) serviceSummaries(c ccv3.Call, instanceGUIDs []string) ([]trans
 	if err != nil {
 		return nil, err
 	}
-	return summarize(instances, bindings), nil
+	out := summarize(instances, bindings)
+	return out, g.marketplaceOf(c, out)
 }
 
 // summarize pairs instances with the number of their app bindings.
@@ -259,10 +263,76 @@ func (g *Gateway) v2SpaceSummary(ctx *fasthttp.RequestCtx) error {
 		out[i] = translate.SpaceSummaryApp{Bundle: b, Routes: translate.WebRoutes(b.App.GUID, b.Routes), RunningInstances: running[b.App.GUID],
 			ServiceNames: bound[b.App.GUID]}
 	}
-	body, err := translate.SpaceSummary(space, out, domainIndex(domains), summarize(instances, instBindings))
+	summaries := summarize(instances, instBindings)
+	if err := g.marketplaceOf(c, summaries); err != nil {
+		return v2Error(err, "")
+	}
+	body, err := translate.SpaceSummary(space, out, domainIndex(domains), summaries)
 	if err != nil {
 		return err
 	}
 	writeV2(ctx, fasthttp.StatusOK, body)
+	return nil
+}
+
+// marketplaceOf names the plan, offering and broker of each managed
+// instance summarised: plans, then their offerings and the brokers, in two
+// rounds. A Cloud Controller without them (404) leaves them unnamed.
+func (g *Gateway) marketplaceOf(c ccv3.Call, summaries []translate.ServiceSummary) error {
+	var plans []string
+	for _, s := range summaries {
+		if p := s.Instance.Relationships.ServicePlan.GUID(); p != "" && !slices.Contains(plans, p) {
+			plans = append(plans, p)
+		}
+	}
+	if len(plans) == 0 {
+		return nil
+	}
+	planPage, err := g.v3.ListPlans(c, url.Values{"guids": {strings.Join(plans, ",")}, "per_page": {"5000"}})
+	if err != nil {
+		return notFoundIsNone(err)
+	}
+	var offerings []string
+	byPlan := map[string]*translate.V3ServicePlan{}
+	for i, p := range planPage.Resources {
+		byPlan[p.GUID] = &planPage.Resources[i]
+		if o := p.Relationships.ServiceOffering.GUID(); !slices.Contains(offerings, o) {
+			offerings = append(offerings, o)
+		}
+	}
+	var offPage ccv3.Page[translate.V3ServiceOffering]
+	var brokers ccv3.Page[translate.V3ServiceBroker]
+	err = parallel(
+		func() (err error) {
+			offPage, err = g.v3.ListOfferings(c, url.Values{"guids": {strings.Join(offerings, ",")}, "per_page": {"5000"}})
+			return notFoundIsNone(err)
+		},
+		func() (err error) {
+			brokers, err = g.v3.ListBrokers(c, url.Values{"per_page": {"5000"}})
+			return notFoundIsNone(err)
+		},
+	)
+	if err != nil {
+		return err
+	}
+	byOffering := map[string]*translate.V3ServiceOffering{}
+	for i, o := range offPage.Resources {
+		byOffering[o.GUID] = &offPage.Resources[i]
+	}
+	brokerNames := map[string]string{}
+	for _, b := range brokers.Resources {
+		brokerNames[b.GUID] = b.Name
+	}
+	for i := range summaries {
+		p := byPlan[summaries[i].Instance.Relationships.ServicePlan.GUID()]
+		if p == nil {
+			continue
+		}
+		summaries[i].Plan = p
+		if o := byOffering[p.Relationships.ServiceOffering.GUID()]; o != nil {
+			summaries[i].Offering = o
+			summaries[i].BrokerName = brokerNames[o.Relationships.ServiceBroker.GUID()]
+		}
+	}
 	return nil
 }

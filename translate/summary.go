@@ -31,6 +31,11 @@ type V3ServiceInstance struct {
 type ServiceSummary struct {
 	Instance      V3ServiceInstance
 	BoundAppCount int
+	// Plan, Offering and BrokerName name a managed instance's plan, its
+	// offering and broker (nil and "" when v3 did not show them).
+	Plan       *V3ServicePlan
+	Offering   *V3ServiceOffering
+	BrokerName string
 }
 
 // V2ProcessHash is ProcessModel#to_hash as the summaries merge it, from
@@ -129,9 +134,8 @@ func routeURI(s V2RouteSummary) string {
 // serviceSummaryJSON is ServiceInstance#as_summary_json: a user-provided
 // instance has guid, name, bound_app_count and type; a managed one adds
 // its operation, dashboard, sharing, broker, maintenance info and plan.
-// v3 names the plan, offering and broker only through further calls the
-// gateway does not make: their names are "" and the offering's guid is
-// empty. sharedTo adds shared_to to user-provided instances, as the
+// The plan, offering and broker are read along (v3 does not name them on
+// the instance). sharedTo adds shared_to to user-provided instances, as the
 // space summary does.
 func serviceSummaryJSON(s ServiceSummary, sharedTo bool) (json.RawMessage, error) {
 	in := s.Instance
@@ -151,9 +155,9 @@ func serviceSummaryJSON(s ServiceSummary, sharedTo bool) (json.RawMessage, error
 		return buf.Bytes(), err
 	}
 	type plan struct {
-		GUID            string   `json:"guid"`
-		Name            string   `json:"name"`
-		MaintenanceInfo struct{} `json:"maintenance_info"`
+		GUID            string          `json:"guid"`
+		Name            string          `json:"name"`
+		MaintenanceInfo json.RawMessage `json:"maintenance_info"`
 		Service         struct {
 			GUID     string  `json:"guid"`
 			Label    string  `json:"label"`
@@ -171,11 +175,19 @@ func serviceSummaryJSON(s ServiceSummary, sharedTo bool) (json.RawMessage, error
 		SharedFrom        *string          `json:"shared_from"`
 		SharedTo          []string         `json:"shared_to"`
 		ServiceBrokerName string           `json:"service_broker_name"`
-		MaintenanceInfo   struct{}         `json:"maintenance_info"`
+		MaintenanceInfo   json.RawMessage  `json:"maintenance_info"`
 		ServicePlan       plan             `json:"service_plan"`
 	}{GUID: in.GUID, Name: in.Name, BoundAppCount: s.BoundAppCount, Type: "managed_service_instance", DashboardURL: in.DashboardURL,
-		SharedTo: []string{}}
+		SharedTo: []string{}, ServiceBrokerName: s.BrokerName, MaintenanceInfo: orEmptyObject(in.MaintenanceInfo)}
 	v.ServicePlan.GUID = in.Relationships.ServicePlan.GUID()
+	v.ServicePlan.MaintenanceInfo = json.RawMessage(`{}`)
+	if p := s.Plan; p != nil {
+		v.ServicePlan.Name, v.ServicePlan.MaintenanceInfo = p.Name, orEmptyObject(p.MaintenanceInfo)
+		v.ServicePlan.Service.GUID = p.Relationships.ServiceOffering.GUID()
+	}
+	if o := s.Offering; o != nil {
+		v.ServicePlan.Service.Label = o.Name
+	}
 	v.LastOperation = instanceLastOperation(in.LastOperation)
 	err := encodeJSON(&buf, &v)
 	return buf.Bytes(), err
@@ -332,4 +344,12 @@ func RunningInstances(stats []V3ProcessStats, instances int) int {
 		}
 	}
 	return n
+}
+
+// orEmptyObject is raw, or {} when it is empty or null.
+func orEmptyObject(raw json.RawMessage) json.RawMessage {
+	if len(raw) == 0 || string(raw) == "null" {
+		return json.RawMessage(`{}`)
+	}
+	return raw
 }
