@@ -111,6 +111,8 @@ func v2Routes() []*Route {
 		{Template: "/v2/spaces/:guid/unmapped_routes", del: (*Gateway).v2SpaceDeleteUnmappedRoutes},
 		{Template: "/v2/service_instances", get: serviceInstances.listHandler, post: serviceInstances.createHandler},
 		{Template: "/v2/service_instances/:guid", get: serviceInstances.getHandler, put: serviceInstances.updateHandler, del: (*Gateway).v2ServiceInstanceDelete},
+		{Template: "/v2/service_instances/:guid/routes", get: instanceRoutes.listHandler},
+		{Template: "/v2/user_provided_service_instances/:guid/routes", get: userProvidedRoutes.listHandler},
 		{Template: "/v2/service_instances/:guid/permissions", get: (*Gateway).v2ServiceInstancePermissions},
 		{Template: "/v2/service_instances/:guid/parameters", get: (*Gateway).v2ServiceInstanceParameters},
 		{Template: "/v2/service_instances/:guid/shared_from", get: (*Gateway).v2ServiceInstanceSharedFrom},

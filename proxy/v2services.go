@@ -442,3 +442,29 @@ func (g *Gateway) serviceJob(c ccv3.Call, job string, acceptsIncomplete bool) er
 	}
 	return failed
 }
+
+// instanceRoutesOf lists the routes an instance of kind is bound to as
+// their route service (§10.3.6, §10.4.5).
+func instanceRoutesOf(parent, kind, notFound string) *v2Under[translate.V3Route] {
+	return &v2Under[translate.V3Route]{
+		of: routes, parent: parent, name: "routes", find: findInstanceOf(kind), parentNotFound: notFoundNamed(notFound),
+		page: func(g *Gateway, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, si string) ([]translate.V3Route, int, error) {
+			guids, err := g.v3.InstanceRoutes(c, si)
+			if err := notFoundIsNone(err); err != nil || len(guids) == 0 {
+				return nil, 0, err
+			}
+			rq := translate.RouteQueryFromFilters(fs)
+			all, err := g.v3.AllRoutes(c, ccv3.RouteQuery{GUIDs: guids, Hosts: rq.Hosts, Paths: rq.Paths, DomainGUIDs: rq.DomainGUIDs, OrgGUIDs: rq.OrgGUIDs})
+			if err != nil {
+				return nil, 0, err
+			}
+			kept := slices.DeleteFunc(all, func(r translate.V3Route) bool { return !rq.Match(r) })
+			return pageLocally(lp, kept), len(kept), nil
+		},
+	}
+}
+
+var (
+	instanceRoutes     = instanceRoutesOf("service_instances", translate.InstanceManaged, "ManagedServiceInstanceNotFound")
+	userProvidedRoutes = instanceRoutesOf("user_provided_service_instances", translate.InstanceUserProvided, "UserProvidedServiceInstanceNotFound")
+)
