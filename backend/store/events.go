@@ -52,6 +52,7 @@ type Job struct {
 // The v3 job states.
 const (
 	JobProcessing = "PROCESSING"
+	JobPolling    = "POLLING"
 	JobComplete   = "COMPLETE"
 	JobFailed     = "FAILED"
 )

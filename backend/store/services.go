@@ -12,8 +12,10 @@ const (
 	Managed      = "managed"
 )
 
-// ServiceInstance is a v3 service instance. Only user-provided ones are
-// created here; Credentials is their JSON object.
+// ServiceInstance is a v3 service instance: user-provided, with its
+// Credentials (a JSON object), or managed, of the plan PlanGUID.
+// LastOperation is nil on a user-provided instance made before instances
+// kept one.
 type ServiceInstance struct {
 	ID              int64
 	GUID            string
@@ -23,20 +25,44 @@ type ServiceInstance struct {
 	Credentials     json.RawMessage
 	SyslogDrainURL  *string
 	RouteServiceURL *string
+	PlanGUID        string
+	DashboardURL    *string
 	Tags            []string
+	LastOperation   *InstanceOperation
 	Labels          Metadata
 	Annotations     Metadata
 	CreatedAt       int64
 	UpdatedAt       int64
 }
 
+// InstanceOperation is the last operation on a service instance (CC's
+// service_instance_operations): type create, update or delete; state
+// initial, in progress, succeeded or failed.
+type InstanceOperation struct {
+	Type        string
+	State       string
+	Description *string
+	CreatedAt   int64
+	UpdatedAt   int64
+}
+
+// InProgress says whether the operation has not ended
+// (ServiceInstance#operation_in_progress?).
+func (o *InstanceOperation) InProgress() bool {
+	return o != nil && (o.State == "initial" || o.State == "in progress")
+}
+
 // ServiceInstanceFilter narrows a service instances list.
+// SpaceGUIDs and OrgGUIDs also keep the instances shared into those spaces
+// (ServiceInstanceListFetcher).
 type ServiceInstanceFilter struct {
 	GUIDs      []string
 	Names      []string
 	SpaceGUIDs []string
 	OrgGUIDs   []string
 	Types      []string
+	PlanGUIDs  []string
+	PlanNames  []string
 	Labels     []LabelReq
 	CreatedAts []TimeCond
 	UpdatedAts []TimeCond
@@ -82,17 +108,25 @@ type BindingFilter struct {
 	UpdatedAts           []TimeCond
 }
 
-const serviceInstanceCols = `id, guid, type, name, space_guid, credentials, syslog_drain_url, route_service_url, tags, labels,
-	annotations, created_at, updated_at`
+const serviceInstanceCols = `id, guid, type, name, space_guid, credentials, syslog_drain_url, route_service_url, service_plan_guid,
+	dashboard_url, tags, last_operation_type, last_operation_state, last_operation_description, last_operation_created_at,
+	last_operation_updated_at, labels, annotations, created_at, updated_at`
 
 func scanServiceInstance(r scanner) (ServiceInstance, error) {
 	var si ServiceInstance
 	var creds string
-	var drain, routeService sql.NullString
-	err := r.Scan(&si.ID, &si.GUID, &si.Type, &si.Name, &si.SpaceGUID, &creds, &drain, &routeService, jsonColumn{&si.Tags},
-		&si.Labels, &si.Annotations, &si.CreatedAt, &si.UpdatedAt)
+	var drain, routeService, plan, dashboard, loType, loState, loDesc sql.NullString
+	var loCreated, loUpdated sql.NullInt64
+	err := r.Scan(&si.ID, &si.GUID, &si.Type, &si.Name, &si.SpaceGUID, &creds, &drain, &routeService, &plan, &dashboard,
+		jsonColumn{&si.Tags}, &loType, &loState, &loDesc, &loCreated, &loUpdated, &si.Labels, &si.Annotations,
+		&si.CreatedAt, &si.UpdatedAt)
 	si.Credentials = json.RawMessage(creds)
-	si.SyslogDrainURL, si.RouteServiceURL = nullStr(drain), nullStr(routeService)
+	si.SyslogDrainURL, si.RouteServiceURL, si.DashboardURL = nullStr(drain), nullStr(routeService), nullStr(dashboard)
+	si.PlanGUID = plan.String
+	if loType.Valid {
+		si.LastOperation = &InstanceOperation{Type: loType.String, State: loState.String, Description: nullStr(loDesc),
+			CreatedAt: loCreated.Int64, UpdatedAt: loUpdated.Int64}
+	}
 	if si.Tags == nil {
 		si.Tags = []string{}
 	}
@@ -110,28 +144,77 @@ func rawObject(v json.RawMessage) string {
 // CreateServiceInstance inserts a service instance and records events; a
 // name already taken in the space is ErrConflict.
 func (s *Store) CreateServiceInstance(ctx context.Context, si ServiceInstance, events ...Event) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO service_instances (guid, type, name, space_guid, credentials, syslog_drain_url,
-			route_service_url, tags, labels, annotations, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
-			si.GUID, si.Type, si.Name, si.SpaceGUID, rawObject(si.Credentials), si.SyslogDrainURL, si.RouteServiceURL,
-			jsonText(nonNilList(si.Tags)), jsonText(nonNil(si.Labels)), jsonText(nonNil(si.Annotations)), si.CreatedAt, si.UpdatedAt)
-		if err != nil {
-			return err
-		}
-		return insertEvents(ctx, tx, events)
-	})
+	return s.ApplyServices(ctx, ServiceChange{Instance: &si, Events: events})
+}
+
+// putInstance inserts si or replaces the row of its guid.
+func putInstance(ctx context.Context, tx *sql.Tx, si ServiceInstance) error {
+	var lo InstanceOperation
+	var loType, loState *string
+	if si.LastOperation != nil {
+		lo, loType, loState = *si.LastOperation, &si.LastOperation.Type, &si.LastOperation.State
+	}
+	var plan *string
+	if si.PlanGUID != "" {
+		plan = &si.PlanGUID
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO service_instances (guid, type, name, space_guid, credentials, syslog_drain_url,
+		route_service_url, service_plan_guid, dashboard_url, tags, last_operation_type, last_operation_state, last_operation_description,
+		last_operation_created_at, last_operation_updated_at, labels, annotations, created_at, updated_at)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+		ON CONFLICT (guid) DO UPDATE SET name = excluded.name, credentials = excluded.credentials, syslog_drain_url = excluded.syslog_drain_url,
+		route_service_url = excluded.route_service_url, service_plan_guid = excluded.service_plan_guid, dashboard_url = excluded.dashboard_url,
+		tags = excluded.tags, last_operation_type = excluded.last_operation_type, last_operation_state = excluded.last_operation_state,
+		last_operation_description = excluded.last_operation_description, last_operation_created_at = excluded.last_operation_created_at,
+		last_operation_updated_at = excluded.last_operation_updated_at, labels = excluded.labels, annotations = excluded.annotations, updated_at = excluded.updated_at`,
+		si.GUID, si.Type, si.Name, si.SpaceGUID, rawObject(si.Credentials), si.SyslogDrainURL, si.RouteServiceURL, plan, si.DashboardURL,
+		jsonText(nonNilList(si.Tags)), loType, loState, lo.Description, nullTime(lo.CreatedAt, loType), nullTime(lo.UpdatedAt, loType),
+		jsonText(nonNil(si.Labels)), jsonText(nonNil(si.Annotations)), si.CreatedAt, si.UpdatedAt)
+	return err
+}
+
+// nullTime is t, or NULL when the operation it belongs to is absent.
+func nullTime(t int64, present *string) *int64 {
+	if present == nil {
+		return nil
+	}
+	return &t
 }
 
 // serviceInstanceTable is how service instances are read.
+// A user sees the instances of the spaces it can see and those shared
+// into them (ServiceInstancesV3Controller#can_read_service_instance?).
 var serviceInstanceTable = table[ServiceInstance]{name: "service_instances", cols: serviceInstanceCols, scan: scanServiceInstance,
-	order: orderNamed, visible: inVisibleSpaces("space_guid")}
+	order: orderNamed, visible: func(w *where, sc scope) {
+		if !sc.all {
+			inSpaceOrShared(w, sc.spaces)
+		}
+	}}
+
+// inSpaceOrShared keeps the instances in spaces or shared into them.
+func inSpaceOrShared(w *where, spaces []string) {
+	own, shared := &where{}, &where{}
+	own.in("space_guid", spaces)
+	shared.in("space_guid", spaces)
+	w.add("("+own.clauses[0]+" OR guid IN (SELECT service_instance_guid FROM service_instance_shares"+shared.sql()+"))",
+		append(own.args, shared.args...)...)
+}
 
 func (f ServiceInstanceFilter) conds(w *where) {
 	w.in("guid", f.GUIDs)
 	w.in("name", f.Names)
-	w.in("space_guid", f.SpaceGUIDs)
-	w.inOrgs("space_guid", f.OrgGUIDs)
+	if f.SpaceGUIDs != nil {
+		inSpaceOrShared(w, f.SpaceGUIDs)
+	}
+	if f.OrgGUIDs != nil {
+		spaces := &where{}
+		spaces.in("org_guid", f.OrgGUIDs)
+		w.add("(space_guid IN (SELECT guid FROM spaces"+spaces.sql()+") OR guid IN (SELECT service_instance_guid FROM service_instance_shares "+
+			"WHERE space_guid IN (SELECT guid FROM spaces"+spaces.sql()+")))", append(spaces.args, spaces.args...)...)
+	}
 	w.in("type", f.Types)
+	w.in("service_plan_guid", f.PlanGUIDs)
+	w.inSelect("service_plan_guid", "SELECT guid FROM service_plans WHERE name", f.PlanNames)
 	w.metadata(f.Labels, f.CreatedAts, f.UpdatedAts)
 }
 
@@ -189,21 +272,24 @@ func scanBinding(r scanner) (ServiceCredentialBinding, error) {
 // without one (LastOperationHelper). A second binding of an app to the same
 // instance, or a binding name the app already uses, is ErrConflict.
 func (s *Store) CreateServiceCredentialBinding(ctx context.Context, b ServiceCredentialBinding, events ...Event) error {
+	return s.ApplyServices(ctx, ServiceChange{Binding: &b, Events: events})
+}
+
+// putBinding inserts b or replaces the row of its guid.
+func putBinding(ctx context.Context, tx *sql.Tx, b ServiceCredentialBinding) error {
 	if b.LastOperation.Type == "" {
 		b.LastOperation.Type, b.LastOperation.State = "create", "succeeded"
 	}
-	return s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO service_credential_bindings (guid, type, name, app_guid, service_instance_guid,
-			space_guid, credentials, syslog_drain_url, last_operation_type, last_operation_state, last_operation_description, labels,
-			annotations, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-			b.GUID, b.Type, b.Name, b.AppGUID, b.ServiceInstanceGUID, b.SpaceGUID, rawObject(b.Credentials), b.SyslogDrainURL,
-			b.LastOperation.Type, b.LastOperation.State, b.LastOperation.Description, jsonText(nonNil(b.Labels)),
-			jsonText(nonNil(b.Annotations)), b.CreatedAt, b.UpdatedAt)
-		if err != nil {
-			return err
-		}
-		return insertEvents(ctx, tx, events)
-	})
+	_, err := tx.ExecContext(ctx, `INSERT INTO service_credential_bindings (guid, type, name, app_guid, service_instance_guid,
+		space_guid, credentials, syslog_drain_url, last_operation_type, last_operation_state, last_operation_description,
+		labels, annotations, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+		ON CONFLICT (guid) DO UPDATE SET credentials = excluded.credentials, syslog_drain_url = excluded.syslog_drain_url,
+		last_operation_type = excluded.last_operation_type, last_operation_state = excluded.last_operation_state,
+		last_operation_description = excluded.last_operation_description, labels = excluded.labels, annotations = excluded.annotations, updated_at = excluded.updated_at`,
+		b.GUID, b.Type, b.Name, b.AppGUID, b.ServiceInstanceGUID, b.SpaceGUID, rawObject(b.Credentials), b.SyslogDrainURL,
+		b.LastOperation.Type, b.LastOperation.State, b.LastOperation.Description, jsonText(nonNil(b.Labels)),
+		jsonText(nonNil(b.Annotations)), b.CreatedAt, b.UpdatedAt)
+	return err
 }
 
 // DeleteServiceCredentialBinding deletes a binding and records events.
