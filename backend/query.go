@@ -43,7 +43,7 @@ func parseQuery(qs []byte) query {
 func (q query) allow(allowed ...string) error {
 	var unknown []string
 	for _, k := range q.order {
-		if !contains(allowed, k) {
+		if k = fieldsKey(k); !contains(allowed, k) && !contains(unknown, "'"+k+"'") {
 			unknown = append(unknown, "'"+k+"'")
 		}
 	}

@@ -47,8 +47,12 @@ type resource[S, F, J any] struct {
 	show func(s *Server, r *request, item S) (J, error)
 	// includes are the values include= accepts; included renders them.
 	// A get takes include= only when showIncludes says so.
+	// fields and showFields are what fields[...] may name in a list and
+	// in a get (r.fields); included renders them too.
 	includes     []string
 	showIncludes bool
+	fields       []fieldSpec
+	showFields   []fieldSpec
 	included     func(s *Server, r *request, include map[string]bool, items []S) (any, error)
 }
 
@@ -165,7 +169,10 @@ func (res *resource[S, F, J]) serveList(s *Server, r *request, path string, narr
 	if err != nil {
 		return err
 	}
-	items, total, err := res.list(s.store, r.ctx, r.user.viewer(), f, p)
+	if r.fields, err = r.query.fields(res.fields); err != nil {
+		return err
+	}
+	items, total, err := res.list(s.store, r.ctx, r.viewer(), f, p)
 	if err != nil {
 		return errInternal(err)
 	}
@@ -173,7 +180,7 @@ func (res *resource[S, F, J]) serveList(s *Server, r *request, path string, narr
 	if out.Resources, err = res.present(s, r, items); err != nil {
 		return err
 	}
-	if len(include) > 0 {
+	if len(include) > 0 || len(r.fields) > 0 {
 		if out.Included, err = res.included(s, r, include, items); err != nil {
 			return err
 		}
@@ -183,7 +190,7 @@ func (res *resource[S, F, J]) serveList(s *Server, r *request, path string, narr
 
 // find reads the item guid names, 404 when the user may not see it.
 func (res *resource[S, F, J]) find(s *Server, r *request, guid string) (S, error) {
-	item, err := res.get(s.store, r.ctx, r.user.viewer(), guid)
+	item, err := res.get(s.store, r.ctx, r.viewer(), guid)
 	if err != nil {
 		return item, storeErr(err, res.name)
 	}
@@ -212,11 +219,17 @@ func (res *resource[S, F, J]) showOne(s *Server) handler {
 		if res.showIncludes {
 			allowed, includes = []string{"include"}, res.includes
 		}
+		if res.showFields != nil {
+			allowed = append(allowed, "fields")
+		}
 		if err := r.query.allow(allowed...); err != nil {
 			return err
 		}
 		include, err := r.include(includes...)
 		if err != nil {
+			return err
+		}
+		if r.fields, err = r.query.fields(res.showFields); err != nil {
 			return err
 		}
 		item, err := res.find(s, r, r.params[0])
@@ -236,7 +249,7 @@ func (res *resource[S, F, J]) showOne(s *Server) handler {
 		if err != nil {
 			return err
 		}
-		if len(include) == 0 {
+		if len(include) == 0 && len(r.fields) == 0 {
 			return r.reply(200, j)
 		}
 		inc, err := res.included(s, r, include, []S{item})

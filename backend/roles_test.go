@@ -427,11 +427,12 @@ func roleSuspended(user string, w roleWant) roleWant {
 	return w
 }
 
-// roleWriteFixture starts a CF with a suspended org next to the seeded one,
-// where developer and auditor hold the same roles as in demo-space.
-func roleWriteFixture(t *testing.T) *cf {
+// roleWriteFixture starts a CF (with opts) with a suspended org next to the
+// seeded one, where developer and auditor hold the same roles as in
+// demo-space.
+func roleWriteFixture(t *testing.T, opts ...Option) *cf {
 	t.Helper()
-	c := startCF(t, nil)
+	c := startCF(t, nil, opts...)
 	ctx := context.Background()
 	st := c.srv.Store()
 	now := st.Now()
@@ -626,13 +627,21 @@ func TestRoleTableCoversEveryRoute(t *testing.T) {
 }
 
 // roleAnonAnswer is what a route outside CC's token gate answers to a
-// valid token with scopes (nil for a token that fails verification): 200,
+// valid token with scopes (nil for a token that fails verification): 200
+// (404 for a marketplace show of a guid that is not there),
 // but 403 from the blobstore's signed URLs (blobs.go), which rolePathOf
 // calls without the signature that is their credential, and from the
 // routing API, which checks tokens itself (routing.go), 401 unless the
 // token has a router group scope or the admin's.
 func roleAnonAnswer(rt route, scopes []string) roleWant {
+	path := "/" + strings.Join(rt.pattern, "/")
 	switch {
+	// The marketplace reads answer whoever asks; a guid that is not there
+	// is not found (rolePathOf names none that is).
+	case path == "/v3/service_offerings/:guid":
+		return roleNotFound("Service offering")
+	case path == "/v3/service_plans/:guid":
+		return roleNotFound("Service plan")
 	case len(rt.pattern) > 0 && rt.pattern[0] == "blobs":
 		return roleWant{status: 403}
 	case len(rt.pattern) > 0 && rt.pattern[0] == "routing" &&

@@ -702,13 +702,13 @@ var routeRoleRows = []roleRow{
 func init() { roleFixtureRows = append(roleFixtureRows, routeRoleRows...) }
 
 // runFixtureRoles runs rows as every seeded user in demo-space and in a
-// suspended org (roleWriteFixture). setup makes the objects of one run as
+// suspended org (roleWriteFixture, started with opts). setup makes the objects of one run as
 // admin and returns the placeholders; snapshot is what a write may change.
 // A refused write must leave the snapshot alone, an accepted one change it;
 // reads are not checked for effects, nor turned by the suspension.
 func runFixtureRoles(t *testing.T, rows []roleRow, setup func(c *cf, space, name string) map[string]string,
-	snapshot func(t *testing.T, c *cf, vals map[string]string) string) {
-	c := roleWriteFixture(t)
+	snapshot func(t *testing.T, c *cf, vals map[string]string) string, opts ...Option) {
+	c := roleWriteFixture(t, opts...)
 	var seq atomic.Int64
 	targets := []struct{ name, space string }{{"demo space", DemoSpaceGUID}, {"suspended org", roleSuspendedSpaceGUID}}
 	for _, row := range rows {

@@ -73,6 +73,7 @@ func seed(ctx context.Context, st *store.Store) error {
 			return st.CreateRouterGroup(ctx, store.RouterGroup{GUID: TCPRouterGroupGUID, Name: TCPRouterGroupName, Type: "tcp", ReservablePorts: tcpReservablePorts})
 		},
 	}
+	steps = append(steps, seedMarketplace(ctx, st, now)...)
 	users := []struct {
 		guid, name string
 		scopes     []string

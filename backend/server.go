@@ -196,6 +196,8 @@ type request struct {
 	base   string
 	params []string
 	query  query
+	// fields is what fields[...] asks of a resource that takes it (fields.go).
+	fields map[string][]string
 }
 
 // requestCtx is the fasthttp request as handlers pass it to the store: its
@@ -447,6 +449,14 @@ func (s *Server) buildRoutes() []route {
 		{patch, p("/v3/routes/:guid/destinations"), false, s.replaceRouteDestinations},
 		{del, p("/v3/routes/:guid/destinations/:destination_guid"), false, s.deleteRouteDestination},
 
+		// The marketplace reads serve anonymous callers too (marketplace.go).
+		{get, p("/v3/service_offerings"), true, s.maybeUser(offeringResource.index(s))},
+		{get, p("/v3/service_offerings/:guid"), true, s.maybeUser(offeringResource.showOne(s))},
+		{get, p("/v3/service_plans"), true, s.maybeUser(planResource.index(s))},
+		{get, p("/v3/service_plans/:guid"), true, s.maybeUser(planResource.showOne(s))},
+		{get, p("/v3/service_plans/:guid/visibility"), false, s.getPlanVisibility},
+		{get, p("/v3/service_brokers"), false, brokerResource.index(s)},
+		{get, p("/v3/service_brokers/:guid"), false, brokerResource.showOne(s)},
 		{get, p("/v3/service_instances"), false, serviceInstanceResource.index(s)},
 		{post, p("/v3/service_instances"), false, s.createServiceInstance},
 		{get, p("/v3/service_instances/:guid"), false, serviceInstanceResource.showOne(s)},
