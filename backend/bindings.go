@@ -2,9 +2,6 @@ package backend
 
 import (
 	"encoding/json"
-	"errors"
-
-	"github.com/google/uuid"
 
 	"capibridge/backend/store"
 )
@@ -164,177 +161,49 @@ func (s *Server) includeForBindings(r *request, include map[string]bool, binding
 	return inc, nil
 }
 
-// bindingEvent builds an audit event about an app binding
-// (ServiceGenericBindingEventRepository, actee type service_binding).
-func (s *Server) bindingEvent(r *request, typ string, b store.ServiceCredentialBinding, data any) store.Event {
-	body, err := json.Marshal(data)
-	if err != nil {
-		body = []byte("{}")
-	}
-	name, org := "", ""
-	if b.Name != nil {
-		name = *b.Name
-	}
-	if sp, err := s.store.SpacesByGUID(r.ctx, []string{b.SpaceGUID}); err == nil && len(sp) == 1 {
-		org = sp[0].OrgGUID
-	}
-	return store.Event{GUID: uuid.NewString(), Type: typ, Actor: r.user.actor(), TargetGUID: b.GUID, TargetType: "service_binding",
-		TargetName: name, SpaceGUID: b.SpaceGUID, OrgGUID: org, Data: body, CreatedAt: s.store.Now()}
-}
-
-// unbindEvent is audit.service_binding.delete about b.
-func (s *Server) unbindEvent(r *request, b store.ServiceCredentialBinding) store.Event {
-	return s.bindingEvent(r, "audit.service_binding.delete", b, map[string]any{"request": map[string]any{
-		"app_guid": b.AppGUID, "route_guid": nil, "service_instance_guid": b.ServiceInstanceGUID}})
-}
-
-// createServiceCredentialBinding is POST /v3/service_credential_bindings:
-// an app binding of a user-provided instance is made at once, 201
-// (ServiceCredentialBindingsController#create,
-// V3::ServiceCredentialBindingAppCreate). The binding takes a copy of the
-// instance's credentials and syslog drain.
-func (s *Server) createServiceCredentialBinding(r *request) error {
-	if err := r.query.allow(); err != nil {
-		return err
-	}
-	o, err := decodeObject(r.ctx.PostBody(), "type", "name", "relationships", "parameters", "metadata")
-	if err != nil {
-		return err
-	}
-	typ, err := o.str("type", "Type")
-	if err != nil || typ == nil || (*typ != "app" && *typ != "key") {
-		return errUnprocessable("Type must be one of 'key', 'app'")
-	}
-	name, err := o.str("name", "Name")
-	if err != nil {
-		return err
-	}
-	rels, err := o.sub("relationships", "Relationships")
-	if err != nil {
-		return err
-	}
-	if rels == nil {
-		return errUnprocessable("Relationships can't be blank")
-	}
-	if err := rels.only("service_instance", "app"); err != nil {
-		return err
-	}
-	siGUID, err := toOneGUID(rels, "service_instance", "Service instance")
-	if err != nil {
-		return err
-	}
-	appGUID := ""
-	if *typ == "app" {
-		if appGUID, err = toOneGUID(rels, "app", "App"); err != nil {
-			return err
-		}
-	}
-	md, err := o.metadata()
-	if err != nil {
-		return err
-	}
-	si, err := s.store.GetServiceInstance(r.ctx, r.user.viewer(), siGUID)
-	if errors.Is(err, store.ErrNotFound) {
-		return errUnprocessable("The service instance could not be found: '" + siGUID + "'")
-	}
-	if err != nil {
-		return errInternal(err)
-	}
-	if o.has("parameters") {
-		return errUnprocessable("Binding parameters are not supported for user-provided service instances")
-	}
-	if *typ == "key" {
-		return errUnprocessable("Service credential bindings of type 'key' are not supported for user-provided service instances.")
-	}
-	a, err := s.store.GetApp(r.ctx, r.user.viewer(), appGUID)
-	if errors.Is(err, store.ErrNotFound) {
-		return errUnprocessable("The app could not be found: '" + appGUID + "'")
-	}
-	if err != nil {
-		return errInternal(err)
-	}
-	roles, err := s.spaceRoles(r, a.SpaceGUID)
-	if err != nil {
-		return err
-	}
-	if err := roles.writeErr(); err != nil {
-		return err
-	}
-	if si.SpaceGUID != a.SpaceGUID {
-		return errUnprocessable("The service instance and the app are in different spaces")
-	}
-	existing, _, err := s.store.ListServiceCredentialBindings(r.ctx, store.Viewer{All: true},
-		store.BindingFilter{AppGUIDs: []string{a.GUID}, Types: []string{"app"}}, store.Page{Page: 1, PerPage: maxPerPage})
-	if err != nil {
-		return errInternal(err)
-	}
-	for _, b := range existing {
-		if b.ServiceInstanceGUID == si.GUID {
-			return errUnprocessable("The app is already bound to the service instance")
-		}
-		if name != nil && b.Name != nil && *b.Name == *name {
-			return errUnprocessable("The binding name is invalid. App binding names must be unique. The app already has a binding with name '" + *name + "'.")
-		}
-	}
-	now := s.store.Now()
-	b := store.ServiceCredentialBinding{GUID: uuid.NewString(), Type: "app", Name: name, AppGUID: &a.GUID, ServiceInstanceGUID: si.GUID,
-		SpaceGUID: a.SpaceGUID, Credentials: si.Credentials, SyslogDrainURL: si.SyslogDrainURL,
-		LastOperation: store.LastOperation{Type: "create", State: "succeeded"}, CreatedAt: now, UpdatedAt: now}
-	if md != nil {
-		b.Labels, b.Annotations = apply(nil, md.labels), apply(nil, md.annotations)
-	}
-	ev := s.bindingEvent(r, "audit.service_binding.create", b, map[string]any{"request": o})
-	if err := s.store.CreateServiceCredentialBinding(r.ctx, b, ev); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			return errUnprocessable("The app is already bound to the service instance")
-		}
-		return errInternal(err)
-	}
-	return r.reply(201, presentBinding(r.base, b, true))
-}
-
-// deleteServiceCredentialBinding is DELETE
-// /v3/service_credential_bindings/:guid: an app binding goes at once, 204.
-func (s *Server) deleteServiceCredentialBinding(r *request) error {
-	if err := r.query.allow(); err != nil {
-		return err
-	}
+// readableBinding loads a binding the caller can see whose create
+// succeeded; another is 404 with not_found_with_message!'s text.
+func (s *Server) readableBinding(r *request) (store.ServiceCredentialBinding, error) {
 	b, err := s.store.GetServiceCredentialBinding(r.ctx, r.user.viewer(), r.params[0])
 	if err != nil {
-		return storeErr(err, "Service credential binding")
+		return b, storeErr(err, "Service credential binding")
 	}
-	roles, err := s.spaceRoles(r, b.SpaceGUID)
-	if err != nil {
-		return err
+	if lo := b.LastOperation; lo.Type != "create" || lo.State != "succeeded" {
+		kind, op := "binding", "Deletion"
+		if b.Type == "key" {
+			kind = "key"
+		}
+		if lo.Type == "create" {
+			op = "Creation"
+		}
+		return b, &apiError{Status: 404, Code: 10010, Title: "CF-ResourceNotFound", Detail: op + " of service " + kind + " " + lo.State}
 	}
-	if err := roles.writeErr(); err != nil {
-		return err
-	}
-	if err := s.store.DeleteServiceCredentialBinding(r.ctx, b.GUID, s.unbindEvent(r, b)); err != nil {
-		return storeErr(err, "Service credential binding")
-	}
-	r.ctx.SetStatusCode(204)
-	return nil
+	return b, nil
 }
 
 // getServiceCredentialBindingDetails is GET
 // /v3/service_credential_bindings/:guid/details: credentials and syslog
 // drain, for readers of secrets; others get 404, as in CC
 // (ServiceCredentialBindingDetailsPresenter leaves out what is unset).
+// Reading them is audited (record_show).
 func (s *Server) getServiceCredentialBindingDetails(r *request) error {
 	if err := r.query.allow(); err != nil {
 		return err
 	}
-	b, err := s.store.GetServiceCredentialBinding(r.ctx, r.user.viewer(), r.params[0])
-	if err != nil {
-		return storeErr(err, "Service credential binding")
-	}
-	roles, err := s.spaceRoles(r, b.SpaceGUID)
+	_, roles, err := s.bindingWithRoles(r)
 	if err != nil {
 		return err
 	}
 	if !roles.secrets {
 		return errNotFound("Service credential binding")
+	}
+	b, err := s.readableBinding(r)
+	if err != nil {
+		return err
+	}
+	event := s.serviceEvent(r.ctx, r.user.actor(), bindingEventType(b, "show"), b.GUID, bindingTarget(b), deref(b.Name), b.SpaceGUID, auditData(nil))
+	if err := s.store.RecordEvents(r.ctx, event); err != nil {
+		return errInternal(err)
 	}
 	creds := b.Credentials
 	if len(creds) == 0 {
@@ -346,10 +215,41 @@ func (s *Server) getServiceCredentialBindingDetails(r *request) error {
 	}{creds, b.SyslogDrainURL})
 }
 
+// getServiceCredentialBindingParameters is GET
+// /v3/service_credential_bindings/:guid/parameters: what the binding was
+// made with, as the broker tells (ServiceBindingRead#fetch_parameters).
+func (s *Server) getServiceCredentialBindingParameters(r *request) error {
+	if err := r.query.allow(); err != nil {
+		return err
+	}
+	b, err := s.readableBinding(r)
+	if err != nil {
+		return err
+	}
+	si, err := s.store.GetServiceInstance(r.ctx, store.Viewer{All: true}, b.ServiceInstanceGUID)
+	if err != nil {
+		return errInternal(err)
+	}
+	if si.Type == store.UserProvided {
+		return &apiError{Status: 400, Code: 90007, Title: "CF-ServiceFetchBindingParametersNotSupported",
+			Detail: "This service does not support fetching service binding parameters."}
+	}
+	fetched, err := s.broker.Fetch(r.ctx, b.GUID)
+	if err != nil {
+		return errInternal(err)
+	}
+	return r.reply(200, fetched.Parameters)
+}
+
 // vcapServiceJSON is one bound instance in VCAP_SERVICES, keys in the order
-// of CC's docs ("VCAP_SERVICES", user-provided service instances).
+// of the binding hash with the instance's reverse_merge!d under it
+// (cc:app/presenters/system_environment/service_binding_presenter.rb,
+// service_instance_presenter.rb): a managed instance adds provider and
+// plan, which a user-provided one leaves out.
 type vcapServiceJSON struct {
 	Label          string          `json:"label"`
+	Provider       json.RawMessage `json:"provider,omitempty"`
+	Plan           *string         `json:"plan,omitempty"`
 	Name           string          `json:"name"`
 	Tags           []string        `json:"tags"`
 	InstanceGUID   string          `json:"instance_guid"`
@@ -361,10 +261,11 @@ type vcapServiceJSON struct {
 	VolumeMounts   []string        `json:"volume_mounts"`
 }
 
-// vcapServices is the VCAP_SERVICES of an app: its bindings of
-// user-provided instances under "user-provided"
-// (cc:app/presenters/system_environment/system_env_presenter.rb). A
-// binding's name, when it has one, names the service.
+// vcapServices is the VCAP_SERVICES of an app
+// (cc:app/presenters/system_environment/system_env_presenter.rb): its
+// bindings whose create succeeded, under "user-provided" or the label of
+// the managed instance's offering, whose tags come before the instance's.
+// A binding's name, when it has one, names the service.
 func (s *Server) vcapServices(r *request, appGUID string) (map[string][]vcapServiceJSON, error) {
 	out := map[string][]vcapServiceJSON{}
 	bindings, _, err := s.store.ListServiceCredentialBindings(r.ctx, store.Viewer{All: true},
@@ -378,18 +279,26 @@ func (s *Server) vcapServices(r *request, appGUID string) (map[string][]vcapServ
 	}
 	for _, b := range bindings {
 		si, ok := instances[b.ServiceInstanceGUID]
-		if !ok || si.Type != store.UserProvided {
+		if !ok || b.LastOperation.Type != "create" || b.LastOperation.State != "succeeded" {
 			continue
 		}
 		v := vcapServiceJSON{Label: store.UserProvided, Name: si.Name, Tags: si.Tags, InstanceGUID: si.GUID, InstanceName: si.Name,
 			BindingGUID: b.GUID, BindingName: b.Name, Credentials: b.Credentials, SyslogDrainURL: b.SyslogDrainURL, VolumeMounts: []string{}}
-		if b.Name != nil {
+		if si.Type == store.Managed {
+			plan, offerings, err := s.planOf(r.ctx, si)
+			if err != nil {
+				return nil, err
+			}
+			o := offerings[plan.OfferingGUID]
+			v.Label, v.Provider, v.Plan, v.Tags = o.Name, json.RawMessage("null"), &plan.Name, uniq(append(append([]string{}, o.Tags...), si.Tags...))
+		}
+		if b.Name != nil && *b.Name != "" {
 			v.Name = *b.Name
 		}
 		if len(v.Credentials) == 0 {
 			v.Credentials = json.RawMessage("{}")
 		}
-		out[store.UserProvided] = append(out[store.UserProvided], v)
+		out[v.Label] = append(out[v.Label], v)
 	}
 	return out, nil
 }

@@ -39,7 +39,11 @@ func (s *Server) getJob(r *request) error {
 	if j.UserGUID != r.user.GUID && !r.user.readsAll() {
 		return errNotFound("Job")
 	}
-	return r.reply(200, presentJob(r.base, j))
+	out := presentJob(r.base, j)
+	if key, path := s.jobResource(r.ctx, j); key != "" {
+		out.Links.resource, out.Links.href = key, link{Href: r.base + path}
+	}
+	return r.reply(200, out)
 }
 
 // runJob carries out a PROCESSING job in the background after the
@@ -103,7 +107,39 @@ func (s *Server) resumeJobs(ctx context.Context) error {
 		return err
 	}
 	for _, j := range jobs {
-		s.runJob(j)
+		if !isServiceJob(j.Operation) {
+			s.runJob(j)
+		}
 	}
 	return nil
+}
+
+// jobLinks are a job's links: self, then the resource it works on while
+// that exists, under the name of its resource type (JobPresenter#build_links).
+type jobLinks struct {
+	Self     link
+	resource string
+	href     link
+}
+
+// MarshalJSON writes self, then the resource's link when there is one.
+func (l jobLinks) MarshalJSON() ([]byte, error) {
+	if l.resource == "" {
+		return marshalRaw(struct {
+			Self link `json:"self"`
+		}{l.Self})
+	}
+	self, err := marshalRaw(l.Self)
+	if err != nil {
+		return nil, err
+	}
+	key, err := marshalRaw(l.resource)
+	if err != nil {
+		return nil, err
+	}
+	href, err := marshalRaw(l.href)
+	if err != nil {
+		return nil, err
+	}
+	return []byte(`{"self":` + string(self) + `,` + string(key) + `:` + string(href) + `}`), nil
 }

@@ -310,16 +310,14 @@ func presentStack(base string, s store.Stack) stackJSON {
 }
 
 type jobJSON struct {
-	GUID      string `json:"guid"`
-	CreatedAt string `json:"created_at"`
-	UpdatedAt string `json:"updated_at"`
-	Operation string `json:"operation"`
-	State     string `json:"state"`
-	Links     struct {
-		Self link `json:"self"`
-	} `json:"links"`
-	Errors   json.RawMessage `json:"errors"`
-	Warnings []string        `json:"warnings"`
+	GUID      string          `json:"guid"`
+	CreatedAt string          `json:"created_at"`
+	UpdatedAt string          `json:"updated_at"`
+	Operation string          `json:"operation"`
+	State     string          `json:"state"`
+	Links     jobLinks        `json:"links"`
+	Errors    json.RawMessage `json:"errors"`
+	Warnings  []string        `json:"warnings"`
 }
 
 func presentJob(base string, j store.Job) jobJSON {

@@ -45,6 +45,11 @@ type Server struct {
 
 	// staging keeps the bits on disk and finishes builds (staging.go).
 	staging *staging
+	// broker is the built-in service broker (broker.go), whose operations
+	// take brokerDuration; services finishes them (service_ops.go).
+	broker         *broker
+	brokerDuration time.Duration
+	services       *timeline
 
 	// jobs tracks background work (app deletes) so Close waits for it.
 	jobs   sync.WaitGroup
@@ -66,7 +71,7 @@ func New(ctx context.Context, cfg configs.Backend, log *slog.Logger, opts ...Opt
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, log: log, now: time.Now}
+	s := &Server{cfg: cfg, log: log, now: time.Now, brokerDuration: DefaultBrokerDuration}
 	for _, o := range opts {
 		o(s)
 	}
@@ -81,6 +86,7 @@ func New(ctx context.Context, cfg configs.Backend, log *slog.Logger, opts ...Opt
 		return nil, err
 	}
 	s.store, s.key = st, key
+	s.broker = &broker{store: st, now: s.now, duration: s.brokerDuration}
 	s.auth = &verifier{key: key, issuer: cfg.TokenIssuer, now: s.now}
 	if err := seed(ctx, st); err != nil {
 		st.Close()
@@ -96,6 +102,10 @@ func New(ctx context.Context, cfg configs.Backend, log *slog.Logger, opts ...Opt
 		s.cancel()
 		s.jobs.Wait()
 		st.Close()
+		return nil, err
+	}
+	if err := s.openServices(ctx); err != nil {
+		s.Close()
 		return nil, err
 	}
 	s.startCrashSweep()
@@ -134,6 +144,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) Close() error {
 	s.cancel()
 	s.jobs.Wait()
+	s.services.close()
 	stagingErr := s.staging.close()
 	return errors.Join(s.store.Close(), stagingErr)
 }
@@ -286,8 +297,10 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) error {
 		}
 		r.user = user
 	}
-	// Builds whose staging time has passed finish before anything is read.
+	// Builds whose staging time has passed, and broker operations whose
+	// polling time has come, finish before anything is read.
 	s.staging.settle(r.ctx)
+	s.services.settle(r.ctx)
 	return rt.handle(r)
 }
 
@@ -457,11 +470,19 @@ func (s *Server) buildRoutes() []route {
 		{get, p("/v3/service_plans/:guid/visibility"), false, s.getPlanVisibility},
 		{get, p("/v3/service_brokers"), false, brokerResource.index(s)},
 		{get, p("/v3/service_brokers/:guid"), false, brokerResource.showOne(s)},
+		{get, p("/v3/feature_flags/:name"), false, s.getFeatureFlag},
 		{get, p("/v3/service_instances"), false, serviceInstanceResource.index(s)},
 		{post, p("/v3/service_instances"), false, s.createServiceInstance},
 		{get, p("/v3/service_instances/:guid"), false, serviceInstanceResource.showOne(s)},
+		{patch, p("/v3/service_instances/:guid"), false, s.updateServiceInstance},
 		{del, p("/v3/service_instances/:guid"), false, s.deleteServiceInstance},
 		{get, p("/v3/service_instances/:guid/credentials"), false, s.getServiceInstanceCredentials},
+		{get, p("/v3/service_instances/:guid/parameters"), false, s.getServiceInstanceParameters},
+		{get, p("/v3/service_instances/:guid/permissions"), false, s.getServiceInstancePermissions},
+		{get, p("/v3/service_instances/:guid/relationships/shared_spaces"), false, s.getSharedSpaces},
+		{post, p("/v3/service_instances/:guid/relationships/shared_spaces"), false, s.shareServiceInstance},
+		{del, p("/v3/service_instances/:guid/relationships/shared_spaces/:space_guid"), false, s.unshareServiceInstance},
+		{get, p("/v3/service_instances/:guid/relationships/shared_spaces/usage_summary"), false, s.getSharedSpacesUsage},
 		{get, p("/v3/service_credential_bindings"), false, bindingResource.index(s)},
 		{post, p("/v3/service_credential_bindings"), false, s.createServiceCredentialBinding},
 		{get, p("/v3/service_credential_bindings/:guid"), false, bindingResource.showOne(s)},
@@ -469,6 +490,7 @@ func (s *Server) buildRoutes() []route {
 		{get, p("/v3/service_route_bindings"), false, routeBindingResource.index(s)},
 		{get, p("/v3/service_route_bindings/:guid"), false, routeBindingResource.showOne(s)},
 		{get, p("/v3/service_credential_bindings/:guid/details"), false, s.getServiceCredentialBindingDetails},
+		{get, p("/v3/service_credential_bindings/:guid/parameters"), false, s.getServiceCredentialBindingParameters},
 
 		{get, p("/v3/processes"), false, processResource.index(s)},
 		{get, p("/v3/processes/:guid"), false, s.getProcess},

@@ -1,73 +1,101 @@
 package backend
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
-	"net/url"
-	"strings"
 
 	"github.com/google/uuid"
 
 	"capibridge/backend/store"
 )
 
-// User-provided service instances and service credential bindings: enough
-// for an app to be bound to a service, as a v2 client binds one. Managed
-// instances need brokers and plans, which the embedded CF does not have.
-// Shapes are those of CC's docs (api_resources/_service_instances.erb,
-// _service_credential_bindings.erb) and presenters
-// (cc:app/presenters/v3/service_instance_presenter.rb,
-// service_credential_binding_presenter.rb); shared/reference has no
-// example of these.
+// Service instances (cc:app/controllers/v3/service_instances_controller.rb,
+// app/presenters/v3/service_instance_presenter.rb): user-provided ones
+// here, managed ones of the built-in broker in services_managed.go.
 
 type lastOperationJSON struct {
-	Type        string `json:"type"`
-	State       string `json:"state"`
-	Description string `json:"description"`
-	UpdatedAt   string `json:"updated_at"`
-	CreatedAt   string `json:"created_at"`
+	Type        string  `json:"type"`
+	State       string  `json:"state"`
+	Description *string `json:"description"`
+	UpdatedAt   string  `json:"updated_at"`
+	CreatedAt   string  `json:"created_at"`
 }
 
+// serviceInstanceJSON is both kinds of instance, keys in the presenter's
+// order: the managed keys (maintenance_info to dashboard_url) and the
+// user-provided ones (the two URLs) are left out of the other kind.
 type serviceInstanceJSON struct {
-	GUID            string            `json:"guid"`
-	CreatedAt       string            `json:"created_at"`
-	UpdatedAt       string            `json:"updated_at"`
-	LastOperation   lastOperationJSON `json:"last_operation"`
-	Name            string            `json:"name"`
-	Tags            []string          `json:"tags"`
-	Type            string            `json:"type"`
-	SyslogDrainURL  *string           `json:"syslog_drain_url"`
-	RouteServiceURL *string           `json:"route_service_url"`
-	Relationships   struct {
-		Space toOne `json:"space"`
+	GUID             string            `json:"guid"`
+	CreatedAt        string            `json:"created_at"`
+	UpdatedAt        string            `json:"updated_at"`
+	Name             string            `json:"name"`
+	Tags             []string          `json:"tags"`
+	LastOperation    lastOperationJSON `json:"last_operation"`
+	Type             string            `json:"type"`
+	MaintenanceInfo  json.RawMessage   `json:"maintenance_info,omitempty"`
+	UpgradeAvailable *bool             `json:"upgrade_available,omitempty"`
+	DashboardURL     json.RawMessage   `json:"dashboard_url,omitempty"`
+	SyslogDrainURL   json.RawMessage   `json:"syslog_drain_url,omitempty"`
+	RouteServiceURL  json.RawMessage   `json:"route_service_url,omitempty"`
+	Relationships    struct {
+		Space       toOne  `json:"space"`
+		ServicePlan *toOne `json:"service_plan,omitempty"`
 	} `json:"relationships"`
 	Metadata metadataJSON `json:"metadata"`
 	Links    struct {
-		Self                      link `json:"self"`
-		Space                     link `json:"space"`
-		Credentials               link `json:"credentials"`
-		ServiceCredentialBindings link `json:"service_credential_bindings"`
-		ServiceRouteBindings      link `json:"service_route_bindings"`
+		Self                      link  `json:"self"`
+		Space                     link  `json:"space"`
+		ServiceCredentialBindings link  `json:"service_credential_bindings"`
+		ServiceRouteBindings      link  `json:"service_route_bindings"`
+		ServicePlan               *link `json:"service_plan,omitempty"`
+		Parameters                *link `json:"parameters,omitempty"`
+		SharedSpaces              *link `json:"shared_spaces,omitempty"`
+		Credentials               *link `json:"credentials,omitempty"`
 	} `json:"links"`
 }
 
-// presentServiceInstance renders a user-provided service instance. Its
-// last operation is its create, which succeeds at once.
+// nullable is a string field that is shown as null when unset.
+func nullable(v *string) json.RawMessage {
+	b, _ := json.Marshal(v)
+	return b
+}
+
+// presentServiceInstance renders a service instance. A user-provided one
+// made before instances kept their last operation shows its create,
+// succeeded with CC's "Operation succeeded".
 func presentServiceInstance(base string, si store.ServiceInstance) serviceInstanceJSON {
 	j := serviceInstanceJSON{GUID: si.GUID, CreatedAt: timestamp(si.CreatedAt), UpdatedAt: timestamp(si.UpdatedAt), Name: si.Name,
-		Tags: si.Tags, Type: si.Type, SyslogDrainURL: si.SyslogDrainURL, RouteServiceURL: si.RouteServiceURL, Metadata: meta(si.Labels, si.Annotations)}
+		Tags: si.Tags, Type: si.Type, Metadata: meta(si.Labels, si.Annotations)}
 	if j.Tags == nil {
 		j.Tags = []string{}
 	}
-	j.LastOperation = lastOperationJSON{Type: "create", State: "succeeded", Description: "Operation succeeded", UpdatedAt: j.UpdatedAt, CreatedAt: j.CreatedAt}
+	lo := si.LastOperation
+	if lo == nil {
+		done := "Operation succeeded"
+		lo = &store.InstanceOperation{Type: "create", State: "succeeded", Description: &done, CreatedAt: si.CreatedAt, UpdatedAt: si.UpdatedAt}
+	}
+	j.LastOperation = lastOperationJSON{Type: lo.Type, State: lo.State, Description: lo.Description, UpdatedAt: timestamp(lo.UpdatedAt),
+		CreatedAt: timestamp(lo.CreatedAt)}
 	j.Relationships.Space = one(si.SpaceGUID)
 	self := base + "/v3/service_instances/" + si.GUID
 	j.Links.Self = link{Href: self}
 	j.Links.Space = link{Href: base + "/v3/spaces/" + si.SpaceGUID}
-	j.Links.Credentials = link{Href: self + "/credentials"}
 	j.Links.ServiceCredentialBindings = link{Href: base + "/v3/service_credential_bindings?service_instance_guids=" + si.GUID}
 	j.Links.ServiceRouteBindings = link{Href: base + "/v3/service_route_bindings?service_instance_guids=" + si.GUID}
+	if si.Type == store.UserProvided {
+		j.SyslogDrainURL, j.RouteServiceURL = nullable(si.SyslogDrainURL), nullable(si.RouteServiceURL)
+		j.Links.Credentials = &link{Href: self + "/credentials"}
+		return j
+	}
+	// The built-in broker's plans have no maintenance_info, so neither do
+	// their instances, and no upgrade is ever available.
+	noUpgrade := false
+	j.MaintenanceInfo, j.UpgradeAvailable, j.DashboardURL = json.RawMessage("{}"), &noUpgrade, nullable(si.DashboardURL)
+	plan := one(si.PlanGUID)
+	j.Relationships.ServicePlan = &plan
+	j.Links.ServicePlan = &link{Href: base + "/v3/service_plans/" + si.PlanGUID}
+	j.Links.Parameters = &link{Href: self + "/parameters"}
+	j.Links.SharedSpaces = &link{Href: self + "/relationships/shared_spaces"}
 	return j
 }
 
@@ -88,11 +116,13 @@ func (s *Server) serviceInstanceEvent(r *request, typ string, si store.ServiceIn
 }
 
 // serviceInstanceParams are the query keys of GET /v3/service_instances
-// (cc:app/messages/service_instances_list_message.rb), less fields.
-var serviceInstanceParams = listKeys("guids", "names", "space_guids", "organization_guids", "type", "service_plan_guids", "service_plan_names")
+// (cc:app/messages/service_instances_list_message.rb).
+var serviceInstanceParams = listKeys("guids", "names", "space_guids", "organization_guids", "type", "service_plan_guids",
+	"service_plan_names", "fields")
 
 // serviceInstanceResource is GET /v3/service_instances and
-// /v3/service_instances/:guid.
+// /v3/service_instances/:guid; space_guids and organization_guids keep the
+// instances shared into those spaces too.
 var serviceInstanceResource = &resource[store.ServiceInstance, store.ServiceInstanceFilter, serviceInstanceJSON]{
 	name:   "Service instance",
 	path:   "/v3/service_instances",
@@ -100,12 +130,9 @@ var serviceInstanceResource = &resource[store.ServiceInstance, store.ServiceInst
 	orders: namedOrders,
 	filter: func(q *params) store.ServiceInstanceFilter {
 		f := store.ServiceInstanceFilter{GUIDs: q.list("guids"), Names: q.list("names"), SpaceGUIDs: q.list("space_guids"),
-			OrgGUIDs: q.list("organization_guids"), Labels: q.labels(), CreatedAts: q.times("created_ats"), UpdatedAts: q.times("updated_ats")}
+			OrgGUIDs: q.list("organization_guids"), PlanGUIDs: q.list("service_plan_guids"), PlanNames: q.list("service_plan_names"),
+			Labels: q.labels(), CreatedAts: q.times("created_ats"), UpdatedAts: q.times("updated_ats")}
 		f.Types = q.oneOf("type", func(string) string { return "Type must be one of 'managed', 'user-provided'" }, store.Managed, store.UserProvided)
-		// A user-provided instance has no plan: a plan filter keeps none.
-		if q.has("service_plan_guids") || q.has("service_plan_names") {
-			f.Types = []string{}
-		}
 		return f
 	},
 	list: (*store.Store).ListServiceInstances,
@@ -113,6 +140,11 @@ var serviceInstanceResource = &resource[store.ServiceInstance, store.ServiceInst
 	present: each(func(r *request, si store.ServiceInstance) serviceInstanceJSON {
 		return presentServiceInstance(r.base, si)
 	}),
+	fields:     instanceListFields,
+	showFields: instanceShowFields,
+	included: func(s *Server, r *request, _ map[string]bool, items []store.ServiceInstance) (any, error) {
+		return s.instanceFields(r, items)
+	},
 }
 
 // writableServiceInstance loads a service instance the caller can see
@@ -122,6 +154,8 @@ func (s *Server) writableServiceInstance(r *request) (store.ServiceInstance, err
 	if err != nil {
 		return si, storeErr(err, "Service instance")
 	}
+	// The write role counts in the instance's own space, not in a space it
+	// is shared into (fetch_writable_service_instance).
 	roles, err := s.spaceRoles(r, si.SpaceGUID)
 	if err != nil {
 		return si, err
@@ -142,88 +176,6 @@ func (s *Server) spaceRoles(r *request, spaceGUID string) (spaceRoles, error) {
 	return roles, nil
 }
 
-// parseURL checks an optional URL field as CC's UriValidator does.
-func parseURL(o object, key, label string) (*string, error) {
-	v, err := o.str(key, label)
-	if err != nil || v == nil || *v == "" {
-		return v, err
-	}
-	if u, err := url.Parse(*v); err != nil || u.Scheme == "" {
-		return nil, errUnprocessable(label + " must be a valid URI")
-	}
-	return v, nil
-}
-
-// parseUserProvided reads the body of a user-provided service instance
-// create (ServiceInstanceCreateUserProvidedMessage).
-func parseUserProvided(o object) (store.ServiceInstance, error) {
-	si := store.ServiceInstance{Type: store.UserProvided, Tags: []string{}}
-	if err := o.only("type", "name", "relationships", "tags", "metadata", "credentials", "syslog_drain_url", "route_service_url"); err != nil {
-		return si, err
-	}
-	name, err := o.str("name", "Name")
-	if err != nil {
-		return si, err
-	}
-	if name == nil {
-		return si, errUnprocessable("Name must be a string")
-	}
-	if *name = strings.Trim(*name, rubyWhitespace); *name == "" {
-		return si, errUnprocessable("Name can't be blank")
-	}
-	si.Name = *name
-	if o.has("credentials") && !o.isNull("credentials") {
-		if _, err := o.sub("credentials", "Credentials"); err != nil {
-			return si, err
-		}
-		// Kept as sent, key order included.
-		var compact bytes.Buffer
-		if err := json.Compact(&compact, o["credentials"]); err != nil {
-			return si, errUnprocessable("Credentials must be an object")
-		}
-		si.Credentials = compact.Bytes()
-	}
-	if si.SyslogDrainURL, err = parseURL(o, "syslog_drain_url", "Syslog drain url"); err != nil {
-		return si, err
-	}
-	if si.RouteServiceURL, err = parseURL(o, "route_service_url", "Route service url"); err != nil {
-		return si, err
-	}
-	if si.RouteServiceURL != nil && *si.RouteServiceURL != "" && !strings.HasPrefix(*si.RouteServiceURL, "https:") {
-		return si, errUnprocessable("Route service url must be https")
-	}
-	if o.has("tags") && !o.isNull("tags") {
-		var raw []json.RawMessage
-		if err := json.Unmarshal(o["tags"], &raw); err != nil {
-			return si, errUnprocessable("Tags must be an array")
-		}
-		total := 0
-		for _, t := range raw {
-			var tag string
-			if err := json.Unmarshal(t, &tag); err != nil {
-				return si, errUnprocessable("Tags must be a list of strings")
-			}
-			si.Tags = append(si.Tags, tag)
-			total += len(tag)
-		}
-		if total > 2048 {
-			return si, errUnprocessable("Tags combined length must be 2048 characters or less")
-		}
-	}
-	rels, err := o.sub("relationships", "Relationships")
-	if err != nil {
-		return si, err
-	}
-	if rels == nil {
-		return si, errUnprocessable("Relationships can't be blank")
-	}
-	if err := rels.only("space"); err != nil {
-		return si, err
-	}
-	si.SpaceGUID, err = toOneGUID(rels, "space", "Space")
-	return si, err
-}
-
 // createServiceInstance is POST /v3/service_instances. A user-provided
 // instance is created at once: 201 (ServiceInstancesV3Controller#create).
 func (s *Server) createServiceInstance(r *request) error {
@@ -240,8 +192,7 @@ func (s *Server) createServiceInstance(r *request) error {
 		return errUnprocessable("Type must be one of 'managed', 'user-provided'")
 	}
 	if *typ == store.Managed {
-		// No broker offers a plan here.
-		return errUnprocessable("Invalid service plan. Ensure that the service plan exists, is available, and you have access to it.")
+		return s.createManagedInstance(r, o)
 	}
 	si, err := parseUserProvided(o)
 	if err != nil {
@@ -256,6 +207,8 @@ func (s *Server) createServiceInstance(r *request) error {
 	}
 	now := s.store.Now()
 	si.GUID, si.CreatedAt, si.UpdatedAt = uuid.NewString(), now, now
+	done := "Operation succeeded"
+	si.LastOperation = &store.InstanceOperation{Type: "create", State: "succeeded", Description: &done, CreatedAt: now, UpdatedAt: now}
 	if md != nil {
 		si.Labels, si.Annotations = apply(nil, md.labels), apply(nil, md.annotations)
 	}
@@ -267,7 +220,7 @@ func (s *Server) createServiceInstance(r *request) error {
 	request["credentials"] = json.RawMessage(`"[REDACTED]"`)
 	if err := s.store.CreateServiceInstance(r.ctx, si, s.serviceInstanceEvent(r, "audit.user_provided_service_instance.create", si, request)); err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			return errUnprocessable("The service instance name is taken: " + si.Name)
+			return errUnprocessable("The service instance name is taken: " + si.Name + ".")
 		}
 		return errInternal(err)
 	}
@@ -275,7 +228,8 @@ func (s *Server) createServiceInstance(r *request) error {
 }
 
 // deleteServiceInstance is DELETE /v3/service_instances/:guid: a
-// user-provided instance goes at once with its bindings, 204.
+// user-provided instance goes at once with its bindings, 204; a managed
+// one is deprovisioned by a job, 202; purge=true removes either at once.
 func (s *Server) deleteServiceInstance(r *request) error {
 	if err := r.query.allow("purge"); err != nil {
 		return err
@@ -284,6 +238,12 @@ func (s *Server) deleteServiceInstance(r *request) error {
 	if err != nil {
 		return err
 	}
+	switch {
+	case r.query.str("purge") == "true":
+		return s.purgeServiceInstance(r, si)
+	case si.Type == store.Managed:
+		return s.deleteManagedInstance(r, si)
+	}
 	bindings, _, err := s.store.ListServiceCredentialBindings(r.ctx, store.Viewer{All: true},
 		store.BindingFilter{ServiceInstanceGUIDs: []string{si.GUID}}, store.Page{Page: 1, PerPage: maxPerPage})
 	if err != nil {
@@ -291,7 +251,8 @@ func (s *Server) deleteServiceInstance(r *request) error {
 	}
 	var events []store.Event
 	for _, b := range bindings {
-		events = append(events, s.unbindEvent(r, b))
+		events = append(events, s.serviceEvent(r.ctx, r.user.actor(), bindingEventType(b, "delete"), b.GUID, bindingTarget(b), deref(b.Name),
+			b.SpaceGUID, auditData(nil)))
 	}
 	events = append(events, s.serviceInstanceEvent(r, "audit.user_provided_service_instance.delete", si, map[string]any{}))
 	if err := s.store.DeleteServiceInstance(r.ctx, si.GUID, events...); err != nil {
@@ -299,35 +260,4 @@ func (s *Server) deleteServiceInstance(r *request) error {
 	}
 	r.ctx.SetStatusCode(204)
 	return nil
-}
-
-// getServiceInstanceCredentials is GET /v3/service_instances/:guid/credentials:
-// a user-provided instance's credentials, for readers of secrets, which CC
-// records as an audit.user_provided_service_instance.show event.
-func (s *Server) getServiceInstanceCredentials(r *request) error {
-	if err := r.query.allow(); err != nil {
-		return err
-	}
-	si, err := s.store.GetServiceInstance(r.ctx, r.user.viewer(), r.params[0])
-	if err == nil && si.Type != store.UserProvided {
-		err = store.ErrNotFound
-	}
-	if err != nil {
-		return storeErr(err, "Service instance")
-	}
-	roles, err := s.spaceRoles(r, si.SpaceGUID)
-	if err != nil {
-		return err
-	}
-	if !roles.secrets {
-		return errNotAuthorized()
-	}
-	if err := s.store.RecordEvents(r.ctx, s.serviceInstanceEvent(r, "audit.user_provided_service_instance.show", si, map[string]any{})); err != nil {
-		return errInternal(err)
-	}
-	creds := si.Credentials
-	if len(creds) == 0 {
-		creds = json.RawMessage("{}")
-	}
-	return r.reply(200, creds)
 }

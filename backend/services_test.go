@@ -120,14 +120,15 @@ func TestUserProvidedServices(t *testing.T) {
 	var si struct{ GUID string }
 	r.json(t, &si)
 	self := v3Base + "/v3/service_instances/" + si.GUID
-	want := `{"guid":"` + si.GUID + `","created_at":"2025-09-01T08:00:00Z","updated_at":"2025-09-01T08:00:00Z",` +
+	// Keys in ServiceInstancePresenter's order.
+	want := `{"guid":"` + si.GUID + `","created_at":"2025-09-01T08:00:00Z","updated_at":"2025-09-01T08:00:00Z","name":"db","tags":["sql","pg"],` +
 		`"last_operation":{"type":"create","state":"succeeded","description":"Operation succeeded","updated_at":"2025-09-01T08:00:00Z","created_at":"2025-09-01T08:00:00Z"},` +
-		`"name":"db","tags":["sql","pg"],"type":"user-provided","syslog_drain_url":"syslog://logs.example.org:514","route_service_url":null,` +
+		`"type":"user-provided","syslog_drain_url":"syslog://logs.example.org:514","route_service_url":null,` +
 		`"relationships":{"space":{"data":{"guid":"` + DemoSpaceGUID + `"}}},"metadata":{"labels":{"tier":"data"},"annotations":{}},` +
 		`"links":{"self":{"href":"` + self + `"},"space":{"href":"` + v3Base + `/v3/spaces/` + DemoSpaceGUID + `"},` +
-		`"credentials":{"href":"` + self + `/credentials"},` +
 		`"service_credential_bindings":{"href":"` + v3Base + `/v3/service_credential_bindings?service_instance_guids=` + si.GUID + `"},` +
-		`"service_route_bindings":{"href":"` + v3Base + `/v3/service_route_bindings?service_instance_guids=` + si.GUID + `"}}}`
+		`"service_route_bindings":{"href":"` + v3Base + `/v3/service_route_bindings?service_instance_guids=` + si.GUID + `"},` +
+		`"credentials":{"href":"` + self + `/credentials"}}}`
 	if string(r.body) != want {
 		t.Errorf("created\n got %s\nwant %s", r.body, want)
 	}
@@ -135,7 +136,7 @@ func TestUserProvidedServices(t *testing.T) {
 		t.Errorf("read back\n got %s\nwant %s", got, want)
 	}
 	wantV3Error(t, c.do("POST", "/v3/service_instances", "developer", upsiBody("db", DemoSpaceGUID, nil)), 422, 10008,
-		"CF-UnprocessableEntity", "The service instance name is taken: db")
+		"CF-UnprocessableEntity", "The service instance name is taken: db.")
 
 	for _, tc := range []struct {
 		name, path, user string
@@ -183,11 +184,11 @@ func TestUserProvidedServices(t *testing.T) {
 		{"already bound", bindingBody(si.GUID, app, ""), "The app is already bound to the service instance"},
 		{"missing instance", bindingBody(roleMissingGUID, app, "db-binding"), "The service instance could not be found: '" + roleMissingGUID + "'"},
 		{"missing app", bindingBody(si.GUID, roleMissingGUID, ""), "The app could not be found: '" + roleMissingGUID + "'"},
-		{"key", map[string]any{"type": "key", "relationships": map[string]any{"service_instance": map[string]any{"data": map[string]string{"guid": si.GUID}}}},
+		{"key", map[string]any{"type": "key", "name": "k", "relationships": map[string]any{"service_instance": map[string]any{"data": map[string]string{"guid": si.GUID}}}},
 			"Service credential bindings of type 'key' are not supported for user-provided service instances."},
 		{"parameters", map[string]any{"type": "app", "parameters": map[string]int{"a": 1}, "relationships": bindingBody(si.GUID, other, "")["relationships"]},
 			"Binding parameters are not supported for user-provided service instances"},
-		{"bad type", map[string]any{"type": "route"}, "Type must be one of 'key', 'app'"},
+		{"bad type", map[string]any{"type": "route"}, "Type must be 'app' or 'key'"},
 	} {
 		wantV3Error(t, c.do("POST", "/v3/service_credential_bindings", "developer", tc.body), 422, 10008, "CF-UnprocessableEntity", tc.detail)
 	}
@@ -195,7 +196,7 @@ func TestUserProvidedServices(t *testing.T) {
 	var si2 struct{ GUID string }
 	c.must(201, "POST", "/v3/service_instances", "developer", second).json(t, &si2)
 	wantV3Error(t, c.do("POST", "/v3/service_credential_bindings", "developer", bindingBody(si2.GUID, app, "db-binding")), 422, 10008,
-		"CF-UnprocessableEntity", "The binding name is invalid. App binding names must be unique. The app already has a binding with name 'db-binding'.")
+		"CF-UnprocessableEntity", "The binding name is invalid. Binding names must be unique for a given service instance and app. The app already has a binding with name 'db-binding'.")
 
 	// Details are the instance's credentials and drain, taken at bind time.
 	details := `{"credentials":` + creds + `,"syslog_drain_url":"syslog://logs.example.org:514"}`
@@ -271,8 +272,7 @@ func TestUserProvidedServiceErrors(t *testing.T) {
 		detail string
 	}{
 		{"no type", map[string]any{"name": "x"}, "Type must be one of 'managed', 'user-provided'"},
-		{"managed", map[string]any{"type": "managed", "name": "x"},
-			"Invalid service plan. Ensure that the service plan exists, is available, and you have access to it."},
+		{"managed", map[string]any{"type": "managed", "name": "x"}, "Relationships can't be blank"},
 		{"blank name", upsiBody("  ", DemoSpaceGUID, nil), "Name can't be blank"},
 		{"name not a string", upsiBody("x", DemoSpaceGUID, map[string]any{"name": 5}), "Name must be a string"},
 		{"credentials not an object", upsiBody("x", DemoSpaceGUID, map[string]any{"credentials": "secret"}), "Credentials must be an object"},
