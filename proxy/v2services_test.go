@@ -1,0 +1,181 @@
+package proxy
+
+import (
+	"encoding/json"
+	"net/url"
+	"strings"
+	"testing"
+
+	cfclient "github.com/cloudfoundry-community/go-cfclient"
+
+	"capibridge/backend"
+)
+
+// go-cfclient's user-provided instances and bindings through the gateway in
+// front of the embedded CF (MAPPING-services §10.4, §10.5, §10.12.5).
+func TestV2UserProvidedGoCFClient(t *testing.T) {
+	s := startStack(t, nil)
+	app := s.createApps(t, "developer", "bound")[0]
+	c, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens["developer"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ups, err := c.CreateUserProvidedServiceInstance(cfclient.UserProvidedServiceInstanceRequest{Name: "db", SpaceGuid: backend.DemoSpaceGUID,
+		Credentials: map[string]interface{}{"uri": "postgres://u:p@h/d"}, Tags: []string{"sql"}})
+	if err != nil || ups.Guid == "" || ups.Name != "db" || ups.Credentials["uri"] != "postgres://u:p@h/d" || ups.Type != "user_provided_service_instance" ||
+		len(ups.Tags) != 1 {
+		t.Fatalf("CreateUserProvidedServiceInstance: %v %+v", err, ups)
+	}
+	if got, err := c.GetUserProvidedServiceInstanceByGuid(ups.Guid); err != nil || got.Name != "db" || got.SpaceGuid != backend.DemoSpaceGUID {
+		t.Errorf("GetUserProvidedServiceInstanceByGuid: %v %+v", err, got)
+	}
+	if list, err := c.ListUserProvidedServiceInstances(); err != nil || len(list) != 1 {
+		t.Errorf("ListUserProvidedServiceInstances: %v %+v", err, list)
+	}
+	if list, err := c.ListUserProvidedServiceInstancesByQuery(url.Values{"q": {"name:nope"}}); err != nil || len(list) != 0 {
+		t.Errorf("by another name: %v %+v", err, list)
+	}
+	// go-cfclient sends space_guid "" when unset: a change of space.
+	if _, err := c.UpdateUserProvidedServiceInstance(ups.Guid, cfclient.UserProvidedServiceInstanceRequest{Name: "db2"}); err == nil ||
+		!strings.Contains(err.Error(), "cannot change space for service instance") {
+		t.Errorf("update without space_guid: %v", err)
+	}
+	up, err := c.UpdateUserProvidedServiceInstance(ups.Guid, cfclient.UserProvidedServiceInstanceRequest{Name: "db2", SpaceGuid: backend.DemoSpaceGUID,
+		Credentials: map[string]interface{}{"uri": "postgres://new"}})
+	if err != nil || up.Name != "db2" || up.Credentials["uri"] != "postgres://new" {
+		t.Fatalf("UpdateUserProvidedServiceInstance: %v %+v", err, up)
+	}
+	// Through /v2/service_instances a user-provided instance reads in its
+	// own shape; the managed list does not show it.
+	if si, err := c.GetServiceInstanceByGuid(ups.Guid); err != nil || si.Name != "db2" {
+		t.Errorf("GetServiceInstanceByGuid: %v %+v", err, si)
+	}
+	if list, err := c.ListServiceInstances(); err != nil || len(list) != 0 {
+		t.Errorf("ListServiceInstances shows managed instances only: %v %+v", err, list)
+	}
+	if list, err := c.ListSpaceServiceInstancesByQuery(backend.DemoSpaceGUID, url.Values{"return_user_provided_service_instances": {"true"}}); err != nil || len(list) != 1 {
+		t.Errorf("space instances with user-provided: %v %+v", err, list)
+	}
+
+	b, err := c.CreateServiceBinding(app, ups.Guid)
+	if err != nil || b.Guid == "" || b.AppGuid != app || b.ServiceInstanceGuid != ups.Guid || b.Credentials == nil {
+		t.Fatalf("CreateServiceBinding: %v %+v", err, b)
+	}
+	if _, err := c.CreateServiceBinding(app, ups.Guid); err == nil || !strings.Contains(err.Error(), "The app is already bound to the service.") {
+		t.Errorf("second binding: %v", err)
+	}
+	if got, err := c.GetServiceBindingByGuid(b.Guid); err != nil || got.AppGuid != app {
+		t.Errorf("GetServiceBindingByGuid: %v %+v", err, got)
+	}
+	if list, err := c.ListServiceBindingsByQuery(url.Values{"q": {"app_guid:" + app}}); err != nil || len(list) != 1 {
+		t.Errorf("ListServiceBindingsByQuery: %v %+v", err, list)
+	}
+	// The app's env shows the instance in VCAP_SERVICES.
+	if env := s.do("GET", s.gwURL+"/v2/apps/"+app+"/env", "developer", nil); !strings.Contains(string(env.body), `"postgres://new"`) {
+		t.Errorf("VCAP_SERVICES: %s", env.body)
+	}
+	// A bound instance is not deleted without recursive.
+	if err := c.DeleteUserProvidedServiceInstance(ups.Guid); err == nil || !strings.Contains(err.Error(), "Please delete the service_bindings associations for your service_instances.") {
+		t.Errorf("delete with bindings: %v", err)
+	}
+	if err := c.DeleteServiceBinding(b.Guid); err != nil {
+		t.Errorf("DeleteServiceBinding: %v", err)
+	}
+	if err := c.DeleteUserProvidedServiceInstance(ups.Guid); err != nil {
+		t.Errorf("DeleteUserProvidedServiceInstance: %v", err)
+	}
+	if _, err := c.GetUserProvidedServiceInstanceByGuid(ups.Guid); err == nil {
+		t.Errorf("instance after delete")
+	}
+}
+
+// The exact answers of §10.2.2, §10.4 and §10.5: shapes, redaction for an
+// auditor, CC's error names.
+func TestV2UserProvidedAnswers(t *testing.T) {
+	s := startStack(t, nil)
+	app := s.createApps(t, "developer", "shaped")[0]
+	r := s.do("POST", s.gwURL+"/v2/user_provided_service_instances", "developer",
+		[]byte(`{"name":" logs ","space_guid":"`+backend.DemoSpaceGUID+`","credentials":{"k":"v"}}`))
+	var created struct {
+		Metadata struct{ GUID, URL string } `json:"metadata"`
+		Entity   map[string]json.RawMessage `json:"entity"`
+	}
+	if r.status != 201 || json.Unmarshal(r.body, &created) != nil || string(r.header.Peek("Location")) != "/v2/user_provided_service_instances/"+created.Metadata.GUID {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	guid := created.Metadata.GUID
+	// Defaults v2 stores, and the stripped name.
+	for key, want := range map[string]string{"name": `"logs"`, "credentials": `{"k":"v"}`, "syslog_drain_url": `""`, "route_service_url": `""`, "tags": `[]`,
+		"type": `"user_provided_service_instance"`} {
+		if got := string(created.Entity[key]); got != want {
+			t.Errorf("%s = %s, want %s", key, got, want)
+		}
+	}
+	// The auditor reads it redacted, through both controllers.
+	for _, path := range []string{"/v2/user_provided_service_instances/", "/v2/service_instances/"} {
+		r := s.do("GET", s.gwURL+path+guid, "auditor", nil)
+		if r.status != 200 || !strings.Contains(string(r.body), `"credentials":{"redacted_message":"[PRIVATE DATA HIDDEN]"}`) {
+			t.Errorf("auditor %s: %d %s", path, r.status, r.body)
+		}
+	}
+	// Through ServiceInstancesController: service_keys_url, the UPSI urls.
+	r = s.do("GET", s.gwURL+"/v2/service_instances/"+guid, "developer", nil)
+	if !strings.Contains(string(r.body), `"url":"/v2/user_provided_service_instances/`+guid+`"`) ||
+		!strings.Contains(string(r.body), `"service_keys_url":"/v2/user_provided_service_instances/`+guid+`/service_keys"`) {
+		t.Errorf("through service_instances: %s", r.body)
+	}
+	bind := s.do("POST", s.gwURL+"/v2/service_bindings", "developer", []byte(`{"app_guid":"`+app+`","service_instance_guid":"`+guid+`","parameters":{"a":1}}`))
+	if bind.status != 201 || string(bind.header.Peek("X-Cf-Warnings")) != "Configuration+parameters+are+ignored+for+bindings+to+user-provided+service+instances." ||
+		!strings.Contains(string(bind.body), `"service_instance_url":"/v2/user_provided_service_instances/`+guid+`"`) ||
+		!strings.Contains(string(bind.body), `"last_operation":{"type":"create","state":"succeeded","description":""`) {
+		t.Errorf("bind with parameters: %d %q %s", bind.status, bind.header.Peek("X-Cf-Warnings"), bind.body)
+	}
+	// The legacy cf CLI's lookup inlines bindings.
+	r = s.do("GET", s.gwURL+"/v2/spaces/"+backend.DemoSpaceGUID+"/service_instances?return_user_provided_service_instances=true&q=name%3Alogs&inline-relations-depth=1", "developer", nil)
+	if r.status != 200 || !strings.Contains(string(r.body), `"service_bindings":[{`) {
+		t.Errorf("legacy find instance: %d %s", r.status, r.body)
+	}
+	r = s.do("GET", s.gwURL+"/v2/spaces/"+backend.DemoSpaceGUID+"/service_instances?return_user_provided_service_instances=true&results-per-page=1&page=1", "developer", nil)
+	if !strings.Contains(string(r.body), `"next_url":null`) || !strings.Contains(string(r.body), `"total_results":1`) {
+		t.Errorf("space instances: %s", r.body)
+	}
+	cases := []struct {
+		name, method, path, user, body string
+		status                         int
+		contains                       string
+	}{
+		{"name taken", "POST", "/v2/user_provided_service_instances", "developer", `{"name":"logs","space_guid":"` + backend.DemoSpaceGUID + `"}`, 400,
+			`"description":"The service instance name is taken: logs","error_code":"CF-ServiceInstanceNameTaken","code":60002`},
+		{"missing space", "POST", "/v2/user_provided_service_instances", "developer", `{"name":"x"}`, 400, "Field: space_guid, Error: Missing field space_guid"},
+		{"route service http", "POST", "/v2/user_provided_service_instances", "developer",
+			`{"name":"rs","space_guid":"` + backend.DemoSpaceGUID + `","route_service_url":"http://x.example.com"}`, 400,
+			"The route service URL is invalid: Scheme for route_service_url must be https."},
+		{"tags not strings", "POST", "/v2/user_provided_service_instances", "developer", `{"name":"t","space_guid":"x","tags":[1]}`, 400,
+			"Field: tags, Error: At index 0: Expected instance of String, given an instance of Integer"},
+		{"auditor creates", "POST", "/v2/user_provided_service_instances", "auditor", `{"name":"a","space_guid":"` + backend.DemoSpaceGUID + `"}`, 403, "CF-NotAuthorized"},
+		{"unknown upsi", "GET", "/v2/user_provided_service_instances/nope", "developer", "", 404,
+			`"description":"The service instance could not be found: nope","error_code":"CF-UserProvidedServiceInstanceNotFound","code":340001`},
+		{"upsi under managed bindings", "GET", "/v2/service_instances/" + guid + "/service_bindings", "developer", "", 404, "CF-ManagedServiceInstanceNotFound"},
+		{"upsi bindings", "GET", "/v2/user_provided_service_instances/" + guid + "/service_bindings", "developer", "", 200, `"total_results":1`},
+		{"unknown instance", "GET", "/v2/service_instances/nope", "developer", "", 404, "CF-ServiceInstanceNotFound"},
+		{"order-by refused", "GET", "/v2/service_instances?order-by=name", "developer", "", 500, "CF-OrderByParameterInvalid"},
+		{"space org key", "GET", "/v2/spaces/" + backend.DemoSpaceGUID + "/service_instances?q=organization_guid:x", "developer", "", 400, "CF-BadQueryParameter"},
+		{"bind unknown app", "POST", "/v2/service_bindings", "developer", `{"app_guid":"nope","service_instance_guid":"` + guid + `"}`, 404,
+			`"description":"The app could not be found: nope","error_code":"CF-AppNotFound"`},
+		{"bind unknown instance", "POST", "/v2/service_bindings", "developer", `{"app_guid":"` + app + `","service_instance_guid":"nope"}`, 404, "CF-ServiceInstanceNotFound"},
+		{"bind accepts_incomplete", "POST", "/v2/service_bindings?accepts_incomplete=maybe", "developer", `{}`, 400, "CF-InvalidRequest"},
+		{"unknown binding", "GET", "/v2/service_bindings/nope", "developer", "", 404, "CF-ServiceBindingNotFound"},
+		{"auditor binding redacted", "GET", "/v2/service_bindings?q=app_guid:" + app, "auditor", "", 200, `"credentials":{"redacted_message":"[PRIVATE DATA HIDDEN]"}`},
+		{"app bindings", "GET", "/v2/apps/" + app + "/service_bindings", "developer", "", 200, `"credentials":{"k":"v"}`},
+	}
+	for _, tc := range cases {
+		var body []byte
+		if tc.body != "" {
+			body = []byte(tc.body)
+		}
+		r := s.do(tc.method, s.gwURL+tc.path, tc.user, body)
+		if r.status != tc.status || !strings.Contains(string(r.body), tc.contains) {
+			t.Errorf("%s: %d %s", tc.name, r.status, r.body)
+		}
+	}
+}
