@@ -32,6 +32,11 @@ func serviceError(name, arg string) *Error { return withCause(translate.ServiceE
 // bindingsPage reads a page of bindings: q app_guid, service_instance_guid
 // and name go to v3 for : and IN; name comparisons are applied here.
 func bindingsPage(g *Gateway, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, q ccv3.BindingQuery) ([]translate.V3ServiceCredentialBinding, int, error) {
+	return bindingsScan(g, c, lp, fs, q, false)
+}
+
+// bindingsScan is bindingsPage that reads every match when all is set.
+func bindingsScan(g *Gateway, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, q ccv3.BindingQuery, all bool) ([]translate.V3ServiceCredentialBinding, int, error) {
 	var local []translate.Filter
 	for _, f := range fs {
 		var set *[]string
@@ -60,7 +65,7 @@ func bindingsPage(g *Gateway, c ccv3.Call, lp translate.ListParams, fs []transla
 	if lp.OrderDirection == "desc" {
 		order = slices.Reverse[[]translate.V3ServiceCredentialBinding]
 	}
-	return scanSorted(lp, len(local) > 0 || lp.OrderDirection == "desc", g.cfg.MaxLocalScan, "service bindings", "app_guid or service_instance_guid",
+	return scanSorted(lp, all || len(local) > 0 || lp.OrderDirection == "desc", g.cfg.MaxLocalScan, "service bindings", "app_guid or service_instance_guid",
 		func(page, perPage int) (ccv3.Page[translate.V3ServiceCredentialBinding], error) {
 			q.Page, q.PerPage = page, perPage
 			return g.v3.ListBindings(c, q)

@@ -73,7 +73,7 @@ func oneKey(c *ccv3.Client, call ccv3.Call, guid string) (translate.BindingBundl
 // v3 shows them); then pages them here.
 func keysPage(g *Gateway, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, instances []string) ([]translate.BindingBundle, int, error) {
 	q := ccv3.BindingQuery{Type: "key", InstanceGUIDs: instances}
-	all, _, err := bindingsPage(g, c, translate.ListParams{Page: 1, ResultsPerPage: g.cfg.MaxLocalScan}, fs, q)
+	all, _, err := bindingsScan(g, c, translate.ListParams{Page: 1, ResultsPerPage: g.cfg.MaxLocalScan}, fs, q, true)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -409,10 +409,12 @@ const statusKey = "capibridge.status"
 // its job before it answers 202 in progress (§10.9.2).
 const serviceGrace = 2 * time.Second
 
-// serviceJob waits for a v3 service job: a short grace period when the
-// client accepts incomplete operations, else until it ends, bounded by the
-// upstream request timeout (past it the operation reads in progress). A
-// failed job is its v2 error (§10.10).
+// serviceJob waits for a v3 service job. When the client accepts
+// incomplete operations it waits until the broker has answered: an
+// asynchronous answer (v3's POLLING) is the 202 v2 gave, within a short
+// grace period; otherwise until the job ends, bounded by the upstream
+// request timeout (past either the operation reads in progress). A failed
+// job is its v2 error (§10.10).
 func (g *Gateway) serviceJob(c ccv3.Call, job string, acceptsIncomplete bool) error {
 	limit := serviceGrace
 	if !acceptsIncomplete {
@@ -427,6 +429,10 @@ func (g *Gateway) serviceJob(c ccv3.Call, job string, acceptsIncomplete bool) er
 		case err != nil:
 			return false, v2Error(err, "")
 		case j == nil || j.State == "COMPLETE":
+			return true, nil
+		case j.State == "POLLING" && acceptsIncomplete:
+			// The broker answered asynchronously, which v2 answered 202
+			// at once when the client accepted it.
 			return true, nil
 		case j.State == "FAILED":
 			failed = errUnknown(nil)

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	cfclient "github.com/cloudfoundry-community/go-cfclient"
 
@@ -178,4 +179,104 @@ func TestV2UserProvidedAnswers(t *testing.T) {
 			t.Errorf("%s: %d %s", tc.name, r.status, r.body)
 		}
 	}
+}
+
+// go-cfclient's managed services through the gateway in front of the
+// embedded CF and its built-in broker: the marketplace, an instance
+// created asynchronously and polled, updated, bound, keyed, and deleted
+// (MAPPING-services §10.3, §10.5, §10.6, §10.7, §10.12.5).
+func TestV2ManagedServicesGoCFClient(t *testing.T) {
+	s := startStack(t, nil)
+	app := s.createApps(t, "developer", "managed")[0]
+	c, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens["developer"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svcs, err := c.ListServices()
+	if err != nil || len(svcs) != 2 {
+		t.Fatalf("ListServices: %v %+v", err, svcs)
+	}
+	if svc, err := c.GetServiceByGuid(backend.DBOfferingGUID); err != nil || svc.Label != backend.DBOfferingName || !svc.Bindable {
+		t.Errorf("GetServiceByGuid: %v %+v", err, svc)
+	}
+	plans, err := c.ListServicePlansByQuery(url.Values{"q": {"service_guid:" + backend.DBOfferingGUID}})
+	if err != nil || len(plans) == 0 {
+		t.Fatalf("ListServicePlansByQuery: %v %+v", err, plans)
+	}
+	si, err := c.CreateServiceInstance(cfclient.ServiceInstanceRequest{Name: "pg", SpaceGuid: backend.DemoSpaceGUID, ServicePlanGuid: backend.DBSmallPlanGUID,
+		Parameters: map[string]interface{}{"size": "s"}})
+	if err != nil || si.Guid == "" || si.LastOperation.Type != "create" || si.ServiceGuid != backend.DBOfferingGUID {
+		t.Fatalf("CreateServiceInstance: %v %+v", err, si)
+	}
+	waitOperation := func(want string) cfclient.ServiceInstance {
+		t.Helper()
+		for range 200 {
+			got, err := c.GetServiceInstanceByGuid(si.Guid)
+			if err != nil {
+				t.Fatalf("GetServiceInstanceByGuid: %v", err)
+			}
+			if got.LastOperation.State == want {
+				return got
+			}
+			if got.LastOperation.State == "failed" {
+				t.Fatalf("operation failed: %+v", got.LastOperation)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Fatalf("the operation did not end %s", want)
+		return cfclient.ServiceInstance{}
+	}
+	waitOperation("succeeded")
+	if params, err := c.GetServiceInstanceParams(si.Guid); err != nil || params["size"] != "s" {
+		t.Errorf("GetServiceInstanceParams: %v %+v", err, params)
+	}
+	if list, err := c.ListServiceInstances(); err != nil || len(list) != 1 || list[0].Guid != si.Guid {
+		t.Errorf("ListServiceInstances: %v %+v", err, list)
+	}
+	if err := c.UpdateSI(si.Guid, cfclient.ServiceInstanceUpdateRequest{Parameters: map[string]interface{}{"size": "m"}}, true); err != nil {
+		t.Errorf("UpdateSI (async, 202): %v", err)
+	}
+	if got := waitOperation("succeeded"); got.LastOperation.Type != "update" {
+		t.Errorf("after the update: %+v", got.LastOperation)
+	}
+
+	b, err := c.CreateServiceBinding(app, si.Guid)
+	if err != nil || b.Guid == "" {
+		t.Fatalf("CreateServiceBinding: %v %+v", err, b)
+	}
+	if got, err := c.GetServiceBindingByGuid(b.Guid); err != nil || got.Credentials == nil {
+		t.Errorf("GetServiceBindingByGuid: %v %+v", err, got)
+	}
+	key, err := c.CreateServiceKey(cfclient.CreateServiceKeyRequest{Name: "ci", ServiceInstanceGuid: si.Guid})
+	if err != nil || key.Guid == "" || key.Credentials == nil {
+		t.Fatalf("CreateServiceKey: %v %+v", err, key)
+	}
+	if keys, err := c.GetServiceKeysByInstanceGuid(si.Guid); err != nil || len(keys) != 1 {
+		t.Errorf("GetServiceKeysByInstanceGuid: %v %+v", err, keys)
+	}
+	if _, err := c.CreateServiceKey(cfclient.CreateServiceKeyRequest{Name: "ci", ServiceInstanceGuid: si.Guid}); err == nil ||
+		!strings.Contains(err.Error(), "CF-ServiceKeyNameTaken") {
+		t.Errorf("second key of the name: %v", err)
+	}
+	// Bound and keyed: not deleted without recursive.
+	r := s.do("DELETE", s.gwURL+"/v2/service_instances/"+si.Guid, "developer", nil)
+	if r.status != 400 || !strings.Contains(string(r.body), "Please delete the service_bindings, service_keys, and routes associations for your service_instances.") {
+		t.Errorf("delete in use: %d %s", r.status, r.body)
+	}
+	if err := c.DeleteServiceKey(key.Guid); err != nil {
+		t.Errorf("DeleteServiceKey: %v", err)
+	}
+	if err := c.DeleteServiceBinding(b.Guid); err != nil {
+		t.Errorf("DeleteServiceBinding: %v", err)
+	}
+	if err := c.DeleteServiceInstance(si.Guid, false, true); err != nil {
+		t.Errorf("DeleteServiceInstance (async, 202): %v", err)
+	}
+	for range 200 {
+		if _, err := c.GetServiceInstanceByGuid(si.Guid); err != nil {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Errorf("the instance is still there")
 }
