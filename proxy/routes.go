@@ -116,6 +116,7 @@ func v2Routes() []*Route {
 		{Template: "/v2/service_instances/:guid/permissions", get: (*Gateway).v2ServiceInstancePermissions},
 		{Template: "/v2/service_instances/:guid/parameters", get: (*Gateway).v2ServiceInstanceParameters},
 		{Template: "/v2/service_instances/:guid/shared_from", get: (*Gateway).v2ServiceInstanceSharedFrom},
+		{Template: "/v2/service_instances/:guid/shared_to", get: (*Gateway).v2ServiceInstanceSharedTo},
 		{Template: "/v2/service_bindings/:guid/parameters", get: (*Gateway).v2ServiceBindingParameters},
 		{Template: "/v2/service_keys/:guid/parameters", get: (*Gateway).v2ServiceKeyParameters},
 		{Template: "/v2/service_instances/:guid/service_bindings", get: instanceBindings.listHandler},

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 
@@ -128,4 +129,44 @@ func (g *Gateway) v2ServiceInstanceSharedFrom(ctx *fasthttp.RequestCtx) error {
 	}
 	writeV2(ctx, fasthttp.StatusOK, body)
 	return nil
+}
+
+// v2ServiceInstanceSharedTo answers GET /v2/service_instances/:guid/shared_to:
+// a v2 list of flat {space_guid, space_name, organization_name,
+// bound_app_count} entries, the spaces the instance is shared into
+// (§10.3.11); an instance the reader cannot see is ServiceInstanceNotFound.
+func (g *Gateway) v2ServiceInstanceSharedTo(ctx *fasthttp.RequestCtx) error {
+	lp, err := g.listParams(ctx)
+	if err != nil {
+		return err
+	}
+	guid, c := pathParam(ctx, 1), call(ctx)
+	if _, err := g.v3.GetServiceInstance(c, guid); err != nil {
+		return v2ErrorAs(err, serviceError("ServiceInstanceNotFound", guid))
+	}
+	var shared []ccv3.SharedSpace
+	var usage map[string]int
+	err = parallel(
+		func() (err error) { shared, err = g.v3.SharedSpacesNamed(c, guid); return notFoundIsNone(err) },
+		func() (err error) { usage, err = g.v3.SharedSpacesUsage(c, guid); return notFoundIsNone(err) },
+	)
+	if err != nil {
+		return v2Error(err, "")
+	}
+	type entry struct {
+		SpaceGUID     string `json:"space_guid"`
+		SpaceName     string `json:"space_name"`
+		OrgName       string `json:"organization_name"`
+		BoundAppCount int    `json:"bound_app_count"`
+	}
+	all := make([]entry, len(shared))
+	for i, sp := range shared {
+		all[i] = entry{sp.GUID, sp.Name, sp.OrgName, usage[sp.GUID]}
+	}
+	page := pageLocally(lp, all)
+	return writeV2List(ctx, lp, "/v2/service_instances/"+guid+"/shared_to", len(all), len(page), func(b *bytes.Buffer, i int) error {
+		raw, err := json.Marshal(page[i])
+		b.Write(raw)
+		return err
+	})
 }

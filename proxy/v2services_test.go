@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"encoding/json"
 	"net/url"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	cfclient "github.com/cloudfoundry-community/go-cfclient"
 
 	"capibridge/backend"
+	"capibridge/backend/store"
 )
 
 // go-cfclient's user-provided instances and bindings through the gateway in
@@ -279,4 +281,51 @@ func TestV2ManagedServicesGoCFClient(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Errorf("the instance is still there")
+}
+
+// A managed instance shared into another space: shared_from and shared_to
+// (§10.3.10, §10.3.11), and the delete refused while shared.
+func TestV2ServiceInstanceSharing(t *testing.T) {
+	s := startStack(t, nil)
+	st := s.cf.Store()
+	other := "5ace0000-0000-4000-8000-0000000000ff"
+	if err := st.CreateSpace(context.Background(), store.Space{GUID: other, Name: "other-space", OrgGUID: backend.DemoOrgGUID, CreatedAt: st.Now(), UpdatedAt: st.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	r := s.do("POST", s.gwURL+"/v2/service_instances", "developer",
+		[]byte(`{"name":"shared-db","space_guid":"`+backend.DemoSpaceGUID+`","service_plan_guid":"`+backend.DBSmallPlanGUID+`"}`))
+	var si struct {
+		Metadata struct{ GUID string } `json:"metadata"`
+	}
+	if r.status != 201 || json.Unmarshal(r.body, &si) != nil {
+		t.Fatalf("create (waited for): %d %s", r.status, r.body)
+	}
+	guid := si.Metadata.GUID
+	if r := s.do("GET", s.gwURL+"/v2/service_instances/"+guid+"/shared_from", "developer", nil); r.status != 204 || len(r.body) != 0 {
+		t.Errorf("shared_from, not shared: %d %s", r.status, r.body)
+	}
+	if r := s.do("POST", s.cfURL+"/v3/service_instances/"+guid+"/relationships/shared_spaces", "admin", []byte(`{"data":[{"guid":"`+other+`"}]}`)); r.status != 200 {
+		t.Fatalf("share: %d %s", r.status, r.body)
+	}
+	r = s.do("GET", s.gwURL+"/v2/service_instances/"+guid+"/shared_from", "developer", nil)
+	if r.status != 200 || string(r.body) != `{"space_guid":"`+backend.DemoSpaceGUID+`","space_name":"demo-space","organization_name":"demo-org"}` {
+		t.Errorf("shared_from: %d %s", r.status, r.body)
+	}
+	// An admin reads the names of every space (v3 names only the spaces
+	// the reader sees).
+	r = s.do("GET", s.gwURL+"/v2/service_instances/"+guid+"/shared_to", "admin", nil)
+	if r.status != 200 || !strings.Contains(string(r.body), `"resources":[{"space_guid":"`+other+`","space_name":"other-space","organization_name":"demo-org","bound_app_count":0}]`) {
+		t.Errorf("shared_to: %d %s", r.status, r.body)
+	}
+	r = s.do("DELETE", s.gwURL+"/v2/service_instances/"+guid, "developer", nil)
+	if r.status != 422 || !strings.Contains(string(r.body), "CF-ServiceInstanceDeletionSharesExists") {
+		t.Errorf("delete while shared: %d %s", r.status, r.body)
+	}
+	if r := s.do("GET", s.gwURL+"/v2/service_instances/nope/shared_to", "developer", nil); r.status != 404 || !strings.Contains(string(r.body), "CF-ServiceInstanceNotFound") {
+		t.Errorf("shared_to of nothing: %d %s", r.status, r.body)
+	}
+	// Recursive: v3 unshares and deletes; waited for, 204.
+	if r := s.do("DELETE", s.gwURL+"/v2/service_instances/"+guid+"?recursive=true", "developer", nil); r.status != 204 {
+		t.Errorf("recursive delete: %d %s", r.status, r.body)
+	}
 }

@@ -240,3 +240,58 @@ func (c *Client) BindingParameters(call Call, guid string) (json.RawMessage, err
 	err := c.get(call, "/v3/service_credential_bindings/"+url.PathEscape(guid)+"/parameters", "", "/v3/service_credential_bindings/:guid/*", &raw)
 	return raw, err
 }
+
+// SharedSpacesUsage is GET /v3/service_instances/:guid/relationships/shared_spaces/usage_summary:
+// the bound app count in each space the instance is shared into.
+func (c *Client) SharedSpacesUsage(call Call, guid string) (map[string]int, error) {
+	var out struct {
+		UsageSummary []struct {
+			Space         translate.V3GUIDRef `json:"space"`
+			BoundAppCount int                 `json:"bound_app_count"`
+		} `json:"usage_summary"`
+	}
+	err := c.get(call, "/v3/service_instances/"+url.PathEscape(guid)+"/relationships/shared_spaces/usage_summary", "",
+		"/v3/service_instances/:guid/*", &out)
+	counts := make(map[string]int, len(out.UsageSummary))
+	for _, u := range out.UsageSummary {
+		counts[u.Space.GUID] = u.BoundAppCount
+	}
+	return counts, err
+}
+
+// SharedSpace is a space an instance is shared into, named as v3's
+// shared_spaces include them (fields[space], fields[space.organization]).
+type SharedSpace struct {
+	GUID, Name, OrgName string
+}
+
+// SharedSpacesNamed is SharedSpaces with each space's name and its org's.
+func (c *Client) SharedSpacesNamed(call Call, guid string) ([]SharedSpace, error) {
+	var out struct {
+		Data     []translate.V3GUIDRef `json:"data"`
+		Included struct {
+			Spaces []struct {
+				GUID          string `json:"guid"`
+				Name          string `json:"name"`
+				Relationships struct {
+					Organization translate.V3ToOne `json:"organization"`
+				} `json:"relationships"`
+			} `json:"spaces"`
+			Organizations []struct {
+				GUID string `json:"guid"`
+				Name string `json:"name"`
+			} `json:"organizations"`
+		} `json:"included"`
+	}
+	q := url.Values{"fields[space]": {"guid,name,relationships.organization"}, "fields[space.organization]": {"name,guid"}}
+	err := c.get(call, "/v3/service_instances/"+url.PathEscape(guid)+"/relationships/shared_spaces", q.Encode(), "/v3/service_instances/:guid/*", &out)
+	orgs := map[string]string{}
+	for _, o := range out.Included.Organizations {
+		orgs[o.GUID] = o.Name
+	}
+	spaces := make([]SharedSpace, 0, len(out.Included.Spaces))
+	for _, sp := range out.Included.Spaces {
+		spaces = append(spaces, SharedSpace{GUID: sp.GUID, Name: sp.Name, OrgName: orgs[sp.Relationships.Organization.GUID()]})
+	}
+	return spaces, err
+}
