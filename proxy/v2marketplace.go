@@ -7,6 +7,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/google/uuid"
+	"github.com/valyala/fasthttp"
+
 	"capibridge/proxy/ccv3"
 	"capibridge/translate"
 )
@@ -172,4 +175,83 @@ func prepareServices(g *Gateway, c ccv3.Call, items []translate.V3ServiceOfferin
 	return func(buf *bytes.Buffer, o translate.V3ServiceOffering) error {
 		return translate.AppendServiceResource(buf, o, names[o.Relationships.ServiceBroker.GUID()], nil)
 	}, nil
+}
+
+// planVisibilities: v3 has no visibility rows; the gateway makes one per
+// plan and org an organization-visible plan names, with a guid derived
+// from the pair. Only global readers see any (the model had no visibility
+// filter for others: an empty list, NotAuthorized on one; §10.7.5).
+var planVisibilities = &v2Resource[translate.PlanVisibility]{
+	path: "/v2/service_plan_visibilities", keys: []string{"organization_guid", "service_plan_guid"},
+	page: func(g *Gateway, c ccv3.Call, lp translate.ListParams, fs []translate.Filter) ([]translate.PlanVisibility, int, error) {
+		all, err := g.visibilities(c)
+		if err != nil {
+			return nil, 0, err
+		}
+		kept := slices.DeleteFunc(all, func(v translate.PlanVisibility) bool {
+			return !translate.MatchAll(fs, func(key string) string {
+				if key == "organization_guid" {
+					return v.OrgGUID
+				}
+				return v.PlanGUID
+			})
+		})
+		return pageLocally(lp, kept), len(kept), nil
+	},
+	render: translate.AppendPlanVisibilityResource, notFound: notFoundNamed("ServicePlanVisibilityNotFound"),
+}
+
+// v2PlanVisibility answers GET /v2/service_plan_visibilities/:guid.
+func (g *Gateway) v2PlanVisibility(ctx *fasthttp.RequestCtx) error {
+	guid, c := pathParam(ctx, 1), call(ctx)
+	all, err := g.visibilities(c)
+	if err != nil {
+		return v2Error(err, "")
+	}
+	for _, v := range all {
+		if v.GUID == guid {
+			if !c.SeesAll {
+				return errNotAuthorized(nil)
+			}
+			return planVisibilities.answer(g, ctx, v, fasthttp.StatusOK)
+		}
+	}
+	return serviceError("ServicePlanVisibilityNotFound", guid)
+}
+
+// visibilityNamespace derives the visibilities' guids (UUID v5).
+var visibilityNamespace = uuid.MustParse("6f2c1a1e-7d1b-4f57-9a39-5b1f3e0c9a11")
+
+// visibilities makes the visibility rows of every organization-visible
+// plan, for global readers; none for anyone else.
+func (g *Gateway) visibilities(c ccv3.Call) ([]translate.PlanVisibility, error) {
+	if !c.SeesAll {
+		return nil, nil
+	}
+	page, err := g.v3.ListPlans(c, url.Values{"per_page": {"5000"}})
+	if err != nil {
+		return nil, notFoundIsNone(err)
+	}
+	var plans []translate.V3ServicePlan
+	for _, p := range page.Resources {
+		if p.VisibilityType == "organization" {
+			plans = append(plans, p)
+		}
+	}
+	orgs := make([][]string, len(plans))
+	calls := make([]func() error, len(plans))
+	for i, p := range plans {
+		calls[i] = func() (err error) { orgs[i], err = g.v3.PlanVisibilityOrgs(c, p.GUID); return }
+	}
+	if err := g.v3.Fan(calls); err != nil {
+		return nil, err
+	}
+	var out []translate.PlanVisibility
+	for i, p := range plans {
+		for _, o := range orgs[i] {
+			out = append(out, translate.PlanVisibility{GUID: uuid.NewSHA1(visibilityNamespace, []byte(p.GUID+"/"+o)).String(),
+				PlanGUID: p.GUID, OrgGUID: o, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt})
+		}
+	}
+	return out, nil
 }

@@ -329,3 +329,38 @@ func TestV2ServiceInstanceSharing(t *testing.T) {
 		t.Errorf("recursive delete: %d %s", r.status, r.body)
 	}
 }
+
+// Plan visibilities are made from v3's plan visibility: one row per org
+// of an organization-visible plan, seen by global readers only (§10.7.5).
+func TestV2PlanVisibilities(t *testing.T) {
+	s := startStack(t, nil)
+	var list struct {
+		TotalResults int `json:"total_results"`
+		Resources    []struct {
+			Metadata struct{ GUID string } `json:"metadata"`
+			Entity   struct {
+				ServicePlanGUID  string `json:"service_plan_guid"`
+				OrganizationGUID string `json:"organization_guid"`
+			} `json:"entity"`
+		} `json:"resources"`
+	}
+	r := s.do("GET", s.gwURL+"/v2/service_plan_visibilities?q=organization_guid:"+backend.DemoOrgGUID, "admin", nil)
+	if r.status != 200 || json.Unmarshal(r.body, &list) != nil || list.TotalResults != 1 ||
+		list.Resources[0].Entity.ServicePlanGUID != backend.DBLargePlanGUID {
+		t.Fatalf("visibilities: %d %s", r.status, r.body)
+	}
+	guid := list.Resources[0].Metadata.GUID
+	if r := s.do("GET", s.gwURL+"/v2/service_plan_visibilities/"+guid, "admin", nil); r.status != 200 || !strings.Contains(string(r.body), guid) {
+		t.Errorf("one visibility: %d %s", r.status, r.body)
+	}
+	// The guid is the same on every read, on any gateway.
+	if r := s.do("GET", s.gwURL+"/v2/service_plan_visibilities", "admin", nil); !strings.Contains(string(r.body), guid) {
+		t.Errorf("guid not stable: %s", r.body)
+	}
+	if r := s.do("GET", s.gwURL+"/v2/service_plan_visibilities", "developer", nil); !strings.Contains(string(r.body), `"total_results":0`) {
+		t.Errorf("a developer sees visibilities: %s", r.body)
+	}
+	if r := s.do("GET", s.gwURL+"/v2/service_plan_visibilities/nope", "admin", nil); r.status != 404 || !strings.Contains(string(r.body), "CF-ServicePlanVisibilityNotFound") {
+		t.Errorf("unknown visibility: %d %s", r.status, r.body)
+	}
+}

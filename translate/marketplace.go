@@ -202,3 +202,27 @@ func ServiceQueryKeys() []string {
 func ServicePlanQueryKeys() []string {
 	return []string{"active", "service_guid", "service_instance_guid", "service_broker_guid", "unique_id"}
 }
+
+// PlanVisibility is a v2 service plan visibility: v3 keeps no such rows
+// (a plan's visibility lists its orgs), so each (plan, org) pair is one,
+// with a guid derived from the pair and the plan's times (§10.7.5, a
+// documented deviation).
+type PlanVisibility struct {
+	GUID, PlanGUID, OrgGUID string
+	CreatedAt, UpdatedAt    time.Time
+}
+
+// V2PlanVisibilityEntity is a visibility's entity (DefaultPresenter).
+type V2PlanVisibilityEntity struct {
+	ServicePlanGUID  string `json:"service_plan_guid"`
+	OrganizationGUID string `json:"organization_guid"`
+	ServicePlanURL   string `json:"service_plan_url"`
+	OrganizationURL  string `json:"organization_url"`
+}
+
+// AppendPlanVisibilityResource writes the v2 visibility v.
+func AppendPlanVisibilityResource(buf *bytes.Buffer, v PlanVisibility) error {
+	e := V2PlanVisibilityEntity{ServicePlanGUID: v.PlanGUID, OrganizationGUID: v.OrgGUID, ServicePlanURL: "/v2/service_plans/" + v.PlanGUID,
+		OrganizationURL: "/v2/organizations/" + v.OrgGUID}
+	return encodeJSON(buf, &v2Resource[V2PlanVisibilityEntity]{Metadata: v2Metadata("service_plan_visibilities", v.GUID, v.CreatedAt, v.UpdatedAt), Entity: e})
+}

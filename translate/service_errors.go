@@ -34,6 +34,7 @@ var serviceErrors = map[string]struct {
 	"ServiceNotFound":                            {404, 120003, "The service could not be found: %s"},
 	"ServiceFetchInstanceParametersNotSupported": {400, 120004, "This service does not support fetching service instance parameters."},
 	"ServiceBrokerNotFound":                      {404, 270004, "The service broker was not found: %s"},
+	"ServicePlanVisibilityNotFound":              {404, 260003, "The service plan visibility could not be found: %s"},
 	"UserProvidedServiceInstanceNotFound":        {404, 340001, "The service instance could not be found: %s"},
 	"UserProvidedServiceInstanceHandlerNeeded":   {400, 340002, "Please use the User Provided Services API to manage this resource."},
 	"ServiceKeyNameTaken":                        {400, 360001, "The service key name is taken: %s"},

@@ -295,3 +295,17 @@ func (c *Client) SharedSpacesNamed(call Call, guid string) ([]SharedSpace, error
 	}
 	return spaces, err
 }
+
+// PlanVisibilityOrgs is GET /v3/service_plans/:guid/visibility: the orgs
+// an organization-visible plan is visible in.
+func (c *Client) PlanVisibilityOrgs(call Call, planGUID string) ([]string, error) {
+	var out struct {
+		Organizations []translate.V3GUIDRef `json:"organizations"`
+	}
+	err := c.get(call, "/v3/service_plans/"+url.PathEscape(planGUID)+"/visibility", "", "/v3/service_plans/:guid/*", &out)
+	guids := make([]string, len(out.Organizations))
+	for i, o := range out.Organizations {
+		guids[i] = o.GUID
+	}
+	return guids, err
+}
