@@ -94,16 +94,18 @@ type bindingIncluded struct {
 }
 
 // bindingResource is GET /v3/service_credential_bindings and
-// /v3/service_credential_bindings/:guid (ServiceCredentialBindingsListMessage), less the filters on service
-// plans, offerings and instance names.
+// /v3/service_credential_bindings/:guid (ServiceCredentialBindingListMessage).
 var bindingResource = &resource[store.ServiceCredentialBinding, store.BindingFilter, bindingJSON]{
-	name:   "Service credential binding",
-	path:   "/v3/service_credential_bindings",
-	keys:   listKeys("guids", "names", "app_guids", "app_names", "service_instance_guids", "type", "include"),
+	name: "Service credential binding",
+	path: "/v3/service_credential_bindings",
+	keys: listKeys("guids", "names", "app_guids", "app_names", "service_instance_guids", "type", "include", "service_instance_names",
+		"service_plan_names", "service_plan_guids", "service_offering_names", "service_offering_guids"),
 	orders: namedOrders,
 	filter: func(q *params) store.BindingFilter {
 		f := store.BindingFilter{GUIDs: q.list("guids"), Names: q.list("names"), AppGUIDs: q.list("app_guids"),
 			AppNames: q.list("app_names"), ServiceInstanceGUIDs: q.list("service_instance_guids"),
+			ServiceInstanceNames: q.list("service_instance_names"), PlanNames: q.list("service_plan_names"), PlanGUIDs: q.list("service_plan_guids"),
+			OfferingNames: q.list("service_offering_names"), OfferingGUIDs: q.list("service_offering_guids"),
 			Labels: q.labels(), CreatedAts: q.times("created_ats"), UpdatedAts: q.times("updated_ats")}
 		f.Types = q.oneOf("type", func(string) string { return "Type must be one of 'app', 'key'" }, "app", "key")
 		return f

@@ -38,7 +38,7 @@ func parseBindingCreate(body []byte) (bindingCreate, error) {
 	if err != nil {
 		return bc, err
 	}
-	bc.audit = o.audit()
+	bc.audit = o.audit("parameters", hidden)
 	typ, err := o.str("type", "Type")
 	if err != nil || typ == nil || (*typ != "app" && *typ != "key") {
 		return bc, errUnprocessable("Type must be 'app' or 'key'")

@@ -207,4 +207,22 @@ func TestManagedServiceErrors(t *testing.T) {
 	if !strings.Contains(string(c.must(200, "GET", "/v3/audit_events?types=audit.service_key.show", "admin", nil).body), `"total_results":0`) {
 		t.Errorf("no key was shown, yet there is an audit.service_key.show")
 	}
+
+	// The bindings list's filters on instances, plans and offerings.
+	for path, want := range map[string]int{
+		"service_instance_names=db": 2, "service_plan_names=small": 2, "service_plan_guids=" + DBSmallPlanGUID + "&type=key": 1,
+		"service_offering_names=" + CacheOfferingName: 0, "service_offering_guids=" + DBOfferingGUID: 2, "service_instance_names=ups": 1,
+	} {
+		if got := c.listPage("developer", "/v3/service_credential_bindings?"+path).Pagination.TotalResults; got != want {
+			t.Errorf("bindings ?%s: %d, want %d", path, got, want)
+		}
+	}
+	// Audit events hide what the request's parameters were.
+	r := c.must(202, "POST", "/v3/service_instances", "developer", managedBody("secret", DemoSpaceGUID, DBSmallPlanGUID,
+		map[string]any{"parameters": map[string]string{"password": "hunter2"}}))
+	c.finish(r, "developer")
+	events := string(c.must(200, "GET", "/v3/audit_events?target_guids="+c.created(r, "developer"), "admin", nil).body)
+	if strings.Contains(events, "hunter2") || !strings.Contains(events, `"parameters":"[PRIVATE DATA HIDDEN]"`) {
+		t.Errorf("events of an instance made with parameters: %s", events)
+	}
 }

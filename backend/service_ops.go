@@ -205,6 +205,16 @@ func (s *Server) pollInstance(ctx context.Context, c *store.ServiceChange, op st
 			c.Events = append(c.Events, s.serviceEvent(ctx, req.Actor, bindingEventType(b, "delete"), b.GUID, bindingTarget(b), deref(b.Name), b.SpaceGUID,
 				auditData(nil)))
 		}
+		// Its shares go with it (ServiceInstanceDelete#unshare_all_spaces).
+		shared, err := s.store.SharedSpaces(ctx, si.GUID)
+		if err != nil {
+			return false, err
+		}
+		for _, sp := range shared {
+			data, _ := json.Marshal(map[string]string{"target_space_guid": sp.GUID})
+			c.Events = append(c.Events, s.serviceEvent(ctx, req.Actor, "audit.service_instance.unshare", si.GUID, "service_instance", si.Name,
+				si.SpaceGUID, data))
+		}
 	}
 	c.Events = append(c.Events, s.serviceEvent(ctx, req.Actor, event, si.GUID, "service_instance", si.Name, si.SpaceGUID, auditData(req.Audit)))
 	return true, nil

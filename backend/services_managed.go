@@ -154,27 +154,31 @@ func (s *Server) createManagedInstance(r *request, o object) error {
 		return errInternal(err)
 	}
 	c.Events = []store.Event{s.serviceEvent(r.ctx, r.user.actor(), "audit.service_instance.start_create", si.GUID, "service_instance", si.Name,
-		si.SpaceGUID, auditData(o.audit()))}
-	err = s.serviceJob(r, &c, "service_instance.create", opInstance, si.GUID, "create", async, opRequest{Audit: o.audit()})
+		si.SpaceGUID, auditData(o.audit("parameters", hidden)))}
+	err = s.serviceJob(r, &c, "service_instance.create", opInstance, si.GUID, "create", async, opRequest{Audit: o.audit("parameters", hidden)})
 	if errors.Is(err, store.ErrConflict) {
 		return errUnprocessable("The service instance name is taken: " + name + ".")
 	}
 	return err
 }
 
-// audit is the request body as CC's audit events record it (credentials
-// hidden: ServiceInstanceMessage#audit_hash).
-func (o object) audit() json.RawMessage {
+// audit is the request body as CC's audit events record it: key, when
+// present, hidden behind with (ServiceEventRepository#with_parameters_redacted,
+// #with_credentials_redacted).
+func (o object) audit(key, with string) json.RawMessage {
 	out := map[string]json.RawMessage{}
 	for k, v := range o {
 		out[k] = v
 	}
-	if o.has("credentials") {
-		out["credentials"] = json.RawMessage(`"[PRIVATE DATA HIDDEN]"`)
+	if o.has(key) {
+		out[key], _ = json.Marshal(with)
 	}
 	b, _ := json.Marshal(out)
 	return b
 }
+
+// hidden is CC's Censorship::PRIVATE_DATA_HIDDEN.
+const hidden = "[PRIVATE DATA HIDDEN]"
 
 // deleteManagedInstance is DELETE /v3/service_instances/:guid of a managed
 // instance: a job deprovisions it, and removes its bindings and keys with

@@ -95,7 +95,7 @@ func (s *Server) updateManagedInstance(r *request, si store.ServiceInstance, o o
 	lo := si.LastOperation
 	deleting := lo != nil && lo.Type == "delete" && lo.InProgress()
 	now := s.store.Now()
-	req := opRequest{Audit: o.audit(), Name: u.name, Tags: u.tags}
+	req := opRequest{Audit: o.audit("parameters", hidden), Name: u.name, Tags: u.tags}
 	if u.md != nil {
 		req.Labels, req.Annotations = u.md.labels, u.md.annotations
 	}

@@ -178,7 +178,7 @@ func (s *Server) updateServiceInstance(r *request) error {
 	si.UpdatedAt, si.LastOperation = now, &store.InstanceOperation{Type: "update", State: "succeeded", Description: &done, CreatedAt: now, UpdatedAt: now}
 	c := store.ServiceChange{Instance: &si, CopyCredentials: o.has("credentials") || o.has("syslog_drain_url"),
 		Events: []store.Event{s.serviceEvent(r.ctx, r.user.actor(), "audit.user_provided_service_instance.update",
-			si.GUID, "user_provided_service_instance", si.Name, si.SpaceGUID, auditData(o.audit()))}}
+			si.GUID, "user_provided_service_instance", si.Name, si.SpaceGUID, auditData(o.audit("credentials", "[REDACTED]")))}}
 	if err := s.store.ApplyServices(r.ctx, c); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return errUnprocessable("The service instance name is taken: " + si.Name + ".")

@@ -102,6 +102,11 @@ type BindingFilter struct {
 	AppGUIDs             []string
 	AppNames             []string
 	ServiceInstanceGUIDs []string
+	ServiceInstanceNames []string
+	PlanGUIDs            []string
+	PlanNames            []string
+	OfferingGUIDs        []string
+	OfferingNames        []string
 	Types                []string
 	Labels               []LabelReq
 	CreatedAts           []TimeCond
@@ -316,6 +321,14 @@ func (f BindingFilter) conds(w *where) {
 	w.in("app_guid", f.AppGUIDs)
 	w.inSelect("app_guid", "SELECT guid FROM apps WHERE name", f.AppNames)
 	w.in("service_instance_guid", f.ServiceInstanceGUIDs)
+	w.inSelect("service_instance_guid", "SELECT guid FROM service_instances WHERE name", f.ServiceInstanceNames)
+	w.inSelect("service_instance_guid", "SELECT guid FROM service_instances WHERE service_plan_guid", f.PlanGUIDs)
+	w.inSelect("service_instance_guid", "SELECT i.guid FROM service_instances i JOIN service_plans p ON p.guid = i.service_plan_guid WHERE p.name",
+		f.PlanNames)
+	w.inSelect("service_instance_guid", "SELECT i.guid FROM service_instances i JOIN service_plans p ON p.guid = i.service_plan_guid "+
+		"WHERE p.offering_guid", f.OfferingGUIDs)
+	w.inSelect("service_instance_guid", "SELECT i.guid FROM service_instances i JOIN service_plans p ON p.guid = i.service_plan_guid "+
+		"JOIN service_offerings o ON o.guid = p.offering_guid WHERE o.name", f.OfferingNames)
 	w.in("type", f.Types)
 	w.metadata(f.Labels, f.CreatedAts, f.UpdatedAts)
 }
