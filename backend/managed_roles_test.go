@@ -13,6 +13,7 @@ import (
 // fixture: those that do not exist, and the feature flag of sharing.
 var managedRoleReads = []roleRow{
 	{"feature flag", "GET", "/v3/feature_flags/service_instance_sharing", nil, roleAll(roleOK(200, roleField("name", "service_instance_sharing")))},
+	{"feature flags", "GET", "/v3/feature_flags", nil, roleAll(roleOK(200, roleTotal(19)))},
 	{"missing instance parameters", "GET", "/v3/service_instances/" + roleMissingGUID + "/parameters", nil, roleAll(roleNotFound("Service instance"))},
 	{"missing instance permissions", "GET", "/v3/service_instances/" + roleMissingGUID + "/permissions", nil, roleAll(roleNotFound("Service instance"))},
 	{"missing binding parameters", "GET", "/v3/service_credential_bindings/" + roleMissingGUID + "/parameters", nil,

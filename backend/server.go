@@ -470,6 +470,7 @@ func (s *Server) buildRoutes() []route {
 		{get, p("/v3/service_plans/:guid/visibility"), false, s.getPlanVisibility},
 		{get, p("/v3/service_brokers"), false, brokerResource.index(s)},
 		{get, p("/v3/service_brokers/:guid"), false, brokerResource.showOne(s)},
+		{get, p("/v3/feature_flags"), false, s.listFeatureFlags},
 		{get, p("/v3/feature_flags/:name"), false, s.getFeatureFlag},
 		{get, p("/v3/service_instances"), false, serviceInstanceResource.index(s)},
 		{post, p("/v3/service_instances"), false, s.createServiceInstance},

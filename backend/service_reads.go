@@ -1,6 +1,9 @@
 package backend
 
 import (
+	"slices"
+	"sort"
+
 	"capibridge/backend/store"
 )
 
@@ -80,25 +83,61 @@ var featureFlags = map[string]bool{
 	"resource_matching": true, "route_sharing": false, "hash_based_routing": false,
 }
 
-// getFeatureFlag is GET /v3/feature_flags/:name (FeatureFlagPresenter): a
-// flag never changed has no updated_at and no custom error message.
+// featureFlagJSON is a flag as FeatureFlagPresenter shows it: a flag
+// never changed has no updated_at and no custom error message.
+type featureFlagJSON struct {
+	Name               string  `json:"name"`
+	Enabled            bool    `json:"enabled"`
+	UpdatedAt          *string `json:"updated_at"`
+	CustomErrorMessage *string `json:"custom_error_message"`
+	Links              struct {
+		Self link `json:"self"`
+	} `json:"links"`
+}
+
+func presentFeatureFlag(base, name string) featureFlagJSON {
+	out := featureFlagJSON{Name: name, Enabled: featureFlags[name]}
+	out.Links.Self = link{Href: base + "/v3/feature_flags/" + name}
+	return out
+}
+
+// getFeatureFlag is GET /v3/feature_flags/:name.
 func (s *Server) getFeatureFlag(r *request) error {
 	if err := r.query.allow(); err != nil {
 		return err
 	}
-	enabled, ok := featureFlags[r.params[0]]
-	if !ok {
+	if _, ok := featureFlags[r.params[0]]; !ok {
 		return errNotFound("Feature flag")
 	}
+	return r.reply(200, presentFeatureFlag(r.base, r.params[0]))
+}
+
+// listFeatureFlags is GET /v3/feature_flags: every flag, sorted by name
+// (FeatureFlagsController#index orders by name), paginated.
+func (s *Server) listFeatureFlags(r *request) error {
+	if err := r.query.allow("page", "per_page", "order_by"); err != nil {
+		return err
+	}
+	p, err := r.query.page("name")
+	if err != nil {
+		return err
+	}
+	names := make([]string, 0, len(featureFlags))
+	for n := range featureFlags {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	if p.Desc {
+		slices.Reverse(names)
+	}
+	start := min((p.Page-1)*p.PerPage, len(names))
+	page := names[start:min(start+p.PerPage, len(names))]
 	out := struct {
-		Name               string  `json:"name"`
-		Enabled            bool    `json:"enabled"`
-		UpdatedAt          *string `json:"updated_at"`
-		CustomErrorMessage *string `json:"custom_error_message"`
-		Links              struct {
-			Self link `json:"self"`
-		} `json:"links"`
-	}{Name: r.params[0], Enabled: enabled}
-	out.Links.Self = link{Href: r.base + "/v3/feature_flags/" + r.params[0]}
+		Pagination paginationJSON    `json:"pagination"`
+		Resources  []featureFlagJSON `json:"resources"`
+	}{Pagination: pagination(r.base, "/v3/feature_flags", r.query, p, len(names)), Resources: []featureFlagJSON{}}
+	for _, n := range page {
+		out.Resources = append(out.Resources, presentFeatureFlag(r.base, n))
+	}
 	return r.reply(200, out)
 }

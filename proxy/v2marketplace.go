@@ -80,7 +80,10 @@ var (
 		page: func(g *Gateway, c ccv3.Call, lp translate.ListParams, fs []translate.Filter) ([]translate.V3ServiceOffering, int, error) {
 			return filteredPage(g, lp, fs, offeringKeys, nil, func(v url.Values) (ccv3.Page[translate.V3ServiceOffering], error) { return g.v3.ListOfferings(c, v) }, offeringField)
 		},
-		get: (*ccv3.Client).GetOffering, prepare: prepareServices, notFound: notFoundNamed("ServiceNotFound"),
+		get: (*ccv3.Client).GetOffering, notFound: notFoundNamed("ServiceNotFound"),
+		render: func(b *bytes.Buffer, o translate.V3ServiceOffering) error {
+			return translate.AppendServiceResource(b, o, nil)
+		},
 	}
 	// servicePlans: non-admins see available plans only (v3 lists the
 	// others too; §10.7.2).
@@ -158,23 +161,6 @@ func offeringField(o translate.V3ServiceOffering, key string) string {
 		return o.Name
 	}
 	return ""
-}
-
-// prepareServices reads the brokers' names of a batch of offerings.
-func prepareServices(g *Gateway, c ccv3.Call, items []translate.V3ServiceOffering, _ translate.Inline) (func(*bytes.Buffer, translate.V3ServiceOffering) error, error) {
-	names := map[string]string{}
-	if len(items) > 0 {
-		page, err := g.v3.ListBrokers(c, url.Values{"per_page": {"5000"}})
-		if err := notFoundIsNone(err); err != nil {
-			return nil, err
-		}
-		for _, b := range page.Resources {
-			names[b.GUID] = b.Name
-		}
-	}
-	return func(buf *bytes.Buffer, o translate.V3ServiceOffering) error {
-		return translate.AppendServiceResource(buf, o, names[o.Relationships.ServiceBroker.GUID()], nil)
-	}, nil
 }
 
 // planVisibilities: v3 has no visibility rows; the gateway makes one per

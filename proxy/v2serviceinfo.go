@@ -170,3 +170,33 @@ func (g *Gateway) v2ServiceInstanceSharedTo(ctx *fasthttp.RequestCtx) error {
 		return err
 	})
 }
+
+// v2FeatureFlags answers GET /v2/config/feature_flags: a bare array, in
+// v2's order (MAPPING-orgs §12.4); cf service reads it.
+func (g *Gateway) v2FeatureFlags(ctx *fasthttp.RequestCtx) error {
+	flags, err := g.v3.FeatureFlags(call(ctx))
+	if err != nil {
+		return v2Error(err, "")
+	}
+	body, err := translate.FeatureFlagList(flags)
+	if err != nil {
+		return err
+	}
+	writeV2(ctx, fasthttp.StatusOK, body)
+	return nil
+}
+
+// v2FeatureFlag answers GET /v2/config/feature_flags/:name.
+func (g *Gateway) v2FeatureFlag(ctx *fasthttp.RequestCtx) error {
+	name := pathParam(ctx, 2)
+	f, err := g.v3.FeatureFlag(call(ctx), name)
+	if err != nil {
+		return v2ErrorAs(err, withCause(translate.FeatureFlagNotFound(name), nil))
+	}
+	body, err := json.Marshal(translate.FeatureFlag(f))
+	if err != nil {
+		return err
+	}
+	writeV2(ctx, fasthttp.StatusOK, body)
+	return nil
+}

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -141,7 +143,7 @@ func prepareInstances(viaServiceInstances bool) func(*Gateway, ccv3.Call, []tran
 				return notFoundIsNone(err)
 			})
 		}
-		calls = append(calls, func() error { return g.planOfferings(c, items, bundles, &mu) })
+		calls = append(calls, func() error { return g.planOfferings(c, items, bundles, inlined, &mu) })
 		depth := in.Depth >= 1
 		if depth && in.Wants("space") && len(spaces) > 0 {
 			calls = append(calls, func() error {
@@ -205,8 +207,10 @@ func notFoundIsNone(err error) error {
 }
 
 // planOfferings fills the offering of each managed instance's plan, and
-// whether the reader's plan list shows it (§10.2.1 rows 11 and 13).
-func (g *Gateway) planOfferings(c ccv3.Call, items []translate.V3ServiceInstance, bundles map[string]*translate.InstanceBundle, mu *sync.Mutex) error {
+// whether the reader's plan list shows it (§10.2.1 rows 11 and 13); the
+// plan is there to inline too.
+func (g *Gateway) planOfferings(c ccv3.Call, items []translate.V3ServiceInstance, bundles map[string]*translate.InstanceBundle,
+	inlined map[string]*translate.InstanceInlined, mu *sync.Mutex) error {
 	var plans []string
 	for _, si := range items {
 		if p := si.Relationships.ServicePlan.GUID(); p != "" && !slices.Contains(plans, p) {
@@ -216,15 +220,18 @@ func (g *Gateway) planOfferings(c ccv3.Call, items []translate.V3ServiceInstance
 	if len(plans) == 0 {
 		return nil
 	}
-	offerings, err := g.v3.PlanOfferings(c, plans)
+	page, err := g.v3.ListPlans(c, url.Values{"guids": {strings.Join(plans, ",")}, "per_page": {"5000"}})
 	if err != nil {
 		return notFoundIsNone(err)
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	for _, si := range items {
-		if off, ok := offerings[si.Relationships.ServicePlan.GUID()]; ok {
-			bundles[si.GUID].ServiceGUID, bundles[si.GUID].PlanVisible = off, true
+	for i, p := range page.Resources {
+		for _, si := range items {
+			if si.Relationships.ServicePlan.GUID() == p.GUID {
+				bundles[si.GUID].ServiceGUID, bundles[si.GUID].PlanVisible = p.Relationships.ServiceOffering.GUID(), true
+				inlined[si.GUID].Plan = &page.Resources[i]
+			}
 		}
 	}
 	return nil

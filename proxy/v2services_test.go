@@ -364,3 +364,47 @@ func TestV2PlanVisibilities(t *testing.T) {
 		t.Errorf("unknown visibility: %d %s", r.status, r.body)
 	}
 }
+
+// What the cf CLI's service commands read besides the resources: the
+// marketplace without a token and with its broker named for a developer,
+// the feature flags cf service reads, and the plan the legacy CLI reads
+// inlined in an instance (MAPPING-services §10.12).
+func TestV2ServicesForTheCLI(t *testing.T) {
+	s := startStack(t, nil)
+	for _, user := range []string{"", "developer"} {
+		r := s.do("GET", s.gwURL+"/v2/services", user, nil)
+		if r.status != 200 || !strings.Contains(string(r.body), `"service_broker_name":"capibridge-broker"`) {
+			t.Errorf("services as %q: %d %s", user, r.status, r.body)
+		}
+	}
+	r := s.do("GET", s.gwURL+"/v2/spaces/"+backend.DemoSpaceGUID+"/services", "developer", nil)
+	if r.status != 200 || !strings.Contains(string(r.body), `"service_broker_name":"capibridge-broker"`) {
+		t.Errorf("space services: %d %s", r.status, r.body)
+	}
+	r = s.do("GET", s.gwURL+"/v2/config/feature_flags", "developer", nil)
+	var flags []struct {
+		Name string
+		URL  string
+	}
+	if r.status != 200 || json.Unmarshal(r.body, &flags) != nil || len(flags) != 19 || flags[0].Name != "user_org_creation" ||
+		flags[0].URL != "/v2/config/feature_flags/user_org_creation" {
+		t.Errorf("feature flags: %d %s", r.status, r.body)
+	}
+	if r := s.do("GET", s.gwURL+"/v2/config/feature_flags/service_instance_sharing", "developer", nil); r.status != 200 ||
+		string(r.body) != `{"name":"service_instance_sharing","enabled":true,"error_message":null,"url":"/v2/config/feature_flags/service_instance_sharing"}` {
+		t.Errorf("one flag: %d %s", r.status, r.body)
+	}
+	if r := s.do("GET", s.gwURL+"/v2/config/feature_flags/nope", "developer", nil); r.status != 404 || !strings.Contains(string(r.body), "CF-FeatureFlagNotFound") {
+		t.Errorf("unknown flag: %d %s", r.status, r.body)
+	}
+	r = s.do("POST", s.gwURL+"/v2/service_instances", "developer",
+		[]byte(`{"name":"db1","space_guid":"`+backend.DemoSpaceGUID+`","service_plan_guid":"`+backend.DBSmallPlanGUID+`"}`))
+	if r.status != 201 {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	r = s.do("GET", s.gwURL+"/v2/spaces/"+backend.DemoSpaceGUID+"/service_instances?return_user_provided_service_instances=true&q=name%3Adb1&inline-relations-depth=1", "developer", nil)
+	if !strings.Contains(string(r.body), `"service_plan":{"metadata":{"guid":"`+backend.DBSmallPlanGUID+`"`) ||
+		!strings.Contains(string(r.body), `"service_guid":"`+backend.DBOfferingGUID+`"`) {
+		t.Errorf("the legacy CLI's lookup: %s", r.body)
+	}
+}

@@ -38,6 +38,10 @@ type V3ServiceOffering struct {
 	Relationships struct {
 		ServiceBroker V3ToOne `json:"service_broker"`
 	} `json:"relationships"`
+	// BrokerName is the broker's name, from the list's or get's
+	// fields[service_broker] (v3 shows it to readers who cannot read the
+	// broker itself).
+	BrokerName string `json:"-"`
 }
 
 // V3ServicePlan is GET /v3/service_plans/:guid.
@@ -113,9 +117,9 @@ type V2ServiceEntity struct {
 	ServicePlans         json.RawMessage `json:"service_plans,omitempty"`
 }
 
-// AppendServiceResource writes the v2 service of o; brokerName is its
-// broker's, plans its rendered plans when they are inlined.
-func AppendServiceResource(buf *bytes.Buffer, o V3ServiceOffering, brokerName string, plans json.RawMessage) error {
+// AppendServiceResource writes the v2 service of o; plans are its rendered
+// plans when they are inlined.
+func AppendServiceResource(buf *bytes.Buffer, o V3ServiceOffering, plans json.RawMessage) error {
 	tags, requires := o.Tags, o.Requires
 	if tags == nil {
 		tags = []string{}
@@ -126,7 +130,7 @@ func AppendServiceResource(buf *bytes.Buffer, o V3ServiceOffering, brokerName st
 	f := o.BrokerCatalog.Features
 	e := V2ServiceEntity{Label: o.Name, Description: o.Description, Active: o.Available, Bindable: f.Bindable, UniqueID: o.BrokerCatalog.ID,
 		Extra: catalogExtra(o.BrokerCatalog.Metadata), Tags: tags, Requires: requires, ServiceBrokerGUID: o.Relationships.ServiceBroker.GUID(),
-		ServiceBrokerName: brokerName, PlanUpdateable: f.PlanUpdateable != nil && *f.PlanUpdateable, BindingsRetrievable: f.BindingsRetrievable,
+		ServiceBrokerName: o.BrokerName, PlanUpdateable: f.PlanUpdateable != nil && *f.PlanUpdateable, BindingsRetrievable: f.BindingsRetrievable,
 		InstancesRetrievable: f.InstancesRetrievable, AllowContextUpdates: f.AllowContextUpdates,
 		ServicePlansURL: "/v2/services/" + o.GUID + "/service_plans", ServicePlans: plans}
 	return encodeJSON(buf, &v2Resource[V2ServiceEntity]{Metadata: v2Metadata("services", o.GUID, o.CreatedAt, o.UpdatedAt), Entity: e})

@@ -36,7 +36,10 @@ type InstanceBundle struct {
 // legacy cf CLI reads its bindings and keys. Rendered resources; nil
 // fields stay url-only.
 type InstanceInlined struct {
-	Space                *SpaceBundle
+	Space *SpaceBundle
+	// Plan is the managed instance's plan, inlined after service_plan_url
+	// (the legacy cf CLI reads its guid and service_guid).
+	Plan                 *V3ServicePlan
 	Bindings, Keys       []json.RawMessage
 	HasBindings, HasKeys bool
 }
@@ -78,6 +81,7 @@ type V2ManagedEntity struct {
 	SpaceURL        string           `json:"space_url"`
 	Space           json.RawMessage  `json:"space,omitempty"`
 	ServicePlanURL  string           `json:"service_plan_url,omitempty"`
+	ServicePlan     json.RawMessage  `json:"service_plan,omitempty"`
 	BindingsURL     string           `json:"service_bindings_url"`
 	Bindings        json.RawMessage  `json:"service_bindings,omitempty"`
 	ServiceKeysURL  string           `json:"service_keys_url"`
@@ -134,6 +138,12 @@ func AppendServiceInstance(buf *bytes.Buffer, b InstanceBundle, in Inline, x *In
 		ParametersURL: base + "/parameters"}
 	if b.PlanVisible {
 		e.ServicePlanURL = "/v2/service_plans/" + e.ServicePlanGUID
+		if x != nil && x.Plan != nil && in.Wants("service_plan") {
+			var err error
+			if e.ServicePlan, err = renderJSON(func(buf *bytes.Buffer) error { return AppendServicePlanResource(buf, *x.Plan) }); err != nil {
+				return err
+			}
+		}
 	}
 	if err := inlineInstance(in, x, &e.Space, &e.Bindings, &e.ServiceKeys); err != nil {
 		return err

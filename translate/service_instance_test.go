@@ -93,7 +93,7 @@ func TestMarketplaceKeyOrder(t *testing.T) {
 	var br V3ServiceBroker
 	br.GUID, br.Name = "b", "broker"
 	var svc, plan, broker bytes.Buffer
-	if err := AppendServiceResource(&svc, o, "broker", nil); err != nil {
+	if err := AppendServiceResource(&svc, o, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := AppendServicePlanResource(&plan, p); err != nil {

@@ -136,23 +136,6 @@ func (c *Client) DeleteBinding(call Call, guid string) (string, error) {
 	return c.deleteJob(call, "/v3/service_credential_bindings/"+url.PathEscape(guid), "/v3/service_credential_bindings/:guid")
 }
 
-// PlanOfferings returns the offering of each plan the user's plan list
-// shows (GET /v3/service_plans?guids=).
-func (c *Client) PlanOfferings(call Call, planGUIDs []string) (map[string]string, error) {
-	type plan struct {
-		GUID          string `json:"guid"`
-		Relationships struct {
-			ServiceOffering translate.V3ToOne `json:"service_offering"`
-		} `json:"relationships"`
-	}
-	plans, err := listBy[plan](c, call, "/v3/service_plans", "/v3/service_plans", "guids", planGUIDs, nil)
-	out := make(map[string]string, len(plans))
-	for _, p := range plans {
-		out[p.GUID] = p.Relationships.ServiceOffering.GUID()
-	}
-	return out, err
-}
-
 // getOne is GET <collection>/:guid.
 func getOne[T any](c *Client, call Call, collection, guid string) (T, error) {
 	var v T
@@ -167,14 +150,55 @@ func listOf[T any](c *Client, call Call, collection string, v url.Values) (Page[
 	return p, err
 }
 
-// ListOfferings is GET /v3/service_offerings.
-func (c *Client) ListOfferings(call Call, v url.Values) (Page[translate.V3ServiceOffering], error) {
-	return listOf[translate.V3ServiceOffering](c, call, "/v3/service_offerings", v)
+// offeringsPage is a page of offerings with their brokers' names
+// (fields[service_broker]=name,guid).
+type offeringsPage struct {
+	Page[translate.V3ServiceOffering]
+	Included struct {
+		ServiceBrokers []struct{ GUID, Name string } `json:"service_brokers"`
+	} `json:"included"`
 }
 
-// GetOffering is GET /v3/service_offerings/:guid.
+// brokerFields asks v3 to name each offering's broker.
+const brokerFields = "fields[service_broker]"
+
+// named fills each offering's BrokerName from the included brokers.
+func (p *offeringsPage) named() Page[translate.V3ServiceOffering] {
+	names := map[string]string{}
+	for _, b := range p.Included.ServiceBrokers {
+		names[b.GUID] = b.Name
+	}
+	for i := range p.Resources {
+		p.Resources[i].BrokerName = names[p.Resources[i].Relationships.ServiceBroker.GUID()]
+	}
+	return p.Page
+}
+
+// ListOfferings is GET /v3/service_offerings, the brokers named.
+func (c *Client) ListOfferings(call Call, v url.Values) (Page[translate.V3ServiceOffering], error) {
+	w := url.Values{}
+	for k, vals := range v {
+		w[k] = vals
+	}
+	w.Set(brokerFields, "name,guid")
+	var p offeringsPage
+	err := c.get(call, "/v3/service_offerings", w.Encode(), "/v3/service_offerings", &p)
+	return p.named(), err
+}
+
+// GetOffering is GET /v3/service_offerings/:guid, its broker named.
 func (c *Client) GetOffering(call Call, guid string) (translate.V3ServiceOffering, error) {
-	return getOne[translate.V3ServiceOffering](c, call, "/v3/service_offerings", guid)
+	var o struct {
+		translate.V3ServiceOffering
+		Included struct {
+			ServiceBrokers []struct{ GUID, Name string } `json:"service_brokers"`
+		} `json:"included"`
+	}
+	err := c.get(call, "/v3/service_offerings/"+url.PathEscape(guid), url.Values{brokerFields: {"name,guid"}}.Encode(), "/v3/service_offerings/:guid", &o)
+	if len(o.Included.ServiceBrokers) > 0 {
+		o.BrokerName = o.Included.ServiceBrokers[0].Name
+	}
+	return o.V3ServiceOffering, err
 }
 
 // ListPlans is GET /v3/service_plans.
@@ -308,4 +332,14 @@ func (c *Client) PlanVisibilityOrgs(call Call, planGUID string) ([]string, error
 		guids[i] = o.GUID
 	}
 	return guids, err
+}
+
+// FeatureFlags is GET /v3/feature_flags, every page.
+func (c *Client) FeatureFlags(call Call) ([]translate.V3FeatureFlag, error) {
+	return allPages[translate.V3FeatureFlag](c, call, "/v3/feature_flags", "/v3/feature_flags", url.Values{"per_page": {"5000"}})
+}
+
+// FeatureFlag is GET /v3/feature_flags/:name.
+func (c *Client) FeatureFlag(call Call, name string) (translate.V3FeatureFlag, error) {
+	return getOne[translate.V3FeatureFlag](c, call, "/v3/feature_flags", name)
 }
