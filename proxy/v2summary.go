@@ -276,8 +276,8 @@ func (g *Gateway) v2SpaceSummary(ctx *fasthttp.RequestCtx) error {
 }
 
 // marketplaceOf names the plan, offering and broker of each managed
-// instance summarised: plans, then their offerings and the brokers, in two
-// rounds. A Cloud Controller without them (404) leaves them unnamed.
+// instance summarised: plans, then their offerings with their brokers'
+// names, in two rounds. A Cloud Controller without them (404) leaves them unnamed.
 func (g *Gateway) marketplaceOf(c ccv3.Call, summaries []translate.ServiceSummary) error {
 	var plans []string
 	for _, s := range summaries {
@@ -300,28 +300,13 @@ func (g *Gateway) marketplaceOf(c ccv3.Call, summaries []translate.ServiceSummar
 			offerings = append(offerings, o)
 		}
 	}
-	var offPage ccv3.Page[translate.V3ServiceOffering]
-	var brokers ccv3.Page[translate.V3ServiceBroker]
-	err = parallel(
-		func() (err error) {
-			offPage, err = g.v3.ListOfferings(c, url.Values{"guids": {strings.Join(offerings, ",")}, "per_page": {"5000"}})
-			return notFoundIsNone(err)
-		},
-		func() (err error) {
-			brokers, err = g.v3.ListBrokers(c, url.Values{"per_page": {"5000"}})
-			return notFoundIsNone(err)
-		},
-	)
-	if err != nil {
+	offPage, err := g.v3.ListOfferings(c, url.Values{"guids": {strings.Join(offerings, ",")}, "per_page": {"5000"}})
+	if err := notFoundIsNone(err); err != nil {
 		return err
 	}
 	byOffering := map[string]*translate.V3ServiceOffering{}
 	for i, o := range offPage.Resources {
 		byOffering[o.GUID] = &offPage.Resources[i]
-	}
-	brokerNames := map[string]string{}
-	for _, b := range brokers.Resources {
-		brokerNames[b.GUID] = b.Name
 	}
 	for i := range summaries {
 		p := byPlan[summaries[i].Instance.Relationships.ServicePlan.GUID()]
@@ -330,8 +315,7 @@ func (g *Gateway) marketplaceOf(c ccv3.Call, summaries []translate.ServiceSummar
 		}
 		summaries[i].Plan = p
 		if o := byOffering[p.Relationships.ServiceOffering.GUID()]; o != nil {
-			summaries[i].Offering = o
-			summaries[i].BrokerName = brokerNames[o.Relationships.ServiceBroker.GUID()]
+			summaries[i].Offering, summaries[i].BrokerName = o, o.BrokerName
 		}
 	}
 	return nil
