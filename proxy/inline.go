@@ -93,26 +93,14 @@ func (g *Gateway) bindingsOf(c ccv3.Call, appGUIDs []string) (map[string][]trans
 	if err != nil {
 		return nil, err
 	}
-	guids := make([]string, len(bindings))
-	details := make(map[string]*translate.V3BindingDetails, len(bindings))
-	for i, b := range bindings {
-		guids[i] = b.GUID
-	}
-	var mu sync.Mutex
-	err = g.v3.PerApp(guids, func(guid string) error {
-		d, err := g.v3.BindingDetails(c, guid)
-		mu.Lock()
-		details[guid] = d
-		mu.Unlock()
-		return err
-	})
+	bundles, err := g.bindingBundles(c, bindings)
 	if err != nil {
 		return nil, err
 	}
 	out := map[string][]translate.BindingBundle{}
-	for _, b := range bindings {
-		app := b.Relationships.App.GUID()
-		out[app] = append(out[app], translate.BindingBundle{Binding: b, Details: details[b.GUID]})
+	for _, b := range bundles {
+		app := b.Binding.Relationships.App.GUID()
+		out[app] = append(out[app], b)
 	}
 	return out, nil
 }

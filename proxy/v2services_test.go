@@ -408,3 +408,66 @@ func TestV2ServicesForTheCLI(t *testing.T) {
 		t.Errorf("the legacy CLI's lookup: %s", r.body)
 	}
 }
+
+// Redaction (§10.11): the auditor reads instances, bindings and keys
+// without a credential, also through the page cache, where the
+// developer's page (with the credentials) is never served to it.
+func TestV2ServiceRedaction(t *testing.T) {
+	s := startStack(t, nil)
+	app := s.createApps(t, "developer", "secretive")[0]
+	g := s.cachedGateway(t, s.cfURL, "", nil)
+	r := s.do("POST", g.url+"/v2/user_provided_service_instances", "developer",
+		[]byte(`{"name":"vault","space_guid":"`+backend.DemoSpaceGUID+`","credentials":{"token":"s3cret"}}`))
+	var ups struct {
+		Metadata struct{ GUID string } `json:"metadata"`
+	}
+	if r.status != 201 || json.Unmarshal(r.body, &ups) != nil {
+		t.Fatalf("cups: %d %s", r.status, r.body)
+	}
+	if r := s.do("POST", g.url+"/v2/service_bindings", "developer", []byte(`{"app_guid":"`+app+`","service_instance_guid":"`+ups.Metadata.GUID+`"}`)); r.status != 201 {
+		t.Fatalf("bind: %d %s", r.status, r.body)
+	}
+	r = s.do("POST", g.url+"/v2/service_instances", "developer",
+		[]byte(`{"name":"keyed","space_guid":"`+backend.DemoSpaceGUID+`","service_plan_guid":"`+backend.DBSmallPlanGUID+`"}`))
+	var managed struct {
+		Metadata struct{ GUID string } `json:"metadata"`
+	}
+	if r.status != 201 || json.Unmarshal(r.body, &managed) != nil {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	if r := s.do("POST", g.url+"/v2/service_keys", "developer", []byte(`{"name":"k","service_instance_guid":"`+managed.Metadata.GUID+`"}`)); r.status != 201 {
+		t.Fatalf("key: %d %s", r.status, r.body)
+	}
+	paths := []string{
+		"/v2/apps?inline-relations-depth=1", "/v2/apps/" + app + "/service_bindings", "/v2/service_bindings",
+		"/v2/user_provided_service_instances", "/v2/service_instances/" + ups.Metadata.GUID,
+		"/v2/spaces/" + backend.DemoSpaceGUID + "/service_instances?return_user_provided_service_instances=true&inline-relations-depth=1",
+		"/v2/service_instances/" + managed.Metadata.GUID,
+	}
+	for round := range 2 { // the second round reads the cache where it may
+		for _, p := range paths {
+			dev := s.do("GET", g.url+p, "developer", nil)
+			aud := s.do("GET", g.url+p, "auditor", nil)
+			if p != "/v2/service_instances/"+managed.Metadata.GUID && !strings.Contains(string(dev.body), "s3cret") {
+				t.Errorf("round %d %s: the developer does not see the credentials: %s", round, p, dev.body)
+			}
+			if aud.status != 200 || strings.Contains(string(aud.body), "s3cret") || strings.Contains(string(aud.body), `"password":"`) ||
+				!strings.Contains(string(aud.body), `"redacted_message":"[PRIVATE DATA HIDDEN]"`) {
+				t.Errorf("round %d %s: the auditor's answer: %d %s", round, p, aud.status, aud.body)
+			}
+		}
+	}
+	// Keys: the developer lists and reads them with credentials; the
+	// auditor lists none and reads ServiceKeyNotFound (v2's key access).
+	if r := s.do("GET", g.url+"/v2/service_keys", "developer", nil); !strings.Contains(string(r.body), `"password":"`) {
+		t.Errorf("developer's keys: %s", r.body)
+	}
+	r = s.do("GET", g.url+"/v2/service_keys", "auditor", nil)
+	if !strings.Contains(string(r.body), `"total_results":0`) {
+		t.Errorf("auditor's keys: %s", r.body)
+	}
+	r = s.do("GET", g.url+"/v2/service_instances/"+managed.Metadata.GUID+"/service_keys", "auditor", nil)
+	if strings.Contains(string(r.body), `"password":"`) {
+		t.Errorf("auditor's instance keys: %s", r.body)
+	}
+}
