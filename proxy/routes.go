@@ -124,7 +124,7 @@ func v2Routes() []*Route {
 		{Template: "/v2/user_provided_service_instances/:guid", get: userProvided.getHandler, put: userProvided.updateHandler, del: userProvided.deleteHandler},
 		{Template: "/v2/user_provided_service_instances/:guid/service_bindings", get: userProvidedBindings.listHandler},
 		{Template: "/v2/service_bindings", get: serviceBindings.listHandler, post: serviceBindings.createHandler},
-		{Template: "/v2/service_bindings/:guid", get: serviceBindings.getHandler, del: serviceBindings.deleteHandler},
+		{Template: "/v2/service_bindings/:guid", get: serviceBindings.getHandler, del: (*Gateway).v2ServiceBindingDelete},
 		{Template: "/v2/spaces/:guid/service_instances", get: spaceInstances.listHandler},
 		{Template: "/v2/spaces/:guid/services", get: spaceServices.listHandler},
 		{Template: "/v2/organizations/:guid/services", get: orgServices.listHandler},

@@ -23,7 +23,7 @@ var serviceBindings = &v2Resource[translate.V3ServiceCredentialBinding]{
 	get: (*ccv3.Client).GetBinding, keep: func(b translate.V3ServiceCredentialBinding) bool { return b.Type == "app" },
 	prepare: prepareBindings, notFound: func(guid string) *Error { return serviceError("ServiceBindingNotFound", guid) },
 	guid:   func(b translate.V3ServiceCredentialBinding) string { return b.GUID },
-	create: createBinding, remove: removeBinding, async: true,
+	create: createBinding,
 }
 
 // serviceError is a named service error of the v2 table.
@@ -239,18 +239,34 @@ func createBinding(g *Gateway, ctx *fasthttp.RequestCtx, body []byte) (translate
 	return b, nil
 }
 
-// removeBinding is DELETE /v2/service_bindings/:guid (§10.5.4).
-func removeBinding(g *Gateway, ctx *fasthttp.RequestCtx, guid string) (string, error) {
-	if _, err := strictFlag(ctx, "accepts_incomplete"); err != nil {
-		return "", err
+// v2ServiceBindingDelete answers DELETE /v2/service_bindings/:guid
+// (§10.5.4): async=true (without accepts_incomplete) answers the v2 job at
+// once, with no Location; accepts_incomplete=true answers 202 with the
+// binding while the broker still unbinds; else the unbind is waited for.
+func (g *Gateway) v2ServiceBindingDelete(ctx *fasthttp.RequestCtx) error {
+	acceptsIncomplete, err := strictFlag(ctx, "accepts_incomplete")
+	if err != nil {
+		return err
 	}
-	c := call(ctx)
+	guid, c := pathParam(ctx, 1), call(ctx)
 	if _, err := g.v3.GetBinding(c, guid); err != nil {
-		return "", v2ErrorAs(err, serviceError("ServiceBindingNotFound", guid))
+		return v2ErrorAs(err, serviceError("ServiceBindingNotFound", guid))
 	}
 	job, err := g.v3.DeleteBinding(c, guid)
 	if err != nil {
-		return "", v2ErrorAs(err, serviceError("ServiceBindingNotFound", guid))
+		return v2ErrorAs(err, serviceError("ServiceBindingNotFound", guid))
 	}
-	return job, nil
+	if job == "" || !acceptsIncomplete {
+		return g.answerJob(ctx, job, flagTrue(ctx, "async"))
+	}
+	if err := g.serviceJob(c, job, true); err != nil {
+		return err
+	}
+	if left, err := g.v3.GetBinding(c, guid); err == nil {
+		ctx.Response.Header.Set(fasthttp.HeaderLocation, "/v2/service_bindings/"+guid)
+		return serviceBindings.answer(g, ctx, left, fasthttp.StatusAccepted)
+	}
+	ctx.Response.ResetBody()
+	ctx.SetStatusCode(fasthttp.StatusNoContent)
+	return nil
 }
