@@ -262,9 +262,16 @@ func (g *Gateway) v2ServiceBindingDelete(ctx *fasthttp.RequestCtx) error {
 	if err := g.serviceJob(c, job, true); err != nil {
 		return err
 	}
-	if left, err := g.v3.GetBinding(c, guid); err == nil {
-		ctx.Response.Header.Set(fasthttp.HeaderLocation, "/v2/service_bindings/"+guid)
-		return serviceBindings.answer(g, ctx, left, fasthttp.StatusAccepted)
+	return answerDeleting(g, ctx, serviceBindings, guid, func() (translate.V3ServiceCredentialBinding, error) { return g.v3.GetBinding(c, guid) })
+}
+
+// answerDeleting answers a delete once its job had its grace period: 202
+// with the resource, and Location, while it is still there (the broker
+// still works), else 204.
+func answerDeleting[T any](g *Gateway, ctx *fasthttp.RequestCtx, r *v2Resource[T], guid string, still func() (T, error)) error {
+	if left, err := still(); err == nil {
+		ctx.Response.Header.Set(fasthttp.HeaderLocation, r.path+"/"+guid)
+		return r.answer(g, ctx, left, fasthttp.StatusAccepted)
 	}
 	ctx.Response.ResetBody()
 	ctx.SetStatusCode(fasthttp.StatusNoContent)

@@ -163,11 +163,7 @@ func (g *Gateway) v2ServiceInstanceDelete(ctx *fasthttp.RequestCtx) error {
 		if err := g.serviceJob(c, job, acceptsIncomplete); err != nil {
 			return err
 		}
-		if left, err := g.v3.GetServiceInstance(c, guid); err == nil {
-			// Still deleting: 202 with the instance in progress.
-			ctx.Response.Header.Set(fasthttp.HeaderLocation, "/v2/service_instances/"+guid)
-			return serviceInstances.answer(g, ctx, left, fasthttp.StatusAccepted)
-		}
+		return answerDeleting(g, ctx, serviceInstances, guid, func() (translate.V3ServiceInstance, error) { return g.v3.GetServiceInstance(c, guid) })
 	}
 	ctx.Response.ResetBody()
 	ctx.SetStatusCode(fasthttp.StatusNoContent)

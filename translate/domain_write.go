@@ -75,7 +75,7 @@ func DomainCreateError(status int, title, detail string, r DomainRequest) *Error
 	case status == 403 && title == "CF-FeatureDisabled":
 		return &Error{Status: 403, Code: 330002, Name: "FeatureDisabled", Description: detail}
 	case status == 403:
-		return &Error{Status: 403, Code: 10003, Name: "NotAuthorized", Description: "You are not authorized to perform the requested action"}
+		return NotAuthorized()
 	case status == 503 && has("Routing API is disabled"):
 		return &Error{Status: 403, Code: 370003, Name: "RoutingApiDisabled", Description: "Routing API is disabled"}
 	case status != 422:

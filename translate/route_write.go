@@ -109,7 +109,7 @@ func RouteCreateError(status int, title, detail string, r RouteRequest) *Error {
 	case status == 403 && title == "CF-FeatureDisabled":
 		return &Error{Status: 403, Code: 330002, Name: "FeatureDisabled", Description: detail}
 	case status == 403, has("sufficient permissions to create a route with a wildcard host"):
-		return &Error{Status: 403, Code: 10003, Name: "NotAuthorized", Description: "You are not authorized to perform the requested action"}
+		return NotAuthorized()
 	case status != 422:
 		return nil
 	case has("Invalid space."):

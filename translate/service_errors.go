@@ -29,6 +29,11 @@ var serviceErrors = map[string]struct {
 	"UnbindableService":                          {400, 90005, "The service instance doesn't support binding."},
 	"ServiceFetchBindingParametersNotSupported":  {400, 90007, "This service does not support fetching service binding parameters."},
 	"AsyncServiceBindingOperationInProgress":     {409, 90008, "An operation for the service binding between app %s is in progress."},
+	"ServiceDoesNotSupportRoutes":                {400, 130006, "This service does not support route binding."},
+	"RouteAlreadyBoundToServiceInstance":         {400, 130007, "A route may only be bound to a single service instance"},
+	"ServiceInstanceAlreadyBoundToSameRoute":     {400, 130008, "The route and service instance are already bound."},
+	"RouteServiceCannotBeBoundToInternalRoute":   {400, 130010, "Route services cannot be bound to internal routes."},
+	"ServiceInstanceRouteBindingSpaceMismatch":   {400, 60017, "The service instance and the route are in different spaces."},
 	"ServicePlanNotFound":                        {404, 110003, "The service plan could not be found: %s"},
 	"ServicePlanNotUpdateable":                   {400, 110004, "The service plan cannot be updated."},
 	"ServiceNotFound":                            {404, 120003, "The service could not be found: %s"},
@@ -62,7 +67,7 @@ func InstanceWriteError(status int, title, detail, name string) *Error {
 	case status == 403 && title == "CF-FeatureDisabled":
 		return &Error{Status: 403, Code: 330002, Name: "FeatureDisabled", Description: detail}
 	case status == 403:
-		return &Error{Status: 403, Code: 10003, Name: "NotAuthorized", Description: "You are not authorized to perform the requested action"}
+		return NotAuthorized()
 	case status != 422:
 		return nil
 	case has("The service instance name is taken"), has("name must be unique in space"):
@@ -94,7 +99,7 @@ func BindingCreateError(status int, title, detail, appGUID, instanceGUID string)
 	has := func(s string) bool { return strings.Contains(detail, s) }
 	switch {
 	case status == 403:
-		return &Error{Status: 403, Code: 10003, Name: "NotAuthorized", Description: "You are not authorized to perform the requested action"}
+		return NotAuthorized()
 	case status != 422:
 		return nil
 	case has("The app could not be found"):
@@ -120,7 +125,7 @@ func KeyCreateError(status int, title, detail, name, instanceGUID string) *Error
 	has := func(s string) bool { return strings.Contains(detail, s) }
 	switch {
 	case status == 403:
-		return &Error{Status: 403, Code: 10003, Name: "NotAuthorized", Description: "You are not authorized to perform the requested action"}
+		return NotAuthorized()
 	case status != 422:
 		return nil
 	case has("not supported for user-provided service instances"):
@@ -139,4 +144,37 @@ func KeyCreateError(status int, title, detail, name, instanceGUID string) *Error
 		return ServiceError("AsyncServiceInstanceOperationInProgress", instanceGUID)
 	}
 	return ServiceError("ServiceKeyInvalid", detail)
+}
+
+// RouteBindingError maps a v3 refusal of POST /v3/service_route_bindings
+// to CC's v2 error (cc:app/actions/service_route_binding_create.rb's texts;
+// MAPPING-services §10.3.7).
+func RouteBindingError(status int, detail string) *Error {
+	has := func(s string) bool { return strings.Contains(detail, s) }
+	switch {
+	case status == 403:
+		return NotAuthorized()
+	case status != 422:
+		return nil
+	case has("cannot be bound to internal routes"):
+		return ServiceError("RouteServiceCannotBeBoundToInternalRoute", "")
+	case has("are already bound"):
+		return ServiceError("ServiceInstanceAlreadyBoundToSameRoute", "")
+	case has("may only be bound to a single service instance"):
+		return ServiceError("RouteAlreadyBoundToServiceInstance", "")
+	case has("does not support route binding"):
+		return ServiceError("ServiceDoesNotSupportRoutes", "")
+	case has("does not support binding"):
+		return ServiceError("UnbindableService", "")
+	case has("in different spaces"):
+		return ServiceError("ServiceInstanceRouteBindingSpaceMismatch", "")
+	case has("operation in progress for the service instance"):
+		return ServiceError("AsyncServiceInstanceOperationInProgress", "")
+	}
+	return ServiceError("ServiceInstanceInvalid", detail)
+}
+
+// NotAuthorized is CC's 10003.
+func NotAuthorized() *Error {
+	return &Error{Status: 403, Code: 10003, Name: "NotAuthorized", Description: "You are not authorized to perform the requested action"}
 }

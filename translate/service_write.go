@@ -273,3 +273,30 @@ func V3ManagedWrite(r ManagedRequest, create bool) ([]byte, error) {
 	}
 	return json.Marshal(body)
 }
+
+// ParseRouteBindingRequest parses a route bind's body: an optional
+// parameters object.
+func ParseRouteBindingRequest(body []byte) (map[string]json.RawMessage, error) {
+	m, err := parseMessage(body, []bodyField{{"parameters", kindHash, false}}, false)
+	if err != nil {
+		return nil, err
+	}
+	return m["parameters"].m, nil
+}
+
+// V3RouteBindingCreate is the POST /v3/service_route_bindings body.
+func V3RouteBindingCreate(instanceGUID, routeGUID string, params map[string]json.RawMessage) ([]byte, error) {
+	type guidData struct {
+		Data V3GUIDRef `json:"data"`
+	}
+	body := struct {
+		Parameters    map[string]json.RawMessage `json:"parameters,omitempty"`
+		Relationships struct {
+			Route           guidData `json:"route"`
+			ServiceInstance guidData `json:"service_instance"`
+		} `json:"relationships"`
+	}{Parameters: params}
+	body.Relationships.Route.Data.GUID = routeGUID
+	body.Relationships.ServiceInstance.Data.GUID = instanceGUID
+	return json.Marshal(body)
+}

@@ -343,3 +343,37 @@ func (c *Client) FeatureFlags(call Call) ([]translate.V3FeatureFlag, error) {
 func (c *Client) FeatureFlag(call Call, name string) (translate.V3FeatureFlag, error) {
 	return getOne[translate.V3FeatureFlag](c, call, "/v3/feature_flags", name)
 }
+
+// RouteBindingOf returns the guid of the binding of route to instance, ""
+// when there is none.
+func (c *Client) RouteBindingOf(call Call, instanceGUID, routeGUID string) (string, error) {
+	type binding struct {
+		GUID string `json:"guid"`
+	}
+	v := url.Values{"service_instance_guids": {instanceGUID}, "route_guids": {routeGUID}}
+	p, err := listOf[binding](c, call, "/v3/service_route_bindings", v)
+	if err != nil || len(p.Resources) == 0 {
+		return "", err
+	}
+	return p.Resources[0].GUID, nil
+}
+
+// CreateRouteBinding is POST /v3/service_route_bindings; it returns the
+// job of a managed instance's bind.
+func (c *Client) CreateRouteBinding(call Call, body []byte) (string, error) {
+	w, err := write[json.RawMessage](c, call, fasthttp.MethodPost, "/v3/service_route_bindings", "/v3/service_route_bindings", body)
+	return w.Job, err
+}
+
+// DeleteRouteBinding is DELETE /v3/service_route_bindings/:guid; it
+// returns the job of a managed instance's unbind.
+func (c *Client) DeleteRouteBinding(call Call, guid string) (string, error) {
+	return c.deleteJob(call, "/v3/service_route_bindings/"+url.PathEscape(guid), "/v3/service_route_bindings/:guid")
+}
+
+// RouteBindingParameters is GET /v3/service_route_bindings/:guid/parameters.
+func (c *Client) RouteBindingParameters(call Call, guid string) (json.RawMessage, error) {
+	var raw json.RawMessage
+	err := c.get(call, "/v3/service_route_bindings/"+url.PathEscape(guid)+"/parameters", "", "/v3/service_route_bindings/:guid/*", &raw)
+	return raw, err
+}
