@@ -67,12 +67,18 @@ func presentBinding(base string, b store.ServiceCredentialBinding, userProvided 
 // binding whose instance is not in the store (only tests make those) is
 // taken for a managed one.
 func (s *Server) bindingInstances(r *request, bindings []store.ServiceCredentialBinding) (map[string]store.ServiceInstance, []string, error) {
+	return instancesOf(s, r, bindings, func(b store.ServiceCredentialBinding) string { return b.ServiceInstanceGUID })
+}
+
+// instancesOf loads the service instances that items name (instanceOf
+// reads the guid), by guid, with the guids in the order of first use.
+func instancesOf[B any](s *Server, r *request, items []B, instanceOf func(B) string) (map[string]store.ServiceInstance, []string, error) {
 	var guids []string
 	seen := map[string]bool{}
-	for _, b := range bindings {
-		if !seen[b.ServiceInstanceGUID] {
-			seen[b.ServiceInstanceGUID] = true
-			guids = append(guids, b.ServiceInstanceGUID)
+	for _, item := range items {
+		if guid := instanceOf(item); !seen[guid] {
+			seen[guid] = true
+			guids = append(guids, guid)
 		}
 	}
 	found, err := s.store.ServiceInstancesByGUID(r.ctx, guids)
@@ -84,6 +90,18 @@ func (s *Server) bindingInstances(r *request, bindings []store.ServiceCredential
 		out[si.GUID] = si
 	}
 	return out, guids, nil
+}
+
+// presentInstances renders the instances of order that exist, for an
+// included block.
+func presentInstances(r *request, instances map[string]store.ServiceInstance, order []string) []serviceInstanceJSON {
+	out := []serviceInstanceJSON{}
+	for _, guid := range order {
+		if si, ok := instances[guid]; ok {
+			out = append(out, presentServiceInstance(r.base, si))
+		}
+	}
+	return out
 }
 
 // bindingIncluded is the included block of a bindings list, in the order
@@ -153,12 +171,7 @@ func (s *Server) includeForBindings(r *request, include map[string]bool, binding
 		if err != nil {
 			return nil, err
 		}
-		inc.ServiceInstances = []serviceInstanceJSON{}
-		for _, guid := range order {
-			if si, ok := instances[guid]; ok {
-				inc.ServiceInstances = append(inc.ServiceInstances, presentServiceInstance(r.base, si))
-			}
-		}
+		inc.ServiceInstances = presentInstances(r, instances, order)
 	}
 	return inc, nil
 }
@@ -171,16 +184,24 @@ func (s *Server) readableBinding(r *request) (store.ServiceCredentialBinding, er
 		return b, storeErr(err, "Service credential binding")
 	}
 	if lo := b.LastOperation; lo.Type != "create" || lo.State != "succeeded" {
-		kind, op := "binding", "Deletion"
+		kind := "service binding"
 		if b.Type == "key" {
-			kind = "key"
+			kind = "service key"
 		}
-		if lo.Type == "create" {
-			op = "Creation"
-		}
-		return b, &apiError{Status: 404, Code: 10010, Title: "CF-ResourceNotFound", Detail: op + " of service " + kind + " " + lo.State}
+		return b, errOperationNotFound(kind, lo.Type, lo.State)
 	}
 	return b, nil
+}
+
+// errOperationNotFound is not_found_with_message! of a binding whose
+// create has not succeeded: "Creation of <kind> <state>", or "Deletion of
+// ..." while it is being deleted.
+func errOperationNotFound(kind, typ, state string) error {
+	op := "Deletion"
+	if typ == "create" {
+		op = "Creation"
+	}
+	return &apiError{Status: 404, Code: 10010, Title: "CF-ResourceNotFound", Detail: op + " of " + kind + " " + state}
 }
 
 // getServiceCredentialBindingDetails is GET

@@ -345,8 +345,9 @@ func roleReadRows() []roleRow {
 			roleOK(200, roleField("state", store.JobComplete)), roleOK(200, roleField("operation", "app.delete")), roleNotFound("Job"), roleNotFound("Job"))},
 		{"admin's job", "GET", "/v3/jobs/{adminJob}", nil, rolePer(seen, roleNotFound("Job"), roleNotFound("Job"), roleNotFound("Job"))},
 		{"missing job", "GET", "/v3/jobs/" + roleMissingGUID, nil, roleAll(roleNotFound("Job"))},
-		// No route service binding exists (route_bindings.go): an empty
-		// list for everyone, and no binding to find.
+		// An app's guid names neither a route nor a route service binding:
+		// an empty list for everyone, and no binding to find
+		// (route_bindings_roles_test.go has real ones).
 		{"service route bindings", "GET", "/v3/service_route_bindings?route_guids={app}&include=service_instance", nil, roleAll(roleOK(200, roleTotal(0)))},
 		{"service route binding", "GET", "/v3/service_route_bindings/{app}", nil, roleAll(roleNotFound("Service route binding"))},
 	}

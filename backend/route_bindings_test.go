@@ -5,9 +5,9 @@ import (
 	"testing"
 )
 
-// TestServiceRouteBindings: no route service binding exists in the
-// embedded CF, and the list says so in v3's list shape, reading
-// ServiceRouteBindingsListMessage's keys as CC does.
+// TestServiceRouteBindings reads the list before any route is bound: an
+// empty page in v3's list shape, reading ServiceRouteBindingsListMessage's
+// keys as CC does.
 func TestServiceRouteBindings(t *testing.T) {
 	t.Parallel()
 	c := startCF(t, nil)

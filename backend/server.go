@@ -490,6 +490,9 @@ func (s *Server) buildRoutes() []route {
 		{del, p("/v3/service_credential_bindings/:guid"), false, s.deleteServiceCredentialBinding},
 		{get, p("/v3/service_route_bindings"), false, routeBindingResource.index(s)},
 		{get, p("/v3/service_route_bindings/:guid"), false, routeBindingResource.showOne(s)},
+		{post, p("/v3/service_route_bindings"), false, s.createServiceRouteBinding},
+		{del, p("/v3/service_route_bindings/:guid"), false, s.deleteServiceRouteBinding},
+		{get, p("/v3/service_route_bindings/:guid/parameters"), false, s.getServiceRouteBindingParameters},
 		{get, p("/v3/service_credential_bindings/:guid/details"), false, s.getServiceCredentialBindingDetails},
 		{get, p("/v3/service_credential_bindings/:guid/parameters"), false, s.getServiceCredentialBindingParameters},
 

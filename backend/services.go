@@ -228,8 +228,9 @@ func (s *Server) createServiceInstance(r *request) error {
 }
 
 // deleteServiceInstance is DELETE /v3/service_instances/:guid: a
-// user-provided instance goes at once with its bindings, 204; a managed
-// one is deprovisioned by a job, 202; purge=true removes either at once.
+// user-provided instance goes at once with its bindings and its route
+// bindings (the store's cascade), 204; a managed one is deprovisioned by
+// a job, 202; purge=true removes either at once.
 func (s *Server) deleteServiceInstance(r *request) error {
 	if err := r.query.allow("purge"); err != nil {
 		return err
@@ -249,7 +250,10 @@ func (s *Server) deleteServiceInstance(r *request) error {
 	if err != nil {
 		return errInternal(err)
 	}
-	var events []store.Event
+	events, err := s.routeBindingDeleteEvents(r, si.GUID)
+	if err != nil {
+		return err
+	}
 	for _, b := range bindings {
 		events = append(events, s.serviceEvent(r.ctx, r.user.actor(), bindingEventType(b, "delete"), b.GUID, bindingTarget(b), deref(b.Name),
 			b.SpaceGUID, auditData(nil)))

@@ -221,6 +221,11 @@ func (s *Server) purgeServiceInstance(r *request, si store.ServiceInstance) erro
 		return errInternal(err)
 	}
 	c := store.ServiceChange{DeleteInstance: si.GUID}
+	// Route bindings go with the instance (the store's cascade), each with
+	// its delete event, before the credential bindings' (ServiceInstancePurge).
+	if c.Events, err = s.routeBindingDeleteEvents(r, si.GUID); err != nil {
+		return err
+	}
 	for _, b := range bindings {
 		c.Events = append(c.Events, s.serviceEvent(r.ctx, r.user.actor(), bindingEventType(b, "delete"), b.GUID, bindingTarget(b), deref(b.Name),
 			b.SpaceGUID, auditData(nil)))

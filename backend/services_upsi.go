@@ -177,6 +177,7 @@ func (s *Server) updateServiceInstance(r *request) error {
 	done := "Operation succeeded"
 	si.UpdatedAt, si.LastOperation = now, &store.InstanceOperation{Type: "update", State: "succeeded", Description: &done, CreatedAt: now, UpdatedAt: now}
 	c := store.ServiceChange{Instance: &si, CopyCredentials: o.has("credentials") || o.has("syslog_drain_url"),
+		CopyRouteServiceURL: o.has("route_service_url"),
 		Events: []store.Event{s.serviceEvent(r.ctx, r.user.actor(), "audit.user_provided_service_instance.update",
 			si.GUID, "user_provided_service_instance", si.Name, si.SpaceGUID, auditData(o.audit("credentials", "[REDACTED]")))}}
 	if err := s.store.ApplyServices(r.ctx, c); err != nil {

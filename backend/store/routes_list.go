@@ -14,8 +14,7 @@ type RouteListFilter struct {
 	CreatedAts []TimeCond
 	UpdatedAts []TimeCond
 	// ServiceInstanceGUIDs keeps the routes bound to one of the service
-	// instances. Route service bindings are not modelled, so a non-nil
-	// value keeps no route.
+	// instances (route_bindings).
 	ServiceInstanceGUIDs []string
 }
 
@@ -24,9 +23,7 @@ func (f RouteListFilter) conds(w *where) {
 	w.in("guid", f.GUIDs)
 	w.times("created_at", f.CreatedAts)
 	w.times("updated_at", f.UpdatedAts)
-	if f.ServiceInstanceGUIDs != nil {
-		w.add("0")
-	}
+	w.inSelect("guid", "SELECT route_guid FROM route_bindings WHERE service_instance_guid", f.ServiceInstanceGUIDs)
 }
 
 // ListRoutesBy returns one page of the routes v can see that f keeps.
@@ -35,14 +32,14 @@ func (s *Store) ListRoutesBy(ctx context.Context, v Viewer, f RouteListFilter, p
 }
 
 // DeleteUnmappedRoutes deletes the routes owned by a space that have no
-// destination, and returns how many went (cc:app/actions/space_delete_unmapped_routes.rb;
-// CC also keeps routes with a route service binding, which are not
-// modelled here). Like CC's dataset destroy, it records no audit events.
+// destination nor route service binding, and returns how many went
+// (cc:app/actions/space_delete_unmapped_routes.rb). Like CC's dataset
+// destroy, it records no audit events.
 func (s *Store) DeleteUnmappedRoutes(ctx context.Context, spaceGUID string) (int64, error) {
 	var n int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM routes WHERE space_guid = ?
-			AND guid NOT IN (SELECT route_guid FROM route_destinations)`, spaceGUID)
+			AND guid NOT IN (SELECT route_guid FROM route_destinations) AND guid NOT IN (SELECT route_guid FROM route_bindings)`, spaceGUID)
 		if err != nil {
 			return err
 		}

@@ -32,15 +32,18 @@ type ServiceChange struct {
 	// CopyCredentials gives the bindings of Instance its credentials and
 	// syslog drain (a user-provided instance's update).
 	CopyCredentials bool
-	Binding         *ServiceCredentialBinding
-	Share           []string // spaces the instance of ShareGUID is shared into
-	Unshare         []string // spaces it is no longer shared into
-	ShareGUID       string
-	Job             *Job // inserted
-	SetJob          *Job // its state, errors and updated_at set
-	Operation       *ServiceOperation
-	EndOperation    string // the job guid of an operation that is over
-	Events          []Event
+	// CopyRouteServiceURL gives the route bindings of Instance its route
+	// service url (ServiceInstanceUpdateUserProvided#update_route_bindings).
+	CopyRouteServiceURL bool
+	Binding             *ServiceCredentialBinding
+	Share               []string // spaces the instance of ShareGUID is shared into
+	Unshare             []string // spaces it is no longer shared into
+	ShareGUID           string
+	Job                 *Job // inserted
+	SetJob              *Job // its state, errors and updated_at set
+	Operation           *ServiceOperation
+	EndOperation        string // the job guid of an operation that is over
+	Events              []Event
 }
 
 // ApplyServices writes c in one transaction, deletes first (a failed key
@@ -70,6 +73,12 @@ func (s *Store) ApplyServices(ctx context.Context, c ServiceChange) error {
 		if c.CopyCredentials {
 			if _, err := tx.ExecContext(ctx, `UPDATE service_credential_bindings SET credentials = ?, syslog_drain_url = ?
 				WHERE service_instance_guid = ?`, rawObject(c.Instance.Credentials), c.Instance.SyslogDrainURL, c.Instance.GUID); err != nil {
+				return err
+			}
+		}
+		if c.CopyRouteServiceURL {
+			if _, err := tx.ExecContext(ctx, `UPDATE route_bindings SET route_service_url = ? WHERE service_instance_guid = ?`,
+				c.Instance.RouteServiceURL, c.Instance.GUID); err != nil {
 				return err
 			}
 		}
