@@ -471,3 +471,68 @@ func TestV2ServiceRedaction(t *testing.T) {
 		t.Errorf("auditor's instance keys: %s", r.body)
 	}
 }
+
+// Route services through v2 (§10.3.7, §10.4.5): a user-provided instance
+// with a route_service_url is bound to a route (201 with the instance),
+// the route shows it, a second bind and a managed instance are refused in
+// CC's words, and the unbind is 204, then InvalidRelation.
+func TestV2RouteServiceBindings(t *testing.T) {
+	s := startStack(t, nil)
+	r := s.do("POST", s.gwURL+"/v2/user_provided_service_instances", "developer",
+		[]byte(`{"name":"rs","space_guid":"`+backend.DemoSpaceGUID+`","route_service_url":"https://rs.example.com"}`))
+	var ups struct {
+		Metadata struct{ GUID string } `json:"metadata"`
+	}
+	if r.status != 201 || json.Unmarshal(r.body, &ups) != nil {
+		t.Fatalf("cups: %d %s", r.status, r.body)
+	}
+	r = s.do("POST", s.gwURL+"/v2/routes", "developer", []byte(`{"host":"guarded","domain_guid":"`+backend.SharedDomainGUID+`","space_guid":"`+backend.DemoSpaceGUID+`"}`))
+	var route struct {
+		Metadata struct{ GUID string } `json:"metadata"`
+	}
+	if r.status != 201 || json.Unmarshal(r.body, &route) != nil {
+		t.Fatalf("route: %d %s", r.status, r.body)
+	}
+	bind := "/v2/user_provided_service_instances/" + ups.Metadata.GUID + "/routes/" + route.Metadata.GUID
+	if r := s.do("PUT", s.gwURL+bind, "developer", nil); r.status != 201 || !strings.Contains(string(r.body), `"name":"rs"`) {
+		t.Fatalf("bind: %d %s", r.status, r.body)
+	}
+	r = s.do("GET", s.gwURL+"/v2/routes/"+route.Metadata.GUID, "developer", nil)
+	if !strings.Contains(string(r.body), `"service_instance_guid":"`+ups.Metadata.GUID+`"`) ||
+		!strings.Contains(string(r.body), `"service_instance_url":"/v2/user_provided_service_instances/`+ups.Metadata.GUID+`"`) {
+		t.Errorf("the bound route: %s", r.body)
+	}
+	if r := s.do("GET", s.gwURL+"/v2/user_provided_service_instances/"+ups.Metadata.GUID+"/routes", "developer", nil); !strings.Contains(string(r.body), `"total_results":1`) {
+		t.Errorf("instance routes: %s", r.body)
+	}
+	if r := s.do("PUT", s.gwURL+bind, "developer", nil); r.status != 400 || !strings.Contains(string(r.body), "CF-ServiceInstanceAlreadyBoundToSameRoute") {
+		t.Errorf("bind again: %d %s", r.status, r.body)
+	}
+	// A bound route is not deleted without recursive (§9.7).
+	if r := s.do("DELETE", s.gwURL+"/v2/routes/"+route.Metadata.GUID, "developer", nil); r.status != 400 ||
+		!strings.Contains(string(r.body), "Please delete the service_instance associations for your routes.") {
+		t.Errorf("delete a bound route: %d %s", r.status, r.body)
+	}
+	r = s.do("POST", s.gwURL+"/v2/service_instances", "developer",
+		[]byte(`{"name":"db","space_guid":"`+backend.DemoSpaceGUID+`","service_plan_guid":"`+backend.DBSmallPlanGUID+`"}`))
+	var managed struct {
+		Metadata struct{ GUID string } `json:"metadata"`
+	}
+	if r.status != 201 || json.Unmarshal(r.body, &managed) != nil {
+		t.Fatalf("managed: %d %s", r.status, r.body)
+	}
+	r = s.do("PUT", s.gwURL+"/v2/service_instances/"+managed.Metadata.GUID+"/routes/"+route.Metadata.GUID, "developer", nil)
+	if r.status != 400 || !strings.Contains(string(r.body), "CF-RouteAlreadyBoundToServiceInstance") && !strings.Contains(string(r.body), "CF-ServiceDoesNotSupportRoutes") {
+		t.Errorf("bind a managed instance: %d %s", r.status, r.body)
+	}
+	if r := s.do("PUT", s.gwURL+"/v2/service_instances/"+managed.Metadata.GUID+"/routes/nope", "developer", nil); r.status != 404 || !strings.Contains(string(r.body), "CF-RouteNotFound") {
+		t.Errorf("bind to no route: %d %s", r.status, r.body)
+	}
+	if r := s.do("DELETE", s.gwURL+bind, "developer", nil); r.status != 204 {
+		t.Errorf("unbind: %d %s", r.status, r.body)
+	}
+	r = s.do("DELETE", s.gwURL+bind, "developer", nil)
+	if r.status != 400 || !strings.Contains(string(r.body), `"description":"Route `+route.Metadata.GUID+` is not bound to service instance `+ups.Metadata.GUID+`.","error_code":"CF-InvalidRelation"`) {
+		t.Errorf("unbind again: %d %s", r.status, r.body)
+	}
+}
