@@ -409,11 +409,29 @@ func TestV2ServicesForTheCLI(t *testing.T) {
 	}
 }
 
-// Redaction (§10.11): the auditor reads instances, bindings and keys
-// without a credential, also through the page cache, where the
-// developer's page (with the credentials) is never served to it.
+// Redaction (§10.11): the auditor and a space manager read instances,
+// bindings and keys without a credential, also through the page cache,
+// where the developer's page (with the credentials) is never served to
+// them.
 func TestV2ServiceRedaction(t *testing.T) {
 	s := startStack(t, nil)
+	ctx, st := context.Background(), s.cf.Store()
+	const managerGUID = "05e40000-0000-4000-8000-0000000000b1"
+	if err := st.CreateUser(ctx, store.User{GUID: managerGUID, Username: "space-manager", Email: "sm@example.org",
+		Scopes: []string{"openid", "cloud_controller.read", "cloud_controller.write"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []store.Role{{GUID: "sm-org", Type: store.RoleOrgUser}, {GUID: "sm-space", Type: store.RoleSpaceManager, SpaceGUID: backend.DemoSpaceGUID}} {
+		r.UserGUID, r.OrgGUID = managerGUID, backend.DemoOrgGUID
+		if err := st.AddRole(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tok, err := s.cf.Token(ctx, "space-manager")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.tokens["space-manager"] = tok
 	app := s.createApps(t, "developer", "secretive")[0]
 	g := s.cachedGateway(t, s.cfURL, "", nil)
 	r := s.do("POST", g.url+"/v2/user_provided_service_instances", "developer",
@@ -447,13 +465,15 @@ func TestV2ServiceRedaction(t *testing.T) {
 	for round := range 2 { // the second round reads the cache where it may
 		for _, p := range paths {
 			dev := s.do("GET", g.url+p, "developer", nil)
-			aud := s.do("GET", g.url+p, "auditor", nil)
 			if p != "/v2/service_instances/"+managed.Metadata.GUID && !strings.Contains(string(dev.body), "s3cret") {
 				t.Errorf("round %d %s: the developer does not see the credentials: %s", round, p, dev.body)
 			}
-			if aud.status != 200 || strings.Contains(string(aud.body), "s3cret") || strings.Contains(string(aud.body), `"password":"`) ||
-				!strings.Contains(string(aud.body), `"redacted_message":"[PRIVATE DATA HIDDEN]"`) {
-				t.Errorf("round %d %s: the auditor's answer: %d %s", round, p, aud.status, aud.body)
+			for _, reader := range []string{"auditor", "space-manager"} {
+				r := s.do("GET", g.url+p, reader, nil)
+				if r.status != 200 || strings.Contains(string(r.body), "s3cret") || strings.Contains(string(r.body), `"password":"`) ||
+					!strings.Contains(string(r.body), `"redacted_message":"[PRIVATE DATA HIDDEN]"`) {
+					t.Errorf("round %d %s: the %s's answer: %d %s", round, p, reader, r.status, r.body)
+				}
 			}
 		}
 	}
@@ -462,9 +482,19 @@ func TestV2ServiceRedaction(t *testing.T) {
 	if r := s.do("GET", g.url+"/v2/service_keys", "developer", nil); !strings.Contains(string(r.body), `"password":"`) {
 		t.Errorf("developer's keys: %s", r.body)
 	}
-	r = s.do("GET", g.url+"/v2/service_keys", "auditor", nil)
-	if !strings.Contains(string(r.body), `"total_results":0`) {
-		t.Errorf("auditor's keys: %s", r.body)
+	for _, reader := range []string{"auditor", "space-manager"} {
+		if r := s.do("GET", g.url+"/v2/service_keys", reader, nil); !strings.Contains(string(r.body), `"total_results":0`) {
+			t.Errorf("%s's keys: %s", reader, r.body)
+		}
+	}
+	// Permissions: the outsider, who cannot see the instance, reads both
+	// false rather than an error (§10.3.8); the auditor reads it.
+	r = s.do("GET", g.url+"/v2/service_instances/"+managed.Metadata.GUID+"/permissions", "outsider", nil)
+	if r.status != 200 || string(r.body) != `{"manage":false,"read":false}` {
+		t.Errorf("outsider's permissions: %d %s", r.status, r.body)
+	}
+	if r := s.do("GET", g.url+"/v2/service_instances/"+managed.Metadata.GUID+"/permissions", "auditor", nil); string(r.body) != `{"manage":false,"read":true}` {
+		t.Errorf("auditor's permissions: %d %s", r.status, r.body)
 	}
 	r = s.do("GET", g.url+"/v2/service_instances/"+managed.Metadata.GUID+"/service_keys", "auditor", nil)
 	if strings.Contains(string(r.body), `"password":"`) {
