@@ -324,6 +324,34 @@ func TestV2ServiceInstanceSharing(t *testing.T) {
 	if r := s.do("GET", s.gwURL+"/v2/service_instances/nope/shared_to", "developer", nil); r.status != 404 || !strings.Contains(string(r.body), "CF-ServiceInstanceNotFound") {
 		t.Errorf("shared_to of nothing: %d %s", r.status, r.body)
 	}
+	// §10.11: one who cannot read the instance gets shared_from's 404
+	// with no body, shared_to's ServiceInstanceNotFound, and a key's
+	// ServiceKeyNotFound.
+	if r := s.do("GET", s.gwURL+"/v2/service_instances/"+guid+"/shared_from", "outsider", nil); r.status != 404 || len(r.body) != 0 {
+		t.Errorf("outsider's shared_from: %d %q", r.status, r.body)
+	}
+	if r := s.do("GET", s.gwURL+"/v2/service_instances/"+guid+"/shared_to", "outsider", nil); r.status != 404 || !strings.Contains(string(r.body), "CF-ServiceInstanceNotFound") {
+		t.Errorf("outsider's shared_to: %d %s", r.status, r.body)
+	}
+	k := s.do("POST", s.gwURL+"/v2/service_keys", "developer", []byte(`{"name":"k","service_instance_guid":"`+guid+`"}`))
+	var key struct {
+		Metadata struct{ GUID string } `json:"metadata"`
+	}
+	if k.status != 201 || json.Unmarshal(k.body, &key) != nil {
+		t.Fatalf("key: %d %s", k.status, k.body)
+	}
+	for _, reader := range []string{"outsider", "auditor"} {
+		r := s.do("GET", s.gwURL+"/v2/service_keys/"+key.Metadata.GUID, reader, nil)
+		if r.status != 404 || !strings.Contains(string(r.body), `"error_code":"CF-ServiceKeyNotFound"`) {
+			t.Errorf("%s reads a key: %d %s", reader, r.status, r.body)
+		}
+	}
+	if r := s.do("GET", s.gwURL+"/v2/service_keys/"+key.Metadata.GUID, "developer", nil); r.status != 200 || string(r.header.Peek("Location")) != "/v2/service_keys/"+key.Metadata.GUID {
+		t.Errorf("developer reads the key (with Location): %d %q %s", r.status, r.header.Peek("Location"), r.body)
+	}
+	if r := s.do("DELETE", s.gwURL+"/v2/service_keys/"+key.Metadata.GUID+"?async=true", "developer", nil); r.status != 204 {
+		t.Errorf("delete the key: %d %s", r.status, r.body)
+	}
 	// Recursive: v3 unshares and deletes; waited for, 204.
 	if r := s.do("DELETE", s.gwURL+"/v2/service_instances/"+guid+"?recursive=true", "developer", nil); r.status != 204 {
 		t.Errorf("recursive delete: %d %s", r.status, r.body)
