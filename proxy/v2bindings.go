@@ -230,7 +230,7 @@ func createBinding(g *Gateway, ctx *fasthttp.RequestCtx, body []byte) (translate
 	}
 	page, err := g.v3.ListBindings(c, ccv3.BindingQuery{Type: "app", AppGUIDs: []string{req.AppGUID}, InstanceGUIDs: []string{req.InstanceGUID}})
 	if err != nil || len(page.Resources) == 0 {
-		return b, v2Error(err, "")
+		return b, orUnknown(v2Error(err, ""), "the created binding is not listed")
 	}
 	b = page.Resources[0]
 	if b.LastOperation != nil && (b.LastOperation.State == "in progress" || b.LastOperation.State == "initial") {
@@ -249,8 +249,9 @@ func (g *Gateway) v2ServiceBindingDelete(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	guid, c := pathParam(ctx, 1), call(ctx)
-	if _, err := g.v3.GetBinding(c, guid); err != nil {
-		return v2ErrorAs(err, serviceError("ServiceBindingNotFound", guid))
+	// A key is no binding: serviceBindings keeps app bindings only.
+	if _, err := serviceBindings.one(g, c, guid); err != nil {
+		return err
 	}
 	job, err := g.v3.DeleteBinding(c, guid)
 	if err != nil {

@@ -330,7 +330,13 @@ func (g *Gateway) v2UnshareOrgPrivateDomain(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return v2ErrorAs(err, domainNotFound(guid))
 	}
-	if d.Relationships.Organization.GUID() == org {
+	// The owner cannot unshare its own domain; a shared domain, or one not
+	// shared with the org, has nothing to unshare (and its routes stay).
+	sharedWith := false
+	for _, o := range d.Relationships.SharedOrganizations.Data {
+		sharedWith = sharedWith || o.GUID == org
+	}
+	if d.Shared() || d.Relationships.Organization.GUID() == org || !sharedWith {
 		return withCause(translate.InvalidRequest(), nil)
 	}
 	routes, err := g.v3.AllRoutes(c, ccv3.RouteQuery{DomainGUIDs: []string{guid}, OrgGUIDs: []string{org}})

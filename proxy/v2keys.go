@@ -52,7 +52,8 @@ var instanceKeys = &v2Under[translate.BindingBundle]{
 
 // oneKey reads a key with its details: a key of another type, or one the
 // reader may not see the details of (not a developer of its space, nor an
-// admin), is a v3 404 (v2's ServiceKeyAccess#read?).
+// admin; a global auditor lists keys but reads none), is a v3 404 (v2's
+// ServiceKeyAccess#read?).
 func oneKey(c *ccv3.Client, call ccv3.Call, guid string) (translate.BindingBundle, error) {
 	b, err := c.GetBinding(call, guid)
 	if err != nil {
@@ -62,28 +63,48 @@ func oneKey(c *ccv3.Client, call ccv3.Call, guid string) (translate.BindingBundl
 	switch {
 	case err != nil:
 		return translate.BindingBundle{}, err
-	case b.Type != "key", d == nil && !call.SeesAll:
+	case b.Type != "key", d == nil:
 		return translate.BindingBundle{}, &ccv3.Error{Status: fasthttp.StatusNotFound}
 	}
 	return translate.BindingBundle{Binding: b, Details: d}, nil
 }
 
 // keysPage reads the keys the reader sees, with their details: global
-// readers all, anyone else those of spaces they develop in (whose details
-// v3 shows them); then pages them here.
+// readers all, paged by v3 (only the page's details are read); anyone
+// else those of spaces they develop in (whose details v3 shows them),
+// which takes every key's details before paging here.
 func keysPage(g *Gateway, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, instances []string) ([]translate.BindingBundle, int, error) {
 	q := ccv3.BindingQuery{Type: "key", InstanceGUIDs: instances}
+	if c.SeesAll {
+		page, total, err := bindingsPage(g, c, lp, fs, q)
+		if err != nil {
+			return nil, 0, err
+		}
+		keys, err := g.keyBundles(c, page)
+		return keys, total, err
+	}
 	all, _, err := bindingsScan(g, c, translate.ListParams{Page: 1, ResultsPerPage: g.cfg.MaxLocalScan}, fs, q, true)
 	if err != nil {
 		return nil, 0, err
 	}
-	bundles := make([]translate.BindingBundle, len(all))
+	kept, err := g.keyBundles(c, all)
+	if err != nil {
+		return nil, 0, err
+	}
+	return pageLocally(lp, kept), len(kept), nil
+}
+
+// keyBundles reads the details of keys, one GET each, and keeps those
+// the reader may see: all for global readers (redacted where v3 shows no
+// details), else those whose details v3 shows.
+func (g *Gateway) keyBundles(c ccv3.Call, keys []translate.V3ServiceCredentialBinding) ([]translate.BindingBundle, error) {
+	bundles := make([]translate.BindingBundle, len(keys))
 	var mu sync.Mutex
-	calls := make([]func() error, len(all))
-	for i := range all {
-		bundles[i].Binding = all[i]
+	calls := make([]func() error, len(keys))
+	for i := range keys {
+		bundles[i].Binding = keys[i]
 		calls[i] = func() error {
-			d, err := g.v3.BindingDetails(c, all[i].GUID)
+			d, err := g.v3.BindingDetails(c, keys[i].GUID)
 			mu.Lock()
 			bundles[i].Details = d
 			mu.Unlock()
@@ -91,7 +112,7 @@ func keysPage(g *Gateway, c ccv3.Call, lp translate.ListParams, fs []translate.F
 		}
 	}
 	if err := g.v3.Fan(calls); err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	var kept []translate.BindingBundle
 	for _, b := range bundles {
@@ -99,7 +120,7 @@ func keysPage(g *Gateway, c ccv3.Call, lp translate.ListParams, fs []translate.F
 			kept = append(kept, b)
 		}
 	}
-	return pageLocally(lp, kept), len(kept), nil
+	return kept, nil
 }
 
 // createKey is POST /v2/service_keys (§10.6.3): always synchronous, the
@@ -135,7 +156,7 @@ func createKey(g *Gateway, ctx *fasthttp.RequestCtx, body []byte) (translate.Bin
 	}
 	page, err := g.v3.ListBindings(c, ccv3.BindingQuery{Type: "key", InstanceGUIDs: []string{req.InstanceGUID}, Names: []string{req.Name}})
 	if err != nil || len(page.Resources) == 0 {
-		return k, v2Error(err, "")
+		return k, orUnknown(v2Error(err, ""), "the created key is not listed")
 	}
 	k.Binding = page.Resources[0]
 	k.Details, err = g.v3.BindingDetails(c, k.Binding.GUID)

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"errors"
 	"sync"
 	"time"
 
@@ -26,9 +27,6 @@ func createManaged(g *Gateway, ctx *fasthttp.RequestCtx, body []byte) (translate
 	if err != nil {
 		return si, err
 	}
-	if te := req.Check(); te != nil {
-		return si, withCause(te, nil)
-	}
 	c := call(ctx)
 	var planErr, spaceErr error
 	_ = parallel(
@@ -40,6 +38,10 @@ func createManaged(g *Gateway, ctx *fasthttp.RequestCtx, body []byte) (translate
 	}
 	if spaceErr != nil {
 		return si, v2ErrorAs(spaceErr, serviceError("ServiceInstanceInvalid", "not a valid space"))
+	}
+	// The model's checks come after the plan and space are found.
+	if te := req.Check(); te != nil {
+		return si, withCause(te, nil)
 	}
 	v3body, err := translate.V3ManagedWrite(req, true)
 	if err != nil {
@@ -56,7 +58,7 @@ func createManaged(g *Gateway, ctx *fasthttp.RequestCtx, body []byte) (translate
 	}
 	page, err := g.v3.ListServiceInstances(c, ccv3.InstanceQuery{Type: translate.InstanceManaged, Names: []string{*req.Name}, SpaceGUIDs: []string{*req.SpaceGUID}})
 	if err != nil || len(page.Resources) == 0 {
-		return si, v2Error(err, "")
+		return si, orUnknown(v2Error(err, ""), "the created instance is not listed")
 	}
 	si = page.Resources[0]
 	markInProgress(ctx, si.LastOperation)
@@ -133,11 +135,19 @@ func (g *Gateway) v2ServiceInstanceDelete(ctx *fasthttp.RequestCtx) error {
 		}
 		flags[i] = v
 	}
-	acceptsIncomplete, async := flags[0], flags[1]
+	acceptsIncomplete, async, purge := flags[0], flags[1], flags[2]
 	guid, c := pathParam(ctx, 1), call(ctx)
 	si, err := g.v3.GetServiceInstance(c, guid)
 	if err != nil {
 		return v2ErrorAs(err, serviceError("ServiceInstanceNotFound", guid))
+	}
+	if purge {
+		// Purge deletes the rows only, whatever they hold (§10.3.5 step 2).
+		if err := g.v3.PurgeServiceInstance(c, guid); err != nil {
+			return instanceWriteError(err, si.Name, serviceError("ServiceInstanceNotFound", guid))
+		}
+		ctx.SetStatusCode(fasthttp.StatusNoContent)
+		return nil
 	}
 	if !flagTrue(ctx, "recursive") {
 		if err := g.instanceInUse(c, si); err != nil {
@@ -212,4 +222,13 @@ func (g *Gateway) instanceInUse(c ccv3.Call, si translate.V3ServiceInstance) err
 		return withCause(translate.AssociationNotEmpty("service_bindings, service_keys, and routes", "service_instances"), nil)
 	}
 	return nil
+}
+
+// orUnknown is err, or an unknown error saying what when there is none (a
+// write that succeeded but whose result cannot be read back).
+func orUnknown(err error, what string) error {
+	if err != nil {
+		return err
+	}
+	return errUnknown(errors.New(what))
 }

@@ -51,7 +51,11 @@ func filteredPage[T any](g *Gateway, lp translate.ListParams, fs []translate.Fil
 			if len(vals) == 0 {
 				return nil, 0, nil
 			}
-			v.Set(param, strings.Join(vals, ","))
+			escaped := make([]string, len(vals))
+			for i, x := range vals {
+				escaped[i] = strings.ReplaceAll(x, ",", "%2C") // a comma inside a value (MAPPING §3.3)
+			}
+			v.Set(param, strings.Join(escaped, ","))
 		default:
 			local = append(local, f)
 		}

@@ -137,6 +137,7 @@ var (
 		path: "/v2/organizations", keys: translate.OrgQueryKeys(), sortable: []string{"id", "name"},
 		list: (*ccv3.Client).ListOrgs, get: (*ccv3.Client).GetOrg,
 		name: func(o translate.V3Org) string { return o.Name }, render: translate.AppendOrgResource, notFound: orgNotFound,
+		guid: func(o translate.V3Org) string { return o.GUID }, create: createOrg, update: updateOrg, remove: removeOrg, async: true,
 	}
 	// stacksRead: StacksController declares no sortable_parameters, so any
 	// order-by is refused.
@@ -153,6 +154,7 @@ var (
 // space and its ssh flag in one round.
 var spaces = &v2Resource[translate.V3Space]{
 	path: "/v2/spaces", keys: translate.SpaceQueryKeys(), sortable: []string{"id", "name"},
+	guid: func(sp translate.V3Space) string { return sp.GUID }, create: createSpace, update: updateSpace, remove: removeSpace, async: true,
 	list: (*ccv3.Client).ListSpaces, name: func(s translate.V3Space) string { return s.Name },
 	prepare: func(g *Gateway, c ccv3.Call, items []translate.V3Space, _ translate.Inline) (func(*bytes.Buffer, translate.V3Space) error, error) {
 		bundles, err := g.spaceBundles(c, items)

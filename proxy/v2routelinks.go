@@ -65,6 +65,12 @@ func (g *Gateway) mapWeb(c ccv3.Call, routeGUID, appGUID string, routeFirst bool
 		port = &p
 	}
 	dests, err := g.v3.AddDestination(c, routeGUID, appGUID, port)
+	var e *ccv3.Error
+	if errors.As(err, &e) && e.Status == fasthttp.StatusUnprocessableEntity {
+		// "Destinations cannot be inserted when there are weighted
+		// destinations already configured." (§9.8).
+		return r, b, withCause(translate.RouteInvalid(e.Detail()), err)
+	}
 	if err != nil {
 		return r, b, v2Error(err, appGUID)
 	}

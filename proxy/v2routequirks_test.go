@@ -225,6 +225,21 @@ func TestV2PrivateDomainSharing(t *testing.T) {
 			t.Errorf("%s with the owner: %d %s", m, r.status, r.body)
 		}
 	}
+	// A shared domain, or one not shared with the org, has nothing to
+	// unshare: InvalidRequest, and the org's routes on it stay.
+	rt := s.do("POST", s.gwURL+"/v2/routes", "developer", []byte(`{"host":"stays","domain_guid":"`+backend.SharedDomainGUID+`","space_guid":"`+backend.DemoSpaceGUID+`"}`))
+	if rt.status != 201 {
+		t.Fatalf("route: %d %s", rt.status, rt.body)
+	}
+	for _, d := range []string{backend.SharedDomainGUID} {
+		if r := s.do("DELETE", s.gwURL+"/v2/organizations/"+backend.DemoOrgGUID+"/private_domains/"+d, "admin", nil); r.status != 400 ||
+			!strings.Contains(string(r.body), "CF-InvalidRequest") {
+			t.Errorf("unshare a shared domain: %d %s", r.status, r.body)
+		}
+	}
+	if r := s.do("GET", s.gwURL+"/v2/routes?q=host:stays", "developer", nil); !strings.Contains(string(r.body), `"total_results":1`) {
+		t.Errorf("the route on the shared domain is gone: %s", r.body)
+	}
 	if r := s.do("DELETE", s.gwURL+share, "admin", nil); r.status != 204 {
 		t.Errorf("unshare: %d %s", r.status, r.body)
 	}

@@ -76,7 +76,7 @@ func writeParameters(ctx *fasthttp.RequestCtx, raw json.RawMessage, err error, n
 	if err != nil {
 		var e *ccv3.Error
 		if errors.As(err, &e) && e.Status == fasthttp.StatusBadRequest {
-			return withCause(translate.ServiceJobError(e.Title(), e.Detail(), e.Errors[0].Code), err)
+			return withCause(translate.ServiceJobError(e.Title(), e.Detail(), e.Code()), err)
 		}
 		return v2ErrorAs(err, notFound)
 	}

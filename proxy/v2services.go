@@ -246,12 +246,18 @@ func (g *Gateway) renderBindingsOf(c ccv3.Call, kind string, instances []string,
 	}
 	out := map[string][]json.RawMessage{}
 	if kind == "key" {
-		for _, k := range page.Resources {
+		// Inlined keys pass the keys' visibility too (§10.1.4): those the
+		// reader may read the details of, all for global readers.
+		keys, err := g.keyBundles(c, page.Resources)
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range keys {
 			var buf bytes.Buffer
-			if err := translate.AppendServiceKeyResource(&buf, translate.BindingBundle{Binding: k}); err != nil {
+			if err := translate.AppendServiceKeyResource(&buf, k); err != nil {
 				return nil, err
 			}
-			si := k.Relationships.ServiceInstance.GUID()
+			si := k.Binding.Relationships.ServiceInstance.GUID()
 			out[si] = append(out[si], buf.Bytes())
 		}
 		return out, nil

@@ -349,12 +349,37 @@ func TestV2ServiceInstanceSharing(t *testing.T) {
 	if r := s.do("GET", s.gwURL+"/v2/service_keys/"+key.Metadata.GUID, "developer", nil); r.status != 200 || string(r.header.Peek("Location")) != "/v2/service_keys/"+key.Metadata.GUID {
 		t.Errorf("developer reads the key (with Location): %d %q %s", r.status, r.header.Peek("Location"), r.body)
 	}
+	// A key is no binding: DELETE /v2/service_bindings/<key> is not found
+	// and leaves the key.
+	if r := s.do("DELETE", s.gwURL+"/v2/service_bindings/"+key.Metadata.GUID, "developer", nil); r.status != 404 || !strings.Contains(string(r.body), "CF-ServiceBindingNotFound") {
+		t.Errorf("delete a key as a binding: %d %s", r.status, r.body)
+	}
+	// A plan of another offering is InvalidRelation "Plan" (§10.10).
+	if r := s.do("PUT", s.gwURL+"/v2/service_instances/"+guid, "developer", []byte(`{"service_plan_guid":"`+backend.CacheBasicPlanGUID+`"}`)); r.status != 400 ||
+		!strings.Contains(string(r.body), `"description":"Plan","error_code":"CF-InvalidRelation"`) {
+		t.Errorf("a plan of another offering: %d %s", r.status, r.body)
+	}
 	if r := s.do("DELETE", s.gwURL+"/v2/service_keys/"+key.Metadata.GUID+"?async=true", "developer", nil); r.status != 204 {
 		t.Errorf("delete the key: %d %s", r.status, r.body)
 	}
 	// Recursive: v3 unshares and deletes; waited for, 204.
 	if r := s.do("DELETE", s.gwURL+"/v2/service_instances/"+guid+"?recursive=true", "developer", nil); r.status != 204 {
 		t.Errorf("recursive delete: %d %s", r.status, r.body)
+	}
+	// Purge (an admin's) deletes the rows of a keyed instance at once.
+	r = s.do("POST", s.gwURL+"/v2/service_instances", "developer",
+		[]byte(`{"name":"purged","space_guid":"`+backend.DemoSpaceGUID+`","service_plan_guid":"`+backend.DBSmallPlanGUID+`"}`))
+	if r.status != 201 || json.Unmarshal(r.body, &si) != nil {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	if r := s.do("POST", s.gwURL+"/v2/service_keys", "developer", []byte(`{"name":"k","service_instance_guid":"`+si.Metadata.GUID+`"}`)); r.status != 201 {
+		t.Fatalf("key: %d %s", r.status, r.body)
+	}
+	if r := s.do("DELETE", s.gwURL+"/v2/service_instances/"+si.Metadata.GUID+"?purge=true", "admin", nil); r.status != 204 {
+		t.Errorf("purge: %d %s", r.status, r.body)
+	}
+	if r := s.do("GET", s.gwURL+"/v2/service_instances/"+si.Metadata.GUID, "admin", nil); r.status != 404 {
+		t.Errorf("after the purge: %d %s", r.status, r.body)
 	}
 }
 
@@ -527,6 +552,11 @@ func TestV2ServiceRedaction(t *testing.T) {
 	r = s.do("GET", g.url+"/v2/service_instances/"+managed.Metadata.GUID+"/service_keys", "auditor", nil)
 	if strings.Contains(string(r.body), `"password":"`) {
 		t.Errorf("auditor's instance keys: %s", r.body)
+	}
+	// Inlined keys pass the keys' visibility: the auditor sees none.
+	r = s.do("GET", g.url+"/v2/spaces/"+backend.DemoSpaceGUID+"/service_instances?inline-relations-depth=1", "auditor", nil)
+	if !strings.Contains(string(r.body), `"service_keys":[]`) || strings.Contains(string(r.body), "service_key_parameters_url") {
+		t.Errorf("auditor's inlined keys: %s", r.body)
 	}
 }
 

@@ -28,7 +28,7 @@ var serviceErrors = map[string]struct {
 	"ServiceBindingNotFound":                     {404, 90004, "The service binding could not be found: %s"},
 	"UnbindableService":                          {400, 90005, "The service instance doesn't support binding."},
 	"ServiceFetchBindingParametersNotSupported":  {400, 90007, "This service does not support fetching service binding parameters."},
-	"AsyncServiceBindingOperationInProgress":     {409, 90008, "An operation for the service binding between app %s is in progress."},
+	"AsyncServiceBindingOperationInProgress":     {409, 90008, "An operation for the service binding between app %s and service instance %s is in progress."},
 	"ServiceDoesNotSupportRoutes":                {400, 130006, "This service does not support route binding."},
 	"RouteAlreadyBoundToServiceInstance":         {400, 130007, "A route may only be bound to a single service instance"},
 	"ServiceInstanceAlreadyBoundToSameRoute":     {400, 130008, "The route and service instance are already bound."},
@@ -68,6 +68,9 @@ func InstanceWriteError(status int, title, detail, name string) *Error {
 		return &Error{Status: 403, Code: 330002, Name: "FeatureDisabled", Description: detail}
 	case status == 403:
 		return NotAuthorized()
+	case status == 400 && title == "CF-InvalidRelation":
+		// "service plan relates to a different service offering" (§10.10).
+		return InvalidRelation("Plan")
 	case status != 422:
 		return nil
 	case has("The service instance name is taken"), has("name must be unique in space"):

@@ -82,6 +82,14 @@ func (e *Error) Title() string {
 	return e.Errors[0].Title
 }
 
+// Code returns the first error's code, 0 when there is none.
+func (e *Error) Code() int {
+	if len(e.Errors) == 0 {
+		return 0
+	}
+	return e.Errors[0].Code
+}
+
 // get GETs path?query and decodes a 200 answer into v; any other status is
 // an *Error.
 func (c *Client) get(call Call, path, query, route string, v any) error {

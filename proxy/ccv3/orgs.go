@@ -1,7 +1,10 @@
 package ccv3
 
 import (
+	"encoding/json"
 	"net/url"
+
+	"github.com/valyala/fasthttp"
 
 	"capibridge/translate"
 )
@@ -133,4 +136,66 @@ func (c *Client) GetDomain(call Call, guid string) (translate.V3Domain, error) {
 	var d translate.V3Domain
 	err := c.get(call, "/v3/domains/"+url.PathEscape(guid), "", "/v3/domains/:guid", &d)
 	return d, err
+}
+
+// CreateOrg is POST /v3/organizations.
+func (c *Client) CreateOrg(call Call, body []byte) (translate.V3Org, error) {
+	w, err := write[translate.V3Org](c, call, fasthttp.MethodPost, "/v3/organizations", "/v3/organizations", body)
+	return w.Resource, err
+}
+
+// UpdateOrg is PATCH /v3/organizations/:guid.
+func (c *Client) UpdateOrg(call Call, guid string, body []byte) (translate.V3Org, error) {
+	w, err := write[translate.V3Org](c, call, fasthttp.MethodPatch, "/v3/organizations/"+url.PathEscape(guid), "/v3/organizations/:guid", body)
+	return w.Resource, err
+}
+
+// DeleteOrg is DELETE /v3/organizations/:guid; it returns the job.
+func (c *Client) DeleteOrg(call Call, guid string) (string, error) {
+	return c.deleteJob(call, "/v3/organizations/"+url.PathEscape(guid), "/v3/organizations/:guid")
+}
+
+// CreateSpace is POST /v3/spaces.
+func (c *Client) CreateSpace(call Call, body []byte) (translate.V3Space, error) {
+	w, err := write[translate.V3Space](c, call, fasthttp.MethodPost, "/v3/spaces", "/v3/spaces", body)
+	return w.Resource, err
+}
+
+// UpdateSpace is PATCH /v3/spaces/:guid.
+func (c *Client) UpdateSpace(call Call, guid string, body []byte) (translate.V3Space, error) {
+	w, err := write[translate.V3Space](c, call, fasthttp.MethodPatch, "/v3/spaces/"+url.PathEscape(guid), "/v3/spaces/:guid", body)
+	return w.Resource, err
+}
+
+// DeleteSpace is DELETE /v3/spaces/:guid; it returns the job.
+func (c *Client) DeleteSpace(call Call, guid string) (string, error) {
+	return c.deleteJob(call, "/v3/spaces/"+url.PathEscape(guid), "/v3/spaces/:guid")
+}
+
+// SetSpaceSSH is PATCH /v3/spaces/:guid/features/ssh.
+func (c *Client) SetSpaceSSH(call Call, guid string, enabled bool) error {
+	body, err := json.Marshal(map[string]bool{"enabled": enabled})
+	if err != nil {
+		return err
+	}
+	_, err = c.send(call, fasthttp.MethodPatch, "/v3/spaces/"+url.PathEscape(guid)+"/features/ssh", "/v3/spaces/:guid/*", body, nil)
+	return err
+}
+
+// OrgQuotaExists answers GET /v3/organization_quotas/:guid's error, nil
+// when the quota exists.
+func (c *Client) OrgQuotaExists(call Call, guid string) error {
+	var v struct{}
+	return c.get(call, "/v3/organization_quotas/"+url.PathEscape(guid), "", "/v3/organization_quotas/:guid", &v)
+}
+
+// AssignOrgQuota is POST /v3/organization_quotas/:guid/relationships/organizations.
+func (c *Client) AssignOrgQuota(call Call, quotaGUID, orgGUID string) error {
+	body, err := json.Marshal(map[string][]map[string]string{"data": {{"guid": orgGUID}}})
+	if err != nil {
+		return err
+	}
+	_, err = c.send(call, fasthttp.MethodPost, "/v3/organization_quotas/"+url.PathEscape(quotaGUID)+"/relationships/organizations",
+		"/v3/organization_quotas/:guid/*", body, nil)
+	return err
 }

@@ -377,3 +377,10 @@ func (c *Client) RouteBindingParameters(call Call, guid string) (json.RawMessage
 	err := c.get(call, "/v3/service_route_bindings/"+url.PathEscape(guid)+"/parameters", "", "/v3/service_route_bindings/:guid/*", &raw)
 	return raw, err
 }
+
+// PurgeServiceInstance is DELETE /v3/service_instances/:guid?purge=true:
+// the rows go, without the broker.
+func (c *Client) PurgeServiceInstance(call Call, guid string) error {
+	_, err := c.send(call, fasthttp.MethodDelete, "/v3/service_instances/"+url.PathEscape(guid)+"?purge=true", "/v3/service_instances/:guid", nil, nil)
+	return err
+}

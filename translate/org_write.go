@@ -1,0 +1,170 @@
+package translate
+
+import (
+	"encoding/json"
+	"regexp"
+	"strings"
+)
+
+// The v2 organization and space writes (MAPPING-orgs §11.2.2–§11.2.4,
+// §11.4): bodies checked as CC's models checked them, the v3 bodies, and
+// v3's refusals in v2's words.
+
+// orgFields are OrganizationsController's writable attributes (the role
+// lists are to-many guids).
+var orgFields = []bodyField{{"name", kindString, true}, {"status", kindString, false}, {"billing_enabled", kindBool, false},
+	{"quota_definition_guid", kindString, false}, {"default_isolation_segment_guid", kindString, false}}
+
+// OrgRequest is a parsed organization body; nil fields were absent.
+type OrgRequest struct {
+	Name, Status, QuotaGUID, IsolationSegmentGUID *string
+	BillingEnabled                                *bool
+}
+
+// ParseOrgRequest parses an organization body; a create needs a name.
+func ParseOrgRequest(body []byte, create bool) (OrgRequest, error) {
+	m, err := parseMessage(body, orgFields, create)
+	if err != nil {
+		return OrgRequest{}, err
+	}
+	r := OrgRequest{Name: m.str("name"), Status: m.str("status"), QuotaGUID: m.str("quota_definition_guid"),
+		IsolationSegmentGUID: m.str("default_isolation_segment_guid"), BillingEnabled: m.boolean("billing_enabled")}
+	if r.Name != nil {
+		name := strings.TrimSpace(*r.Name)
+		r.Name = &name
+	}
+	return r, nil
+}
+
+// nameFormat is Organization's and Space's name format
+// (/\A[[:alnum:][:punct:][:print:]]+\Z/): printable characters.
+var nameFormat = regexp.MustCompile(`^[[:print:]\p{L}\p{N}\p{P}\p{S}]+$`)
+
+// Check refuses what Organization#validate refused: an empty or
+// unprintable name, a status other than active, suspended or deleting.
+func (r OrgRequest) Check() *Error {
+	switch {
+	case r.Name != nil && *r.Name == "":
+		return OrganizationInvalid("name presence")
+	case r.Name != nil && !nameFormat.MatchString(*r.Name):
+		return OrganizationInvalid("name format")
+	case r.Status != nil && *r.Status != "active" && *r.Status != "suspended" && *r.Status != "deleting":
+		return OrganizationInvalid("status includes")
+	}
+	return nil
+}
+
+// V3OrgWrite is the POST or PATCH /v3/organizations body: the name and
+// whether the org is suspended.
+func V3OrgWrite(r OrgRequest) ([]byte, error) {
+	body := struct {
+		Name      *string `json:"name,omitempty"`
+		Suspended *bool   `json:"suspended,omitempty"`
+	}{Name: r.Name}
+	if r.Status != nil {
+		suspended := *r.Status == "suspended"
+		body.Suspended = &suspended
+	}
+	return json.Marshal(body)
+}
+
+// OrganizationInvalid is CC's 30001.
+func OrganizationInvalid(detail string) *Error {
+	return &Error{Status: 400, Code: 30001, Name: "OrganizationInvalid", Description: "The organization info is invalid: " + detail}
+}
+
+// OrgWriteError maps v3's refusal of an organization write (§11.8).
+func OrgWriteError(status int, title, detail, name string) *Error {
+	switch {
+	case status == 403 && title == "CF-FeatureDisabled":
+		return &Error{Status: 403, Code: 330002, Name: "FeatureDisabled", Description: detail}
+	case status == 403:
+		return NotAuthorized()
+	case status != 422:
+		return nil
+	case strings.Contains(detail, "already exists"), strings.Contains(detail, "is already taken"):
+		return &Error{Status: 400, Code: 30002, Name: "OrganizationNameTaken", Description: "The organization name is taken: " + name}
+	}
+	return OrganizationInvalid(detail)
+}
+
+// spaceFields are SpacesController's writable attributes, then its to-one
+// organization.
+var spaceFields = []bodyField{{"name", kindString, true}, {"allow_ssh", kindBool, false}, {"isolation_segment_guid", kindString, false},
+	{"space_quota_definition_guid", kindString, false}, {"organization_guid", kindString, true}}
+
+// SpaceRequest is a parsed space body; nil fields were absent.
+type SpaceRequest struct {
+	Name, OrgGUID, IsolationSegmentGUID *string
+	AllowSSH                            *bool
+}
+
+// ParseSpaceRequest parses a space body; a create needs a name and an
+// org, and allow_ssh defaults to true.
+func ParseSpaceRequest(body []byte, create bool) (SpaceRequest, error) {
+	m, err := parseMessage(body, spaceFields, create)
+	if err != nil {
+		return SpaceRequest{}, err
+	}
+	r := SpaceRequest{Name: m.str("name"), OrgGUID: m.str("organization_guid"), IsolationSegmentGUID: m.str("isolation_segment_guid"),
+		AllowSSH: m.boolean("allow_ssh")}
+	if r.Name != nil {
+		name := strings.TrimSpace(*r.Name)
+		r.Name = &name
+	}
+	if create && r.AllowSSH == nil {
+		yes := true
+		r.AllowSSH = &yes
+	}
+	return r, nil
+}
+
+// Check refuses what Space#validate refused of a name.
+func (r SpaceRequest) Check() *Error {
+	switch {
+	case r.Name != nil && *r.Name == "":
+		return SpaceInvalid("name presence")
+	case r.Name != nil && !nameFormat.MatchString(*r.Name):
+		return SpaceInvalid("name format")
+	}
+	return nil
+}
+
+// V3SpaceWrite is the POST (create: with its org) or PATCH /v3/spaces body.
+func V3SpaceWrite(r SpaceRequest, create bool) ([]byte, error) {
+	type guidData struct {
+		Data V3GUIDRef `json:"data"`
+	}
+	body := struct {
+		Name          *string `json:"name,omitempty"`
+		Relationships *struct {
+			Organization guidData `json:"organization"`
+		} `json:"relationships,omitempty"`
+	}{Name: r.Name}
+	if create {
+		body.Relationships = &struct {
+			Organization guidData `json:"organization"`
+		}{Organization: guidData{V3GUIDRef{deref(r.OrgGUID)}}}
+	}
+	return json.Marshal(body)
+}
+
+// SpaceInvalid is CC's 40001.
+func SpaceInvalid(detail string) *Error {
+	return &Error{Status: 400, Code: 40001, Name: "SpaceInvalid", Description: "The app space info is invalid: " + detail}
+}
+
+// SpaceWriteError maps v3's refusal of a space write (§11.4, §11.8).
+func SpaceWriteError(status int, title, detail string, r SpaceRequest) *Error {
+	switch {
+	case status == 403:
+		return NotAuthorized()
+	case status != 422:
+		return nil
+	case strings.Contains(detail, "Name must be unique"), strings.Contains(detail, "already contains a space with name"), strings.Contains(detail, "already exists"):
+		return &Error{Status: 400, Code: 40002, Name: "SpaceNameTaken", Description: "The app space name is taken: " + deref(r.Name)}
+	case strings.Contains(detail, "Invalid organization"):
+		return InvalidRelation("Could not find Organization with guid: " + deref(r.OrgGUID))
+	}
+	return SpaceInvalid(detail)
+}
