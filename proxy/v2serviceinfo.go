@@ -102,9 +102,13 @@ func asNamed(err error, name string) *ccv3.Error {
 func (g *Gateway) v2ServiceInstanceSharedFrom(ctx *fasthttp.RequestCtx) error {
 	guid, c := pathParam(ctx, 1), call(ctx)
 	si, err := g.v3.GetServiceInstance(c, guid)
-	if err != nil {
+	var e *ccv3.Error
+	if errors.As(err, &e) && e.Status == fasthttp.StatusNotFound {
 		ctx.SetStatusCode(fasthttp.StatusNotFound)
 		return nil
+	}
+	if err != nil {
+		return v2Error(err, "")
 	}
 	shared, err := g.v3.SharedSpaces(c, guid)
 	if err := notFoundIsNone(err); err != nil {
