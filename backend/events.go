@@ -61,9 +61,14 @@ func (s *Server) runJob(j store.Job) {
 		defer cancel()
 		state, errs := store.JobComplete, json.RawMessage("[]")
 		if err := s.jobWork(ctx, j); err != nil && !errors.Is(err, store.ErrNotFound) {
-			s.log.Error("job failed", "job", j.GUID, "operation", j.Operation, "resource", j.ResourceGUID, "err", err)
+			// A job fails with the CC error its work returns (a deletion
+			// that could not finish), else with UnknownError.
+			ae := errInternal(err)
+			if !errors.As(err, &ae) || ae.Status == 500 {
+				s.log.Error("job failed", "job", j.GUID, "operation", j.Operation, "resource", j.ResourceGUID, "err", err)
+			}
 			state = store.JobFailed
-			errs, _ = json.Marshal([]errorEntry{{Detail: "An unknown error occurred.", Title: "UnknownError", Code: 10001}})
+			errs, _ = json.Marshal([]errorEntry{{Detail: ae.Detail, Title: ae.Title, Code: ae.Code}})
 		}
 		if err := s.store.FinishJob(ctx, j.GUID, state, errs); err != nil {
 			s.log.Error("finishing job", "job", j.GUID, "err", err)
@@ -83,6 +88,10 @@ func (s *Server) jobWork(ctx context.Context, j store.Job) error {
 		return err
 	case "domain.delete":
 		return s.store.DeleteDomain(ctx, j.ResourceGUID)
+	case "space.delete":
+		return s.spaceDeleteWork(ctx, j, j.ResourceGUID)
+	case "organization.delete":
+		return s.orgDeleteWork(ctx, j, j.ResourceGUID)
 	}
 	return nil
 }

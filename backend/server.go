@@ -50,6 +50,8 @@ type Server struct {
 	broker         *broker
 	brokerDuration time.Duration
 	services       *timeline
+	// flags are the feature flags set away from CC's defaults (featureFlags).
+	flags map[string]bool
 
 	// jobs tracks background work (app deletes) so Close waits for it.
 	jobs   sync.WaitGroup
@@ -62,6 +64,17 @@ type Option func(*Server)
 
 // WithClock replaces the clock, for tests.
 func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = now } }
+
+// WithFeatureFlag sets the feature flag name to enabled, as an admin's
+// PATCH /v3/feature_flags/:name would; the embedded CF has no such PATCH.
+func WithFeatureFlag(name string, enabled bool) Option {
+	return func(s *Server) {
+		if s.flags == nil {
+			s.flags = map[string]bool{}
+		}
+		s.flags[name] = enabled
+	}
+}
 
 // New opens (or creates and seeds) the embedded Cloud Foundry's state.
 func New(ctx context.Context, cfg configs.Backend, log *slog.Logger, opts ...Option) (*Server, error) {
@@ -386,8 +399,14 @@ func (s *Server) buildRoutes() []route {
 
 		{get, p("/v3/organizations"), false, orgResource.index(s)},
 		{get, p("/v3/organizations/:guid"), false, orgResource.showOne(s)},
+		{post, p("/v3/organizations"), false, s.createOrg},
+		{patch, p("/v3/organizations/:guid"), false, s.updateOrg},
+		{del, p("/v3/organizations/:guid"), false, s.deleteOrg},
 		{get, p("/v3/spaces"), false, spaceResource.index(s)},
 		{get, p("/v3/spaces/:guid"), false, spaceResource.showOne(s)},
+		{post, p("/v3/spaces"), false, s.createSpace},
+		{patch, p("/v3/spaces/:guid"), false, s.updateSpace},
+		{del, p("/v3/spaces/:guid"), false, s.deleteSpace},
 		{get, p("/v3/spaces/:guid/features"), false, s.listSpaceFeatures},
 		{get, p("/v3/spaces/:guid/features/:name"), false, s.getSpaceFeature},
 		{get, p("/v3/stacks"), false, stackResource.index(s)},

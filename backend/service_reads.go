@@ -95,8 +95,16 @@ type featureFlagJSON struct {
 	} `json:"links"`
 }
 
-func presentFeatureFlag(base, name string) featureFlagJSON {
-	out := featureFlagJSON{Name: name, Enabled: featureFlags[name]}
+// flag says whether the feature flag name is enabled.
+func (s *Server) flag(name string) bool {
+	if v, ok := s.flags[name]; ok {
+		return v
+	}
+	return featureFlags[name]
+}
+
+func (s *Server) presentFeatureFlag(base, name string) featureFlagJSON {
+	out := featureFlagJSON{Name: name, Enabled: s.flag(name)}
 	out.Links.Self = link{Href: base + "/v3/feature_flags/" + name}
 	return out
 }
@@ -109,7 +117,7 @@ func (s *Server) getFeatureFlag(r *request) error {
 	if _, ok := featureFlags[r.params[0]]; !ok {
 		return errNotFound("Feature flag")
 	}
-	return r.reply(200, presentFeatureFlag(r.base, r.params[0]))
+	return r.reply(200, s.presentFeatureFlag(r.base, r.params[0]))
 }
 
 // listFeatureFlags is GET /v3/feature_flags: every flag, sorted by name
@@ -137,7 +145,7 @@ func (s *Server) listFeatureFlags(r *request) error {
 		Resources  []featureFlagJSON `json:"resources"`
 	}{Pagination: pagination(r.base, "/v3/feature_flags", r.query, p, len(names)), Resources: []featureFlagJSON{}}
 	for _, n := range page {
-		out.Resources = append(out.Resources, presentFeatureFlag(r.base, n))
+		out.Resources = append(out.Resources, s.presentFeatureFlag(r.base, n))
 	}
 	return r.reply(200, out)
 }
