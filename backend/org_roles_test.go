@@ -30,6 +30,8 @@ var orgWriteRoleRows = []roleRow{
 			roleUnprocessable("Invalid organization. Ensure the organization exists and you have access to it.")), roleOK(201))},
 	{"update space", "PATCH", "/v3/spaces/{space}", map[string]any{"name": "{name}"},
 		withManager(rolePer(roleOK(200), roleNotAuthorized, roleNotAuthorized, roleNotFound("Space")), roleOK(200))},
+	{"space ssh feature", "PATCH", "/v3/spaces/{space}/features/ssh", map[string]any{"enabled": false},
+		withManager(rolePer(roleOK(200), roleNotAuthorized, roleNotAuthorized, roleNotFound("Space")), roleOK(200))},
 	{"delete space", "DELETE", "/v3/spaces/{space}", nil,
 		withManager(rolePer(roleOK(202), roleNotAuthorized, roleNotAuthorized, roleNotFound("Space")), roleOK(202))},
 }

@@ -409,6 +409,7 @@ func (s *Server) buildRoutes() []route {
 		{del, p("/v3/spaces/:guid"), false, s.deleteSpace},
 		{get, p("/v3/spaces/:guid/features"), false, s.listSpaceFeatures},
 		{get, p("/v3/spaces/:guid/features/:name"), false, s.getSpaceFeature},
+		{patch, p("/v3/spaces/:guid/features/:name"), false, s.updateSpaceFeature},
 		{get, p("/v3/stacks"), false, stackResource.index(s)},
 		{get, p("/v3/stacks/:guid"), false, stackResource.showOne(s)},
 

@@ -130,3 +130,30 @@ func (s *Server) deleteSpace(r *request) error {
 	}
 	return s.startJob(r, "space.delete", sp.GUID)
 }
+
+// updateSpaceFeature is PATCH /v3/spaces/:guid/features/ssh
+// (SpaceFeaturesController#update): {"enabled": bool}, by those who may
+// update the space (admin, org manager, space manager of an active org).
+func (s *Server) updateSpaceFeature(r *request) error {
+	sp, org, err := s.readableSpace(r)
+	if err != nil {
+		return err
+	}
+	if r.params[1] != "ssh" {
+		return errNotFound("Feature")
+	}
+	if err := s.spaceUpdateErr(r, sp, org); err != nil {
+		return err
+	}
+	var body struct {
+		Enabled *bool `json:"enabled"`
+	}
+	if err := json.Unmarshal(r.ctx.PostBody(), &body); err != nil || body.Enabled == nil {
+		return errUnprocessable("Enabled must be a boolean")
+	}
+	sp.AllowSSH = *body.Enabled
+	if err := s.store.SetSpaceSSH(r.ctx, sp.GUID, sp.AllowSSH, s.store.Now()); err != nil {
+		return storeErr(err, "Space")
+	}
+	return r.reply(200, spaceSSHFeature(sp))
+}

@@ -112,3 +112,26 @@ func TestUpdateSpace(t *testing.T) {
 	}
 	c.must(200, "PATCH", "/v3/spaces/"+roleSuspendedSpaceGUID, "admin", map[string]any{"metadata": map[string]any{"annotations": map[string]string{"k": "v"}}})
 }
+
+// TestSpaceSSHFeature: PATCH /v3/spaces/:guid/features/ssh turns ssh off
+// and on for the space's apps; the body must name enabled as a boolean.
+func TestSpaceSSHFeature(t *testing.T) {
+	t.Parallel()
+	c := startCF(t, nil)
+	path := "/v3/spaces/" + DemoSpaceGUID + "/features/ssh"
+	var f struct{ Enabled bool }
+	c.must(200, "PATCH", path, "admin", map[string]any{"enabled": false}).json(t, &f)
+	if f.Enabled {
+		t.Errorf("ssh still enabled: %+v", f)
+	}
+	c.must(200, "GET", path, "developer", nil).json(t, &f)
+	if f.Enabled {
+		t.Errorf("GET after disabling: %+v", f)
+	}
+	c.must(422, "PATCH", path, "admin", map[string]any{"enabled": "no"})
+	c.must(404, "PATCH", "/v3/spaces/"+DemoSpaceGUID+"/features/nope", "admin", map[string]any{"enabled": true})
+	c.must(200, "PATCH", path, "admin", map[string]any{"enabled": true}).json(t, &f)
+	if !f.Enabled {
+		t.Errorf("ssh not enabled again: %+v", f)
+	}
+}

@@ -147,3 +147,14 @@ func (s *Store) DeleteOrg(ctx context.Context, guid string, events ...Event) err
 		return insertEvents(ctx, tx, events)
 	})
 }
+
+// SetSpaceSSH writes whether apps of the space may be reached by ssh.
+func (s *Store) SetSpaceSSH(ctx context.Context, guid string, enabled bool, updatedAt int64) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE spaces SET allow_ssh = ?, updated_at = ? WHERE guid = ?`, enabled, updatedAt, guid)
+		if err != nil {
+			return err
+		}
+		return mustAffect(res)
+	})
+}
