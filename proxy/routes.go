@@ -141,6 +141,8 @@ func v2Routes() []*Route {
 		{Template: "/v2/service_keys", get: serviceKeys.listHandler, post: serviceKeys.createHandler},
 		{Template: "/v2/service_keys/:guid", get: (*Gateway).v2ServiceKey, del: serviceKeys.deleteHandler},
 		{Template: "/v2/service_instances/:guid/service_keys", get: instanceKeys.listHandler},
+		{Template: "/v2/quota_definitions", get: quotaDefinitions.listHandler, post: quotaDefinitions.createHandler},
+		{Template: "/v2/quota_definitions/:guid", get: quotaDefinitions.getHandler, put: quotaDefinitions.updateHandler, del: quotaDefinitions.deleteHandler},
 		{Template: "/v2/config/feature_flags", get: (*Gateway).v2FeatureFlags},
 		{Template: "/v2/config/feature_flags/:name", get: (*Gateway).v2FeatureFlag},
 		{Template: "/v2/service_plan_visibilities", get: planVisibilities.listHandler},

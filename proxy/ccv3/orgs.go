@@ -199,3 +199,33 @@ func (c *Client) AssignOrgQuota(call Call, quotaGUID, orgGUID string) error {
 		"/v3/organization_quotas/:guid/*", body, nil)
 	return err
 }
+
+// ListOrgQuotas is GET /v3/organization_quotas.
+func (c *Client) ListOrgQuotas(call Call, q ListQuery) (Page[translate.V3OrgQuota], error) {
+	var p Page[translate.V3OrgQuota]
+	q.OrgGUIDs = nil
+	err := c.get(call, "/v3/organization_quotas", q.encode(), "/v3/organization_quotas", &p)
+	return p, err
+}
+
+// GetOrgQuota is GET /v3/organization_quotas/:guid.
+func (c *Client) GetOrgQuota(call Call, guid string) (translate.V3OrgQuota, error) {
+	return getOne[translate.V3OrgQuota](c, call, "/v3/organization_quotas", guid)
+}
+
+// CreateOrgQuota is POST /v3/organization_quotas.
+func (c *Client) CreateOrgQuota(call Call, body []byte) (translate.V3OrgQuota, error) {
+	w, err := write[translate.V3OrgQuota](c, call, fasthttp.MethodPost, "/v3/organization_quotas", "/v3/organization_quotas", body)
+	return w.Resource, err
+}
+
+// UpdateOrgQuota is PATCH /v3/organization_quotas/:guid.
+func (c *Client) UpdateOrgQuota(call Call, guid string, body []byte) (translate.V3OrgQuota, error) {
+	w, err := write[translate.V3OrgQuota](c, call, fasthttp.MethodPatch, "/v3/organization_quotas/"+url.PathEscape(guid), "/v3/organization_quotas/:guid", body)
+	return w.Resource, err
+}
+
+// DeleteOrgQuota is DELETE /v3/organization_quotas/:guid; it returns the job.
+func (c *Client) DeleteOrgQuota(call Call, guid string) (string, error) {
+	return c.deleteJob(call, "/v3/organization_quotas/"+url.PathEscape(guid), "/v3/organization_quotas/:guid")
+}
