@@ -92,6 +92,8 @@ func (s *Server) jobWork(ctx context.Context, j store.Job) error {
 		return s.spaceDeleteWork(ctx, j, j.ResourceGUID)
 	case "organization.delete":
 		return s.orgDeleteWork(ctx, j, j.ResourceGUID)
+	case "organization_quota.delete":
+		return s.orgQuotaDeleteWork(ctx, j)
 	}
 	return nil
 }

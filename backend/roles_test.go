@@ -683,9 +683,11 @@ func rolePathOf(pattern []string) string {
 
 // roleRefusesFirst says whether the route refuses a user who is not an
 // admin before it reads anything: CC's OrganizationsV3Controller#create
-// checks can_write_globally? (or user_org_creation, off) first.
+// checks can_write_globally? (or user_org_creation, off) first, and so do
+// OrganizationQuotasController's writes.
 func roleRefusesFirst(method, path string) bool {
-	return method == "POST" && path == "/v3/organizations"
+	return method == "POST" && path == "/v3/organizations" ||
+		method != "GET" && strings.HasPrefix(path, "/v3/organization_quotas")
 }
 
 // TestAuthTokens sends every route of the table without a token and with

@@ -46,6 +46,20 @@ var userScopes = []string{"cloud_controller.read", "cloud_controller.write", "op
 // `cf create-shared-domain --router-group` need.
 var adminScopes = append([]string{scopeAdmin, scopeRouterGroupsRead, scopeRouterGroupsWrite}, userScopes...)
 
+// DefaultQuotaName is the name of the quota every new org gets.
+const DefaultQuotaName = "default"
+
+// defaultOrgQuota is cf-deployment's default quota
+// (cf-deployment.yml, cc.quota_definitions.default: memory_limit 102400,
+// non_basic_services_allowed true, total_routes 1000, total_services -1)
+// with CC's column defaults for the rest: total_reserved_route_ports 0,
+// every other limit -1, unlimited.
+func defaultOrgQuota(now int64) store.OrgQuota {
+	memory, routes, ports := int64(102400), int64(1000), int64(0)
+	return store.OrgQuota{GUID: DemoQuotaGUID, Name: DefaultQuotaName, TotalMemoryMB: &memory, PaidServicesAllowed: true,
+		TotalRoutes: &routes, TotalReservedPorts: &ports, CreatedAt: now, UpdatedAt: now}
+}
+
 // seed creates the demo foundation. Every step tolerates finding its row
 // already there, so a start that was cut off half-way is completed by the
 // next one, and a seeded data dir is left as it is.
@@ -59,6 +73,9 @@ func seed(ctx context.Context, st *store.Store) error {
 		func() error {
 			return st.CreateStack(ctx, store.Stack{GUID: StackFS3GUID, Name: "cflinuxfs3", Description: "Cloud Foundry Linux-based filesystem (Ubuntu 18.04)",
 				State: "ACTIVE", CreatedAt: now, UpdatedAt: now})
+		},
+		func() error {
+			return st.CreateOrgQuota(ctx, defaultOrgQuota(now), nil)
 		},
 		func() error {
 			return st.CreateOrg(ctx, store.Org{GUID: DemoOrgGUID, Name: DemoOrgName, QuotaGUID: DemoQuotaGUID, CreatedAt: now, UpdatedAt: now})

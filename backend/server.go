@@ -410,6 +410,12 @@ func (s *Server) buildRoutes() []route {
 		{get, p("/v3/spaces/:guid/features"), false, s.listSpaceFeatures},
 		{get, p("/v3/spaces/:guid/features/:name"), false, s.getSpaceFeature},
 		{patch, p("/v3/spaces/:guid/features/:name"), false, s.updateSpaceFeature},
+		{get, p("/v3/organization_quotas"), false, orgQuotaResource.index(s)},
+		{get, p("/v3/organization_quotas/:guid"), false, orgQuotaResource.showOne(s)},
+		{post, p("/v3/organization_quotas"), false, s.createOrgQuota},
+		{patch, p("/v3/organization_quotas/:guid"), false, s.updateOrgQuota},
+		{del, p("/v3/organization_quotas/:guid"), false, s.deleteOrgQuota},
+		{post, p("/v3/organization_quotas/:guid/relationships/organizations"), false, s.applyOrgQuota},
 		{get, p("/v3/stacks"), false, stackResource.index(s)},
 		{get, p("/v3/stacks/:guid"), false, stackResource.showOne(s)},
 

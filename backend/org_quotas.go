@@ -1,0 +1,568 @@
+package backend
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"capibridge/backend/store"
+)
+
+// Organization quotas (cc:app/controllers/v3/organization_quotas_controller.rb,
+// app/messages/organization_quotas_*_message.rb, quotas_*_message.rb,
+// app/actions/organization_quotas_create.rb, organization_quotas_update.rb,
+// organization_quota_apply.rb, organization_quota_delete.rb). Every user
+// reads every quota; only admins write them. The limits are kept, not
+// enforced.
+
+// orgQuotaResource is GET /v3/organization_quotas and /:guid.
+var orgQuotaResource = &resource[store.OrgQuota, store.OrgQuotaFilter, orgQuotaJSON]{
+	name: "Organization quota",
+	path: "/v3/organization_quotas",
+	keys: append(append(append([]string{}, pageParams...), timeKeys("created_ats")...),
+		append(timeKeys("updated_ats"), "guids", "names", "organization_guids")...),
+	orders: timeOrders,
+	filter: func(q *params) store.OrgQuotaFilter {
+		return store.OrgQuotaFilter{GUIDs: q.list("guids"), Names: q.list("names"), OrgGUIDs: q.list("organization_guids"),
+			CreatedAts: q.times("created_ats"), UpdatedAts: q.times("updated_ats")}
+	},
+	list: (*store.Store).ListOrgQuotas,
+	get: func(st *store.Store, ctx context.Context, _ store.Viewer, guid string) (store.OrgQuota, error) {
+		return st.GetOrgQuota(ctx, guid)
+	},
+	present: (*Server).presentOrgQuotas,
+}
+
+// orgQuotaJSON is OrganizationQuotaPresenter's body.
+type orgQuotaJSON struct {
+	GUID      string `json:"guid"`
+	CreatedAt string `json:"created_at"`
+	UpdatedAt string `json:"updated_at"`
+	Name      string `json:"name"`
+	Apps      struct {
+		TotalMemoryInMB       *int64 `json:"total_memory_in_mb"`
+		PerProcessMemoryInMB  *int64 `json:"per_process_memory_in_mb"`
+		TotalInstances        *int64 `json:"total_instances"`
+		PerAppTasks           *int64 `json:"per_app_tasks"`
+		LogRateLimitBytesPerS *int64 `json:"log_rate_limit_in_bytes_per_second"`
+	} `json:"apps"`
+	Services struct {
+		PaidServicesAllowed   bool   `json:"paid_services_allowed"`
+		TotalServiceInstances *int64 `json:"total_service_instances"`
+		TotalServiceKeys      *int64 `json:"total_service_keys"`
+	} `json:"services"`
+	Routes struct {
+		TotalRoutes        *int64 `json:"total_routes"`
+		TotalReservedPorts *int64 `json:"total_reserved_ports"`
+	} `json:"routes"`
+	Domains struct {
+		TotalDomains *int64 `json:"total_domains"`
+	} `json:"domains"`
+	Relationships struct {
+		Organizations sharedOrgsJSON `json:"organizations"`
+	} `json:"relationships"`
+	Links struct {
+		Self link `json:"self"`
+	} `json:"links"`
+}
+
+// presentOrgQuota renders a quota with the orgs that have it which the
+// caller sees (OrganizationQuotaPresenter#filtered_visible_orgs).
+func presentOrgQuota(base string, q store.OrgQuota, orgs []string) orgQuotaJSON {
+	var j orgQuotaJSON
+	j.GUID, j.Name = q.GUID, q.Name
+	j.CreatedAt, j.UpdatedAt = timestamp(q.CreatedAt), timestamp(q.UpdatedAt)
+	j.Apps.TotalMemoryInMB, j.Apps.PerProcessMemoryInMB = q.TotalMemoryMB, q.PerProcessMemoryMB
+	j.Apps.TotalInstances, j.Apps.PerAppTasks, j.Apps.LogRateLimitBytesPerS = q.TotalInstances, q.PerAppTasks, q.LogRateLimit
+	j.Services.PaidServicesAllowed = q.PaidServicesAllowed
+	j.Services.TotalServiceInstances, j.Services.TotalServiceKeys = q.TotalServiceInstances, q.TotalServiceKeys
+	j.Routes.TotalRoutes, j.Routes.TotalReservedPorts = q.TotalRoutes, q.TotalReservedPorts
+	j.Domains.TotalDomains = q.TotalDomains
+	j.Relationships.Organizations = sharedOrgsOf(orgs)
+	j.Links.Self = link{Href: base + "/v3/organization_quotas/" + q.GUID}
+	return j
+}
+
+// presentOrgQuotas renders quotas, each with the orgs the caller sees.
+func (s *Server) presentOrgQuotas(r *request, qs []store.OrgQuota) ([]orgQuotaJSON, error) {
+	guids := make([]string, len(qs))
+	for i, q := range qs {
+		guids[i] = q.GUID
+	}
+	orgs, err := s.store.QuotaOrgs(r.ctx, r.viewer(), guids)
+	if err != nil {
+		return nil, errInternal(err)
+	}
+	out := make([]orgQuotaJSON, len(qs))
+	for i, q := range qs {
+		out[i] = presentOrgQuota(r.base, q, orgs[q.GUID])
+	}
+	return out, nil
+}
+
+// Bounds of the quota limits: MAX_DB_INT, and MAX_DB_BIGINT for the log
+// rate (cc:app/messages/base_message.rb).
+const (
+	maxDBInt    = 1<<31 - 1
+	maxDBBigint = 1<<63 - 1
+)
+
+// quotaLimit is one limit of a quota message: its key in its group, and
+// where it goes in a quota; nil is unlimited.
+type quotaLimit struct {
+	key string
+	max int64
+	set func(q *store.OrgQuota, v *int64)
+}
+
+// quotaGroup is one object of a quota message, "apps", "services",
+// "routes" or "domains", with its limits in the order CC validates them.
+type quotaGroup struct {
+	key    string
+	limits []quotaLimit
+	// paid is services' paid_services_allowed.
+	paid bool
+}
+
+var orgQuotaGroups = []quotaGroup{
+	{key: "apps", limits: []quotaLimit{
+		{"total_memory_in_mb", maxDBInt, func(q *store.OrgQuota, v *int64) { q.TotalMemoryMB = v }},
+		{"per_process_memory_in_mb", maxDBInt, func(q *store.OrgQuota, v *int64) { q.PerProcessMemoryMB = v }},
+		{"total_instances", maxDBInt, func(q *store.OrgQuota, v *int64) { q.TotalInstances = v }},
+		{"per_app_tasks", maxDBInt, func(q *store.OrgQuota, v *int64) { q.PerAppTasks = v }},
+		{"log_rate_limit_in_bytes_per_second", maxDBBigint, func(q *store.OrgQuota, v *int64) { q.LogRateLimit = v }},
+	}},
+	{key: "services", paid: true, limits: []quotaLimit{
+		{"total_service_keys", maxDBInt, func(q *store.OrgQuota, v *int64) { q.TotalServiceKeys = v }},
+		{"total_service_instances", maxDBInt, func(q *store.OrgQuota, v *int64) { q.TotalServiceInstances = v }},
+	}},
+	{key: "routes", limits: []quotaLimit{
+		{"total_routes", maxDBInt, func(q *store.OrgQuota, v *int64) { q.TotalRoutes = v }},
+		{"total_reserved_ports", maxDBInt, func(q *store.OrgQuota, v *int64) { q.TotalReservedPorts = v }},
+	}},
+	{key: "domains", limits: []quotaLimit{
+		{"total_domains", maxDBInt, func(q *store.OrgQuota, v *int64) { q.TotalDomains = v }},
+	}},
+}
+
+// orgQuotaMessage is a valid create or update body: the name when given,
+// the changes to make to the quota, and a create's organizations.
+type orgQuotaMessage struct {
+	name    *string
+	changes []func(*store.OrgQuota)
+	orgs    []string
+	request json.RawMessage
+}
+
+// integerText is what ActiveModel's only_integer numericality takes from
+// a string.
+var integerText = regexp.MustCompile(`^[+-]?\d+$`)
+
+// parseOrgQuotaMessage validates a body as OrganizationQuotasUpdateMessage
+// does, and OrganizationQuotasCreateMessage when create: unknown keys, the
+// name, the groups in order, then a create's relationships and name
+// presence; every problem in one 422 joined by ", ". A limit given as null
+// is unlimited, paid_services_allowed null is true.
+func parseOrgQuotaMessage(body []byte, create bool) (orgQuotaMessage, error) {
+	var m orgQuotaMessage
+	o, err := decodeAny(body)
+	if err != nil {
+		return m, err
+	}
+	m.request = bytes.TrimSpace(body)
+	keys := []string{"name", "apps", "services", "routes", "domains"}
+	if create {
+		keys = append(keys, "relationships")
+	}
+	var p problems
+	p.addErr("", o.only(keys...))
+	if o.has("name") {
+		m.name = quotaNameProblems(o["name"], &p)
+	}
+	for _, g := range orgQuotaGroups {
+		if o.has(g.key) {
+			m.changes = append(m.changes, g.parse(o[g.key], &p)...)
+		}
+	}
+	if create && o.has("relationships") {
+		m.orgs = quotaRelationships(o["relationships"], &p)
+	}
+	if create && jsonBlank(o["name"]) {
+		p.add("Name can't be blank")
+	}
+	return m, p.err()
+}
+
+// quotaNameProblems is the name's string and length (1 to 250) rules.
+func quotaNameProblems(raw json.RawMessage, p *problems) *string {
+	var name string
+	if jsonKind(raw) != '"' || json.Unmarshal(raw, &name) != nil {
+		p.add("Name must be a string")
+		if jsonKind(raw) == 'n' {
+			// CC's length rule lets nil by.
+			return nil
+		}
+		name = string(bytes.TrimSpace(raw))
+	}
+	switch n := utf8.RuneCountInString(name); {
+	case n < 1:
+		p.add("Name is too short (minimum is 1 character)")
+	case n > 250:
+		p.add("Name is too long (maximum is 250 characters)")
+	}
+	return &name
+}
+
+// parse validates one group object as its Quotas*Message does, each
+// problem prefixed with the group's name, and returns its changes.
+func (g quotaGroup) parse(raw json.RawMessage, p *problems) []func(*store.OrgQuota) {
+	label := humanize(g.key)
+	var o object
+	if jsonKind(raw) != '{' || json.Unmarshal(raw, &o) != nil {
+		p.add(label + " must be an object")
+		return nil
+	}
+	allowed := make([]string, 0, len(g.limits)+1)
+	for _, l := range g.limits {
+		allowed = append(allowed, l.key)
+	}
+	if g.paid {
+		allowed = append(allowed, "paid_services_allowed")
+	}
+	p.addErr(label+" ", o.only(allowed...))
+	var changes []func(*store.OrgQuota)
+	for _, l := range g.limits {
+		if !o.has(l.key) {
+			continue
+		}
+		v, msg := quotaInteger(o[l.key], l.max)
+		if msg != "" {
+			p.add(label + " " + humanize(l.key) + " " + msg)
+			continue
+		}
+		set := l.set
+		changes = append(changes, func(q *store.OrgQuota) { set(q, v) })
+	}
+	if g.paid && o.has("paid_services_allowed") {
+		switch kind := jsonKind(o["paid_services_allowed"]); kind {
+		case 't', 'f', 'n':
+			// QuotaDefinition::DEFAULT_NON_BASIC_SERVICES_ALLOWED for null.
+			allowed := kind != 'f'
+			changes = append(changes, func(q *store.OrgQuota) { q.PaidServicesAllowed = allowed })
+		default:
+			p.add(label + " Paid services allowed must be a boolean")
+		}
+	}
+	return changes
+}
+
+// quotaInteger reads a limit as numericality only_integer, between 0 and
+// max, allow_nil does: the value (nil for null), or the problem's text.
+func quotaInteger(raw json.RawMessage, max int64) (*int64, string) {
+	raw = bytes.TrimSpace(raw)
+	text := string(raw)
+	switch jsonKind(raw) {
+	case 'n':
+		return nil, ""
+	case '"':
+		if json.Unmarshal(raw, &text) != nil || !integerText.MatchString(strings.TrimSpace(text)) {
+			return nil, "is not a number"
+		}
+		text = strings.TrimPrefix(strings.TrimSpace(text), "+")
+	case 't', 'f', '{', '[':
+		return nil, "is not a number"
+	default:
+		if strings.ContainsAny(text, ".eE") {
+			return nil, "must be an integer"
+		}
+	}
+	v, err := json.Number(text).Int64()
+	switch {
+	case err != nil && strings.HasPrefix(text, "-"), err == nil && v < 0:
+		return nil, "must be greater than or equal to 0"
+	case err != nil, v > max:
+		return nil, fmt.Sprintf("must be less than or equal to %d", max)
+	}
+	return &v, ""
+}
+
+// quotaRelationships is RelationshipValidator with the create message's
+// Relationships: organizations, a to-many relationship.
+func quotaRelationships(raw json.RawMessage, p *problems) []string {
+	var rels object
+	switch {
+	case jsonKind(raw) != '{' || json.Unmarshal(raw, &rels) != nil:
+		p.add("Relationships 'relationships' is not an object")
+		return nil
+	case len(rels) == 0:
+		p.add("Relationships 'relationships' must include one or more valid relationships")
+		return nil
+	}
+	p.addErr("Relationships ", rels.only("organizations"))
+	if !rels.has("organizations") || rels.isNull("organizations") {
+		return nil
+	}
+	guids, ok := toManyGUIDs(rels["organizations"])
+	if !ok {
+		p.add(`Relationships Organizations must be structured like this: "organizations: {"data": [{"guid": "valid-guid"},{"guid": "valid-guid"}]}"`)
+	}
+	return guids
+}
+
+// toManyGUIDs reads {"data": [{"guid": "..."}, ...]}.
+func toManyGUIDs(raw json.RawMessage) ([]string, bool) {
+	var rel struct {
+		Data []map[string]json.RawMessage `json:"data"`
+	}
+	if json.Unmarshal(raw, &rel) != nil || rel.Data == nil {
+		return nil, false
+	}
+	guids := make([]string, 0, len(rel.Data))
+	for _, item := range rel.Data {
+		var g string
+		if item == nil || jsonKind(item["guid"]) != '"' || json.Unmarshal(item["guid"], &g) != nil {
+			return nil, false
+		}
+		guids = append(guids, g)
+	}
+	return guids, true
+}
+
+// rubyGUIDs is a list of guids as Ruby's Array#to_s writes it, the way
+// CC's texts name the organizations it did not find.
+func rubyGUIDs(guids []string) string {
+	quoted := make([]string, len(guids))
+	for i, g := range guids {
+		b, _ := json.Marshal(g)
+		quoted[i] = string(b)
+	}
+	return "[" + strings.Join(quoted, ", ") + "]"
+}
+
+// missingOrgs returns the guids among guids that name no org, in order.
+func (s *Server) missingOrgs(r *request, guids []string) ([]string, error) {
+	orgs, err := s.store.OrgsByGUID(r.ctx, guids)
+	if err != nil {
+		return nil, errInternal(err)
+	}
+	found := map[string]bool{}
+	for _, o := range orgs {
+		found[o.GUID] = true
+	}
+	var missing []string
+	for _, g := range guids {
+		if !found[g] {
+			missing = append(missing, g)
+		}
+	}
+	return missing, nil
+}
+
+// orgQuotaEvent is an audit.organization_quota.* event.
+func (s *Server) orgQuotaEvent(r *request, typ string, q store.OrgQuota, orgGUID string, data json.RawMessage) store.Event {
+	if data == nil {
+		data = json.RawMessage("{}")
+	}
+	return store.Event{GUID: uuid.NewString(), Type: typ, Actor: r.user.actor(), TargetGUID: q.GUID, TargetType: "organization_quota",
+		TargetName: q.Name, OrgGUID: orgGUID, Data: data, CreatedAt: s.store.Now()}
+}
+
+// createOrgQuota is POST /v3/organization_quotas: 201, admins only. What
+// the message leaves out is unlimited, paid services allowed.
+func (s *Server) createOrgQuota(r *request) error {
+	if !r.user.admin() {
+		return errNotAuthorized()
+	}
+	m, err := parseOrgQuotaMessage(r.ctx.PostBody(), true)
+	if err != nil {
+		return err
+	}
+	now := s.store.Now()
+	q := store.OrgQuota{GUID: uuid.NewString(), Name: *m.name, PaidServicesAllowed: true, CreatedAt: now, UpdatedAt: now}
+	for _, change := range m.changes {
+		change(&q)
+	}
+	missing, err := s.missingOrgs(r, m.orgs)
+	if err != nil {
+		return err
+	}
+	if len(missing) > 0 {
+		return errUnprocessable("Organizations with guids " + rubyGUIDs(missing) + " do not exist, or you do not have access to them.")
+	}
+	ev := s.orgQuotaEvent(r, "audit.organization_quota.create", q, "", requestData(m.request))
+	switch err := s.store.CreateOrgQuota(r.ctx, q, m.orgs, ev); {
+	case errors.Is(err, store.ErrConflict):
+		return errUnprocessable("Organization Quota '" + q.Name + "' already exists.")
+	case err != nil:
+		return errInternal(err)
+	}
+	out, err := s.presentOrgQuotas(r, []store.OrgQuota{q})
+	if err != nil {
+		return err
+	}
+	return r.reply(201, out[0])
+}
+
+// updateOrgQuota is PATCH /v3/organization_quotas/:guid: 200, admins
+// only; it changes only what the message names.
+func (s *Server) updateOrgQuota(r *request) error {
+	if !r.user.admin() {
+		return errNotAuthorized()
+	}
+	m, err := parseOrgQuotaMessage(r.ctx.PostBody(), false)
+	if err != nil {
+		return err
+	}
+	q, err := orgQuotaResource.find(s, r, r.params[0])
+	if err != nil {
+		return err
+	}
+	if m.name != nil {
+		q.Name = *m.name
+	}
+	for _, change := range m.changes {
+		change(&q)
+	}
+	q.UpdatedAt = s.store.Now()
+	ev := s.orgQuotaEvent(r, "audit.organization_quota.update", q, "", requestData(m.request))
+	switch err := s.store.UpdateOrgQuota(r.ctx, q, ev); {
+	case errors.Is(err, store.ErrConflict):
+		return errUnprocessable("Organization Quota '" + q.Name + "' already exists.")
+	case err != nil:
+		return storeErr(err, orgQuotaResource.name)
+	}
+	out, err := s.presentOrgQuotas(r, []store.OrgQuota{q})
+	if err != nil {
+		return err
+	}
+	return r.reply(200, out[0])
+}
+
+// deleteOrgQuota is DELETE /v3/organization_quotas/:guid: admins only,
+// refused while an org has the quota, else 202 with an
+// organization_quota.delete job.
+func (s *Server) deleteOrgQuota(r *request) error {
+	if !r.user.admin() {
+		return errNotAuthorized()
+	}
+	q, err := orgQuotaResource.find(s, r, r.params[0])
+	if err != nil {
+		return err
+	}
+	inUse, err := s.store.OrgQuotaInUse(r.ctx, q.GUID)
+	if err != nil {
+		return errInternal(err)
+	}
+	if inUse {
+		return errUnprocessable("This quota is applied to one or more organizations. Apply different quotas to those organizations before deleting.")
+	}
+	return s.startJob(r, "organization_quota.delete", q.GUID)
+}
+
+// orgQuotaDeleteWork deletes the quota of an organization_quota.delete
+// job, with its audit event; an org given the quota since the job was
+// asked for fails it as QuotaDefinition#before_destroy does.
+func (s *Server) orgQuotaDeleteWork(ctx context.Context, j store.Job) error {
+	q, err := s.store.GetOrgQuota(ctx, j.ResourceGUID)
+	if err != nil {
+		return err
+	}
+	ev := store.Event{GUID: uuid.NewString(), Type: "audit.organization_quota.delete", Actor: s.jobActor(ctx, j), TargetGUID: q.GUID,
+		TargetType: "organization_quota", TargetName: q.Name, Data: json.RawMessage("{}"), CreatedAt: s.store.Now()}
+	err = s.store.DeleteOrgQuota(ctx, q.GUID, ev)
+	if errors.Is(err, store.ErrQuotaInUse) {
+		return &apiError{Status: 400, Code: 10006, Title: "CF-AssociationNotEmpty",
+			Detail: "Please delete the organization associations for your quota definition."}
+	}
+	return err
+}
+
+// orgQuotaOrgsJSON is ToManyRelationshipPresenter's body without a
+// related link.
+type orgQuotaOrgsJSON struct {
+	Data  []guidJSON `json:"data"`
+	Links struct {
+		Self link `json:"self"`
+	} `json:"links"`
+}
+
+// applyOrgQuota is POST /v3/organization_quotas/:guid/relationships/organizations:
+// admins only; it gives the orgs the quota and answers 200 with every org
+// that has it.
+func (s *Server) applyOrgQuota(r *request) error {
+	if !r.user.admin() {
+		return errNotAuthorized()
+	}
+	guids, err := parseToManyMessage(r.ctx.PostBody())
+	if err != nil {
+		return err
+	}
+	q, err := orgQuotaResource.find(s, r, r.params[0])
+	if err != nil {
+		return err
+	}
+	missing, err := s.missingOrgs(r, guids)
+	if err != nil {
+		return err
+	}
+	if len(missing) > 0 {
+		return errUnprocessable("Organizations with guids " + rubyGUIDs(missing) + " do not exist")
+	}
+	orgs, err := s.store.OrgsByGUID(r.ctx, guids)
+	if err != nil {
+		return errInternal(err)
+	}
+	events := make([]store.Event, 0, len(orgs))
+	for _, o := range orgs {
+		data, _ := json.Marshal(map[string]string{"organization_guid": o.GUID, "organization_name": o.Name})
+		events = append(events, s.orgQuotaEvent(r, "audit.organization_quota.apply", q, o.GUID, data))
+	}
+	if err := s.store.ApplyOrgQuota(r.ctx, q.GUID, guids, s.store.Now(), events...); err != nil {
+		return errInternal(err)
+	}
+	all, err := s.store.QuotaOrgs(r.ctx, store.Viewer{All: true}, []string{q.GUID})
+	if err != nil {
+		return errInternal(err)
+	}
+	out := orgQuotaOrgsJSON{Data: sharedOrgsOf(all[q.GUID]).Data}
+	out.Links.Self = link{Href: r.base + "/v3/organization_quotas/" + q.GUID + "/relationships/organizations"}
+	return r.reply(200, out)
+}
+
+// parseToManyMessage validates a body as ToManyRelationshipMessage does:
+// only data, present, an array, each guid a string.
+func parseToManyMessage(body []byte) ([]string, error) {
+	o, err := decodeAny(body)
+	if err != nil {
+		return nil, err
+	}
+	var p problems
+	p.addErr("", o.only("data"))
+	raw := o["data"]
+	var items []json.RawMessage
+	isArray := jsonKind(raw) == '[' && json.Unmarshal(raw, &items) == nil
+	if jsonBlank(raw) || isArray && len(items) == 0 {
+		p.add("Data can't be blank")
+	}
+	if !isArray {
+		p.add("Data must be an array")
+	}
+	guids := make([]string, 0, len(items))
+	for i, item := range items {
+		var ref map[string]json.RawMessage
+		var g string
+		if json.Unmarshal(item, &ref) != nil || jsonKind(ref["guid"]) != '"' || json.Unmarshal(ref["guid"], &g) != nil {
+			p.add(fmt.Sprintf("Invalid data type: Data[%d] guid should be a string.", i))
+			continue
+		}
+		guids = append(guids, g)
+	}
+	return guids, p.err()
+}

@@ -1,0 +1,206 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+)
+
+// OrgQuota is a v3 organization quota (CC's QuotaDefinition). A nil limit
+// is unlimited.
+type OrgQuota struct {
+	ID                    int64
+	GUID                  string
+	Name                  string
+	TotalMemoryMB         *int64
+	PerProcessMemoryMB    *int64
+	TotalInstances        *int64
+	PerAppTasks           *int64
+	LogRateLimit          *int64
+	PaidServicesAllowed   bool
+	TotalServiceInstances *int64
+	TotalServiceKeys      *int64
+	TotalRoutes           *int64
+	TotalReservedPorts    *int64
+	TotalDomains          *int64
+	CreatedAt             int64
+	UpdatedAt             int64
+}
+
+// OrgQuotaFilter narrows an organization quotas list.
+type OrgQuotaFilter struct {
+	GUIDs      []string
+	Names      []string
+	OrgGUIDs   []string
+	CreatedAts []TimeCond
+	UpdatedAts []TimeCond
+}
+
+// ErrQuotaInUse is a delete of an organization quota that an org still has.
+var ErrQuotaInUse = errors.New("store: organization quota applied to an organization")
+
+const orgQuotaCols = `id, guid, name, total_memory_in_mb, per_process_memory_in_mb, total_instances, per_app_tasks, log_rate_limit,
+	paid_services_allowed, total_service_instances, total_service_keys, total_routes, total_reserved_ports, total_domains, created_at, updated_at`
+
+func scanOrgQuota(r scanner) (OrgQuota, error) {
+	var q OrgQuota
+	err := r.Scan(&q.ID, &q.GUID, &q.Name, &q.TotalMemoryMB, &q.PerProcessMemoryMB, &q.TotalInstances, &q.PerAppTasks, &q.LogRateLimit,
+		&q.PaidServicesAllowed, &q.TotalServiceInstances, &q.TotalServiceKeys, &q.TotalRoutes, &q.TotalReservedPorts, &q.TotalDomains,
+		&q.CreatedAt, &q.UpdatedAt)
+	return q, err
+}
+
+// orgQuotaTable is how organization quotas are read; every user sees every
+// quota (QuotaDefinition.user_visibility_filter is the full dataset).
+var orgQuotaTable = table[OrgQuota]{name: "organization_quotas", cols: orgQuotaCols, scan: scanOrgQuota, order: orderTimes}
+
+func (f OrgQuotaFilter) conds(w *where) {
+	w.in("guid", f.GUIDs)
+	w.in("name", f.Names)
+	w.inSelect("guid", "SELECT quota_guid FROM organizations WHERE guid", f.OrgGUIDs)
+	w.times("created_at", f.CreatedAts)
+	w.times("updated_at", f.UpdatedAts)
+}
+
+// ListOrgQuotas returns one page of organization quotas. Every user sees
+// every quota, but organization_guids matches only the orgs v sees
+// (OrganizationQuotaListFetcher's readable_org_ids_query).
+func (s *Store) ListOrgQuotas(ctx context.Context, v Viewer, f OrgQuotaFilter, p Page) ([]OrgQuota, int, error) {
+	if f.OrgGUIDs != nil && !v.All {
+		sc, err := s.scope(ctx, v)
+		if err != nil {
+			return nil, 0, err
+		}
+		visible := []string{}
+		for _, g := range f.OrgGUIDs {
+			for _, o := range sc.orgs {
+				if g == o {
+					visible = append(visible, g)
+					break
+				}
+			}
+		}
+		f.OrgGUIDs = visible
+	}
+	return orgQuotaTable.list(ctx, s, Viewer{All: true}, f, p)
+}
+
+// GetOrgQuota returns the organization quota guid.
+func (s *Store) GetOrgQuota(ctx context.Context, guid string) (OrgQuota, error) {
+	return orgQuotaTable.get(ctx, s, Viewer{All: true}, guid)
+}
+
+// QuotaOrgs returns, by quota guid, the guids of the orgs v sees that have
+// each of quotaGUIDs, in the order the orgs were created.
+func (s *Store) QuotaOrgs(ctx context.Context, v Viewer, quotaGUIDs []string) (map[string][]string, error) {
+	out := make(map[string][]string, len(quotaGUIDs))
+	if len(quotaGUIDs) == 0 {
+		return out, nil
+	}
+	sc, err := s.scope(ctx, v)
+	if err != nil {
+		return nil, err
+	}
+	w := &where{}
+	w.in("quota_guid", quotaGUIDs)
+	w.visibleOrgs("guid", sc)
+	rows, err := s.db.QueryContext(ctx, "SELECT quota_guid, guid FROM organizations"+w.sql()+" ORDER BY id", w.args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var q, o string
+		if err := rows.Scan(&q, &o); err != nil {
+			return nil, err
+		}
+		out[q] = append(out[q], o)
+	}
+	return out, rows.Err()
+}
+
+// CreateOrgQuota inserts an organization quota, applies it to orgGUIDs
+// and records events; a name taken, whatever its case, is ErrConflict.
+func (s *Store) CreateOrgQuota(ctx context.Context, q OrgQuota, orgGUIDs []string, events ...Event) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO organization_quotas (guid, name, total_memory_in_mb, per_process_memory_in_mb,
+			total_instances, per_app_tasks, log_rate_limit, paid_services_allowed, total_service_instances, total_service_keys,
+			total_routes, total_reserved_ports, total_domains, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+			q.GUID, q.Name, q.TotalMemoryMB, q.PerProcessMemoryMB, q.TotalInstances, q.PerAppTasks, q.LogRateLimit, q.PaidServicesAllowed,
+			q.TotalServiceInstances, q.TotalServiceKeys, q.TotalRoutes, q.TotalReservedPorts, q.TotalDomains, q.CreatedAt, q.UpdatedAt); err != nil {
+			return err
+		}
+		if err := applyOrgQuota(ctx, tx, q.GUID, orgGUIDs, q.CreatedAt); err != nil {
+			return err
+		}
+		return insertEvents(ctx, tx, events)
+	})
+}
+
+// UpdateOrgQuota writes every field of q and records events; a name taken
+// is ErrConflict, a quota that is gone ErrNotFound.
+func (s *Store) UpdateOrgQuota(ctx context.Context, q OrgQuota, events ...Event) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE organization_quotas SET name = ?, total_memory_in_mb = ?, per_process_memory_in_mb = ?,
+			total_instances = ?, per_app_tasks = ?, log_rate_limit = ?, paid_services_allowed = ?, total_service_instances = ?,
+			total_service_keys = ?, total_routes = ?, total_reserved_ports = ?, total_domains = ?, updated_at = ? WHERE guid = ?`,
+			q.Name, q.TotalMemoryMB, q.PerProcessMemoryMB, q.TotalInstances, q.PerAppTasks, q.LogRateLimit, q.PaidServicesAllowed,
+			q.TotalServiceInstances, q.TotalServiceKeys, q.TotalRoutes, q.TotalReservedPorts, q.TotalDomains, q.UpdatedAt, q.GUID)
+		if err != nil {
+			return err
+		}
+		if err := mustAffect(res); err != nil {
+			return err
+		}
+		return insertEvents(ctx, tx, events)
+	})
+}
+
+// ApplyOrgQuota gives the orgs orgGUIDs the quota guid and records events.
+func (s *Store) ApplyOrgQuota(ctx context.Context, guid string, orgGUIDs []string, updatedAt int64, events ...Event) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		if err := applyOrgQuota(ctx, tx, guid, orgGUIDs, updatedAt); err != nil {
+			return err
+		}
+		return insertEvents(ctx, tx, events)
+	})
+}
+
+func applyOrgQuota(ctx context.Context, tx *sql.Tx, guid string, orgGUIDs []string, updatedAt int64) error {
+	for _, o := range orgGUIDs {
+		if _, err := tx.ExecContext(ctx, `UPDATE organizations SET quota_guid = ?, updated_at = ? WHERE guid = ?`, guid, updatedAt, o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// OrgQuotaInUse says whether an org has the quota guid.
+func (s *Store) OrgQuotaInUse(ctx context.Context, guid string) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM organizations WHERE quota_guid = ?`, guid).Scan(&n)
+	return n > 0, err
+}
+
+// DeleteOrgQuota deletes an organization quota and records events; a quota
+// that an org has is ErrQuotaInUse (QuotaDefinition#before_destroy), one
+// that is gone ErrNotFound.
+func (s *Store) DeleteOrgQuota(ctx context.Context, guid string, events ...Event) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM organizations WHERE quota_guid = ?`, guid).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return ErrQuotaInUse
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM organization_quotas WHERE guid = ?`, guid)
+		if err != nil {
+			return err
+		}
+		if err := mustAffect(res); err != nil {
+			return err
+		}
+		return insertEvents(ctx, tx, events)
+	})
+}
