@@ -140,12 +140,15 @@ func TestV2OrgsSpacesStacksResources(t *testing.T) {
 		{"stacks order-by name", "/v2/stacks?order-by=name", "developer", 500, `"description":"Cannot order by: name"`},
 		{"spaces unknown q key", "/v2/spaces?q=developer_guid:x", "developer", 400, `"code":10005`},
 		{"no token", "/v2/spaces", "", 401, `"code":10002`},
-		{"writes are not translated", "/v2/organizations/" + org, "admin", 404, `"code":10000`},
+		// A v2 org delete without recursive refuses an org with spaces (CC's
+		// AssociationNotEmpty, MAPPING-orgs §11.4).
+		{"delete refused with spaces", "/v2/organizations/" + org, "admin", 400,
+			`{"description":"Please delete the spaces associations for your organizations.","error_code":"CF-AssociationNotEmpty","code":10006}`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			method := "GET"
-			if tc.name == "writes are not translated" {
+			if tc.name == "delete refused with spaces" {
 				method = "DELETE"
 			}
 			r := s.do(method, s.gwURL+tc.path, tc.user, nil)
