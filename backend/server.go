@@ -388,7 +388,7 @@ func (s *Server) buildRoutes() []route {
 		return strings.Split(strings.TrimPrefix(path, "/"), "/")
 	}
 	get, post, patch, del := fasthttp.MethodGet, fasthttp.MethodPost, fasthttp.MethodPatch, fasthttp.MethodDelete
-	return []route{
+	routes := []route{
 		{get, p("/"), true, s.root},
 		{get, p("/v3"), true, s.v3Root},
 		{get, p("/v3/info"), true, s.info},
@@ -535,4 +535,9 @@ func (s *Server) buildRoutes() []route {
 		{get, p("/v3/audit_events"), false, eventResource.index(s)},
 		{get, p("/v3/audit_events/:guid"), false, eventResource.showOne(s)},
 	}
+	// Families declare their routes beside their handlers.
+	routes = append(routes, s.userRoleRoutes(p)...)
+	routes = append(routes, s.spaceQuotaRoutes(p)...)
+	routes = append(routes, s.adminRoutes(p)...)
+	return routes
 }
