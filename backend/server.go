@@ -539,5 +539,6 @@ func (s *Server) buildRoutes() []route {
 	routes = append(routes, s.userRoleRoutes(p)...)
 	routes = append(routes, s.spaceQuotaRoutes(p)...)
 	routes = append(routes, s.adminRoutes(p)...)
+	routes = append(routes, s.placementRoutes(p)...)
 	return routes
 }
