@@ -43,8 +43,9 @@ var userScopes = []string{"cloud_controller.read", "cloud_controller.write", "op
 
 // adminScopes are the admin's: cf-deployment's admin user is also in the
 // routing API's router group groups, which `cf router-groups` and
-// `cf create-shared-domain --router-group` need.
-var adminScopes = append([]string{scopeAdmin, scopeRouterGroupsRead, scopeRouterGroupsWrite}, userScopes...)
+// `cf create-shared-domain --router-group` need, and in scim.read and
+// scim.write, which `cf create-user` needs.
+var adminScopes = append([]string{scopeAdmin, scopeRouterGroupsRead, scopeRouterGroupsWrite, scopeSCIMRead, scopeSCIMWrite}, userScopes...)
 
 // DefaultQuotaName is the name of the quota every new org gets.
 const DefaultQuotaName = "default"
@@ -56,8 +57,8 @@ const DefaultQuotaName = "default"
 // every other limit -1, unlimited.
 func defaultOrgQuota(now int64) store.OrgQuota {
 	memory, routes, ports := int64(102400), int64(1000), int64(0)
-	return store.OrgQuota{GUID: DemoQuotaGUID, Name: DefaultQuotaName, TotalMemoryMB: &memory, PaidServicesAllowed: true,
-		TotalRoutes: &routes, TotalReservedPorts: &ports, CreatedAt: now, UpdatedAt: now}
+	return store.OrgQuota{GUID: DemoQuotaGUID, Name: DefaultQuotaName, QuotaLimits: store.QuotaLimits{TotalMemoryMB: &memory,
+		PaidServicesAllowed: true, TotalRoutes: &routes, TotalReservedPorts: &ports}, CreatedAt: now, UpdatedAt: now}
 }
 
 // seed creates the demo foundation. Every step tolerates finding its row

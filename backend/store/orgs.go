@@ -238,11 +238,16 @@ func (s *Store) CreateStack(ctx context.Context, st Stack) error {
 	})
 }
 
-// CreateUser inserts a user.
+// CreateUser inserts a user of the UAA's origin that CC knows too: a
+// seeded user, whose password comes from the configuration.
 func (s *Store) CreateUser(ctx context.Context, u User) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO users (guid, username, email, scopes, created_at) VALUES (?,?,?,?,?)`,
-			u.GUID, u.Username, u.Email, jsonText(u.Scopes), s.Now())
+		now := s.Now()
+		if _, err := tx.ExecContext(ctx, `INSERT INTO users (guid, username, email, scopes, created_at, updated_at) VALUES (?,?,?,?,?,?)`,
+			u.GUID, u.Username, u.Email, jsonText(u.Scopes), now, now); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO cc_users (guid, created_at, updated_at) VALUES (?,?,?)`, u.GUID, now, now)
 		return err
 	})
 }
@@ -264,9 +269,9 @@ func (s *Store) GetUser(ctx context.Context, guid string) (User, error) {
 	return one(s.db.QueryRowContext(ctx, "SELECT "+userCols+" FROM users WHERE guid = ?", guid), scanUser)
 }
 
-// UserByName returns the user with that username.
+// UserByName returns the user of the UAA's own origin with that username.
 func (s *Store) UserByName(ctx context.Context, username string) (User, error) {
-	return one(s.db.QueryRowContext(ctx, "SELECT "+userCols+" FROM users WHERE username = ?", username), scanUser)
+	return one(s.db.QueryRowContext(ctx, "SELECT "+userCols+" FROM users WHERE username = ? AND origin = 'uaa'", username), scanUser)
 }
 
 // AddRole gives a user a role.
