@@ -1,14 +1,11 @@
 package backend
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -46,22 +43,7 @@ type orgQuotaJSON struct {
 	CreatedAt string `json:"created_at"`
 	UpdatedAt string `json:"updated_at"`
 	Name      string `json:"name"`
-	Apps      struct {
-		TotalMemoryInMB       *int64 `json:"total_memory_in_mb"`
-		PerProcessMemoryInMB  *int64 `json:"per_process_memory_in_mb"`
-		TotalInstances        *int64 `json:"total_instances"`
-		PerAppTasks           *int64 `json:"per_app_tasks"`
-		LogRateLimitBytesPerS *int64 `json:"log_rate_limit_in_bytes_per_second"`
-	} `json:"apps"`
-	Services struct {
-		PaidServicesAllowed   bool   `json:"paid_services_allowed"`
-		TotalServiceInstances *int64 `json:"total_service_instances"`
-		TotalServiceKeys      *int64 `json:"total_service_keys"`
-	} `json:"services"`
-	Routes struct {
-		TotalRoutes        *int64 `json:"total_routes"`
-		TotalReservedPorts *int64 `json:"total_reserved_ports"`
-	} `json:"routes"`
+	quotaLimitsJSON
 	Domains struct {
 		TotalDomains *int64 `json:"total_domains"`
 	} `json:"domains"`
@@ -76,14 +58,8 @@ type orgQuotaJSON struct {
 // presentOrgQuota renders a quota with the orgs that have it which the
 // caller sees (OrganizationQuotaPresenter#filtered_visible_orgs).
 func presentOrgQuota(base string, q store.OrgQuota, orgs []string) orgQuotaJSON {
-	var j orgQuotaJSON
-	j.GUID, j.Name = q.GUID, q.Name
+	j := orgQuotaJSON{GUID: q.GUID, Name: q.Name, quotaLimitsJSON: presentQuotaLimits(q.QuotaLimits)}
 	j.CreatedAt, j.UpdatedAt = timestamp(q.CreatedAt), timestamp(q.UpdatedAt)
-	j.Apps.TotalMemoryInMB, j.Apps.PerProcessMemoryInMB = q.TotalMemoryMB, q.PerProcessMemoryMB
-	j.Apps.TotalInstances, j.Apps.PerAppTasks, j.Apps.LogRateLimitBytesPerS = q.TotalInstances, q.PerAppTasks, q.LogRateLimit
-	j.Services.PaidServicesAllowed = q.PaidServicesAllowed
-	j.Services.TotalServiceInstances, j.Services.TotalServiceKeys = q.TotalServiceInstances, q.TotalServiceKeys
-	j.Routes.TotalRoutes, j.Routes.TotalReservedPorts = q.TotalRoutes, q.TotalReservedPorts
 	j.Domains.TotalDomains = q.TotalDomains
 	j.Relationships.Organizations = sharedOrgsOf(orgs)
 	j.Links.Self = link{Href: base + "/v3/organization_quotas/" + q.GUID}
@@ -107,190 +83,28 @@ func (s *Server) presentOrgQuotas(r *request, qs []store.OrgQuota) ([]orgQuotaJS
 	return out, nil
 }
 
-// Bounds of the quota limits: MAX_DB_INT, and MAX_DB_BIGINT for the log
-// rate (cc:app/messages/base_message.rb).
-const (
-	maxDBInt    = 1<<31 - 1
-	maxDBBigint = 1<<63 - 1
-)
-
-// quotaLimit is one limit of a quota message: its key in its group, and
-// where it goes in a quota; nil is unlimited.
-type quotaLimit struct {
-	key string
-	max int64
-	set func(q *store.OrgQuota, v *int64)
-}
-
-// quotaGroup is one object of a quota message, "apps", "services",
-// "routes" or "domains", with its limits in the order CC validates them.
-type quotaGroup struct {
-	key    string
-	limits []quotaLimit
-	// paid is services' paid_services_allowed.
-	paid bool
-}
-
-var orgQuotaGroups = []quotaGroup{
-	{key: "apps", limits: []quotaLimit{
-		{"total_memory_in_mb", maxDBInt, func(q *store.OrgQuota, v *int64) { q.TotalMemoryMB = v }},
-		{"per_process_memory_in_mb", maxDBInt, func(q *store.OrgQuota, v *int64) { q.PerProcessMemoryMB = v }},
-		{"total_instances", maxDBInt, func(q *store.OrgQuota, v *int64) { q.TotalInstances = v }},
-		{"per_app_tasks", maxDBInt, func(q *store.OrgQuota, v *int64) { q.PerAppTasks = v }},
-		{"log_rate_limit_in_bytes_per_second", maxDBBigint, func(q *store.OrgQuota, v *int64) { q.LogRateLimit = v }},
-	}},
-	{key: "services", paid: true, limits: []quotaLimit{
-		{"total_service_keys", maxDBInt, func(q *store.OrgQuota, v *int64) { q.TotalServiceKeys = v }},
-		{"total_service_instances", maxDBInt, func(q *store.OrgQuota, v *int64) { q.TotalServiceInstances = v }},
-	}},
-	{key: "routes", limits: []quotaLimit{
-		{"total_routes", maxDBInt, func(q *store.OrgQuota, v *int64) { q.TotalRoutes = v }},
-		{"total_reserved_ports", maxDBInt, func(q *store.OrgQuota, v *int64) { q.TotalReservedPorts = v }},
-	}},
-	{key: "domains", limits: []quotaLimit{
-		{"total_domains", maxDBInt, func(q *store.OrgQuota, v *int64) { q.TotalDomains = v }},
-	}},
-}
-
-// orgQuotaMessage is a valid create or update body: the name when given,
-// the changes to make to the quota, and a create's organizations.
+// orgQuotaMessage is a valid organization quota body, with a create's
+// organizations.
 type orgQuotaMessage struct {
-	name    *string
-	changes []func(*store.OrgQuota)
-	orgs    []string
-	request json.RawMessage
+	quotaMessage
+	orgs []string
 }
-
-// integerText is what ActiveModel's only_integer numericality takes from
-// a string.
-var integerText = regexp.MustCompile(`^[+-]?\d+$`)
 
 // parseOrgQuotaMessage validates a body as OrganizationQuotasUpdateMessage
-// does, and OrganizationQuotasCreateMessage when create: unknown keys, the
-// name, the groups in order, then a create's relationships and name
-// presence; every problem in one 422 joined by ", ". A limit given as null
-// is unlimited, paid_services_allowed null is true.
+// does, and OrganizationQuotasCreateMessage when create (its
+// relationships only when given).
 func parseOrgQuotaMessage(body []byte, create bool) (orgQuotaMessage, error) {
-	var m orgQuotaMessage
-	o, err := decodeAny(body)
-	if err != nil {
-		return m, err
-	}
-	m.request = bytes.TrimSpace(body)
-	keys := []string{"name", "apps", "services", "routes", "domains"}
+	var orgs []string
+	rules := quotaRules{groups: orgQuotaGroups}
 	if create {
-		keys = append(keys, "relationships")
-	}
-	var p problems
-	p.addErr("", o.only(keys...))
-	if o.has("name") {
-		m.name = quotaNameProblems(o["name"], &p)
-	}
-	for _, g := range orgQuotaGroups {
-		if o.has(g.key) {
-			m.changes = append(m.changes, g.parse(o[g.key], &p)...)
+		rules.relationships = func(raw json.RawMessage, given bool, p *problems) {
+			if given {
+				orgs = quotaRelationships(raw, p)
+			}
 		}
 	}
-	if create && o.has("relationships") {
-		m.orgs = quotaRelationships(o["relationships"], &p)
-	}
-	if create && jsonBlank(o["name"]) {
-		p.add("Name can't be blank")
-	}
-	return m, p.err()
-}
-
-// quotaNameProblems is the name's string and length (1 to 250) rules.
-func quotaNameProblems(raw json.RawMessage, p *problems) *string {
-	var name string
-	if jsonKind(raw) != '"' || json.Unmarshal(raw, &name) != nil {
-		p.add("Name must be a string")
-		if jsonKind(raw) == 'n' {
-			// CC's length rule lets nil by.
-			return nil
-		}
-		name = string(bytes.TrimSpace(raw))
-	}
-	switch n := utf8.RuneCountInString(name); {
-	case n < 1:
-		p.add("Name is too short (minimum is 1 character)")
-	case n > 250:
-		p.add("Name is too long (maximum is 250 characters)")
-	}
-	return &name
-}
-
-// parse validates one group object as its Quotas*Message does, each
-// problem prefixed with the group's name, and returns its changes.
-func (g quotaGroup) parse(raw json.RawMessage, p *problems) []func(*store.OrgQuota) {
-	label := humanize(g.key)
-	var o object
-	if jsonKind(raw) != '{' || json.Unmarshal(raw, &o) != nil {
-		p.add(label + " must be an object")
-		return nil
-	}
-	allowed := make([]string, 0, len(g.limits)+1)
-	for _, l := range g.limits {
-		allowed = append(allowed, l.key)
-	}
-	if g.paid {
-		allowed = append(allowed, "paid_services_allowed")
-	}
-	p.addErr(label+" ", o.only(allowed...))
-	var changes []func(*store.OrgQuota)
-	for _, l := range g.limits {
-		if !o.has(l.key) {
-			continue
-		}
-		v, msg := quotaInteger(o[l.key], l.max)
-		if msg != "" {
-			p.add(label + " " + humanize(l.key) + " " + msg)
-			continue
-		}
-		set := l.set
-		changes = append(changes, func(q *store.OrgQuota) { set(q, v) })
-	}
-	if g.paid && o.has("paid_services_allowed") {
-		switch kind := jsonKind(o["paid_services_allowed"]); kind {
-		case 't', 'f', 'n':
-			// QuotaDefinition::DEFAULT_NON_BASIC_SERVICES_ALLOWED for null.
-			allowed := kind != 'f'
-			changes = append(changes, func(q *store.OrgQuota) { q.PaidServicesAllowed = allowed })
-		default:
-			p.add(label + " Paid services allowed must be a boolean")
-		}
-	}
-	return changes
-}
-
-// quotaInteger reads a limit as numericality only_integer, between 0 and
-// max, allow_nil does: the value (nil for null), or the problem's text.
-func quotaInteger(raw json.RawMessage, max int64) (*int64, string) {
-	raw = bytes.TrimSpace(raw)
-	text := string(raw)
-	switch jsonKind(raw) {
-	case 'n':
-		return nil, ""
-	case '"':
-		if json.Unmarshal(raw, &text) != nil || !integerText.MatchString(strings.TrimSpace(text)) {
-			return nil, "is not a number"
-		}
-		text = strings.TrimPrefix(strings.TrimSpace(text), "+")
-	case 't', 'f', '{', '[':
-		return nil, "is not a number"
-	default:
-		if strings.ContainsAny(text, ".eE") {
-			return nil, "must be an integer"
-		}
-	}
-	v, err := json.Number(text).Int64()
-	switch {
-	case err != nil && strings.HasPrefix(text, "-"), err == nil && v < 0:
-		return nil, "must be greater than or equal to 0"
-	case err != nil, v > max:
-		return nil, fmt.Sprintf("must be less than or equal to %d", max)
-	}
-	return &v, ""
+	m, err := parseQuotaMessage(body, rules)
+	return orgQuotaMessage{quotaMessage: m, orgs: orgs}, err
 }
 
 // quotaRelationships is RelationshipValidator with the create message's
@@ -385,10 +199,8 @@ func (s *Server) createOrgQuota(r *request) error {
 		return err
 	}
 	now := s.store.Now()
-	q := store.OrgQuota{GUID: uuid.NewString(), Name: *m.name, PaidServicesAllowed: true, CreatedAt: now, UpdatedAt: now}
-	for _, change := range m.changes {
-		change(&q)
-	}
+	q := store.OrgQuota{GUID: uuid.NewString(), Name: *m.name, QuotaLimits: store.QuotaLimits{PaidServicesAllowed: true}, CreatedAt: now, UpdatedAt: now}
+	m.apply(&q.QuotaLimits)
 	missing, err := s.missingOrgs(r, m.orgs)
 	if err != nil {
 		return err
@@ -427,9 +239,7 @@ func (s *Server) updateOrgQuota(r *request) error {
 	if m.name != nil {
 		q.Name = *m.name
 	}
-	for _, change := range m.changes {
-		change(&q)
-	}
+	m.apply(&q.QuotaLimits)
 	q.UpdatedAt = s.store.Now()
 	ev := s.orgQuotaEvent(r, "audit.organization_quota.update", q, "", requestData(m.request))
 	switch err := s.store.UpdateOrgQuota(r.ctx, q, ev); {

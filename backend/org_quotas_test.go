@@ -41,7 +41,7 @@ func TestRoleOrgQuotas(t *testing.T) {
 				st := c.srv.Store()
 				now := st.Now()
 				quota, org := fmt.Sprintf("quota-%d", n), fmt.Sprintf("quota-org-%d", n)
-				if err := st.CreateOrgQuota(t.Context(), store.OrgQuota{GUID: quota, Name: quota, PaidServicesAllowed: true, CreatedAt: now, UpdatedAt: now}, nil); err != nil {
+				if err := st.CreateOrgQuota(t.Context(), store.OrgQuota{GUID: quota, Name: quota, QuotaLimits: store.QuotaLimits{PaidServicesAllowed: true}, CreatedAt: now, UpdatedAt: now}, nil); err != nil {
 					t.Fatal(err)
 				}
 				if err := st.CreateOrg(t.Context(), store.Org{GUID: org, Name: org, QuotaGUID: DemoQuotaGUID, CreatedAt: now, UpdatedAt: now}); err != nil {

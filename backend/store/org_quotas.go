@@ -9,22 +9,12 @@ import (
 // OrgQuota is a v3 organization quota (CC's QuotaDefinition). A nil limit
 // is unlimited.
 type OrgQuota struct {
-	ID                    int64
-	GUID                  string
-	Name                  string
-	TotalMemoryMB         *int64
-	PerProcessMemoryMB    *int64
-	TotalInstances        *int64
-	PerAppTasks           *int64
-	LogRateLimit          *int64
-	PaidServicesAllowed   bool
-	TotalServiceInstances *int64
-	TotalServiceKeys      *int64
-	TotalRoutes           *int64
-	TotalReservedPorts    *int64
-	TotalDomains          *int64
-	CreatedAt             int64
-	UpdatedAt             int64
+	ID   int64
+	GUID string
+	Name string
+	QuotaLimits
+	CreatedAt int64
+	UpdatedAt int64
 }
 
 // OrgQuotaFilter narrows an organization quotas list.
@@ -39,14 +29,11 @@ type OrgQuotaFilter struct {
 // ErrQuotaInUse is a delete of an organization quota that an org still has.
 var ErrQuotaInUse = errors.New("store: organization quota applied to an organization")
 
-const orgQuotaCols = `id, guid, name, total_memory_in_mb, per_process_memory_in_mb, total_instances, per_app_tasks, log_rate_limit,
-	paid_services_allowed, total_service_instances, total_service_keys, total_routes, total_reserved_ports, total_domains, created_at, updated_at`
+const orgQuotaCols = `id, guid, name, ` + quotaLimitCols + `, total_domains, created_at, updated_at`
 
 func scanOrgQuota(r scanner) (OrgQuota, error) {
 	var q OrgQuota
-	err := r.Scan(&q.ID, &q.GUID, &q.Name, &q.TotalMemoryMB, &q.PerProcessMemoryMB, &q.TotalInstances, &q.PerAppTasks, &q.LogRateLimit,
-		&q.PaidServicesAllowed, &q.TotalServiceInstances, &q.TotalServiceKeys, &q.TotalRoutes, &q.TotalReservedPorts, &q.TotalDomains,
-		&q.CreatedAt, &q.UpdatedAt)
+	err := r.Scan(joinArgs([]any{&q.ID, &q.GUID, &q.Name}, quotaLimitDests(&q.QuotaLimits), []any{&q.TotalDomains, &q.CreatedAt, &q.UpdatedAt})...)
 	return q, err
 }
 
@@ -123,11 +110,9 @@ func (s *Store) QuotaOrgs(ctx context.Context, v Viewer, quotaGUIDs []string) (m
 // and records events; a name taken, whatever its case, is ErrConflict.
 func (s *Store) CreateOrgQuota(ctx context.Context, q OrgQuota, orgGUIDs []string, events ...Event) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO organization_quotas (guid, name, total_memory_in_mb, per_process_memory_in_mb,
-			total_instances, per_app_tasks, log_rate_limit, paid_services_allowed, total_service_instances, total_service_keys,
-			total_routes, total_reserved_ports, total_domains, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-			q.GUID, q.Name, q.TotalMemoryMB, q.PerProcessMemoryMB, q.TotalInstances, q.PerAppTasks, q.LogRateLimit, q.PaidServicesAllowed,
-			q.TotalServiceInstances, q.TotalServiceKeys, q.TotalRoutes, q.TotalReservedPorts, q.TotalDomains, q.CreatedAt, q.UpdatedAt); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO organization_quotas (guid, name, `+quotaLimitCols+`, total_domains, created_at, updated_at)
+			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+			joinArgs([]any{q.GUID, q.Name}, quotaLimitArgs(q.QuotaLimits), []any{q.TotalDomains, q.CreatedAt, q.UpdatedAt})...); err != nil {
 			return err
 		}
 		if err := applyOrgQuota(ctx, tx, q.GUID, orgGUIDs, q.CreatedAt); err != nil {
@@ -141,11 +126,8 @@ func (s *Store) CreateOrgQuota(ctx context.Context, q OrgQuota, orgGUIDs []strin
 // is ErrConflict, a quota that is gone ErrNotFound.
 func (s *Store) UpdateOrgQuota(ctx context.Context, q OrgQuota, events ...Event) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE organization_quotas SET name = ?, total_memory_in_mb = ?, per_process_memory_in_mb = ?,
-			total_instances = ?, per_app_tasks = ?, log_rate_limit = ?, paid_services_allowed = ?, total_service_instances = ?,
-			total_service_keys = ?, total_routes = ?, total_reserved_ports = ?, total_domains = ?, updated_at = ? WHERE guid = ?`,
-			q.Name, q.TotalMemoryMB, q.PerProcessMemoryMB, q.TotalInstances, q.PerAppTasks, q.LogRateLimit, q.PaidServicesAllowed,
-			q.TotalServiceInstances, q.TotalServiceKeys, q.TotalRoutes, q.TotalReservedPorts, q.TotalDomains, q.UpdatedAt, q.GUID)
+		res, err := tx.ExecContext(ctx, `UPDATE organization_quotas SET name = ?, `+quotaLimitSets+`, total_domains = ?, updated_at = ? WHERE guid = ?`,
+			joinArgs([]any{q.Name}, quotaLimitArgs(q.QuotaLimits), []any{q.TotalDomains, q.UpdatedAt, q.GUID})...)
 		if err != nil {
 			return err
 		}
