@@ -243,6 +243,9 @@ func presentSpace(base string, s store.Space, suspended bool) spaceJSON {
 	j.GUID, j.Name, j.Suspended = s.GUID, s.Name, suspended
 	j.CreatedAt, j.UpdatedAt = timestamp(s.CreatedAt), timestamp(s.UpdatedAt)
 	j.Relationships.Organization = one(s.OrgGUID)
+	if s.QuotaGUID != "" {
+		j.Relationships.Quota = one(s.QuotaGUID)
+	}
 	self := base + "/v3/spaces/" + s.GUID
 	j.Links.Self = link{Href: self}
 	j.Links.Features = link{Href: self + "/features"}

@@ -37,6 +37,8 @@ type Space struct {
 	Annotations Metadata
 	CreatedAt   int64
 	UpdatedAt   int64
+	// QuotaGUID is the space quota the space has, "" for none.
+	QuotaGUID string
 }
 
 // SpaceFilter narrows a spaces list.
@@ -136,7 +138,7 @@ func (s *Store) CreateOrg(ctx context.Context, o Org) error {
 	})
 }
 
-const spaceCols = "id, guid, name, org_guid, allow_ssh, labels, annotations, created_at, updated_at"
+const spaceCols = "id, guid, name, org_guid, allow_ssh, labels, annotations, created_at, updated_at, quota_guid"
 
 func scanSpace(r scanner) (Space, error) {
 	var sp Space
@@ -146,7 +148,7 @@ func scanSpace(r scanner) (Space, error) {
 
 // spaceDests are the scan destinations of spaceCols.
 func spaceDests(sp *Space) []any {
-	return []any{&sp.ID, &sp.GUID, &sp.Name, &sp.OrgGUID, &sp.AllowSSH, &sp.Labels, &sp.Annotations, &sp.CreatedAt, &sp.UpdatedAt}
+	return []any{&sp.ID, &sp.GUID, &sp.Name, &sp.OrgGUID, &sp.AllowSSH, &sp.Labels, &sp.Annotations, &sp.CreatedAt, &sp.UpdatedAt, &sp.QuotaGUID}
 }
 
 // spaceTable is how spaces are read.
