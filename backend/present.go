@@ -232,6 +232,8 @@ type spaceJSON struct {
 		Features      link `json:"features"`
 		Organization  link `json:"organization"`
 		ApplyManifest link `json:"apply_manifest"`
+		// Quota is there when the space has a space quota.
+		Quota *link `json:"quota,omitempty"`
 	} `json:"links"`
 	Metadata metadataJSON `json:"metadata"`
 }
@@ -251,6 +253,9 @@ func presentSpace(base string, s store.Space, suspended bool) spaceJSON {
 	j.Links.Features = link{Href: self + "/features"}
 	j.Links.Organization = link{Href: base + "/v3/organizations/" + s.OrgGUID}
 	j.Links.ApplyManifest = link{Href: self + "/actions/apply_manifest", Method: "POST"}
+	if s.QuotaGUID != "" {
+		j.Links.Quota = &link{Href: base + "/v3/space_quotas/" + s.QuotaGUID}
+	}
 	j.Metadata = meta(s.Labels, s.Annotations)
 	return j
 }
