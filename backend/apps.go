@@ -308,6 +308,11 @@ func (s *Server) createApp(r *request) error {
 	if err != nil {
 		return err
 	}
+	if lc != nil && lc.typ == "docker" {
+		if err := s.requireFlag(r, "diego_docker"); err != nil {
+			return err
+		}
+	}
 	now := s.store.Now()
 	// enable_ssh starts as CC's default_app_ssh_access (true in capi-release),
 	// whatever the space allows: ssh_enabled reports the space separately.
@@ -715,6 +720,11 @@ func (s *Server) setState(r *request, state, eventType string) error {
 	}
 	if err := acc.roles.writeErr(); err != nil {
 		return err
+	}
+	if state == "STARTED" && acc.app.LifecycleType == "docker" {
+		if err := s.requireFlag(r, "diego_docker"); err != nil {
+			return err
+		}
 	}
 	a := acc.app
 	// A start gives every process a new version, as CC's AppStart does.

@@ -317,6 +317,9 @@ func (s *Server) scaleProcess(r *request) error {
 	if err := pa.roles.writeErr(); err != nil {
 		return err
 	}
+	if err := s.requireFlag(r, "app_scaling"); err != nil {
+		return err
+	}
 	p := pa.proc
 	targets := []*int64{&p.Instances, &p.MemoryMB, &p.DiskMB, &p.LogRateLimit}
 	req := map[string]int64{}

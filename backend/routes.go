@@ -462,6 +462,11 @@ func (s *Server) createRoute(r *request) error {
 	if err := r.query.allow(); err != nil {
 		return err
 	}
+	if !r.user.admin() {
+		if err := s.requireFlag(r, "route_creation"); err != nil {
+			return err
+		}
+	}
 	o, err := decodeObject(r.ctx.PostBody(), "host", "path", "port", "relationships", "metadata")
 	if err != nil {
 		return err

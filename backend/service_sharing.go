@@ -99,6 +99,9 @@ func (s *Server) shareServiceInstance(r *request) error {
 	if err := r.query.allow(); err != nil {
 		return err
 	}
+	if err := s.requireFlag(r, "service_instance_sharing"); err != nil {
+		return err
+	}
 	si, err := s.writableInstanceAt(r)
 	if err != nil {
 		return err

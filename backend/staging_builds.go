@@ -103,6 +103,11 @@ func (s *Server) createBuild(r *request) error {
 	if acc.roles.writeErr() != nil {
 		return unprocessablePackage()
 	}
+	if p.Type == store.PackageDocker {
+		if err := s.requireFlag(r, "diego_docker"); err != nil {
+			return err
+		}
+	}
 	a := acc.app
 	busy, err := s.store.StagingInProgress(r.ctx, a.GUID)
 	if err != nil {

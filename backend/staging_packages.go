@@ -280,6 +280,9 @@ func (s *Server) uploadPackage(r *request) error {
 	if err := r.query.allow(); err != nil {
 		return err
 	}
+	if err := s.requireFlag(r, "app_bits_upload"); err != nil {
+		return err
+	}
 	up, err := s.readRequestUpload(r, packageUploadFields)
 	if up == nil {
 		return err
@@ -387,6 +390,9 @@ type resourceMatchJSON struct {
 // ResourceMatchPresenter).
 func (s *Server) resourceMatches(r *request) error {
 	if err := r.query.allow(); err != nil {
+		return err
+	}
+	if err := s.requireFlag(r, "app_bits_upload"); err != nil {
 		return err
 	}
 	o, err := decodeObject(r.ctx.PostBody(), "resources")
