@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -15,7 +14,6 @@ import (
 
 	"capibridge/configs"
 	"capibridge/proxy/ccv3"
-	"capibridge/translate"
 )
 
 // The gateway's own work, as a UAA client of its own (configs.Background):
@@ -124,43 +122,12 @@ func (g *Gateway) RunBackground(ctx context.Context, cfg configs.Background) {
 			}
 		}()
 	}
-	every(cfg.SweepInterval, "sweep", g.sweepPendingStarts)
+	every(cfg.SweepInterval, "sweep", g.v2.SweepPendingStarts)
 	// The watch starts from now: what happened before is what the TTL
 	// already bounds.
 	w := &eventWatch{since: time.Now().UTC().Format(time.RFC3339), seen: map[string]bool{}}
 	every(cfg.WatchInterval, "watch", func(c ccv3.Call) error { return g.watchEvents(c, w) })
 	wg.Wait()
-}
-
-// sweepPendingStarts finishes the pending v2 starts whose build has
-// staged, and the writes gateways that died left half-made, among every
-// app (v3 cannot filter on annotations).
-func (g *Gateway) sweepPendingStarts(c ccv3.Call) error {
-	var pending []translate.V3App
-	for page := 1; ; page++ {
-		p, err := g.v3.ListApps(c, ccv3.AppsQuery{Page: page, PerPage: 5000})
-		if err != nil {
-			return err
-		}
-		for _, a := range p.Resources {
-			_, creating := a.Metadata.Annotations[translate.AnnotationCreateIntent]
-			if creating || a.Metadata.Annotations[translate.AnnotationPendingStart] != "" {
-				pending = append(pending, a)
-			}
-		}
-		if page >= p.Pagination.TotalPages {
-			break
-		}
-	}
-	if len(pending) == 0 {
-		return nil
-	}
-	stacks, err := g.v3.Stacks(c)
-	if err != nil {
-		return err
-	}
-	_, err = g.readBundles(c, pending, stacks, translate.Inline{})
-	return err
 }
 
 // eventWatch is where the watch has read up to: the newest time seen, and
@@ -196,37 +163,4 @@ func (g *Gateway) watchEvents(c ccv3.Call, w *eventWatch) error {
 		g.invalidate([]byte(strings.TrimSuffix(target, "s") + "s"))
 	}
 	return nil
-}
-
-// notFoundOrHidden tells, as CC v2's find_guid_and_validate_access did, a
-// resource that does not exist (404) from one the user may not see (403
-// NotAuthorized). v3 answers 404 for both; the gateway asks again as its
-// own client, when it has one, for the resource the path names.
-func (g *Gateway) notFoundOrHidden(ctx *fasthttp.RequestCtx, err error) error {
-	var e *Error
-	bg := g.bg.Load()
-	if bg == nil || !errors.As(err, &e) || e.Status != fasthttp.StatusNotFound {
-		return err
-	}
-	collection := map[string]string{"AppNotFound": "apps", "SpaceNotFound": "spaces", "OrganizationNotFound": "organizations"}[e.Name]
-	guid := pathParam(ctx, 1)
-	if collection == "" || guid == "" || string(collectionOf(ctx.Path())) != collection || !strings.HasSuffix(e.Description, ": "+guid) {
-		return err
-	}
-	c, terr := bg.call()
-	if terr != nil {
-		g.log.Warn("telling a hidden resource from a missing one", "err", terr)
-		return err
-	}
-	// Hidden means the gateway sees it and the user does not: an app the
-	// user sees without a web process is not a v2 app, so still 404.
-	var exists, visible bool
-	_ = parallel(
-		func() error { exists, _ = g.v3.Exists(c, collection, guid); return nil },
-		func() error { visible, _ = g.v3.Exists(call(ctx), collection, guid); return nil },
-	)
-	if exists && !visible {
-		return errNotAuthorized(err)
-	}
-	return err
 }

@@ -12,7 +12,8 @@ import (
 	"capibridge/configs"
 	"capibridge/proxy/auth"
 	"capibridge/proxy/ccv3"
-	"capibridge/translate"
+	"capibridge/proxy/cferr"
+	"capibridge/proxy/v2api"
 )
 
 // Topics of the list-page cache: the generations a cached page depends
@@ -148,7 +149,7 @@ func (g *Gateway) cached(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 		// (the context never ends first), so ctx outlives it.
 		fill := func(context.Context) (cache.Entry, error) {
 			next(ctx)
-			noStore, _ := ctx.UserValue(noStoreKey).(bool)
+			noStore, _ := ctx.UserValue(v2api.NoStoreKey).(bool)
 			return cache.Entry{Status: ctx.Response.StatusCode(), ContentType: string(ctx.Response.Header.ContentType()),
 				Body: append([]byte(nil), ctx.Response.Body()...), NoStore: noStore}, nil
 		}
@@ -156,7 +157,7 @@ func (g *Gateway) cached(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 		if err != nil {
 			// A fill that panicked: the cache turned it into this error.
 			g.log.Error("serving a cached route failed", "route", rt.Template, "err", err)
-			writeError(ctx, errUnknown(err), rt.v2)
+			writeError(ctx, cferr.Unknown(err), rt.v2)
 			return
 		}
 		ctx.Response.Header.SetContentType(e.ContentType)
@@ -167,25 +168,6 @@ func (g *Gateway) cached(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 		ctx.Response.Header.Set("Cache-Status", o.CacheStatus())
 		if o.Tier != "" || o.Fwd == "stale" {
 			ctx.Response.Header.Set(fasthttp.HeaderAge, strconv.Itoa(int(time.Since(e.Stored).Seconds())))
-		}
-	}
-}
-
-// noStoreKey marks a response the cache must not keep: a page showing a
-// pending v2 start, which changes when staging ends without a write
-// through the gateway to announce it (MAPPING §2.4).
-const noStoreKey = "capibridge.nostore"
-
-// noStoreIfPending marks the response not to be cached when one of the
-// apps still waits for its staging.
-func noStoreIfPending(ctx *fasthttp.RequestCtx, bundles []translate.AppBundle) {
-	for _, b := range bundles {
-		// A FAILED build is final: the app reads STARTED and FAILED until
-		// a write changes it.
-		failed := b.LatestBuild != nil && b.LatestBuild.State == "FAILED"
-		if b.App.Metadata.Annotations[translate.AnnotationPendingStart] != "" && !failed {
-			ctx.SetUserValue(noStoreKey, true)
-			return
 		}
 	}
 }
@@ -214,7 +196,7 @@ func (g *Gateway) invalidateAfter(ctx *fasthttp.RequestCtx, rt *Route) {
 	if loc := ctx.Response.Header.Peek(fasthttp.HeaderLocation); ctx.Response.StatusCode() == fasthttp.StatusAccepted &&
 		bytes.Contains(loc, []byte("/v3/jobs/")) {
 		job := string(loc[bytes.LastIndexByte(loc, '/')+1:])
-		go g.invalidateWhenDone(call(ctx), job, append([]byte(nil), collection...))
+		go g.invalidateWhenDone(v2api.CallOf(ctx), job, append([]byte(nil), collection...))
 	}
 }
 
@@ -225,7 +207,7 @@ const jobWatch = 2 * time.Minute
 // invalidateWhenDone polls a v3 job with the writer's token until it is
 // done, then invalidates what the write touched.
 func (g *Gateway) invalidateWhenDone(c ccv3.Call, job string, collection []byte) {
-	_, err := poll(time.Now().Add(jobWatch), time.Second, func() (bool, error) {
+	_, err := v2api.Poll(time.Now().Add(jobWatch), time.Second, func() (bool, error) {
 		j, err := g.v3.Job(c, job)
 		return err == nil && (j == nil || j.State == "COMPLETE" || j.State == "FAILED"), err
 	})

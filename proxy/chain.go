@@ -11,6 +11,8 @@ import (
 
 	"capibridge/metrics"
 	"capibridge/proxy/auth"
+	"capibridge/proxy/cferr"
+	"capibridge/proxy/v2api"
 )
 
 // middleware wraps a handler; see chain for the order.
@@ -43,7 +45,7 @@ func (g *Gateway) chain() fasthttp.RequestHandler {
 // User-value keys of per-request state.
 const (
 	routeKey    = "capibridge.route"
-	identityKey = "capibridge.identity"
+	identityKey = v2api.IdentityKey
 	startKey    = "capibridge.start"
 )
 
@@ -72,7 +74,7 @@ func (g *Gateway) recoverPanics(next fasthttp.RequestHandler) fasthttp.RequestHa
 		defer func() {
 			if v := recover(); v != nil {
 				g.log.Error("panic serving request", "method", string(ctx.Method()), "path", string(ctx.Path()), "panic", fmt.Sprint(v))
-				writeError(ctx, errUnknown(fmt.Errorf("panic: %v", v)), isV2(ctx))
+				writeError(ctx, cferr.Unknown(fmt.Errorf("panic: %v", v)), isV2(ctx))
 			}
 		}()
 		next(ctx)
@@ -178,7 +180,7 @@ func (g *Gateway) authenticate(next fasthttp.RequestHandler) fasthttp.RequestHan
 			read := ctx.IsGet() || ctx.IsHead()
 			if read && !id.CanRead() || !read && !id.CanWrite() {
 				g.m.AuthFailures.WithLabelValues(reasonScope).Inc()
-				writeError(ctx, errInsufficientScope(), true)
+				writeError(ctx, cferr.InsufficientScope(), true)
 				return
 			}
 		}
@@ -197,12 +199,12 @@ func authError(err error) *Error {
 	if errors.As(err, &ae) {
 		switch {
 		case ae.Missing():
-			return errNotAuthenticated()
+			return cferr.NotAuthenticated()
 		case ae.Unavailable():
-			return errUaaUnavailable(err)
+			return cferr.UaaUnavailable(err)
 		}
 	}
-	return errInvalidAuthToken(err)
+	return cferr.InvalidAuthToken(err)
 }
 
 // dispatch serves the route the router chose.
@@ -224,12 +226,12 @@ func (g *Gateway) dispatch(ctx *fasthttp.RequestCtx) {
 		err = g.forwardTo(ctx, rt, g.routing)
 	case kindV2:
 		if h := rt.handler(ctx.Method()); h != nil {
-			err = g.notFoundOrHidden(ctx, h(g, ctx))
+			err = g.v2.Serve(h, ctx)
 		} else {
-			err = errNotFound()
+			err = cferr.NotFound()
 		}
 	default:
-		err = errNotFound()
+		err = cferr.NotFound()
 	}
 	if err != nil {
 		var e *Error

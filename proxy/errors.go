@@ -4,34 +4,16 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strconv"
 
 	"github.com/valyala/fasthttp"
 
+	"capibridge/proxy/cferr"
 	"capibridge/translate"
 )
 
-// Error is a failure the gateway answers itself, in the Cloud Controller's
-// terms: the HTTP status, and the name and code from CC's errors/v2.yml.
-// Clients see Description; the cause stays in the logs.
-type Error struct {
-	Status      int
-	Code        int
-	Name        string
-	Description string
-	cause       error
-}
-
-func (e *Error) Error() string {
-	if e.cause != nil {
-		return fmt.Sprintf("%s (%d): %s: %v", e.Name, e.Code, e.Description, e.cause)
-	}
-	return fmt.Sprintf("%s (%d): %s", e.Name, e.Code, e.Description)
-}
-
-// Unwrap returns the cause.
-func (e *Error) Unwrap() error { return e.cause }
+// Error is a failure the gateway answers itself (package cferr).
+type Error = cferr.Error
 
 // retryLater is an Error the client may try again after a while: the
 // writer sends the wait in Retry-After (RFC 9110 §10.2.3), as the Cloud
@@ -49,34 +31,7 @@ func (r *retryLater) Unwrap() error { return r.err }
 // errRateLimited is CC's RateLimitExceeded (errors/v2.yml 10013), the
 // answer to a request over its share of the upstream.
 func errRateLimited(cause error) error {
-	return &retryLater{err: &Error{Status: 429, Code: 10013, Name: "RateLimitExceeded", Description: "Rate Limit Exceeded", cause: cause}, after: 1}
-}
-
-// The errors the gateway itself raises (texts from errors/v2.yml).
-func errNotFound() *Error { return &Error{404, 10000, "NotFound", "Unknown request", nil} }
-
-func errNotAuthenticated() *Error {
-	return &Error{401, 10002, "NotAuthenticated", "Authentication error", nil}
-}
-
-func errInvalidAuthToken(cause error) *Error {
-	return &Error{401, 1000, "InvalidAuthToken", "Invalid Auth Token", cause}
-}
-
-func errInsufficientScope() *Error {
-	return &Error{403, 10007, "InsufficientScope", "Your token lacks the necessary scopes to access this resource.", nil}
-}
-
-func errUaaUnavailable(cause error) *Error {
-	return &Error{503, 20004, "UaaUnavailable", "The UAA service is currently unavailable", cause}
-}
-
-func errBadRequest(detail string) *Error {
-	return &Error{400, 1004, "BadRequest", "Bad request: " + detail, nil}
-}
-
-func errUnknown(cause error) *Error {
-	return &Error{500, 10001, "UnknownError", "An unknown error occurred.", cause}
+	return &retryLater{err: &Error{Status: 429, Code: 10013, Name: "RateLimitExceeded", Description: "Rate Limit Exceeded", Cause: cause}, after: 1}
 }
 
 // v2ErrorBody is CC's V2ErrorHasher shape: keys in this order.
@@ -121,9 +76,9 @@ func writeError(ctx *fasthttp.RequestCtx, err error, v2 bool) {
 	switch {
 	case errors.As(err, &e):
 	case errors.As(err, &te):
-		e = &Error{Status: te.Status, Code: te.Code, Name: te.Name, Description: te.Description, cause: err}
+		e = &Error{Status: te.Status, Code: te.Code, Name: te.Name, Description: te.Description, Cause: err}
 	default:
-		e = errUnknown(err)
+		e = cferr.Unknown(err)
 	}
 	ctx.Response.ResetBody()
 	ctx.SetStatusCode(e.Status)

@@ -115,7 +115,7 @@ func (c *clientBody) Read(p []byte) (int, error) {
 	if err != nil && err != io.EOF {
 		cause := fmt.Errorf("%w: %w", errClientGone, err)
 		if c.fault = bodyFault(err); c.fault != nil {
-			c.fault.cause = cause
+			c.fault.Cause = cause
 			return n, c.fault
 		}
 		err = cause

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"capibridge/proxy/cferr"
 	"errors"
 	"net"
 
@@ -21,7 +22,7 @@ func (g *Gateway) checkFraming(next fasthttp.RequestHandler) fasthttp.RequestHan
 	return func(ctx *fasthttp.RequestCtx) {
 		if reason := framingFault(ctx.Request.Header.RawHeaders()); reason != "" {
 			ctx.SetConnectionClose()
-			writeError(ctx, errBadRequest(reason), isV2(ctx))
+			writeError(ctx, cferr.BadRequest(reason), isV2(ctx))
 			return
 		}
 		next(ctx)
@@ -118,11 +119,11 @@ func serverError(ctx *fasthttp.RequestCtx, err error) {
 	)
 	switch {
 	case errors.Is(err, fasthttp.ErrUnsupportedTransferEncoding):
-		e = errBadRequest("the only Transfer-Encoding accepted is chunked, once")
+		e = cferr.BadRequest("the only Transfer-Encoding accepted is chunked, once")
 	case errors.Is(err, fasthttp.ErrDuplicateContentLength), errors.Is(err, fasthttp.ErrNonNumericChars):
-		e = errBadRequest("the request's Content-Length is not one number")
+		e = cferr.BadRequest("the request's Content-Length is not one number")
 	case errors.Is(err, errBareLF):
-		e = errBadRequest("the lines of a request head must end in CRLF")
+		e = cferr.BadRequest("the lines of a request head must end in CRLF")
 	case errors.As(err, &small):
 		e = errHeadersTooLarge()
 		if guarded && !head.lineDone {
@@ -131,8 +132,8 @@ func serverError(ctx *fasthttp.RequestCtx, err error) {
 	case errors.As(err, &netErr) && netErr.Timeout():
 		e = errTimedOut()
 	default:
-		e = errBadRequest("the request head is not valid HTTP/1.1")
+		e = cferr.BadRequest("the request head is not valid HTTP/1.1")
 	}
-	e.cause = err
+	e.Cause = err
 	writeError(ctx, e, v2)
 }

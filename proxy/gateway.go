@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http/pprof"
@@ -27,6 +28,7 @@ import (
 	"capibridge/metrics"
 	"capibridge/proxy/auth"
 	"capibridge/proxy/ccv3"
+	"capibridge/proxy/v2api"
 )
 
 // Gateway is one capibridge instance.
@@ -39,7 +41,12 @@ type Gateway struct {
 	gatherer prometheus.Gatherer
 	log      *slog.Logger
 	router   *router
-	info     infoCache
+	// v2 serves the translated v2 routes.
+	v2 *v2api.API
+	// faultHook, set by fault-injection runs only, is called at the named
+	// steps of the multi-call v2 writes.
+	faultHook func(step string)
+	info      infoCache
 	// cache is the v2 list-page cache, nil when off; cachePolicy holds
 	// the cached routes.
 	cache       *cache.Cache
@@ -56,10 +63,6 @@ type Gateway struct {
 	public, admin *fasthttp.Server
 	// conns guards the public listener's connections (conns.go).
 	conns *connGuard
-
-	// faultHook, set by tests only, is called at the named steps of the
-	// multi-call writes (fault).
-	faultHook func(step string)
 
 	readyMu  sync.Mutex
 	readyAt  time.Time
@@ -100,7 +103,6 @@ func New(cfg configs.Config, d Deps) (*Gateway, error) {
 	if g.cache != nil {
 		g.cachePolicy = cachePolicies(g.router, cfg.Cache)
 	}
-	g.faultHook = d.Fault
 	if cfg.ExternalURL != "" {
 		u, err := url.Parse(cfg.ExternalURL)
 		if err != nil {
@@ -128,9 +130,33 @@ func New(cfg configs.Config, d Deps) (*Gateway, error) {
 	if g.routing, err = component(cfg.RoutingPassthrough); err != nil {
 		return nil, err
 	}
+	g.faultHook = d.Fault
 	if t := newClientToken(cfg.Background, d.Upstream); t != nil {
 		g.bg.Store(t)
 	}
+	g.v2 = v2api.New(cfg, g.v3, d.Log, v2api.Hooks{
+		ReadBody:   g.readBody,
+		ClientBody: func(ctx *fasthttp.RequestCtx, r io.Reader) io.Reader { return g.clientBody(ctx, r) },
+		ClientGone: isClientGone,
+		Public: func(ctx *fasthttp.RequestCtx, href string) (string, bool) {
+			return relink(href, g.upstream.URL(), g.publicBase(ctx))
+		},
+		Invalidate:         g.invalidate,
+		InvalidateWhenDone: g.invalidateWhenDone,
+		Background: func() (ccv3.Call, bool, error) {
+			bg := g.bg.Load()
+			if bg == nil {
+				return ccv3.Call{}, false, nil
+			}
+			c, err := bg.call()
+			return c, true, err
+		},
+		Fault: func(step string) {
+			if g.faultHook != nil {
+				g.faultHook(step)
+			}
+		},
+	})
 	// Each identity's share of the upstream is counted by the user the
 	// token names.
 	for _, up := range []*Upstream{d.Upstream, g.uaa, g.logCache, g.routing} {

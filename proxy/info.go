@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"capibridge/proxy/cferr"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -247,7 +248,7 @@ func (g *Gateway) v2Info(ctx *fasthttp.RequestCtx) error {
 	}
 	b, err := json.Marshal(info)
 	if err != nil {
-		return errUnknown(err)
+		return cferr.Unknown(err)
 	}
 	ctx.Response.Header.SetContentType(contentTypeV2)
 	ctx.SetStatusCode(fasthttp.StatusOK)
@@ -317,11 +318,11 @@ func (g *Gateway) fetchJSON(path string, v any) error {
 	body := resp.Body()
 	if resp.StatusCode() != fasthttp.StatusOK {
 		return &Error{Status: fasthttp.StatusBadGateway, Code: 10015, Name: "ServiceUnavailable",
-			Description: "The Cloud Controller could not describe itself", cause: fmt.Errorf("GET %s: %d", path, resp.StatusCode())}
+			Description: "The Cloud Controller could not describe itself", Cause: fmt.Errorf("GET %s: %d", path, resp.StatusCode())}
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		return &Error{Status: fasthttp.StatusBadGateway, Code: 10015, Name: "ServiceUnavailable",
-			Description: "The Cloud Controller could not describe itself", cause: err}
+			Description: "The Cloud Controller could not describe itself", Cause: err}
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"capibridge/proxy/cferr"
 	"errors"
 	"fmt"
 	"io"
@@ -79,7 +80,7 @@ func headFault(proto, fields []byte) *Error {
 			i++
 		}
 		if i < len(fields) && (i == 0 || fields[i-1] != '\r') {
-			return errBadRequest("the lines of a request head must end in CRLF")
+			return cferr.BadRequest("the lines of a request head must end in CRLF")
 		}
 		line, fields = fields[:i], fields[min(i+1, len(fields)):]
 		if len(line) == 0 || line[0] == ' ' || line[0] == '\t' || line[0] == '\r' {
@@ -90,7 +91,7 @@ func headFault(proto, fields []byte) *Error {
 				break
 			}
 			if !isTokenChar(c) {
-				return errBadRequest("a header field name may hold only token characters (RFC 9110 §5.1)")
+				return cferr.BadRequest("a header field name may hold only token characters (RFC 9110 §5.1)")
 			}
 		}
 	}
@@ -130,10 +131,10 @@ func (g *Gateway) readBody(ctx *fasthttp.RequestCtx) ([]byte, error) {
 	if err != nil {
 		ctx.SetConnectionClose()
 		if e := bodyFault(err); e != nil {
-			e.cause = err
+			e.Cause = err
 			return nil, e
 		}
-		return nil, &Error{Status: 499, Code: 10001, Name: "UnknownError", Description: "The client went away", cause: fmt.Errorf("%w: %w", errClientGone, err)}
+		return nil, &Error{Status: 499, Code: 10001, Name: "UnknownError", Description: "The client went away", Cause: fmt.Errorf("%w: %w", errClientGone, err)}
 	}
 	if len(b) > limit {
 		ctx.SetConnectionClose()
@@ -157,5 +158,5 @@ func bodyFault(err error) *Error {
 	}
 	// What is left is fasthttp's reading of chunked framing: a size that is
 	// not hex, a chunk not ended by CRLF, a malformed trailer.
-	return errBadRequest("the request body's chunked framing is malformed")
+	return cferr.BadRequest("the request body's chunked framing is malformed")
 }

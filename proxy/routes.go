@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"capibridge/proxy/v2api"
 	"strings"
 
 	"github.com/valyala/fasthttp"
@@ -24,10 +25,6 @@ const (
 	kindUnknown               // anything else: 404 CF-NotFound
 )
 
-// v2Handler serves one method of a translated v2 route. Path parameters
-// are read with pathParam.
-type v2Handler func(g *Gateway, ctx *fasthttp.RequestCtx) error
-
 // Route is what the router decided about a request. Routes are built once;
 // a request only points at one, so routing allocates nothing.
 type Route struct {
@@ -43,11 +40,11 @@ type Route struct {
 	// ":name" matches any one segment.
 	segs []string
 	// The handlers of a translated route by method; nil is not translated.
-	get, put, post, del v2Handler
+	get, put, post, del v2api.Handler
 }
 
 // handler returns the translated handler of method (HEAD is GET), or nil.
-func (r *Route) handler(method []byte) v2Handler {
+func (r *Route) handler(method []byte) v2api.Handler {
 	switch string(method) {
 	case fasthttp.MethodGet, fasthttp.MethodHead:
 		return r.get
@@ -59,110 +56,6 @@ func (r *Route) handler(method []byte) v2Handler {
 		return r.del
 	}
 	return nil
-}
-
-// v2Routes are the v2 routes the gateway translates, one file per v2
-// resource (v2apps.go, v2orgs.go, ...).
-func v2Routes() []*Route {
-	return []*Route{
-		{Template: "/v2/apps", get: (*Gateway).v2AppList, post: (*Gateway).v2AppCreate},
-		{Template: "/v2/apps/:guid", get: (*Gateway).v2App, put: (*Gateway).v2AppUpdate, del: (*Gateway).v2AppDelete},
-		{Template: "/v2/apps/:guid/summary", get: (*Gateway).v2AppSummary},
-		{Template: "/v2/apps/:guid/env", get: (*Gateway).v2AppEnv},
-		{Template: "/v2/apps/:guid/permissions", get: (*Gateway).v2AppPermissions},
-		{Template: "/v2/apps/:guid/routes", get: appRoutes.listHandler},
-		{Template: "/v2/apps/:guid/route_mappings", get: appRouteMappings.listHandler},
-		{Template: "/v2/apps/:guid/service_bindings", get: appBindingsList.listHandler},
-		{Template: "/v2/apps/:guid/events", get: (*Gateway).v2AppEvents},
-		{Template: "/v2/apps/:guid/stats", get: (*Gateway).v2AppStats},
-		{Template: "/v2/apps/:guid/instances", get: (*Gateway).v2AppInstances},
-		{Template: "/v2/apps/:guid/instances/:index", del: (*Gateway).v2AppKillInstance},
-		{Template: "/v2/apps/:guid/crashes", get: (*Gateway).v2AppCrashes},
-		{Template: "/v2/apps/:guid/routes/:route_guid", put: (*Gateway).v2AppMapRoute, del: (*Gateway).v2AppUnmapRoute},
-		{Template: "/v2/apps/:guid/bits", put: (*Gateway).v2AppUploadBits},
-		{Template: "/v2/apps/:guid/copy_bits", post: (*Gateway).v2AppCopyBits},
-		{Template: "/v2/apps/:guid/restage", post: (*Gateway).v2AppRestage},
-		{Template: "/v2/apps/:guid/download", get: (*Gateway).v2AppDownload},
-		{Template: "/v2/apps/:guid/droplet/download", get: (*Gateway).v2AppDropletDownload},
-		{Template: "/v2/apps/:guid/droplet/upload", put: (*Gateway).v2AppDropletUpload},
-		{Template: "/v2/resource_match", put: (*Gateway).v2ResourceMatch},
-		{Template: "/v2/events", get: (*Gateway).v2EventList},
-		{Template: "/v2/events/:guid", get: (*Gateway).v2Event},
-		{Template: "/v2/jobs/:guid", get: (*Gateway).v2Job},
-		{Template: "/v2/organizations", get: orgsRead.listHandler, post: orgsRead.createHandler},
-		{Template: "/v2/organizations/:guid", get: orgsRead.getHandler, put: orgsRead.updateHandler, del: orgsRead.deleteHandler},
-		{Template: "/v2/organizations/:guid/spaces", get: orgSpaces.listHandler},
-		{Template: "/v2/spaces", get: spaces.listHandler, post: spaces.createHandler},
-		{Template: "/v2/spaces/:guid", get: (*Gateway).v2Space, put: spaces.updateHandler, del: spaces.deleteHandler},
-		{Template: "/v2/spaces/:guid/apps", get: (*Gateway).v2SpaceApps},
-		{Template: "/v2/spaces/:guid/summary", get: (*Gateway).v2SpaceSummary},
-		{Template: "/v2/stacks", get: stacksRead.listHandler},
-		{Template: "/v2/stacks/:guid", get: stacksRead.getHandler},
-		{Template: "/v2/routes/reserved/domain/:domain_guid", get: (*Gateway).v2RouteReserved},
-		{Template: "/v2/routes/reserved/domain/:domain_guid/host/:host", get: (*Gateway).v2RouteReservedHost},
-		{Template: "/v2/routes", get: routes.listHandler, post: routes.createHandler},
-		{Template: "/v2/routes/:guid", get: routes.getHandler, put: routes.updateHandler, del: routes.deleteHandler},
-		{Template: "/v2/routes/:guid/apps", get: (*Gateway).v2RouteApps},
-		{Template: "/v2/routes/:guid/apps/:app_guid", put: (*Gateway).v2RouteMapApp, del: (*Gateway).v2RouteUnmapApp},
-		{Template: "/v2/routes/:guid/route_mappings", get: routeMappingsUnder.listHandler},
-		{Template: "/v2/route_mappings", get: routeMappings.listHandler, post: routeMappings.createHandler},
-		{Template: "/v2/route_mappings/:guid", get: routeMappings.getHandler, put: (*Gateway).v2RouteMappingUpdate, del: routeMappings.deleteHandler},
-		{Template: "/v2/spaces/:guid/routes", get: spaceRoutes.listHandler},
-		{Template: "/v2/spaces/:guid/unmapped_routes", del: (*Gateway).v2SpaceDeleteUnmappedRoutes},
-		{Template: "/v2/service_instances", get: serviceInstances.listHandler, post: serviceInstances.createHandler},
-		{Template: "/v2/service_instances/:guid", get: serviceInstances.getHandler, put: serviceInstances.updateHandler, del: (*Gateway).v2ServiceInstanceDelete},
-		{Template: "/v2/service_instances/:guid/routes", get: instanceRoutes.listHandler},
-		{Template: "/v2/user_provided_service_instances/:guid/routes", get: userProvidedRoutes.listHandler},
-		{Template: "/v2/service_instances/:guid/routes/:route_guid", put: managedRouteSide.bindRoute, del: managedRouteSide.unbindRoute},
-		{Template: "/v2/service_instances/:guid/routes/:route_guid/parameters", get: (*Gateway).v2RouteBindingParameters},
-		{Template: "/v2/user_provided_service_instances/:guid/routes/:route_guid", put: userProvidedRouteSide.bindRoute, del: userProvidedRouteSide.unbindRoute},
-		{Template: "/v2/service_instances/:guid/permissions", get: (*Gateway).v2ServiceInstancePermissions},
-		{Template: "/v2/service_instances/:guid/parameters", get: (*Gateway).v2ServiceInstanceParameters},
-		{Template: "/v2/service_instances/:guid/shared_from", get: (*Gateway).v2ServiceInstanceSharedFrom},
-		{Template: "/v2/service_instances/:guid/shared_to", get: (*Gateway).v2ServiceInstanceSharedTo},
-		{Template: "/v2/service_bindings/:guid/parameters", get: (*Gateway).v2ServiceBindingParameters},
-		{Template: "/v2/service_keys/:guid/parameters", get: (*Gateway).v2ServiceKeyParameters},
-		{Template: "/v2/service_instances/:guid/service_bindings", get: instanceBindings.listHandler},
-		{Template: "/v2/user_provided_service_instances", get: userProvided.listHandler, post: userProvided.createHandler},
-		{Template: "/v2/user_provided_service_instances/:guid", get: userProvided.getHandler, put: userProvided.updateHandler, del: userProvided.deleteHandler},
-		{Template: "/v2/user_provided_service_instances/:guid/service_bindings", get: userProvidedBindings.listHandler},
-		{Template: "/v2/service_bindings", get: serviceBindings.listHandler, post: serviceBindings.createHandler},
-		{Template: "/v2/service_bindings/:guid", get: serviceBindings.getHandler, del: (*Gateway).v2ServiceBindingDelete},
-		{Template: "/v2/spaces/:guid/service_instances", get: spaceInstances.listHandler},
-		{Template: "/v2/spaces/:guid/services", get: spaceServices.listHandler},
-		{Template: "/v2/organizations/:guid/services", get: orgServices.listHandler},
-		// The marketplace lists are read without a token too (§10.7.1).
-		{Template: "/v2/services", get: services.listHandler, optionalAuth: true},
-		{Template: "/v2/services/:guid", get: services.getHandler},
-		{Template: "/v2/services/:guid/service_plans", get: serviceServicePlans.listHandler},
-		{Template: "/v2/service_plans", get: servicePlans.listHandler, optionalAuth: true},
-		{Template: "/v2/service_plans/:guid", get: servicePlans.getHandler},
-		{Template: "/v2/service_plans/:guid/service_instances", get: planInstances.listHandler},
-		{Template: "/v2/service_keys", get: serviceKeys.listHandler, post: serviceKeys.createHandler},
-		{Template: "/v2/service_keys/:guid", get: (*Gateway).v2ServiceKey, del: serviceKeys.deleteHandler},
-		{Template: "/v2/service_instances/:guid/service_keys", get: instanceKeys.listHandler},
-		{Template: "/v2/quota_definitions", get: quotaDefinitions.listHandler, post: quotaDefinitions.createHandler},
-		{Template: "/v2/quota_definitions/:guid", get: quotaDefinitions.getHandler, put: quotaDefinitions.updateHandler, del: quotaDefinitions.deleteHandler},
-		{Template: "/v2/config/feature_flags", get: (*Gateway).v2FeatureFlags},
-		{Template: "/v2/config/feature_flags/:name", get: (*Gateway).v2FeatureFlag},
-		{Template: "/v2/service_plan_visibilities", get: planVisibilities.listHandler},
-		{Template: "/v2/service_plan_visibilities/:guid", get: (*Gateway).v2PlanVisibility},
-		{Template: "/v2/service_brokers", get: brokers.listHandler},
-		{Template: "/v2/service_brokers/:guid", get: brokers.getHandler},
-		{Template: "/v2/shared_domains", get: sharedDomains.listHandler, post: sharedDomains.createHandler},
-		{Template: "/v2/shared_domains/:guid", get: sharedDomains.getHandler, put: sharedDomains.updateHandler, del: sharedDomains.deleteHandler},
-		{Template: "/v2/private_domains", get: privateDomains.listHandler, post: privateDomains.createHandler},
-		{Template: "/v2/private_domains/:guid", get: privateDomains.getHandler, put: privateDomains.updateHandler, del: privateDomains.deleteHandler},
-		{Template: "/v2/private_domains/:guid/shared_organizations", get: domainSharedOrgs.listHandler},
-		{Template: "/v2/organizations/:guid/private_domains", get: orgPrivateDomains.listHandler},
-		{Template: "/v2/organizations/:guid/private_domains/:domain_guid", put: (*Gateway).v2ShareOrgPrivateDomain, del: (*Gateway).v2UnshareOrgPrivateDomain},
-		{Template: "/v2/domains", get: deprecatedWarning(domainsDeprecated.listHandler)},
-		{Template: "/v2/domains/:guid", get: deprecatedWarning(domainsDeprecated.getHandler)},
-		{Template: "/v2/domains/:guid/spaces", get: deprecatedWarning(domainSpaces.listHandler)},
-		{Template: "/v2/organizations/:guid/domains", get: deprecatedWarning(orgDomains.listHandler)},
-		{Template: "/v2/organizations/:guid/domains/:domain_guid", del: (*Gateway).v2OrgDomainDelete},
-		{Template: "/v2/spaces/:guid/domains", get: deprecatedWarning(spaceDomains.listHandler)},
-	}
 }
 
 // The collections whose names may appear in route templates. Paths under
@@ -269,7 +162,8 @@ func newRouter(v2Passthrough []string, uaa, logCache, routing bool) *router {
 		r.v2Forward[c] = [3]*Route{{Template: t[0], kind: kindV2Forward, v2: true}, {Template: t[1], kind: kindV2Forward, v2: true},
 			{Template: t[2], kind: kindV2Forward, v2: true}}
 	}
-	for _, rt := range v2Routes() {
+	for _, d := range v2api.Routes() {
+		rt := &Route{Template: d.Template, optionalAuth: d.OptionalAuth, get: d.Get, put: d.Put, post: d.Post, del: d.Del}
 		rt.kind, rt.v2 = kindV2, true
 		rt.segs = strings.Split(strings.TrimPrefix(rt.Template, "/v2/"), "/")
 		r.translated[rt.segs[0]] = append(r.translated[rt.segs[0]], rt)
@@ -370,21 +264,6 @@ func segmentsMatch(segs []string, path []byte) bool {
 		}
 	}
 	return true
-}
-
-// pathParam returns segment i of the request path after "/v2/" or "/v3/"
-// (0 is the collection): the guid of "/v2/apps/:guid/summary" is
-// pathParam(ctx, 1).
-func pathParam(ctx *fasthttp.RequestCtx, i int) string {
-	p := bytes.TrimSuffix(ctx.Path(), []byte("/"))
-	if len(p) < 4 {
-		return ""
-	}
-	p = p[4:]
-	for ; i > 0; i-- {
-		_, p, _ = bytes.Cut(p, []byte("/"))
-	}
-	return string(firstSegment(p))
 }
 
 func (r *router) forwarded(path []byte) bool {

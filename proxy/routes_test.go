@@ -2,8 +2,6 @@ package proxy
 
 import (
 	"testing"
-
-	"github.com/valyala/fasthttp"
 )
 
 func TestRouterTemplates(t *testing.T) {
@@ -67,27 +65,6 @@ func TestRouterTemplates(t *testing.T) {
 	for _, p := range []string{"/v3/apps/abc/env", "/v2/spaces/abc/apps", "/v2/apps/abc/unheard-of", "/oauth/token", "/Users/abc", "/api/v1/read/abc"} {
 		if n := testing.AllocsPerRun(100, func() { r.match([]byte(p)) }); n != 0 {
 			t.Errorf("match(%s) allocates %v times", p, n)
-		}
-	}
-}
-
-func TestPathParam(t *testing.T) {
-	cases := []struct {
-		path string
-		i    int
-		want string
-	}{
-		{"/v2/apps/abc/summary", 1, "abc"},
-		{"/v2/apps/abc/summary/", 2, "summary"},
-		{"/v2/apps/abc/routes/r1", 3, "r1"},
-		{"/v2/apps", 1, ""},
-		{"/v2", 1, ""},
-	}
-	for _, tc := range cases {
-		var ctx fasthttp.RequestCtx
-		ctx.Request.SetRequestURI(tc.path)
-		if got := pathParam(&ctx, tc.i); got != tc.want {
-			t.Errorf("pathParam(%s, %d) = %q, want %q", tc.path, tc.i, got, tc.want)
 		}
 	}
 }

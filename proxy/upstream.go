@@ -168,7 +168,7 @@ func tooLarge(resp *fasthttp.Response) error {
 	_ = resp.CloseBodyStream()
 	resp.ResetBody()
 	return &Error{Status: resp.StatusCode(), Code: 10004, Name: "InvalidRequest", Description: what,
-		cause: fmt.Errorf("upstream answered %d", resp.StatusCode())}
+		Cause: fmt.Errorf("upstream answered %d", resp.StatusCode())}
 }
 
 // failureTable is the one place that says what an upstream failure means to
@@ -199,7 +199,7 @@ var failureTable = []struct {
 func classify(err error) (outcome string, failure error) {
 	for _, row := range failureTable {
 		if row.match(err) {
-			e := &Error{Status: row.status, Code: 10015, Name: "ServiceUnavailable", Description: row.text, cause: err}
+			e := &Error{Status: row.status, Code: 10015, Name: "ServiceUnavailable", Description: row.text, Cause: err}
 			if row.retryAfter > 0 {
 				return row.outcome, &retryLater{err: e, after: row.retryAfter}
 			}
@@ -207,7 +207,7 @@ func classify(err error) (outcome string, failure error) {
 		}
 	}
 	return metrics.OutcomeOther, &Error{Status: fasthttp.StatusBadGateway, Code: 10015, Name: "ServiceUnavailable",
-		Description: "The Cloud Controller answered with something that is not HTTP", cause: err}
+		Description: "The Cloud Controller answered with something that is not HTTP", Cause: err}
 }
 
 func isTimeout(err error) bool {

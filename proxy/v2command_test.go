@@ -3,13 +3,7 @@ package proxy
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 	"testing"
-
-	"github.com/valyala/fasthttp"
-
-	"capibridge/proxy/ccv3"
-	"capibridge/translate"
 )
 
 // A v2 list shows each app's own command (MAPPING §1.2), although v3's
@@ -48,48 +42,6 @@ func TestV2ListShowsCommands(t *testing.T) {
 			if deref(one.Entity.Command) != deref(a.Entity.Command) {
 				t.Errorf("%s: the list shows %q, the app's GET %q", a.Entity.Name, deref(a.Entity.Command), deref(one.Entity.Command))
 			}
-		}
-	}
-}
-
-// fakeDoer answers GET /v3/processes/:guid from a map of commands.
-type fakeDoer map[string]string
-
-func (f fakeDoer) Do(req *fasthttp.Request, resp *fasthttp.Response, _ string) error {
-	guid := strings.TrimPrefix(string(req.URI().Path()), "/v3/processes/")
-	cmd, ok := f[guid]
-	if !ok {
-		resp.SetStatusCode(404)
-		resp.SetBodyString(`{"errors":[{"detail":"Process not found","title":"CF-ResourceNotFound","code":10010}]}`)
-		return nil
-	}
-	resp.SetStatusCode(200)
-	resp.SetBodyString(fmt.Sprintf(`{"guid":%q,"type":"web","command":%q}`, guid, cmd))
-	return nil
-}
-
-// While a deployment runs, the app's own GET may answer the older web
-// process; the newest one listed is then read by its guid.
-func TestWebCommandsDuringDeployment(t *testing.T) {
-	t.Parallel()
-	hidden := "[PRIVATE DATA HIDDEN IN LISTS]"
-	g := &Gateway{v3: ccv3.New(fakeDoer{"new-web": "./new"}, "http://cc.example", 4)}
-	web := map[string]translate.V3Process{
-		"a1": {GUID: "web-1", Command: &hidden},
-		"a2": {GUID: "new-web", Command: &hidden},
-		"a3": {GUID: "web-3", Command: &hidden},
-	}
-	one, old := "./one", "./old"
-	own := map[string]translate.V3Process{
-		"a1": {GUID: "web-1", Command: &one},
-		"a2": {GUID: "old-web", Command: &old},
-	}
-	if err := g.webCommands(ccv3.Call{}, web, own); err != nil {
-		t.Fatal(err)
-	}
-	for app, want := range map[string]string{"a1": "./one", "a2": "./new", "a3": hidden} {
-		if got := deref(web[app].Command); got != want {
-			t.Errorf("%s: command %q, want %q", app, got, want)
 		}
 	}
 }

@@ -1,11 +1,7 @@
 package proxy
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
-	"mime/multipart"
 	"net"
 	"strings"
 	"testing"
@@ -51,27 +47,6 @@ func TestPendingStartSupersededByV3Deploy(t *testing.T) {
 	}
 	if after.Entity.PackageState != "STAGED" || deref(after.Entity.DockerImage) != "nginx:2" {
 		t.Errorf("v2 reads %+v", after.Entity)
-	}
-}
-
-// TestPipeUploadKeepsTheUpstreamsError: an upstream that refuses an upload
-// before reading it (401, 413, a refused dial) is what the client hears
-// about, not a complaint about its body.
-func TestPipeUploadKeepsTheUpstreamsError(t *testing.T) {
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	mw.WriteField("resources", "[]")
-	fw, _ := mw.CreateFormFile("application", "a.zip")
-	fw.Write([]byte("PK..."))
-	mw.Close()
-	var ctx fasthttp.RequestCtx
-	ctx.Request.Header.SetMethod("PUT")
-	ctx.Request.Header.SetContentType(mw.FormDataContentType())
-	ctx.Request.SetBody(body.Bytes())
-	refused := errors.New("upstream refused")
-	var g Gateway
-	if err := g.pipeUpload(&ctx, "application", func(string, io.Reader) error { return refused }); !errors.Is(err, refused) {
-		t.Errorf("the upstream's error became %v", err)
 	}
 }
 

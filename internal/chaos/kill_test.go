@@ -11,7 +11,7 @@ import (
 )
 
 // The steps of a v2 create and a v2 start at which the gateway kills
-// itself (CAPIBRIDGE_CHAOS_KILL_AT; proxy/v2appwrite.go): after POST
+// itself (CAPIBRIDGE_CHAOS_KILL_AT; proxy/v2api/appwrite.go): after POST
 // /v3/apps, the ssh feature, the process update, the scale, the docker
 // package, and POST /v3/builds of the start a STARTED create runs.
 var createSteps = []string{"create:app", "create:ssh", "create:process", "create:scale", "create:package", "start:build"}

@@ -1,4 +1,4 @@
-package proxy
+package v2api
 
 import (
 	"errors"
@@ -8,6 +8,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"capibridge/proxy/ccv3"
+	"capibridge/proxy/cferr"
 	"capibridge/translate"
 )
 
@@ -17,7 +18,7 @@ import (
 // progress (§10.9.2).
 
 // createManaged is POST /v2/service_instances.
-func createManaged(g *Gateway, ctx *fasthttp.RequestCtx, body []byte) (translate.V3ServiceInstance, error) {
+func createManaged(g *API, ctx *fasthttp.RequestCtx, body []byte) (translate.V3ServiceInstance, error) {
 	var si translate.V3ServiceInstance
 	req, err := translate.ParseManagedRequest(body, true)
 	if err != nil {
@@ -75,7 +76,7 @@ func markInProgress(ctx *fasthttp.RequestCtx, op *translate.V3LastOperation) {
 // updateManaged is PUT /v2/service_instances/:guid: a user-provided
 // instance is for the other API, a space change is refused here (v3 has no
 // such key), the rest is v3's PATCH: 200 at once, or a job.
-func updateManaged(g *Gateway, ctx *fasthttp.RequestCtx, guid string, body []byte) (translate.V3ServiceInstance, error) {
+func updateManaged(g *API, ctx *fasthttp.RequestCtx, guid string, body []byte) (translate.V3ServiceInstance, error) {
 	req, err := translate.ParseManagedRequest(body, false)
 	if err != nil {
 		return translate.V3ServiceInstance{}, err
@@ -126,7 +127,7 @@ func updateManaged(g *Gateway, ctx *fasthttp.RequestCtx, guid string, body []byt
 // answers the v2 job, accepts_incomplete=true waits a grace period and
 // answers 202 with the instance while it runs, else the delete is waited
 // for.
-func (g *Gateway) v2ServiceInstanceDelete(ctx *fasthttp.RequestCtx) error {
+func (g *API) v2ServiceInstanceDelete(ctx *fasthttp.RequestCtx) error {
 	var flags [3]bool
 	for i, name := range []string{"accepts_incomplete", "async", "purge"} {
 		v, err := strictFlag(ctx, name)
@@ -183,13 +184,13 @@ func (g *Gateway) v2ServiceInstanceDelete(ctx *fasthttp.RequestCtx) error {
 // instanceInUse refuses a non-recursive delete of an instance still shared
 // into spaces (ServiceInstanceDeletionSharesExists) or bound to apps,
 // keys or routes (AssociationNotEmpty, CC's fixed text).
-func (g *Gateway) instanceInUse(c ccv3.Call, si translate.V3ServiceInstance) error {
+func (g *API) instanceInUse(c ccv3.Call, si translate.V3ServiceInstance) error {
 	shared, err := g.v3.SharedSpaces(c, si.GUID)
 	if err := notFoundIsNone(err); err != nil {
 		return v2Error(err, "")
 	}
 	if len(shared) > 0 {
-		return &Error{Status: 422, Code: 390002, Name: "ServiceInstanceDeletionSharesExists",
+		return &cferr.Error{Status: 422, Code: 390002, Name: "ServiceInstanceDeletionSharesExists",
 			Description: "Service instances must be unshared before they can be deleted. Unsharing " + si.Name +
 				" will automatically delete any bindings that have been made to applications in other spaces."}
 	}
@@ -230,5 +231,5 @@ func orUnknown(err error, what string) error {
 	if err != nil {
 		return err
 	}
-	return errUnknown(errors.New(what))
+	return cferr.Unknown(errors.New(what))
 }

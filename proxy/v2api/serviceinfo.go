@@ -1,4 +1,4 @@
-package proxy
+package v2api
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"capibridge/proxy/ccv3"
+	"capibridge/proxy/cferr"
 	"capibridge/translate"
 )
 
@@ -17,7 +18,7 @@ import (
 // v2ServiceInstancePermissions answers GET /v2/service_instances/:guid/permissions:
 // {"manage","read"}, compact; v3 answers it alike, and 404 only for an
 // instance that does not exist (§10.3.8).
-func (g *Gateway) v2ServiceInstancePermissions(ctx *fasthttp.RequestCtx) error {
+func (g *API) v2ServiceInstancePermissions(ctx *fasthttp.RequestCtx) error {
 	guid := pathParam(ctx, 1)
 	manage, read, err := g.v3.InstancePermissions(call(ctx), guid)
 	if err != nil {
@@ -36,7 +37,7 @@ func (g *Gateway) v2ServiceInstancePermissions(ctx *fasthttp.RequestCtx) error {
 
 // v2ServiceInstanceParameters answers GET /v2/service_instances/:guid/parameters:
 // the broker's parameters; a user-provided instance has none to fetch.
-func (g *Gateway) v2ServiceInstanceParameters(ctx *fasthttp.RequestCtx) error {
+func (g *API) v2ServiceInstanceParameters(ctx *fasthttp.RequestCtx) error {
 	guid, c := pathParam(ctx, 1), call(ctx)
 	si, err := g.v3.GetServiceInstance(c, guid)
 	if err != nil {
@@ -50,7 +51,7 @@ func (g *Gateway) v2ServiceInstanceParameters(ctx *fasthttp.RequestCtx) error {
 }
 
 // v2ServiceBindingParameters answers GET /v2/service_bindings/:guid/parameters.
-func (g *Gateway) v2ServiceBindingParameters(ctx *fasthttp.RequestCtx) error {
+func (g *API) v2ServiceBindingParameters(ctx *fasthttp.RequestCtx) error {
 	guid := pathParam(ctx, 1)
 	raw, err := g.v3.BindingParameters(call(ctx), guid)
 	return writeParameters(ctx, raw, err, serviceError("ServiceBindingNotFound", guid))
@@ -58,7 +59,7 @@ func (g *Gateway) v2ServiceBindingParameters(ctx *fasthttp.RequestCtx) error {
 
 // v2ServiceKeyParameters answers GET /v2/service_keys/:guid/parameters: a
 // key the reader may not see is ServiceKeyNotFound.
-func (g *Gateway) v2ServiceKeyParameters(ctx *fasthttp.RequestCtx) error {
+func (g *API) v2ServiceKeyParameters(ctx *fasthttp.RequestCtx) error {
 	guid, c := pathParam(ctx, 1), call(ctx)
 	if _, err := oneKey(g.v3, c, guid); err != nil {
 		return v2ErrorAs(err, serviceError("ServiceKeyNotFound", guid))
@@ -72,7 +73,7 @@ func (g *Gateway) v2ServiceKeyParameters(ctx *fasthttp.RequestCtx) error {
 
 // writeParameters answers a parameters object (compact, {} when none), or
 // its error: v3's named refusals are v2's.
-func writeParameters(ctx *fasthttp.RequestCtx, raw json.RawMessage, err error, notFound *Error) error {
+func writeParameters(ctx *fasthttp.RequestCtx, raw json.RawMessage, err error, notFound *cferr.Error) error {
 	if err != nil {
 		var e *ccv3.Error
 		if errors.As(err, &e) && e.Status == fasthttp.StatusBadRequest {
@@ -99,7 +100,7 @@ func asNamed(err error, name string) *ccv3.Error {
 // v2ServiceInstanceSharedFrom answers GET /v2/service_instances/:guid/shared_from:
 // 204 when the instance is not shared, 404 with no body when it cannot be
 // read, else its owner space and org (§10.3.10).
-func (g *Gateway) v2ServiceInstanceSharedFrom(ctx *fasthttp.RequestCtx) error {
+func (g *API) v2ServiceInstanceSharedFrom(ctx *fasthttp.RequestCtx) error {
 	guid, c := pathParam(ctx, 1), call(ctx)
 	si, err := g.v3.GetServiceInstance(c, guid)
 	var e *ccv3.Error
@@ -139,7 +140,7 @@ func (g *Gateway) v2ServiceInstanceSharedFrom(ctx *fasthttp.RequestCtx) error {
 // a v2 list of flat {space_guid, space_name, organization_name,
 // bound_app_count} entries, the spaces the instance is shared into
 // (§10.3.11); an instance the reader cannot see is ServiceInstanceNotFound.
-func (g *Gateway) v2ServiceInstanceSharedTo(ctx *fasthttp.RequestCtx) error {
+func (g *API) v2ServiceInstanceSharedTo(ctx *fasthttp.RequestCtx) error {
 	lp, err := g.listParams(ctx)
 	if err != nil {
 		return err
@@ -177,7 +178,7 @@ func (g *Gateway) v2ServiceInstanceSharedTo(ctx *fasthttp.RequestCtx) error {
 
 // v2FeatureFlags answers GET /v2/config/feature_flags: a bare array, in
 // v2's order (MAPPING-orgs §12.4); cf service reads it.
-func (g *Gateway) v2FeatureFlags(ctx *fasthttp.RequestCtx) error {
+func (g *API) v2FeatureFlags(ctx *fasthttp.RequestCtx) error {
 	flags, err := g.v3.FeatureFlags(call(ctx))
 	if err != nil {
 		return v2Error(err, "")
@@ -191,7 +192,7 @@ func (g *Gateway) v2FeatureFlags(ctx *fasthttp.RequestCtx) error {
 }
 
 // v2FeatureFlag answers GET /v2/config/feature_flags/:name.
-func (g *Gateway) v2FeatureFlag(ctx *fasthttp.RequestCtx) error {
+func (g *API) v2FeatureFlag(ctx *fasthttp.RequestCtx) error {
 	name := pathParam(ctx, 2)
 	f, err := g.v3.FeatureFlag(call(ctx), name)
 	if err != nil {

@@ -1,4 +1,4 @@
-package proxy
+package v2api
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"capibridge/proxy/ccv3"
+	"capibridge/proxy/cferr"
 	"capibridge/translate"
 )
 
@@ -16,8 +17,8 @@ import (
 // instance, and mapping routes to the web process (MAPPING §7).
 
 // appStoppedStatsError is CC's AppStoppedStatsError (200003).
-func appStoppedStatsError(name string) *Error {
-	return &Error{Status: 400, Code: 200003, Name: "AppStoppedStatsError", Description: "Could not fetch stats for stopped app: " + name}
+func appStoppedStatsError(name string) *cferr.Error {
+	return &cferr.Error{Status: 400, Code: 200003, Name: "AppStoppedStatsError", Description: "Could not fetch stats for stopped app: " + name}
 }
 
 // stagingFailures are the staging_failed_reason values CC raises under
@@ -40,7 +41,7 @@ var stagingFailures = map[string]struct {
 // stagingFailed is the error /instances answers for an app whose staging
 // failed: named after the failure's reason (InstancesController), or
 // StagingError when the reason is not one CC names.
-func stagingFailed(reason, description *string) *Error {
+func stagingFailed(reason, description *string) *cferr.Error {
 	name, desc := "StagingError", ""
 	if reason != nil {
 		name = *reason
@@ -56,13 +57,13 @@ func stagingFailed(reason, description *string) *Error {
 	if bytes.Contains([]byte(text), []byte("%s")) {
 		text = fmt.Sprintf(text, desc)
 	}
-	return &Error{Status: f.status, Code: f.code, Name: name, Description: text}
+	return &cferr.Error{Status: f.status, Code: f.code, Name: name, Description: text}
 }
 
 // oneApp reads an app's v2 bundle: the app and the stacks, then the
 // bundle with the relations in inlines. An app with no web process is no
 // v2 app (MAPPING, "Key idea").
-func (g *Gateway) oneApp(c ccv3.Call, guid string, in translate.Inline) (translate.AppBundle, error) {
+func (g *API) oneApp(c ccv3.Call, guid string, in translate.Inline) (translate.AppBundle, error) {
 	var app translate.V3App
 	var stacks []ccv3.Stack
 	err := parallel(
@@ -83,7 +84,7 @@ func (g *Gateway) oneApp(c ccv3.Call, guid string, in translate.Inline) (transla
 }
 
 // v2AppStats answers GET /v2/apps/:guid/stats.
-func (g *Gateway) v2AppStats(ctx *fasthttp.RequestCtx) error {
+func (g *API) v2AppStats(ctx *fasthttp.RequestCtx) error {
 	guid, c := pathParam(ctx, 1), call(ctx)
 	var app translate.V3App
 	var web translate.V3Process
@@ -116,7 +117,7 @@ func (g *Gateway) v2AppStats(ctx *fasthttp.RequestCtx) error {
 
 // v2AppInstances answers GET /v2/apps/:guid/instances: a failed staging,
 // a pending one and a stopped app are errors, in CC's order.
-func (g *Gateway) v2AppInstances(ctx *fasthttp.RequestCtx) error {
+func (g *API) v2AppInstances(ctx *fasthttp.RequestCtx) error {
 	guid, c := pathParam(ctx, 1), call(ctx)
 	b, err := g.oneApp(c, guid, translate.Inline{})
 	if err != nil {
@@ -127,9 +128,9 @@ func (g *Gateway) v2AppInstances(ctx *fasthttp.RequestCtx) error {
 	case e.PackageState == "FAILED":
 		return stagingFailed(e.StagingFailedReason, e.StagingFailedDescription)
 	case e.PackageState == "PENDING":
-		return &Error{Status: 400, Code: 170002, Name: "NotStaged", Description: "App has not finished staging"}
+		return &cferr.Error{Status: 400, Code: 170002, Name: "NotStaged", Description: "App has not finished staging"}
 	case e.State == "STOPPED":
-		return &Error{Status: 400, Code: 220001, Name: "InstancesError",
+		return &cferr.Error{Status: 400, Code: 220001, Name: "InstancesError",
 			Description: "Instances error: Request failed for app: " + b.App.Name + " as the app is in stopped state."}
 	}
 	stats, err := g.v3.InstanceStats(c, b.Web.GUID)
@@ -146,7 +147,7 @@ func (g *Gateway) v2AppInstances(ctx *fasthttp.RequestCtx) error {
 
 // v2AppKillInstance answers DELETE /v2/apps/:guid/instances/:index: 204
 // once v3 has restarted the instance.
-func (g *Gateway) v2AppKillInstance(ctx *fasthttp.RequestCtx) error {
+func (g *API) v2AppKillInstance(ctx *fasthttp.RequestCtx) error {
 	guid, c := pathParam(ctx, 1), call(ctx)
 	web, err := g.v3.WebProcess(c, guid)
 	if err != nil {
@@ -155,7 +156,7 @@ func (g *Gateway) v2AppKillInstance(ctx *fasthttp.RequestCtx) error {
 	if err := g.v3.DeleteInstance(c, web.GUID, pathParam(ctx, 3)); err != nil {
 		var e *ccv3.Error
 		if errors.As(err, &e) && e.Status == 404 {
-			return &Error{Status: 400, Code: 220001, Name: "InstancesError", Description: "Instances error: " + e.Detail(), cause: err}
+			return &cferr.Error{Status: 400, Code: 220001, Name: "InstancesError", Description: "Instances error: " + e.Detail(), Cause: err}
 		}
 		return v2Error(err, guid)
 	}
@@ -165,7 +166,7 @@ func (g *Gateway) v2AppKillInstance(ctx *fasthttp.RequestCtx) error {
 
 // v2AppCrashes answers GET /v2/apps/:guid/crashes from the app's crash
 // events (v3 has no crash list of its own).
-func (g *Gateway) v2AppCrashes(ctx *fasthttp.RequestCtx) error {
+func (g *API) v2AppCrashes(ctx *fasthttp.RequestCtx) error {
 	guid, c := pathParam(ctx, 1), call(ctx)
 	var page ccv3.Page[translate.V3AuditEvent]
 	err := parallel(
@@ -190,7 +191,7 @@ func (g *Gateway) v2AppCrashes(ctx *fasthttp.RequestCtx) error {
 // v2AppMapRoute answers PUT /v2/apps/:guid/routes/:route_guid: the
 // route gains a destination of the web process, and the app is answered
 // 201 (MAPPING §7: mapping a route already mapped is a success).
-func (g *Gateway) v2AppMapRoute(ctx *fasthttp.RequestCtx) error {
+func (g *API) v2AppMapRoute(ctx *fasthttp.RequestCtx) error {
 	guid, routeGUID, c := pathParam(ctx, 1), pathParam(ctx, 3), call(ctx)
 	_, _, err := g.mapWeb(c, routeGUID, guid, false, translate.InvalidRelation(
 		"The app cannot be mapped to this route because the route is not in this space. Apps must be mapped to routes in the same space."))
@@ -211,6 +212,6 @@ func (g *Gateway) v2AppMapRoute(ctx *fasthttp.RequestCtx) error {
 }
 
 // v2AppUnmapRoute answers DELETE /v2/apps/:guid/routes/:route_guid: 204.
-func (g *Gateway) v2AppUnmapRoute(ctx *fasthttp.RequestCtx) error {
+func (g *API) v2AppUnmapRoute(ctx *fasthttp.RequestCtx) error {
 	return g.unmapWeb(ctx, pathParam(ctx, 3), pathParam(ctx, 1), false)
 }

@@ -1,4 +1,4 @@
-package proxy
+package v2api
 
 import (
 	"sync"
@@ -23,7 +23,7 @@ type inlines struct {
 // and their service bindings with details. Each kind is one batch call,
 // all at once; only binding details take a second round, one GET per
 // binding under the fan-out bound, for apps that have bindings.
-func (g *Gateway) fetchInlines(c ccv3.Call, apps []translate.V3App, in translate.Inline) (*inlines, error) {
+func (g *API) fetchInlines(c ccv3.Call, apps []translate.V3App, in translate.Inline) (*inlines, error) {
 	x := &inlines{in: in}
 	if in.Depth < 1 || len(apps) == 0 {
 		return x, nil
@@ -88,7 +88,7 @@ func (g *Gateway) fetchInlines(c ccv3.Call, apps []translate.V3App, in translate
 
 // bindingsOf lists the apps' service bindings and reads the details of
 // each, by app guid.
-func (g *Gateway) bindingsOf(c ccv3.Call, appGUIDs []string) (map[string][]translate.BindingBundle, error) {
+func (g *API) bindingsOf(c ccv3.Call, appGUIDs []string) (map[string][]translate.BindingBundle, error) {
 	bindings, err := g.v3.AppBindings(c, appGUIDs)
 	if err != nil {
 		return nil, err

@@ -1,4 +1,4 @@
-package proxy
+package v2api
 
 import "time"
 

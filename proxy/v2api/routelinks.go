@@ -1,4 +1,4 @@
-package proxy
+package v2api
 
 import (
 	"errors"
@@ -15,7 +15,7 @@ import (
 
 // v2RouteMapApp answers PUT /v2/routes/:guid/apps/:app_guid (§9.8): 201
 // with the route; mapping an app already mapped is a success.
-func (g *Gateway) v2RouteMapApp(ctx *fasthttp.RequestCtx) error {
+func (g *API) v2RouteMapApp(ctx *fasthttp.RequestCtx) error {
 	routeGUID, appGUID, c := pathParam(ctx, 1), pathParam(ctx, 3), call(ctx)
 	r, _, err := g.mapWeb(c, routeGUID, appGUID, true,
 		translate.InvalidRelation("The requested app relation is invalid: the app and route must belong to the same space"))
@@ -28,14 +28,14 @@ func (g *Gateway) v2RouteMapApp(ctx *fasthttp.RequestCtx) error {
 
 // v2RouteUnmapApp answers DELETE /v2/routes/:guid/apps/:app_guid: 204,
 // also when nothing was mapped (§9.8).
-func (g *Gateway) v2RouteUnmapApp(ctx *fasthttp.RequestCtx) error {
+func (g *API) v2RouteUnmapApp(ctx *fasthttp.RequestCtx) error {
 	return g.unmapWeb(ctx, pathParam(ctx, 1), pathParam(ctx, 3), true)
 }
 
 // mapWeb maps the app's web process to the route. The route's and the
 // app's lookups run at once; routeFirst says whose not-found wins. An app in another space
 // than the route's is spaceErr. It returns the route as it is now.
-func (g *Gateway) mapWeb(c ccv3.Call, routeGUID, appGUID string, routeFirst bool, spaceErr *translate.Error) (translate.V3Route, translate.AppBundle, error) {
+func (g *API) mapWeb(c ccv3.Call, routeGUID, appGUID string, routeFirst bool, spaceErr *translate.Error) (translate.V3Route, translate.AppBundle, error) {
 	var r translate.V3Route
 	var b translate.AppBundle
 	var routeErr, appErr error
@@ -89,7 +89,7 @@ func orderedErrs(aFirst bool, a, b error) []error {
 // unmapWeb removes one mapping of the app's web process from the route:
 // CC's RemoveApp finds the first and deletes it, even when the app is
 // mapped on several ports; none is a success too. 204.
-func (g *Gateway) unmapWeb(ctx *fasthttp.RequestCtx, routeGUID, appGUID string, routeFirst bool) error {
+func (g *API) unmapWeb(ctx *fasthttp.RequestCtx, routeGUID, appGUID string, routeFirst bool) error {
 	c := call(ctx)
 	var r translate.V3Route
 	var routeErr, appErr error
@@ -130,7 +130,7 @@ var sinatraNotFound = []byte(`{"description":"Unknown request","error_code":"CF-
 // domain, Sinatra's 404. v3's route_reservations sees every org, as v2's
 // check did. Its path defaults to "" where v2's absent path matched any:
 // the clients send a path only when they have one (§9.19).
-func (g *Gateway) v2RouteReserved(ctx *fasthttp.RequestCtx) error {
+func (g *API) v2RouteReserved(ctx *fasthttp.RequestCtx) error {
 	args := ctx.QueryArgs()
 	// host is params['host'] || '' and port params['port'] || 0: both
 	// always compared.
@@ -143,13 +143,13 @@ func (g *Gateway) v2RouteReserved(ctx *fasthttp.RequestCtx) error {
 
 // v2RouteReservedHost answers GET /v2/routes/reserved/domain/:domain_guid/host/:host:
 // the port is not compared.
-func (g *Gateway) v2RouteReservedHost(ctx *fasthttp.RequestCtx) error {
+func (g *API) v2RouteReservedHost(ctx *fasthttp.RequestCtx) error {
 	return g.routeReserved(ctx, pathParam(ctx, 5), 0)
 }
 
 // routeReserved answers a reserved-route check of host and port, with
 // the query's path when it has one.
-func (g *Gateway) routeReserved(ctx *fasthttp.RequestCtx, host string, port int) error {
+func (g *API) routeReserved(ctx *fasthttp.RequestCtx, host string, port int) error {
 	domainGUID, c := pathParam(ctx, 3), call(ctx)
 	var path *string
 	if args := ctx.QueryArgs(); args.Has("path") {
@@ -180,7 +180,7 @@ func (g *Gateway) routeReserved(ctx *fasthttp.RequestCtx, host string, port int)
 // reserved reports whether a route with host, path (when given) and port
 // exists on d or, for a domain of a router group, on any domain of the
 // group: a tcp port is reserved across the whole group.
-func (g *Gateway) reserved(c ccv3.Call, d translate.V3Domain, host string, path *string, port int) (bool, error) {
+func (g *API) reserved(c ccv3.Call, d translate.V3Domain, host string, path *string, port int) (bool, error) {
 	candidates := []string{d.GUID}
 	if d.RouterGroup != nil && d.RouterGroup.GUID != "" {
 		all, err := g.v3.Domains(c)

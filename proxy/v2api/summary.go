@@ -1,4 +1,4 @@
-package proxy
+package v2api
 
 import (
 	"net/url"
@@ -15,7 +15,7 @@ import (
 // v2AppSummary answers GET /v2/apps/:guid/summary (MAPPING §7) in two
 // rounds: the app, its web process, routes, domains and bindings at once;
 // then its bundle, space, instance stats and bound service instances.
-func (g *Gateway) v2AppSummary(ctx *fasthttp.RequestCtx) error {
+func (g *API) v2AppSummary(ctx *fasthttp.RequestCtx) error {
 	guid, c := pathParam(ctx, 1), call(ctx)
 	var (
 		app      translate.V3App
@@ -88,7 +88,7 @@ func (g *Gateway) v2AppSummary(ctx *fasthttp.RequestCtx) error {
 // runningInstances counts the web process's starting and running
 // instances, or -1 when its stats cannot be read, as CC answers when Diego
 // cannot be reached.
-func (g *Gateway) runningInstances(c ccv3.Call, web translate.V3Process) int {
+func (g *API) runningInstances(c ccv3.Call, web translate.V3Process) int {
 	stats, err := g.v3.ProcessStats(c, web.GUID)
 	if err != nil {
 		return -1
@@ -119,7 +119,7 @@ func instancesOf(bindings []translate.V3ServiceCredentialBinding) []string {
 
 // serviceSummaries reads the service instances and how many apps each is
 // bound to, in one round.
-func (g *Gateway) serviceSummaries(c ccv3.Call, instanceGUIDs []string) ([]translate.ServiceSummary, error) {
+func (g *API) serviceSummaries(c ccv3.Call, instanceGUIDs []string) ([]translate.ServiceSummary, error) {
 	if len(instanceGUIDs) == 0 {
 		return nil, nil
 	}
@@ -156,7 +156,7 @@ func summarize(instances []translate.V3ServiceInstance, bindings []translate.V3S
 // with their routes, bound service names and running instances, and its
 // service instances. Three rounds: the space, its apps, instances and
 // domains; the app bundles and bindings; the stats of started apps.
-func (g *Gateway) v2SpaceSummary(ctx *fasthttp.RequestCtx) error {
+func (g *API) v2SpaceSummary(ctx *fasthttp.RequestCtx) error {
 	guid, c := pathParam(ctx, 1), call(ctx)
 	var (
 		space     translate.V3Space
@@ -278,7 +278,7 @@ func (g *Gateway) v2SpaceSummary(ctx *fasthttp.RequestCtx) error {
 // marketplaceOf names the plan, offering and broker of each managed
 // instance summarised: plans, then their offerings with their brokers'
 // names, in two rounds. A Cloud Controller without them (404) leaves them unnamed.
-func (g *Gateway) marketplaceOf(c ccv3.Call, summaries []translate.ServiceSummary) error {
+func (g *API) marketplaceOf(c ccv3.Call, summaries []translate.ServiceSummary) error {
 	var plans []string
 	for _, s := range summaries {
 		if p := s.Instance.Relationships.ServicePlan.GUID(); p != "" && !slices.Contains(plans, p) {

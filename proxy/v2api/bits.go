@@ -1,4 +1,4 @@
-package proxy
+package v2api
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"capibridge/proxy/ccv3"
+	"capibridge/proxy/cferr"
 	"capibridge/translate"
 )
 
@@ -22,8 +23,8 @@ import (
 // maxResourcesBytes bounds the resources part of an upload, a JSON list.
 const maxResourcesBytes = 16 << 20
 
-func appBitsUploadInvalid(msg string) *Error {
-	return &Error{Status: 400, Code: 160001, Name: "AppBitsUploadInvalid", Description: "The app upload is invalid: " + msg}
+func appBitsUploadInvalid(msg string) *cferr.Error {
+	return &cferr.Error{Status: 400, Code: 160001, Name: "AppBitsUploadInvalid", Description: "The app upload is invalid: " + msg}
 }
 
 // bitsEntry is an entry of a v2 resources list ({fn, size, sha1, mode}).
@@ -44,15 +45,15 @@ func v3Resources(in []bitsEntry) []ccv3.MatchedResource {
 }
 
 // requestBody is the client's body as a stream, read while it is sent on.
-func (g *Gateway) requestBody(ctx *fasthttp.RequestCtx) io.Reader {
+func (g *API) requestBody(ctx *fasthttp.RequestCtx) io.Reader {
 	if bs := ctx.RequestBodyStream(); bs != nil {
-		return g.clientBody(ctx, bs)
+		return g.hooks.ClientBody(ctx, bs)
 	}
 	return bytes.NewReader(ctx.PostBody())
 }
 
 // multipartReader reads the client's multipart/form-data body.
-func (g *Gateway) multipartReader(ctx *fasthttp.RequestCtx) (*multipart.Reader, error) {
+func (g *API) multipartReader(ctx *fasthttp.RequestCtx) (*multipart.Reader, error) {
 	mt, params, err := mime.ParseMediaType(string(ctx.Request.Header.ContentType()))
 	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
 		return nil, errors.New("not multipart/form-data")
@@ -110,7 +111,7 @@ func rewriteUpload(in *multipart.Reader, out *multipart.Writer, from string) (sa
 
 // pipeUpload streams the rewritten body into send, which reads it as the
 // v3 upload's body, and returns send's error, or the rewrite's.
-func (g *Gateway) pipeUpload(ctx *fasthttp.RequestCtx, from string, send func(contentType string, body io.Reader) error) error {
+func (g *API) pipeUpload(ctx *fasthttp.RequestCtx, from string, send func(contentType string, body io.Reader) error) error {
 	in, err := g.multipartReader(ctx)
 	if err != nil {
 		return appBitsUploadInvalid(err.Error())
@@ -137,17 +138,17 @@ func (g *Gateway) pipeUpload(ctx *fasthttp.RequestCtx, from string, send func(co
 	case rewriteErr == nil || errors.Is(rewriteErr, errUploadEnded):
 		// The upstream answered (or failed) on its own: its word counts.
 		return sendErr
-	case errors.Is(rewriteErr, errClientGone):
+	case g.hooks.ClientGone(rewriteErr):
 		// The client's fault (a stall, 408; broken chunks, 400), or a
 		// client that went away (499), never the upload's.
-		var e *Error
+		var e *cferr.Error
 		if errors.As(rewriteErr, &e) {
 			return e
 		}
-		return &Error{Status: 499, Code: 10001, Name: "UnknownError", Description: "The client went away", cause: rewriteErr}
+		return &cferr.Error{Status: 499, Code: 10001, Name: "UnknownError", Description: "The client went away", Cause: rewriteErr}
 	}
 	// The client's body was wrong: the v3 upload failed because of it.
-	var e *Error
+	var e *cferr.Error
 	if errors.As(rewriteErr, &e) {
 		return rewriteErr
 	}
@@ -158,14 +159,14 @@ func (g *Gateway) pipeUpload(ctx *fasthttp.RequestCtx, from string, send func(co
 var errUploadEnded = errors.New("proxy: the upload ended")
 
 // waitPackage polls a package until it leaves its processing states.
-func (g *Gateway) waitPackage(c ccv3.Call, guid string) (translate.V3Package, error) {
+func (g *API) waitPackage(c ccv3.Call, guid string) (translate.V3Package, error) {
 	var p translate.V3Package
 	done, err := poll(time.Now().Add(g.cfg.UpstreamClient.TransferTimeout), 500*time.Millisecond, func() (done bool, err error) {
 		p, err = g.v3.GetPackage(c, guid)
 		return p.State == "READY" || p.State == "FAILED", err
 	})
 	if err == nil && !done {
-		err = &Error{Status: fasthttp.StatusGatewayTimeout, Code: 10015, Name: "ServiceUnavailable",
+		err = &cferr.Error{Status: fasthttp.StatusGatewayTimeout, Code: 10015, Name: "ServiceUnavailable",
 			Description: "The Cloud Controller did not finish processing the upload in time"}
 	}
 	return p, err
@@ -174,14 +175,14 @@ func (g *Gateway) waitPackage(c ccv3.Call, guid string) (translate.V3Package, er
 // v2AppUploadBits answers PUT /v2/apps/:guid/bits: a new bits package
 // takes the upload; with async=true the answer is at once, a job named
 // after the package, else 201 {} once v3 has processed it (MAPPING §6).
-func (g *Gateway) v2AppUploadBits(ctx *fasthttp.RequestCtx) error {
+func (g *API) v2AppUploadBits(ctx *fasthttp.RequestCtx) error {
 	guid, c := pathParam(ctx, 1), call(ctx)
 	app, err := g.v3.GetApp(c, guid)
 	if err != nil {
 		return v2Error(err, guid)
 	}
 	if app.Lifecycle.Type == "docker" {
-		return &Error{Status: 422, Code: 10008, Name: "UnprocessableEntity", Description: "Bits cannot be uploaded to a Docker app."}
+		return &cferr.Error{Status: 422, Code: 10008, Name: "UnprocessableEntity", Description: "Bits cannot be uploaded to a Docker app."}
 	}
 	pkg, err := g.v3.CreatePackage(c, []byte(fmt.Sprintf(`{"type":"bits","relationships":{"app":{"data":{"guid":%q}}}}`, guid)))
 	if err != nil {
@@ -224,14 +225,14 @@ func (g *Gateway) v2AppUploadBits(ctx *fasthttp.RequestCtx) error {
 
 // v2ResourceMatch answers PUT /v2/resource_match: of the resources given,
 // those the Cloud Controller already has ([{sha1, size}]).
-func (g *Gateway) v2ResourceMatch(ctx *fasthttp.RequestCtx) error {
+func (g *API) v2ResourceMatch(ctx *fasthttp.RequestCtx) error {
 	raw, err := g.readBody(ctx)
 	if err != nil {
 		return err
 	}
 	var in []bitsEntry
 	if err := json.Unmarshal(raw, &in); err != nil {
-		return &Error{Status: 400, Code: 1001, Name: "MessageParseError", Description: "Request invalid due to parse error: " + err.Error()}
+		return &cferr.Error{Status: 400, Code: 1001, Name: "MessageParseError", Description: "Request invalid due to parse error: " + err.Error()}
 	}
 	matched, err := g.v3.ResourceMatches(call(ctx), v3Resources(in))
 	if err != nil {
@@ -252,7 +253,7 @@ func (g *Gateway) v2ResourceMatch(ctx *fasthttp.RequestCtx) error {
 // v2AppCopyBits answers POST /v2/apps/:guid/copy_bits {"source_app_guid"}:
 // the source's latest package is copied to the app; 201 with a job named
 // after the new package.
-func (g *Gateway) v2AppCopyBits(ctx *fasthttp.RequestCtx) error {
+func (g *API) v2AppCopyBits(ctx *fasthttp.RequestCtx) error {
 	guid, c := pathParam(ctx, 1), call(ctx)
 	raw, err := g.readBody(ctx)
 	if err != nil {
@@ -262,7 +263,7 @@ func (g *Gateway) v2AppCopyBits(ctx *fasthttp.RequestCtx) error {
 		Source string `json:"source_app_guid"`
 	}
 	if err := json.Unmarshal(raw, &req); err != nil || req.Source == "" {
-		return &Error{Status: 400, Code: 160002, Name: "AppBitsCopyInvalid", Description: "The app copy is invalid: missing source_app_guid"}
+		return &cferr.Error{Status: 400, Code: 160002, Name: "AppBitsCopyInvalid", Description: "The app copy is invalid: missing source_app_guid"}
 	}
 	if _, err := g.v3.GetApp(c, guid); err != nil {
 		return v2Error(err, guid)
@@ -276,7 +277,7 @@ func (g *Gateway) v2AppCopyBits(ctx *fasthttp.RequestCtx) error {
 		if _, err := g.v3.GetApp(c, req.Source); err != nil {
 			return v2Error(err, req.Source)
 		}
-		return &Error{Status: 400, Code: 160002, Name: "AppBitsCopyInvalid", Description: "The app copy is invalid: source app has no package"}
+		return &cferr.Error{Status: 400, Code: 160002, Name: "AppBitsCopyInvalid", Description: "The app copy is invalid: source app has no package"}
 	}
 	pkg, err := g.v3.CopyPackage(c, src.GUID, guid)
 	if err != nil {
@@ -292,7 +293,7 @@ func (g *Gateway) v2AppCopyBits(ctx *fasthttp.RequestCtx) error {
 
 // v2AppDownload answers GET /v2/apps/:guid/download: a redirect to the
 // latest package's bits in the blobstore, as CC's BlobDispatcher does.
-func (g *Gateway) v2AppDownload(ctx *fasthttp.RequestCtx) error {
+func (g *API) v2AppDownload(ctx *fasthttp.RequestCtx) error {
 	guid, c := pathParam(ctx, 1), call(ctx)
 	pkgs, err := g.v3.LatestPackages(c, []string{guid})
 	if err != nil {
@@ -303,11 +304,11 @@ func (g *Gateway) v2AppDownload(ctx *fasthttp.RequestCtx) error {
 		if _, err := g.v3.GetApp(c, guid); err != nil {
 			return v2Error(err, guid)
 		}
-		return &Error{Status: 404, Code: 150002, Name: "AppPackageNotFound", Description: "The app package could not be found: " + guid}
+		return &cferr.Error{Status: 404, Code: 150002, Name: "AppPackageNotFound", Description: "The app package could not be found: " + guid}
 	}
 	loc, err := g.v3.Redirect(c, "/v3/packages/"+p.GUID+"/download", "/v3/packages/:guid/*")
 	if err != nil {
-		return v2ErrorAs(err, &Error{Status: 404, Code: 150002, Name: "AppPackageNotFound", Description: "The app package could not be found: " + guid})
+		return v2ErrorAs(err, &cferr.Error{Status: 404, Code: 150002, Name: "AppPackageNotFound", Description: "The app package could not be found: " + guid})
 	}
 	ctx.Redirect(loc, fasthttp.StatusFound)
 	return nil
@@ -315,13 +316,13 @@ func (g *Gateway) v2AppDownload(ctx *fasthttp.RequestCtx) error {
 
 // v2AppDropletDownload answers GET /v2/apps/:guid/droplet/download: a
 // redirect to the current droplet's bits.
-func (g *Gateway) v2AppDropletDownload(ctx *fasthttp.RequestCtx) error {
+func (g *API) v2AppDropletDownload(ctx *fasthttp.RequestCtx) error {
 	guid, c := pathParam(ctx, 1), call(ctx)
 	d, err := g.v3.CurrentDroplet(c, guid)
 	if err != nil {
 		return v2Error(err, guid)
 	}
-	notFound := &Error{Status: 404, Code: 10010, Name: "ResourceNotFound", Description: "Droplet not found for app with guid " + guid}
+	notFound := &cferr.Error{Status: 404, Code: 10010, Name: "ResourceNotFound", Description: "Droplet not found for app with guid " + guid}
 	if d == nil {
 		if _, err := g.v3.GetApp(c, guid); err != nil {
 			return v2Error(err, guid)
@@ -333,7 +334,7 @@ func (g *Gateway) v2AppDropletDownload(ctx *fasthttp.RequestCtx) error {
 	if errors.As(err, &e) && e.Status >= 400 && e.Status < 500 && e.Status != 401 && e.Status != 403 {
 		// A droplet without bits (a docker image) has nothing to send:
 		// CC's BlobNotFound, answered ResourceNotFound.
-		notFound.cause = err
+		notFound.Cause = err
 		return notFound
 	}
 	if err != nil {
@@ -346,7 +347,7 @@ func (g *Gateway) v2AppDropletDownload(ctx *fasthttp.RequestCtx) error {
 // v2AppDropletUpload answers PUT /v2/apps/:guid/droplet/upload (multipart
 // "droplet"): a new droplet takes the upload, and the answer is v3's
 // upload job, 201.
-func (g *Gateway) v2AppDropletUpload(ctx *fasthttp.RequestCtx) error {
+func (g *API) v2AppDropletUpload(ctx *fasthttp.RequestCtx) error {
 	guid, c := pathParam(ctx, 1), call(ctx)
 	if _, err := g.v3.GetApp(c, guid); err != nil {
 		return v2Error(err, guid)
@@ -363,7 +364,7 @@ func (g *Gateway) v2AppDropletUpload(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		var e *ccv3.Error
 		if errors.As(err, &e) && e.Status < 500 {
-			return &Error{Status: 400, Code: 380002, Name: "DropletUploadInvalid", Description: "The droplet upload is invalid: " + e.Detail()}
+			return &cferr.Error{Status: 400, Code: 380002, Name: "DropletUploadInvalid", Description: "The droplet upload is invalid: " + e.Detail()}
 		}
 		return v2Error(err, guid)
 	}

@@ -1,4 +1,4 @@
-package proxy
+package v2api
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"capibridge/proxy/ccv3"
+	"capibridge/proxy/cferr"
 	"capibridge/translate"
 )
 
@@ -24,7 +25,7 @@ var (
 	serviceInstances = &v2Resource[translate.V3ServiceInstance]{
 		path: "/v2/service_instances", keys: translate.InstanceQueryKeys(),
 		preserve: []string{"return_user_provided_service_instances"},
-		page: func(g *Gateway, c ccv3.Call, lp translate.ListParams, fs []translate.Filter) ([]translate.V3ServiceInstance, int, error) {
+		page: func(g *API, c ccv3.Call, lp translate.ListParams, fs []translate.Filter) ([]translate.V3ServiceInstance, int, error) {
 			return instancesPage(g, c, lp, fs, ccv3.InstanceQuery{Type: translate.InstanceManaged})
 		},
 		get: (*ccv3.Client).GetServiceInstance, prepare: prepareInstances(true), notFound: notFoundNamed("ServiceInstanceNotFound"),
@@ -33,7 +34,7 @@ var (
 	}
 	userProvided = &v2Resource[translate.V3ServiceInstance]{
 		path: "/v2/user_provided_service_instances", keys: translate.UserProvidedQueryKeys(),
-		page: func(g *Gateway, c ccv3.Call, lp translate.ListParams, fs []translate.Filter) ([]translate.V3ServiceInstance, int, error) {
+		page: func(g *API, c ccv3.Call, lp translate.ListParams, fs []translate.Filter) ([]translate.V3ServiceInstance, int, error) {
 			return instancesPage(g, c, lp, fs, ccv3.InstanceQuery{Type: translate.InstanceUserProvided})
 		},
 		get: (*ccv3.Client).GetServiceInstance, keep: func(si translate.V3ServiceInstance) bool { return si.Type == translate.InstanceUserProvided },
@@ -49,7 +50,7 @@ var (
 	spaceInstances = &v2Under[translate.V3ServiceInstance]{
 		of: serviceInstances, parent: "spaces", name: "service_instances", find: findSpace, parentNotFound: spaceNotFound,
 		keys: slices.DeleteFunc(translate.InstanceQueryKeys(), func(k string) bool { return k == "organization_guid" }),
-		page: func(g *Gateway, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, space string) ([]translate.V3ServiceInstance, int, error) {
+		page: func(g *API, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, space string) ([]translate.V3ServiceInstance, int, error) {
 			q := ccv3.InstanceQuery{Type: translate.InstanceManaged, SpaceGUIDs: []string{space}}
 			if slices.Contains(lp.Preserved, [2]string{"return_user_provided_service_instances", "true"}) {
 				q.Type = ""
@@ -62,7 +63,7 @@ var (
 // instancesPage reads a page of instances: the q filters v3 has go with
 // the base query; binding and key guids become the instances they bind;
 // name comparisons and the owner space are applied here.
-func instancesPage(g *Gateway, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, q ccv3.InstanceQuery) ([]translate.V3ServiceInstance, int, error) {
+func instancesPage(g *API, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, q ccv3.InstanceQuery) ([]translate.V3ServiceInstance, int, error) {
 	iq := translate.InstanceQueryFromFilters(fs)
 	if iq.Empty {
 		return nil, 0, nil
@@ -109,8 +110,8 @@ func instancesPage(g *Gateway, c ccv3.Call, lp translate.ListParams, fs []transl
 // and what in inlines (the space, the bindings and the keys, which the
 // legacy cf CLI reads). viaServiceInstances renders through
 // ServiceInstancesController, else UserProvidedServiceInstancesController.
-func prepareInstances(viaServiceInstances bool) func(*Gateway, ccv3.Call, []translate.V3ServiceInstance, translate.Inline) (func(*bytes.Buffer, translate.V3ServiceInstance) error, error) {
-	return func(g *Gateway, c ccv3.Call, items []translate.V3ServiceInstance, in translate.Inline) (func(*bytes.Buffer, translate.V3ServiceInstance) error, error) {
+func prepareInstances(viaServiceInstances bool) func(*API, ccv3.Call, []translate.V3ServiceInstance, translate.Inline) (func(*bytes.Buffer, translate.V3ServiceInstance) error, error) {
+	return func(g *API, c ccv3.Call, items []translate.V3ServiceInstance, in translate.Inline) (func(*bytes.Buffer, translate.V3ServiceInstance) error, error) {
 		var mu sync.Mutex
 		bundles := make(map[string]*translate.InstanceBundle, len(items))
 		inlined := make(map[string]*translate.InstanceInlined, len(items))
@@ -209,7 +210,7 @@ func notFoundIsNone(err error) error {
 // planOfferings fills the offering of each managed instance's plan, and
 // whether the reader's plan list shows it (§10.2.1 rows 11 and 13); the
 // plan is there to inline too.
-func (g *Gateway) planOfferings(c ccv3.Call, items []translate.V3ServiceInstance, bundles map[string]*translate.InstanceBundle,
+func (g *API) planOfferings(c ccv3.Call, items []translate.V3ServiceInstance, bundles map[string]*translate.InstanceBundle,
 	inlined map[string]*translate.InstanceInlined, mu *sync.Mutex) error {
 	var plans []string
 	for _, si := range items {
@@ -239,7 +240,7 @@ func (g *Gateway) planOfferings(c ccv3.Call, items []translate.V3ServiceInstance
 
 // renderBindingsOf renders the bindings (kind app) or keys (kind key) of
 // instances as v2 resources, by instance.
-func (g *Gateway) renderBindingsOf(c ccv3.Call, kind string, instances []string, _ translate.Inline) (map[string][]json.RawMessage, error) {
+func (g *API) renderBindingsOf(c ccv3.Call, kind string, instances []string, _ translate.Inline) (map[string][]json.RawMessage, error) {
 	page, err := g.v3.ListBindings(c, ccv3.BindingQuery{Type: kind, InstanceGUIDs: instances, PerPage: 5000})
 	if err != nil {
 		return nil, err
@@ -280,7 +281,7 @@ func (g *Gateway) renderBindingsOf(c ccv3.Call, kind string, instances []string,
 // createUserProvided is POST /v2/user_provided_service_instances (§10.4.2):
 // CC's model checks first (v3 words them otherwise), then v3's create
 // with the v2 defaults, so the instance reads back as v2 shows it.
-func createUserProvided(g *Gateway, ctx *fasthttp.RequestCtx, body []byte) (translate.V3ServiceInstance, error) {
+func createUserProvided(g *API, ctx *fasthttp.RequestCtx, body []byte) (translate.V3ServiceInstance, error) {
 	var si translate.V3ServiceInstance
 	req, err := translate.ParseUserProvidedRequest(body, true)
 	if err != nil {
@@ -300,7 +301,7 @@ func createUserProvided(g *Gateway, ctx *fasthttp.RequestCtx, body []byte) (tran
 // updateUserProvided is PUT /v2/user_provided_service_instances/:guid
 // (§10.4.3): a space_guid other than the instance's (go-cfclient sends
 // "" when unset) is ServiceInstanceInvalid.
-func updateUserProvided(g *Gateway, ctx *fasthttp.RequestCtx, guid string, body []byte) (translate.V3ServiceInstance, error) {
+func updateUserProvided(g *API, ctx *fasthttp.RequestCtx, guid string, body []byte) (translate.V3ServiceInstance, error) {
 	req, err := translate.ParseUserProvidedRequest(body, false)
 	if err != nil {
 		return translate.V3ServiceInstance{}, err
@@ -331,7 +332,7 @@ func updateUserProvided(g *Gateway, ctx *fasthttp.RequestCtx, guid string, body 
 // removeUserProvided is DELETE /v2/user_provided_service_instances/:guid
 // (§10.4.4): without recursive=true, an instance with bindings, labels or
 // annotations is AssociationNotEmpty naming them.
-func removeUserProvided(g *Gateway, ctx *fasthttp.RequestCtx, guid string) (string, error) {
+func removeUserProvided(g *API, ctx *fasthttp.RequestCtx, guid string) (string, error) {
 	c := call(ctx)
 	si, err := oneUserProvided(g, c, guid)
 	if err != nil {
@@ -365,7 +366,7 @@ func removeUserProvided(g *Gateway, ctx *fasthttp.RequestCtx, guid string) (stri
 
 // oneUserProvided reads a user-provided instance, or its v2 not-found (a
 // declaration's writes cannot name the declaration).
-func oneUserProvided(g *Gateway, c ccv3.Call, guid string) (translate.V3ServiceInstance, error) {
+func oneUserProvided(g *API, c ccv3.Call, guid string) (translate.V3ServiceInstance, error) {
 	if err := findInstanceOf(translate.InstanceUserProvided)(g.v3, c, guid); err != nil {
 		return translate.V3ServiceInstance{}, v2ErrorAs(err, serviceError("UserProvidedServiceInstanceNotFound", guid))
 	}
@@ -386,7 +387,7 @@ func joinList(names []string) string {
 
 // instanceWriteError maps a failed v3 instance write to v2 (§10.10); a
 // v3 404 is notFound.
-func instanceWriteError(err error, name string, notFound *Error) error {
+func instanceWriteError(err error, name string, notFound *cferr.Error) error {
 	var e *ccv3.Error
 	if errors.As(err, &e) && e.Status == fasthttp.StatusNotFound && notFound != nil {
 		return v2ErrorAs(err, notFound)
@@ -428,7 +429,7 @@ const serviceGrace = 2 * time.Second
 // grace period; otherwise until the job ends, bounded by the upstream
 // request timeout (past either the operation reads in progress). A failed
 // job is its v2 error (§10.10).
-func (g *Gateway) serviceJob(c ccv3.Call, job string, acceptsIncomplete bool) error {
+func (g *API) serviceJob(c ccv3.Call, job string, acceptsIncomplete bool) error {
 	limit := serviceGrace
 	if !acceptsIncomplete {
 		if limit = g.cfg.UpstreamClient.RequestTimeout; limit <= 0 {
@@ -448,7 +449,7 @@ func (g *Gateway) serviceJob(c ccv3.Call, job string, acceptsIncomplete bool) er
 			// at once when the client accepted it.
 			return true, nil
 		case j.State == "FAILED":
-			failed = errUnknown(nil)
+			failed = cferr.Unknown(nil)
 			if len(j.Errors) > 0 {
 				failed = withCause(translate.ServiceJobError(j.Errors[0].Title, j.Errors[0].Detail, j.Errors[0].Code), nil)
 			}
@@ -467,7 +468,7 @@ func (g *Gateway) serviceJob(c ccv3.Call, job string, acceptsIncomplete bool) er
 func instanceRoutesOf(parent, kind, notFound string) *v2Under[translate.V3Route] {
 	return &v2Under[translate.V3Route]{
 		of: routes, parent: parent, name: "routes", find: findInstanceOf(kind), parentNotFound: notFoundNamed(notFound),
-		page: func(g *Gateway, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, si string) ([]translate.V3Route, int, error) {
+		page: func(g *API, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, si string) ([]translate.V3Route, int, error) {
 			guids, err := g.v3.InstanceRoutes(c, si)
 			if err := notFoundIsNone(err); err != nil || len(guids) == 0 {
 				return nil, 0, err

@@ -1,4 +1,4 @@
-package proxy
+package v2api
 
 import (
 	"encoding/json"
@@ -12,6 +12,7 @@ import (
 
 	"capibridge/proxy/auth"
 	"capibridge/proxy/ccv3"
+	"capibridge/proxy/cferr"
 	"capibridge/translate"
 )
 
@@ -22,7 +23,7 @@ import (
 
 // v2AppCreate answers POST /v2/apps (MAPPING §2.2): 201 with Location and
 // the v2 app. A failure after POST /v3/apps deletes the new app again.
-func (g *Gateway) v2AppCreate(ctx *fasthttp.RequestCtx) error {
+func (g *API) v2AppCreate(ctx *fasthttp.RequestCtx) error {
 	body, err := g.readBody(ctx)
 	if err != nil {
 		return err
@@ -102,7 +103,7 @@ func (g *Gateway) v2AppCreate(ctx *fasthttp.RequestCtx) error {
 
 // halfMade finds the app a create with the same request began and did not
 // finish (AnnotationCreateIntent), named as req names it in its space.
-func (g *Gateway) halfMade(c ccv3.Call, req translate.AppRequest) (translate.V3App, bool) {
+func (g *API) halfMade(c ccv3.Call, req translate.AppRequest) (translate.V3App, bool) {
 	page, err := g.v3.ListApps(c, ccv3.AppsQuery{Names: []string{req.StrippedName()}, SpaceGUIDs: []string{*req.SpaceGUID}})
 	if err != nil || len(page.Resources) != 1 {
 		return translate.V3App{}, false
@@ -115,7 +116,7 @@ func (g *Gateway) halfMade(c ccv3.Call, req translate.AppRequest) (translate.V3A
 // clearCreateIntent removes the record of a finished create. Failing to is
 // no failure of the create: finishing it again on a later read changes
 // nothing (every step of completeCreate is idempotent).
-func (g *Gateway) clearCreateIntent(c ccv3.Call, app translate.V3App) {
+func (g *API) clearCreateIntent(c ccv3.Call, app translate.V3App) {
 	if _, ok := app.Metadata.Annotations[translate.AnnotationCreateIntent]; !ok && app.Metadata.Annotations != nil {
 		return
 	}
@@ -131,9 +132,9 @@ func (g *Gateway) clearCreateIntent(c ccv3.Call, app translate.V3App) {
 // fault is a test's hook into a write at a named step: it may stop the
 // write there as a gateway killed at that point would stop it. Nil in
 // service.
-func (g *Gateway) fault(step string) {
-	if g.faultHook != nil {
-		g.faultHook(step)
+func (g *API) fault(step string) {
+	if g.hooks.Fault != nil {
+		g.hooks.Fault(step)
 	}
 }
 
@@ -142,7 +143,7 @@ func (g *Gateway) fault(step string) {
 // dead gateway left half-made (AnnotationCreateIntent) is finished by
 // running it again (resume); only a docker package is then looked for
 // first, since a second POST would make a second one.
-func (g *Gateway) completeCreate(c ccv3.Call, app translate.V3App, req translate.AppRequest, resume bool) error {
+func (g *API) completeCreate(c ccv3.Call, app translate.V3App, req translate.AppRequest, resume bool) error {
 	name := req.StrippedName()
 	if req.EnableSSH != nil {
 		body, err := translate.SSHBody(*req.EnableSSH)
@@ -211,7 +212,7 @@ func (g *Gateway) completeCreate(c ccv3.Call, app translate.V3App, req translate
 
 // undoCreate deletes an app whose create failed half-way, and waits for the
 // deletion so that the name is free again when the client retries.
-func (g *Gateway) undoCreate(c ccv3.Call, app translate.V3App) {
+func (g *API) undoCreate(c ccv3.Call, app translate.V3App) {
 	job, err := g.v3.DeleteApp(c, app.GUID)
 	if err == nil {
 		err = g.waitJob(c, job, app)
@@ -224,7 +225,7 @@ func (g *Gateway) undoCreate(c ccv3.Call, app translate.V3App) {
 // v2AppUpdate answers PUT /v2/apps/:guid (MAPPING §2.3) with 201 and the v2
 // app: CC's ModelController answers updates HTTP::CREATED
 // (cc:app/controllers/runtime/apps_controller.rb#update; MAPPING §6).
-func (g *Gateway) v2AppUpdate(ctx *fasthttp.RequestCtx) error {
+func (g *API) v2AppUpdate(ctx *fasthttp.RequestCtx) error {
 	guid := pathParam(ctx, 1)
 	// CC parses the body before it looks the app up.
 	body, err := g.readBody(ctx)
@@ -345,7 +346,7 @@ type writeStep struct {
 // app (name, lifecycle, annotations), its environment, ssh, the web process,
 // its scale, a docker package, and last the state change, which needs
 // everything else written first (staging uses the new memory and disk).
-func (g *Gateway) planUpdate(c ccv3.Call, req translate.AppRequest, app translate.V3App, web translate.V3Process, in planInputs) ([]writeStep, error) {
+func (g *API) planUpdate(c ccv3.Call, req translate.AppRequest, app translate.V3App, web translate.V3Process, in planInputs) ([]writeStep, error) {
 	guid, name := app.GUID, app.Name
 	if req.Name != nil {
 		name = req.StrippedName()
@@ -465,7 +466,7 @@ func fieldsGiven(given map[string]bool) string {
 // it, newest first, and returns the failed step's error; a step that could
 // not be undone is named in that error, so that no change the client is
 // not told about stays behind.
-func (g *Gateway) runSteps(guid string, steps []writeStep) error {
+func (g *API) runSteps(guid string, steps []writeStep) error {
 	for i, s := range steps {
 		err := s.do()
 		if err == nil {
@@ -511,7 +512,7 @@ func (l *leftBehind) Unwrap() error { return l.err }
 // carried out. Failing to is no failure of the start: a stale record
 // names a build that is no longer waiting, which finishPendingStarts
 // clears on a later read.
-func (g *Gateway) clearPendingStart(c ccv3.Call, guid string) {
+func (g *API) clearPendingStart(c ccv3.Call, guid string) {
 	if err := g.setPendingStart(c, guid, ""); err != nil {
 		g.log.Warn("clearing a finished v2 start's record failed; a later read clears it", "app", guid, "err", err)
 	}
@@ -526,7 +527,7 @@ func (g *Gateway) clearPendingStart(c ccv3.Call, guid string) {
 // newPkg, when not nil, is a package the same request just wrote: the one
 // to stage. v3 orders by created_at, in whole seconds, so a package made
 // in the same second as the previous one need not list as the latest.
-func (g *Gateway) startV2(c ccv3.Call, guid string, newPkg *translate.V3Package) error {
+func (g *API) startV2(c ccv3.Call, guid string, newPkg *translate.V3Package) error {
 	app, err := g.v3.GetApp(c, guid)
 	if err != nil {
 		return v2WriteError(err, guid, "")
@@ -634,7 +635,7 @@ func (g *Gateway) startV2(c ccv3.Call, guid string, newPkg *translate.V3Package)
 
 // setPendingStart records the build of a pending start, or clears the
 // record for "".
-func (g *Gateway) setPendingStart(c ccv3.Call, guid, buildGUID string) error {
+func (g *API) setPendingStart(c ccv3.Call, guid, buildGUID string) error {
 	body, err := translate.PendingStartBody(buildGUID)
 	if err != nil {
 		return err
@@ -648,7 +649,7 @@ func (g *Gateway) setPendingStart(c ccv3.Call, guid, buildGUID string) error {
 // another droplet, a start when it was stopped. It is safe to run twice,
 // as two gateways may: the second finds the droplet assigned and the app
 // started, and only clears the record.
-func (g *Gateway) finishStart(c ccv3.Call, b translate.AppBundle, build ccv3.Build) error {
+func (g *API) finishStart(c ccv3.Call, b translate.AppBundle, build ccv3.Build) error {
 	guid, droplet := b.App.GUID, build.DropletGUID()
 	cur, err := g.currentDroplet(c, b)
 	if err != nil {
@@ -688,7 +689,7 @@ func (g *Gateway) finishStart(c ccv3.Call, b translate.AppBundle, build ccv3.Bui
 // currentDroplet is the bundle's current droplet, read with a GET when the
 // bundle has none: appBundles reads it only for apps whose v3 resource
 // names one, which a Cloud Controller's app resource does not.
-func (g *Gateway) currentDroplet(c ccv3.Call, b translate.AppBundle) (*translate.V3Droplet, error) {
+func (g *API) currentDroplet(c ccv3.Call, b translate.AppBundle) (*translate.V3Droplet, error) {
 	if b.CurrentDroplet != nil {
 		return b.CurrentDroplet, nil
 	}
@@ -698,7 +699,7 @@ func (g *Gateway) currentDroplet(c ccv3.Call, b translate.AppBundle) (*translate
 // appAction starts, restarts or stops an app. A start that v3 refuses
 // while the app is started anyway (another gateway got there first)
 // counts as done.
-func (g *Gateway) appAction(c ccv3.Call, guid, action string) error {
+func (g *API) appAction(c ccv3.Call, guid, action string) error {
 	_, err := g.v3.AppAction(c, guid, action)
 	if err == nil || action == "stop" {
 		return err
@@ -725,7 +726,7 @@ func (g *Gateway) appAction(c ccv3.Call, guid, action string) error {
 // again, as in CC v2. Reads never fail because of it: a write that cannot
 // be finished now (a reader without write access, an upstream error) is
 // logged and left for later.
-func (g *Gateway) finishPendingStarts(c ccv3.Call, bundles []translate.AppBundle) []translate.AppBundle {
+func (g *API) finishPendingStarts(c ccv3.Call, bundles []translate.AppBundle) []translate.AppBundle {
 	due := map[string]int{}
 	var guids []string
 	for i, b := range bundles {
@@ -825,7 +826,7 @@ const (
 )
 
 // finishWrite carries an app's unfinished v2 write on (finishPendingStarts).
-func (g *Gateway) finishWrite(c ccv3.Call, b translate.AppBundle) (writeOutcome, error) {
+func (g *API) finishWrite(c ccv3.Call, b translate.AppBundle) (writeOutcome, error) {
 	guid, ann := b.App.GUID, b.App.Metadata.Annotations
 	if intent, ok := ann[translate.AnnotationCreateIntent]; ok {
 		return g.finishCreate(c, b.App, intent)
@@ -868,7 +869,7 @@ func (g *Gateway) finishWrite(c ccv3.Call, b translate.AppBundle) (writeOutcome,
 // finishes it (v2AppCreate), and once no retry can be under way any more
 // (twice the upstream request timeout after the app was made) it is
 // undone instead, so that nothing the client was never told of stays.
-func (g *Gateway) finishCreate(c ccv3.Call, app translate.V3App, intent string) (writeOutcome, error) {
+func (g *API) finishCreate(c ccv3.Call, app translate.V3App, intent string) (writeOutcome, error) {
 	req, needsSecret, err := translate.ParseCreateIntent(intent)
 	if err != nil {
 		g.clearCreateIntent(c, app)
@@ -894,7 +895,7 @@ func (g *Gateway) finishCreate(c ccv3.Call, app translate.V3App, intent string) 
 // delete job has completed. Unless recursive=true, an app with service
 // bindings is refused; async is accepted and ignored, as CC ignores it for
 // apps.
-func (g *Gateway) v2AppDelete(ctx *fasthttp.RequestCtx) error {
+func (g *API) v2AppDelete(ctx *fasthttp.RequestCtx) error {
 	guid := pathParam(ctx, 1)
 	recursive := string(ctx.QueryArgs().Peek("recursive")) == "true"
 	c := call(ctx)
@@ -932,7 +933,7 @@ const jobPollMax = 250 * time.Millisecond
 
 // waitJob waits for a v3 app delete job: CC v2 deletes apps
 // synchronously, and a failed recursive delete names the app.
-func (g *Gateway) waitJob(c ccv3.Call, jobGUID string, app translate.V3App) error {
+func (g *API) waitJob(c ccv3.Call, jobGUID string, app translate.V3App) error {
 	return g.awaitJob(c, jobGUID, func(j *translate.V3Job) error {
 		var details []string
 		for _, e := range j.Errors {
@@ -943,7 +944,7 @@ func (g *Gateway) waitJob(c ccv3.Call, jobGUID string, app translate.V3App) erro
 }
 
 // renderApp answers the v2 app as a GET of it would, with status.
-func (g *Gateway) renderApp(ctx *fasthttp.RequestCtx, c ccv3.Call, guid string, status int) error {
+func (g *API) renderApp(ctx *fasthttp.RequestCtx, c ccv3.Call, guid string, status int) error {
 	b, err := g.oneApp(c, guid, translate.Inline{})
 	if err != nil {
 		return err
@@ -961,7 +962,7 @@ func (g *Gateway) renderApp(ctx *fasthttp.RequestCtx, c ccv3.Call, guid string, 
 // app is stopped and its latest package staged again, and it starts when
 // the build has staged, as a pending v2 start. 201 with the app, which
 // reads STARTED and PENDING meanwhile.
-func (g *Gateway) v2AppRestage(ctx *fasthttp.RequestCtx) error {
+func (g *API) v2AppRestage(ctx *fasthttp.RequestCtx) error {
 	guid, c := pathParam(ctx, 1), call(ctx)
 	b, err := g.oneApp(c, guid, translate.Inline{})
 	if err != nil {
@@ -1013,7 +1014,7 @@ func (g *Gateway) v2AppRestage(ctx *fasthttp.RequestCtx) error {
 // deployment's allow_app_ssh_access (configured: v3 does not expose it). The
 // refusal is InvalidRequest, whose text hides CC's reason (MAPPING §2.2
 // step 3).
-func (g *Gateway) checkEnableSSH(c ccv3.Call, req translate.AppRequest, spaceGUID string, admin bool) error {
+func (g *API) checkEnableSSH(c ccv3.Call, req translate.AppRequest, spaceGUID string, admin bool) error {
 	if req.EnableSSH == nil || !*req.EnableSSH {
 		return nil
 	}
@@ -1037,7 +1038,7 @@ func (g *Gateway) checkEnableSSH(c ccv3.Call, req translate.AppRequest, spaceGUI
 // unknown guid gives "", which v2 stores as nil, the default stack
 // (V2::AppCreate#get_stack_name; MAPPING §2.2 step 5). notFound names the
 // guid a 404 of anything else reports.
-func (g *Gateway) stackName(c ccv3.Call, stackGUID *string, notFound string) (string, error) {
+func (g *API) stackName(c ccv3.Call, stackGUID *string, notFound string) (string, error) {
 	if stackGUID == nil {
 		return "", nil
 	}
@@ -1057,20 +1058,20 @@ func isAdmin(ctx *fasthttp.RequestCtx) bool {
 	return id != nil && id.HasAny(auth.ScopeAdmin)
 }
 
-func errNotAuthorized(cause error) *Error {
-	return &Error{Status: 403, Code: 10003, Name: "NotAuthorized", Description: "You are not authorized to perform the requested action", cause: cause}
+func errNotAuthorized(cause error) *cferr.Error {
+	return &cferr.Error{Status: 403, Code: 10003, Name: "NotAuthorized", Description: "You are not authorized to perform the requested action", Cause: cause}
 }
 
 // withCause is a translate error as the proxy's, keeping the upstream
 // failure behind it for the logs.
-func withCause(te *translate.Error, cause error) *Error {
-	return &Error{Status: te.Status, Code: te.Code, Name: te.Name, Description: te.Description, cause: cause}
+func withCause(te *translate.Error, cause error) *cferr.Error {
+	return &cferr.Error{Status: te.Status, Code: te.Code, Name: te.Name, Description: te.Description, Cause: cause}
 }
 
-// asError returns err as a copy of the proxy's *Error, so that its
+// asError returns err as a copy of the proxy's *cferr.Error, so that its
 // description can be extended.
-func asError(err error) *Error {
-	var e *Error
+func asError(err error) *cferr.Error {
+	var e *cferr.Error
 	var te *translate.Error
 	switch {
 	case errors.As(err, &e):
@@ -1079,7 +1080,7 @@ func asError(err error) *Error {
 	case errors.As(err, &te):
 		return withCause(te, err)
 	}
-	return errUnknown(err)
+	return cferr.Unknown(err)
 }
 
 // v2WriteError maps a failed v3 write to v2 (MAPPING §5.2): guid is the
@@ -1103,14 +1104,14 @@ func v2WriteError(err error, guid, name string) error {
 		return withCause(translate.AppNotFound(guid), err)
 	case strings.Contains(detail, "Custom buildpacks are disabled"):
 		// v3's lifecycle validation; v2 named it (MAPPING §5.3).
-		return &Error{Status: 400, Code: 290004, Name: "CustomBuildpacksDisabled", Description: "Custom buildpacks are disabled", cause: err}
+		return &cferr.Error{Status: 400, Code: 290004, Name: "CustomBuildpacksDisabled", Description: "Custom buildpacks are disabled", Cause: err}
 	case e.Status == fasthttp.StatusUnprocessableEntity:
 		return withCause(unprocessable(e.Title(), detail, name), err)
 	case e.Title() == "CF-FeatureDisabled" && strings.Contains(detail, "diego_docker"):
 		// v2 named the docker flag's refusal itself (MAPPING §5.3).
-		return &Error{Status: 400, Code: 320003, Name: "DockerDisabled", Description: "Docker support has not been enabled.", cause: err}
+		return &cferr.Error{Status: 400, Code: 320003, Name: "DockerDisabled", Description: "Docker support has not been enabled.", Cause: err}
 	case e.Title() == "CF-FeatureDisabled":
-		return &Error{Status: 403, Code: 330002, Name: "FeatureDisabled", Description: detail, cause: err}
+		return &cferr.Error{Status: 403, Code: 330002, Name: "FeatureDisabled", Description: detail, Cause: err}
 
 	case e.Title() == "CF-OrgSuspended", e.Title() == "CF-SpaceSuspended":
 		// v2 access is false in a suspended org or space.
@@ -1120,9 +1121,9 @@ func v2WriteError(err error, guid, name string) error {
 	case e.Status == fasthttp.StatusBadRequest && e.Title() != "CF-BadQueryParameter":
 		return withCause(translate.AppInvalid(detail), err)
 	case e.Status == fasthttp.StatusTooManyRequests:
-		return &Error{Status: 429, Code: 10013, Name: "RateLimitExceeded", Description: detail, cause: err}
+		return &cferr.Error{Status: 429, Code: 10013, Name: "RateLimitExceeded", Description: detail, Cause: err}
 	case e.Status == fasthttp.StatusServiceUnavailable && e.Title() == "CF-ServiceUnavailable":
-		return &Error{Status: 503, Code: 10015, Name: "ServiceUnavailable", Description: detail, cause: err}
+		return &cferr.Error{Status: 503, Code: 10015, Name: "ServiceUnavailable", Description: detail, Cause: err}
 	}
 	return v2Error(err, guid)
 }

@@ -1,4 +1,4 @@
-package proxy
+package v2api
 
 import (
 	"bytes"
@@ -25,7 +25,7 @@ type v3Filters map[string]string
 // filteredPage reads a page of a v3 list whose filters the q keys map to
 // (: and IN; active is v3's available, "t" or "true" being true); other
 // comparisons are applied here to field's value.
-func filteredPage[T any](g *Gateway, lp translate.ListParams, fs []translate.Filter, keys v3Filters, base url.Values,
+func filteredPage[T any](g *API, lp translate.ListParams, fs []translate.Filter, keys v3Filters, base url.Values,
 	list func(url.Values) (ccv3.Page[T], error), field func(T, string) string) ([]T, int, error) {
 	v := url.Values{}
 	for k, vals := range base {
@@ -81,7 +81,7 @@ var (
 	offeringKeys = v3Filters{"label": "names", "provider": "", "service_broker_guid": "service_broker_guids", "unique_id": "broker_catalog_ids"}
 	services     = &v2Resource[translate.V3ServiceOffering]{
 		path: "/v2/services", keys: translate.ServiceQueryKeys(),
-		page: func(g *Gateway, c ccv3.Call, lp translate.ListParams, fs []translate.Filter) ([]translate.V3ServiceOffering, int, error) {
+		page: func(g *API, c ccv3.Call, lp translate.ListParams, fs []translate.Filter) ([]translate.V3ServiceOffering, int, error) {
 			return filteredPage(g, lp, fs, offeringKeys, nil, func(v url.Values) (ccv3.Page[translate.V3ServiceOffering], error) { return g.v3.ListOfferings(c, v) }, offeringField)
 		},
 		get: (*ccv3.Client).GetOffering, notFound: notFoundNamed("ServiceNotFound"),
@@ -94,14 +94,14 @@ var (
 	planKeys     = v3Filters{"service_guid": "service_offering_guids", "service_instance_guid": "service_instance_guids", "service_broker_guid": "service_broker_guids", "unique_id": "broker_catalog_ids"}
 	servicePlans = &v2Resource[translate.V3ServicePlan]{
 		path: "/v2/service_plans", keys: translate.ServicePlanQueryKeys(),
-		page: func(g *Gateway, c ccv3.Call, lp translate.ListParams, fs []translate.Filter) ([]translate.V3ServicePlan, int, error) {
+		page: func(g *API, c ccv3.Call, lp translate.ListParams, fs []translate.Filter) ([]translate.V3ServicePlan, int, error) {
 			return plansPage(g, c, lp, fs, nil)
 		},
 		get: (*ccv3.Client).GetPlan, render: translate.AppendServicePlanResource, notFound: notFoundNamed("ServicePlanNotFound"),
 	}
 	brokers = &v2Resource[translate.V3ServiceBroker]{
 		path: "/v2/service_brokers", keys: []string{"name", "space_guid"},
-		page: func(g *Gateway, c ccv3.Call, lp translate.ListParams, fs []translate.Filter) ([]translate.V3ServiceBroker, int, error) {
+		page: func(g *API, c ccv3.Call, lp translate.ListParams, fs []translate.Filter) ([]translate.V3ServiceBroker, int, error) {
 			return filteredPage(g, lp, fs, v3Filters{"name": "names", "space_guid": "space_guids"}, nil,
 				func(v url.Values) (ccv3.Page[translate.V3ServiceBroker], error) { return g.v3.ListBrokers(c, v) },
 				func(b translate.V3ServiceBroker, key string) string { return b.Name })
@@ -117,7 +117,7 @@ var (
 			_, err := c.GetOffering(call, guid)
 			return err
 		},
-		page: func(g *Gateway, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, svc string) ([]translate.V3ServicePlan, int, error) {
+		page: func(g *API, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, svc string) ([]translate.V3ServicePlan, int, error) {
 			return plansPage(g, c, lp, fs, url.Values{"service_offering_guids": {svc}})
 		},
 	}
@@ -132,15 +132,15 @@ var (
 	planInstances = &v2Under[translate.V3ServiceInstance]{
 		of: serviceInstances, parent: "service_plans", name: "service_instances", parentNotFound: notFoundNamed("ServicePlanNotFound"),
 		find: func(c *ccv3.Client, call ccv3.Call, guid string) error { _, err := c.GetPlan(call, guid); return err },
-		page: func(g *Gateway, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, plan string) ([]translate.V3ServiceInstance, int, error) {
+		page: func(g *API, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, plan string) ([]translate.V3ServiceInstance, int, error) {
 			return instancesPage(g, c, lp, fs, ccv3.InstanceQuery{Type: translate.InstanceManaged, PlanGUIDs: []string{plan}})
 		},
 	}
 )
 
 // offeringsOf lists the offerings visible in a space or org.
-func offeringsOf(param string) func(*Gateway, ccv3.Call, translate.ListParams, []translate.Filter, string) ([]translate.V3ServiceOffering, int, error) {
-	return func(g *Gateway, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, parent string) ([]translate.V3ServiceOffering, int, error) {
+func offeringsOf(param string) func(*API, ccv3.Call, translate.ListParams, []translate.Filter, string) ([]translate.V3ServiceOffering, int, error) {
+	return func(g *API, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, parent string) ([]translate.V3ServiceOffering, int, error) {
 		return filteredPage(g, lp, fs, offeringKeys, url.Values{param: {parent}},
 			func(v url.Values) (ccv3.Page[translate.V3ServiceOffering], error) { return g.v3.ListOfferings(c, v) }, offeringField)
 	}
@@ -148,7 +148,7 @@ func offeringsOf(param string) func(*Gateway, ccv3.Call, translate.ListParams, [
 
 // plansPage reads a page of plans: v3 lists plans no longer available
 // too, which v2 showed only to global readers (§10.7.2).
-func plansPage(g *Gateway, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, base url.Values) ([]translate.V3ServicePlan, int, error) {
+func plansPage(g *API, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, base url.Values) ([]translate.V3ServicePlan, int, error) {
 	if base == nil {
 		base = url.Values{}
 	}
@@ -173,7 +173,7 @@ func offeringField(o translate.V3ServiceOffering, key string) string {
 // filter for others: an empty list, NotAuthorized on one; §10.7.5).
 var planVisibilities = &v2Resource[translate.PlanVisibility]{
 	path: "/v2/service_plan_visibilities", keys: []string{"organization_guid", "service_plan_guid"},
-	page: func(g *Gateway, c ccv3.Call, lp translate.ListParams, fs []translate.Filter) ([]translate.PlanVisibility, int, error) {
+	page: func(g *API, c ccv3.Call, lp translate.ListParams, fs []translate.Filter) ([]translate.PlanVisibility, int, error) {
 		all, err := g.visibilities(c)
 		if err != nil {
 			return nil, 0, err
@@ -192,7 +192,7 @@ var planVisibilities = &v2Resource[translate.PlanVisibility]{
 }
 
 // v2PlanVisibility answers GET /v2/service_plan_visibilities/:guid.
-func (g *Gateway) v2PlanVisibility(ctx *fasthttp.RequestCtx) error {
+func (g *API) v2PlanVisibility(ctx *fasthttp.RequestCtx) error {
 	guid, c := pathParam(ctx, 1), call(ctx)
 	all, err := g.visibilities(c)
 	if err != nil {
@@ -214,7 +214,7 @@ var visibilityNamespace = uuid.MustParse("6f2c1a1e-7d1b-4f57-9a39-5b1f3e0c9a11")
 
 // visibilities makes the visibility rows of every organization-visible
 // plan, for global readers; none for anyone else.
-func (g *Gateway) visibilities(c ccv3.Call) ([]translate.PlanVisibility, error) {
+func (g *API) visibilities(c ccv3.Call) ([]translate.PlanVisibility, error) {
 	if !c.SeesAll {
 		return nil, nil
 	}

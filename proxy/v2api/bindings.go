@@ -1,4 +1,4 @@
-package proxy
+package v2api
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"capibridge/proxy/ccv3"
+	"capibridge/proxy/cferr"
 	"capibridge/translate"
 )
 
@@ -17,26 +18,28 @@ import (
 // v3 shows only to those who may read them (the rest get CC's redaction).
 var serviceBindings = &v2Resource[translate.V3ServiceCredentialBinding]{
 	path: "/v2/service_bindings", keys: translate.ServiceBindingQueryKeys(),
-	page: func(g *Gateway, c ccv3.Call, lp translate.ListParams, fs []translate.Filter) ([]translate.V3ServiceCredentialBinding, int, error) {
+	page: func(g *API, c ccv3.Call, lp translate.ListParams, fs []translate.Filter) ([]translate.V3ServiceCredentialBinding, int, error) {
 		return bindingsPage(g, c, lp, fs, ccv3.BindingQuery{Type: "app"})
 	},
 	get: (*ccv3.Client).GetBinding, keep: func(b translate.V3ServiceCredentialBinding) bool { return b.Type == "app" },
-	prepare: prepareBindings, notFound: func(guid string) *Error { return serviceError("ServiceBindingNotFound", guid) },
+	prepare: prepareBindings, notFound: func(guid string) *cferr.Error { return serviceError("ServiceBindingNotFound", guid) },
 	guid:   func(b translate.V3ServiceCredentialBinding) string { return b.GUID },
 	create: createBinding,
 }
 
 // serviceError is a named service error of the v2 table.
-func serviceError(name, arg string) *Error { return withCause(translate.ServiceError(name, arg), nil) }
+func serviceError(name, arg string) *cferr.Error {
+	return withCause(translate.ServiceError(name, arg), nil)
+}
 
 // bindingsPage reads a page of bindings: q app_guid, service_instance_guid
 // and name go to v3 for : and IN; name comparisons are applied here.
-func bindingsPage(g *Gateway, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, q ccv3.BindingQuery) ([]translate.V3ServiceCredentialBinding, int, error) {
+func bindingsPage(g *API, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, q ccv3.BindingQuery) ([]translate.V3ServiceCredentialBinding, int, error) {
 	return bindingsScan(g, c, lp, fs, q, false)
 }
 
 // bindingsScan is bindingsPage that reads every match when all is set.
-func bindingsScan(g *Gateway, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, q ccv3.BindingQuery, all bool) ([]translate.V3ServiceCredentialBinding, int, error) {
+func bindingsScan(g *API, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, q ccv3.BindingQuery, all bool) ([]translate.V3ServiceCredentialBinding, int, error) {
 	var local []translate.Filter
 	for _, f := range fs {
 		var set *[]string
@@ -77,7 +80,7 @@ func bindingsScan(g *Gateway, c ccv3.Call, lp translate.ListParams, fs []transla
 
 // prepareBindings reads, for a batch of bindings, the details of each (one
 // GET each: v3 has no batch) and the kind of each bound instance.
-func prepareBindings(g *Gateway, c ccv3.Call, items []translate.V3ServiceCredentialBinding, _ translate.Inline) (func(*bytes.Buffer, translate.V3ServiceCredentialBinding) error, error) {
+func prepareBindings(g *API, c ccv3.Call, items []translate.V3ServiceCredentialBinding, _ translate.Inline) (func(*bytes.Buffer, translate.V3ServiceCredentialBinding) error, error) {
 	bundles, err := g.bindingBundles(c, items)
 	if err != nil {
 		return nil, err
@@ -93,7 +96,7 @@ func prepareBindings(g *Gateway, c ccv3.Call, items []translate.V3ServiceCredent
 
 // bindingBundles gathers each binding's details and whether its instance
 // is user-provided, in one round.
-func (g *Gateway) bindingBundles(c ccv3.Call, items []translate.V3ServiceCredentialBinding) ([]translate.BindingBundle, error) {
+func (g *API) bindingBundles(c ccv3.Call, items []translate.V3ServiceCredentialBinding) ([]translate.BindingBundle, error) {
 	out := make([]translate.BindingBundle, len(items))
 	var instances []string
 	for i, b := range items {
@@ -151,8 +154,8 @@ var (
 )
 
 // bindingsOf reads a parent's bindings, narrowed by scope.
-func bindingsOf(scope func(q *ccv3.BindingQuery, parent string)) func(*Gateway, ccv3.Call, translate.ListParams, []translate.Filter, string) ([]translate.V3ServiceCredentialBinding, int, error) {
-	return func(g *Gateway, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, parent string) ([]translate.V3ServiceCredentialBinding, int, error) {
+func bindingsOf(scope func(q *ccv3.BindingQuery, parent string)) func(*API, ccv3.Call, translate.ListParams, []translate.Filter, string) ([]translate.V3ServiceCredentialBinding, int, error) {
+	return func(g *API, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, parent string) ([]translate.V3ServiceCredentialBinding, int, error) {
 		q := ccv3.BindingQuery{Type: "app"}
 		scope(&q, parent)
 		return bindingsPage(g, c, lp, fs, q)
@@ -160,8 +163,8 @@ func bindingsOf(scope func(q *ccv3.BindingQuery, parent string)) func(*Gateway, 
 }
 
 // notFoundNamed returns the not-found error of the v2 table by name.
-func notFoundNamed(name string) func(guid string) *Error {
-	return func(guid string) *Error { return serviceError(name, guid) }
+func notFoundNamed(name string) func(guid string) *cferr.Error {
+	return func(guid string) *cferr.Error { return serviceError(name, guid) }
 }
 
 // findInstanceOf finds an instance of one kind: the other kind is a v3
@@ -181,7 +184,7 @@ func findInstanceOf(kind string) func(c *ccv3.Client, call ccv3.Call, guid strin
 // go to managed instances only (v3 refuses any for a user-provided one,
 // where v2 ignored them with a warning). A managed bind is a job, waited
 // for unless accepts_incomplete=true.
-func createBinding(g *Gateway, ctx *fasthttp.RequestCtx, body []byte) (translate.V3ServiceCredentialBinding, error) {
+func createBinding(g *API, ctx *fasthttp.RequestCtx, body []byte) (translate.V3ServiceCredentialBinding, error) {
 	var b translate.V3ServiceCredentialBinding
 	acceptsIncomplete, err := strictFlag(ctx, "accepts_incomplete")
 	if err != nil {
@@ -243,7 +246,7 @@ func createBinding(g *Gateway, ctx *fasthttp.RequestCtx, body []byte) (translate
 // (§10.5.4): async=true (without accepts_incomplete) answers the v2 job at
 // once, with no Location; accepts_incomplete=true answers 202 with the
 // binding while the broker still unbinds; else the unbind is waited for.
-func (g *Gateway) v2ServiceBindingDelete(ctx *fasthttp.RequestCtx) error {
+func (g *API) v2ServiceBindingDelete(ctx *fasthttp.RequestCtx) error {
 	acceptsIncomplete, err := strictFlag(ctx, "accepts_incomplete")
 	if err != nil {
 		return err
@@ -269,7 +272,7 @@ func (g *Gateway) v2ServiceBindingDelete(ctx *fasthttp.RequestCtx) error {
 // answerDeleting answers a delete once its job had its grace period: 202
 // with the resource, and Location, while it is still there (the broker
 // still works), else 204.
-func answerDeleting[T any](g *Gateway, ctx *fasthttp.RequestCtx, r *v2Resource[T], guid string, still func() (T, error)) error {
+func answerDeleting[T any](g *API, ctx *fasthttp.RequestCtx, r *v2Resource[T], guid string, still func() (T, error)) error {
 	if left, err := still(); err == nil {
 		ctx.Response.Header.Set(fasthttp.HeaderLocation, r.path+"/"+guid)
 		return r.answer(g, ctx, left, fasthttp.StatusAccepted)

@@ -1,4 +1,4 @@
-package proxy
+package v2api
 
 import (
 	"bytes"
@@ -6,18 +6,19 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"capibridge/proxy/ccv3"
+	"capibridge/proxy/cferr"
 	"capibridge/translate"
 )
 
 // eventNotFound is CC's EventNotFound (errors/v2.yml 230002).
-func eventNotFound(guid string) *Error {
-	return &Error{Status: 404, Code: 230002, Name: "EventNotFound", Description: "Event could not be found: " + guid}
+func eventNotFound(guid string) *cferr.Error {
+	return &cferr.Error{Status: 404, Code: 230002, Name: "EventNotFound", Description: "Event could not be found: " + guid}
 }
 
 // v2EventList answers GET /v2/events from GET /v3/audit_events. CC orders
 // events by timestamp whatever order-by says (EventsController#initialize
 // overrides it); order-direction is honoured.
-func (g *Gateway) v2EventList(ctx *fasthttp.RequestCtx) error {
+func (g *API) v2EventList(ctx *fasthttp.RequestCtx) error {
 	lp, err := g.listParams(ctx)
 	if err != nil {
 		return err
@@ -41,7 +42,7 @@ func (g *Gateway) v2EventList(ctx *fasthttp.RequestCtx) error {
 // eventPage reads the page lp asks for of the audit events eq selects, in
 // timestamp order: v3 filters what it can and the gateway the rest, over
 // a bounded scan (narrow names the filters that narrow it).
-func (g *Gateway) eventPage(c ccv3.Call, lp translate.ListParams, eq translate.EventQuery, narrow string) ([]translate.V3AuditEvent, int, error) {
+func (g *API) eventPage(c ccv3.Call, lp translate.ListParams, eq translate.EventQuery, narrow string) ([]translate.V3AuditEvent, int, error) {
 	if eq.Empty {
 		return nil, 0, nil
 	}
@@ -61,7 +62,7 @@ func (g *Gateway) eventPage(c ccv3.Call, lp translate.ListParams, eq translate.E
 }
 
 // v2Event answers GET /v2/events/:guid.
-func (g *Gateway) v2Event(ctx *fasthttp.RequestCtx) error {
+func (g *API) v2Event(ctx *fasthttp.RequestCtx) error {
 	guid := pathParam(ctx, 1)
 	e, err := g.v3.GetAuditEvent(call(ctx), guid)
 	if err != nil {
@@ -78,7 +79,7 @@ func (g *Gateway) v2Event(ctx *fasthttp.RequestCtx) error {
 // v2AppEvents answers GET /v2/apps/:guid/events: v2's app events were the
 // crash reports of the app's instances, which v3 keeps as
 // audit.app.process.crash events (MAPPING §7).
-func (g *Gateway) v2AppEvents(ctx *fasthttp.RequestCtx) error {
+func (g *API) v2AppEvents(ctx *fasthttp.RequestCtx) error {
 	lp, err := g.listParams(ctx)
 	if err != nil {
 		return err
@@ -123,7 +124,7 @@ func (g *Gateway) v2AppEvents(ctx *fasthttp.RequestCtx) error {
 // v2Job answers GET /v2/jobs/:guid from the v3 job of that guid, or the
 // package of that guid. Anything else is CC's NullJob, "finished" (jobs
 // are deleted once done).
-func (g *Gateway) v2Job(ctx *fasthttp.RequestCtx) error {
+func (g *API) v2Job(ctx *fasthttp.RequestCtx) error {
 	guid, c := pathParam(ctx, 1), call(ctx)
 	j, err := g.v3.Job(c, guid)
 	if err != nil {
@@ -131,7 +132,7 @@ func (g *Gateway) v2Job(ctx *fasthttp.RequestCtx) error {
 	}
 	if j == nil {
 		// The jobs of v2 bits uploads and copies are named after their
-		// package, whose state v3 keeps instead of a job (v2bits.go).
+		// package, whose state v3 keeps instead of a job (bits.go).
 		if p, err := g.v3.GetPackage(c, guid); err == nil {
 			body, err := translate.PackageJob(p)
 			if err != nil {

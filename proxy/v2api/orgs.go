@@ -1,4 +1,4 @@
-package proxy
+package v2api
 
 import (
 	"bytes"
@@ -11,29 +11,30 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"capibridge/proxy/ccv3"
+	"capibridge/proxy/cferr"
 	"capibridge/translate"
 )
 
-func orgNotFound(guid string) *Error {
-	return &Error{Status: 404, Code: 30003, Name: "OrganizationNotFound", Description: "The organization could not be found: " + guid}
+func orgNotFound(guid string) *cferr.Error {
+	return &cferr.Error{Status: 404, Code: 30003, Name: "OrganizationNotFound", Description: "The organization could not be found: " + guid}
 }
 
-func spaceNotFound(guid string) *Error {
-	return &Error{Status: 404, Code: 40004, Name: "SpaceNotFound", Description: "The app space could not be found: " + guid}
+func spaceNotFound(guid string) *cferr.Error {
+	return &cferr.Error{Status: 404, Code: 40004, Name: "SpaceNotFound", Description: "The app space could not be found: " + guid}
 }
 
-func stackNotFound(guid string) *Error {
-	return &Error{Status: 404, Code: 250003, Name: "StackNotFound", Description: "The stack could not be found: " + guid}
+func stackNotFound(guid string) *cferr.Error {
+	return &cferr.Error{Status: 404, Code: 250003, Name: "StackNotFound", Description: "The stack could not be found: " + guid}
 }
 
 // v2ErrorAs is v2Error with a v3 404 answered as notFound. v3 answers 404
 // both for a missing resource and for one the user may not see; CC v2
 // answered the second NotAuthorized (find_guid_and_validate_access), which
 // the gateway cannot tell apart without more rights than the user's.
-func v2ErrorAs(err error, notFound *Error) error {
+func v2ErrorAs(err error, notFound *cferr.Error) error {
 	var e *ccv3.Error
 	if errors.As(err, &e) && e.Status == 404 {
-		notFound.cause = err
+		notFound.Cause = err
 		return notFound
 	}
 	return v2Error(err, "")
@@ -60,7 +61,7 @@ func v3Order(lp translate.ListParams) string {
 // upstream URL (NamesLocal), are applied here, as for apps (MAPPING §3.3).
 // So is keep, when set: every match is then read, ordered here (by id, v3's
 // default order, or by name) and paged here.
-func listPage[T any](g *Gateway, lp translate.ListParams, aq translate.AppQuery, q ccv3.ListQuery,
+func listPage[T any](g *API, lp translate.ListParams, aq translate.AppQuery, q ccv3.ListQuery,
 	list func(ccv3.ListQuery) (ccv3.Page[T], error), name func(T) string, keep func(T) bool) ([]T, int, error) {
 	if aq.Empty {
 		return nil, 0, nil
@@ -156,7 +157,7 @@ var spaces = &v2Resource[translate.V3Space]{
 	path: "/v2/spaces", keys: translate.SpaceQueryKeys(), sortable: []string{"id", "name"},
 	guid: func(sp translate.V3Space) string { return sp.GUID }, create: createSpace, update: updateSpace, remove: removeSpace, async: true,
 	list: (*ccv3.Client).ListSpaces, name: func(s translate.V3Space) string { return s.Name },
-	prepare: func(g *Gateway, c ccv3.Call, items []translate.V3Space, _ translate.Inline) (func(*bytes.Buffer, translate.V3Space) error, error) {
+	prepare: func(g *API, c ccv3.Call, items []translate.V3Space, _ translate.Inline) (func(*bytes.Buffer, translate.V3Space) error, error) {
 		bundles, err := g.spaceBundles(c, items)
 		if err != nil {
 			return nil, err
@@ -208,7 +209,7 @@ func intersect(a, b []string) []string {
 
 // spaceBundles reads allow_ssh for each space, one GET per space (v3 has
 // no batch for features) under the fan-out bound.
-func (g *Gateway) spaceBundles(c ccv3.Call, spaces []translate.V3Space) ([]translate.SpaceBundle, error) {
+func (g *API) spaceBundles(c ccv3.Call, spaces []translate.V3Space) ([]translate.SpaceBundle, error) {
 	guids := make([]string, len(spaces))
 	for i, s := range spaces {
 		guids[i] = s.GUID
@@ -236,7 +237,7 @@ func (g *Gateway) spaceBundles(c ccv3.Call, spaces []translate.V3Space) ([]trans
 }
 
 // v2Space answers GET /v2/spaces/:guid.
-func (g *Gateway) v2Space(ctx *fasthttp.RequestCtx) error {
+func (g *API) v2Space(ctx *fasthttp.RequestCtx) error {
 	guid := pathParam(ctx, 1)
 	if _, err := g.objectParams(ctx); err != nil {
 		return err

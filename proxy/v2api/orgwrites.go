@@ -1,4 +1,4 @@
-package proxy
+package v2api
 
 import (
 	"errors"
@@ -6,6 +6,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"capibridge/proxy/ccv3"
+	"capibridge/proxy/cferr"
 	"capibridge/translate"
 )
 
@@ -17,7 +18,7 @@ import (
 // createOrg is POST /v2/organizations: an unknown quota is InvalidRelation
 // before anything is created. v3 makes a non-admin creator an org user and
 // manager, as v2 did.
-func createOrg(g *Gateway, ctx *fasthttp.RequestCtx, body []byte) (translate.V3Org, error) {
+func createOrg(g *API, ctx *fasthttp.RequestCtx, body []byte) (translate.V3Org, error) {
 	var o translate.V3Org
 	req, err := translate.ParseOrgRequest(body, true)
 	if err != nil {
@@ -50,7 +51,7 @@ func createOrg(g *Gateway, ctx *fasthttp.RequestCtx, body []byte) (translate.V3O
 }
 
 // updateOrg is PUT /v2/organizations/:guid: 201 with the org.
-func updateOrg(g *Gateway, ctx *fasthttp.RequestCtx, guid string, body []byte) (translate.V3Org, error) {
+func updateOrg(g *API, ctx *fasthttp.RequestCtx, guid string, body []byte) (translate.V3Org, error) {
 	req, err := translate.ParseOrgRequest(body, false)
 	if err != nil {
 		return translate.V3Org{}, err
@@ -102,7 +103,7 @@ func orgWriteError(err error, name string) error {
 // removeOrg is DELETE /v2/organizations/:guid (§11.2.4): admin only; without
 // recursive=true, owned private domains and space quotas, then spaces,
 // refuse it.
-func removeOrg(g *Gateway, ctx *fasthttp.RequestCtx, guid string) (string, error) {
+func removeOrg(g *API, ctx *fasthttp.RequestCtx, guid string) (string, error) {
 	c := call(ctx)
 	if _, err := g.v3.GetOrg(c, guid); err != nil {
 		return "", v2ErrorAs(err, orgNotFound(guid))
@@ -137,7 +138,7 @@ func removeOrg(g *Gateway, ctx *fasthttp.RequestCtx, guid string) (string, error
 
 // createSpace is POST /v2/spaces: v3's create, then allow_ssh (default
 // true, as v2's column) when it differs from v3's default.
-func createSpace(g *Gateway, ctx *fasthttp.RequestCtx, body []byte) (translate.V3Space, error) {
+func createSpace(g *API, ctx *fasthttp.RequestCtx, body []byte) (translate.V3Space, error) {
 	var sp translate.V3Space
 	req, err := translate.ParseSpaceRequest(body, true)
 	if err != nil {
@@ -159,7 +160,7 @@ func createSpace(g *Gateway, ctx *fasthttp.RequestCtx, body []byte) (translate.V
 }
 
 // setSpaceSSH sets the space's ssh feature when the body asked.
-func (g *Gateway) setSpaceSSH(c ccv3.Call, guid string, allow *bool) error {
+func (g *API) setSpaceSSH(c ccv3.Call, guid string, allow *bool) error {
 	if allow == nil {
 		return nil
 	}
@@ -172,7 +173,7 @@ func (g *Gateway) setSpaceSSH(c ccv3.Call, guid string, allow *bool) error {
 // updateSpace is PUT /v2/spaces/:guid: another organization is
 // OrganizationAlreadySet; space_quota_definition_guid is ignored, as v2's
 // update message left it out.
-func updateSpace(g *Gateway, ctx *fasthttp.RequestCtx, guid string, body []byte) (translate.V3Space, error) {
+func updateSpace(g *API, ctx *fasthttp.RequestCtx, guid string, body []byte) (translate.V3Space, error) {
 	req, err := translate.ParseSpaceRequest(body, false)
 	if err != nil {
 		return translate.V3Space{}, err
@@ -188,7 +189,7 @@ func updateSpace(g *Gateway, ctx *fasthttp.RequestCtx, guid string, body []byte)
 		return sp, withCause(translate.InvalidRelation("Could not find Organization with guid: "), nil)
 	}
 	if req.OrgGUID != nil && *req.OrgGUID != sp.Relationships.Organization.GUID() {
-		return sp, &Error{Status: 400, Code: 30007, Name: "OrganizationAlreadySet", Description: "Cannot change organization"}
+		return sp, &cferr.Error{Status: 400, Code: 30007, Name: "OrganizationAlreadySet", Description: "Cannot change organization"}
 	}
 	if te := req.Check(); te != nil {
 		return sp, withCause(te, nil)
@@ -222,7 +223,7 @@ func spaceWriteError(err error, req translate.SpaceRequest) error {
 // removeSpace is DELETE /v2/spaces/:guid (§11.4): without recursive=true,
 // processes or routes are AssociationNotEmpty, then apps or service
 // instances NonrecursiveSpaceDeletionFailed.
-func removeSpace(g *Gateway, ctx *fasthttp.RequestCtx, guid string) (string, error) {
+func removeSpace(g *API, ctx *fasthttp.RequestCtx, guid string) (string, error) {
 	c := call(ctx)
 	sp, err := g.v3.GetSpace(c, guid)
 	if err != nil {
@@ -261,7 +262,7 @@ func removeSpace(g *Gateway, ctx *fasthttp.RequestCtx, guid string) (string, err
 		}
 		for _, si := range instances {
 			if si.Relationships.Space.GUID() == guid {
-				return "", &Error{Status: 400, Code: 290011, Name: "NonrecursiveSpaceDeletionFailed",
+				return "", &cferr.Error{Status: 400, Code: 290011, Name: "NonrecursiveSpaceDeletionFailed",
 					Description: "Resource inside space " + sp.Name + " must first be deleted, or specify recursive delete."}
 			}
 		}

@@ -1,4 +1,4 @@
-package proxy
+package v2api
 
 import (
 	"encoding/json"
@@ -30,7 +30,7 @@ var (
 // bindRoute answers PUT /v2/<instances>/:guid/routes/:route_guid: the
 // route (RouteNotFound) and the instance first, then v3's bind, waited
 // for, and the instance.
-func (side routeBindingSide) bindRoute(g *Gateway, ctx *fasthttp.RequestCtx) error {
+func (side routeBindingSide) bindRoute(g *API, ctx *fasthttp.RequestCtx) error {
 	guid, routeGUID, c := pathParam(ctx, 1), pathParam(ctx, 3), call(ctx)
 	var params map[string]json.RawMessage
 	body, err := g.readBody(ctx)
@@ -78,7 +78,7 @@ func (side routeBindingSide) bindRoute(g *Gateway, ctx *fasthttp.RequestCtx) err
 
 // unbindRoute answers DELETE /v2/<instances>/:guid/routes/:route_guid:
 // 204, or InvalidRelation when the route is not bound to the instance.
-func (side routeBindingSide) unbindRoute(g *Gateway, ctx *fasthttp.RequestCtx) error {
+func (side routeBindingSide) unbindRoute(g *API, ctx *fasthttp.RequestCtx) error {
 	guid, routeGUID, c := pathParam(ctx, 1), pathParam(ctx, 3), call(ctx)
 	if _, err := g.v3.GetRoute(c, routeGUID); err != nil {
 		return v2ErrorAs(err, routeNotFound(routeGUID))
@@ -101,7 +101,7 @@ func (side routeBindingSide) unbindRoute(g *Gateway, ctx *fasthttp.RequestCtx) e
 }
 
 // v2RouteBindingParameters answers GET /v2/service_instances/:guid/routes/:route_guid/parameters.
-func (g *Gateway) v2RouteBindingParameters(ctx *fasthttp.RequestCtx) error {
+func (g *API) v2RouteBindingParameters(ctx *fasthttp.RequestCtx) error {
 	guid, routeGUID, c := pathParam(ctx, 1), pathParam(ctx, 3), call(ctx)
 	binding, err := g.v3.RouteBindingOf(c, guid, routeGUID)
 	if err != nil {

@@ -1,4 +1,4 @@
-package proxy
+package v2api
 
 import (
 	"errors"
@@ -6,6 +6,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"capibridge/proxy/ccv3"
+	"capibridge/proxy/cferr"
 	"capibridge/translate"
 )
 
@@ -47,7 +48,7 @@ var (
 			}
 			return err
 		},
-		page: func(g *Gateway, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, guid string) ([]translate.V3Org, int, error) {
+		page: func(g *API, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, guid string) ([]translate.V3Org, int, error) {
 			d, err := g.v3.GetDomain(c, guid)
 			if err != nil || len(d.Relationships.SharedOrganizations.Data) == 0 {
 				return nil, 0, err
@@ -66,7 +67,7 @@ var (
 		path: "/v2/domains", keys: []string{"name", "owning_organization_guid"},
 		list: (*ccv3.Client).ListDomains, get: (*ccv3.Client).GetDomain,
 		name: domainName, render: translate.AppendDomainViaDomains, notFound: domainNotFound,
-		page: func(g *Gateway, c ccv3.Call, lp translate.ListParams, fs []translate.Filter) ([]translate.V3Domain, int, error) {
+		page: func(g *API, c ccv3.Call, lp translate.ListParams, fs []translate.Filter) ([]translate.V3Domain, int, error) {
 			return domainsPage(g, c, lp, fs, "")
 		},
 	}
@@ -91,13 +92,13 @@ var (
 	// (Domain.shared_or_owned_by).
 	orgDomains = &v2Under[translate.V3Domain]{
 		of: domainsDeprecated, parent: "organizations", name: "domains", find: findOrg, parentNotFound: orgNotFound,
-		page: func(g *Gateway, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, org string) ([]translate.V3Domain, int, error) {
+		page: func(g *API, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, org string) ([]translate.V3Domain, int, error) {
 			return domainsPage(g, c, lp, fs, org)
 		},
 	}
 	spaceDomains = &v2Under[translate.V3Domain]{
 		of: domainsDeprecated, parent: "spaces", name: "domains", find: findSpace, parentNotFound: spaceNotFound,
-		page: func(g *Gateway, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, space string) ([]translate.V3Domain, int, error) {
+		page: func(g *API, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, space string) ([]translate.V3Domain, int, error) {
 			sp, err := g.v3.GetSpace(c, space)
 			if err != nil {
 				return nil, 0, err
@@ -112,12 +113,12 @@ func domainName(d translate.V3Domain) string { return d.Name }
 func domainGUID(d translate.V3Domain) string { return d.GUID }
 func isPrivate(d translate.V3Domain) bool    { return !d.Shared() }
 
-func domainNotFound(guid string) *Error { return withCause(translate.DomainNotFound(guid), nil) }
+func domainNotFound(guid string) *cferr.Error { return withCause(translate.DomainNotFound(guid), nil) }
 
 // oneDomain reads a domain of the kind keep accepts, or DomainNotFound.
 // (The declarations' writes read through it: a declaration cannot refer
 // to itself.)
-func oneDomain(g *Gateway, c ccv3.Call, guid string, keep func(translate.V3Domain) bool) (translate.V3Domain, error) {
+func oneDomain(g *API, c ccv3.Call, guid string, keep func(translate.V3Domain) bool) (translate.V3Domain, error) {
 	d, err := g.v3.GetDomain(c, guid)
 	if err != nil {
 		return d, v2ErrorAs(err, domainNotFound(guid))
@@ -142,7 +143,7 @@ func findSpace(c *ccv3.Client, call ccv3.Call, guid string) error {
 // the user sees, or, for org, the shared ones and those it owns. q
 // owning_organization_guid (a foreign key: any operator is equality) is
 // kept here with name, as the views read every domain anyway.
-func domainsPage(g *Gateway, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, org string) ([]translate.V3Domain, int, error) {
+func domainsPage(g *API, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, org string) ([]translate.V3Domain, int, error) {
 	aq := translate.AppQueryFromFilters(nameFilters(fs))
 	keep := func(d translate.V3Domain) bool {
 		owner := d.Relationships.Organization.GUID()
@@ -176,15 +177,15 @@ func nameFilters(fs []translate.Filter) []translate.Filter {
 
 // deprecatedWarning marks the answers of DomainsController's endpoints
 // (deprecated_endpoint; §9.14).
-func deprecatedWarning(h v2Handler) v2Handler {
-	return func(g *Gateway, ctx *fasthttp.RequestCtx) error {
+func deprecatedWarning(h Handler) Handler {
+	return func(g *API, ctx *fasthttp.RequestCtx) error {
 		ctx.Response.Header.Set("X-Cf-Warnings", "Endpoint+deprecated")
 		return h(g, ctx)
 	}
 }
 
 // createSharedDomain is POST /v2/shared_domains (§9.12.2).
-func createSharedDomain(g *Gateway, ctx *fasthttp.RequestCtx, body []byte) (translate.V3Domain, error) {
+func createSharedDomain(g *API, ctx *fasthttp.RequestCtx, body []byte) (translate.V3Domain, error) {
 	req, err := translate.ParseSharedDomainRequest(body)
 	if err != nil {
 		return translate.V3Domain{}, err
@@ -193,7 +194,7 @@ func createSharedDomain(g *Gateway, ctx *fasthttp.RequestCtx, body []byte) (tran
 }
 
 // createPrivateDomain is POST /v2/private_domains (§9.13.2).
-func createPrivateDomain(g *Gateway, ctx *fasthttp.RequestCtx, body []byte) (translate.V3Domain, error) {
+func createPrivateDomain(g *API, ctx *fasthttp.RequestCtx, body []byte) (translate.V3Domain, error) {
 	req, err := translate.ParsePrivateDomainRequest(body, true)
 	if err != nil {
 		return translate.V3Domain{}, err
@@ -201,7 +202,7 @@ func createPrivateDomain(g *Gateway, ctx *fasthttp.RequestCtx, body []byte) (tra
 	return g.createDomain(ctx, req)
 }
 
-func (g *Gateway) createDomain(ctx *fasthttp.RequestCtx, req translate.DomainRequest) (translate.V3Domain, error) {
+func (g *API) createDomain(ctx *fasthttp.RequestCtx, req translate.DomainRequest) (translate.V3Domain, error) {
 	body, err := translate.V3DomainCreate(req)
 	if err != nil {
 		return translate.V3Domain{}, err
@@ -223,7 +224,7 @@ func (g *Gateway) createDomain(ctx *fasthttp.RequestCtx, req translate.DomainReq
 // exclude_in: :update, so the body is ignored and the domain answered
 // unchanged, to admins only (§9.12.2). The scope decides, which spares a
 // v3 write to probe the role.
-func updateSharedDomain(g *Gateway, ctx *fasthttp.RequestCtx, guid string, body []byte) (translate.V3Domain, error) {
+func updateSharedDomain(g *API, ctx *fasthttp.RequestCtx, guid string, body []byte) (translate.V3Domain, error) {
 	d, err := oneDomain(g, call(ctx), guid, translate.V3Domain.Shared)
 	if err != nil {
 		return d, err
@@ -237,7 +238,7 @@ func updateSharedDomain(g *Gateway, ctx *fasthttp.RequestCtx, guid string, body 
 // updatePrivateDomain is PUT /v2/private_domains/:guid. v3 cannot rename a
 // domain nor move it: an update that asks for either is DomainInvalid (a
 // documented deviation), one that asks for neither is answered 201.
-func updatePrivateDomain(g *Gateway, ctx *fasthttp.RequestCtx, guid string, body []byte) (translate.V3Domain, error) {
+func updatePrivateDomain(g *API, ctx *fasthttp.RequestCtx, guid string, body []byte) (translate.V3Domain, error) {
 	req, err := translate.ParsePrivateDomainRequest(body, false)
 	if err != nil {
 		return translate.V3Domain{}, err
@@ -256,8 +257,8 @@ func updatePrivateDomain(g *Gateway, ctx *fasthttp.RequestCtx, guid string, body
 // without recursive=true a domain with routes is AssociationNotEmpty. v3
 // refuses to delete a private domain still shared with other orgs, which
 // v2 nullified: it is unshared from each first.
-func removeDomain(shared bool) func(g *Gateway, ctx *fasthttp.RequestCtx, guid string) (string, error) {
-	return func(g *Gateway, ctx *fasthttp.RequestCtx, guid string) (string, error) {
+func removeDomain(shared bool) func(g *API, ctx *fasthttp.RequestCtx, guid string) (string, error) {
+	return func(g *API, ctx *fasthttp.RequestCtx, guid string) (string, error) {
 		c := call(ctx)
 		kind := isPrivate
 		if shared {
@@ -294,7 +295,7 @@ func removeDomain(shared bool) func(g *Gateway, ctx *fasthttp.RequestCtx, guid s
 // Sharing a domain with its owner, or sharing a shared domain, is
 // InvalidRequest. An unknown domain is DomainNotFound (CC's
 // PrivateDomainNotFound has no entry in its error table: a 500 there).
-func (g *Gateway) v2ShareOrgPrivateDomain(ctx *fasthttp.RequestCtx) error {
+func (g *API) v2ShareOrgPrivateDomain(ctx *fasthttp.RequestCtx) error {
 	org, guid, c := pathParam(ctx, 1), pathParam(ctx, 3), call(ctx)
 	var o translate.V3Org
 	var d translate.V3Domain
@@ -321,7 +322,7 @@ func (g *Gateway) v2ShareOrgPrivateDomain(ctx *fasthttp.RequestCtx) error {
 // the owner cannot unshare its own domain (InvalidRequest); otherwise the
 // domain's routes in the org's spaces go first, as v2's after_remove
 // destroyed them and v3 refuses to unshare while they exist; 204.
-func (g *Gateway) v2UnshareOrgPrivateDomain(ctx *fasthttp.RequestCtx) error {
+func (g *API) v2UnshareOrgPrivateDomain(ctx *fasthttp.RequestCtx) error {
 	org, guid, c := pathParam(ctx, 1), pathParam(ctx, 3), call(ctx)
 	if err := findOrg(g.v3, c, org); err != nil {
 		return v2ErrorAs(err, orgNotFound(org))
@@ -362,7 +363,7 @@ func (g *Gateway) v2UnshareOrgPrivateDomain(ctx *fasthttp.RequestCtx) error {
 // v2OrgDomainDelete answers DELETE /v2/organizations/:guid/domains/:domain_guid
 // as CC does since it removed the endpoint: 301 to the literal
 // placeholder, with a text body and the Endpoint removed warning (§9.14).
-func (g *Gateway) v2OrgDomainDelete(ctx *fasthttp.RequestCtx) error {
+func (g *API) v2OrgDomainDelete(ctx *fasthttp.RequestCtx) error {
 	ctx.Response.Header.Set("X-Cf-Warnings", "Endpoint+removed")
 	ctx.Response.Header.Set(fasthttp.HeaderLocation, "/v2/private_domains/:domain_guid")
 	ctx.Response.Header.SetContentType("text/html;charset=utf-8")

@@ -1,4 +1,4 @@
-package proxy
+package v2api
 
 import (
 	"bytes"
@@ -10,18 +10,19 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"capibridge/proxy/ccv3"
+	"capibridge/proxy/cferr"
 	"capibridge/translate"
 )
 
 // listParams parses a v2 request's list parameters, with the largest
 // inline-relations-depth configured (2 in production CC: capi-release
 // renderer.max_inline_relations_depth, MAPPING §1.3).
-func (g *Gateway) listParams(ctx *fasthttp.RequestCtx) (translate.ListParams, error) {
+func (g *API) listParams(ctx *fasthttp.RequestCtx) (translate.ListParams, error) {
 	return translate.ParseListParams(queryPairs(ctx), g.cfg.MaxInlineRelationsDepth)
 }
 
 // objectParams reads the parameters of a single resource's GET.
-func (g *Gateway) objectParams(ctx *fasthttp.RequestCtx) (translate.ListParams, error) {
+func (g *API) objectParams(ctx *fasthttp.RequestCtx) (translate.ListParams, error) {
 	return translate.ParseObjectParams(queryPairs(ctx), g.cfg.MaxInlineRelationsDepth)
 }
 
@@ -51,12 +52,12 @@ const upstreamNamesBytes = 4 << 10
 // v2AppList answers GET /v2/apps, and appList GET /v2/spaces/:guid/apps: the v2 list of the newest web process of each v3 app,
 // in at most three sequential upstream rounds (stacks and the space, apps,
 // then everything per app at once under the fan-out bound).
-func (g *Gateway) v2AppList(ctx *fasthttp.RequestCtx) error {
+func (g *API) v2AppList(ctx *fasthttp.RequestCtx) error {
 	return g.appList(ctx, appScope{path: "/v2/apps"})
 }
 
 // v2SpaceApps answers GET /v2/spaces/:guid/apps.
-func (g *Gateway) v2SpaceApps(ctx *fasthttp.RequestCtx) error {
+func (g *API) v2SpaceApps(ctx *fasthttp.RequestCtx) error {
 	space := pathParam(ctx, 1)
 	return g.appList(ctx, appScope{path: "/v2/spaces/" + space + "/apps", space: space})
 }
@@ -69,7 +70,7 @@ type appScope struct {
 }
 
 // appList answers the app lists.
-func (g *Gateway) appList(ctx *fasthttp.RequestCtx, scope appScope) error {
+func (g *API) appList(ctx *fasthttp.RequestCtx, scope appScope) error {
 	spaceGUID := scope.space
 	lp, err := g.listParams(ctx)
 	if err != nil {
@@ -131,7 +132,7 @@ func (g *Gateway) appList(ctx *fasthttp.RequestCtx, scope appScope) error {
 	if spaceErr != nil {
 		var e *ccv3.Error
 		if errors.As(spaceErr, &e) && e.Status == 404 {
-			return &Error{Status: 404, Code: 40004, Name: "SpaceNotFound", Description: "The app space could not be found: " + spaceGUID}
+			return &cferr.Error{Status: 404, Code: 40004, Name: "SpaceNotFound", Description: "The app space could not be found: " + spaceGUID}
 		}
 		return v2Error(spaceErr, "")
 	}
@@ -183,7 +184,7 @@ func (g *Gateway) appList(ctx *fasthttp.RequestCtx, scope appScope) error {
 }
 
 // v2App answers GET /v2/apps/:guid.
-func (g *Gateway) v2App(ctx *fasthttp.RequestCtx) error {
+func (g *API) v2App(ctx *fasthttp.RequestCtx) error {
 	lp, err := g.objectParams(ctx)
 	if err != nil {
 		return err
@@ -204,7 +205,7 @@ func (g *Gateway) v2App(ctx *fasthttp.RequestCtx) error {
 // readBundles is appBundles for the v2 reads: a pending v2 start whose
 // build has staged is finished on the way (MAPPING §2.4), so that every
 // read through any gateway moves it on.
-func (g *Gateway) readBundles(c ccv3.Call, apps []translate.V3App, stacks []ccv3.Stack, in translate.Inline) ([]translate.AppBundle, error) {
+func (g *API) readBundles(c ccv3.Call, apps []translate.V3App, stacks []ccv3.Stack, in translate.Inline) ([]translate.AppBundle, error) {
 	bundles, err := g.appBundles(c, apps, stacks, in)
 	if err != nil {
 		return nil, err
@@ -218,7 +219,7 @@ func (g *Gateway) readBundles(c ccv3.Call, apps []translate.V3App, stacks []ccv3
 // variables, ssh, and the web process's command, which lists redact;
 // MAPPING §1.2), all at once under the fan-out bound. Apps without a web
 // process are left out.
-func (g *Gateway) appBundles(c ccv3.Call, apps []translate.V3App, stacks []ccv3.Stack, in translate.Inline) ([]translate.AppBundle, error) {
+func (g *API) appBundles(c ccv3.Call, apps []translate.V3App, stacks []ccv3.Stack, in translate.Inline) ([]translate.AppBundle, error) {
 	if len(apps) == 0 {
 		return nil, nil
 	}
@@ -390,7 +391,7 @@ func (g *Gateway) appBundles(c ccv3.Call, apps []translate.V3App, stacks []ccv3.
 // showed. While a deployment runs an app has two web processes; when the
 // app's GET answered another than the newest one listed, the newest is
 // read by its guid.
-func (g *Gateway) webCommands(c ccv3.Call, web map[string]translate.V3Process, own map[string]translate.V3Process) error {
+func (g *API) webCommands(c ccv3.Call, web map[string]translate.V3Process, own map[string]translate.V3Process) error {
 	var mu sync.Mutex
 	var reread []func() error
 	for app, o := range own {
@@ -439,13 +440,13 @@ func writeJSONString(b *bytes.Buffer, s *string) {
 
 // writeV2 answers a v2 body with CC's v2 content type.
 func writeV2(ctx *fasthttp.RequestCtx, status int, body []byte) {
-	ctx.Response.Header.SetContentType(contentTypeV2)
+	ctx.Response.Header.SetContentType("application/json;charset=utf-8") // v2 (Sinatra) spelling
 	ctx.SetStatusCode(status)
 	ctx.SetBody(body)
 }
 
-func appNotFound(guid string) *Error {
-	return &Error{Status: 404, Code: 100004, Name: "AppNotFound", Description: "The app could not be found: " + guid}
+func appNotFound(guid string) *cferr.Error {
+	return &cferr.Error{Status: 404, Code: 100004, Name: "AppNotFound", Description: "The app could not be found: " + guid}
 }
 
 // v2Error maps an upstream failure to v2 (MAPPING §5.2): a v3 404 is
@@ -460,13 +461,13 @@ func v2Error(err error, guid string) error {
 	case e.Status == 404:
 		return appNotFound(guid)
 	case e.Title() == "CF-InvalidAuthToken":
-		return errInvalidAuthToken(err)
+		return cferr.InvalidAuthToken(err)
 	case e.Status == 401:
-		return errNotAuthenticated()
+		return cferr.NotAuthenticated()
 	case e.Status == 403:
-		return &Error{Status: 403, Code: 10003, Name: "NotAuthorized", Description: "You are not authorized to perform the requested action", cause: err}
+		return &cferr.Error{Status: 403, Code: 10003, Name: "NotAuthorized", Description: "You are not authorized to perform the requested action", Cause: err}
 	case e.Title() == "CF-BadQueryParameter":
-		return &Error{Status: 400, Code: 10005, Name: "BadQueryParameter", Description: e.Errors[0].Detail, cause: err}
+		return &cferr.Error{Status: 400, Code: 10005, Name: "BadQueryParameter", Description: e.Errors[0].Detail, Cause: err}
 	}
-	return errUnknown(err)
+	return cferr.Unknown(err)
 }

@@ -1,4 +1,4 @@
-package proxy
+package v2api
 
 import (
 	"bytes"
@@ -18,7 +18,7 @@ import (
 // tells them apart.
 var serviceKeys = &v2Resource[translate.BindingBundle]{
 	path: "/v2/service_keys", keys: []string{"name", "service_instance_guid"},
-	page: func(g *Gateway, c ccv3.Call, lp translate.ListParams, fs []translate.Filter) ([]translate.BindingBundle, int, error) {
+	page: func(g *API, c ccv3.Call, lp translate.ListParams, fs []translate.Filter) ([]translate.BindingBundle, int, error) {
 		return keysPage(g, c, lp, fs, nil)
 	},
 	get: func(c *ccv3.Client, call ccv3.Call, guid string) (translate.BindingBundle, error) {
@@ -28,7 +28,7 @@ var serviceKeys = &v2Resource[translate.BindingBundle]{
 	guid:   func(k translate.BindingBundle) string { return k.Binding.GUID },
 	create: createKey,
 	// Always synchronous: async is ignored (§10.6.4).
-	remove: func(g *Gateway, ctx *fasthttp.RequestCtx, guid string) (string, error) {
+	remove: func(g *API, ctx *fasthttp.RequestCtx, guid string) (string, error) {
 		c := call(ctx)
 		if _, err := oneKey(g.v3, c, guid); err != nil {
 			return "", v2ErrorAs(err, serviceError("ServiceKeyNotFound", guid))
@@ -45,7 +45,7 @@ var serviceKeys = &v2Resource[translate.BindingBundle]{
 var instanceKeys = &v2Under[translate.BindingBundle]{
 	of: serviceKeys, parent: "service_instances", name: "service_keys",
 	find: findInstanceOf(translate.InstanceManaged), parentNotFound: notFoundNamed("ManagedServiceInstanceNotFound"),
-	page: func(g *Gateway, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, si string) ([]translate.BindingBundle, int, error) {
+	page: func(g *API, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, si string) ([]translate.BindingBundle, int, error) {
 		return keysPage(g, c, lp, fs, []string{si})
 	},
 }
@@ -73,7 +73,7 @@ func oneKey(c *ccv3.Client, call ccv3.Call, guid string) (translate.BindingBundl
 // readers all, paged by v3 (only the page's details are read); anyone
 // else those of spaces they develop in (whose details v3 shows them),
 // which takes every key's details before paging here.
-func keysPage(g *Gateway, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, instances []string) ([]translate.BindingBundle, int, error) {
+func keysPage(g *API, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, instances []string) ([]translate.BindingBundle, int, error) {
 	q := ccv3.BindingQuery{Type: "key", InstanceGUIDs: instances}
 	if c.SeesAll {
 		page, total, err := bindingsPage(g, c, lp, fs, q)
@@ -97,7 +97,7 @@ func keysPage(g *Gateway, c ccv3.Call, lp translate.ListParams, fs []translate.F
 // keyBundles reads the details of keys, one GET each, and keeps those
 // the reader may see: all for global readers (redacted where v3 shows no
 // details), else those whose details v3 shows.
-func (g *Gateway) keyBundles(c ccv3.Call, keys []translate.V3ServiceCredentialBinding) ([]translate.BindingBundle, error) {
+func (g *API) keyBundles(c ccv3.Call, keys []translate.V3ServiceCredentialBinding) ([]translate.BindingBundle, error) {
 	bundles := make([]translate.BindingBundle, len(keys))
 	var mu sync.Mutex
 	calls := make([]func() error, len(keys))
@@ -125,7 +125,7 @@ func (g *Gateway) keyBundles(c ccv3.Call, keys []translate.V3ServiceCredentialBi
 
 // createKey is POST /v2/service_keys (§10.6.3): always synchronous, the
 // instance first (ServiceInstanceNotFound), then v3's key, waited for.
-func createKey(g *Gateway, ctx *fasthttp.RequestCtx, body []byte) (translate.BindingBundle, error) {
+func createKey(g *API, ctx *fasthttp.RequestCtx, body []byte) (translate.BindingBundle, error) {
 	var k translate.BindingBundle
 	req, err := translate.ParseKeyRequest(body)
 	if err != nil {
@@ -165,7 +165,7 @@ func createKey(g *Gateway, ctx *fasthttp.RequestCtx, body []byte) (translate.Bin
 
 // v2ServiceKey answers GET /v2/service_keys/:guid: CC's read answers with
 // a Location header (ServiceKeysController#read).
-func (g *Gateway) v2ServiceKey(ctx *fasthttp.RequestCtx) error {
+func (g *API) v2ServiceKey(ctx *fasthttp.RequestCtx) error {
 	guid := pathParam(ctx, 1)
 	k, err := serviceKeys.one(g, call(ctx), guid)
 	if err != nil {

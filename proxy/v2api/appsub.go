@@ -1,4 +1,4 @@
-package proxy
+package v2api
 
 import (
 	"github.com/valyala/fasthttp"
@@ -22,7 +22,7 @@ func parallel(fns ...func() error) error {
 
 // v2AppEnv answers GET /v2/apps/:guid/env from v3's env and the web process.
 // v3 checks the env permissions (403 NotAuthorized for auditors), as v2 did.
-func (g *Gateway) v2AppEnv(ctx *fasthttp.RequestCtx) error {
+func (g *API) v2AppEnv(ctx *fasthttp.RequestCtx) error {
 	guid, c := pathParam(ctx, 1), call(ctx)
 	var web translate.V3Process
 	var env translate.V3AppEnv
@@ -36,7 +36,7 @@ func (g *Gateway) v2AppEnv(ctx *fasthttp.RequestCtx) error {
 	// An upstream at an internal address (the embedded CF) names itself in
 	// VCAP_APPLICATION's cf_api: the app's clients reach the gateway.
 	if va := env.ApplicationEnvJSON.VCAPApplication; va != nil && va.CFAPI != nil {
-		api, _ := relink(*va.CFAPI, g.upstream.URL(), g.publicBase(ctx))
+		api, _ := g.hooks.Public(ctx, *va.CFAPI)
 		va.CFAPI = &api
 	}
 	body, err := translate.AppEnv(env, web)
@@ -48,7 +48,7 @@ func (g *Gateway) v2AppEnv(ctx *fasthttp.RequestCtx) error {
 }
 
 // v2AppPermissions answers GET /v2/apps/:guid/permissions.
-func (g *Gateway) v2AppPermissions(ctx *fasthttp.RequestCtx) error {
+func (g *API) v2AppPermissions(ctx *fasthttp.RequestCtx) error {
 	guid, c := pathParam(ctx, 1), call(ctx)
 	var perms translate.V3AppPermissions
 	err := parallel(

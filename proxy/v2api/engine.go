@@ -1,4 +1,4 @@
-package proxy
+package v2api
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"capibridge/proxy/ccv3"
+	"capibridge/proxy/cferr"
 	"capibridge/translate"
 )
 
@@ -41,14 +42,14 @@ type v2Resource[T any] struct {
 	keep func(T) bool
 	// page, when set, reads a page from the parsed q itself, for a
 	// resource whose q is more than a name (routes).
-	page func(g *Gateway, c ccv3.Call, lp translate.ListParams, fs []translate.Filter) ([]T, int, error)
+	page func(g *API, c ccv3.Call, lp translate.ListParams, fs []translate.Filter) ([]T, int, error)
 	get  func(c *ccv3.Client, call ccv3.Call, guid string) (T, error)
 	// render writes one resource. prepare, when set, replaces it: it reads
 	// what a batch of resources shows from others (a route's domain; what
 	// in asks them to inline) in one round, and returns their renderer.
 	render   func(b *bytes.Buffer, item T) error
-	prepare  func(g *Gateway, c ccv3.Call, items []T, in translate.Inline) (func(*bytes.Buffer, T) error, error)
-	notFound func(guid string) *Error
+	prepare  func(g *API, c ccv3.Call, items []T, in translate.Inline) (func(*bytes.Buffer, T) error, error)
+	notFound func(guid string) *cferr.Error
 
 	// guid names a resource, for Location.
 	guid func(T) string
@@ -56,9 +57,9 @@ type v2Resource[T any] struct {
 	// body (read within server.max_request_body_bytes) and parameters;
 	// remove starts a delete and returns the v3 job that finishes it (""
 	// when it is done).
-	create func(g *Gateway, ctx *fasthttp.RequestCtx, body []byte) (T, error)
-	update func(g *Gateway, ctx *fasthttp.RequestCtx, guid string, body []byte) (T, error)
-	remove func(g *Gateway, ctx *fasthttp.RequestCtx, guid string) (string, error)
+	create func(g *API, ctx *fasthttp.RequestCtx, body []byte) (T, error)
+	update func(g *API, ctx *fasthttp.RequestCtx, guid string, body []byte) (T, error)
+	remove func(g *API, ctx *fasthttp.RequestCtx, guid string) (string, error)
 	// async: a DELETE with async=true answers 202 and the v2 job at once
 	// (BaseController#async?); otherwise the gateway waits for it, as v2
 	// deleted synchronously.
@@ -69,7 +70,7 @@ type v2Resource[T any] struct {
 type v2Read[T any] = v2Resource[T]
 
 // listHandler answers GET <path>.
-func (r *v2Resource[T]) listHandler(g *Gateway, ctx *fasthttp.RequestCtx) error {
+func (r *v2Resource[T]) listHandler(g *API, ctx *fasthttp.RequestCtx) error {
 	c := call(ctx)
 	return r.serveList(g, ctx, r.path, func(lp translate.ListParams, aq translate.AppQuery, fs []translate.Filter) ([]T, int, error) {
 		if r.page != nil {
@@ -83,12 +84,12 @@ func (r *v2Resource[T]) listHandler(g *Gateway, ctx *fasthttp.RequestCtx) error 
 type pageFunc[T any] func(lp translate.ListParams, aq translate.AppQuery, fs []translate.Filter) ([]T, int, error)
 
 // serveList answers a list of the resource at path, read through page.
-func (r *v2Resource[T]) serveList(g *Gateway, ctx *fasthttp.RequestCtx, path string, page pageFunc[T]) error {
+func (r *v2Resource[T]) serveList(g *API, ctx *fasthttp.RequestCtx, path string, page pageFunc[T]) error {
 	return r.serveListWith(g, ctx, path, r.keys, page)
 }
 
 // serveListWith is serveList with the q keys given.
-func (r *v2Resource[T]) serveListWith(g *Gateway, ctx *fasthttp.RequestCtx, path string, keys []string, page pageFunc[T]) error {
+func (r *v2Resource[T]) serveListWith(g *API, ctx *fasthttp.RequestCtx, path string, keys []string, page pageFunc[T]) error {
 	lp, err := g.listParams(ctx)
 	if err != nil {
 		return err
@@ -119,7 +120,7 @@ func (r *v2Resource[T]) serveListWith(g *Gateway, ctx *fasthttp.RequestCtx, path
 }
 
 // renderer returns how items are rendered with what in inlines.
-func (r *v2Resource[T]) renderer(g *Gateway, c ccv3.Call, items []T, in translate.Inline) (func(*bytes.Buffer, T) error, error) {
+func (r *v2Resource[T]) renderer(g *API, c ccv3.Call, items []T, in translate.Inline) (func(*bytes.Buffer, T) error, error) {
 	if r.prepare == nil {
 		return r.render, nil
 	}
@@ -127,7 +128,7 @@ func (r *v2Resource[T]) renderer(g *Gateway, c ccv3.Call, items []T, in translat
 }
 
 // getHandler answers GET <path>/:guid.
-func (r *v2Resource[T]) getHandler(g *Gateway, ctx *fasthttp.RequestCtx) error {
+func (r *v2Resource[T]) getHandler(g *API, ctx *fasthttp.RequestCtx) error {
 	guid := pathParam(ctx, 1)
 	if _, err := g.objectParams(ctx); err != nil {
 		return err
@@ -140,7 +141,7 @@ func (r *v2Resource[T]) getHandler(g *Gateway, ctx *fasthttp.RequestCtx) error {
 }
 
 // one reads the resource of guid, or its v2 error.
-func (r *v2Resource[T]) one(g *Gateway, c ccv3.Call, guid string) (T, error) {
+func (r *v2Resource[T]) one(g *API, c ccv3.Call, guid string) (T, error) {
 	item, err := r.get(g.v3, c, guid)
 	if err != nil {
 		return item, v2ErrorAs(err, r.notFound(guid))
@@ -152,7 +153,7 @@ func (r *v2Resource[T]) one(g *Gateway, c ccv3.Call, guid string) (T, error) {
 }
 
 // answer writes item with status, inlining what the request asks for.
-func (r *v2Resource[T]) answer(g *Gateway, ctx *fasthttp.RequestCtx, item T, status int) error {
+func (r *v2Resource[T]) answer(g *API, ctx *fasthttp.RequestCtx, item T, status int) error {
 	lp, err := g.objectParams(ctx)
 	if err != nil {
 		return err
@@ -170,7 +171,7 @@ func (r *v2Resource[T]) answer(g *Gateway, ctx *fasthttp.RequestCtx, item T, sta
 }
 
 // createHandler answers POST <path>: 201 with Location and the resource.
-func (r *v2Resource[T]) createHandler(g *Gateway, ctx *fasthttp.RequestCtx) error {
+func (r *v2Resource[T]) createHandler(g *API, ctx *fasthttp.RequestCtx) error {
 	if _, err := g.objectParams(ctx); err != nil {
 		return err
 	}
@@ -197,7 +198,7 @@ func writtenStatus(ctx *fasthttp.RequestCtx) int {
 
 // updateHandler answers PUT <path>/:guid: 201 with the resource, as every
 // v2 update (ModelController#update).
-func (r *v2Resource[T]) updateHandler(g *Gateway, ctx *fasthttp.RequestCtx) error {
+func (r *v2Resource[T]) updateHandler(g *API, ctx *fasthttp.RequestCtx) error {
 	if _, err := g.objectParams(ctx); err != nil {
 		return err
 	}
@@ -218,7 +219,7 @@ func (r *v2Resource[T]) updateHandler(g *Gateway, ctx *fasthttp.RequestCtx) erro
 // deleteHandler answers DELETE <path>/:guid: 204 once v3's job is done, or
 // 202 and the v2 job at once when the resource honours async=true (which
 // counts only as the exact string "true", BaseController#async?).
-func (r *v2Resource[T]) deleteHandler(g *Gateway, ctx *fasthttp.RequestCtx) error {
+func (r *v2Resource[T]) deleteHandler(g *API, ctx *fasthttp.RequestCtx) error {
 	job, err := r.remove(g, ctx, pathParam(ctx, 1))
 	if err != nil {
 		return err
@@ -228,7 +229,7 @@ func (r *v2Resource[T]) deleteHandler(g *Gateway, ctx *fasthttp.RequestCtx) erro
 
 // answerJob answers a write that v3 finishes in job: at once with 202 and
 // the v2 job when async, else 204 once the job is done (failed: its error).
-func (g *Gateway) answerJob(ctx *fasthttp.RequestCtx, job string, async bool) error {
+func (g *API) answerJob(ctx *fasthttp.RequestCtx, job string, async bool) error {
 	c := call(ctx)
 	if async && job != "" {
 		body, err := translate.QueuedJob(job, time.Now())
@@ -236,7 +237,7 @@ func (g *Gateway) answerJob(ctx *fasthttp.RequestCtx, job string, async bool) er
 			return err
 		}
 		// The write takes effect when its job finishes: invalidate then too.
-		go g.invalidateWhenDone(c, job, append([]byte(nil), collectionOf(ctx.Path())...))
+		go g.invalidateWhenDone(c, job, []byte(pathParam(ctx, 0)))
 		writeV2(ctx, fasthttp.StatusAccepted, body)
 		return nil
 	}
@@ -252,10 +253,10 @@ func (g *Gateway) answerJob(ctx *fasthttp.RequestCtx, job string, async bool) er
 // stored a failed job's error (ErrorPresenter).
 func jobFailed(j *translate.V3Job) error {
 	if len(j.Errors) == 0 {
-		return errUnknown(nil)
+		return cferr.Unknown(nil)
 	}
 	e := j.Errors[0]
-	return &Error{Status: fasthttp.StatusBadRequest, Code: e.Code, Name: strings.TrimPrefix(e.Title, "CF-"), Description: e.Detail}
+	return &cferr.Error{Status: fasthttp.StatusBadRequest, Code: e.Code, Name: strings.TrimPrefix(e.Title, "CF-"), Description: e.Detail}
 }
 
 // flagTrue reports whether query parameter name is the string "true".
@@ -271,11 +272,11 @@ type v2Under[T any] struct {
 	of             *v2Resource[T]
 	parent, name   string // "organizations", "private_domains"
 	find           func(c *ccv3.Client, call ccv3.Call, guid string) error
-	parentNotFound func(guid string) *Error
+	parentNotFound func(guid string) *cferr.Error
 	// list reads the members from a v3 list under the parent; page, when
 	// set, reads a page from the parsed q itself.
 	list func(c *ccv3.Client, call ccv3.Call, parent string, q ccv3.ListQuery) (ccv3.Page[T], error)
-	page func(g *Gateway, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, parent string) ([]T, int, error)
+	page func(g *API, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, parent string) ([]T, int, error)
 	// keys, when set, are the q keys instead of the resource's own.
 	keys []string
 	// concurrent: the parent is looked up in the same round as the
@@ -285,7 +286,7 @@ type v2Under[T any] struct {
 }
 
 // listHandler answers GET /v2/<parent>/:guid/<name>.
-func (u *v2Under[T]) listHandler(g *Gateway, ctx *fasthttp.RequestCtx) error {
+func (u *v2Under[T]) listHandler(g *API, ctx *fasthttp.RequestCtx) error {
 	parent, c := pathParam(ctx, 1), call(ctx)
 	find := func() error {
 		if err := u.find(g.v3, c, parent); err != nil {
@@ -328,7 +329,7 @@ func (u *v2Under[T]) listHandler(g *Gateway, ctx *fasthttp.RequestCtx) error {
 
 // awaitJob polls a v3 job until it completes, within the upstream request
 // timeout; failed makes the v2 error of a job that failed.
-func (g *Gateway) awaitJob(c ccv3.Call, jobGUID string, failed func(*translate.V3Job) error) error {
+func (g *API) awaitJob(c ccv3.Call, jobGUID string, failed func(*translate.V3Job) error) error {
 	if jobGUID == "" {
 		return nil
 	}
@@ -354,7 +355,7 @@ func (g *Gateway) awaitJob(c ccv3.Call, jobGUID string, failed func(*translate.V
 	case err != nil:
 		return err
 	case !done:
-		return &Error{Status: fasthttp.StatusGatewayTimeout, Code: 10015, Name: "ServiceUnavailable",
+		return &cferr.Error{Status: fasthttp.StatusGatewayTimeout, Code: 10015, Name: "ServiceUnavailable",
 			Description: "The Cloud Controller did not finish the request in time"}
 	}
 	return out

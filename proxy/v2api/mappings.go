@@ -1,4 +1,4 @@
-package proxy
+package v2api
 
 import (
 	"errors"
@@ -8,6 +8,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"capibridge/proxy/ccv3"
+	"capibridge/proxy/cferr"
 	"capibridge/translate"
 )
 
@@ -19,7 +20,7 @@ var routeMappings = &v2Resource[translate.RouteMapping]{
 	// RouteMappingsController: q app_guid and route_guid, compared as
 	// plain strings (RouteMappingQuery); no sortable_parameters.
 	path: "/v2/route_mappings", keys: []string{"app_guid", "route_guid"},
-	page: func(g *Gateway, c ccv3.Call, lp translate.ListParams, fs []translate.Filter) ([]translate.RouteMapping, int, error) {
+	page: func(g *API, c ccv3.Call, lp translate.ListParams, fs []translate.Filter) ([]translate.RouteMapping, int, error) {
 		all, err := g.mappings(c, ccv3.RouteQuery{AppGUIDs: eqValues(fs, "app_guid"), GUIDs: eqValues(fs, "route_guid")}, true)
 		if err != nil {
 			return nil, 0, err
@@ -35,7 +36,7 @@ var routeMappings = &v2Resource[translate.RouteMapping]{
 	guid:   func(m translate.RouteMapping) string { return m.Destination.GUID },
 	create: createRouteMapping,
 	// DELETE /v2/route_mappings/:guid is always synchronous (§9.1).
-	remove: func(g *Gateway, ctx *fasthttp.RequestCtx, guid string) (string, error) {
+	remove: func(g *API, ctx *fasthttp.RequestCtx, guid string) (string, error) {
 		c := call(ctx)
 		// No web check on delete (§9.11.2).
 		m, err := findMapping(g.v3, c, guid, false)
@@ -53,7 +54,7 @@ var routeMappings = &v2Resource[translate.RouteMapping]{
 	},
 }
 
-func routeMappingNotFound(guid string) *Error {
+func routeMappingNotFound(guid string) *cferr.Error {
 	return withCause(translate.RouteMappingNotFound(guid), nil)
 }
 
@@ -76,7 +77,7 @@ func findMapping(c *ccv3.Client, call ccv3.Call, guid string, web bool) (transla
 
 // mappings returns the destinations of the routes q lists, web ones only
 // when web, in the order of their creation (v2's id order).
-func (g *Gateway) mappings(c ccv3.Call, q ccv3.RouteQuery, web bool) ([]translate.RouteMapping, error) {
+func (g *API) mappings(c ccv3.Call, q ccv3.RouteQuery, web bool) ([]translate.RouteMapping, error) {
 	if q.AppGUIDs != nil && len(q.AppGUIDs) == 0 || q.GUIDs != nil && len(q.GUIDs) == 0 {
 		return nil, nil
 	}
@@ -149,7 +150,7 @@ var routeMappingsUnder = &v2Under[translate.RouteMapping]{
 		_, err := c.GetRoute(call, guid)
 		return err
 	},
-	page: func(g *Gateway, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, route string) ([]translate.RouteMapping, int, error) {
+	page: func(g *API, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, route string) ([]translate.RouteMapping, int, error) {
 		r, err := g.v3.GetRoute(c, route)
 		if err != nil {
 			return nil, 0, err
@@ -167,7 +168,7 @@ var routeMappingsUnder = &v2Under[translate.RouteMapping]{
 // destination of the app's web process.
 var appRouteMappings = &v2Under[translate.RouteMapping]{
 	of: routeMappings, parent: "apps", name: "route_mappings", find: findWebProcess, parentNotFound: appNotFound, concurrent: true,
-	page: func(g *Gateway, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, app string) ([]translate.RouteMapping, int, error) {
+	page: func(g *API, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, app string) ([]translate.RouteMapping, int, error) {
 		all, err := g.v3.AppRoutes(c, app)
 		if err != nil {
 			return nil, 0, err
@@ -181,7 +182,7 @@ var appRouteMappings = &v2Under[translate.RouteMapping]{
 // app's web process, the same space, the port the app has open (docker
 // apps skip the check), and a mapping that exists is RouteMappingTaken,
 // unlike PUT /v2/routes/:guid/apps/:app_guid.
-func createRouteMapping(g *Gateway, ctx *fasthttp.RequestCtx, body []byte) (translate.RouteMapping, error) {
+func createRouteMapping(g *API, ctx *fasthttp.RequestCtx, body []byte) (translate.RouteMapping, error) {
 	var m translate.RouteMapping
 	req, err := translate.ParseRouteMappingRequest(body)
 	if err != nil {
@@ -243,7 +244,7 @@ func createRouteMapping(g *Gateway, ctx *fasthttp.RequestCtx, body []byte) (tran
 		}
 	}
 	if m.Destination.GUID == "" {
-		return m, errUnknown(errors.New("the new destination is not in the route's destinations"))
+		return m, cferr.Unknown(errors.New("the new destination is not in the route's destinations"))
 	}
 	if req.AppPort == nil && len(entity.Ports) > 0 {
 		ctx.Response.Header.Set("X-Cf-Warnings", "Route+has+been+mapped+to+app+port+"+strconv.Itoa(*port)+".")
@@ -253,7 +254,7 @@ func createRouteMapping(g *Gateway, ctx *fasthttp.RequestCtx, body []byte) (tran
 
 // v2RouteMappingUpdate answers PUT /v2/route_mappings/:guid as CC does:
 // its update returns [404], which Sinatra renders as an unknown request.
-func (g *Gateway) v2RouteMappingUpdate(ctx *fasthttp.RequestCtx) error {
+func (g *API) v2RouteMappingUpdate(ctx *fasthttp.RequestCtx) error {
 	writeV2(ctx, fasthttp.StatusNotFound, sinatraNotFound)
 	return nil
 }

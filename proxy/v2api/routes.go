@@ -1,4 +1,4 @@
-package proxy
+package v2api
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"capibridge/proxy/ccv3"
+	"capibridge/proxy/cferr"
 	"capibridge/translate"
 )
 
@@ -21,7 +22,7 @@ var (
 	// order-by is refused (§9.1).
 	routes = &v2Resource[translate.V3Route]{
 		path: "/v2/routes", keys: translate.RouteListKeys(),
-		page: func(g *Gateway, c ccv3.Call, lp translate.ListParams, fs []translate.Filter) ([]translate.V3Route, int, error) {
+		page: func(g *API, c ccv3.Call, lp translate.ListParams, fs []translate.Filter) ([]translate.V3Route, int, error) {
 			return routesPage(g, c, lp, fs, "")
 		},
 		get: (*ccv3.Client).GetRoute, prepare: prepareRoutes, notFound: routeNotFound,
@@ -44,7 +45,7 @@ var (
 var appRoutes = &v2Under[translate.V3Route]{
 	of: routes, parent: "apps", name: "routes", find: findWebProcess, parentNotFound: appNotFound, concurrent: true,
 	keys: translate.RouteQueryKeys(),
-	page: func(g *Gateway, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, app string) ([]translate.V3Route, int, error) {
+	page: func(g *API, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, app string) ([]translate.V3Route, int, error) {
 		all, err := g.v3.AppRoutes(c, app)
 		if err != nil {
 			return nil, 0, err
@@ -66,14 +67,14 @@ func findWebProcess(c *ccv3.Client, call ccv3.Call, guid string) error {
 }
 
 // routeNotFound is CC's RouteNotFound (210002).
-func routeNotFound(guid string) *Error { return withCause(translate.RouteNotFound(guid), nil) }
+func routeNotFound(guid string) *cferr.Error { return withCause(translate.RouteNotFound(guid), nil) }
 
 // routesPage reads a page of routes: every route the user sees, or those
 // space owns. Filters v3 cannot apply (port, and host or path compared
 // with <, >, <=, >=) make the gateway read every match and page here. v3
 // also lists routes shared into a space, which v2 never shows: a scan
 // drops them; a plain page keeps them (route sharing is off by default).
-func routesPage(g *Gateway, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, space string) ([]translate.V3Route, int, error) {
+func routesPage(g *API, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, space string) ([]translate.V3Route, int, error) {
 	rq := translate.RouteQueryFromFilters(fs)
 	if rq.Empty {
 		return nil, 0, nil
@@ -105,7 +106,7 @@ func routesPage(g *Gateway, c ccv3.Call, lp translate.ListParams, fs []translate
 // what in inlines: the spaces, and the apps of web destinations as v2 apps
 // (§9.2.3; the legacy cf CLI reads entity.domain, entity.space and
 // entity.apps at inline-relations-depth=1).
-func prepareRoutes(g *Gateway, c ccv3.Call, rs []translate.V3Route, in translate.Inline) (func(*bytes.Buffer, translate.V3Route) error, error) {
+func prepareRoutes(g *API, c ccv3.Call, rs []translate.V3Route, in translate.Inline) (func(*bytes.Buffer, translate.V3Route) error, error) {
 	var domains map[string]*translate.V3Domain
 	spaces := map[string]*translate.SpaceBundle{}
 	apps := map[string]json.RawMessage{}
@@ -182,7 +183,7 @@ func webApps(r translate.V3Route) []string {
 
 // renderWebApps renders, into out by guid, the v2 apps mapped to the web
 // processes of routes, inlining what in asks of them.
-func (g *Gateway) renderWebApps(c ccv3.Call, rs []translate.V3Route, in translate.Inline, out map[string]json.RawMessage) error {
+func (g *API) renderWebApps(c ccv3.Call, rs []translate.V3Route, in translate.Inline, out map[string]json.RawMessage) error {
 	var guids []string
 	for _, r := range rs {
 		for _, guid := range webApps(r) {
@@ -223,7 +224,7 @@ func (g *Gateway) renderWebApps(c ccv3.Call, rs []translate.V3Route, in translat
 // createRoute is POST /v2/routes (§9.5): the body, then generate_port,
 // then the domain (v3 would pick a tcp route's port where v2 refuses one
 // without), then POST /v3/routes with v3's refusals in v2's words.
-func createRoute(g *Gateway, ctx *fasthttp.RequestCtx, body []byte) (translate.V3Route, error) {
+func createRoute(g *API, ctx *fasthttp.RequestCtx, body []byte) (translate.V3Route, error) {
 	var rt translate.V3Route
 	req, err := translate.ParseRouteRequest(body, true)
 	if err != nil {
@@ -287,7 +288,7 @@ func createRoute(g *Gateway, ctx *fasthttp.RequestCtx, body []byte) (translate.V
 // route's host, path, port or domain: an update that asks for the values
 // the route has is answered 201, any other change is RouteInvalid (a
 // documented deviation; no client of §9.19 sends one).
-func updateRoute(g *Gateway, ctx *fasthttp.RequestCtx, guid string, body []byte) (translate.V3Route, error) {
+func updateRoute(g *API, ctx *fasthttp.RequestCtx, guid string, body []byte) (translate.V3Route, error) {
 	req, err := translate.ParseRouteRequest(body, false)
 	if err != nil {
 		return translate.V3Route{}, err
@@ -311,7 +312,7 @@ func updateRoute(g *Gateway, ctx *fasthttp.RequestCtx, guid string, body []byte)
 // removeRoute is DELETE /v2/routes/:guid (§9.7): mapped apps never block
 // it (v3 unmaps them and deletes in a job); a route service does, unless
 // recursive=true.
-func removeRoute(g *Gateway, ctx *fasthttp.RequestCtx, guid string) (string, error) {
+func removeRoute(g *API, ctx *fasthttp.RequestCtx, guid string) (string, error) {
 	c := call(ctx)
 	if !flagTrue(ctx, "recursive") {
 		bound, err := g.v3.RouteServices(c, []string{guid})
@@ -331,7 +332,7 @@ func removeRoute(g *Gateway, ctx *fasthttp.RequestCtx, guid string) (string, err
 
 // v2RouteApps answers GET /v2/routes/:guid/apps: the apps whose web
 // process the route maps, as an app list with the apps' q keys (§9.8).
-func (g *Gateway) v2RouteApps(ctx *fasthttp.RequestCtx) error {
+func (g *API) v2RouteApps(ctx *fasthttp.RequestCtx) error {
 	guid := pathParam(ctx, 1)
 	r, err := g.v3.GetRoute(call(ctx), guid)
 	if err != nil {
@@ -347,7 +348,7 @@ func (g *Gateway) v2RouteApps(ctx *fasthttp.RequestCtx) error {
 // v2SpaceDeleteUnmappedRoutes answers DELETE /v2/spaces/:guid/unmapped_routes
 // (§9.15): the space's routes without apps (and without a route service)
 // are deleted, synchronously as in v2; 204.
-func (g *Gateway) v2SpaceDeleteUnmappedRoutes(ctx *fasthttp.RequestCtx) error {
+func (g *API) v2SpaceDeleteUnmappedRoutes(ctx *fasthttp.RequestCtx) error {
 	space, c := pathParam(ctx, 1), call(ctx)
 	if err := findSpace(g.v3, c, space); err != nil {
 		return v2ErrorAs(err, spaceNotFound(space))

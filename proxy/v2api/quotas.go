@@ -1,4 +1,4 @@
-package proxy
+package v2api
 
 import (
 	"errors"
@@ -6,6 +6,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"capibridge/proxy/ccv3"
+	"capibridge/proxy/cferr"
 	"capibridge/translate"
 )
 
@@ -14,13 +15,13 @@ import (
 var quotaDefinitions = &v2Resource[translate.V3OrgQuota]{
 	path: "/v2/quota_definitions", keys: []string{"name"},
 	list: (*ccv3.Client).ListOrgQuotas, get: (*ccv3.Client).GetOrgQuota, name: func(q translate.V3OrgQuota) string { return q.Name },
-	render: translate.AppendQuotaResource, notFound: func(guid string) *Error { return withCause(translate.QuotaDefinitionNotFound(guid), nil) },
+	render: translate.AppendQuotaResource, notFound: func(guid string) *cferr.Error { return withCause(translate.QuotaDefinitionNotFound(guid), nil) },
 	guid: func(q translate.V3OrgQuota) string { return q.GUID },
-	create: func(g *Gateway, ctx *fasthttp.RequestCtx, body []byte) (translate.V3OrgQuota, error) {
+	create: func(g *API, ctx *fasthttp.RequestCtx, body []byte) (translate.V3OrgQuota, error) {
 		return writeQuota(g, ctx, "", body)
 	},
 	update: writeQuota,
-	remove: func(g *Gateway, ctx *fasthttp.RequestCtx, guid string) (string, error) {
+	remove: func(g *API, ctx *fasthttp.RequestCtx, guid string) (string, error) {
 		c := call(ctx)
 		q, err := g.v3.GetOrgQuota(c, guid)
 		if err != nil {
@@ -34,7 +35,7 @@ var quotaDefinitions = &v2Resource[translate.V3OrgQuota]{
 
 // writeQuota creates (guid "") or updates a quota: v2's model checks, then
 // v3's write with v2's -1 as null.
-func writeQuota(g *Gateway, ctx *fasthttp.RequestCtx, guid string, body []byte) (translate.V3OrgQuota, error) {
+func writeQuota(g *API, ctx *fasthttp.RequestCtx, guid string, body []byte) (translate.V3OrgQuota, error) {
 	var q translate.V3OrgQuota
 	req, err := translate.ParseQuotaRequest(body, guid == "")
 	if err != nil {
