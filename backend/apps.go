@@ -1,7 +1,6 @@
 package backend
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -483,28 +482,11 @@ func (s *Server) patchEnvVars(r *request) error {
 	if err := r.query.allow(); err != nil {
 		return err
 	}
-	o, err := decodeObject(r.ctx.PostBody(), "var")
-	if err != nil {
-		return err
-	}
-	vars, err := o.envVars("var", "Var")
-	if err != nil {
-		return err
-	}
-	if vars == nil {
-		return errUnprocessable("Var must be an object")
-	}
 	// Unlike an app create, an update takes only string (or null) values
-	// (cc:app/messages/update_environment_variables_message.rb,
-	// EnvironmentVariablesStringValuesValidator).
-	for k, v := range vars {
-		if v != nil && v[0] != '"' {
-			var compact bytes.Buffer
-			if json.Compact(&compact, v) != nil {
-				compact.Write(v)
-			}
-			return errUnprocessable("Non-string value in environment variable for key '" + k + "', value '" + compact.String() + "'")
-		}
+	// (cc:app/messages/update_environment_variables_message.rb).
+	vars, err := parseEnvVarsMessage(r.ctx.PostBody())
+	if err != nil {
+		return err
 	}
 	acc, err := s.writableApp(r, r.params[0])
 	if err != nil {
@@ -519,7 +501,7 @@ func (s *Server) patchEnvVars(r *request) error {
 		if v == nil {
 			delete(merged, k)
 		} else {
-			merged[k] = v
+			merged[k], _ = marshalRaw(*v)
 		}
 	}
 	a.Env, a.UpdatedAt = merged, s.store.Now()
@@ -572,13 +554,21 @@ func (s *Server) getAppEnv(r *request) error {
 	if err != nil {
 		return err
 	}
+	staging, err := s.envGroupVars(r, "staging")
+	if err != nil {
+		return err
+	}
+	running, err := s.envGroupVars(r, "running")
+	if err != nil {
+		return err
+	}
 	return r.reply(200, struct {
 		StagingEnv  map[string]string          `json:"staging_env_json"`
 		RunningEnv  map[string]string          `json:"running_env_json"`
 		EnvVars     map[string]json.RawMessage `json:"environment_variables"`
 		SystemEnv   map[string]any             `json:"system_env_json"`
 		Application map[string]any             `json:"application_env_json"`
-	}{map[string]string{}, map[string]string{}, env, map[string]any{"VCAP_SERVICES": services}, map[string]any{"VCAP_APPLICATION": vcapApp}})
+	}{staging, running, env, map[string]any{"VCAP_SERVICES": services}, map[string]any{"VCAP_APPLICATION": vcapApp}})
 }
 
 func (s *Server) getAppPermissions(r *request) error {
