@@ -22,7 +22,7 @@ type Route struct {
 // Routes are the v2 routes the gateway translates, one file per v2
 // resource (apps.go, orgs.go, ...).
 func Routes() []Route {
-	return []Route{
+	routes := []Route{
 		{Template: "/v2/apps", Get: (*API).v2AppList, Post: (*API).v2AppCreate},
 		{Template: "/v2/apps/:guid", Get: (*API).v2App, Put: (*API).v2AppUpdate, Del: (*API).v2AppDelete},
 		{Template: "/v2/apps/:guid/summary", Get: (*API).v2AppSummary},
@@ -121,6 +121,10 @@ func Routes() []Route {
 		{Template: "/v2/organizations/:guid/domains/:domain_guid", Del: (*API).v2OrgDomainDelete},
 		{Template: "/v2/spaces/:guid/domains", Get: deprecatedWarning(spaceDomains.listHandler)},
 	}
+	// Families declare their routes beside their handlers.
+	routes = append(routes, userRoutes()...)
+	routes = append(routes, adminRoutes()...)
+	return routes
 }
 
 // pathParam returns segment i of the request path after "/v2/" or "/v3/"

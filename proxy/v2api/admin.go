@@ -1,0 +1,8 @@
+package v2api
+
+// adminRoutes are the routes of the admin resources (MAPPING-orgs §12.3 to
+// §12.7): buildpacks, feature flags, environment variable groups, app
+// usage events and security groups.
+func adminRoutes() []Route {
+	return nil
+}
