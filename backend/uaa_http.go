@@ -86,8 +86,13 @@ func (s *Server) serveUAA(ctx *fasthttp.RequestCtx) bool {
 	case "/oauth/token":
 		handle = s.uaaToken
 		methods = []string{fasthttp.MethodPost}
+	case "/Users":
+		handle, methods = s.scimUsers, []string{fasthttp.MethodGet, fasthttp.MethodPost}
 	default:
-		return false
+		if !strings.HasPrefix(string(ctx.Path()), "/Users/") {
+			return false
+		}
+		handle, methods = s.scimUser, []string{fasthttp.MethodGet, fasthttp.MethodDelete}
 	}
 	var err error = errMethodNotAllowed(string(ctx.Method()))
 	if slices.Contains(methods, string(ctx.Method())) {
@@ -487,7 +492,7 @@ func (s *Server) passwordGrant(ctx *fasthttp.RequestCtx, client *oauthClient, re
 	case err != nil:
 		return errOAuthServer(err)
 	}
-	if username == "" || !equalSecret(password, passwordOf(s.cfg, username)) {
+	if username == "" || !s.passwordMatches(requestCtx{ctx}, u, password) {
 		return errBadCredentials()
 	}
 	scopes, err := narrow(intersect(u.Scopes, client.scopes), requested)
