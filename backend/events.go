@@ -94,6 +94,10 @@ func (s *Server) jobWork(ctx context.Context, j store.Job) error {
 		return s.orgDeleteWork(ctx, j, j.ResourceGUID)
 	case "organization_quota.delete":
 		return s.orgQuotaDeleteWork(ctx, j)
+	case "user.delete":
+		return s.userDeleteWork(ctx, j.ResourceGUID)
+	case "role.delete":
+		return s.roleDeleteWork(ctx, j)
 	}
 	return nil
 }
