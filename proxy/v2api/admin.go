@@ -4,5 +4,8 @@ package v2api
 // §12.7): buildpacks, feature flags, environment variable groups, app
 // usage events and security groups.
 func adminRoutes() []Route {
-	return nil
+	return []Route{
+		{Template: "/v2/config/feature_flags", Get: (*API).v2FeatureFlags},
+		{Template: "/v2/config/feature_flags/:name", Get: (*API).v2FeatureFlag},
+	}
 }

@@ -101,8 +101,6 @@ func Routes() []Route {
 		{Template: "/v2/service_instances/:guid/service_keys", Get: instanceKeys.listHandler},
 		{Template: "/v2/quota_definitions", Get: quotaDefinitions.listHandler, Post: quotaDefinitions.createHandler},
 		{Template: "/v2/quota_definitions/:guid", Get: quotaDefinitions.getHandler, Put: quotaDefinitions.updateHandler, Del: quotaDefinitions.deleteHandler},
-		{Template: "/v2/config/feature_flags", Get: (*API).v2FeatureFlags},
-		{Template: "/v2/config/feature_flags/:name", Get: (*API).v2FeatureFlag},
 		{Template: "/v2/service_plan_visibilities", Get: planVisibilities.listHandler},
 		{Template: "/v2/service_plan_visibilities/:guid", Get: (*API).v2PlanVisibility},
 		{Template: "/v2/service_brokers", Get: brokers.listHandler},
