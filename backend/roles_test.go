@@ -684,11 +684,13 @@ func rolePathOf(pattern []string) string {
 // roleRefusesFirst says whether the route refuses a user who is not an
 // admin before it reads anything: CC's OrganizationsV3Controller#create
 // checks can_write_globally? (or user_org_creation, off) first, and so do
-// OrganizationQuotasController's writes and UsersController#create.
+// OrganizationQuotasController's writes, UsersController#create,
+// BuildpacksController#create and AppUsageEventsController's purge.
 func roleRefusesFirst(method, path string) bool {
 	return method == "POST" && path == "/v3/organizations" ||
 		method != "GET" && strings.HasPrefix(path, "/v3/organization_quotas") ||
-		method == "POST" && path == "/v3/users"
+		method == "POST" && path == "/v3/users" ||
+		method == "POST" && (path == "/v3/buildpacks" || path == "/v3/app_usage_events/actions/destructively_purge_all_and_reseed")
 }
 
 // TestAuthTokens sends every route of the table without a token and with

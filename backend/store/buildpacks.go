@@ -27,6 +27,7 @@ type Buildpack struct {
 
 // BuildpackFilter narrows a buildpacks list.
 type BuildpackFilter struct {
+	GUIDs      []string
 	Names      []string
 	Stacks     []string
 	Lifecycles []string
@@ -64,6 +65,7 @@ var buildpackTable = table[Buildpack]{name: "buildpacks", cols: buildpackCols, s
 	order: map[string]string{"created_at": "created_at", "updated_at": "updated_at", "position": "position", "lifecycle": "lifecycle, position"}}
 
 func (f BuildpackFilter) conds(w *where) {
+	w.in("guid", f.GUIDs)
 	w.in("name", f.Names)
 	w.in("stack", f.Stacks)
 	w.in("lifecycle", f.Lifecycles)
