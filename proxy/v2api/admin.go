@@ -6,6 +6,8 @@ package v2api
 func adminRoutes() []Route {
 	return []Route{
 		{Template: "/v2/config/feature_flags", Get: (*API).v2FeatureFlags},
-		{Template: "/v2/config/feature_flags/:name", Get: (*API).v2FeatureFlag},
+		{Template: "/v2/config/feature_flags/:name", Get: (*API).v2FeatureFlag, Put: (*API).v2SetFeatureFlag},
+		{Template: "/v2/config/environment_variable_groups/running", Get: (*API).v2EnvGroup, Put: (*API).v2SetEnvGroup},
+		{Template: "/v2/config/environment_variable_groups/staging", Get: (*API).v2EnvGroup, Put: (*API).v2SetEnvGroup},
 	}
 }
