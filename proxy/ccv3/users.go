@@ -1,0 +1,95 @@
+package ccv3
+
+import (
+	"net/url"
+	"strings"
+
+	"github.com/valyala/fasthttp"
+
+	"capibridge/translate"
+)
+
+// RolesQuery is a GET /v3/roles request.
+type RolesQuery struct {
+	GUIDs, OrgGUIDs, SpaceGUIDs, UserGUIDs, Types []string
+	// Include names what the answer includes ("user", "organization",
+	// "space").
+	Include []string
+}
+
+// Roles are roles with the users they include.
+type Roles struct {
+	Roles []translate.V3Role
+	Users map[string]translate.V3User
+}
+
+// AllRoles is GET /v3/roles, every page, with the included users.
+func (c *Client) AllRoles(call Call, q RolesQuery) (Roles, error) {
+	out := Roles{Users: map[string]translate.V3User{}}
+	for page := 1; ; page++ {
+		var p struct {
+			Page[translate.V3Role]
+			Included struct {
+				Users []translate.V3User `json:"users"`
+			} `json:"included"`
+		}
+		query := encodeList(map[string][]string{"guids": q.GUIDs, "organization_guids": q.OrgGUIDs, "space_guids": q.SpaceGUIDs,
+			"user_guids": q.UserGUIDs, "types": q.Types}, page, 5000, "")
+		if len(q.Include) > 0 {
+			query += "&include=" + url.QueryEscape(strings.Join(q.Include, ","))
+		}
+		if err := c.get(call, "/v3/roles", query, "/v3/roles", &p); err != nil {
+			return out, err
+		}
+		out.Roles = append(out.Roles, p.Resources...)
+		for _, u := range p.Included.Users {
+			out.Users[u.GUID] = u
+		}
+		if page >= p.Pagination.TotalPages {
+			return out, nil
+		}
+	}
+}
+
+// CreateRole is POST /v3/roles.
+func (c *Client) CreateRole(call Call, body []byte) (translate.V3Role, error) {
+	w, err := write[translate.V3Role](c, call, fasthttp.MethodPost, "/v3/roles", "/v3/roles", body)
+	return w.Resource, err
+}
+
+// DeleteRole is DELETE /v3/roles/:guid; it returns the job.
+func (c *Client) DeleteRole(call Call, guid string) (string, error) {
+	return c.deleteJob(call, "/v3/roles/"+url.PathEscape(guid), "/v3/roles/:guid")
+}
+
+// UsersQuery is a GET /v3/users request.
+type UsersQuery struct {
+	GUIDs, Usernames, Origins []string
+	Page, PerPage             int
+}
+
+// ListUsers is GET /v3/users.
+func (c *Client) ListUsers(call Call, q UsersQuery) (Page[translate.V3User], error) {
+	var p Page[translate.V3User]
+	query := encodeList(map[string][]string{"guids": q.GUIDs, "usernames": q.Usernames, "origins": q.Origins}, q.Page, q.PerPage, "")
+	err := c.get(call, "/v3/users", query, "/v3/users", &p)
+	return p, err
+}
+
+// GetUser is GET /v3/users/:guid.
+func (c *Client) GetUser(call Call, guid string) (translate.V3User, error) {
+	var u translate.V3User
+	err := c.get(call, "/v3/users/"+url.PathEscape(guid), "", "/v3/users/:guid", &u)
+	return u, err
+}
+
+// CreateUser is POST /v3/users.
+func (c *Client) CreateUser(call Call, body []byte) (translate.V3User, error) {
+	w, err := write[translate.V3User](c, call, fasthttp.MethodPost, "/v3/users", "/v3/users", body)
+	return w.Resource, err
+}
+
+// DeleteUser is DELETE /v3/users/:guid; it returns the job.
+func (c *Client) DeleteUser(call Call, guid string) (string, error) {
+	return c.deleteJob(call, "/v3/users/"+url.PathEscape(guid), "/v3/users/:guid")
+}
