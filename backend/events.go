@@ -94,6 +94,8 @@ func (s *Server) jobWork(ctx context.Context, j store.Job) error {
 		return s.orgDeleteWork(ctx, j, j.ResourceGUID)
 	case "organization_quota.delete":
 		return s.orgQuotaDeleteWork(ctx, j)
+	case "space_quota.delete":
+		return s.spaceQuotaDeleteWork(ctx, j)
 	case "user.delete":
 		return s.userDeleteWork(ctx, j.ResourceGUID)
 	case "role.delete":

@@ -1,0 +1,246 @@
+package backend
+
+import (
+	"context"
+	"strings"
+
+	"capibridge/backend/store"
+)
+
+// Enforcing organization and space quotas as CC's models do when a write
+// saves a row: ProcessModel#validation_policies on a start or scale
+// (AppMaxMemoryPolicy, AppMaxInstanceMemoryPolicy, MaxAppInstancesPolicy;
+// cc:app/models/runtime/constraints), Route#validate_total_routes and
+// #validate_total_reserved_route_ports, ManagedServiceInstance's
+// MaxServiceInstancePolicy and PaidServiceInstancePolicy, and ServiceKey's
+// MaxServiceKeysPolicy (cc:app/models/runtime/quota_constraints). Each
+// write calls one function here, with the texts and codes of the action
+// that rescues the model's errors.
+
+// spaceQuotas are the quotas that govern a space: its org's, and its own
+// when it has one.
+type spaceQuotas struct {
+	space   store.Space
+	orgName string
+	org     store.OrgQuota
+	own     *store.SpaceQuota
+}
+
+// quotasOf reads the quotas that govern sp.
+func (s *Server) quotasOf(ctx context.Context, sp store.Space) (spaceQuotas, error) {
+	all := store.Viewer{All: true}
+	org, err := s.store.GetOrg(ctx, all, sp.OrgGUID)
+	if err != nil {
+		return spaceQuotas{}, err
+	}
+	q := spaceQuotas{space: sp, orgName: org.Name}
+	if q.org, err = s.store.GetOrgQuota(ctx, org.QuotaGUID); err != nil {
+		return q, err
+	}
+	if sp.QuotaGUID != "" {
+		own, err := s.store.GetSpaceQuota(ctx, all, sp.QuotaGUID)
+		if err != nil {
+			return q, err
+		}
+		q.own = &own
+	}
+	return q, nil
+}
+
+// usage reads what counts against the org's quota and the space's, less
+// what except names.
+func (s *Server) usage(ctx context.Context, q spaceQuotas, except store.QuotaExcept) (org, space store.QuotaUsage, err error) {
+	if org, err = s.store.QuotaUsageOf(ctx, q.space.OrgGUID, "", except); err != nil {
+		return org, space, err
+	}
+	space, err = s.store.QuotaUsageOf(ctx, q.space.OrgGUID, q.space.GUID, except)
+	return org, space, err
+}
+
+// over says whether n passes limit; nil is unlimited.
+func over(limit *int64, n int64) bool { return limit != nil && n > *limit }
+
+// processQuotaErr is the 422 of ProcessScale::InvalidProcess and
+// AppStart::InvalidApp: the model's errors as Sequel's full messages,
+// "<attribute> <symbol>", joined by ", ".
+func processQuotaErr(problems []string) error {
+	if len(problems) == 0 {
+		return nil
+	}
+	return errUnprocessable(strings.Join(problems, ", "))
+}
+
+// startedProcessProblems are the quota errors of one process saved
+// started with memory MB per instance and instances, where the other
+// started processes use memoryUsed MB in instancesUsed instances in the
+// org (orgUsed) and in the space (spaceUsed), in the order of
+// ProcessModel#validation_policies.
+func (q spaceQuotas) startedProcessProblems(memory, instances int64, orgUsed, spaceUsed store.QuotaUsage) []string {
+	var p []string
+	total := memory * instances
+	if q.own != nil && over(q.own.TotalMemoryMB, spaceUsed.Memory+total) {
+		p = append(p, "memory space_quota_exceeded")
+	}
+	if over(q.org.TotalMemoryMB, orgUsed.Memory+total) {
+		p = append(p, "memory quota_exceeded")
+	}
+	if over(q.org.PerProcessMemoryMB, memory) {
+		p = append(p, "memory instance_memory_limit_exceeded")
+	}
+	if q.own != nil && over(q.own.PerProcessMemoryMB, memory) {
+		p = append(p, "memory space_instance_memory_limit_exceeded")
+	}
+	if over(q.org.TotalInstances, orgUsed.Instances+instances) {
+		p = append(p, "app_instance_limit app_instance_limit_exceeded")
+	}
+	if q.own != nil && over(q.own.TotalInstances, spaceUsed.Instances+instances) {
+		p = append(p, "app_instance_limit space_app_instance_limit_exceeded")
+	}
+	return p
+}
+
+// scaleQuotaErr checks a scale of a process of a started app to p
+// (ProcessScale saves the process; a stopped one passes every policy).
+func (s *Server) scaleQuotaErr(ctx context.Context, pa processAccess, p store.Process) error {
+	if pa.app.State != "STARTED" {
+		return nil
+	}
+	q, err := s.quotasOf(ctx, pa.space)
+	if err != nil {
+		return errInternal(err)
+	}
+	orgUsed, spaceUsed, err := s.usage(ctx, q, store.QuotaExcept{Processes: []string{p.GUID}})
+	if err != nil {
+		return errInternal(err)
+	}
+	return processQuotaErr(q.startedProcessProblems(p.MemoryMB, p.Instances, orgUsed, spaceUsed))
+}
+
+// startQuotaErr checks a start (or restart) of an app: AppStart saves its
+// processes started one by one, each seeing those saved before it, and
+// stops at the first that fails. A restart stops them first; a start of
+// a started app finds the later ones started already.
+func (s *Server) startQuotaErr(ctx context.Context, acc appAccess, restart bool) error {
+	procs, _, err := s.store.ListProcesses(ctx, store.Viewer{All: true}, store.ProcessFilter{AppGUIDs: []string{acc.app.GUID}},
+		store.Page{Page: 1, PerPage: maxPerPage})
+	if err != nil {
+		return errInternal(err)
+	}
+	q, err := s.quotasOf(ctx, acc.space)
+	if err != nil {
+		return errInternal(err)
+	}
+	guids := make([]string, len(procs))
+	for i, p := range procs {
+		guids[i] = p.GUID
+	}
+	orgBase, spaceBase, err := s.usage(ctx, q, store.QuotaExcept{Processes: guids})
+	if err != nil {
+		return errInternal(err)
+	}
+	running := acc.app.State == "STARTED" && !restart
+	for i, p := range procs {
+		orgUsed, spaceUsed := orgBase, spaceBase
+		for j, o := range procs {
+			if j < i || (j > i && running) {
+				orgUsed.Memory, orgUsed.Instances = orgUsed.Memory+o.MemoryMB*o.Instances, orgUsed.Instances+o.Instances
+				spaceUsed.Memory, spaceUsed.Instances = spaceUsed.Memory+o.MemoryMB*o.Instances, spaceUsed.Instances+o.Instances
+			}
+		}
+		if err := processQuotaErr(q.startedProcessProblems(p.MemoryMB, p.Instances, orgUsed, spaceUsed)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// routeQuotaErr checks a new route in sp (Route#validate_total_routes, and
+// #validate_total_reserved_route_ports for a route with a port), with
+// RouteCreate's texts. CC computes the org's reserved ports but never
+// refuses on them.
+func (s *Server) routeQuotaErr(ctx context.Context, sp store.Space, withPort bool) error {
+	q, err := s.quotasOf(ctx, sp)
+	if err != nil {
+		return errInternal(err)
+	}
+	orgUsed, spaceUsed, err := s.usage(ctx, q, store.QuotaExcept{})
+	if err != nil {
+		return errInternal(err)
+	}
+	switch {
+	case q.own != nil && over(q.own.TotalRoutes, spaceUsed.Routes+1):
+		return errUnprocessable("Routes quota exceeded for space '" + sp.Name + "'.")
+	case withPort && q.own != nil && !morePortsAllowed(q.own.QuotaLimits, spaceUsed.ReservedPorts):
+		return errUnprocessable("Reserved route ports quota exceeded for space '" + sp.Name + "'.")
+	case over(q.org.TotalRoutes, orgUsed.Routes+1):
+		return errUnprocessable("Routes quota exceeded for organization '" + q.orgName + "'.")
+	}
+	return nil
+}
+
+// morePortsAllowed is MaxReservedRoutePortsPolicy#allow_more_route_ports?:
+// with unlimited reserved ports, the route limit bounds the ports.
+func morePortsAllowed(l store.QuotaLimits, ports int64) bool {
+	if l.TotalReservedPorts == nil {
+		return l.TotalRoutes == nil || *l.TotalRoutes > ports
+	}
+	return ports < *l.TotalReservedPorts
+}
+
+// serviceInstanceQuotaErr checks a new managed instance of plan in sp,
+// replacing the failed instance replaced ("" for none), with
+// ServiceInstanceCreateMixin#validate_quotas!'s errors in its order.
+func (s *Server) serviceInstanceQuotaErr(ctx context.Context, sp store.Space, plan store.ServicePlan, replaced string) error {
+	q, err := s.quotasOf(ctx, sp)
+	if err != nil {
+		return errInternal(err)
+	}
+	var except store.QuotaExcept
+	if replaced != "" {
+		except.ServiceInstances = []string{replaced}
+	}
+	orgUsed, spaceUsed, err := s.usage(ctx, q, except)
+	if err != nil {
+		return errInternal(err)
+	}
+	switch {
+	case q.own != nil && over(q.own.TotalServiceInstances, spaceUsed.ServiceInstances+1):
+		return &apiError{Status: 400, Code: 60012, Title: "CF-ServiceInstanceSpaceQuotaExceeded", Detail: "You have exceeded your space's services limit."}
+	case over(q.org.TotalServiceInstances, orgUsed.ServiceInstances+1):
+		return &apiError{Status: 400, Code: 60005, Title: "CF-ServiceInstanceQuotaExceeded", Detail: "You have exceeded your organization's services limit."}
+	case plan.Free:
+		return nil
+	case q.own != nil && !q.own.PaidServicesAllowed:
+		return &apiError{Status: 400, Code: 60013, Title: "CF-ServiceInstanceServicePlanNotAllowedBySpaceQuota",
+			Detail: "The service instance cannot be created because paid service plans are not allowed for your space."}
+	case !q.org.PaidServicesAllowed:
+		return &apiError{Status: 400, Code: 60007, Title: "CF-ServiceInstanceServicePlanNotAllowed",
+			Detail: "The service instance cannot be created because paid service plans are not allowed."}
+	}
+	return nil
+}
+
+// keyQuotaErr checks a new service key of an instance in the space
+// spaceGUID, replacing the failed keys replaced, with
+// ServiceCredentialBindingCreateMixin's texts.
+func (s *Server) keyQuotaErr(ctx context.Context, spaceGUID string, replaced []string) error {
+	sp, err := s.store.GetSpace(ctx, store.Viewer{All: true}, spaceGUID)
+	if err != nil {
+		return errInternal(err)
+	}
+	q, err := s.quotasOf(ctx, sp)
+	if err != nil {
+		return errInternal(err)
+	}
+	orgUsed, spaceUsed, err := s.usage(ctx, q, store.QuotaExcept{Bindings: replaced})
+	if err != nil {
+		return errInternal(err)
+	}
+	switch {
+	case q.own != nil && over(q.own.TotalServiceKeys, spaceUsed.ServiceKeys+1):
+		return errUnprocessable("You have exceeded your space's limit for service binding of type key.")
+	case over(q.org.TotalServiceKeys, orgUsed.ServiceKeys+1):
+		return errUnprocessable("You have exceeded your organization's limit for service binding of type key.")
+	}
+	return nil
+}
