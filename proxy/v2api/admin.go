@@ -5,6 +5,9 @@ package v2api
 // usage events and security groups.
 func adminRoutes() []Route {
 	return []Route{
+		{Template: "/v2/buildpacks", Get: buildpacks.listHandler, Post: buildpacks.createHandler},
+		{Template: "/v2/buildpacks/:guid", Get: buildpacks.getHandler, Put: buildpacks.updateHandler, Del: buildpacks.deleteHandler},
+		{Template: "/v2/buildpacks/:guid/bits", Put: (*API).v2BuildpackUploadBits},
 		{Template: "/v2/config/feature_flags", Get: (*API).v2FeatureFlags},
 		{Template: "/v2/config/feature_flags/:name", Get: (*API).v2FeatureFlag, Put: (*API).v2SetFeatureFlag},
 		{Template: "/v2/config/environment_variable_groups/running", Get: (*API).v2EnvGroup, Put: (*API).v2SetEnvGroup},
