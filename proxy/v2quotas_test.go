@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"capibridge/backend"
 	"strings"
 	"testing"
 
@@ -61,5 +62,72 @@ func TestV2QuotaDefinitionsGoCFClient(t *testing.T) {
 	if r := s.do("POST", s.gwURL+"/v2/quota_definitions", "developer",
 		[]byte(`{"name":"mine","non_basic_services_allowed":true,"total_services":1,"total_routes":1,"memory_limit":1}`)); r.status != 403 {
 		t.Errorf("a developer creates a quota: %d %s", r.status, r.body)
+	}
+}
+
+// go-cfclient's space quota functions through the gateway (MAPPING-orgs
+// §12.2): create (v2's app_task_limit default), the name taken, update,
+// assign to a space (the space names it), the quota's spaces, the org's
+// quotas, any q refused, and delete, which unassigns first.
+func TestV2SpaceQuotaDefinitionsGoCFClient(t *testing.T) {
+	s := startStack(t, nil)
+	admin, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens["admin"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := admin.CreateSpaceQuota(cfclient.SpaceQuotaRequest{Name: "sq", OrganizationGuid: backend.DemoOrgGUID, TotalServices: 5,
+		TotalRoutes: 10, MemoryLimit: 512, InstanceMemoryLimit: -1, AppInstanceLimit: -1, AppTaskLimit: 5, TotalServiceKeys: -1,
+		TotalReservedRoutePorts: -1})
+	if err != nil || q.Guid == "" || q.MemoryLimit != 512 || q.OrganizationGuid != backend.DemoOrgGUID || q.AppTaskLimit != 5 {
+		t.Fatalf("CreateSpaceQuota: %v %+v", err, q)
+	}
+	// A body without the optional limits gets v2's defaults.
+	r := s.do("POST", s.gwURL+"/v2/space_quota_definitions", "admin", []byte(`{"name":"sq2","organization_guid":"`+backend.DemoOrgGUID+
+		`","non_basic_services_allowed":false,"total_services":1,"total_routes":1,"memory_limit":128}`))
+	if r.status != 201 || !strings.Contains(string(r.body), `"instance_memory_limit":-1,"app_instance_limit":-1,"app_task_limit":5,"total_service_keys":-1,"total_reserved_route_ports":-1,"log_rate_limit":-1,"organization_url":"/v2/organizations/`+backend.DemoOrgGUID+`"`) {
+		t.Errorf("defaults: %d %s", r.status, r.body)
+	}
+	if _, err := admin.CreateSpaceQuota(cfclient.SpaceQuotaRequest{Name: "sq", OrganizationGuid: backend.DemoOrgGUID, MemoryLimit: 1}); err == nil ||
+		!strings.Contains(err.Error(), "CF-SpaceQuotaDefinitionNameTaken") {
+		t.Errorf("a taken name: %v", err)
+	}
+	if up, err := admin.UpdateSpaceQuota(q.Guid, cfclient.SpaceQuotaRequest{Name: "sq", OrganizationGuid: backend.DemoOrgGUID, MemoryLimit: 1024,
+		TotalServices: 5, TotalRoutes: 10, InstanceMemoryLimit: -1, AppInstanceLimit: -1, AppTaskLimit: 5, TotalServiceKeys: -1,
+		TotalReservedRoutePorts: -1}); err != nil || up.MemoryLimit != 1024 {
+		t.Errorf("UpdateSpaceQuota: %v %+v", err, up)
+	}
+	if err := admin.AssignSpaceQuota(q.Guid, backend.DemoSpaceGUID); err != nil {
+		t.Fatalf("AssignSpaceQuota: %v", err)
+	}
+	sp, err := admin.GetSpaceByGuid(backend.DemoSpaceGUID)
+	if err != nil || sp.QuotaDefinitionGuid != q.Guid {
+		t.Errorf("the space's quota: %v %q", err, sp.QuotaDefinitionGuid)
+	}
+	if got, err := sp.Quota(); err != nil || got.Guid != q.Guid || got.Name != "sq" {
+		t.Errorf("Space.Quota: %v %+v", err, got)
+	}
+	if r := s.do("GET", s.gwURL+"/v2/space_quota_definitions/"+q.Guid+"/spaces", "admin", nil); r.status != 200 ||
+		!strings.Contains(string(r.body), `"total_results":1`) || !strings.Contains(string(r.body), `"name":"demo-space"`) {
+		t.Errorf("the quota's spaces: %d %s", r.status, r.body)
+	}
+	if qs, err := admin.ListOrgSpaceQuotas(backend.DemoOrgGUID); err != nil || len(qs) != 2 {
+		t.Errorf("ListOrgSpaceQuotas: %v %d", err, len(qs))
+	}
+	if r := s.do("GET", s.gwURL+"/v2/space_quota_definitions?q=name:sq", "admin", nil); r.status != 400 || !strings.Contains(string(r.body), `"code":10005`) {
+		t.Errorf("q on space quotas: %d %s", r.status, r.body)
+	}
+	if r := s.do("GET", s.gwURL+"/v2/space_quota_definitions/nope", "admin", nil); r.status != 404 ||
+		!strings.Contains(string(r.body), `"description":"Space Quota Definition could not be found: nope","error_code":"CF-SpaceQuotaDefinitionNotFound","code":310007`) {
+		t.Errorf("an unknown quota: %d %s", r.status, r.body)
+	}
+	if r := s.do("PUT", s.gwURL+"/v2/space_quota_definitions/"+q.Guid+"/spaces/nope", "admin", nil); r.status != 400 ||
+		!strings.Contains(string(r.body), "Could not find VCAP::CloudController::Space with guid: nope") {
+		t.Errorf("an unknown space: %d %s", r.status, r.body)
+	}
+	if r := s.do("DELETE", s.gwURL+"/v2/space_quota_definitions/"+q.Guid, "admin", nil); r.status != 204 {
+		t.Errorf("delete an assigned space quota: %d %s", r.status, r.body)
+	}
+	if sp, err := admin.GetSpaceByGuid(backend.DemoSpaceGUID); err != nil || sp.QuotaDefinitionGuid != "" {
+		t.Errorf("the space's quota after the delete: %v %q", err, sp.QuotaDefinitionGuid)
 	}
 }

@@ -10,8 +10,9 @@ import (
 // The v2 organization quotas (MAPPING-orgs §12.1): a v3 organization quota
 // with v3's null (unlimited) as v2's -1.
 
-// V3OrgQuota is GET /v3/organization_quotas/:guid.
-type V3OrgQuota struct {
+// V3Quota is GET /v3/organization_quotas/:guid or /v3/space_quotas/:guid
+// (which has no domains, and an owning organization and spaces).
+type V3Quota struct {
 	GUID      string    `json:"guid"`
 	Name      string    `json:"name"`
 	CreatedAt time.Time `json:"created_at"`
@@ -35,6 +36,12 @@ type V3OrgQuota struct {
 	Domains struct {
 		TotalDomains *int64 `json:"total_domains"`
 	} `json:"domains"`
+	Relationships struct {
+		Organization V3ToOne `json:"organization"`
+		Spaces       struct {
+			Data []V3GUIDRef `json:"data"`
+		} `json:"spaces"`
+	} `json:"relationships"`
 }
 
 // V2QuotaEntity is a v2 quota definition (export_attributes order;
@@ -65,7 +72,7 @@ func limit(v *int64) int64 {
 
 // AppendQuotaResource writes the v2 quota definition of q;
 // trial_db_allowed is always false (CC's getter is hard-coded).
-func AppendQuotaResource(buf *bytes.Buffer, q V3OrgQuota) error {
+func AppendQuotaResource(buf *bytes.Buffer, q V3Quota) error {
 	e := V2QuotaEntity{Name: q.Name, NonBasicServicesAllowed: q.Services.PaidServicesAllowed, TotalServices: limit(q.Services.TotalServiceInstances),
 		TotalRoutes: limit(q.Routes.TotalRoutes), TotalPrivateDomains: limit(q.Domains.TotalDomains), MemoryLimit: limit(q.Apps.TotalMemoryInMB),
 		InstanceMemoryLimit: limit(q.Apps.PerProcessMemoryInMB), AppInstanceLimit: limit(q.Apps.TotalInstances), AppTaskLimit: limit(q.Apps.PerAppTasks),
@@ -92,6 +99,8 @@ type QuotaRequest struct {
 	Name   *string
 	Paid   *bool
 	Limits map[string]int64
+	// OrgGUID is a space quota's owning organization.
+	OrgGUID *string
 }
 
 // ParseQuotaRequest parses a quota body; a create fills v2's defaults
@@ -142,47 +151,52 @@ func (r QuotaRequest) Check() *Error {
 // V3QuotaWrite is the POST (every field) or PATCH (the given ones)
 // /v3/organization_quotas body; v2's -1 is v3's null.
 func V3QuotaWrite(r QuotaRequest) ([]byte, error) {
-	limitOf := func(k string) (json.RawMessage, bool) {
-		v, ok := r.Limits[k]
-		if !ok {
-			return nil, false
-		}
-		if v == -1 {
-			return json.RawMessage("null"), true
-		}
-		return json.RawMessage(strconv.FormatInt(v, 10)), true
+	body := v3QuotaBody(r)
+	if domains := r.group([2]string{"total_private_domains", "total_domains"}); len(domains) > 0 {
+		body["domains"] = domains
 	}
-	group := func(pairs ...[2]string) map[string]json.RawMessage {
-		out := map[string]json.RawMessage{}
-		for _, p := range pairs {
-			if v, ok := limitOf(p[0]); ok {
-				out[p[1]] = v
-			}
+	return json.Marshal(body)
+}
+
+// group is the v3 object of the v2 limits given, each pair a v2 limit
+// and its v3 key; -1 is null.
+func (r QuotaRequest) group(pairs ...[2]string) map[string]json.RawMessage {
+	out := map[string]json.RawMessage{}
+	for _, p := range pairs {
+		v, ok := r.Limits[p[0]]
+		switch {
+		case !ok:
+		case v == -1:
+			out[p[1]] = json.RawMessage("null")
+		default:
+			out[p[1]] = json.RawMessage(strconv.FormatInt(v, 10))
 		}
-		return out
 	}
+	return out
+}
+
+// v3QuotaBody is what organization and space quota bodies share: the
+// name, and the apps, services and routes limits.
+func v3QuotaBody(r QuotaRequest) map[string]any {
 	body := map[string]any{}
 	if r.Name != nil {
 		body["name"] = *r.Name
 	}
-	if apps := group([2]string{"memory_limit", "total_memory_in_mb"}, [2]string{"instance_memory_limit", "per_process_memory_in_mb"},
+	if apps := r.group([2]string{"memory_limit", "total_memory_in_mb"}, [2]string{"instance_memory_limit", "per_process_memory_in_mb"},
 		[2]string{"app_instance_limit", "total_instances"}, [2]string{"app_task_limit", "per_app_tasks"}); len(apps) > 0 {
 		body["apps"] = apps
 	}
-	services := group([2]string{"total_services", "total_service_instances"}, [2]string{"total_service_keys", "total_service_keys"})
+	services := r.group([2]string{"total_services", "total_service_instances"}, [2]string{"total_service_keys", "total_service_keys"})
 	if r.Paid != nil {
 		services["paid_services_allowed"] = json.RawMessage(strconv.FormatBool(*r.Paid))
 	}
 	if len(services) > 0 {
 		body["services"] = services
 	}
-	if routes := group([2]string{"total_routes", "total_routes"}, [2]string{"total_reserved_route_ports", "total_reserved_ports"}); len(routes) > 0 {
+	if routes := r.group([2]string{"total_routes", "total_routes"}, [2]string{"total_reserved_route_ports", "total_reserved_ports"}); len(routes) > 0 {
 		body["routes"] = routes
 	}
-	if domains := group([2]string{"total_private_domains", "total_domains"}); len(domains) > 0 {
-		body["domains"] = domains
-	}
-	return json.Marshal(body)
+	return body
 }
 
 // QuotaWriteError maps v3's refusal of a quota write (§12.1).

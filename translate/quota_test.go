@@ -12,7 +12,7 @@ import (
 // every field with v2's defaults (-1 as null, 0 reserved route ports).
 func TestQuota(t *testing.T) {
 	t.Parallel()
-	var q V3OrgQuota
+	var q V3Quota
 	if err := json.Unmarshal([]byte(`{"guid":"q","name":"default","apps":{"total_memory_in_mb":10240,"per_process_memory_in_mb":null,
 		"total_instances":null,"per_app_tasks":null,"log_rate_limit_in_bytes_per_second":null},"services":{"paid_services_allowed":true,
 		"total_service_instances":100,"total_service_keys":null},"routes":{"total_routes":1000,"total_reserved_ports":0},"domains":{"total_domains":null}}`), &q); err != nil {

@@ -92,3 +92,11 @@ func CallOf(ctx *fasthttp.RequestCtx) ccv3.Call { return call(ctx) }
 func Poll(deadline time.Time, maxWait time.Duration, step func() (done bool, err error)) (bool, error) {
 	return poll(deadline, maxWait, step)
 }
+
+// deref is *s, or "" for nil.
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}

@@ -99,8 +99,6 @@ func Routes() []Route {
 		{Template: "/v2/service_keys", Get: serviceKeys.listHandler, Post: serviceKeys.createHandler},
 		{Template: "/v2/service_keys/:guid", Get: (*API).v2ServiceKey, Del: serviceKeys.deleteHandler},
 		{Template: "/v2/service_instances/:guid/service_keys", Get: instanceKeys.listHandler},
-		{Template: "/v2/quota_definitions", Get: quotaDefinitions.listHandler, Post: quotaDefinitions.createHandler},
-		{Template: "/v2/quota_definitions/:guid", Get: quotaDefinitions.getHandler, Put: quotaDefinitions.updateHandler, Del: quotaDefinitions.deleteHandler},
 		{Template: "/v2/service_plan_visibilities", Get: planVisibilities.listHandler},
 		{Template: "/v2/service_plan_visibilities/:guid", Get: (*API).v2PlanVisibility},
 		{Template: "/v2/service_brokers", Get: brokers.listHandler},
@@ -121,6 +119,7 @@ func Routes() []Route {
 	}
 	// Families declare their routes beside their handlers.
 	routes = append(routes, userRoutes()...)
+	routes = append(routes, quotaRoutes()...)
 	routes = append(routes, adminRoutes()...)
 	return routes
 }

@@ -178,10 +178,3 @@ func TestPipeUploadKeepsTheUpstreamsError(t *testing.T) {
 		t.Errorf("the upstream's error became %v", err)
 	}
 }
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
-}
