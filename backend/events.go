@@ -96,6 +96,8 @@ func (s *Server) jobWork(ctx context.Context, j store.Job) error {
 		return s.orgQuotaDeleteWork(ctx, j)
 	case "space_quota.delete":
 		return s.spaceQuotaDeleteWork(ctx, j)
+	case "security_group.delete":
+		return s.securityGroupDeleteWork(ctx, j)
 	case "user.delete":
 		return s.userDeleteWork(ctx, j.ResourceGUID)
 	case "role.delete":

@@ -685,9 +685,11 @@ func rolePathOf(pattern []string) string {
 // admin before it reads anything: CC's OrganizationsV3Controller#create
 // checks can_write_globally? (or user_org_creation, off) first, and so do
 // OrganizationQuotasController's writes, UsersController#create,
-// BuildpacksController#create and AppUsageEventsController's purge.
+// BuildpacksController#create, AppUsageEventsController's purge,
+// SecurityGroupsController#create and IsolationSegmentsController's create
+// and entitlement.
 func roleRefusesFirst(method, path string) bool {
-	return method == "POST" && path == "/v3/organizations" ||
+	return method == "POST" && (path == "/v3/organizations" || path == "/v3/security_groups" || strings.HasPrefix(path, "/v3/isolation_segments")) ||
 		method != "GET" && strings.HasPrefix(path, "/v3/organization_quotas") ||
 		method == "POST" && path == "/v3/users" ||
 		method == "POST" && (path == "/v3/buildpacks" || path == "/v3/app_usage_events/actions/destructively_purge_all_and_reseed")

@@ -92,6 +92,7 @@ func seed(ctx context.Context, st *store.Store) error {
 		},
 	}
 	steps = append(steps, seedMarketplace(ctx, st, now)...)
+	steps = append(steps, seedPlacement(ctx, st, now)...)
 	users := []struct {
 		guid, name string
 		scopes     []string
