@@ -86,3 +86,38 @@ func TestV2OrgSpaceWritesGoCFClient(t *testing.T) {
 		t.Errorf("delete a space with an app: %d %s", r.status, r.body)
 	}
 }
+
+// A space created with role lists and a space quota gets both; a role for
+// a user outside the org fails the create, which leaves no space behind
+// (MAPPING-orgs §11.4).
+func TestV2SpaceCreateWithRolesAndQuota(t *testing.T) {
+	s := startStack(t, nil)
+	admin, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens["admin"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := admin.CreateSpaceQuota(cfclient.SpaceQuotaRequest{Name: "small", OrganizationGuid: backend.DemoOrgGUID, TotalServices: 1,
+		TotalRoutes: 1, MemoryLimit: 256, InstanceMemoryLimit: -1, AppInstanceLimit: -1, AppTaskLimit: 5, TotalServiceKeys: -1, TotalReservedRoutePorts: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := admin.CreateSpace(cfclient.SpaceRequest{Name: "team", OrganizationGuid: backend.DemoOrgGUID, AllowSSH: true,
+		DeveloperGuid: []string{backend.DeveloperGUID}, ManagerGuid: []string{backend.AuditorGUID}, SpaceQuotaDefGuid: q.Guid})
+	if err != nil || sp.QuotaDefinitionGuid != q.Guid {
+		t.Fatalf("CreateSpace: %v %+v", err, sp)
+	}
+	if us, err := admin.ListSpaceDevelopers(sp.Guid); err != nil || len(us) != 1 || us[0].Guid != backend.DeveloperGUID {
+		t.Errorf("developers: %v %+v", err, us)
+	}
+	if us, err := admin.ListSpaceManagers(sp.Guid); err != nil || len(us) != 1 || us[0].Guid != backend.AuditorGUID {
+		t.Errorf("managers: %v %+v", err, us)
+	}
+	if _, err := admin.CreateSpace(cfclient.SpaceRequest{Name: "team2", OrganizationGuid: backend.DemoOrgGUID,
+		DeveloperGuid: []string{backend.OutsiderGUID}}); err == nil || !strings.Contains(err.Error(), "CF-InvalidRelation") ||
+		!strings.Contains(err.Error(), backend.OutsiderGUID) {
+		t.Errorf("a developer outside the org: %v", err)
+	}
+	if _, err := admin.GetSpaceByName("team2", backend.DemoOrgGUID); err == nil {
+		t.Error("the failed create left its space")
+	}
+}

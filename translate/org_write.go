@@ -91,12 +91,15 @@ func OrgWriteError(status int, title, detail, name string) *Error {
 // spaceFields are SpacesController's writable attributes, then its to-one
 // organization.
 var spaceFields = []bodyField{{"name", kindString, true}, {"allow_ssh", kindBool, false}, {"isolation_segment_guid", kindString, false},
-	{"space_quota_definition_guid", kindString, false}, {"organization_guid", kindString, true}}
+	{"space_quota_definition_guid", kindString, false}, {"developer_guids", kindStringList, false}, {"manager_guids", kindStringList, false},
+	{"auditor_guids", kindStringList, false}, {"organization_guid", kindString, true}}
 
 // SpaceRequest is a parsed space body; nil fields were absent.
 type SpaceRequest struct {
-	Name, OrgGUID, IsolationSegmentGUID *string
-	AllowSSH                            *bool
+	Name, OrgGUID, IsolationSegmentGUID, QuotaGUID *string
+	AllowSSH                                       *bool
+	// Roles are the role lists given: v3 role type → user guids.
+	Roles map[string][]string
 }
 
 // ParseSpaceRequest parses a space body; a create needs a name and an
@@ -107,7 +110,12 @@ func ParseSpaceRequest(body []byte, create bool) (SpaceRequest, error) {
 		return SpaceRequest{}, err
 	}
 	r := SpaceRequest{Name: m.str("name"), OrgGUID: m.str("organization_guid"), IsolationSegmentGUID: m.str("isolation_segment_guid"),
-		AllowSSH: m.boolean("allow_ssh")}
+		QuotaGUID: m.str("space_quota_definition_guid"), AllowSSH: m.boolean("allow_ssh"), Roles: map[string][]string{}}
+	for field, typ := range map[string]string{"developer_guids": "space_developer", "manager_guids": "space_manager", "auditor_guids": "space_auditor"} {
+		if v, ok := m[field]; ok {
+			r.Roles[typ] = v.strs
+		}
+	}
 	if r.Name != nil {
 		name := strings.TrimSpace(*r.Name)
 		r.Name = &name

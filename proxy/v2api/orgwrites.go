@@ -2,6 +2,7 @@ package v2api
 
 import (
 	"errors"
+	"strings"
 
 	"github.com/valyala/fasthttp"
 
@@ -137,7 +138,9 @@ func removeOrg(g *API, ctx *fasthttp.RequestCtx, guid string) (string, error) {
 }
 
 // createSpace is POST /v2/spaces: v3's create, then allow_ssh (default
-// true, as v2's column) when it differs from v3's default.
+// true, as v2's column) when it differs from v3's default, the space quota
+// and the role lists (MAPPING-orgs §11.4); a failure after the create
+// deletes the space again.
 func createSpace(g *API, ctx *fasthttp.RequestCtx, body []byte) (translate.V3Space, error) {
 	var sp translate.V3Space
 	req, err := translate.ParseSpaceRequest(body, true)
@@ -156,7 +159,48 @@ func createSpace(g *API, ctx *fasthttp.RequestCtx, body []byte) (translate.V3Spa
 	if err := spaceWriteError(err, req); err != nil {
 		return sp, err
 	}
-	return sp, g.setSpaceSSH(c, sp.GUID, req.AllowSSH)
+	if err := g.completeSpace(c, sp.GUID, req); err != nil {
+		if job, derr := g.v3.DeleteSpace(c, sp.GUID); derr == nil {
+			_ = g.awaitJob(c, job, jobFailed)
+		}
+		return sp, err
+	}
+	// The quota shows in the space's relationships.
+	if req.QuotaGUID != nil {
+		if again, err := g.v3.GetSpace(c, sp.GUID); err == nil {
+			sp = again
+		}
+	}
+	return sp, nil
+}
+
+// completeSpace gives a new space what v3's create does not: allow_ssh,
+// the space quota and the role lists.
+func (g *API) completeSpace(c ccv3.Call, guid string, req translate.SpaceRequest) error {
+	if err := g.setSpaceSSH(c, guid, req.AllowSSH); err != nil {
+		return err
+	}
+	if q := req.QuotaGUID; q != nil {
+		err := g.v3.ApplySpaceQuota(c, *q, guid)
+		var e *ccv3.Error
+		switch {
+		case errors.As(err, &e) && e.Status == 404:
+			return withCause(translate.InvalidRelation("Could not find SpaceQuotaDefinition with guid: "+*q), err)
+		case errors.As(err, &e) && strings.Contains(e.Detail(), "outside of their owning organization"):
+			return withCause(translate.SpaceInvalid("space_quota_definition invalid_organization"), err)
+		case err != nil:
+			return v2Error(err, "")
+		}
+	}
+	for _, typ := range []string{"space_developer", "space_manager", "space_auditor"} {
+		for _, user := range req.Roles[typ] {
+			_, err := g.v3.CreateRole(c, translate.RoleByGUIDBody(typ, user, "spaces", guid))
+			if err := roleWriteError(err, user); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // setSpaceSSH sets the space's ssh feature when the body asked.
