@@ -101,6 +101,15 @@ func TestSCIMUsers(t *testing.T) {
 		t.Errorf("CC's user %s", r.body)
 	}
 	c.must(200, "GET", "/v3/users/"+u.ID, "alice", nil)
+	// As CC does for every token it accepts, a user's first call to the
+	// users and roles endpoints makes it a CC user: bob sees himself.
+	c.must(201, "POST", "/Users", "admin", map[string]any{"userName": "bob", "password": "pw", "emails": []map[string]string{{"value": "bob@example.org"}}})
+	c.tokens["bob"] = c.login("bob", "pw", nil).AccessToken
+	var own struct{ Resources []userJSON }
+	c.must(200, "GET", "/v3/users", "bob", nil).json(t, &own)
+	if len(own.Resources) != 1 || own.Resources[0].PresentationName != "bob" {
+		t.Errorf("bob sees %+v", own.Resources)
+	}
 
 	// GET and DELETE /Users/:id; CC's user stays, nameless.
 	c.must(200, "GET", "/Users/"+u.ID, "admin", nil)

@@ -144,6 +144,20 @@ func (s *Store) CreateCCUser(ctx context.Context, u CCUser, events ...Event) err
 	})
 }
 
+// EnsureCCUser makes the user guid known to CC if it is not yet, as CC's
+// SecurityContextConfigurer does for every token it accepts
+// (User.find(guid) || User.create(guid)).
+func (s *Store) EnsureCCUser(ctx context.Context, guid string, now int64) error {
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM cc_users WHERE guid = ?`, guid).Scan(&n); err != nil || n > 0 {
+		return err
+	}
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO cc_users (guid, created_at, updated_at) VALUES (?,?,?) ON CONFLICT (guid) DO NOTHING`, guid, now, now)
+		return err
+	})
+}
+
 // UpdateCCUserMetadata writes u's labels, annotations and updated_at.
 func (s *Store) UpdateCCUserMetadata(ctx context.Context, u CCUser) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
