@@ -716,6 +716,9 @@ func (s *Server) setState(r *request, state, eventType string) error {
 			return err
 		}
 	}
+	if err := s.stateQuotaErr(r.ctx, acc, state, eventType == "audit.app.restart"); err != nil {
+		return err
+	}
 	a := acc.app
 	// A start gives every process a new version, as CC's AppStart does.
 	bump := state == "STARTED" && (a.State != "STARTED" || eventType == "audit.app.restart")

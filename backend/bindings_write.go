@@ -215,7 +215,7 @@ func (s *Server) keyPrecursor(r *request, si store.ServiceInstance, b *store.Ser
 				*b.Name + "'.")
 		}
 	}
-	return nil
+	return s.keyQuotaErr(r.ctx, si.SpaceGUID, c.DeleteBindings)
 }
 
 // appBindingPrecursor checks an app binding's create and readies b and c

@@ -329,6 +329,9 @@ func (s *Server) scaleProcess(r *request) error {
 			req[f.key] = *f.val
 		}
 	}
+	if err := s.scaleQuotaErr(r.ctx, pa, p); err != nil {
+		return err
+	}
 	if pa.app.State == "STARTED" && (fields[1].val != nil || fields[2].val != nil) {
 		p.Version = uuid.NewString()
 	}

@@ -116,6 +116,15 @@ func (s *Server) scaleQuotaErr(ctx context.Context, pa processAccess, p store.Pr
 	return processQuotaErr(q.startedProcessProblems(p.MemoryMB, p.Instances, orgUsed, spaceUsed))
 }
 
+// stateQuotaErr checks a change of an app's state: a start (or restart)
+// saves its processes started, a stop passes.
+func (s *Server) stateQuotaErr(ctx context.Context, acc appAccess, state string, restart bool) error {
+	if state != "STARTED" {
+		return nil
+	}
+	return s.startQuotaErr(ctx, acc, restart)
+}
+
 // startQuotaErr checks a start (or restart) of an app: AppStart saves its
 // processes started one by one, each seeing those saved before it, and
 // stops at the first that fails. A restart stops them first; a start of

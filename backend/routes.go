@@ -511,6 +511,9 @@ func (s *Server) createRoute(r *request) error {
 	if err := s.checkRoute(r, &rt, sp, d); err != nil {
 		return err
 	}
+	if err := s.routeQuotaErr(r.ctx, sp, group != nil); err != nil {
+		return err
+	}
 	now := s.store.Now()
 	rt.GUID, rt.CreatedAt, rt.UpdatedAt = uuid.NewString(), now, now
 	if md != nil {

@@ -148,6 +148,9 @@ func (s *Server) createManagedInstance(r *request, o object) error {
 		}
 		c.DeleteInstance = t.GUID
 	}
+	if err := s.serviceInstanceQuotaErr(r.ctx, sp, plan, c.DeleteInstance); err != nil {
+		return err
+	}
 	async, err := s.broker.Provision(r.ctx, si.GUID, osbInstanceRequest{ServiceID: offering.UniqueID, PlanID: plan.UniqueID,
 		Context: brokerContext(sp, name), Parameters: params})
 	if err != nil {

@@ -1,0 +1,159 @@
+package backend
+
+import "testing"
+
+// quotaErr is the one error of a refused write.
+func quotaErr(t *testing.T, r resp, status int, title string, code int, detail string) {
+	t.Helper()
+	roleWant{status: status, title: title, code: code, detail: detail}.assert(t, r)
+}
+
+// TestQuotaEnforcement: with an org quota of 1024 MB and a space quota of
+// 512 MB, starts and scales past either are refused with the texts of
+// CC's process validations; routes and managed instances past the space
+// quota's totals are refused with RouteCreate's and ServiceInstanceCreate's
+// errors; raising the quotas lets every one of them through.
+func TestQuotaEnforcement(t *testing.T) {
+	t.Parallel()
+	c := startCF(t, nil)
+	var oq orgQuotaJSON
+	c.must(201, "POST", "/v3/organization_quotas", "admin", map[string]any{"name": "one-gig", "apps": map[string]any{"total_memory_in_mb": 1024},
+		"relationships": map[string]any{"organizations": map[string]any{"data": []map[string]string{{"guid": DemoOrgGUID}}}}}).json(t, &oq)
+	var sq spaceQuotaJSON
+	c.must(201, "POST", "/v3/space_quotas", "admin", map[string]any{"name": "half-gig",
+		"apps":     map[string]any{"total_memory_in_mb": 512},
+		"routes":   map[string]any{"total_routes": 1},
+		"services": map[string]any{"total_service_instances": 1},
+		"relationships": map[string]any{"organization": map[string]any{"data": map[string]string{"guid": DemoOrgGUID}},
+			"spaces": map[string]any{"data": []map[string]string{{"guid": DemoSpaceGUID}}}}}).json(t, &sq)
+	var sp spaceJSON
+	c.must(200, "GET", "/v3/spaces/"+DemoSpaceGUID, "developer", nil).json(t, &sp)
+	if sp.Relationships.Quota.Data == nil || *sp.Relationships.Quota.Data.GUID != sq.GUID || sp.Links.Quota == nil {
+		t.Fatalf("space's quota %+v, links %+v", sp.Relationships.Quota, sp.Links.Quota)
+	}
+
+	// A space of demo-org without a space quota, for the org's limit.
+	var free spaceJSON
+	c.must(201, "POST", "/v3/spaces", "admin", map[string]any{"name": "unlimited",
+		"relationships": map[string]any{"organization": map[string]any{"data": map[string]string{"guid": DemoOrgGUID}}}}).json(t, &free)
+	if free.Relationships.Quota.Data != nil {
+		t.Errorf("new space's quota %+v", free.Relationships.Quota)
+	}
+
+	app := func(space, name string, memory int) string {
+		t.Helper()
+		guid := c.createAppIn("admin", space, name, nil)
+		c.giveDroplet(guid)
+		c.must(202, "POST", "/v3/apps/"+guid+"/processes/web/actions/scale", "admin", map[string]int{"memory_in_mb": memory, "instances": 1})
+		return guid
+	}
+	unprocessable := func(r resp, detail string) { t.Helper(); quotaErr(t, r, 422, "CF-UnprocessableEntity", 10008, detail) }
+
+	small := app(DemoSpaceGUID, "small", 256)
+	c.must(200, "POST", "/v3/apps/"+small+"/actions/start", "developer", nil)
+	// A scale past the space quota: 3 × 256 MB.
+	unprocessable(c.do("POST", "/v3/apps/"+small+"/processes/web/actions/scale", "developer", map[string]int{"instances": 3}),
+		"memory space_quota_exceeded")
+	// Past both.
+	var web processJSON
+	c.must(200, "GET", "/v3/apps/"+small+"/processes/web", "developer", nil).json(t, &web)
+	unprocessable(c.do("POST", "/v3/processes/"+web.GUID+"/actions/scale", "developer", map[string]int{"memory_in_mb": 2048}),
+		"memory space_quota_exceeded, memory quota_exceeded")
+	// A start past the space quota: 256 + 512 MB.
+	big := app(DemoSpaceGUID, "big", 512)
+	unprocessable(c.do("POST", "/v3/apps/"+big+"/actions/start", "developer", nil), "memory space_quota_exceeded")
+
+	// In the space without a space quota, only the org's 1024 MB count:
+	// 256 + 1024 MB is past it on a start, and on a scale.
+	elsewhere := app(free.GUID, "elsewhere", 1024)
+	unprocessable(c.do("POST", "/v3/apps/"+elsewhere+"/actions/start", "admin", nil), "memory quota_exceeded")
+	c.must(202, "POST", "/v3/apps/"+elsewhere+"/processes/web/actions/scale", "admin", map[string]int{"memory_in_mb": 256})
+	c.must(200, "POST", "/v3/apps/"+elsewhere+"/actions/start", "admin", nil)
+	unprocessable(c.do("POST", "/v3/apps/"+elsewhere+"/processes/web/actions/scale", "admin", map[string]int{"memory_in_mb": 1024}),
+		"memory quota_exceeded")
+	// A stopped app scales as it likes.
+	c.must(202, "POST", "/v3/apps/"+big+"/processes/web/actions/scale", "admin", map[string]int{"instances": 4})
+	c.must(202, "POST", "/v3/apps/"+big+"/processes/web/actions/scale", "admin", map[string]int{"instances": 1})
+
+	// One route, one managed instance.
+	c.must(201, "POST", "/v3/routes", "developer", routeBody("first", "", DemoSpaceGUID, SharedDomainGUID))
+	unprocessable(c.do("POST", "/v3/routes", "developer", routeBody("second", "", DemoSpaceGUID, SharedDomainGUID)),
+		"Routes quota exceeded for space '"+DemoSpaceName+"'.")
+	c.must(202, "POST", "/v3/service_instances", "developer", managedBody("db-one", DemoSpaceGUID, DBSmallPlanGUID, nil))
+	quotaErr(t, c.do("POST", "/v3/service_instances", "developer", managedBody("db-two", DemoSpaceGUID, DBSmallPlanGUID, nil)),
+		400, "CF-ServiceInstanceSpaceQuotaExceeded", 60012, "You have exceeded your space's services limit.")
+	// User-provided instances do not count.
+	c.must(201, "POST", "/v3/service_instances", "developer", map[string]any{"type": "user-provided", "name": "ups",
+		"relationships": map[string]any{"space": map[string]any{"data": map[string]string{"guid": DemoSpaceGUID}}}})
+
+	// Raised, everything goes through.
+	c.must(200, "PATCH", "/v3/space_quotas/"+sq.GUID, "admin", map[string]any{"apps": map[string]any{"total_memory_in_mb": 4096},
+		"routes": map[string]any{"total_routes": nil}, "services": map[string]any{"total_service_instances": 5}})
+	c.must(200, "PATCH", "/v3/organization_quotas/"+oq.GUID, "admin", map[string]any{"apps": map[string]any{"total_memory_in_mb": 8192}})
+	c.must(202, "POST", "/v3/apps/"+small+"/processes/web/actions/scale", "developer", map[string]int{"instances": 3})
+	c.must(200, "POST", "/v3/apps/"+big+"/actions/start", "developer", nil)
+	c.must(202, "POST", "/v3/apps/"+elsewhere+"/processes/web/actions/scale", "admin", map[string]int{"memory_in_mb": 1024})
+	c.must(201, "POST", "/v3/routes", "developer", routeBody("second", "", DemoSpaceGUID, SharedDomainGUID))
+	c.must(202, "POST", "/v3/service_instances", "developer", managedBody("db-two", DemoSpaceGUID, DBSmallPlanGUID, nil))
+}
+
+// TestQuotaEnforcementLimits: per-process memory and instance totals of
+// both quotas, the org's routes, paid plans and service keys.
+func TestQuotaEnforcementLimits(t *testing.T) {
+	t.Parallel()
+	c := startCF(t, nil, WithBrokerDuration(0))
+	var oq orgQuotaJSON
+	c.must(201, "POST", "/v3/organization_quotas", "admin", map[string]any{"name": "tight",
+		"apps":          map[string]any{"per_process_memory_in_mb": 1024, "total_instances": 4},
+		"routes":        map[string]any{"total_routes": 1},
+		"services":      map[string]any{"paid_services_allowed": false, "total_service_keys": 1},
+		"relationships": map[string]any{"organizations": map[string]any{"data": []map[string]string{{"guid": DemoOrgGUID}}}}}).json(t, &oq)
+	var sq spaceQuotaJSON
+	c.must(201, "POST", "/v3/space_quotas", "admin", map[string]any{"name": "tighter",
+		"apps": map[string]any{"per_process_memory_in_mb": 512, "total_instances": 2},
+		"relationships": map[string]any{"organization": map[string]any{"data": map[string]string{"guid": DemoOrgGUID}},
+			"spaces": map[string]any{"data": []map[string]string{{"guid": DemoSpaceGUID}}}}}).json(t, &sq)
+	unprocessable := func(r resp, detail string) { t.Helper(); quotaErr(t, r, 422, "CF-UnprocessableEntity", 10008, detail) }
+
+	a := c.createAppIn("admin", DemoSpaceGUID, "a", nil)
+	c.giveDroplet(a)
+	c.must(202, "POST", "/v3/apps/"+a+"/processes/web/actions/scale", "admin", map[string]int{"memory_in_mb": 2048, "instances": 5})
+	unprocessable(c.do("POST", "/v3/apps/"+a+"/actions/start", "developer", nil),
+		"memory instance_memory_limit_exceeded, memory space_instance_memory_limit_exceeded, "+
+			"app_instance_limit app_instance_limit_exceeded, app_instance_limit space_app_instance_limit_exceeded")
+	c.must(202, "POST", "/v3/apps/"+a+"/processes/web/actions/scale", "admin", map[string]int{"memory_in_mb": 768, "instances": 3})
+	unprocessable(c.do("POST", "/v3/apps/"+a+"/actions/start", "developer", nil),
+		"memory space_instance_memory_limit_exceeded, app_instance_limit space_app_instance_limit_exceeded")
+	c.must(202, "POST", "/v3/apps/"+a+"/processes/web/actions/scale", "admin", map[string]int{"memory_in_mb": 512, "instances": 2})
+	c.must(200, "POST", "/v3/apps/"+a+"/actions/start", "developer", nil)
+	c.must(200, "POST", "/v3/apps/"+a+"/actions/restart", "developer", nil)
+
+	// The org's one route; the space quota leaves routes unlimited.
+	c.must(201, "POST", "/v3/routes", "developer", routeBody("first", "", DemoSpaceGUID, SharedDomainGUID))
+	unprocessable(c.do("POST", "/v3/routes", "developer", routeBody("second", "", DemoSpaceGUID, SharedDomainGUID)),
+		"Routes quota exceeded for organization '"+DemoOrgName+"'.")
+
+	// Paid plans, and one key for the org.
+	quotaErr(t, c.do("POST", "/v3/service_instances", "developer", managedBody("paid", DemoSpaceGUID, DBLargePlanGUID, nil)),
+		400, "CF-ServiceInstanceServicePlanNotAllowed", 60007, "The service instance cannot be created because paid service plans are not allowed.")
+	c.must(200, "PATCH", "/v3/space_quotas/"+sq.GUID, "admin", map[string]any{"services": map[string]any{"paid_services_allowed": false}})
+	quotaErr(t, c.do("POST", "/v3/service_instances", "developer", managedBody("paid", DemoSpaceGUID, DBLargePlanGUID, nil)),
+		400, "CF-ServiceInstanceServicePlanNotAllowedBySpaceQuota", 60013,
+		"The service instance cannot be created because paid service plans are not allowed for your space.")
+	r := c.must(202, "POST", "/v3/service_instances", "developer", managedBody("free", DemoSpaceGUID, DBSmallPlanGUID, nil))
+	si := c.created(r, "developer")
+	c.waitJob(r.header["Location"], "developer")
+	key := func(name string) map[string]any {
+		return map[string]any{"type": "key", "name": name,
+			"relationships": map[string]any{"service_instance": map[string]any{"data": map[string]string{"guid": si}}}}
+	}
+	c.must(202, "POST", "/v3/service_credential_bindings", "developer", key("k1"))
+	unprocessable(c.do("POST", "/v3/service_credential_bindings", "developer", key("k2")),
+		"You have exceeded your organization's limit for service binding of type key.")
+	c.must(200, "PATCH", "/v3/space_quotas/"+sq.GUID, "admin", map[string]any{"services": map[string]any{"total_service_keys": 0}})
+	unprocessable(c.do("POST", "/v3/service_credential_bindings", "developer", key("k2")),
+		"You have exceeded your space's limit for service binding of type key.")
+	c.must(200, "PATCH", "/v3/space_quotas/"+sq.GUID, "admin", map[string]any{"services": map[string]any{"total_service_keys": nil}})
+	c.must(200, "PATCH", "/v3/organization_quotas/"+oq.GUID, "admin", map[string]any{"services": map[string]any{"total_service_keys": nil}})
+	c.must(202, "POST", "/v3/service_credential_bindings", "developer", key("k2"))
+}
