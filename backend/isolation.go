@@ -136,46 +136,237 @@ func (s *Server) segmentSpaces(r *request) error {
 	return r.reply(200, toMany(r.base, "/v3/isolation_segments/"+g.GUID, "spaces", spaces, false))
 }
 
-// createIsolationSegment is POST /v3/isolation_segments: 201, admins only.
-// IsolationSegmentCreateMessage checks metadata, unknown keys, the name's
-// type and presence; the model its format and uniqueness.
-func (s *Server) createIsolationSegment(r *request) error {
-	if !r.user.admin() {
-		return errNotAuthorized()
-	}
-	o, err := decodeAny(r.ctx.PostBody())
+// isolationSegmentMessage is a valid create or update body.
+type isolationSegmentMessage struct {
+	name *string
+	md   *metadataPatch
+}
+
+// parseIsolationSegmentMessage validates a body as
+// IsolationSegmentUpdateMessage does, and IsolationSegmentCreateMessage
+// (a name is required) when create: metadata, unknown keys, the name's
+// type, its presence.
+func parseIsolationSegmentMessage(body []byte, create bool) (isolationSegmentMessage, error) {
+	var m isolationSegmentMessage
+	o, err := decodeAny(body)
 	if err != nil {
-		return err
+		return m, err
 	}
 	var p problems
 	md, err := o.metadata()
 	p.addErr("", err)
+	m.md = md
 	p.addErr("", o.only("name", "metadata"))
-	var name string
-	if o.has("name") && !o.isNull("name") && (jsonKind(o["name"]) != '"' || json.Unmarshal(o["name"], &name) != nil) {
-		p.add("Name must be a string")
+	if o.has("name") && !o.isNull("name") {
+		var name string
+		if jsonKind(o["name"]) != '"' || json.Unmarshal(o["name"], &name) != nil {
+			p.add("Name must be a string")
+		}
+		m.name = &name
 	}
-	if jsonBlank(o["name"]) {
+	if create && jsonBlank(o["name"]) {
 		p.add("Name can't be blank")
 	}
-	if err := p.err(); err != nil {
-		return err
-	}
+	return m, p.err()
+}
+
+// isolationSegmentNameErr is the model's check of a name:
+// ISOLATION_SEGMENT_MODEL_REGEX, printable characters.
+func isolationSegmentNameErr(name string) error {
 	if !printableName(name) {
 		return errUnprocessable("Isolation Segment names can only contain non-blank unicode characters")
 	}
+	return nil
+}
+
+// errSegmentNameTaken is the model's uniqueness text.
+func errSegmentNameTaken() error {
+	return errUnprocessable("Isolation Segment names are case insensitive and must be unique")
+}
+
+// createIsolationSegment is POST /v3/isolation_segments: 201, admins only.
+func (s *Server) createIsolationSegment(r *request) error {
+	if !r.user.admin() {
+		return errNotAuthorized()
+	}
+	m, err := parseIsolationSegmentMessage(r.ctx.PostBody(), true)
+	if err != nil {
+		return err
+	}
+	if err := isolationSegmentNameErr(*m.name); err != nil {
+		return err
+	}
 	now := s.store.Now()
-	g := store.IsolationSegment{GUID: uuid.NewString(), Name: name, CreatedAt: now, UpdatedAt: now}
-	if md != nil {
-		g.Labels, g.Annotations = apply(nil, md.labels), apply(nil, md.annotations)
+	g := store.IsolationSegment{GUID: uuid.NewString(), Name: *m.name, CreatedAt: now, UpdatedAt: now}
+	if m.md != nil {
+		g.Labels, g.Annotations = apply(nil, m.md.labels), apply(nil, m.md.annotations)
 	}
 	switch err := s.store.CreateIsolationSegment(r.ctx, g); {
 	case errors.Is(err, store.ErrConflict):
-		return errUnprocessable("Isolation Segment names are case insensitive and must be unique")
+		return errSegmentNameTaken()
 	case err != nil:
 		return errInternal(err)
 	}
 	return r.reply(201, presentIsolationSegment(r.base, g))
+}
+
+// findSegment reads the segment of the path for an admin's write,
+// whether or not it is entitled to anyone.
+func (s *Server) findSegment(r *request) (store.IsolationSegment, error) {
+	g, err := s.store.GetIsolationSegment(r.ctx, store.Viewer{All: true}, r.params[0])
+	if err != nil {
+		return g, storeErr(err, isolationSegmentResource.name)
+	}
+	return g, nil
+}
+
+// updateIsolationSegment is PATCH /v3/isolation_segments/:guid: admins
+// only; neither the shared segment nor one that is an org's default or
+// holds a space may change (IsolationSegmentUpdate).
+func (s *Server) updateIsolationSegment(r *request) error {
+	if !r.user.admin() {
+		return errNotAuthorized()
+	}
+	g, err := s.findSegment(r)
+	if err != nil {
+		return err
+	}
+	m, err := parseIsolationSegmentMessage(r.ctx.PostBody(), false)
+	if err != nil {
+		return err
+	}
+	if g.GUID == SharedIsolationSegmentGUID {
+		return errUnprocessable("Cannot update the shared Isolation Segment")
+	}
+	use, err := s.store.IsolationSegmentUse(r.ctx, g.GUID)
+	if err != nil {
+		return errInternal(err)
+	}
+	if use.Defaults > 0 || use.Spaces > 0 {
+		return errUnprocessable("Cannot update Isolation Segments that are assigned as the default for an Organization or Space.")
+	}
+	if m.name != nil {
+		g.Name = *m.name
+	}
+	if m.md != nil {
+		g.Labels, g.Annotations = apply(g.Labels, m.md.labels), apply(g.Annotations, m.md.annotations)
+	}
+	if err := isolationSegmentNameErr(g.Name); err != nil {
+		return err
+	}
+	g.UpdatedAt = s.store.Now()
+	switch err := s.store.UpdateIsolationSegment(r.ctx, g); {
+	case errors.Is(err, store.ErrConflict):
+		return errSegmentNameTaken()
+	case err != nil:
+		return storeErr(err, isolationSegmentResource.name)
+	}
+	return r.reply(200, presentIsolationSegment(r.base, g))
+}
+
+// deleteIsolationSegment is DELETE /v3/isolation_segments/:guid: admins
+// only, 204; not the shared segment, nor one entitled to an org or
+// holding a space (IsolationSegmentDelete).
+func (s *Server) deleteIsolationSegment(r *request) error {
+	if !r.user.admin() {
+		return errNotAuthorized()
+	}
+	g, err := s.findSegment(r)
+	if err != nil {
+		return err
+	}
+	if g.GUID == SharedIsolationSegmentGUID {
+		return errUnprocessable("Cannot delete the " + g.Name + " Isolation Segment")
+	}
+	use, err := s.store.IsolationSegmentUse(r.ctx, g.GUID)
+	if err != nil {
+		return errInternal(err)
+	}
+	if use.Entitled > 0 || use.Spaces > 0 {
+		return errUnprocessable("Revoke the Organization entitlements for your Isolation Segment.")
+	}
+	if err := s.store.DeleteIsolationSegment(r.ctx, g.GUID); err != nil {
+		return storeErr(err, isolationSegmentResource.name)
+	}
+	r.ctx.SetStatusCode(204)
+	return nil
+}
+
+// revokeEntitlement is DELETE /v3/isolation_segments/:guid/relationships/organizations/:org_guid:
+// admins only, 204; refused while the segment is the org's default or
+// holds one of its spaces (IsolationSegmentUnassign).
+func (s *Server) revokeEntitlement(r *request) error {
+	if !r.user.admin() {
+		return errNotAuthorized()
+	}
+	g, err := s.findSegment(r)
+	if err != nil {
+		return err
+	}
+	org, err := s.store.GetOrg(r.ctx, store.Viewer{All: true}, r.params[1])
+	if err != nil {
+		return storeErr(err, "Org")
+	}
+	def, err := s.store.OrgDefaultSegment(r.ctx, org.GUID)
+	if err != nil {
+		return errInternal(err)
+	}
+	if def == g.GUID {
+		return errUnprocessable("Cannot remove the entitlement while this Isolation Segment is assigned as the Default Isolation Segment for the Organization.")
+	}
+	names, err := s.store.SegmentSpaceNames(r.ctx, g.GUID, org.GUID)
+	if err != nil {
+		return errInternal(err)
+	}
+	if len(names) > 0 {
+		for i, n := range names {
+			names[i] = "'" + n + "'"
+		}
+		return errUnprocessable("Cannot remove the entitlement while this Isolation Segment is assigned to any Spaces. Currently assigned to: " +
+			strings.Join(names, ", "))
+	}
+	if err := s.store.RevokeEntitlement(r.ctx, g.GUID, org.GUID); err != nil {
+		return errInternal(err)
+	}
+	r.ctx.SetStatusCode(204)
+	return nil
+}
+
+// parseEntitleMessage validates a body as IsolationSegmentRelationshipOrgMessage
+// does: only data, a non-empty array of {"guid": "..."}.
+func parseEntitleMessage(body []byte) ([]string, error) {
+	o, err := decodeAny(body)
+	if err != nil {
+		return nil, err
+	}
+	var p problems
+	p.addErr("", o.only("data"))
+	raw := o["data"]
+	var items []json.RawMessage
+	isArray := jsonKind(raw) == '[' && json.Unmarshal(raw, &items) == nil
+	if jsonBlank(raw) {
+		p.add("Data can't be blank")
+	}
+	if !isArray {
+		p.add("Data must be an array")
+	}
+	guids := make([]string, 0, len(items))
+	for _, item := range items {
+		var ref map[string]json.RawMessage
+		var g string
+		_ = json.Unmarshal(item, &ref)
+		if jsonKind(ref["guid"]) != '"' || json.Unmarshal(ref["guid"], &g) != nil {
+			shown := ""
+			if k := jsonKind(ref["guid"]); k != 0 && k != 'n' {
+				shown = string(bytes.TrimSpace(ref["guid"]))
+			}
+			// Ruby interpolates the value's to_s.
+			p.add("Data " + shown + " not a string")
+			continue
+		}
+		guids = append(guids, g)
+	}
+	return guids, p.err()
 }
 
 // entitleOrgs is POST /v3/isolation_segments/:guid/relationships/organizations:
@@ -186,11 +377,11 @@ func (s *Server) entitleOrgs(r *request) error {
 	if !r.user.admin() {
 		return errNotAuthorized()
 	}
-	g, err := isolationSegmentResource.find(s, r, r.params[0])
+	g, err := s.findSegment(r)
 	if err != nil {
 		return err
 	}
-	guids, err := parseToManyMessage(r.ctx.PostBody())
+	guids, err := parseEntitleMessage(r.ctx.PostBody())
 	if err != nil {
 		return err
 	}

@@ -82,6 +82,38 @@ func TestIsolationSegments(t *testing.T) {
 	c.must(200, "PATCH", orgRel, "manager", `{"data":null}`)
 	c.must(200, "GET", orgRel, "developer", nil).exactly(t, `{"data":null,"links":{"self":{"href":"http://api.example.org`+orgRel+`"}}}`)
 	c.must(200, "PATCH", orgRel, "admin", map[string]any{"data": map[string]string{"guid": SharedIsolationSegmentGUID}}).exactly(t, defaultShared)
+
+	// Updates, revocations and deletes, with IsolationSegmentUpdate's,
+	// IsolationSegmentUnassign's and IsolationSegmentDelete's texts.
+	sharedPath := "/v3/isolation_segments/" + SharedIsolationSegmentGUID
+	roleUnprocessable("Cannot update the shared Isolation Segment").assert(t, c.do("PATCH", sharedPath, "admin", map[string]any{"name": "x"}))
+	roleUnprocessable("Cannot delete the shared Isolation Segment").assert(t, c.do("DELETE", sharedPath, "admin", nil))
+	roleUnprocessable("Cannot remove the entitlement while this Isolation Segment is assigned as the Default Isolation Segment for the Organization.").
+		assert(t, c.do("DELETE", sharedPath+"/relationships/organizations/"+DemoOrgGUID, "admin", nil))
+	dmz := "/v3/isolation_segments/" + seg.GUID
+	c.must(200, "POST", dmz+"/relationships/organizations", "admin", map[string]any{"data": []map[string]string{{"guid": DemoOrgGUID}}})
+	c.must(200, "PATCH", spaceRel, "admin", map[string]any{"data": map[string]string{"guid": seg.GUID}})
+	roleUnprocessable("Cannot remove the entitlement while this Isolation Segment is assigned to any Spaces. Currently assigned to: 'demo-space'").
+		assert(t, c.do("DELETE", dmz+"/relationships/organizations/"+DemoOrgGUID, "admin", nil))
+	roleUnprocessable("Cannot update Isolation Segments that are assigned as the default for an Organization or Space.").
+		assert(t, c.do("PATCH", dmz, "admin", map[string]any{"name": "x"}))
+	roleUnprocessable("Revoke the Organization entitlements for your Isolation Segment.").assert(t, c.do("DELETE", dmz, "admin", nil))
+	c.must(200, "PATCH", spaceRel, "admin", `{}`).exactly(t, `{"data":null,"links":{"self":{"href":"http://api.example.org`+spaceRel+`"}}}`)
+	c.must(204, "DELETE", dmz+"/relationships/organizations/"+DemoOrgGUID, "admin", nil)
+	roleNotFound("Org").assert(t, c.do("DELETE", dmz+"/relationships/organizations/nope", "admin", nil))
+	roleUnprocessable("Data  not a string, Data 5 not a string").
+		assert(t, c.do("POST", dmz+"/relationships/organizations", "admin", `{"data":[{"guid":null},{"guid":5}]}`))
+	roleUnprocessable("Isolation Segment names are case insensitive and must be unique").assert(t, c.do("PATCH", dmz, "admin", map[string]any{"name": "Shared"}))
+	var renamed struct {
+		Name     string
+		Metadata struct{ Labels map[string]string }
+	}
+	c.must(200, "PATCH", dmz, "admin", map[string]any{"name": "dmz-2", "metadata": map[string]any{"labels": map[string]any{"zone": nil, "tier": "1"}}}).json(t, &renamed)
+	if renamed.Name != "dmz-2" || len(renamed.Metadata.Labels) != 1 || renamed.Metadata.Labels["tier"] != "1" {
+		t.Errorf("renamed %+v", renamed)
+	}
+	c.must(204, "DELETE", dmz, "admin", nil)
+	roleNotFound("Isolation segment").assert(t, c.do("GET", dmz, "admin", nil))
 }
 
 // exactly fails t unless the body is want, timestamps blanked to "T".

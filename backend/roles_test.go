@@ -686,10 +686,11 @@ func rolePathOf(pattern []string) string {
 // checks can_write_globally? (or user_org_creation, off) first, and so do
 // OrganizationQuotasController's writes, UsersController#create,
 // BuildpacksController#create, AppUsageEventsController's purge,
-// SecurityGroupsController#create and IsolationSegmentsController's create
-// and entitlement.
+// SecurityGroupsController#create and IsolationSegmentsController's
+// writes.
 func roleRefusesFirst(method, path string) bool {
-	return method == "POST" && (path == "/v3/organizations" || path == "/v3/security_groups" || strings.HasPrefix(path, "/v3/isolation_segments")) ||
+	return method == "POST" && (path == "/v3/organizations" || path == "/v3/security_groups") ||
+		method != "GET" && strings.HasPrefix(path, "/v3/isolation_segments") ||
 		method != "GET" && strings.HasPrefix(path, "/v3/organization_quotas") ||
 		method == "POST" && path == "/v3/users" ||
 		method == "POST" && (path == "/v3/buildpacks" || path == "/v3/app_usage_events/actions/destructively_purge_all_and_reseed")

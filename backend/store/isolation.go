@@ -202,3 +202,58 @@ func nullIfEmpty(s string) any {
 	}
 	return s
 }
+
+// UpdateIsolationSegment writes the name and metadata of g; a name taken
+// is ErrConflict, a segment that is gone ErrNotFound.
+func (s *Store) UpdateIsolationSegment(ctx context.Context, g IsolationSegment) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE isolation_segments SET name = ?, labels = ?, annotations = ?, updated_at = ? WHERE guid = ?`,
+			g.Name, jsonText(nonNil(g.Labels)), jsonText(nonNil(g.Annotations)), g.UpdatedAt, g.GUID)
+		if err != nil {
+			return err
+		}
+		return mustAffect(res)
+	})
+}
+
+// SegmentUse says what uses the segment guid: how many orgs are entitled
+// to it, how many have it as their default, and how many spaces are in it.
+type SegmentUse struct {
+	Entitled, Defaults, Spaces int
+}
+
+// IsolationSegmentUse counts what uses the segment guid.
+func (s *Store) IsolationSegmentUse(ctx context.Context, guid string) (SegmentUse, error) {
+	var u SegmentUse
+	err := s.db.QueryRowContext(ctx, `SELECT
+		(SELECT COUNT(*) FROM organization_isolation_segments WHERE isolation_segment_guid = ?),
+		(SELECT COUNT(*) FROM organizations WHERE default_isolation_segment_guid = ?),
+		(SELECT COUNT(*) FROM spaces WHERE isolation_segment_guid = ?)`, guid, guid, guid).Scan(&u.Entitled, &u.Defaults, &u.Spaces)
+	return u, err
+}
+
+// DeleteIsolationSegment deletes the segment guid; one that is gone is
+// ErrNotFound.
+func (s *Store) DeleteIsolationSegment(ctx context.Context, guid string) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM isolation_segments WHERE guid = ?`, guid)
+		if err != nil {
+			return err
+		}
+		return mustAffect(res)
+	})
+}
+
+// SegmentSpaceNames returns the names of the spaces of the org orgGUID
+// that are in the segment guid, in the order they were created.
+func (s *Store) SegmentSpaceNames(ctx context.Context, guid, orgGUID string) ([]string, error) {
+	return s.guids(ctx, `SELECT name FROM spaces WHERE isolation_segment_guid = ? AND org_guid = ? ORDER BY id`, guid, orgGUID)
+}
+
+// RevokeEntitlement takes the org's entitlement to the segment guid away.
+func (s *Store) RevokeEntitlement(ctx context.Context, guid, orgGUID string) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM organization_isolation_segments WHERE isolation_segment_guid = ? AND org_guid = ?`, guid, orgGUID)
+		return err
+	})
+}
