@@ -181,3 +181,12 @@ func (c *Client) SetSpaceSSH(call Call, guid string, enabled bool) error {
 	_, err = c.send(call, fasthttp.MethodPatch, "/v3/spaces/"+url.PathEscape(guid)+"/features/ssh", "/v3/spaces/:guid/*", body, nil)
 	return err
 }
+
+// OrgUsageSummary is GET /v3/organizations/:guid/usage_summary.
+func (c *Client) OrgUsageSummary(call Call, guid string) (translate.V3UsageSummary, error) {
+	var v struct {
+		UsageSummary translate.V3UsageSummary `json:"usage_summary"`
+	}
+	err := c.get(call, "/v3/organizations/"+url.PathEscape(guid)+"/usage_summary", "", "/v3/organizations/:guid/*", &v)
+	return v.UsageSummary, err
+}

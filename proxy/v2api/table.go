@@ -120,6 +120,7 @@ func Routes() []Route {
 	// Families declare their routes beside their handlers.
 	routes = append(routes, userRoutes()...)
 	routes = append(routes, quotaRoutes()...)
+	routes = append(routes, orgUsageRoutes()...)
 	routes = append(routes, adminRoutes()...)
 	return routes
 }
