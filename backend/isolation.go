@@ -558,3 +558,33 @@ func (s *Server) patchSpaceSegment(r *request) error {
 	}
 	return r.reply(200, isolationSegmentRelationship(r.base, "/v3/spaces/"+sp.GUID, "isolation_segment", guid))
 }
+
+// segmentOrgList is GET /v3/isolation_segments/:guid/organizations
+// (OrganizationsV3Controller#index nested under a segment): the orgs
+// entitled to the segment that the caller sees, with the list's filters.
+func (s *Server) segmentOrgList(r *request) error {
+	if err := r.query.allow(orgResource.keys...); err != nil {
+		return err
+	}
+	g, err := isolationSegmentResource.find(s, r, r.params[0])
+	if err != nil {
+		return err
+	}
+	entitled, err := s.store.SegmentOrgs(r.ctx, r.viewer(), g.GUID)
+	if err != nil {
+		return errInternal(err)
+	}
+	return orgResource.serveList(s, r, "/v3/isolation_segments/"+g.GUID+"/organizations", func(f *store.OrgFilter) {
+		if f.GUIDs == nil {
+			f.GUIDs = entitled
+			return
+		}
+		keep := []string{}
+		for _, o := range f.GUIDs {
+			if slices.Contains(entitled, o) {
+				keep = append(keep, o)
+			}
+		}
+		f.GUIDs = keep
+	})
+}

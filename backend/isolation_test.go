@@ -30,6 +30,12 @@ func TestIsolationSegments(t *testing.T) {
 		exactly(t, `{"data":[{"guid":"`+DemoOrgGUID+`"}],"links":{"self":{"href":"`+shared+`/relationships/organizations"},"related":{"href":"`+shared+`/organizations"}}}`)
 	defaultShared := `{"data":{"guid":"` + SharedIsolationSegmentGUID + `"},"links":{"self":{"href":"http://api.example.org` + orgRel + `"},"related":{"href":"` + shared + `"}}}`
 	c.must(200, "GET", orgRel, "developer", nil).exactly(t, defaultShared)
+	var orgs listBody
+	c.must(200, "GET", "/v3/isolation_segments/"+SharedIsolationSegmentGUID+"/organizations?names=demo-org", "developer", nil).json(t, &orgs)
+	if len(orgs.Resources) != 1 || orgs.Resources[0].GUID != DemoOrgGUID ||
+		hrefOf(orgs.Pagination.First) != shared+"/organizations?names=demo-org&page=1&per_page=50" {
+		t.Errorf("segment's orgs %+v", orgs)
+	}
 	c.must(200, "GET", "/v3/isolation_segments/"+SharedIsolationSegmentGUID, "developer", nil)
 
 	// A segment of the admin's making, entitled to nobody yet.

@@ -37,6 +37,7 @@ func (s *Server) placementRoutes(p func(string) []string) []route {
 		{post, p("/v3/isolation_segments/:guid/relationships/organizations"), false, s.entitleOrgs},
 		{del, p("/v3/isolation_segments/:guid/relationships/organizations/:org_guid"), false, s.revokeEntitlement},
 		{get, p("/v3/isolation_segments/:guid/relationships/spaces"), false, s.segmentSpaces},
+		{get, p("/v3/isolation_segments/:guid/organizations"), false, s.segmentOrgList},
 		{get, p("/v3/organizations/:guid/relationships/default_isolation_segment"), false, s.getOrgDefaultSegment},
 		{patch, p("/v3/organizations/:guid/relationships/default_isolation_segment"), false, s.patchOrgDefaultSegment},
 		{get, p("/v3/spaces/:guid/relationships/isolation_segment"), false, s.getSpaceSegment},

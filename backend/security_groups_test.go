@@ -56,6 +56,8 @@ var placementRoleRows = []roleRow{
 		rolePer(roleOK(200), roleOK(200), roleOK(200), roleNotFound("Isolation segment"))},
 	{"entitle organizations", "POST", "/v3/isolation_segments/{seg}/relationships/organizations", map[string]any{"data": []map[string]string{{"guid": "{org}"}}},
 		rolePer(roleOK(200), roleNotAuthorized, roleNotAuthorized, roleNotAuthorized)},
+	{"segment organization list", "GET", "/v3/isolation_segments/{seg}/organizations", nil,
+		rolePer(roleOK(200, roleTotal(1)), roleOK(200, roleTotal(1)), roleOK(200, roleTotal(1)), roleNotFound("Isolation segment"))},
 	{"segment spaces", "GET", "/v3/isolation_segments/{seg}/relationships/spaces", nil,
 		rolePer(roleOK(200), roleOK(200), roleOK(200), roleNotFound("Isolation segment"))},
 	{"org default segment", "GET", "/v3/organizations/{org}/relationships/default_isolation_segment", nil,
