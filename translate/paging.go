@@ -347,7 +347,18 @@ func (lp ListParams) ListURL(path string, page int) string {
 	b.Grow(n)
 	b.WriteString(path)
 	b.WriteByte('?')
-	// The keys in Addressable's sort order (byte order of the key).
+	// The keys in Addressable's sort order (byte order of the key). A
+	// preserved parameter sorts among them: after_guid before every fixed
+	// key, return_user_provided_service_instances after them all (no
+	// preserved key sorts between two fixed ones).
+	for _, kv := range lp.Preserved {
+		if kv[0] < "exclude-relations" {
+			b.WriteString(kv[0])
+			b.WriteByte('=')
+			writeEscaped(&b, kv[1])
+			b.WriteByte('&')
+		}
+	}
 	if lp.ExcludeRelations != nil {
 		b.WriteString("exclude-relations=")
 		writeRelations(&b, lp.ExcludeRelations)
@@ -383,6 +394,9 @@ func (lp ListParams) ListURL(path string, page int) string {
 	b.WriteString("&results-per-page=")
 	writeInt(&b, lp.ResultsPerPage)
 	for _, kv := range lp.Preserved {
+		if kv[0] < "exclude-relations" {
+			continue
+		}
 		b.WriteByte('&')
 		b.WriteString(kv[0])
 		b.WriteByte('=')

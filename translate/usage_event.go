@@ -2,7 +2,10 @@ package translate
 
 import (
 	"bytes"
+	"math"
 	"net/url"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -115,12 +118,49 @@ func obfuscateURL(s *string) *string {
 	if err != nil || u.User == nil {
 		return s
 	}
-	u.User = url.UserPassword("***", "***")
+	u.User = nil
 	out := u.String()
+	if i := strings.Index(out, "//"); i >= 0 {
+		out = out[:i+2] + "***:***@" + out[i+2:]
+	}
 	return &out
 }
 
 // EventNotFound is CC's 230002, the not-found of an app usage event.
 func EventNotFound(guid string) *Error {
 	return &Error{Status: 404, Code: 230002, Name: "EventNotFound", Description: "Event could not be found: " + guid}
+}
+
+// maxLargeResultsPerPage is LargePaginatedCollectionRenderer's page limit
+// (renderer.max_results_per_page for large collections, 10000), which
+// /v2/app_usage_events pages with.
+const maxLargeResultsPerPage = 10000
+
+// ParseLargeListParams is ParseListParams for a list rendered by the
+// large paginated collection renderer: pages of up to 10000.
+func ParseLargeListParams(pairs [][2]string, maxDepth int) (ListParams, error) {
+	lp, err := parseCommonParams(pairs)
+	if err != nil {
+		return ListParams{}, err
+	}
+	if lp.ResultsPerPage > maxLargeResultsPerPage {
+		return ListParams{}, BadQueryParameter("results_per_page must be <= " + strconv.Itoa(maxLargeResultsPerPage))
+	}
+	// The remaining checks are ParseListParams', with a page size it takes.
+	probe := make([][2]string, 0, len(pairs)+1)
+	for _, p := range pairs {
+		if p[0] != "results-per-page" {
+			probe = append(probe, p)
+		}
+	}
+	probe = append(probe, [2]string{"results-per-page", strconv.Itoa(min(max(lp.ResultsPerPage, 0), maxResultsPerPage))})
+	checked, err := ParseListParams(probe, maxDepth)
+	if err != nil {
+		return ListParams{}, err
+	}
+	checked.ResultsPerPage = lp.ResultsPerPage
+	if lp.Page-1 > math.MaxInt/max(lp.ResultsPerPage, 1) {
+		return ListParams{}, UnknownError()
+	}
+	return checked, nil
 }

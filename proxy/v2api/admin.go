@@ -8,6 +8,11 @@ func adminRoutes() []Route {
 		{Template: "/v2/buildpacks", Get: buildpacks.listHandler, Post: buildpacks.createHandler},
 		{Template: "/v2/buildpacks/:guid", Get: buildpacks.getHandler, Put: buildpacks.updateHandler, Del: buildpacks.deleteHandler},
 		{Template: "/v2/buildpacks/:guid/bits", Put: (*API).v2BuildpackUploadBits},
+		{Template: "/v2/app_usage_events", Get: (*API).v2UsageEventList},
+		// The purge's path would match :guid: it comes first, and a GET
+		// of it reads an event of that guid, as CC's routes do.
+		{Template: "/v2/app_usage_events/destructively_purge_all_and_reseed_started_apps", Get: usageEvents.getHandler, Post: (*API).v2UsageEventsPurge},
+		{Template: "/v2/app_usage_events/:guid", Get: usageEvents.getHandler},
 		{Template: "/v2/config/feature_flags", Get: (*API).v2FeatureFlags},
 		{Template: "/v2/config/feature_flags/:name", Get: (*API).v2FeatureFlag, Put: (*API).v2SetFeatureFlag},
 		{Template: "/v2/config/environment_variable_groups/running", Get: (*API).v2EnvGroup, Put: (*API).v2SetEnvGroup},

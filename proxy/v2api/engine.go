@@ -32,6 +32,9 @@ type v2Resource[T any] struct {
 	// preserve are the parameters its page urls keep when the request
 	// had them (preserve_query_parameters).
 	preserve []string
+	// large: pages of up to 10000, as the large paginated collection
+	// renderer allows (app usage events).
+	large bool
 	// list, name and keep read a page of a v3 collection filterable by
 	// name: keep, when set, is a filter v3 cannot apply (a shared domain
 	// is a v3 domain without an owner); lists then read every match and
@@ -91,6 +94,9 @@ func (r *v2Resource[T]) serveList(g *API, ctx *fasthttp.RequestCtx, path string,
 // serveListWith is serveList with the q keys given.
 func (r *v2Resource[T]) serveListWith(g *API, ctx *fasthttp.RequestCtx, path string, keys []string, page pageFunc[T]) error {
 	lp, err := g.listParams(ctx)
+	if r.large {
+		lp, err = translate.ParseLargeListParams(queryPairs(ctx), g.cfg.MaxInlineRelationsDepth)
+	}
 	if err != nil {
 		return err
 	}
