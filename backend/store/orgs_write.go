@@ -117,13 +117,15 @@ func deleteSpace(ctx context.Context, tx *sql.Tx, guid string) error {
 
 // orgDeletes empty an org whose spaces are gone: the routes of its own
 // domains, the domains, its share of other orgs' domains (CC unshares
-// them), its plan visibilities and its roles.
+// them), its plan visibilities, its space quotas (Organization's
+// space_quota_definitions: :destroy) and its roles.
 var orgDeletes = []string{
 	`DELETE FROM route_destinations WHERE route_guid IN (SELECT r.guid FROM routes r JOIN domains d ON d.guid = r.domain_guid WHERE d.org_guid = ?1)`,
 	`DELETE FROM routes WHERE domain_guid IN (SELECT guid FROM domains WHERE org_guid = ?1)`,
 	`DELETE FROM domain_shared_orgs WHERE org_guid = ?1 OR domain_guid IN (SELECT guid FROM domains WHERE org_guid = ?1)`,
 	`DELETE FROM domains WHERE org_guid = ?1`,
 	`DELETE FROM service_plan_visibilities WHERE org_guid = ?1`,
+	`DELETE FROM space_quotas WHERE org_guid = ?1`,
 	`DELETE FROM roles WHERE org_guid = ?1`,
 }
 
