@@ -121,8 +121,8 @@ func appendSpaceResource(buf *bytes.Buffer, b SpaceBundle, org *V3Org) error {
 	return encodeJSON(buf, &r)
 }
 
-// SpaceQueryKeys returns the q keys /v2/spaces translates. CC also accepts
-// developer_guid, app_guid and isolation_segment_guid (SpacesController
-// query_parameters); those have no v3 filter and are answered
+// SpaceQueryKeys returns the q keys /v2/spaces translates; developer_guid
+// and app_guid are read through v3 roles and apps. CC also accepts
+// isolation_segment_guid (SpacesController query_parameters), answered
 // BadQueryParameter here.
-func SpaceQueryKeys() []string { return []string{"name", "organization_guid"} }
+func SpaceQueryKeys() []string { return []string{"name", "organization_guid", "developer_guid", "app_guid"} }

@@ -79,12 +79,12 @@ var (
 			_, err := c.GetDomain(call, guid)
 			return err
 		},
-		list: func(c *ccv3.Client, call ccv3.Call, guid string, q ccv3.ListQuery) (ccv3.Page[translate.V3Space], error) {
-			d, err := c.GetDomain(call, guid)
+		page: func(g *API, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, guid string) ([]translate.V3Space, int, error) {
+			d, err := g.v3.GetDomain(c, guid)
 			if err != nil || d.Shared() {
-				return ccv3.Page[translate.V3Space]{}, err
+				return nil, 0, err
 			}
-			return spacesOfOrgs(c, call, []string{d.Relationships.Organization.GUID()}, q)
+			return spacesPage(g, c, lp, fs, []string{d.Relationships.Organization.GUID()})
 		},
 	}
 	// orgDomains and spaceDomains: the shared domains and those the org

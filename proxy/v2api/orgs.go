@@ -156,7 +156,10 @@ var (
 var spaces = &v2Resource[translate.V3Space]{
 	path: "/v2/spaces", keys: translate.SpaceQueryKeys(), sortable: []string{"id", "name"},
 	guid: func(sp translate.V3Space) string { return sp.GUID }, create: createSpace, update: updateSpace, remove: removeSpace, async: true,
-	list: (*ccv3.Client).ListSpaces, name: func(s translate.V3Space) string { return s.Name },
+	name: func(s translate.V3Space) string { return s.Name },
+	page: func(g *API, c ccv3.Call, lp translate.ListParams, fs []translate.Filter) ([]translate.V3Space, int, error) {
+		return spacesPage(g, c, lp, fs, nil)
+	},
 	prepare: func(g *API, c ccv3.Call, items []translate.V3Space, _ translate.Inline) (func(*bytes.Buffer, translate.V3Space) error, error) {
 		bundles, err := g.spaceBundles(c, items)
 		if err != nil {
@@ -172,21 +175,58 @@ var spaces = &v2Resource[translate.V3Space]{
 	},
 }
 
-// spacesOfOrgs lists the spaces of orgs, ANDed with the q's own
-// organization_guid filter.
-func spacesOfOrgs(c *ccv3.Client, call ccv3.Call, orgs []string, q ccv3.ListQuery) (ccv3.Page[translate.V3Space], error) {
-	if q.OrgGUIDs = intersect(q.OrgGUIDs, orgs); len(q.OrgGUIDs) == 0 {
-		return ccv3.Page[translate.V3Space]{}, nil
+// spacesPage reads a page of spaces for lp and its q (MAPPING-orgs
+// §11.4): developer_guid and app_guid become the guids of the spaces where
+// those users develop and those apps live; orgs, when set, bounds the
+// organization_guid filter (a nested list).
+func spacesPage(g *API, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, orgs []string) ([]translate.V3Space, int, error) {
+	var guids []string // nil: no filter
+	for _, f := range fs {
+		var found []string
+		switch f.Key {
+		case "developer_guid":
+			rs, err := g.v3.AllRoles(c, ccv3.RolesQuery{UserGUIDs: f.Values, Types: []string{"space_developer"}})
+			if err != nil {
+				return nil, 0, err
+			}
+			found = []string{}
+			for _, r := range rs.Roles {
+				found = append(found, r.Relationships.Space.GUID())
+			}
+		case "app_guid":
+			apps, err := g.v3.AppsByGUID(c, f.Values)
+			if err != nil {
+				return nil, 0, err
+			}
+			found = []string{}
+			for _, a := range apps {
+				found = append(found, a.Relationships.Space.GUID())
+			}
+		default:
+			continue
+		}
+		guids = intersect(guids, found)
 	}
-	return c.ListSpaces(call, q)
+	aq := translate.AppQueryFromFilters(fs)
+	if orgs != nil {
+		if aq.OrgGUIDs = intersect(aq.OrgGUIDs, orgs); len(aq.OrgGUIDs) == 0 {
+			return nil, 0, nil
+		}
+	}
+	if guids != nil && len(guids) == 0 {
+		return nil, 0, nil
+	}
+	return listPage(g, lp, aq, ccv3.ListQuery{GUIDs: guids}, func(q ccv3.ListQuery) (ccv3.Page[translate.V3Space], error) {
+		return g.v3.ListSpaces(c, q)
+	}, func(s translate.V3Space) string { return s.Name }, nil)
 }
 
 // orgSpaces: GET /v2/organizations/:guid/spaces, the org's spaces under
 // the nested path (ModelController#enumerate_related).
 var orgSpaces = &v2Under[translate.V3Space]{
 	of: spaces, parent: "organizations", name: "spaces", find: findOrg, parentNotFound: orgNotFound,
-	list: func(c *ccv3.Client, call ccv3.Call, org string, q ccv3.ListQuery) (ccv3.Page[translate.V3Space], error) {
-		return spacesOfOrgs(c, call, []string{org}, q)
+	page: func(g *API, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, org string) ([]translate.V3Space, int, error) {
+		return spacesPage(g, c, lp, fs, []string{org})
 	},
 }
 
