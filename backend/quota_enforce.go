@@ -70,13 +70,24 @@ func processQuotaErr(problems []string) error {
 	return errUnprocessable(strings.Join(problems, ", "))
 }
 
-// startedProcessProblems are the quota errors of one process saved
-// started with memory MB per instance and instances, where the other
-// started processes use memoryUsed MB in instancesUsed instances in the
-// org (orgUsed) and in the space (spaceUsed), in the order of
-// ProcessModel#validation_policies.
-func (q spaceQuotas) startedProcessProblems(memory, instances int64, orgUsed, spaceUsed store.QuotaUsage) []string {
+// processSave is a process that a start or scale saves started: as it
+// will be, and as it was, which counts against the quotas until then
+// when it was started.
+type processSave struct {
+	now, was   store.Process
+	wasStarted bool
+	// logRate says whether AppMaxLogRateLimitPolicy looks: the state,
+	// the instances or the log rate change.
+	logRate bool
+}
+
+// problems are the quota errors of saving ps where the other started
+// processes use orgUsed in the org and spaceUsed in the space, in the
+// order of ProcessModel#validation_policies (Sequel groups them by
+// attribute: memory, app_instance_limit, log_rate_limit).
+func (q spaceQuotas) problems(ps processSave, orgUsed, spaceUsed store.QuotaUsage) []string {
 	var p []string
+	memory, instances := ps.now.MemoryMB, ps.now.Instances
 	total := memory * instances
 	if q.own != nil && over(q.own.TotalMemoryMB, spaceUsed.Memory+total) {
 		p = append(p, "memory space_quota_exceeded")
@@ -96,6 +107,40 @@ func (q spaceQuotas) startedProcessProblems(memory, instances int64, orgUsed, sp
 	if q.own != nil && over(q.own.TotalInstances, spaceUsed.Instances+instances) {
 		p = append(p, "app_instance_limit space_app_instance_limit_exceeded")
 	}
+	if !ps.logRate {
+		return p
+	}
+	if q.own != nil {
+		p = append(p, ps.logRateProblems(q.own.LogRateLimit, spaceUsed.LogRate, "space '"+q.space.Name+"'", "space")...)
+	}
+	return append(p, ps.logRateProblems(q.org.LogRateLimit, orgUsed.LogRate, "organization '"+q.orgName+"'", "organization")...)
+}
+
+// logRateProblems is AppMaxLogRateLimitPolicy against one limit, where
+// the other started processes use used (ProcessLogRateLimitCalculator:
+// an unlimited process asks for -1; its old rate counts while it was
+// started).
+func (ps processSave) logRateProblems(limit *int64, used int64, target, kind string) []string {
+	if limit == nil {
+		return nil
+	}
+	var p []string
+	requested := int64(-1)
+	if ps.now.LogRateLimit == -1 {
+		p = append(p, "log_rate_limit cannot be unlimited in "+target+".")
+	} else {
+		requested = ps.now.LogRateLimit * ps.now.Instances
+	}
+	if ps.wasStarted {
+		current := ps.was.LogRateLimit * ps.was.Instances
+		used += current
+		if requested != -1 && ps.was.LogRateLimit != -1 {
+			requested -= current
+		}
+	}
+	if *limit-used < requested {
+		p = append(p, "log_rate_limit exceeds "+kind+" log rate quota")
+	}
 	return p
 }
 
@@ -113,7 +158,9 @@ func (s *Server) scaleQuotaErr(ctx context.Context, pa processAccess, p store.Pr
 	if err != nil {
 		return errInternal(err)
 	}
-	return processQuotaErr(q.startedProcessProblems(p.MemoryMB, p.Instances, orgUsed, spaceUsed))
+	ps := processSave{now: p, was: pa.proc, wasStarted: true,
+		logRate: p.Instances != pa.proc.Instances || p.LogRateLimit != pa.proc.LogRateLimit}
+	return processQuotaErr(q.problems(ps, orgUsed, spaceUsed))
 }
 
 // stateQuotaErr checks a change of an app's state: a start (or restart)
@@ -128,7 +175,7 @@ func (s *Server) stateQuotaErr(ctx context.Context, acc appAccess, state string,
 // startQuotaErr checks a start (or restart) of an app: AppStart saves its
 // processes started one by one, each seeing those saved before it, and
 // stops at the first that fails. A restart stops them first; a start of
-// a started app finds the later ones started already.
+// a started app finds them started already, and changes no state.
 func (s *Server) startQuotaErr(ctx context.Context, acc appAccess, restart bool) error {
 	procs, _, err := s.store.ListProcesses(ctx, store.Viewer{All: true}, store.ProcessFilter{AppGUIDs: []string{acc.app.GUID}},
 		store.Page{Page: 1, PerPage: maxPerPage})
@@ -148,15 +195,19 @@ func (s *Server) startQuotaErr(ctx context.Context, acc appAccess, restart bool)
 		return errInternal(err)
 	}
 	running := acc.app.State == "STARTED" && !restart
+	add := func(u *store.QuotaUsage, p store.Process) {
+		u.Memory, u.Instances, u.LogRate = u.Memory+p.MemoryMB*p.Instances, u.Instances+p.Instances, u.LogRate+p.LogRateLimit*p.Instances
+	}
 	for i, p := range procs {
 		orgUsed, spaceUsed := orgBase, spaceBase
 		for j, o := range procs {
 			if j < i || (j > i && running) {
-				orgUsed.Memory, orgUsed.Instances = orgUsed.Memory+o.MemoryMB*o.Instances, orgUsed.Instances+o.Instances
-				spaceUsed.Memory, spaceUsed.Instances = spaceUsed.Memory+o.MemoryMB*o.Instances, spaceUsed.Instances+o.Instances
+				add(&orgUsed, o)
+				add(&spaceUsed, o)
 			}
 		}
-		if err := processQuotaErr(q.startedProcessProblems(p.MemoryMB, p.Instances, orgUsed, spaceUsed)); err != nil {
+		ps := processSave{now: p, was: p, wasStarted: running, logRate: !running}
+		if err := processQuotaErr(q.problems(ps, orgUsed, spaceUsed)); err != nil {
 			return err
 		}
 	}

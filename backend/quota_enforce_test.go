@@ -156,4 +156,22 @@ func TestQuotaEnforcementLimits(t *testing.T) {
 	c.must(200, "PATCH", "/v3/space_quotas/"+sq.GUID, "admin", map[string]any{"services": map[string]any{"total_service_keys": nil}})
 	c.must(200, "PATCH", "/v3/organization_quotas/"+oq.GUID, "admin", map[string]any{"services": map[string]any{"total_service_keys": nil}})
 	c.must(202, "POST", "/v3/service_credential_bindings", "developer", key("k2"))
+
+	// A log rate quota: no unlimited process, and no more than it allows.
+	var logs spaceJSON
+	c.must(201, "POST", "/v3/spaces", "admin", map[string]any{"name": "logs",
+		"relationships": map[string]any{"organization": map[string]any{"data": map[string]string{"guid": DemoOrgGUID}}}}).json(t, &logs)
+	c.must(201, "POST", "/v3/space_quotas", "admin", map[string]any{"name": "quiet", "apps": map[string]any{"log_rate_limit_in_bytes_per_second": 1000},
+		"relationships": map[string]any{"organization": map[string]any{"data": map[string]string{"guid": DemoOrgGUID}},
+			"spaces": map[string]any{"data": []map[string]string{{"guid": logs.GUID}}}}})
+	loud := c.createAppIn("admin", logs.GUID, "loud", nil)
+	c.giveDroplet(loud)
+	unprocessable(c.do("POST", "/v3/apps/"+loud+"/actions/start", "admin", nil), "log_rate_limit cannot be unlimited in space 'logs'.")
+	c.must(202, "POST", "/v3/apps/"+loud+"/processes/web/actions/scale", "admin", map[string]int{"log_rate_limit_in_bytes_per_second": 600, "instances": 2,
+		"memory_in_mb": 256})
+	unprocessable(c.do("POST", "/v3/apps/"+loud+"/actions/start", "admin", nil), "log_rate_limit exceeds space log rate quota")
+	c.must(202, "POST", "/v3/apps/"+loud+"/processes/web/actions/scale", "admin", map[string]int{"instances": 1})
+	c.must(200, "POST", "/v3/apps/"+loud+"/actions/start", "admin", nil)
+	unprocessable(c.do("POST", "/v3/apps/"+loud+"/processes/web/actions/scale", "admin", map[string]int{"log_rate_limit_in_bytes_per_second": 1001}),
+		"log_rate_limit exceeds space log rate quota")
 }

@@ -12,9 +12,11 @@ import (
 
 // QuotaUsage is what counts against the quotas of a space or an org.
 type QuotaUsage struct {
-	// Memory is the MB of the instances of started apps' processes, and
-	// Instances their count.
-	Memory, Instances int64
+	// Memory is the MB of the instances of started apps' processes,
+	// Instances their count, LogRate the sum of their log rate limits
+	// times their instances (an unlimited -1 taken as it is, as CC's
+	// started_app_log_rate_limit does).
+	Memory, Instances, LogRate int64
 	// Routes are all routes; ReservedPorts the routes with a port on a
 	// domain of a router group.
 	Routes, ReservedPorts int64
@@ -43,9 +45,9 @@ func (s *Store) QuotaUsageOf(ctx context.Context, orgGUID, spaceGUID string, exc
 		col    string
 		dests  []any
 	}{
-		{`SELECT COALESCE(SUM(p.memory_in_mb * p.instances), 0), COALESCE(SUM(p.instances), 0) FROM processes p
-			JOIN apps a ON a.guid = p.app_guid WHERE a.state = 'STARTED' AND p.space_guid IN ` + in, except.Processes, "p.guid",
-			[]any{&u.Memory, &u.Instances}},
+		{`SELECT COALESCE(SUM(p.memory_in_mb * p.instances), 0), COALESCE(SUM(p.instances), 0), COALESCE(SUM(p.log_rate_limit * p.instances), 0)
+			FROM processes p JOIN apps a ON a.guid = p.app_guid WHERE a.state = 'STARTED' AND p.space_guid IN ` + in, except.Processes, "p.guid",
+			[]any{&u.Memory, &u.Instances, &u.LogRate}},
 		{`SELECT COUNT(*), COALESCE(SUM(r.port IS NOT NULL AND COALESCE(d.router_group_guid, '') != ''), 0) FROM routes r
 			JOIN domains d ON d.guid = r.domain_guid WHERE r.space_guid IN ` + in, nil, "", []any{&u.Routes, &u.ReservedPorts}},
 		{`SELECT COUNT(*) FROM service_instances si WHERE si.type = 'managed' AND si.space_guid IN ` + in, except.ServiceInstances, "si.guid",
