@@ -67,17 +67,7 @@ func (rc roleChange) addByGUID(g *API, ctx *fasthttp.RequestCtx) error {
 // (§11.6.3); 201 and the parent.
 func (rc roleChange) addByName(g *API, ctx *fasthttp.RequestCtx) error {
 	parent, c := pathParam(ctx, 1), call(ctx)
-	body, err := g.readBody(ctx)
-	if err != nil {
-		return err
-	}
-	if err := rc.parent(g, c, parent); err != nil {
-		return err
-	}
-	if err := g.flagOn(ctx, "set_roles_by_username"); err != nil {
-		return err
-	}
-	who, err := translate.ParseUserByName(body)
+	who, err := rc.byName(g, ctx, parent, "set_roles_by_username")
 	if err != nil {
 		return err
 	}
@@ -93,6 +83,22 @@ func (rc roleChange) addByName(g *API, ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	return rc.answerParent(g, ctx, parent, fasthttp.StatusCreated)
+}
+
+// byName reads a role change by username in CC's order: the parent, the
+// feature flag, then the body.
+func (rc roleChange) byName(g *API, ctx *fasthttp.RequestCtx, parent, flag string) (translate.UserByName, error) {
+	body, err := g.readBody(ctx)
+	if err != nil {
+		return translate.UserByName{}, err
+	}
+	if err := rc.parent(g, call(ctx), parent); err != nil {
+		return translate.UserByName{}, err
+	}
+	if err := g.flagOn(ctx, flag); err != nil {
+		return translate.UserByName{}, err
+	}
+	return translate.ParseUserByName(body)
 }
 
 // flagOn refuses a non-admin when feature flag name is off, as CC's
@@ -193,17 +199,7 @@ func (rc roleChange) removeByGUID(g *API, ctx *fasthttp.RequestCtx) error {
 // Orgs answer 204, spaces 200 and the space (§11.6.3).
 func (rc roleChange) removeByName(g *API, ctx *fasthttp.RequestCtx) error {
 	parent, c := pathParam(ctx, 1), call(ctx)
-	body, err := g.readBody(ctx)
-	if err != nil {
-		return err
-	}
-	if err := rc.parent(g, c, parent); err != nil {
-		return err
-	}
-	if err := g.flagOn(ctx, "unset_roles_by_username"); err != nil {
-		return err
-	}
-	who, err := translate.ParseUserByName(body)
+	who, err := rc.byName(g, ctx, parent, "unset_roles_by_username")
 	if err != nil {
 		return err
 	}
