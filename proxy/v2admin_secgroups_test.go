@@ -153,7 +153,10 @@ func TestV2AdminSecurityGroupsGoCFClient(t *testing.T) {
 			`"Could not find VCAP::CloudController::SecurityGroup with guid: 1452e164-0c3e-4a6c-b3c3-c40ad9fd0159"`},
 		{"rules not hashes", "POST", "/v2/security_groups", "admin", `{"name":"x","rules":["tcp"]}`, 400,
 			`"Request invalid due to parse error: Field: rules, Error: At index 0: Expected instance of Hash, given an instance of String"`},
-		{"bad rule", "POST", "/v2/security_groups", "admin", `{"name":"x","rules":[{"protocol":"nope","destination":"1.2.3.4"}]}`, 400, `"CF-SecurityGroupInvalid"`},
+		{"bad rule", "POST", "/v2/security_groups", "admin", `{"name":"x","rules":[{"protocol":"nope","destination":"1.2.3.4"}]}`, 400,
+			`{"description":"The security group is invalid: rules rule number 1 contains an unsupported protocol","error_code":"CF-SecurityGroupInvalid","code":300001}`},
+		{"bad ports", "POST", "/v2/security_groups", "admin", `{"name":"x","rules":[{"protocol":"tcp","destination":"1.2.3.4","ports":"x"}]}`, 400,
+			`"The security group is invalid: rules rule number 1 contains invalid ports"`},
 		{"a developer creates", "POST", "/v2/security_groups", "developer", `{"name":"mine"}`, 403, `"CF-NotAuthorized"`},
 		{"a developer sets a default", "PUT", "/v2/config/running_security_groups/" + sg.Guid, "developer", "", 403, `"CF-NotAuthorized"`},
 	}

@@ -49,16 +49,16 @@ func (m V3ToMany) GUIDs() []string {
 
 // V2SecurityGroupEntity is SecurityGroupsController's entity
 // (security_group.json); Spaces and StagingSpaces are the inlined lists
-// of inline-relations-depth=1, left out otherwise.
+// of inline-relations-depth=1 (a JSON array), left out otherwise.
 type V2SecurityGroupEntity struct {
-	Name             string            `json:"name"`
-	Rules            json.RawMessage   `json:"rules"`
-	RunningDefault   bool              `json:"running_default"`
-	StagingDefault   bool              `json:"staging_default"`
-	SpacesURL        string            `json:"spaces_url"`
-	Spaces           []json.RawMessage `json:"spaces,omitempty"`
-	StagingSpacesURL string            `json:"staging_spaces_url"`
-	StagingSpaces    []json.RawMessage `json:"staging_spaces,omitempty"`
+	Name             string          `json:"name"`
+	Rules            json.RawMessage `json:"rules"`
+	RunningDefault   bool            `json:"running_default"`
+	StagingDefault   bool            `json:"staging_default"`
+	SpacesURL        string          `json:"spaces_url"`
+	Spaces           json.RawMessage `json:"spaces,omitempty"`
+	StagingSpacesURL string          `json:"staging_spaces_url"`
+	StagingSpaces    json.RawMessage `json:"staging_spaces,omitempty"`
 }
 
 func rulesOf(sg V3SecurityGroup) json.RawMessage {
@@ -68,38 +68,28 @@ func rulesOf(sg V3SecurityGroup) json.RawMessage {
 	return sg.Rules
 }
 
+// inlinedList is a JSON array of the resources, nil for nil.
+func inlinedList(resources []json.RawMessage) json.RawMessage {
+	if resources == nil {
+		return nil
+	}
+	out := json.RawMessage{'['}
+	for i, r := range resources {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, r...)
+	}
+	return append(out, ']')
+}
+
 // AppendSecurityGroupResource writes the v2 security group of sg; spaces
 // and staging, when not nil, are its inlined spaces (v2 space resources).
 func AppendSecurityGroupResource(buf *bytes.Buffer, sg V3SecurityGroup, spaces, staging []json.RawMessage) error {
 	base := "/v2/security_groups/" + sg.GUID
 	e := V2SecurityGroupEntity{Name: sg.Name, Rules: rulesOf(sg), RunningDefault: sg.GloballyEnabled.Running, StagingDefault: sg.GloballyEnabled.Staging,
-		SpacesURL: base + "/spaces", StagingSpacesURL: base + "/staging_spaces", Spaces: spaces, StagingSpaces: staging}
-	if spaces != nil && len(spaces) == 0 {
-		e.Spaces = []json.RawMessage{}
-	}
-	if staging != nil && len(staging) == 0 {
-		e.StagingSpaces = []json.RawMessage{}
-	}
-	return encodeSecurityGroup(buf, v2Metadata("security_groups", sg.GUID, sg.CreatedAt, sg.UpdatedAt), e, spaces != nil, staging != nil)
-}
-
-// encodeSecurityGroup writes the resource; an inlined empty list is
-// written as [] (omitempty would drop it).
-func encodeSecurityGroup(buf *bytes.Buffer, md V2Metadata, e V2SecurityGroupEntity, withSpaces, withStaging bool) error {
-	if !withSpaces && !withStaging {
-		return encodeJSON(buf, &v2Resource[V2SecurityGroupEntity]{Metadata: md, Entity: e})
-	}
-	type inlined struct {
-		Name             string            `json:"name"`
-		Rules            json.RawMessage   `json:"rules"`
-		RunningDefault   bool              `json:"running_default"`
-		StagingDefault   bool              `json:"staging_default"`
-		SpacesURL        string            `json:"spaces_url"`
-		Spaces           []json.RawMessage `json:"spaces"`
-		StagingSpacesURL string            `json:"staging_spaces_url"`
-		StagingSpaces    []json.RawMessage `json:"staging_spaces"`
-	}
-	return encodeJSON(buf, &v2Resource[inlined]{Metadata: md, Entity: inlined(e)})
+		SpacesURL: base + "/spaces", StagingSpacesURL: base + "/staging_spaces", Spaces: inlinedList(spaces), StagingSpaces: inlinedList(staging)}
+	return encodeJSON(buf, &v2Resource[V2SecurityGroupEntity]{Metadata: v2Metadata("security_groups", sg.GUID, sg.CreatedAt, sg.UpdatedAt), Entity: e})
 }
 
 // V2DefaultSecurityGroupEntity is the entity the running and staging
@@ -234,6 +224,9 @@ func SecurityGroupWriteError(status int, detail, name string) *Error {
 		if g := quotedGUID(detail); g != "" {
 			return InvalidRelation("Could not find VCAP::CloudController::Space with guid: " + g)
 		}
+	}
+	if rules, ok := securityGroupRulesDetail(detail); ok {
+		return SecurityGroupInvalid(rules)
 	}
 	return SecurityGroupInvalid(detail)
 }
