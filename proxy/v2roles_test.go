@@ -107,6 +107,20 @@ func TestV2RolesGoCFClient(t *testing.T) {
 	if sps, err := admin.ListUserSpaces(backend.OutsiderGUID); err != nil || len(sps) != 1 || sps[0].Guid != space.Guid {
 		t.Errorf("ListUserSpaces: %v %+v", err, sps)
 	}
+	// A user's own relations, by the user's path.
+	if r := s.do("PUT", s.gwURL+"/v2/users/"+backend.OutsiderGUID+"/audited_organizations/"+org.Guid, "admin", nil); r.status != 201 ||
+		!bytes.Contains(r.body, []byte(`"username":"outsider"`)) {
+		t.Errorf("PUT audited_organizations: %d %s", r.status, r.body)
+	}
+	if orgs, err := admin.ListUserAuditedOrgs(backend.OutsiderGUID); err != nil || len(orgs) != 1 || orgs[0].Guid != org.Guid {
+		t.Errorf("ListUserAuditedOrgs: %v %+v", err, orgs)
+	}
+	if r := s.do("DELETE", s.gwURL+"/v2/users/"+backend.OutsiderGUID+"/audited_organizations/"+org.Guid, "admin", nil); r.status != 204 {
+		t.Errorf("DELETE audited_organizations: %d %s", r.status, r.body)
+	}
+	if orgs, err := admin.ListUserAuditedOrgs(backend.OutsiderGUID); err != nil || len(orgs) != 0 {
+		t.Errorf("ListUserAuditedOrgs after the removal: %v %+v", err, orgs)
+	}
 	if r := s.do("GET", s.gwURL+"/v2/users", "developer", nil); r.status != 403 || !bytes.Contains(r.body, []byte(`"code":10003`)) {
 		t.Errorf("a developer lists users: %d %s", r.status, r.body)
 	}

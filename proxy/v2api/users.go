@@ -35,7 +35,14 @@ func userRoutes() []Route {
 		Route{Template: "/v2/users/:guid", Get: (*API).v2User, Put: (*API).v2UserUpdate, Del: users.deleteHandler},
 	)
 	for _, rel := range translate.UserRelations {
-		rs = append(rs, Route{Template: "/v2/users/:guid/" + rel.Name, Get: userRelation(rel.Type).handler})
+		uc := userRoleChange{}
+		for _, r := range translate.RoleRelations {
+			if r.Type == rel.Type {
+				uc.rc = roleChange{r}
+			}
+		}
+		rs = append(rs, Route{Template: "/v2/users/:guid/" + rel.Name, Get: userRelation(rel.Type).handler},
+			Route{Template: "/v2/users/:guid/" + rel.Name + "/:other_guid", Put: uc.add, Del: uc.remove})
 	}
 	return rs
 }
@@ -328,4 +335,51 @@ func (parent userRoles) handler(g *API, ctx *fasthttp.RequestCtx) error {
 		}
 		return translate.AppendUserResource(b, page[i], ur)
 	})
+}
+
+// userRoleChange serves PUT and DELETE /v2/users/:guid/<relation>/:other:
+// the user's role of a v3 type in the org or space other (§11.5). Adding
+// is for admins (find_or_create, 201 and the user); removing follows the
+// parent's rules, as the role lists' removals do (204).
+type userRoleChange struct{ rc roleChange }
+
+func (uc userRoleChange) add(g *API, ctx *fasthttp.RequestCtx) error {
+	user, other, c := pathParam(ctx, 1), pathParam(ctx, 3), call(ctx)
+	u, err := users.one(g, c, user)
+	if err != nil {
+		return err
+	}
+	if !isAdmin(ctx) {
+		return errNotAuthorized(nil)
+	}
+	rc := uc.rc
+	if err := rc.parent(g, c, other); err != nil {
+		return err
+	}
+	_, err = g.v3.CreateRole(c, translate.RoleByGUIDBody(rc.rel.Type, user, rc.rel.Parent, other))
+	if err := roleWriteError(err, user); err != nil {
+		return err
+	}
+	return users.answer(g, ctx, u, fasthttp.StatusCreated)
+}
+
+func (uc userRoleChange) remove(g *API, ctx *fasthttp.RequestCtx) error {
+	user, other, c := pathParam(ctx, 1), pathParam(ctx, 3), call(ctx)
+	if _, err := users.one(g, c, user); err != nil {
+		return err
+	}
+	rc := uc.rc
+	if err := rc.parent(g, c, other); err != nil {
+		return err
+	}
+	if rc.org() && !isAdmin(ctx) {
+		if err := rc.lastMember(g, c, other, user); err != nil {
+			return err
+		}
+	}
+	if err := rc.remove(g, ctx, other, user, true); err != nil {
+		return err
+	}
+	ctx.SetStatusCode(fasthttp.StatusNoContent)
+	return nil
 }
