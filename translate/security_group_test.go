@@ -3,6 +3,9 @@ package translate
 import (
 	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -41,11 +44,29 @@ func TestSecurityGroupResources(t *testing.T) {
 	if err := AppendDefaultSecurityGroupResource(&b, sg, "running"); err != nil {
 		t.Fatal(err)
 	}
-	// running_security_group_set_response.json, compact.
-	want := `{"metadata":{"guid":"g","url":"/v2/config/running_security_groups/g","created_at":"2016-06-08T16:41:21Z","updated_at":"2016-06-08T16:41:26Z"},` +
-		`"entity":{"name":"name-1","rules":[{"protocol":"udp","ports":"8080","destination":"198.41.191.47/1"}],"running_default":true,"staging_default":false}}`
+	ref, err := os.ReadFile(filepath.Join("testdata", "reference", "running_security_group_set_response.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c bytes.Buffer
+	if err := json.Compact(&c, ref); err != nil {
+		t.Fatal(err)
+	}
+	// The reference's guid and times are the input's.
+	want := strings.NewReplacer("43e0441d-c9c1-4250-b8d5-7fb624379e02", "g", `"updated_at":"2016-06-08T16:41:21Z"`, `"updated_at":"2016-06-08T16:41:26Z"`).Replace(c.String())
 	if got := string(bytes.TrimSpace(b.Bytes())); got != want {
 		t.Errorf("default:\n got %s\nwant %s", got, want)
+	}
+	b.Reset()
+	if err := AppendSecurityGroupResource(&b, sg, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	ref, err = os.ReadFile(filepath.Join("testdata", "reference", "security_group.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w, g := keysOf(t, ref, "entity"), keysOf(t, b.Bytes(), "entity"); w != g {
+		t.Errorf("entity keys\n got %s\nwant %s", g, w)
 	}
 	b.Reset()
 	if err := AppendSecurityGroupResource(&b, sg, []json.RawMessage{}, nil); err != nil {

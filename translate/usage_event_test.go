@@ -2,6 +2,9 @@ package translate
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -52,7 +55,17 @@ func TestUsageEventResource(t *testing.T) {
 		`"memory_in_mb_per_instance":null,"previous_memory_in_mb_per_instance":null,"instance_count":null,"previous_instance_count":null,"app_guid":"","app_name":"",` +
 		`"space_guid":null,"space_name":null,"org_guid":null,"buildpack_guid":null,"buildpack_name":"https://***:***@example.com/bp.git","package_state":null,` +
 		`"previous_package_state":null,"parent_app_guid":"app","parent_app_name":"name","process_type":null,"task_name":null,"task_guid":null}}`
-	if got := b.String(); got != want {
+	ref, err := os.ReadFile(filepath.Join("testdata", "reference", "app_usage_event.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w, g := keysOf(t, ref, "entity"), keysOf(t, b.Bytes(), "entity"); w != g {
+		t.Errorf("entity keys\n got %s\nwant %s", g, w)
+	}
+	if w, g := keysOf(t, ref, "metadata"), keysOf(t, b.Bytes(), "metadata"); w != g {
+		t.Errorf("metadata keys\n got %s\nwant %s", g, w)
+	}
+	if got := strings.TrimSpace(b.String()); got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
 }
