@@ -155,7 +155,7 @@ func TestAuthErrorsInTheRightShape(t *testing.T) {
 			`{"description":"Your token lacks the necessary scopes to access this resource.","error_code":"CF-InsufficientScope","code":10007}` + "\n"},
 		{"v2 missing write scope", "DELETE", "/v2/service_brokers/x", s.mintToken(t, []string{"cloud_controller.read"}), 403,
 			`{"description":"Your token lacks the necessary scopes to access this resource.","error_code":"CF-InsufficientScope","code":10007}` + "\n"},
-		{"v2 untranslated route, no token", "GET", "/v2/app_usage_events", "", 404, `{"description":"Unknown request","error_code":"CF-NotFound","code":10000}` + "\n"},
+		{"v2 untranslated route, no token", "GET", "/v2/service_usage_events", "", 404, `{"description":"Unknown request","error_code":"CF-NotFound","code":10000}` + "\n"},
 		{"elsewhere unknown", "GET", "/v4/apps", "", 404, `{"errors":[{"detail":"Unknown request","title":"CF-NotFound","code":10000}]}`},
 	}
 	for _, tc := range cases {
