@@ -726,6 +726,9 @@ func (s *Server) setState(r *request, state, eventType string) error {
 	if err := s.store.SetAppState(r.ctx, a.GUID, state, a.UpdatedAt, bump, s.appEvent(r, eventType, a, acc.space, nil)); err != nil {
 		return storeErr(err, "App")
 	}
+	if err := s.restartUsage(r, acc.app, eventType); err != nil {
+		return err
+	}
 	// The instances start (or restart) now, or go down (running.go).
 	if err := s.placeApp(r.ctx, a.GUID, state); err != nil {
 		return errInternal(err)

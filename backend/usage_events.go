@@ -176,3 +176,16 @@ func (s *Server) purgeUsageEvents(r *request) error {
 	}
 	return r.reply(200, emptyObject{})
 }
+
+// restartUsage records the usage events of a restart of a started app
+// (AppRestart stops its processes, then starts them); a start or stop
+// records its own as the app's state changes.
+func (s *Server) restartUsage(r *request, before store.App, eventType string) error {
+	if eventType != "audit.app.restart" || before.State != "STARTED" {
+		return nil
+	}
+	if err := s.store.RecordRestartUsage(r.ctx, before.GUID, s.store.Now()); err != nil {
+		return errInternal(err)
+	}
+	return nil
+}

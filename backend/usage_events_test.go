@@ -72,8 +72,8 @@ func TestRoleAppUsageEvents(t *testing.T) {
 	}
 }
 
-// TestAppUsageEvents: staging, start, scale, stop, a start again and a
-// delete record CC's events in order, with CC's shape; global auditors
+// TestAppUsageEvents: staging, start, scale, stop, a start again, a
+// restart and a delete record CC's events in order, with CC's shape; global auditors
 // read them; after_guid pages on; a purge reseeds the started processes.
 func TestAppUsageEvents(t *testing.T) {
 	t.Parallel()
@@ -98,17 +98,18 @@ func TestAppUsageEvents(t *testing.T) {
 	c.must(200, "POST", "/v3/apps/"+app+"/actions/stop", "developer", nil)
 	c.must(202, "POST", "/v3/apps/"+app+"/processes/web/actions/scale", "developer", map[string]any{"instances": 2})
 	c.must(200, "POST", "/v3/apps/"+app+"/actions/start", "developer", nil)
+	c.must(200, "POST", "/v3/apps/"+app+"/actions/restart", "developer", nil)
 	c.waitJob(c.must(202, "DELETE", "/v3/apps/"+app, "developer", nil).header["Location"], "developer")
 
 	events := usageEvents(t, c, "")
 	got := usageSummary(events)
 	want := "STAGING_STARTED/STAGING 1024/1024 1/1, STAGING_STOPPED/STAGING 1024/1024 1/1, BUILDPACK_SET/STAGED 1024/1024 1/1, " +
 		"STARTED/STOPPED 1024/1024 1/1, STARTED/STARTED 256/1024 3/1, STOPPED/STARTED 256/256 3/3, " +
-		"STARTED/STOPPED 256/256 2/2, STOPPED/STARTED 256/256 2/2"
+		"STARTED/STOPPED 256/256 2/2, STOPPED/STARTED 256/256 2/2, STARTED/STOPPED 256/256 2/2, STOPPED/STARTED 256/256 2/2"
 	if got != want {
 		t.Errorf("events\n got %s\nwant %s", got, want)
 	}
-	if len(events) != 8 {
+	if len(events) != 10 {
 		t.FailNow()
 	}
 	started := timestamps.ReplaceAllString(string(c.must(200, "GET", "/v3/app_usage_events/"+events[3].GUID, "admin", nil).body), `"T"`)
@@ -129,7 +130,7 @@ func TestAppUsageEvents(t *testing.T) {
 		t.Errorf("BUILDPACK_SET %+v", set)
 	}
 
-	if got := usageEvents(t, c, "&after_guid="+events[5].GUID); len(got) != 2 || got[0].GUID != events[6].GUID {
+	if got := usageEvents(t, c, "&after_guid="+events[5].GUID); len(got) != 4 || got[0].GUID != events[6].GUID {
 		t.Errorf("after_guid: %d events", len(got))
 	}
 	for _, tc := range []struct{ query, want string }{
@@ -147,7 +148,7 @@ func TestAppUsageEvents(t *testing.T) {
 	})
 	var l struct{ Resources []usageEventJSON }
 	c.must(200, "GET", "/v3/app_usage_events", ga, nil).json(t, &l)
-	if len(l.Resources) != 8 {
+	if len(l.Resources) != 10 {
 		t.Errorf("global auditor sees %d events", len(l.Resources))
 	}
 	c.must(200, "GET", "/v3/app_usage_events/"+events[0].GUID, ga, nil)

@@ -106,3 +106,28 @@ func (s *Store) UsageEventID(ctx context.Context, guid string) (int64, error) {
 	}
 	return id, err
 }
+
+// RecordRestartUsage records what a restart of the started app appGUID
+// does to its usage, which no state change shows: every process stops,
+// then starts again (AppRestart).
+func (s *Store) RecordRestartUsage(ctx context.Context, appGUID string, at int64) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		for _, states := range [][2]string{{"STOPPED", "STARTED"}, {"STARTED", "STOPPED"}} {
+			_, err := tx.ExecContext(ctx, `INSERT INTO app_usage_events (guid, state, previous_state, instance_count, previous_instance_count,
+				memory_in_mb, previous_memory_in_mb, process_guid, process_type, app_guid, app_name, space_guid, space_name, org_guid,
+				buildpack_guid, buildpack_name, created_at)
+				SELECT `+newGUIDSQL+`, ?, ?, r.instances, r.instances, r.memory_in_mb, r.memory_in_mb, r.process_guid,
+					r.process_type, r.app_guid, r.app_name, r.space_guid, r.space_name, r.org_guid, r.buildpack_guid, r.buildpack_name, ?
+				FROM app_usage_process_rows r WHERE r.app_guid = ? ORDER BY r.process_type`, states[0], states[1], at, appGUID)
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// newGUIDSQL is a random version 4 UUID in SQL, as the migration's
+// triggers make the guids of the events they record.
+const newGUIDSQL = `lower(hex(randomblob(4))) || '-' || lower(hex(randomblob(2))) || '-4' || substr(lower(hex(randomblob(2))), 2) || '-' ||
+	substr('89ab', 1 + (abs(random()) % 4), 1) || substr(lower(hex(randomblob(2))), 2) || '-' || lower(hex(randomblob(6)))`
