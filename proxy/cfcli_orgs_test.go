@@ -129,8 +129,7 @@ func sameNames(t *testing.T, what string, got []string, want ...string) {
 // one fresh foundation per version. The steps carry the recording's
 // names. Where the versions differ (6.37's legacy login, create-org,
 // create-space and by-guid role assignments), each replays its own
-// requests. cf space is left out: it reads the space's security groups,
-// which are not served yet.
+// requests. cf space is replayed with the security group commands.
 func TestCFCLIOrgCommands(t *testing.T) {
 	for _, version := range []string{"6.53.0", "6.37.0"} {
 		t.Run(version, func(t *testing.T) {
@@ -312,7 +311,9 @@ func replayOrgCommands(t *testing.T, legacy bool) {
 	})
 	step("17-rename-space", func(t *testing.T) {
 		c := f.as(t, f.admin)
-		c.one("/v2/organizations/" + f.org2 + "/spaces?q=name%3Asp2&inline-relations-depth=1")
+		// At depth 1 CC inlines the space's organization.
+		c.has("space", c.one("/v2/organizations/"+f.org2+"/spaces?q=name%3Asp2&inline-relations-depth=1").Entity,
+			`"organization":{"metadata":{"guid":"`+f.org2+`"`, `"name":"org2"`)
 		c.has("rename", c.body("PUT", "/v2/spaces/"+f.sp3, `{"name":"sp3"}`, 201).body, `"name":"sp3"`)
 	})
 	orgUsers := func(t *testing.T, managers, billing, auditors []string) {
@@ -703,8 +704,10 @@ func replayOrgCommands(t *testing.T, legacy bool) {
 // value, text that is not JSON, and {} to clear), buildpacks,
 // create-buildpack (twice: CC's "stack unique"), update-buildpack
 // (position and disable, lock, new bits while locked, unlock) and
-// delete-buildpack with its job. The security group commands are not
-// replayed: the gateway does not serve /v2/security_groups yet.
+// delete-buildpack with its job; security-groups, security-group,
+// running- and staging-security-groups, create-security-group,
+// bind-security-group (running and staging), space, unbind-security-group
+// and delete-security-group.
 func TestCFCLIAdminResourceCommands(t *testing.T) {
 	for _, version := range []string{"6.53.0", "6.37.0"} {
 		t.Run(version, func(t *testing.T) {
@@ -865,4 +868,105 @@ func replayAdminResourceCommands(t *testing.T, legacy bool) {
 			t.Errorf("bp1 is still there: %d", n)
 		}
 	})
+	demoOrg, demoSpace := backend.DemoOrgGUID, backend.DemoSpaceGUID
+	public := backend.PublicNetworksSecurityGroupGUID
+	// securityGroups replays cf security-groups: the list, then each
+	// group's running and staging spaces, then the org of each space.
+	securityGroups := func(c cliStep, want ...string) {
+		c.t.Helper()
+		guids, orgs := []string{}, map[string]bool{}
+		for _, r := range c.page("/v2/security_groups").Resources {
+			guids = append(guids, r.Metadata.GUID)
+		}
+		sameNames(c.t, "security groups", c.names("/v2/security_groups", "name"), want...)
+		for _, g := range guids {
+			for _, rel := range []string{"/spaces", "/staging_spaces"} {
+				for _, sp := range c.page("/v2/security_groups/" + g + rel).Resources {
+					var e struct {
+						OrganizationGUID string `json:"organization_guid"`
+					}
+					_ = json.Unmarshal(sp.Entity, &e)
+					orgs[e.OrganizationGUID] = true
+				}
+			}
+		}
+		for org := range orgs {
+			c.has("org", c.getS("/v2/organizations/"+org, 200).body, `"name":"demo-org"`)
+		}
+	}
+	var sg1 string
+	sgByName := func(c cliStep, name string) string {
+		c.t.Helper()
+		return c.one("/v2/security_groups?q=name%3A" + name).Metadata.GUID
+	}
+	// orgAndSpace is the new code's lookup of ORG and SPACE.
+	orgAndSpace := func(c cliStep) {
+		c.t.Helper()
+		c.one("/v2/organizations?order-by=name&q=name%3Ademo-org")
+		c.one("/v2/spaces?order-by=name&q=name%3Ademo-space&q=organization_guid%3A" + demoOrg)
+	}
+	step("b22-security-groups", func(c cliStep) { securityGroups(c, "public_networks", "dns") })
+	step("b23-security-group", func(c cliStep) {
+		r := c.one("/v2/security_groups?q=name%3Apublic_networks")
+		c.has("rules", r.Entity, `"name":"public_networks"`, `"rules":[{"destination":"0.0.0.0-9.255.255.255","protocol":"all"}`)
+		if n := c.page("/v2/security_groups/" + public + "/spaces?inline-relations-depth=1").TotalResults; n != 0 {
+			t.Errorf("public_networks is bound to %d spaces", n)
+		}
+	})
+	step("b24-running-sgs", func(c cliStep) {
+		sameNames(t, "running defaults", c.names("/v2/config/running_security_groups", "name"), "public_networks", "dns")
+	})
+	step("b25-staging-sgs", func(c cliStep) {
+		sameNames(t, "staging defaults", c.names("/v2/config/staging_security_groups", "name"), "public_networks", "dns")
+	})
+	step("b26-create-sg", func(c cliStep) {
+		r := c.body("POST", "/v2/security_groups", `{"name":"sg1","rules":[{"description":"internal tls","destination":"10.0.0.0/8","ports":"443","protocol":"tcp"}]}`, 201)
+		c.has("create-security-group", r.body, `"name":"sg1"`, `"running_default":false`, `"staging_default":false`)
+		sg1 = c.guidOf(r)
+	})
+	step("b27-bind-sg", func(c cliStep) {
+		sgByName(c, "sg1")
+		orgAndSpace(c)
+		c.send("PUT", "/v2/security_groups/"+sg1+"/spaces/"+demoSpace, c.token, "", nil, 201, "Authorization", c.token)
+	})
+	step("b28-bind-sg-staging", func(c cliStep) {
+		sgByName(c, "sg1")
+		orgAndSpace(c)
+		c.send("PUT", "/v2/security_groups/"+sg1+"/staging_spaces/"+demoSpace, c.token, "", nil, 201, "Authorization", c.token)
+	})
+	step("b29-security-group", func(c cliStep) {
+		sgByName(c, "sg1")
+		// The legacy command prints each space's inlined organization.
+		sp := c.one("/v2/security_groups/" + sg1 + "/spaces?inline-relations-depth=1")
+		c.has("bound space", sp.Entity, `"name":"demo-space"`, `"organization":{"metadata":{"guid":"`+demoOrg+`"`, `"entity":{"name":"demo-org"`)
+	})
+	step("b30-security-groups", func(c cliStep) { securityGroups(c, "public_networks", "dns", "sg1") })
+	step("b31-space", func(c cliStep) {
+		c.has("org", c.getS("/v2/organizations/"+demoOrg, 200).body, `"name":"demo-org"`)
+		c.one("/v2/spaces?order-by=name&q=name%3Ademo-space&q=organization_guid%3A" + demoOrg)
+		c.getS("/v2/apps?q=space_guid%3A"+demoSpace, 200)
+		c.getS("/v2/spaces/"+demoSpace+"/service_instances?return_user_provided_service_instances=true", 200)
+		sameNames(t, "running", c.names("/v2/spaces/"+demoSpace+"/security_groups", "name"), "public_networks", "dns", "sg1")
+		sameNames(t, "staging", c.names("/v2/spaces/"+demoSpace+"/staging_security_groups", "name"), "public_networks", "dns", "sg1")
+		c.has("isolation segment", c.getS("/v3/spaces/"+demoSpace+"/relationships/isolation_segment", 200).body, `"data":null`)
+	})
+	for _, lc := range []struct{ step, list, rel string }{
+		{"b32-unbind-sg", "security_groups", "spaces"},
+		{"b33-unbind-sg-staging", "staging_security_groups", "staging_spaces"},
+	} {
+		step(lc.step, func(c cliStep) {
+			sgByName(c, "sg1")
+			orgAndSpace(c)
+			c.one("/v2/spaces/" + demoSpace + "/" + lc.list + "?q=name%3Asg1")
+			c.send("DELETE", "/v2/security_groups/"+sg1+"/"+lc.rel+"/"+demoSpace, c.token, "", nil, 204, "Authorization", c.token)
+		})
+	}
+	step("b34-delete-sg", func(c cliStep) {
+		sgByName(c, "sg1")
+		if n := c.page("/v2/security_groups/" + sg1 + "/spaces?inline-relations-depth=1").TotalResults; n != 0 {
+			t.Errorf("sg1 is still bound to %d spaces", n)
+		}
+		pollJob(c.cliSession, c.send("DELETE", "/v2/security_groups/"+sg1+"?async=true", c.token, "", nil, 202, "Authorization", c.token))
+	})
+	step("b35-security-groups", func(c cliStep) { securityGroups(c, "public_networks", "dns") })
 }

@@ -95,6 +95,15 @@ func AppendOrgResource(buf *bytes.Buffer, o V3Org) error {
 	return encodeJSON(buf, &r)
 }
 
+// AppendSpaceResourceInOrg writes the v2 space resource of b with its
+// organization org inlined, as CC renders a space at
+// inline-relations-depth 1 or more (the org is a to-one relation of the
+// space, MAPPING §1.3). The space's to-many relations stay urls, as for
+// the space an app inlines.
+func AppendSpaceResourceInOrg(buf *bytes.Buffer, b SpaceBundle, org V3Org) error {
+	return appendSpaceResource(buf, b, &org)
+}
+
 // OrgQueryKeys returns the q keys /v2/organizations translates. CC also
 // accepts space_guid, user_guid, manager_guid, billing_manager_guid,
 // auditor_guid and status (OrganizationsController query_parameters);

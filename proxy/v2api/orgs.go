@@ -160,7 +160,7 @@ var spaces = &v2Resource[translate.V3Space]{
 	page: func(g *API, c ccv3.Call, lp translate.ListParams, fs []translate.Filter) ([]translate.V3Space, int, error) {
 		return spacesPage(g, c, lp, fs, nil)
 	},
-	prepare: func(g *API, c ccv3.Call, items []translate.V3Space, _ translate.Inline) (func(*bytes.Buffer, translate.V3Space) error, error) {
+	prepare: func(g *API, c ccv3.Call, items []translate.V3Space, in translate.Inline) (func(*bytes.Buffer, translate.V3Space) error, error) {
 		bundles, err := g.spaceBundles(c, items)
 		if err != nil {
 			return nil, err
@@ -169,10 +169,35 @@ var spaces = &v2Resource[translate.V3Space]{
 		for _, b := range bundles {
 			ssh[b.Space.GUID] = b.AllowSSH
 		}
+		orgs, err := g.spaceOrgs(c, items, in)
+		if err != nil {
+			return nil, err
+		}
 		return func(b *bytes.Buffer, sp translate.V3Space) error {
-			return translate.AppendSpaceResource(b, translate.SpaceBundle{Space: sp, AllowSSH: ssh[sp.GUID]})
+			bundle := translate.SpaceBundle{Space: sp, AllowSSH: ssh[sp.GUID]}
+			if org, ok := orgs[sp.Relationships.Organization.GUID()]; ok {
+				return translate.AppendSpaceResourceInOrg(b, bundle, org)
+			}
+			return translate.AppendSpaceResource(b, bundle)
 		}, nil
 	},
+}
+
+// spaceOrgs reads the organizations a page of spaces inlines: at
+// inline-relations-depth 1 or more CC inlines each space's organization,
+// which the cf CLI's legacy commands read (cf security-group prints
+// entity.organization.entity.name of the group's spaces). With
+// orphan-relations the spaces keep their urls, as before.
+func (g *API) spaceOrgs(c ccv3.Call, items []translate.V3Space, in translate.Inline) (map[string]translate.V3Org, error) {
+	if !in.Wants("organization") || in.Orphans != nil || len(items) == 0 {
+		return nil, nil
+	}
+	guids := make([]string, len(items))
+	for i, sp := range items {
+		guids[i] = sp.GUID
+	}
+	_, orgs, err := g.v3.SpacesWithOrgs(c, guids)
+	return orgs, err
 }
 
 // spacesPage reads a page of spaces for lp and its q (MAPPING-orgs
