@@ -1,7 +1,11 @@
 package translate
 
 import (
+	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -44,4 +48,64 @@ func TestOrgWithoutQuota(t *testing.T) {
 	if !strings.Contains(string(got), `"quota_definition_guid":null`) || strings.Contains(string(got), "quota_definition_url") {
 		t.Errorf("got %s", got)
 	}
+}
+
+// A space at inline-relations-depth 1 carries its organization's v2
+// resource right after organization_url (the RelationsPresenter puts each
+// inlined to-one relation after its url); the rest is the space's golden
+// rendering.
+func TestSpaceInOrg(t *testing.T) {
+	t.Parallel()
+	read := func(path string, v any) []byte {
+		t.Helper()
+		raw, err := os.ReadFile(filepath.Join("testdata", path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v != nil {
+			if err := json.Unmarshal(raw, v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return raw
+	}
+	var in spaceGoldenInput
+	var org V3Org
+	read("spaces/no_quota.v3.json", &in)
+	read("orgs/active.v3.json", &org)
+	var buf bytes.Buffer
+	if err := AppendSpaceResourceInOrg(&buf, SpaceBundle{Space: in.Space, AllowSSH: in.FeatureSSH.Enabled}, org); err != nil {
+		t.Fatal(err)
+	}
+	got := buf.String()
+	if i, j, k := strings.Index(got, `"organization_url"`), strings.Index(got, `"organization":{`), strings.Index(got, `"developers_url"`); i < 0 || !(i < j && j < k) {
+		t.Errorf("organization is not inlined after organization_url: %s", got)
+	}
+	var res struct {
+		Metadata json.RawMessage
+		Entity   map[string]json.RawMessage
+	}
+	if err := json.Unmarshal(buf.Bytes(), &res); err != nil {
+		t.Fatal(err)
+	}
+	same := func(what string, a, b []byte) {
+		t.Helper()
+		var x, y any
+		if err := json.Unmarshal(a, &x); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, &y); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(x, y) {
+			t.Errorf("%s:\n%s\nwant\n%s", what, a, b)
+		}
+	}
+	same("inlined organization", res.Entity["organization"], read("orgs/active.v2.json", nil))
+	delete(res.Entity, "organization")
+	space, err := json.Marshal(map[string]any{"metadata": res.Metadata, "entity": res.Entity})
+	if err != nil {
+		t.Fatal(err)
+	}
+	same("space", space, read("spaces/no_quota.v2.json", nil))
 }
