@@ -2,6 +2,7 @@ package backend
 
 import (
 	"context"
+	"strconv"
 	"strings"
 
 	"capibridge/backend/store"
@@ -13,9 +14,10 @@ import (
 // cc:app/models/runtime/constraints), Route#validate_total_routes and
 // #validate_total_reserved_route_ports, ManagedServiceInstance's
 // MaxServiceInstancePolicy and PaidServiceInstancePolicy, and ServiceKey's
-// MaxServiceKeysPolicy (cc:app/models/runtime/quota_constraints). Each
-// write calls one function here, with the texts and codes of the action
-// that rescues the model's errors.
+// MaxServiceKeysPolicy (cc:app/models/runtime/quota_constraints), and as
+// BuildCreate checks a build's staging limits against the space's and the
+// org's remaining memory and log rate. Each write calls one function here,
+// with the texts and codes of the action that rescues the errors.
 
 // spaceQuotas are the quotas that govern a space: its org's, and its own
 // when it has one.
@@ -210,6 +212,46 @@ func (s *Server) startQuotaErr(ctx context.Context, acc appAccess, restart bool)
 		if err := processQuotaErr(q.problems(ps, orgUsed, spaceUsed)); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// stagingQuotaErr checks the staging memory and log rate of a new build in
+// sp as BuildCreate#get_memory_limit and #get_log_rate_limit do
+// (QuotaValidatingStagingMemoryCalculator and
+// QuotaValidatingStagingLogRateLimitCalculator), with BuildsController#create's
+// texts: memory, then log rate, each against the space and then the org
+// (Space and Organization #has_remaining_memory, #has_remaining_log_rate_limit).
+// Memory below the minimum staging memory is raised to it unchecked; a
+// space without a space quota has room; the remaining is the limit less
+// what started processes use. An unlimited log rate asks for -1.
+func (s *Server) stagingQuotaErr(ctx context.Context, sp store.Space, memory, logRate int64) error {
+	q, err := s.quotasOf(ctx, sp)
+	if err != nil {
+		return errInternal(err)
+	}
+	orgUsed, spaceUsed, err := s.usage(ctx, q, store.QuotaExcept{})
+	if err != nil {
+		return errInternal(err)
+	}
+	var spaceMemory, spaceLogRate *int64
+	if q.own != nil {
+		spaceMemory, spaceLogRate = q.own.TotalMemoryMB, q.own.LogRateLimit
+	}
+	requires := "staging requires " + strconv.FormatInt(memory, 10) + "M memory"
+	switch {
+	case memory < minimumStagingMemoryMB:
+	case over(spaceMemory, spaceUsed.Memory+memory):
+		return errUnprocessable("space's memory limit exceeded: " + requires)
+	case over(q.org.TotalMemoryMB, orgUsed.Memory+memory):
+		return errUnprocessable("organization's memory limit exceeded: " + requires)
+	}
+	requires = "staging requires " + strconv.FormatInt(logRate, 10) + " bytes per second"
+	switch {
+	case over(spaceLogRate, spaceUsed.LogRate+logRate):
+		return errUnprocessable("space's log rate limit exceeded: " + requires)
+	case over(q.org.LogRateLimit, orgUsed.LogRate+logRate):
+		return errUnprocessable("organization's log rate limit exceeded: " + requires)
 	}
 	return nil
 }

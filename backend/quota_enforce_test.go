@@ -1,6 +1,9 @@
 package backend
 
-import "testing"
+import (
+	"maps"
+	"testing"
+)
 
 // quotaErr is the one error of a refused write.
 func quotaErr(t *testing.T, r resp, status int, title string, code int, detail string) {
@@ -174,4 +177,69 @@ func TestQuotaEnforcementLimits(t *testing.T) {
 	c.must(200, "POST", "/v3/apps/"+loud+"/actions/start", "admin", nil)
 	unprocessable(c.do("POST", "/v3/apps/"+loud+"/processes/web/actions/scale", "admin", map[string]int{"log_rate_limit_in_bytes_per_second": 1001}),
 		"log_rate_limit exceeds space log rate quota")
+}
+
+// TestStagingQuota: POST /v3/builds checks the staging memory and log rate
+// against the space's and the org's remaining, as BuildCreate does: the
+// web process's memory or the requested one, unchecked below the minimum
+// staging memory, with BuildsController#create's texts.
+func TestStagingQuota(t *testing.T) {
+	t.Parallel()
+	c := startCF(t, nil)
+	unprocessable := func(r resp, detail string) { t.Helper(); quotaErr(t, r, 422, "CF-UnprocessableEntity", 10008, detail) }
+	c.must(201, "POST", "/v3/space_quotas", "admin", map[string]any{"name": "half-gig",
+		"apps": map[string]any{"total_memory_in_mb": 512, "log_rate_limit_in_bytes_per_second": 1000},
+		"relationships": map[string]any{"organization": map[string]any{"data": map[string]string{"guid": DemoOrgGUID}},
+			"spaces": map[string]any{"data": []map[string]string{{"guid": DemoSpaceGUID}}}}})
+	var free spaceJSON
+	c.must(201, "POST", "/v3/spaces", "admin", map[string]any{"name": "unlimited",
+		"relationships": map[string]any{"organization": map[string]any{"data": map[string]string{"guid": DemoOrgGUID}}}}).json(t, &free)
+	app := func(space, name string, memory int) (string, string) {
+		t.Helper()
+		guid := c.createAppIn("admin", space, name, nil)
+		c.must(202, "POST", "/v3/apps/"+guid+"/processes/web/actions/scale", "admin", map[string]int{"memory_in_mb": memory})
+		return guid, c.readyPackage("admin", guid, zipFile{name: "index.html", body: "hi"})
+	}
+	build := func(user, pkg string, extra map[string]any) resp {
+		body := map[string]any{"package": map[string]string{"guid": pkg}}
+		maps.Copy(body, extra)
+		return c.do("POST", "/v3/builds", user, body)
+	}
+
+	// The web process's 2048 MB, past the space's 512 MB (and the org's
+	// default quota has room); the same asked for in the body.
+	_, bigPkg := app(DemoSpaceGUID, "big", 2048)
+	unprocessable(build("developer", bigPkg, nil), "space's memory limit exceeded: staging requires 2048M memory")
+	_, smallPkg := app(DemoSpaceGUID, "small", 256)
+	unprocessable(build("developer", smallPkg, map[string]any{"staging_memory_in_mb": 1024}), "space's memory limit exceeded: staging requires 1024M memory")
+	// Below the minimum: 1024 MB, unchecked.
+	r := c.mustStatus(201, build("developer", smallPkg, nil))
+	if got := rawAt(t, r.body, "staging_memory_in_mb"); got != "1024" {
+		t.Errorf("staging_memory_in_mb %s, want 1024", got)
+	}
+	// The space's log rate: the web process's unlimited rate asks for -1,
+	// which any remaining allows; more than 1000 bytes per second does not.
+	_, pkg := app(DemoSpaceGUID, "loud", 256)
+	unprocessable(build("developer", pkg, map[string]any{"staging_log_rate_limit_bytes_per_second": 1001}),
+		"space's log rate limit exceeded: staging requires 1001 bytes per second")
+
+	// The org's 2048 MB less a started 512 MB app leave 1536 MB.
+	c.must(201, "POST", "/v3/organization_quotas", "admin", map[string]any{"name": "two-gig",
+		"apps":          map[string]any{"total_memory_in_mb": 2048, "log_rate_limit_in_bytes_per_second": 500},
+		"relationships": map[string]any{"organizations": map[string]any{"data": []map[string]string{{"guid": DemoOrgGUID}}}}})
+	running := c.createAppIn("admin", free.GUID, "running", nil)
+	c.giveDroplet(running)
+	c.must(202, "POST", "/v3/apps/"+running+"/processes/web/actions/scale", "admin",
+		map[string]int{"memory_in_mb": 512, "log_rate_limit_in_bytes_per_second": 100})
+	c.must(200, "POST", "/v3/apps/"+running+"/actions/start", "admin", nil)
+	_, orgPkg := app(free.GUID, "org-bound", 2048)
+	unprocessable(build("admin", orgPkg, nil), "organization's memory limit exceeded: staging requires 2048M memory")
+	unprocessable(build("admin", orgPkg, map[string]any{"staging_memory_in_mb": 1537}), "organization's memory limit exceeded: staging requires 1537M memory")
+	// The org's 500 bytes per second less the started app's 100.
+	unprocessable(build("admin", orgPkg, map[string]any{"staging_memory_in_mb": 1536, "staging_log_rate_limit_bytes_per_second": 401}),
+		"organization's log rate limit exceeded: staging requires 401 bytes per second")
+	r = c.mustStatus(201, build("admin", orgPkg, map[string]any{"staging_memory_in_mb": 1536, "staging_log_rate_limit_bytes_per_second": 400}))
+	if got := rawAt(t, r.body, "staging_memory_in_mb"); got != "1536" {
+		t.Errorf("staging_memory_in_mb %s, want 1536", got)
+	}
 }

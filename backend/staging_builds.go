@@ -140,7 +140,6 @@ func (s *Server) createBuild(r *request) error {
 	if logRate != nil {
 		b.StagingLogRate = *logRate
 	}
-	b.StagingMemoryMB, b.StagingDiskMB = max(b.StagingMemoryMB, minimumStagingMemoryMB), max(b.StagingDiskMB, minimumStagingDiskMB)
 	if p.Type == store.PackageDocker {
 		b.LifecycleType = "docker"
 	}
@@ -161,6 +160,12 @@ func (s *Server) createBuild(r *request) error {
 			b.Buildpacks = []string{}
 		}
 	}
+	// BuildCreate#get_staging_details checks the quotas once the package
+	// is stageable and the lifecycle valid.
+	if err := s.stagingQuotaErr(r.ctx, acc.space, b.StagingMemoryMB, b.StagingLogRate); err != nil {
+		return err
+	}
+	b.StagingMemoryMB, b.StagingDiskMB = max(b.StagingMemoryMB, minimumStagingMemoryMB), max(b.StagingDiskMB, minimumStagingDiskMB)
 	if md != nil {
 		b.Labels, b.Annotations = apply(nil, md.labels), apply(nil, md.annotations)
 	}
