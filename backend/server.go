@@ -65,8 +65,10 @@ type Option func(*Server)
 // WithClock replaces the clock, for tests.
 func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = now } }
 
-// WithFeatureFlag sets the feature flag name to enabled, as an admin's
-// PATCH /v3/feature_flags/:name would; the embedded CF has no such PATCH.
+// WithFeatureFlag changes the default of the feature flag name to enabled,
+// as a BOSH manifest's cc.feature_flag_overrides would: the flag shows no
+// updated_at nor custom error message, and an admin's
+// PATCH /v3/feature_flags/:name still overrides it.
 func WithFeatureFlag(name string, enabled bool) Option {
 	return func(s *Server) {
 		if s.flags == nil {
