@@ -1,11 +1,15 @@
 package proxy
 
 import (
-	"capibridge/backend"
+	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	cfclient "github.com/cloudfoundry-community/go-cfclient"
+
+	"capibridge/backend"
 )
 
 // go-cfclient's org quota functions through the gateway (MAPPING-orgs
@@ -130,4 +134,101 @@ func TestV2SpaceQuotaDefinitionsGoCFClient(t *testing.T) {
 	if sp, err := admin.GetSpaceByGuid(backend.DemoSpaceGUID); err != nil || sp.QuotaDefinitionGuid != "" {
 		t.Errorf("the space's quota after the delete: %v %q", err, sp.QuotaDefinitionGuid)
 	}
+}
+
+// A push past the space's memory quota fails with CC's error, through v2
+// and v3 (MAPPING-orgs §12; CC v2 refused the state change at once, as
+// ProcessModel validated the quotas on save, so the gateway checks before
+// it stages): nothing stages, the app stays stopped; what fits starts, and
+// a scale or a start past what is left is refused, on v2 and on v3.
+func TestQuotaEnforcedOnPush(t *testing.T) {
+	s := startStackStaging(t, 50*time.Millisecond)
+	r := s.do("POST", s.gwURL+"/v2/space_quota_definitions", "admin", []byte(`{"name":"small","organization_guid":"`+backend.DemoOrgGUID+
+		`","non_basic_services_allowed":true,"total_services":5,"total_routes":5,"memory_limit":512}`))
+	if r.status != 201 {
+		t.Fatalf("create the space quota: %d %s", r.status, r.body)
+	}
+	var q v2Resource
+	if err := json.Unmarshal(r.body, &q); err != nil {
+		t.Fatal(err)
+	}
+	if r := s.do("PUT", s.gwURL+"/v2/space_quota_definitions/"+q.Metadata.GUID+"/spaces/"+demoSpace, "admin", nil); r.status != 201 {
+		t.Fatalf("apply it: %d %s", r.status, r.body)
+	}
+	const spaceMemory = `{"description":"You have exceeded your space's memory limit: app requested more memory than available","error_code":"CF-SpaceQuotaMemoryLimitExceeded","code":310003}`
+	builds := func(guid string) int {
+		var p struct {
+			Pagination struct {
+				TotalResults int `json:"total_results"`
+			}
+		}
+		s.v3JSON(t, "/v3/apps/"+guid+"/builds", &p)
+		return p.Pagination.TotalResults
+	}
+	stoppedAndUnstaged := func(t *testing.T, guid string) {
+		t.Helper()
+		if st, pending := v3State(t, s, guid); st != "STOPPED" || pending != "" {
+			t.Errorf("v3 state %s, pending start %q: want STOPPED and none", st, pending)
+		}
+		if n := builds(guid); n != 0 {
+			t.Errorf("%d builds staged for a refused start", n)
+		}
+	}
+
+	t.Run("v2: a 1 GB app in a 512 MB space", func(t *testing.T) {
+		guid := s.createV2(t, fmt.Sprintf(`{"name":"big","space_guid":%q,"memory":1024}`, demoSpace))
+		s.uploadBits(t, guid, map[string]string{"Staticfile": "", "index.html": "hi"})
+		wantError(t, s.do("PUT", s.gwURL+"/v2/apps/"+guid, "developer", []byte(`{"state":"STARTED"}`)), 400, spaceMemory)
+		stoppedAndUnstaged(t, guid)
+		a := decodeApp(t, s.do("GET", s.gwURL+"/v2/apps/"+guid, "developer", nil), 200)
+		if a.Entity.State != "STOPPED" || a.Entity.PackageState != "PENDING" {
+			t.Errorf("after the refusal: %+v", a.Entity)
+		}
+	})
+	t.Run("v2: created started, three 256 MB instances", func(t *testing.T) {
+		wantError(t, s.do("POST", s.gwURL+"/v2/apps", "developer", []byte(fmt.Sprintf(
+			`{"name":"wide","space_guid":%q,"docker_image":"nginx:1","memory":256,"instances":3,"state":"STARTED"}`, demoSpace))), 400, spaceMemory)
+		if n := s.appsNamed(t, "wide"); n != 0 {
+			t.Errorf("%d apps called wide were left behind", n)
+		}
+	})
+
+	// 256 MB fits and starts; then 256 MB are left.
+	small := s.createV2(t, fmt.Sprintf(`{"name":"small","space_guid":%q,"memory":256}`, demoSpace))
+	s.uploadBits(t, small, map[string]string{"Staticfile": "", "index.html": "hi"})
+	if a := decodeApp(t, s.do("PUT", s.gwURL+"/v2/apps/"+small, "developer", []byte(`{"state":"STARTED"}`)), 201); a.Entity.State != "STARTED" {
+		t.Fatalf("start within the quota: %+v", a.Entity)
+	}
+	s.eventually(t, s.gwURL, small, func(a v2AppBody) bool { return a.Entity.PackageState == "STAGED" })
+	waitFor(t, "the small app to start", func() bool { st, _ := v3State(t, s, small); return st == "STARTED" })
+
+	t.Run("v2: the next app does not fit beside the first", func(t *testing.T) {
+		guid := s.createV2(t, fmt.Sprintf(`{"name":"next","space_guid":%q,"memory":300}`, demoSpace))
+		s.uploadBits(t, guid, map[string]string{"Staticfile": "", "index.html": "hi"})
+		wantError(t, s.do("PUT", s.gwURL+"/v2/apps/"+guid, "developer", []byte(`{"state":"STARTED"}`)), 400, spaceMemory)
+		stoppedAndUnstaged(t, guid)
+	})
+	t.Run("v2: scaling the started app past the quota", func(t *testing.T) {
+		wantError(t, s.do("PUT", s.gwURL+"/v2/apps/"+small, "developer", []byte(`{"instances":3}`)), 400, spaceMemory)
+		if a := decodeApp(t, s.do("PUT", s.gwURL+"/v2/apps/"+small, "developer", []byte(`{"instances":2}`)), 201); a.Entity.Instances != 2 {
+			t.Errorf("scaling to exactly the quota: %+v", a.Entity)
+		}
+	})
+	t.Run("v3: a start past the quota", func(t *testing.T) {
+		if r := s.do("POST", s.gwURL+"/v3/apps/"+small+"/actions/stop", "developer", nil); r.status != 200 {
+			t.Fatalf("stop: %d %s", r.status, r.body)
+		}
+		var web struct{ GUID string }
+		s.v3JSON(t, "/v3/apps/"+small+"/processes/web", &web)
+		if r := s.do("POST", s.gwURL+"/v3/processes/"+web.GUID+"/actions/scale", "developer", []byte(`{"memory_in_mb":1024,"instances":1}`)); r.status != 202 {
+			t.Fatalf("scale the stopped app: %d %s", r.status, r.body)
+		}
+		r := s.do("POST", s.gwURL+"/v3/apps/"+small+"/actions/start", "developer", nil)
+		if r.status != 422 || !strings.Contains(string(r.body), `"detail":"memory space_quota_exceeded"`) ||
+			!strings.Contains(string(r.body), `"title":"CF-UnprocessableEntity","code":10008`) {
+			t.Errorf("v3 start: %d %s", r.status, r.body)
+		}
+		// The same app through v2: staged, so v3's own refusal answers.
+		wantError(t, s.do("PUT", s.gwURL+"/v2/apps/"+small, "developer", []byte(`{"state":"STARTED"}`)), 400, spaceMemory)
+	})
 }

@@ -569,6 +569,12 @@ func (g *API) startV2(c ccv3.Call, guid string, newPkg *translate.V3Package) err
 	default:
 		return translate.AppPackageInvalid("bits have not been uploaded")
 	}
+	if app.State != translate.StateStarted && pending == "" {
+		// A start not yet accepted: CC v2 refused it over quota at once.
+		if err := g.startQuotaErr(c, b); err != nil {
+			return err
+		}
+	}
 	if lb := b.LatestBuild; lb != nil && lb.State == "STAGED" {
 		// A build of this package has staged, its droplet not yet assigned
 		// (a pending start nobody has read since): finish it now.
@@ -1140,9 +1146,17 @@ func unprocessable(title, detail, name string) *translate.Error {
 	switch {
 	case title == "CF-UniquenessError":
 		return translate.AppNameTaken(name)
+	// The memory problems in the precedence of CC v2's
+	// translate_memory_validation_exception, then the instance limits.
+	case strings.Contains(d, "memory space_quota_exceeded"), strings.Contains(d, "space's memory limit exceeded"):
+		return translate.SpaceQuotaMemoryLimitExceeded(moreMemory)
 	case strings.Contains(d, "space_instance_memory_limit_exceeded"):
 		return translate.SpaceQuotaInstanceMemoryLimitExceeded()
-	case strings.Contains(d, "instance_memory_limit_exceeded"):
+	case strings.Contains(d, "memory quota_exceeded"), strings.Contains(d, "organization's memory limit exceeded"):
+		return translate.AppMemoryQuotaExceeded(moreMemory)
+	case strings.Contains(d, "memory zero_or_less"), strings.Contains(d, "memory in mb must be greater than 0"):
+		return translate.AppMemoryInvalid()
+	case strings.Contains(d, "memory instance_memory_limit_exceeded"):
 		return translate.QuotaInstanceMemoryLimitExceeded()
 	case strings.Contains(d, "space_app_instance_limit_exceeded"):
 		return translate.SpaceQuotaInstanceLimitExceeded()
@@ -1152,12 +1166,6 @@ func unprocessable(title, detail, name string) *translate.Error {
 		return translate.SpaceQuotaLogRateLimitExceeded(moreLogRate)
 	case strings.Contains(d, "log_rate_limit quota_exceeded"), strings.Contains(d, "organization's log rate limit exceeded"):
 		return translate.OrgQuotaLogRateLimitExceeded(moreLogRate)
-	case strings.Contains(d, "memory space_quota_exceeded"), strings.Contains(d, "space's memory limit exceeded"):
-		return translate.SpaceQuotaMemoryLimitExceeded(moreMemory)
-	case strings.Contains(d, "memory quota_exceeded"), strings.Contains(d, "organization's memory limit exceeded"):
-		return translate.AppMemoryQuotaExceeded(moreMemory)
-	case strings.Contains(d, "memory zero_or_less"), strings.Contains(d, "memory in mb must be greater than 0"):
-		return translate.AppMemoryInvalid()
 	case strings.Contains(d, "sidecar"):
 		return translate.AppMemoryInsufficientForSidecars()
 	case strings.Contains(d, "cannot scale this process while a deployment is in flight"):
