@@ -44,6 +44,15 @@ func TestV2WriteError(t *testing.T) {
 			"You have exceeded the instance limit for your organization's quota."},
 		{v3(422, "CF-UnprocessableEntity", "app_instance_limit space_app_instance_limit_exceeded"), 400, 310008, "SpaceQuotaInstanceLimitExceeded",
 			"You have exceeded the instance limit for your space's quota."},
+		// Several problems: the one CC v2's translate_validation_exception
+		// put first (space memory, space instance memory, org memory, zero,
+		// org instance memory; then the instance limits, space first).
+		{v3(422, "CF-UnprocessableEntity", "memory quota_exceeded, memory instance_memory_limit_exceeded, memory space_instance_memory_limit_exceeded"),
+			400, 310004, "SpaceQuotaInstanceMemoryLimitExceeded", "You have exceeded the instance memory limit for your space's quota."},
+		{v3(422, "CF-UnprocessableEntity", "memory quota_exceeded, memory instance_memory_limit_exceeded, app_instance_limit app_instance_limit_exceeded"),
+			400, 100005, "AppMemoryQuotaExceeded", "You have exceeded your organization's memory limit: app requested more memory than available"},
+		{v3(422, "CF-UnprocessableEntity", "app_instance_limit app_instance_limit_exceeded, app_instance_limit space_app_instance_limit_exceeded"),
+			400, 310008, "SpaceQuotaInstanceLimitExceeded", "You have exceeded the instance limit for your space's quota."},
 		{v3(422, "CF-UnprocessableEntity", "Memory in mb must be greater than 0"), 400, 100006, "AppMemoryInvalid",
 			"You have specified an invalid amount of memory for your application."},
 		{v3(422, "CF-UnprocessableEntity", "The requested memory allocation is not large enough to run all of your sidecar processes."), 400, 100009,
