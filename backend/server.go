@@ -52,6 +52,10 @@ type Server struct {
 	services       *timeline
 	// flags are the feature flags set away from CC's defaults (featureFlags).
 	flags map[string]bool
+	// known are the callers CC knows as users (knowCaller); knownMu orders
+	// making a user known against deleting it.
+	known   sync.Map
+	knownMu sync.Mutex
 
 	// jobs tracks background work (app deletes) so Close waits for it.
 	jobs   sync.WaitGroup
@@ -304,6 +308,9 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) error {
 			return errNotAuthenticated()
 		case err != nil:
 			return errInvalidAuthToken(err)
+		}
+		if err := s.knowCaller(r.ctx, user.GUID); err != nil {
+			return errInternal(err)
 		}
 		// CC v3: reads need a read scope, everything else a write scope;
 		// a missing scope is NotAuthorized (MAPPING §4).

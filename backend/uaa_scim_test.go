@@ -3,6 +3,7 @@ package backend
 import (
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -86,13 +87,13 @@ func TestSCIMUsers(t *testing.T) {
 		t.Errorf("bad filter %s", r.body)
 	}
 
-	// Alice logs in; CC does not know her yet.
+	// Alice logs in; CC does not know her until a call of hers or the
+	// admin's POST /v3/users.
 	tok := c.login("alice", "s3cret", nil)
 	c.tokens["alice"] = tok.AccessToken
 	if r := c.uaa(uaaReqPassword("alice", "alice")); r.status != 401 {
 		t.Errorf("a wrong password: %d", r.status)
 	}
-	c.must(200, "GET", "/v3/organizations", "alice", nil)
 	c.must(404, "GET", "/v3/users/"+u.ID, "admin", nil)
 	r = c.must(201, "POST", "/v3/users", "admin", map[string]string{"guid": u.ID})
 	var cu userJSON
@@ -100,11 +101,20 @@ func TestSCIMUsers(t *testing.T) {
 	if cu.Username == nil || *cu.Username != "alice" || cu.Origin == nil || *cu.Origin != "uaa" || cu.PresentationName != "alice" {
 		t.Errorf("CC's user %s", r.body)
 	}
+	c.must(200, "GET", "/v3/organizations", "alice", nil)
 	c.must(200, "GET", "/v3/users/"+u.ID, "alice", nil)
-	// As CC does for every token it accepts, a user's first call to the
-	// users and roles endpoints makes it a CC user: bob sees himself.
-	c.must(201, "POST", "/Users", "admin", map[string]any{"userName": "bob", "password": "pw", "emails": []map[string]string{{"value": "bob@example.org"}}})
+	// As CC does for every token it accepts, a user's first call makes it
+	// a CC user: bob lists orgs, and CC knows him.
+	var bob struct {
+		ID string `json:"id"`
+	}
+	c.must(201, "POST", "/Users", "admin", map[string]any{"userName": "bob", "password": "pw", "emails": []map[string]string{{"value": "bob@example.org"}}}).json(t, &bob)
 	c.tokens["bob"] = c.login("bob", "pw", nil).AccessToken
+	c.must(404, "GET", "/v3/users/"+bob.ID, "admin", nil)
+	c.must(200, "GET", "/v3/organizations", "bob", nil)
+	c.must(200, "GET", "/v3/users/"+bob.ID, "admin", nil)
+	roleWant{status: 422, title: "CF-UnprocessableEntity", code: 10008, detail: "User with guid '" + bob.ID + "' already exists."}.
+		assert(t, c.do("POST", "/v3/users", "admin", map[string]string{"guid": bob.ID}))
 	var own struct{ Resources []userJSON }
 	c.must(200, "GET", "/v3/users", "bob", nil).json(t, &own)
 	if len(own.Resources) != 1 || own.Resources[0].PresentationName != "bob" {
@@ -125,4 +135,39 @@ func TestSCIMUsers(t *testing.T) {
 	if r := c.uaa(uaaReqPassword("alice", "s3cret")); r.status != 401 {
 		t.Errorf("a deleted user logs in: %d", r.status)
 	}
+}
+
+// TestSCIMUserCreatesOrg: with user_org_creation on, a user made in the
+// UAA alone creates an org on its first call and manages it, CC having
+// made it a user when it accepted its token.
+func TestSCIMUserCreatesOrg(t *testing.T) {
+	t.Parallel()
+	c := startCF(t, nil, WithFeatureFlag("user_org_creation", true))
+	var carol struct {
+		ID string `json:"id"`
+	}
+	c.must(201, "POST", "/Users", "admin", map[string]any{"userName": "carol", "password": "pw",
+		"emails": []map[string]string{{"value": "carol@example.org"}}}).json(t, &carol)
+	c.tokens["carol"] = c.login("carol", "pw", nil).AccessToken
+	var org struct{ GUID string }
+	c.must(201, "POST", "/v3/organizations", "carol", map[string]any{"name": "carols-org"}).json(t, &org)
+	var roles struct {
+		Resources []struct {
+			Type          string
+			Relationships struct {
+				User struct{ Data struct{ GUID string } }
+			}
+		}
+	}
+	c.must(200, "GET", "/v3/roles?organization_guids="+org.GUID+"&order_by=created_at", "admin", nil).json(t, &roles)
+	var got []string
+	for _, r := range roles.Resources {
+		if r.Relationships.User.Data.GUID == carol.ID {
+			got = append(got, r.Type)
+		}
+	}
+	if want := []string{"organization_user", "organization_manager"}; !slices.Equal(got, want) {
+		t.Errorf("carol's roles in her org %v, want %v", got, want)
+	}
+	c.must(200, "GET", "/v3/organizations/"+org.GUID, "carol", nil)
 }

@@ -229,7 +229,30 @@ func (s *Server) deleteUser(r *request) error {
 	return s.startJob(r, "user.delete", u.GUID)
 }
 
-// userDeleteWork is a user.delete job's work.
+// userDeleteWork is a user.delete job's work. The user's next request
+// makes it known again, as in CC, whose token stays valid.
 func (s *Server) userDeleteWork(ctx context.Context, guid string) error {
+	s.knownMu.Lock()
+	defer s.knownMu.Unlock()
+	s.known.Delete(guid)
 	return s.store.DeleteCCUser(ctx, guid)
+}
+
+// knowCaller makes the caller guid (a user, or an OAuth client) a user CC
+// knows, as CC's SecurityContextConfigurer does for every token it accepts
+// before any scope check (User.find(guid) || User.create(guid)): a user
+// made in the UAA alone can then hold roles, such as those of an org it
+// creates. Callers already known are remembered, so that their requests
+// read and write nothing here.
+func (s *Server) knowCaller(ctx context.Context, guid string) error {
+	if _, ok := s.known.Load(guid); ok {
+		return nil
+	}
+	s.knownMu.Lock()
+	defer s.knownMu.Unlock()
+	if err := s.store.EnsureCCUser(ctx, guid, s.store.Now()); err != nil {
+		return err
+	}
+	s.known.Store(guid, struct{}{})
+	return nil
 }
