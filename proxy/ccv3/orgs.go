@@ -114,6 +114,18 @@ func (c *Client) SpacesWithOrgs(call Call, guids []string) ([]translate.V3Space,
 	return spaces, orgs, nil
 }
 
+// SpacesOfOrgs is GET /v3/spaces?organization_guids=…, every page, the
+// orgs chunk by chunk: the spaces of the orgs that the user can see, in
+// v3's order within each org.
+func (c *Client) SpacesOfOrgs(call Call, orgGUIDs []string) ([]translate.V3Space, error) {
+	return listBy[translate.V3Space](c, call, "/v3/spaces", "/v3/spaces", "organization_guids", orgGUIDs, nil)
+}
+
+// OrgQuotasByGUID is GET /v3/organization_quotas?guids=…, every page.
+func (c *Client) OrgQuotasByGUID(call Call, guids []string) ([]translate.V3Quota, error) {
+	return listBy[translate.V3Quota](c, call, "/v3/organization_quotas", "/v3/organization_quotas", "guids", guids, nil)
+}
+
 // ListDomains is GET /v3/domains: the domains the user can see.
 func (c *Client) ListDomains(call Call, q ListQuery) (Page[translate.V3Domain], error) {
 	var p Page[translate.V3Domain]

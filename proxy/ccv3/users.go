@@ -1,6 +1,7 @@
 package ccv3
 
 import (
+	"maps"
 	"net/url"
 	"strings"
 
@@ -17,20 +18,25 @@ type RolesQuery struct {
 	Include []string
 }
 
-// Roles are roles with the users they include.
+// Roles are roles with the users, organizations and spaces they include,
+// by guid.
 type Roles struct {
-	Roles []translate.V3Role
-	Users map[string]translate.V3User
+	Roles  []translate.V3Role
+	Users  map[string]translate.V3User
+	Orgs   map[string]translate.V3Org
+	Spaces map[string]translate.V3Space
 }
 
-// AllRoles is GET /v3/roles, every page, with the included users.
+// AllRoles is GET /v3/roles, every page, with what it includes.
 func (c *Client) AllRoles(call Call, q RolesQuery) (Roles, error) {
-	out := Roles{Users: map[string]translate.V3User{}}
+	out := Roles{Users: map[string]translate.V3User{}, Orgs: map[string]translate.V3Org{}, Spaces: map[string]translate.V3Space{}}
 	for page := 1; ; page++ {
 		var p struct {
 			Page[translate.V3Role]
 			Included struct {
-				Users []translate.V3User `json:"users"`
+				Users         []translate.V3User  `json:"users"`
+				Organizations []translate.V3Org   `json:"organizations"`
+				Spaces        []translate.V3Space `json:"spaces"`
 			} `json:"included"`
 		}
 		query := encodeList(map[string][]string{"guids": q.GUIDs, "organization_guids": q.OrgGUIDs, "space_guids": q.SpaceGUIDs,
@@ -45,10 +51,34 @@ func (c *Client) AllRoles(call Call, q RolesQuery) (Roles, error) {
 		for _, u := range p.Included.Users {
 			out.Users[u.GUID] = u
 		}
+		for _, o := range p.Included.Organizations {
+			out.Orgs[o.GUID] = o
+		}
+		for _, sp := range p.Included.Spaces {
+			out.Spaces[sp.GUID] = sp
+		}
 		if page >= p.Pagination.TotalPages {
 			return out, nil
 		}
 	}
+}
+
+// OrgRoles is GET /v3/roles?organization_guids=…&types=…&include=user,
+// every page, the orgs chunk by chunk; the roles keep v3's order
+// (created_at) within each org.
+func (c *Client) OrgRoles(call Call, orgGUIDs, types []string) (Roles, error) {
+	parts, err := inChunks(c, orgGUIDs, func(chunk []string) (Roles, error) {
+		return c.AllRoles(call, RolesQuery{OrgGUIDs: chunk, Types: types, Include: []string{"user"}})
+	})
+	out := Roles{Users: map[string]translate.V3User{}}
+	if err != nil {
+		return out, err
+	}
+	for _, p := range parts {
+		out.Roles = append(out.Roles, p.Roles...)
+		maps.Copy(out.Users, p.Users)
+	}
+	return out, nil
 }
 
 // CreateRole is POST /v3/roles.

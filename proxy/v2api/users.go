@@ -33,6 +33,7 @@ func userRoutes() []Route {
 		Route{Template: "/v2/spaces/:guid/user_roles", Get: userRoles("spaces").handler},
 		Route{Template: "/v2/users", Get: (*API).v2UserList, Post: users.createHandler},
 		Route{Template: "/v2/users/:guid", Get: (*API).v2User, Put: (*API).v2UserUpdate, Del: users.deleteHandler},
+		Route{Template: "/v2/users/:guid/summary", Get: (*API).v2UserSummary},
 	)
 	for _, rel := range translate.UserRelations {
 		uc := userRoleChange{}
