@@ -2,6 +2,8 @@ package translate
 
 import (
 	"bytes"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -104,8 +106,50 @@ func AppendSpaceResourceInOrg(buf *bytes.Buffer, b SpaceBundle, org V3Org) error
 	return appendSpaceResource(buf, b, &org)
 }
 
-// OrgQueryKeys returns the q keys /v2/organizations translates. CC also
-// accepts space_guid, user_guid, manager_guid, billing_manager_guid,
-// auditor_guid and status (OrganizationsController query_parameters);
-// those have no v3 filter and are answered BadQueryParameter here.
-func OrgQueryKeys() []string { return []string{"name"} }
+// OrgQueryKeys returns /v2/organizations' q keys, OrganizationsController's
+// query_parameters (MAPPING-orgs §11.2.1): name; space_guid and the role
+// keys of OrgRoleKeys, association filters read through v3 spaces and
+// roles; and status, a column v3 has no filter for.
+func OrgQueryKeys() []string {
+	return []string{"name", "space_guid", "user_guid", "manager_guid", "billing_manager_guid", "auditor_guid", "status"}
+}
+
+// OrgRoleKeys are the q keys of /v2/organizations that name an org role
+// (Organization's users, managers, billing_managers and auditors), each
+// with the v3 role type whose holders' orgs it lists.
+var OrgRoleKeys = map[string]string{
+	"user_guid":            "organization_user",
+	"manager_guid":         "organization_manager",
+	"billing_manager_guid": "organization_billing_manager",
+	"auditor_guid":         "organization_auditor",
+}
+
+// OrgStatusMatches reports whether the org o passes every status filter
+// of fs. status is a plain string column in CC, so unlike the *_guid keys
+// the operator counts, and values compare exactly (query.rb's
+// Sequel.lit("status <op> ?")): status:active, status IN active,suspended,
+// even status>a. v3 knows only suspended or not, so "deleting" never
+// matches (MAPPING-orgs §11.2.1).
+func OrgStatusMatches(fs []Filter, o V3Org) bool {
+	status := OrgEntity(o).Status
+	for _, f := range fs {
+		if f.Key != "status" {
+			continue
+		}
+		if f.Op == OpIn {
+			if !slices.Contains(f.Values, status) {
+				return false
+			}
+			continue
+		}
+		if len(f.Values) != 1 {
+			return false
+		}
+		c := strings.Compare(status, f.Values[0])
+		ok := map[Op]bool{OpEq: c == 0, OpLt: c < 0, OpGt: c > 0, OpLe: c <= 0, OpGe: c >= 0}[f.Op]
+		if !ok {
+			return false
+		}
+	}
+	return true
+}

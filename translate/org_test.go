@@ -109,3 +109,37 @@ func TestSpaceInOrg(t *testing.T) {
 	}
 	same("space", space, read("spaces/no_quota.v2.json", nil))
 }
+
+// status is a column filter: exact values, the operator honoured, and an
+// org v3 shows is never "deleting".
+func TestOrgStatusMatches(t *testing.T) {
+	t.Parallel()
+	f := func(op Op, vals ...string) Filter { return Filter{Key: "status", Op: op, Values: vals} }
+	for _, tc := range []struct {
+		name      string
+		fs        []Filter
+		suspended bool
+		want      bool
+	}{
+		{"eq", []Filter{f(OpEq, "active")}, false, true},
+		{"eq other", []Filter{f(OpEq, "active")}, true, false},
+		{"case counts", []Filter{f(OpEq, "Active")}, false, false},
+		{"deleting", []Filter{f(OpEq, "deleting")}, false, false},
+		{"in", []Filter{f(OpIn, "deleting", "suspended")}, true, true},
+		{"empty in", []Filter{f(OpIn)}, false, false},
+		{"gt", []Filter{f(OpGt, "b")}, true, true},
+		{"gt active", []Filter{f(OpGt, "b")}, false, false},
+		{"le", []Filter{f(OpLe, "active")}, false, true},
+		{"lt", []Filter{f(OpLt, "active")}, false, false},
+		{"ge empty", []Filter{f(OpGe, "")}, false, true},
+		{"anded", []Filter{f(OpGe, "a"), f(OpEq, "suspended")}, false, false},
+		{"other keys ignored", []Filter{{Key: "name", Op: OpEq, Values: []string{"x"}}}, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := OrgStatusMatches(tc.fs, V3Org{Suspended: tc.suspended}); got != tc.want {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -57,8 +57,7 @@ var (
 			for _, o := range d.Relationships.SharedOrganizations.Data {
 				guids = append(guids, o.GUID)
 			}
-			return listPage(g, lp, translate.AppQueryFromFilters(fs), ccv3.ListQuery{GUIDs: guids},
-				func(q ccv3.ListQuery) (ccv3.Page[translate.V3Org], error) { return g.v3.ListOrgs(c, q) }, orgName, nil)
+			return orgsPage(g, c, lp, fs, guids)
 		},
 	}
 	// domainsDeprecated is DomainsController (§9.14): both kinds, each by

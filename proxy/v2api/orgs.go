@@ -137,6 +137,9 @@ var (
 	orgsRead = &v2Read[translate.V3Org]{
 		path: "/v2/organizations", keys: translate.OrgQueryKeys(), sortable: []string{"id", "name"},
 		list: (*ccv3.Client).ListOrgs, get: (*ccv3.Client).GetOrg,
+		page: func(g *API, c ccv3.Call, lp translate.ListParams, fs []translate.Filter) ([]translate.V3Org, int, error) {
+			return orgsPage(g, c, lp, fs, nil)
+		},
 		name: func(o translate.V3Org) string { return o.Name }, render: translate.AppendOrgResource, notFound: orgNotFound,
 		guid: func(o translate.V3Org) string { return o.GUID }, create: createOrg, update: updateOrg, remove: removeOrg, async: true,
 	}
@@ -148,6 +151,80 @@ var (
 		name: func(s translate.V3Stack) string { return s.Name }, render: translate.AppendStackResource, notFound: stackNotFound,
 	}
 )
+
+// orgsPage reads a page of orgs for lp and its q (MAPPING-orgs §11.2.1).
+// space_guid and the role keys (user_guid, manager_guid,
+// billing_manager_guid, auditor_guid) are association filters, whose
+// operator CC ignores (MAPPING §3.1): they become the guids of the orgs of
+// those spaces (v3 spaces the caller sees) and of those users' roles (v3
+// roles the caller sees). status has no v3 filter and is matched here on
+// each org, which reads every match and pages here. guids, when not nil,
+// bounds the orgs (a nested list).
+func orgsPage(g *API, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, guids []string) ([]translate.V3Org, int, error) {
+	var keep func(translate.V3Org) bool
+	for _, f := range fs {
+		var found []string
+		switch typ, role := translate.OrgRoleKeys[f.Key]; {
+		case f.Key == "status":
+			keep = func(o translate.V3Org) bool { return translate.OrgStatusMatches(fs, o) }
+			continue
+		case f.Key == "space_guid":
+			spaces, _, err := g.v3.SpacesWithOrgs(c, nonEmpty(f.Values))
+			if err != nil {
+				return nil, 0, err
+			}
+			found = []string{}
+			for _, sp := range spaces {
+				found = append(found, sp.Relationships.Organization.GUID())
+			}
+		case role:
+			found = []string{}
+			if users := nonEmpty(f.Values); len(users) > 0 {
+				rs, err := g.v3.AllRoles(c, ccv3.RolesQuery{UserGUIDs: users, Types: []string{typ}})
+				if err != nil {
+					return nil, 0, err
+				}
+				for _, r := range rs.Roles {
+					found = append(found, r.Relationships.Organization.GUID())
+				}
+			}
+		default:
+			continue
+		}
+		guids = intersect(guids, distinct(found))
+	}
+	if guids != nil && len(guids) == 0 {
+		return nil, 0, nil
+	}
+	return listPage(g, lp, translate.AppQueryFromFilters(fs), ccv3.ListQuery{GUIDs: guids}, func(q ccv3.ListQuery) (ccv3.Page[translate.V3Org], error) {
+		return g.v3.ListOrgs(c, q)
+	}, orgName, keep)
+}
+
+// nonEmpty drops the empty values of a guid filter: no row has an empty
+// guid, and v3 would read an empty list as no filter at all.
+func nonEmpty(values []string) []string {
+	out := make([]string, 0, len(values))
+	for _, v := range values {
+		if v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// distinct drops repeated guids, keeping the first of each.
+func distinct(guids []string) []string {
+	seen := make(map[string]bool, len(guids))
+	out := make([]string, 0, len(guids))
+	for _, g := range guids {
+		if !seen[g] {
+			seen[g] = true
+			out = append(out, g)
+		}
+	}
+	return out
+}
 
 // spaces: SpacesController's sortable_parameters are id and name. Each
 // space's allow_ssh is one more GET (v3 has no batch for features), read

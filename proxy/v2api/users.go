@@ -267,10 +267,10 @@ func (typ userRelation) handler(g *API, ctx *fasthttp.RequestCtx) error {
 			}, spaces.name, nil)
 		})
 	}
-	return orgsRead.serveList(g, ctx, path, func(lp translate.ListParams, aq translate.AppQuery, _ []translate.Filter) ([]translate.V3Org, int, error) {
-		return listPage(g, lp, aq, ccv3.ListQuery{GUIDs: guids}, func(q ccv3.ListQuery) (ccv3.Page[translate.V3Org], error) {
-			return guidPage(q, g.v3.ListOrgs, c)
-		}, orgsRead.name, nil)
+	// The user's orgs take OrganizationsController's q keys, as CC's
+	// enumerate_related filters with the associated controller's.
+	return orgsRead.serveList(g, ctx, path, func(lp translate.ListParams, _ translate.AppQuery, fs []translate.Filter) ([]translate.V3Org, int, error) {
+		return orgsPage(g, c, lp, fs, guids)
 	})
 }
 
