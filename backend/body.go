@@ -3,6 +3,7 @@ package backend
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"sort"
 	"strings"
@@ -37,6 +38,21 @@ func decodeAny(body []byte) (object, error) {
 		return nil, errParse("invalid request body")
 	}
 	return o, nil
+}
+
+// decodeMessage parses the body of a message that takes metadata and
+// reports every problem at once, and starts its problems in the order of
+// CC's messages: the metadata's, then keys outside allowed.
+func decodeMessage(body []byte, allowed ...string) (object, *metadataPatch, problems, error) {
+	o, err := decodeAny(body)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var p problems
+	md, err := o.metadata()
+	p.addErr("", err)
+	p.addErr("", o.only(allowed...))
+	return o, md, p, nil
 }
 
 func (o object) only(allowed ...string) error {
@@ -276,4 +292,46 @@ func (o object) envVars(key, label string) (map[string]json.RawMessage, error) {
 		out[k] = append(json.RawMessage(nil), bytes.TrimSpace(v)...)
 	}
 	return out, nil
+}
+
+// parseToManyMessage validates a body as ToManyRelationshipMessage does:
+// only data, present, an array, each guid a string.
+func parseToManyMessage(body []byte) ([]string, error) {
+	return parseGUIDsData(body, func(i int, _ json.RawMessage) string {
+		return fmt.Sprintf("Invalid data type: Data[%d] guid should be a string.", i)
+	})
+}
+
+// parseGUIDsData validates a body whose only key is data, a non-blank
+// array of {"guid": "..."}: every problem in one 422, an item whose guid
+// is not a string worded by itemProblem from its index and its guid.
+func parseGUIDsData(body []byte, itemProblem func(i int, guid json.RawMessage) string) ([]string, error) {
+	o, err := decodeAny(body)
+	if err != nil {
+		return nil, err
+	}
+	var p problems
+	p.addErr("", o.only("data"))
+	raw := o["data"]
+	var items []json.RawMessage
+	isArray := jsonKind(raw) == '[' && json.Unmarshal(raw, &items) == nil
+	if jsonBlank(raw) {
+		p.add("Data can't be blank")
+	}
+	if !isArray {
+		p.add("Data must be an array")
+	}
+	guids := make([]string, 0, len(items))
+	for i, item := range items {
+		// An item that is not an object leaves ref nil, without a guid.
+		var ref map[string]json.RawMessage
+		var g string
+		_ = json.Unmarshal(item, &ref)
+		if jsonKind(ref["guid"]) != '"' || json.Unmarshal(ref["guid"], &g) != nil {
+			p.add(itemProblem(i, ref["guid"]))
+			continue
+		}
+		guids = append(guids, g)
+	}
+	return guids, p.err()
 }

@@ -2,7 +2,6 @@ package backend
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -44,10 +43,8 @@ var buildpackResource = &resource[store.Buildpack, store.BuildpackFilter, buildp
 			GUIDs: q.list("guids"),
 		}
 	},
-	list: (*store.Store).ListBuildpacks,
-	get: func(st *store.Store, ctx context.Context, _ store.Viewer, guid string) (store.Buildpack, error) {
-		return st.GetBuildpack(ctx, guid)
-	},
+	list:    (*store.Store).ListBuildpacks,
+	get:     seenByAll((*store.Store).GetBuildpack),
 	present: each(func(r *request, b store.Buildpack) buildpackJSON { return presentBuildpack(r.base, b) }),
 }
 
@@ -103,20 +100,16 @@ type buildpackMessage struct {
 // or BuildpackUpdateMessage when not create, every problem in one 422.
 func parseBuildpackMessage(body []byte, create bool) (buildpackMessage, error) {
 	var m buildpackMessage
-	o, err := decodeAny(body)
-	if err != nil {
-		return m, err
-	}
 	m.request = bytes.TrimSpace(body)
-	var p problems
 	keys := []string{"name", "stack", "position", "enabled", "locked", "metadata"}
 	if create {
 		keys = append(keys, "lifecycle")
 	}
-	md, err := o.metadata()
-	p.addErr("", err)
+	o, md, p, err := decodeMessage(body, keys...)
+	if err != nil {
+		return m, err
+	}
 	m.md = md
-	p.addErr("", o.only(keys...))
 	switch {
 	case o.has("name") && !o.isNull("name"):
 		name, err := o.str("name", "Name")

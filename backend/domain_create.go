@@ -95,15 +95,11 @@ func isTrue(v json.RawMessage) bool { return string(bytes.TrimSpace(v)) == "true
 // parseDomainCreate reads and validates a POST /v3/domains body.
 func parseDomainCreate(body []byte) (domainCreate, error) {
 	var m domainCreate
-	o, err := decodeAny(body)
+	o, md, p, err := decodeMessage(body, domainCreateKeys...)
 	if err != nil {
 		return m, err
 	}
-	var p problems
-	md, err := o.metadata()
-	p.addErr("", err)
 	m.md = md
-	p.addErr("", o.only(domainCreateKeys...))
 	if o.has("relationships") {
 		m.private = true
 		m.orgGUID, m.sharedOrgs = domainRelationships(o["relationships"], &p)

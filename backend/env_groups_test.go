@@ -17,15 +17,7 @@ func init() { roleFixtureRows = append(roleFixtureRows, envGroupRoleRows...) }
 
 func TestRoleEnvGroups(t *testing.T) {
 	t.Parallel()
-	c := startCF(t, nil)
-	for _, row := range envGroupRoleRows {
-		for _, user := range roleUsers {
-			t.Run(row.name+"/"+user, func(t *testing.T) {
-				path, body := row.filled(t, strings.NewReplacer())
-				row.want[user].assert(t, roleView(c, t).do(row.method, path, user, body))
-			})
-		}
-	}
+	runRoleRowsInTurn(t, startCF(t, nil), envGroupRoleRows)
 }
 
 // TestEnvGroups: PATCH merges, null deletes, {} changes nothing; CC's

@@ -18,15 +18,7 @@ func init() { roleFixtureRows = append(roleFixtureRows, featureFlagRoleRows...) 
 
 func TestRoleFeatureFlags(t *testing.T) {
 	t.Parallel()
-	c := startCF(t, nil)
-	for _, row := range featureFlagRoleRows {
-		for _, user := range roleUsers {
-			t.Run(row.name+"/"+user, func(t *testing.T) {
-				path, body := row.filled(t, strings.NewReplacer())
-				row.want[user].assert(t, roleView(c, t).do(row.method, path, user, body))
-			})
-		}
-	}
+	runRoleRowsInTurn(t, startCF(t, nil), featureFlagRoleRows)
 }
 
 // TestFeatureFlagUpdate: a set flag shows its updated_at and message, the

@@ -148,15 +148,11 @@ type isolationSegmentMessage struct {
 // type, its presence.
 func parseIsolationSegmentMessage(body []byte, create bool) (isolationSegmentMessage, error) {
 	var m isolationSegmentMessage
-	o, err := decodeAny(body)
+	o, md, p, err := decodeMessage(body, "name", "metadata")
 	if err != nil {
 		return m, err
 	}
-	var p problems
-	md, err := o.metadata()
-	p.addErr("", err)
 	m.md = md
-	p.addErr("", o.only("name", "metadata"))
 	if o.has("name") && !o.isNull("name") {
 		var name string
 		if jsonKind(o["name"]) != '"' || json.Unmarshal(o["name"], &name) != nil {
@@ -335,38 +331,14 @@ func (s *Server) revokeEntitlement(r *request) error {
 // parseEntitleMessage validates a body as IsolationSegmentRelationshipOrgMessage
 // does: only data, a non-empty array of {"guid": "..."}.
 func parseEntitleMessage(body []byte) ([]string, error) {
-	o, err := decodeAny(body)
-	if err != nil {
-		return nil, err
-	}
-	var p problems
-	p.addErr("", o.only("data"))
-	raw := o["data"]
-	var items []json.RawMessage
-	isArray := jsonKind(raw) == '[' && json.Unmarshal(raw, &items) == nil
-	if jsonBlank(raw) {
-		p.add("Data can't be blank")
-	}
-	if !isArray {
-		p.add("Data must be an array")
-	}
-	guids := make([]string, 0, len(items))
-	for _, item := range items {
-		var ref map[string]json.RawMessage
-		var g string
-		_ = json.Unmarshal(item, &ref)
-		if jsonKind(ref["guid"]) != '"' || json.Unmarshal(ref["guid"], &g) != nil {
-			shown := ""
-			if k := jsonKind(ref["guid"]); k != 0 && k != 'n' {
-				shown = string(bytes.TrimSpace(ref["guid"]))
-			}
-			// Ruby interpolates the value's to_s.
-			p.add("Data " + shown + " not a string")
-			continue
+	return parseGUIDsData(body, func(_ int, guid json.RawMessage) string {
+		shown := ""
+		if k := jsonKind(guid); k != 0 && k != 'n' {
+			shown = string(bytes.TrimSpace(guid))
 		}
-		guids = append(guids, g)
-	}
-	return guids, p.err()
+		// Ruby interpolates the value's to_s.
+		return "Data " + shown + " not a string"
+	})
 }
 
 // entitleOrgs is POST /v3/isolation_segments/:guid/relationships/organizations:

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/google/uuid"
@@ -30,10 +29,8 @@ var orgQuotaResource = &resource[store.OrgQuota, store.OrgQuotaFilter, orgQuotaJ
 		return store.OrgQuotaFilter{GUIDs: q.list("guids"), Names: q.list("names"), OrgGUIDs: q.list("organization_guids"),
 			CreatedAts: q.times("created_ats"), UpdatedAts: q.times("updated_ats")}
 	},
-	list: (*store.Store).ListOrgQuotas,
-	get: func(st *store.Store, ctx context.Context, _ store.Viewer, guid string) (store.OrgQuota, error) {
-		return st.GetOrgQuota(ctx, guid)
-	},
+	list:    (*store.Store).ListOrgQuotas,
+	get:     seenByAll((*store.Store).GetOrgQuota),
 	present: (*Server).presentOrgQuotas,
 }
 
@@ -68,19 +65,7 @@ func presentOrgQuota(base string, q store.OrgQuota, orgs []string) orgQuotaJSON 
 
 // presentOrgQuotas renders quotas, each with the orgs the caller sees.
 func (s *Server) presentOrgQuotas(r *request, qs []store.OrgQuota) ([]orgQuotaJSON, error) {
-	guids := make([]string, len(qs))
-	for i, q := range qs {
-		guids[i] = q.GUID
-	}
-	orgs, err := s.store.QuotaOrgs(r.ctx, r.viewer(), guids)
-	if err != nil {
-		return nil, errInternal(err)
-	}
-	out := make([]orgQuotaJSON, len(qs))
-	for i, q := range qs {
-		out[i] = presentOrgQuota(r.base, q, orgs[q.GUID])
-	}
-	return out, nil
+	return presentQuotas(r, qs, func(q store.OrgQuota) string { return q.GUID }, s.store.QuotaOrgs, presentOrgQuota)
 }
 
 // orgQuotaMessage is a valid organization quota body, with a create's
@@ -179,13 +164,12 @@ func (s *Server) missingOrgs(r *request, guids []string) ([]string, error) {
 	return missing, nil
 }
 
-// orgQuotaEvent is an audit.organization_quota.* event.
-func (s *Server) orgQuotaEvent(r *request, typ string, q store.OrgQuota, orgGUID string, data json.RawMessage) store.Event {
-	if data == nil {
-		data = json.RawMessage("{}")
-	}
-	return store.Event{GUID: uuid.NewString(), Type: typ, Actor: r.user.actor(), TargetGUID: q.GUID, TargetType: "organization_quota",
-		TargetName: q.Name, OrgGUID: orgGUID, Data: data, CreatedAt: s.store.Now()}
+// orgQuotaEvent is an audit.organization_quota.* event; an apply's names
+// the org.
+func (s *Server) orgQuotaEvent(actor store.Actor, typ string, q store.OrgQuota, orgGUID string, data json.RawMessage) store.Event {
+	ev := s.quotaEvent(actor, typ, "organization_quota", q.GUID, q.Name, data)
+	ev.OrgGUID = orgGUID
+	return ev
 }
 
 // createOrgQuota is POST /v3/organization_quotas: 201, admins only. What
@@ -208,7 +192,7 @@ func (s *Server) createOrgQuota(r *request) error {
 	if len(missing) > 0 {
 		return errUnprocessable("Organizations with guids " + rubyGUIDs(missing) + " do not exist, or you do not have access to them.")
 	}
-	ev := s.orgQuotaEvent(r, "audit.organization_quota.create", q, "", requestData(m.request))
+	ev := s.orgQuotaEvent(r.user.actor(), "audit.organization_quota.create", q, "", requestData(m.request))
 	switch err := s.store.CreateOrgQuota(r.ctx, q, m.orgs, ev); {
 	case errors.Is(err, store.ErrConflict):
 		return errUnprocessable("Organization Quota '" + q.Name + "' already exists.")
@@ -241,7 +225,7 @@ func (s *Server) updateOrgQuota(r *request) error {
 	}
 	m.apply(&q.QuotaLimits)
 	q.UpdatedAt = s.store.Now()
-	ev := s.orgQuotaEvent(r, "audit.organization_quota.update", q, "", requestData(m.request))
+	ev := s.orgQuotaEvent(r.user.actor(), "audit.organization_quota.update", q, "", requestData(m.request))
 	switch err := s.store.UpdateOrgQuota(r.ctx, q, ev); {
 	case errors.Is(err, store.ErrConflict):
 		return errUnprocessable("Organization Quota '" + q.Name + "' already exists.")
@@ -284,23 +268,13 @@ func (s *Server) orgQuotaDeleteWork(ctx context.Context, j store.Job) error {
 	if err != nil {
 		return err
 	}
-	ev := store.Event{GUID: uuid.NewString(), Type: "audit.organization_quota.delete", Actor: s.jobActor(ctx, j), TargetGUID: q.GUID,
-		TargetType: "organization_quota", TargetName: q.Name, Data: json.RawMessage("{}"), CreatedAt: s.store.Now()}
+	ev := s.orgQuotaEvent(s.jobActor(ctx, j), "audit.organization_quota.delete", q, "", nil)
 	err = s.store.DeleteOrgQuota(ctx, q.GUID, ev)
 	if errors.Is(err, store.ErrQuotaInUse) {
 		return &apiError{Status: 400, Code: 10006, Title: "CF-AssociationNotEmpty",
 			Detail: "Please delete the organization associations for your quota definition."}
 	}
 	return err
-}
-
-// orgQuotaOrgsJSON is ToManyRelationshipPresenter's body without a
-// related link.
-type orgQuotaOrgsJSON struct {
-	Data  []guidJSON `json:"data"`
-	Links struct {
-		Self link `json:"self"`
-	} `json:"links"`
 }
 
 // applyOrgQuota is POST /v3/organization_quotas/:guid/relationships/organizations:
@@ -332,7 +306,7 @@ func (s *Server) applyOrgQuota(r *request) error {
 	events := make([]store.Event, 0, len(orgs))
 	for _, o := range orgs {
 		data, _ := json.Marshal(map[string]string{"organization_guid": o.GUID, "organization_name": o.Name})
-		events = append(events, s.orgQuotaEvent(r, "audit.organization_quota.apply", q, o.GUID, data))
+		events = append(events, s.orgQuotaEvent(r.user.actor(), "audit.organization_quota.apply", q, o.GUID, data))
 	}
 	if err := s.store.ApplyOrgQuota(r.ctx, q.GUID, guids, s.store.Now(), events...); err != nil {
 		return errInternal(err)
@@ -341,38 +315,5 @@ func (s *Server) applyOrgQuota(r *request) error {
 	if err != nil {
 		return errInternal(err)
 	}
-	out := orgQuotaOrgsJSON{Data: sharedOrgsOf(all[q.GUID]).Data}
-	out.Links.Self = link{Href: r.base + "/v3/organization_quotas/" + q.GUID + "/relationships/organizations"}
-	return r.reply(200, out)
-}
-
-// parseToManyMessage validates a body as ToManyRelationshipMessage does:
-// only data, present, an array, each guid a string.
-func parseToManyMessage(body []byte) ([]string, error) {
-	o, err := decodeAny(body)
-	if err != nil {
-		return nil, err
-	}
-	var p problems
-	p.addErr("", o.only("data"))
-	raw := o["data"]
-	var items []json.RawMessage
-	isArray := jsonKind(raw) == '[' && json.Unmarshal(raw, &items) == nil
-	if jsonBlank(raw) || isArray && len(items) == 0 {
-		p.add("Data can't be blank")
-	}
-	if !isArray {
-		p.add("Data must be an array")
-	}
-	guids := make([]string, 0, len(items))
-	for i, item := range items {
-		var ref map[string]json.RawMessage
-		var g string
-		if json.Unmarshal(item, &ref) != nil || jsonKind(ref["guid"]) != '"' || json.Unmarshal(ref["guid"], &g) != nil {
-			p.add(fmt.Sprintf("Invalid data type: Data[%d] guid should be a string.", i))
-			continue
-		}
-		guids = append(guids, g)
-	}
-	return guids, p.err()
+	return r.reply(200, toMany(r.base, "/v3/organization_quotas/"+q.GUID, "organizations", all[q.GUID], false))
 }

@@ -48,24 +48,7 @@ func TestRoleOrgQuotas(t *testing.T) {
 					t.Fatal(err)
 				}
 				fill := strings.NewReplacer("{quota}", quota, "{org}", org, "{name}", fmt.Sprintf("quota-name-%d", n))
-				want := row.want[user]
-				if want.check != nil {
-					check := want.check
-					want.check = func(t *testing.T, r resp) {
-						t.Helper()
-						r.body = []byte(strings.ReplaceAll(string(r.body), quota, "{quota}"))
-						check(t, r)
-					}
-				}
-				path, body := row.filled(t, fill)
-				r := roleView(c, t).do(row.method, path, user, body)
-				want.assert(t, r)
-				if r.status == 202 {
-					if state := c.waitJob(r.header["Location"], user); state != store.JobComplete {
-						t.Fatalf("job %s", state)
-					}
-					c.must(404, "GET", path, user, nil)
-				}
+				row.runWrite(t, c, user, fill, "{quota}")
 			})
 		}
 	}

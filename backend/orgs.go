@@ -168,8 +168,6 @@ var stackResource = &resource[store.Stack, store.StackFilter, stackJSON]{
 	list: func(st *store.Store, ctx context.Context, _ store.Viewer, f store.StackFilter, p store.Page) ([]store.Stack, int, error) {
 		return st.ListStacks(ctx, f, p)
 	},
-	get: func(st *store.Store, ctx context.Context, _ store.Viewer, guid string) (store.Stack, error) {
-		return st.GetStack(ctx, guid)
-	},
+	get:     seenByAll((*store.Store).GetStack),
 	present: each(func(r *request, st store.Stack) stackJSON { return presentStack(r.base, st) }),
 }

@@ -53,16 +53,12 @@ var (
 // take suspended.
 func parseNameMessage(body []byte, rules nameRules) (nameMessage, error) {
 	var m nameMessage
-	o, err := decodeAny(body)
+	m.request = bytes.TrimSpace(body)
+	o, md, p, err := decodeMessage(body, rules.keys...)
 	if err != nil {
 		return m, err
 	}
-	m.request = bytes.TrimSpace(body)
-	var p problems
-	md, err := o.metadata()
-	p.addErr("", err)
 	m.md = md
-	p.addErr("", o.only(rules.keys...))
 	if rules.relationships {
 		m.org = spaceRelationships(o, &p)
 	}
@@ -184,7 +180,7 @@ func (s *Server) createOrg(r *request) error {
 		for _, typ := range []string{store.RoleOrgUser, store.RoleOrgManager} {
 			role := store.Role{GUID: uuid.NewString(), Type: typ, UserGUID: r.user.GUID, OrgGUID: o.GUID}
 			roles = append(roles, role)
-			events = append(events, s.roleEvent(r, role, o))
+			events = append(events, s.roleChangeEvent(r.user.actor(), role, "_add", r.user.Username, creatorRoleData(role)))
 		}
 	}
 	switch err := s.store.InsertOrg(r.ctx, o, roles, events...); {
@@ -196,14 +192,14 @@ func (s *Server) createOrg(r *request) error {
 	return r.reply(201, presentOrg(r.base, o))
 }
 
-// roleEvent is RoleCreate's audit.user.organization_<role>_add event.
-func (s *Server) roleEvent(r *request, role store.Role, o store.Org) store.Event {
+// creatorRoleData is the data of the audit.user.organization_<role>_add
+// event of a role OrganizationCreate gives the org's creator: the body
+// RoleCreate would have read.
+func creatorRoleData(role store.Role) json.RawMessage {
 	data, _ := json.Marshal(map[string]any{"request": map[string]any{"type": role.Type,
 		"relationships": map[string]any{"user": map[string]any{"data": map[string]string{"guid": role.UserGUID}},
-			"organization": map[string]any{"data": map[string]string{"guid": o.GUID}}}}})
-	kind := strings.TrimPrefix(role.Type, "organization_")
-	return store.Event{GUID: uuid.NewString(), Type: "audit.user.organization_" + kind + "_add", Actor: r.user.actor(),
-		TargetGUID: role.UserGUID, TargetType: "user", TargetName: r.user.Username, OrgGUID: o.GUID, Data: data, CreatedAt: s.store.Now()}
+			"organization": map[string]any{"data": map[string]string{"guid": role.OrgGUID}}}}})
+	return data
 }
 
 // updateOrg is PATCH /v3/organizations/:guid: 200. Admins and the org's

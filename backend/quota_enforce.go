@@ -49,14 +49,20 @@ func (s *Server) quotasOf(ctx context.Context, sp store.Space) (spaceQuotas, err
 	return q, nil
 }
 
-// usage reads what counts against the org's quota and the space's, less
-// what except names.
-func (s *Server) usage(ctx context.Context, q spaceQuotas, except store.QuotaExcept) (org, space store.QuotaUsage, err error) {
-	if org, err = s.store.QuotaUsageOf(ctx, q.space.OrgGUID, "", except); err != nil {
-		return org, space, err
+// usage reads the quotas that govern sp and what counts against the
+// org's quota and the space's, less what except names; its errors are
+// 500s.
+func (s *Server) usage(ctx context.Context, sp store.Space, except store.QuotaExcept) (q spaceQuotas, org, space store.QuotaUsage, err error) {
+	if q, err = s.quotasOf(ctx, sp); err != nil {
+		return q, org, space, errInternal(err)
 	}
-	space, err = s.store.QuotaUsageOf(ctx, q.space.OrgGUID, q.space.GUID, except)
-	return org, space, err
+	if org, err = s.store.QuotaUsageOf(ctx, sp.OrgGUID, "", except); err != nil {
+		return q, org, space, errInternal(err)
+	}
+	if space, err = s.store.QuotaUsageOf(ctx, sp.OrgGUID, sp.GUID, except); err != nil {
+		return q, org, space, errInternal(err)
+	}
+	return q, org, space, nil
 }
 
 // over says whether n passes limit; nil is unlimited.
@@ -152,13 +158,9 @@ func (s *Server) scaleQuotaErr(ctx context.Context, pa processAccess, p store.Pr
 	if pa.app.State != "STARTED" {
 		return nil
 	}
-	q, err := s.quotasOf(ctx, pa.space)
+	q, orgUsed, spaceUsed, err := s.usage(ctx, pa.space, store.QuotaExcept{Processes: []string{p.GUID}})
 	if err != nil {
-		return errInternal(err)
-	}
-	orgUsed, spaceUsed, err := s.usage(ctx, q, store.QuotaExcept{Processes: []string{p.GUID}})
-	if err != nil {
-		return errInternal(err)
+		return err
 	}
 	ps := processSave{now: p, was: pa.proc, wasStarted: true,
 		logRate: p.Instances != pa.proc.Instances || p.LogRateLimit != pa.proc.LogRateLimit}
@@ -184,17 +186,13 @@ func (s *Server) startQuotaErr(ctx context.Context, acc appAccess, restart bool)
 	if err != nil {
 		return errInternal(err)
 	}
-	q, err := s.quotasOf(ctx, acc.space)
-	if err != nil {
-		return errInternal(err)
-	}
 	guids := make([]string, len(procs))
 	for i, p := range procs {
 		guids[i] = p.GUID
 	}
-	orgBase, spaceBase, err := s.usage(ctx, q, store.QuotaExcept{Processes: guids})
+	q, orgBase, spaceBase, err := s.usage(ctx, acc.space, store.QuotaExcept{Processes: guids})
 	if err != nil {
-		return errInternal(err)
+		return err
 	}
 	running := acc.app.State == "STARTED" && !restart
 	add := func(u *store.QuotaUsage, p store.Process) {
@@ -226,13 +224,9 @@ func (s *Server) startQuotaErr(ctx context.Context, acc appAccess, restart bool)
 // space without a space quota has room; the remaining is the limit less
 // what started processes use. An unlimited log rate asks for -1.
 func (s *Server) stagingQuotaErr(ctx context.Context, sp store.Space, memory, logRate int64) error {
-	q, err := s.quotasOf(ctx, sp)
+	q, orgUsed, spaceUsed, err := s.usage(ctx, sp, store.QuotaExcept{})
 	if err != nil {
-		return errInternal(err)
-	}
-	orgUsed, spaceUsed, err := s.usage(ctx, q, store.QuotaExcept{})
-	if err != nil {
-		return errInternal(err)
+		return err
 	}
 	var spaceMemory, spaceLogRate *int64
 	if q.own != nil {
@@ -261,13 +255,9 @@ func (s *Server) stagingQuotaErr(ctx context.Context, sp store.Space, memory, lo
 // RouteCreate's texts. CC computes the org's reserved ports but never
 // refuses on them.
 func (s *Server) routeQuotaErr(ctx context.Context, sp store.Space, withPort bool) error {
-	q, err := s.quotasOf(ctx, sp)
+	q, orgUsed, spaceUsed, err := s.usage(ctx, sp, store.QuotaExcept{})
 	if err != nil {
-		return errInternal(err)
-	}
-	orgUsed, spaceUsed, err := s.usage(ctx, q, store.QuotaExcept{})
-	if err != nil {
-		return errInternal(err)
+		return err
 	}
 	switch {
 	case q.own != nil && over(q.own.TotalRoutes, spaceUsed.Routes+1):
@@ -293,17 +283,13 @@ func morePortsAllowed(l store.QuotaLimits, ports int64) bool {
 // replacing the failed instance replaced ("" for none), with
 // ServiceInstanceCreateMixin#validate_quotas!'s errors in its order.
 func (s *Server) serviceInstanceQuotaErr(ctx context.Context, sp store.Space, plan store.ServicePlan, replaced string) error {
-	q, err := s.quotasOf(ctx, sp)
-	if err != nil {
-		return errInternal(err)
-	}
 	var except store.QuotaExcept
 	if replaced != "" {
 		except.ServiceInstances = []string{replaced}
 	}
-	orgUsed, spaceUsed, err := s.usage(ctx, q, except)
+	q, orgUsed, spaceUsed, err := s.usage(ctx, sp, except)
 	if err != nil {
-		return errInternal(err)
+		return err
 	}
 	switch {
 	case q.own != nil && over(q.own.TotalServiceInstances, spaceUsed.ServiceInstances+1):
@@ -330,13 +316,9 @@ func (s *Server) keyQuotaErr(ctx context.Context, spaceGUID string, replaced []s
 	if err != nil {
 		return errInternal(err)
 	}
-	q, err := s.quotasOf(ctx, sp)
+	q, orgUsed, spaceUsed, err := s.usage(ctx, sp, store.QuotaExcept{Bindings: replaced})
 	if err != nil {
-		return errInternal(err)
-	}
-	orgUsed, spaceUsed, err := s.usage(ctx, q, store.QuotaExcept{Bindings: replaced})
-	if err != nil {
-		return errInternal(err)
+		return err
 	}
 	switch {
 	case q.own != nil && over(q.own.TotalServiceKeys, spaceUsed.ServiceKeys+1):

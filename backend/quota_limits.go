@@ -2,11 +2,14 @@ package backend
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/google/uuid"
 
 	"capibridge/backend/store"
 )
@@ -14,8 +17,8 @@ import (
 // What organization and space quotas share: their messages
 // (cc:app/messages/organization_quotas_update_message.rb,
 // space_quota_update_message.rb, quotas_apps_message.rb,
-// quotas_services_message.rb, quotas_routes_message.rb) and the limits
-// part of their presenters.
+// quotas_services_message.rb, quotas_routes_message.rb), the limits
+// part of their presenters, and their audit events.
 
 // Bounds of the quota limits: MAX_DB_INT, and MAX_DB_BIGINT for the log
 // rate (cc:app/messages/base_message.rb).
@@ -264,4 +267,33 @@ func presentQuotaLimits(l store.QuotaLimits) quotaLimitsJSON {
 	j.Services.TotalServiceInstances, j.Services.TotalServiceKeys = l.TotalServiceInstances, l.TotalServiceKeys
 	j.Routes.TotalRoutes, j.Routes.TotalReservedPorts = l.TotalRoutes, l.TotalReservedPorts
 	return j
+}
+
+// presentQuotas renders quotas, each with those of its holders (orgs or
+// spaces) that the caller sees, read at once by holders.
+func presentQuotas[Q, J any](r *request, qs []Q, guidOf func(Q) string,
+	holders func(context.Context, store.Viewer, []string) (map[string][]string, error), present func(string, Q, []string) J) ([]J, error) {
+	guids := make([]string, len(qs))
+	for i, q := range qs {
+		guids[i] = guidOf(q)
+	}
+	held, err := holders(r.ctx, r.viewer(), guids)
+	if err != nil {
+		return nil, errInternal(err)
+	}
+	out := make([]J, len(qs))
+	for i, q := range qs {
+		out[i] = present(r.base, q, held[guids[i]])
+	}
+	return out, nil
+}
+
+// quotaEvent is an audit event about the quota guid called name, of
+// targetType organization_quota or space_quota; data nil is {}.
+func (s *Server) quotaEvent(actor store.Actor, typ, targetType, guid, name string, data json.RawMessage) store.Event {
+	if data == nil {
+		data = json.RawMessage("{}")
+	}
+	return store.Event{GUID: uuid.NewString(), Type: typ, Actor: actor, TargetGUID: guid, TargetType: targetType, TargetName: name,
+		Data: data, CreatedAt: s.store.Now()}
 }

@@ -90,6 +90,14 @@ var appParent = &parent{path: "/v3/apps", find: func(s *Server, r *request, guid
 	return acc.app.GUID, err
 }}
 
+// seenByAll lifts a read by guid of a resource every user sees to a
+// resource's get.
+func seenByAll[S any](get func(*store.Store, context.Context, string) (S, error)) func(*store.Store, context.Context, store.Viewer, string) (S, error) {
+	return func(st *store.Store, ctx context.Context, _ store.Viewer, guid string) (S, error) {
+		return get(st, ctx, guid)
+	}
+}
+
 // each lifts a presenter of one item to a presenter of a page.
 func each[S, J any](present func(r *request, item S) J) func(*Server, *request, []S) ([]J, error) {
 	return func(_ *Server, r *request, items []S) ([]J, error) {

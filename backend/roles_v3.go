@@ -360,11 +360,8 @@ func (s *Server) createRole(r *request) error {
 		if err != nil {
 			return errInternal(err)
 		}
-		org, err := s.store.GetOrg(r.ctx, store.Viewer{All: true}, sp.OrgGUID)
+		org, err := s.spaceOrgUpdateErr(r, sp)
 		if err != nil {
-			return errInternal(err)
-		}
-		if err := s.spaceUpdateErr(r, sp, org); err != nil {
 			return err
 		}
 		if role.UserGUID = m.userGUID; role.UserGUID == "" {
@@ -463,11 +460,7 @@ func (s *Server) deleteRole(r *request) error {
 		if err != nil {
 			return errInternal(err)
 		}
-		org, err := s.store.GetOrg(r.ctx, store.Viewer{All: true}, sp.OrgGUID)
-		if err != nil {
-			return errInternal(err)
-		}
-		if err := s.spaceUpdateErr(r, sp, org); err != nil {
+		if _, err := s.spaceOrgUpdateErr(r, sp); err != nil {
 			return err
 		}
 	} else {

@@ -477,11 +477,7 @@ func (s *Server) bindSecurityGroup(staging bool) handler {
 			if err != nil {
 				return errInternal(err)
 			}
-			org, err := s.store.GetOrg(r.ctx, store.Viewer{All: true}, sp.OrgGUID)
-			if err != nil {
-				return errInternal(err)
-			}
-			if err := s.spaceUpdateErr(r, sp, org); err != nil {
+			if _, err := s.spaceOrgUpdateErr(r, sp); err != nil {
 				return err
 			}
 		}
@@ -503,9 +499,7 @@ func (s *Server) bindSecurityGroup(staging bool) handler {
 		if staging {
 			spaces = bound[g.GUID].Staging
 		}
-		out := orgQuotaOrgsJSON{Data: sharedOrgsOf(spaces).Data}
-		out.Links.Self = link{Href: r.base + "/v3/security_groups/" + g.GUID + "/relationships/" + lifecycleName(staging)}
-		return r.reply(200, out)
+		return r.reply(200, toMany(r.base, "/v3/security_groups/"+g.GUID, lifecycleName(staging), spaces, false))
 	}
 }
 
@@ -527,11 +521,7 @@ func (s *Server) unbindSecurityGroup(staging bool) handler {
 		case err != nil:
 			return errInternal(err)
 		}
-		org, err := s.store.GetOrg(r.ctx, store.Viewer{All: true}, sp.OrgGUID)
-		if err != nil {
-			return errInternal(err)
-		}
-		if err := s.spaceUpdateErr(r, sp, org); err != nil {
+		if _, err := s.spaceOrgUpdateErr(r, sp); err != nil {
 			return err
 		}
 		switch err := s.store.UnbindSecurityGroup(r.ctx, g.GUID, staging, sp.GUID); {

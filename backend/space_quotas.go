@@ -86,19 +86,7 @@ func presentSpaceQuota(base string, q store.SpaceQuota, spaces []string) spaceQu
 // presentSpaceQuotas renders space quotas, each with the spaces the
 // caller sees.
 func (s *Server) presentSpaceQuotas(r *request, qs []store.SpaceQuota) ([]spaceQuotaJSON, error) {
-	guids := make([]string, len(qs))
-	for i, q := range qs {
-		guids[i] = q.GUID
-	}
-	spaces, err := s.store.QuotaSpaces(r.ctx, r.viewer(), guids)
-	if err != nil {
-		return nil, errInternal(err)
-	}
-	out := make([]spaceQuotaJSON, len(qs))
-	for i, q := range qs {
-		out[i] = presentSpaceQuota(r.base, q, spaces[q.GUID])
-	}
-	return out, nil
+	return presentQuotas(r, qs, func(q store.SpaceQuota) string { return q.GUID }, s.store.QuotaSpaces, presentSpaceQuota)
 }
 
 // spaceQuotaMessage is a valid space quota create body.
@@ -144,11 +132,9 @@ func spaceQuotaRelationships(raw json.RawMessage, p *problems) (string, []string
 // spaceQuotaEvent is an audit.space_quota.* event; a space's events name
 // the space.
 func (s *Server) spaceQuotaEvent(actor store.Actor, typ string, q store.SpaceQuota, spaceGUID string, data json.RawMessage) store.Event {
-	if data == nil {
-		data = json.RawMessage("{}")
-	}
-	return store.Event{GUID: uuid.NewString(), Type: typ, Actor: actor, TargetGUID: q.GUID, TargetType: "space_quota",
-		TargetName: q.Name, SpaceGUID: spaceGUID, OrgGUID: q.OrgGUID, Data: data, CreatedAt: s.store.Now()}
+	ev := s.quotaEvent(actor, typ, "space_quota", q.GUID, q.Name, data)
+	ev.SpaceGUID, ev.OrgGUID = spaceGUID, q.OrgGUID
+	return ev
 }
 
 // spaceQuotaSpaceData is the metadata of an apply or remove event.
@@ -427,9 +413,7 @@ func (s *Server) applySpaceQuota(r *request) error {
 	if err != nil {
 		return errInternal(err)
 	}
-	out := orgQuotaOrgsJSON{Data: sharedOrgsOf(all[q.GUID]).Data}
-	out.Links.Self = link{Href: r.base + "/v3/space_quotas/" + q.GUID + "/relationships/spaces"}
-	return r.reply(200, out)
+	return r.reply(200, toMany(r.base, "/v3/space_quotas/"+q.GUID, "spaces", all[q.GUID], false))
 }
 
 // removeSpaceQuota is DELETE /v3/space_quotas/:guid/relationships/spaces/:space_guid:

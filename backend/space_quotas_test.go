@@ -76,24 +76,7 @@ func TestRoleSpaceQuotas(t *testing.T) {
 				spaceQuotaFixture(t, c, quota, DemoOrgGUID, store.QuotaLimits{PaidServicesAllowed: true}, space)
 				spaceQuotaFixture(t, c, free, DemoOrgGUID, store.QuotaLimits{PaidServicesAllowed: true})
 				fill := strings.NewReplacer("{quota}", quota, "{free}", free, "{space}", space, "{other}", other, "{name}", fmt.Sprintf("sq-name-%d", n))
-				want := row.want[user]
-				if want.check != nil {
-					check := want.check
-					want.check = func(t *testing.T, r resp) {
-						t.Helper()
-						r.body = []byte(strings.ReplaceAll(string(r.body), quota, "{quota}"))
-						check(t, r)
-					}
-				}
-				path, body := row.filled(t, fill)
-				r := roleView(c, t).do(row.method, path, user, body)
-				want.assert(t, r)
-				if r.status == 202 {
-					if state := c.waitJob(r.header["Location"], user); state != store.JobComplete {
-						t.Fatalf("job %s", state)
-					}
-					c.must(404, "GET", path, user, nil)
-				}
+				row.runWrite(t, c, user, fill, "{quota}")
 			})
 		}
 	}

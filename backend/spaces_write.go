@@ -53,6 +53,16 @@ func (s *Server) createSpace(r *request) error {
 	return r.reply(201, presentSpace(r.base, sp, org.Suspended))
 }
 
+// spaceOrgUpdateErr is spaceUpdateErr for a space whose org is not read
+// yet; it returns the org.
+func (s *Server) spaceOrgUpdateErr(r *request, sp store.Space) (store.Org, error) {
+	org, err := s.store.GetOrg(r.ctx, store.Viewer{All: true}, sp.OrgGUID)
+	if err != nil {
+		return org, errInternal(err)
+	}
+	return org, s.spaceUpdateErr(r, sp, org)
+}
+
 // spaceUpdateErr is why the caller may not update the space:
 // can_update_active_space? (admin, space manager or org manager), then
 // require_writable_space! (a suspended org stops all but admins).

@@ -335,22 +335,33 @@ type userInfo struct {
 	Name              string  `json:"name"`
 }
 
+// uaaAccessToken reads the bearer access token of a request to the UAA's
+// own endpoints: 401 without one, or with one that does not verify or is
+// a refresh token.
+func (s *Server) uaaAccessToken(ctx *fasthttp.RequestCtx) (uaa.Claims, error) {
+	var c uaa.Claims
+	token, err := bearer(ctx.Request.Header.Peek(fasthttp.HeaderAuthorization))
+	if errors.Is(err, errNoToken) {
+		return c, errFullAuthentication(bearerRealm)
+	}
+	if err != nil {
+		return c, errInvalidToken("Invalid access token", err)
+	}
+	if err := s.auth.parse(token, &c); err != nil {
+		return c, errInvalidToken("Invalid access token", err)
+	}
+	if strings.HasSuffix(c.JTI, uaa.RefreshSuffix) {
+		return c, errInvalidToken("Invalid access token: a refresh token", nil)
+	}
+	return c, nil
+}
+
 // uaaUserInfo answers GET or POST /userinfo for a user's access token
 // with the openid scope.
 func (s *Server) uaaUserInfo(ctx *fasthttp.RequestCtx) error {
-	token, err := bearer(ctx.Request.Header.Peek(fasthttp.HeaderAuthorization))
-	if errors.Is(err, errNoToken) {
-		return errFullAuthentication(bearerRealm)
-	}
+	c, err := s.uaaAccessToken(ctx)
 	if err != nil {
-		return errInvalidToken("Invalid access token", err)
-	}
-	var c uaa.Claims
-	if err := s.auth.parse(token, &c); err != nil {
-		return errInvalidToken("Invalid access token", err)
-	}
-	if strings.HasSuffix(c.JTI, uaa.RefreshSuffix) {
-		return errInvalidToken("Invalid access token: a refresh token", nil)
+		return err
 	}
 	if !slices.Contains(c.Scope, "openid") {
 		return &oauthError{status: 403, code: "insufficient_scope", description: "Insufficient scope for this resource", scope: "openid"}

@@ -142,19 +142,9 @@ func newUAAUser(now int64, username, origin, email string) store.UAAUser {
 // scimCaller authenticates a SCIM request: a bearer token of the embedded
 // UAA with scope (scim.read or scim.write) or uaa.admin.
 func (s *Server) scimCaller(ctx *fasthttp.RequestCtx, scope string) error {
-	token, err := bearer(ctx.Request.Header.Peek(fasthttp.HeaderAuthorization))
-	if errors.Is(err, errNoToken) {
-		return errFullAuthentication(bearerRealm)
-	}
+	c, err := s.uaaAccessToken(ctx)
 	if err != nil {
-		return errInvalidToken("Invalid access token", err)
-	}
-	var c uaa.Claims
-	if err := s.auth.parse(token, &c); err != nil {
-		return errInvalidToken("Invalid access token", err)
-	}
-	if strings.HasSuffix(c.JTI, uaa.RefreshSuffix) {
-		return errInvalidToken("Invalid access token: a refresh token", nil)
+		return err
 	}
 	if !slices.Contains(c.Scope, scope) && !slices.Contains(c.Scope, scopeUAAAdmin) {
 		return &oauthError{status: 403, code: "insufficient_scope", description: "Insufficient scope for this resource",

@@ -1,7 +1,6 @@
 package backend
 
 import (
-	"context"
 	"errors"
 	"strings"
 
@@ -29,10 +28,8 @@ var usageEventResource = &resource[store.AppUsageEvent, store.AppUsageEventFilte
 	filter: func(q *params) store.AppUsageEventFilter {
 		return store.AppUsageEventFilter{GUIDs: q.list("guids"), CreatedAts: q.times("created_ats")}
 	},
-	list: (*store.Store).ListAppUsageEvents,
-	get: func(st *store.Store, ctx context.Context, _ store.Viewer, guid string) (store.AppUsageEvent, error) {
-		return st.GetAppUsageEvent(ctx, guid)
-	},
+	list:    (*store.Store).ListAppUsageEvents,
+	get:     seenByAll((*store.Store).GetAppUsageEvent),
 	present: each(func(r *request, e store.AppUsageEvent) usageEventJSON { return presentUsageEvent(r.base, e) }),
 }
 

@@ -74,15 +74,11 @@ type userMessage struct {
 // origin go together; every problem in one 422 joined by ", ".
 func parseUserMessage(body []byte) (userMessage, error) {
 	var m userMessage
-	o, err := decodeAny(body)
+	o, md, p, err := decodeMessage(body, "guid", "origin", "username", "metadata")
 	if err != nil {
 		return m, err
 	}
-	var p problems
-	md, err := o.metadata()
-	p.addErr("", err)
 	m.md = md
-	p.addErr("", o.only("guid", "origin", "username", "metadata"))
 	if o.has("guid") && !o.isNull("guid") {
 		g := guidProblems(o["guid"], "Guid", &p)
 		m.guid = &g
@@ -194,14 +190,10 @@ func (s *Server) updateUser(r *request) error {
 	if !r.user.admin() {
 		return errNotAuthorized()
 	}
-	o, err := decodeAny(r.ctx.PostBody())
+	_, md, p, err := decodeMessage(r.ctx.PostBody(), "metadata")
 	if err != nil {
 		return err
 	}
-	var p problems
-	md, err := o.metadata()
-	p.addErr("", err)
-	p.addErr("", o.only("metadata"))
 	if err := p.err(); err != nil {
 		return err
 	}

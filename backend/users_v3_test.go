@@ -90,26 +90,7 @@ func TestRoleUsersRoles(t *testing.T) {
 			t.Run(row.name+"/"+user, func(t *testing.T) {
 				t.Parallel()
 				fill := userFixture(t, c, seq.Add(1))
-				want := row.want[user]
-				if want.check != nil {
-					check := want.check
-					want.check = func(t *testing.T, r resp) {
-						t.Helper()
-						for _, k := range []string{"{username}", "{name}"} {
-							r.body = []byte(strings.ReplaceAll(string(r.body), fill.Replace(k), k))
-						}
-						check(t, r)
-					}
-				}
-				path, body := row.filled(t, fill)
-				r := roleView(c, t).do(row.method, path, user, body)
-				want.assert(t, r)
-				if r.status == 202 {
-					if state := c.waitJob(r.header["Location"], user); state != store.JobComplete {
-						t.Fatalf("job %s", state)
-					}
-					c.must(404, "GET", path, user, nil)
-				}
+				row.runWrite(t, c, user, fill, "{username}", "{name}")
 			})
 		}
 	}

@@ -80,30 +80,7 @@ func (s *Store) GetOrgQuota(ctx context.Context, guid string) (OrgQuota, error) 
 // QuotaOrgs returns, by quota guid, the guids of the orgs v sees that have
 // each of quotaGUIDs, in the order the orgs were created.
 func (s *Store) QuotaOrgs(ctx context.Context, v Viewer, quotaGUIDs []string) (map[string][]string, error) {
-	out := make(map[string][]string, len(quotaGUIDs))
-	if len(quotaGUIDs) == 0 {
-		return out, nil
-	}
-	sc, err := s.scope(ctx, v)
-	if err != nil {
-		return nil, err
-	}
-	w := &where{}
-	w.in("quota_guid", quotaGUIDs)
-	w.visibleOrgs("guid", sc)
-	rows, err := s.db.QueryContext(ctx, "SELECT quota_guid, guid FROM organizations"+w.sql()+" ORDER BY id", w.args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var q, o string
-		if err := rows.Scan(&q, &o); err != nil {
-			return nil, err
-		}
-		out[q] = append(out[q], o)
-	}
-	return out, rows.Err()
+	return orgQuotaHolders.of(ctx, s, v, quotaGUIDs)
 }
 
 // CreateOrgQuota inserts an organization quota, applies it to orgGUIDs
@@ -115,7 +92,7 @@ func (s *Store) CreateOrgQuota(ctx context.Context, q OrgQuota, orgGUIDs []strin
 			joinArgs([]any{q.GUID, q.Name}, quotaLimitArgs(q.QuotaLimits), []any{q.TotalDomains, q.CreatedAt, q.UpdatedAt})...); err != nil {
 			return err
 		}
-		if err := applyOrgQuota(ctx, tx, q.GUID, orgGUIDs, q.CreatedAt); err != nil {
+		if err := orgQuotaHolders.set(ctx, tx, q.GUID, orgGUIDs, q.CreatedAt); err != nil {
 			return err
 		}
 		return insertEvents(ctx, tx, events)
@@ -125,43 +102,17 @@ func (s *Store) CreateOrgQuota(ctx context.Context, q OrgQuota, orgGUIDs []strin
 // UpdateOrgQuota writes every field of q and records events; a name taken
 // is ErrConflict, a quota that is gone ErrNotFound.
 func (s *Store) UpdateOrgQuota(ctx context.Context, q OrgQuota, events ...Event) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE organization_quotas SET name = ?, `+quotaLimitSets+`, total_domains = ?, updated_at = ? WHERE guid = ?`,
-			joinArgs([]any{q.Name}, quotaLimitArgs(q.QuotaLimits), []any{q.TotalDomains, q.UpdatedAt, q.GUID})...)
-		if err != nil {
-			return err
-		}
-		if err := mustAffect(res); err != nil {
-			return err
-		}
-		return insertEvents(ctx, tx, events)
-	})
+	return s.updateQuota(ctx, "organization_quotas", "total_domains = ?, ", []any{q.TotalDomains}, q.GUID, q.Name, q.QuotaLimits, q.UpdatedAt, events)
 }
 
 // ApplyOrgQuota gives the orgs orgGUIDs the quota guid and records events.
 func (s *Store) ApplyOrgQuota(ctx context.Context, guid string, orgGUIDs []string, updatedAt int64, events ...Event) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
-		if err := applyOrgQuota(ctx, tx, guid, orgGUIDs, updatedAt); err != nil {
-			return err
-		}
-		return insertEvents(ctx, tx, events)
-	})
-}
-
-func applyOrgQuota(ctx context.Context, tx *sql.Tx, guid string, orgGUIDs []string, updatedAt int64) error {
-	for _, o := range orgGUIDs {
-		if _, err := tx.ExecContext(ctx, `UPDATE organizations SET quota_guid = ?, updated_at = ? WHERE guid = ?`, guid, updatedAt, o); err != nil {
-			return err
-		}
-	}
-	return nil
+	return orgQuotaHolders.apply(ctx, s, guid, orgGUIDs, updatedAt, events)
 }
 
 // OrgQuotaInUse says whether an org has the quota guid.
 func (s *Store) OrgQuotaInUse(ctx context.Context, guid string) (bool, error) {
-	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM organizations WHERE quota_guid = ?`, guid).Scan(&n)
-	return n > 0, err
+	return orgQuotaHolders.inUse(ctx, s, guid)
 }
 
 // DeleteOrgQuota deletes an organization quota and records events; a quota

@@ -78,30 +78,7 @@ func (s *Store) GetSpaceQuota(ctx context.Context, v Viewer, guid string) (Space
 // QuotaSpaces returns, by space quota guid, the guids of the spaces v sees
 // that have each of quotaGUIDs, in the order the spaces were created.
 func (s *Store) QuotaSpaces(ctx context.Context, v Viewer, quotaGUIDs []string) (map[string][]string, error) {
-	out := make(map[string][]string, len(quotaGUIDs))
-	if len(quotaGUIDs) == 0 {
-		return out, nil
-	}
-	sc, err := s.scope(ctx, v)
-	if err != nil {
-		return nil, err
-	}
-	w := &where{}
-	w.in("quota_guid", quotaGUIDs)
-	w.visibleSpaces("guid", sc)
-	rows, err := s.db.QueryContext(ctx, "SELECT quota_guid, guid FROM spaces"+w.sql()+" ORDER BY id", w.args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var q, sp string
-		if err := rows.Scan(&q, &sp); err != nil {
-			return nil, err
-		}
-		out[q] = append(out[q], sp)
-	}
-	return out, rows.Err()
+	return spaceQuotaHolders.of(ctx, s, v, quotaGUIDs)
 }
 
 // CreateSpaceQuota inserts a space quota, applies it to spaceGUIDs and
@@ -114,7 +91,7 @@ func (s *Store) CreateSpaceQuota(ctx context.Context, q SpaceQuota, spaceGUIDs [
 			joinArgs([]any{q.GUID, q.Name, q.OrgGUID}, quotaLimitArgs(q.QuotaLimits), []any{q.CreatedAt, q.UpdatedAt})...); err != nil {
 			return err
 		}
-		if err := setSpaceQuota(ctx, tx, q.GUID, spaceGUIDs, q.CreatedAt); err != nil {
+		if err := spaceQuotaHolders.set(ctx, tx, q.GUID, spaceGUIDs, q.CreatedAt); err != nil {
 			return err
 		}
 		return insertEvents(ctx, tx, events)
@@ -124,28 +101,13 @@ func (s *Store) CreateSpaceQuota(ctx context.Context, q SpaceQuota, spaceGUIDs [
 // UpdateSpaceQuota writes the name and limits of q and records events; a
 // name taken in its org is ErrConflict, a quota that is gone ErrNotFound.
 func (s *Store) UpdateSpaceQuota(ctx context.Context, q SpaceQuota, events ...Event) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE space_quotas SET name = ?, `+quotaLimitSets+`, updated_at = ? WHERE guid = ?`,
-			joinArgs([]any{q.Name}, quotaLimitArgs(q.QuotaLimits), []any{q.UpdatedAt, q.GUID})...)
-		if err != nil {
-			return err
-		}
-		if err := mustAffect(res); err != nil {
-			return err
-		}
-		return insertEvents(ctx, tx, events)
-	})
+	return s.updateQuota(ctx, "space_quotas", "", nil, q.GUID, q.Name, q.QuotaLimits, q.UpdatedAt, events)
 }
 
 // ApplySpaceQuota gives the spaces spaceGUIDs the space quota guid, in
 // place of any they had, and records events.
 func (s *Store) ApplySpaceQuota(ctx context.Context, guid string, spaceGUIDs []string, updatedAt int64, events ...Event) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
-		if err := setSpaceQuota(ctx, tx, guid, spaceGUIDs, updatedAt); err != nil {
-			return err
-		}
-		return insertEvents(ctx, tx, events)
-	})
+	return spaceQuotaHolders.apply(ctx, s, guid, spaceGUIDs, updatedAt, events)
 }
 
 // RemoveSpaceQuota takes the space quota guid from the space spaceGUID
@@ -163,20 +125,9 @@ func (s *Store) RemoveSpaceQuota(ctx context.Context, guid, spaceGUID string, up
 	})
 }
 
-func setSpaceQuota(ctx context.Context, tx *sql.Tx, guid string, spaceGUIDs []string, updatedAt int64) error {
-	for _, sp := range spaceGUIDs {
-		if _, err := tx.ExecContext(ctx, `UPDATE spaces SET quota_guid = ?, updated_at = ? WHERE guid = ?`, guid, updatedAt, sp); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // SpaceQuotaInUse says whether a space has the space quota guid.
 func (s *Store) SpaceQuotaInUse(ctx context.Context, guid string) (bool, error) {
-	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM spaces WHERE quota_guid = ?`, guid).Scan(&n)
-	return n > 0, err
+	return spaceQuotaHolders.inUse(ctx, s, guid)
 }
 
 // DeleteSpaceQuota deletes a space quota and records events; the spaces
