@@ -138,7 +138,7 @@ func TestV2OrgsSpacesStacksResources(t *testing.T) {
 		{"orgs order-by id is allowed", "/v2/organizations?order-by=id", "developer", 200, `"total_results":1`},
 		{"orgs order-by other", "/v2/organizations?order-by=created_at", "developer", 500, `"code":10012`},
 		{"stacks order-by name", "/v2/stacks?order-by=name", "developer", 500, `"description":"Cannot order by: name"`},
-		{"spaces unknown q key", "/v2/spaces?q=isolation_segment_guid:x", "developer", 400, `"code":10005`},
+		{"spaces unknown q key", "/v2/spaces?q=space_quota_definition_guid:x", "developer", 400, `"code":10005`},
 		{"spaces by developer", "/v2/spaces?q=developer_guid:" + backend.DeveloperGUID, "developer", 200, `"total_results":1`},
 		{"spaces by another developer", "/v2/spaces?q=developer_guid:" + backend.AuditorGUID, "developer", 200, `"total_results":0`},
 		{"spaces of an unknown app", "/v2/spaces?q=app_guid:nope", "developer", 200, `"total_results":0`},

@@ -144,15 +144,15 @@ func inlineApp(e *V2AppEntity, in Inline, x *AppInlined) error {
 		return err
 	}
 	if in.Wants("space") && x.Space != nil {
-		var org *V3Org
+		var org *OrgBundle
 		if in.Deeper().Wants("organization") && x.SpaceOrg != nil {
-			org = x.SpaceOrg
+			org = &OrgBundle{Org: *x.SpaceOrg}
 			if orphans != nil {
-				raw, err := renderJSON(func(b *bytes.Buffer) error { return AppendOrgResource(b, *org) })
+				raw, err := renderJSON(func(b *bytes.Buffer) error { return AppendOrgBundle(b, *org) })
 				if err != nil {
 					return err
 				}
-				orphans.add(org.GUID, raw)
+				orphans.add(org.Org.GUID, raw)
 				org = nil
 			}
 		}

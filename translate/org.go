@@ -29,12 +29,12 @@ type V2OrgEntity struct {
 	BillingEnabled  bool    `json:"billing_enabled"`
 	QuotaDefinition *string `json:"quota_definition_guid"`
 	Status          string  `json:"status"`
-	// DefaultIsolationSegmentGUID is always null: v3 keeps it behind
-	// GET /v3/organizations/:guid/relationships/default_isolation_segment,
-	// which the translation does not read yet. For the same reason
-	// isolation_segment_url (present only for orgs entitled to a segment)
-	// never appears.
+	// DefaultIsolationSegmentGUID and IsolationSegmentURL are not in v3's
+	// organization: see OrgBundle. CC's presenter adds
+	// isolation_segment_url right after the default, and only when the
+	// org is entitled to a segment (MAPPING-orgs §11.1).
 	DefaultIsolationSegmentGUID *string `json:"default_isolation_segment_guid"`
+	IsolationSegmentURL         *string `json:"isolation_segment_url,omitempty"`
 	QuotaDefinitionURL          *string `json:"quota_definition_url,omitempty"`
 	SpacesURL                   string  `json:"spaces_url"`
 	DomainsURL                  string  `json:"domains_url"`
@@ -82,6 +82,37 @@ func OrgEntity(o V3Org) V2OrgEntity {
 	return e
 }
 
+// OrgBundle is what v3 says about one organization that its v2 entity
+// needs beyond the organization itself, which carries neither its default
+// isolation segment nor its entitlements (cc:app/presenters/v3/
+// organization_presenter.rb has the quota alone in relationships).
+type OrgBundle struct {
+	// Org is GET /v3/organizations/:guid (or an entry of the list).
+	Org V3Org
+	// DefaultIsolationSegmentGUID is GET /v3/organizations/:guid/
+	// relationships/default_isolation_segment → data.guid, "" for none
+	// (Organization#default_isolation_segment_model).
+	DefaultIsolationSegmentGUID string
+	// Entitled: the org is entitled to an isolation segment (GET
+	// /v3/isolation_segments?organization_guids=… is not empty), which the
+	// v2 presenter shows as isolation_segment_url
+	// ("unless org.isolation_segment_models.empty?").
+	Entitled bool
+}
+
+// OrgBundleEntity returns the v2 entity of b: OrgEntity with the default
+// isolation segment and, for an entitled org, isolation_segment_url, the
+// v3 list of the org's segments, as cc:app/presenters/v2/
+// organization_presenter.rb writes it.
+func OrgBundleEntity(b OrgBundle) V2OrgEntity {
+	e := OrgEntity(b.Org)
+	e.DefaultIsolationSegmentGUID = strPtr(b.DefaultIsolationSegmentGUID)
+	if b.Entitled {
+		e.IsolationSegmentURL = strPtr("/v3/isolation_segments?organization_guids=" + b.Org.GUID)
+	}
+	return e
+}
+
 // OrgResource renders the v2 organization resource of o.
 func OrgResource(o V3Org) ([]byte, error) {
 	var buf bytes.Buffer
@@ -91,9 +122,16 @@ func OrgResource(o V3Org) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// AppendOrgResource writes the v2 organization resource of o to buf.
+// AppendOrgResource writes the v2 organization resource of o to buf, with
+// no isolation segment read (an org an app inlines).
 func AppendOrgResource(buf *bytes.Buffer, o V3Org) error {
-	r := V2OrgResource{Metadata: v2Metadata("organizations", o.GUID, o.CreatedAt, o.UpdatedAt), Entity: OrgEntity(o)}
+	return AppendOrgBundle(buf, OrgBundle{Org: o})
+}
+
+// AppendOrgBundle writes the v2 organization resource of b to buf.
+func AppendOrgBundle(buf *bytes.Buffer, b OrgBundle) error {
+	o := &b.Org
+	r := V2OrgResource{Metadata: v2Metadata("organizations", o.GUID, o.CreatedAt, o.UpdatedAt), Entity: OrgBundleEntity(b)}
 	return encodeJSON(buf, &r)
 }
 
@@ -102,7 +140,7 @@ func AppendOrgResource(buf *bytes.Buffer, o V3Org) error {
 // inline-relations-depth 1 or more (the org is a to-one relation of the
 // space, MAPPING §1.3). The space's to-many relations stay urls, as for
 // the space an app inlines.
-func AppendSpaceResourceInOrg(buf *bytes.Buffer, b SpaceBundle, org V3Org) error {
+func AppendSpaceResourceInOrg(buf *bytes.Buffer, b SpaceBundle, org OrgBundle) error {
 	return appendSpaceResource(buf, b, &org)
 }
 
@@ -126,30 +164,51 @@ var OrgRoleKeys = map[string]string{
 
 // OrgStatusMatches reports whether the org o passes every status filter
 // of fs. status is a plain string column in CC, so unlike the *_guid keys
-// the operator counts, and values compare exactly (query.rb's
-// Sequel.lit("status <op> ?")): status:active, status IN active,suspended,
-// even status>a. v3 knows only suspended or not, so "deleting" never
-// matches (MAPPING-orgs §11.2.1).
+// the operator counts (ColumnMatches): status:active, status IN
+// active,suspended, even status>a. v3 knows only suspended or not, so
+// "deleting" never matches (MAPPING-orgs §11.2.1).
 func OrgStatusMatches(fs []Filter, o V3Org) bool {
 	status := OrgEntity(o).Status
 	for _, f := range fs {
-		if f.Key != "status" {
-			continue
-		}
-		if f.Op == OpIn {
-			if !slices.Contains(f.Values, status) {
-				return false
-			}
-			continue
-		}
-		if len(f.Values) != 1 {
-			return false
-		}
-		c := strings.Compare(status, f.Values[0])
-		ok := map[Op]bool{OpEq: c == 0, OpLt: c < 0, OpGt: c > 0, OpLe: c <= 0, OpGe: c >= 0}[f.Op]
-		if !ok {
+		if f.Key == "status" && !ColumnMatches(f, status) {
 			return false
 		}
 	}
 	return true
+}
+
+// ColumnMatches applies f to the value v of a string column as CC's
+// query.rb does (Sequel.lit("<key> <op> ?", values)): the operator as
+// written, values compared exactly, byte by byte (the C collation; a
+// database with another collation may order some strings otherwise).
+// IN with no values is "<key> IS NULL" there, which a non-empty v never
+// is.
+func ColumnMatches(f Filter, v string) bool {
+	if f.Op == OpIn {
+		return slices.Contains(f.Values, v)
+	}
+	if len(f.Values) != 1 {
+		return false
+	}
+	c := strings.Compare(v, f.Values[0])
+	switch f.Op {
+	case OpEq:
+		return c == 0
+	case OpLt:
+		return c < 0
+	case OpGt:
+		return c > 0
+	case OpLe:
+		return c <= 0
+	case OpGe:
+		return c >= 0
+	}
+	return false
+}
+
+// V3IsolationSegment is a v3 isolation segment (GET
+// /v3/isolation_segments).
+type V3IsolationSegment struct {
+	GUID string `json:"guid"`
+	Name string `json:"name"`
 }

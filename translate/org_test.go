@@ -10,15 +10,55 @@ import (
 	"testing"
 )
 
+// orgGoldenInput is a testdata/orgs/<case>.v3.json file: the v3
+// organization, and beside its keys the two bodies the gateway reads for
+// its isolation segments, when the case has them.
+type orgGoldenInput struct {
+	// DefaultIsolationSegment is GET
+	// /v3/organizations/:guid/relationships/default_isolation_segment.
+	DefaultIsolationSegment V3ToOne `json:"default_isolation_segment"`
+	// IsolationSegments is GET /v3/isolation_segments?organization_guids=:guid.
+	IsolationSegments struct {
+		Resources []V3IsolationSegment `json:"resources"`
+	} `json:"isolation_segments"`
+}
+
 func TestOrgGolden(t *testing.T) {
 	t.Parallel()
 	goldenPairs(t, "orgs", func(raw []byte) ([]byte, error) {
 		var o V3Org
+		var in orgGoldenInput
 		if err := json.Unmarshal(raw, &o); err != nil {
 			return nil, err
 		}
-		return OrgResource(o)
+		if err := json.Unmarshal(raw, &in); err != nil {
+			return nil, err
+		}
+		var buf bytes.Buffer
+		err := AppendOrgBundle(&buf, OrgBundle{Org: o, DefaultIsolationSegmentGUID: in.DefaultIsolationSegment.GUID(),
+			Entitled: len(in.IsolationSegments.Resources) > 0})
+		return buf.Bytes(), err
 	})
+}
+
+// An org and a space with isolation segments have the key order of
+// today's CC bodies (organization_with_isolation_segment.current-shape.json,
+// space_with_quota_and_isolation_segment.current-shape.json).
+func TestIsolationSegmentKeyOrder(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ reference, golden string }{
+		{"organization_with_isolation_segment.current-shape.json", "orgs/entitled_default.v2.json"},
+		{"space_with_quota_and_isolation_segment.current-shape.json", "spaces/quota_segment.v2.json"},
+	} {
+		t.Run(tc.golden, func(t *testing.T) {
+			t.Parallel()
+			want := objectKeys(t, readTestdata(t, "reference", tc.reference), "entity")
+			got := objectKeys(t, readTestdata(t, tc.golden), "entity")
+			if strings.Join(got, ",") != strings.Join(want, ",") {
+				t.Errorf("keys\n got %v\nwant %v", got, want)
+			}
+		})
+	}
 }
 
 func TestOrgStatus(t *testing.T) {
@@ -74,7 +114,7 @@ func TestSpaceInOrg(t *testing.T) {
 	read("spaces/no_quota.v3.json", &in)
 	read("orgs/active.v3.json", &org)
 	var buf bytes.Buffer
-	if err := AppendSpaceResourceInOrg(&buf, SpaceBundle{Space: in.Space, AllowSSH: in.FeatureSSH.Enabled}, org); err != nil {
+	if err := AppendSpaceResourceInOrg(&buf, SpaceBundle{Space: in.Space, AllowSSH: in.FeatureSSH.Enabled}, OrgBundle{Org: org}); err != nil {
 		t.Fatal(err)
 	}
 	got := buf.String()

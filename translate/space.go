@@ -25,6 +25,10 @@ type SpaceBundle struct {
 	Space V3Space
 	// AllowSSH is GET /v3/spaces/:guid/features/ssh → enabled.
 	AllowSSH bool
+	// IsolationSegmentGUID is the space's own segment, not its org's
+	// default: GET /v3/spaces/:guid/relationships/isolation_segment →
+	// data.guid, "" for none (v3's space does not carry it).
+	IsolationSegmentGUID string
 }
 
 // V2SpaceEntity is the entity of a v2 space, in the key order of
@@ -36,13 +40,12 @@ type V2SpaceEntity struct {
 	Name                     string  `json:"name"`
 	OrganizationGUID         string  `json:"organization_guid"`
 	SpaceQuotaDefinitionGUID *string `json:"space_quota_definition_guid"`
-	// IsolationSegmentGUID is always null: v3 keeps it behind
-	// GET /v3/spaces/:guid/relationships/isolation_segment, which the
-	// translation does not read yet; so isolation_segment_url, present in
-	// CC only with a segment, never appears.
-	IsolationSegmentGUID *string `json:"isolation_segment_guid"`
-	AllowSSH             bool    `json:"allow_ssh"`
-	OrganizationURL      string  `json:"organization_url"`
+	IsolationSegmentGUID     *string `json:"isolation_segment_guid"`
+	AllowSSH                 bool    `json:"allow_ssh"`
+	// IsolationSegmentURL follows allow_ssh, and only for a space with a
+	// segment (cc:app/presenters/v2/space_presenter.rb).
+	IsolationSegmentURL *string `json:"isolation_segment_url,omitempty"`
+	OrganizationURL     string  `json:"organization_url"`
 	// Organization is the inlined organization (inline-relations-depth).
 	Organization             json.RawMessage `json:"organization,omitempty"`
 	SpaceQuotaDefinitionURL  *string         `json:"space_quota_definition_url,omitempty"`
@@ -74,6 +77,7 @@ func SpaceEntity(b SpaceBundle) V2SpaceEntity {
 		Name:                     sp.Name,
 		OrganizationGUID:         org,
 		SpaceQuotaDefinitionGUID: strPtr(sp.Relationships.Quota.GUID()),
+		IsolationSegmentGUID:     strPtr(b.IsolationSegmentGUID),
 		AllowSSH:                 b.AllowSSH,
 		OrganizationURL:          "/v2/organizations/" + org,
 		DevelopersURL:            base + "/developers",
@@ -90,6 +94,9 @@ func SpaceEntity(b SpaceBundle) V2SpaceEntity {
 	}
 	if q := e.SpaceQuotaDefinitionGUID; q != nil {
 		e.SpaceQuotaDefinitionURL = strPtr("/v2/space_quota_definitions/" + *q)
+	}
+	if iso := e.IsolationSegmentGUID; iso != nil {
+		e.IsolationSegmentURL = strPtr("/v3/isolation_segments/" + *iso)
 	}
 	return e
 }
@@ -110,19 +117,24 @@ func AppendSpaceResource(buf *bytes.Buffer, b SpaceBundle) error {
 
 // appendSpaceResource writes the v2 space resource of b, with org inlined
 // when it is not nil.
-func appendSpaceResource(buf *bytes.Buffer, b SpaceBundle, org *V3Org) error {
+func appendSpaceResource(buf *bytes.Buffer, b SpaceBundle, org *OrgBundle) error {
 	r := V2SpaceResource{Metadata: v2Metadata("spaces", b.Space.GUID, b.Space.CreatedAt, b.Space.UpdatedAt), Entity: SpaceEntity(b)}
 	if org != nil {
 		var err error
-		if r.Entity.Organization, err = renderJSON(func(buf *bytes.Buffer) error { return AppendOrgResource(buf, *org) }); err != nil {
+		if r.Entity.Organization, err = renderJSON(func(buf *bytes.Buffer) error { return AppendOrgBundle(buf, *org) }); err != nil {
 			return err
 		}
 	}
 	return encodeJSON(buf, &r)
 }
 
-// SpaceQueryKeys returns the q keys /v2/spaces translates; developer_guid
-// and app_guid are read through v3 roles and apps. CC also accepts
-// isolation_segment_guid (SpacesController query_parameters), answered
-// BadQueryParameter here.
-func SpaceQueryKeys() []string { return []string{"name", "organization_guid", "developer_guid", "app_guid"} }
+// SpaceQueryKeys returns /v2/spaces' q keys, SpacesController's
+// query_parameters (MAPPING-orgs §11.4): developer_guid and app_guid are
+// read through v3 roles and apps, isolation_segment_guid through the
+// segments' spaces. isolation_segment_guid is a column, not an
+// association (Space's association is isolation_segment_model, which
+// query.rb's foreign_key_association does not find), so its operator
+// counts (ColumnMatches).
+func SpaceQueryKeys() []string {
+	return []string{"name", "organization_guid", "developer_guid", "app_guid", "isolation_segment_guid"}
+}

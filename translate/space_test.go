@@ -10,6 +10,8 @@ import (
 type spaceGoldenInput struct {
 	Space      V3Space      `json:"space"`
 	FeatureSSH V3AppFeature `json:"feature_ssh"`
+	// IsolationSegment is GET /v3/spaces/:guid/relationships/isolation_segment.
+	IsolationSegment V3ToOne `json:"isolation_segment"`
 }
 
 func TestSpaceGolden(t *testing.T) {
@@ -19,6 +21,6 @@ func TestSpaceGolden(t *testing.T) {
 		if err := json.Unmarshal(raw, &in); err != nil {
 			return nil, err
 		}
-		return SpaceResource(SpaceBundle{Space: in.Space, AllowSSH: in.FeatureSSH.Enabled})
+		return SpaceResource(SpaceBundle{Space: in.Space, AllowSSH: in.FeatureSSH.Enabled, IsolationSegmentGUID: in.IsolationSegment.GUID()})
 	})
 }

@@ -140,7 +140,14 @@ var (
 		page: func(g *API, c ccv3.Call, lp translate.ListParams, fs []translate.Filter) ([]translate.V3Org, int, error) {
 			return orgsPage(g, c, lp, fs, nil)
 		},
-		name: func(o translate.V3Org) string { return o.Name }, render: translate.AppendOrgResource, notFound: orgNotFound,
+		name: func(o translate.V3Org) string { return o.Name }, notFound: orgNotFound,
+		prepare: func(g *API, c ccv3.Call, items []translate.V3Org, _ translate.Inline) (func(*bytes.Buffer, translate.V3Org) error, error) {
+			bundles, err := g.orgBundles(c, items)
+			if err != nil {
+				return nil, err
+			}
+			return func(b *bytes.Buffer, o translate.V3Org) error { return translate.AppendOrgBundle(b, bundles[o.GUID]) }, nil
+		},
 		guid: func(o translate.V3Org) string { return o.GUID }, create: createOrg, update: updateOrg, remove: removeOrg, async: true,
 	}
 	// stacksRead: StacksController declares no sortable_parameters, so any
@@ -238,20 +245,22 @@ var spaces = &v2Resource[translate.V3Space]{
 		return spacesPage(g, c, lp, fs, nil)
 	},
 	prepare: func(g *API, c ccv3.Call, items []translate.V3Space, in translate.Inline) (func(*bytes.Buffer, translate.V3Space) error, error) {
-		bundles, err := g.spaceBundles(c, items)
+		var bundles []translate.SpaceBundle
+		var orgs map[string]translate.OrgBundle
+		err := parallel(
+			func() (err error) { bundles, err = g.spaceBundles(c, items); return },
+			func() (err error) { orgs, err = g.spaceOrgs(c, items, in); return },
+		)
 		if err != nil {
 			return nil, err
 		}
-		ssh := make(map[string]bool, len(bundles))
+		byGUID := make(map[string]translate.SpaceBundle, len(bundles))
 		for _, b := range bundles {
-			ssh[b.Space.GUID] = b.AllowSSH
-		}
-		orgs, err := g.spaceOrgs(c, items, in)
-		if err != nil {
-			return nil, err
+			byGUID[b.Space.GUID] = b
 		}
 		return func(b *bytes.Buffer, sp translate.V3Space) error {
-			bundle := translate.SpaceBundle{Space: sp, AllowSSH: ssh[sp.GUID]}
+			bundle := byGUID[sp.GUID]
+			bundle.Space = sp
 			if org, ok := orgs[sp.Relationships.Organization.GUID()]; ok {
 				return translate.AppendSpaceResourceInOrg(b, bundle, org)
 			}
@@ -264,8 +273,9 @@ var spaces = &v2Resource[translate.V3Space]{
 // inline-relations-depth 1 or more CC inlines each space's organization,
 // which the cf CLI's legacy commands read (cf security-group prints
 // entity.organization.entity.name of the group's spaces). With
-// orphan-relations the spaces keep their urls, as before.
-func (g *API) spaceOrgs(c ccv3.Call, items []translate.V3Space, in translate.Inline) (map[string]translate.V3Org, error) {
+// orphan-relations the spaces keep their urls, as before. The orgs show
+// their isolation segments, as at the top level.
+func (g *API) spaceOrgs(c ccv3.Call, items []translate.V3Space, in translate.Inline) (map[string]translate.OrgBundle, error) {
 	if !in.Wants("organization") || in.Orphans != nil || len(items) == 0 {
 		return nil, nil
 	}
@@ -274,15 +284,24 @@ func (g *API) spaceOrgs(c ccv3.Call, items []translate.V3Space, in translate.Inl
 		guids[i] = sp.GUID
 	}
 	_, orgs, err := g.v3.SpacesWithOrgs(c, guids)
-	return orgs, err
+	if err != nil {
+		return nil, err
+	}
+	list := make([]translate.V3Org, 0, len(orgs))
+	for _, o := range orgs {
+		list = append(list, o)
+	}
+	return g.orgBundles(c, list)
 }
 
 // spacesPage reads a page of spaces for lp and its q (MAPPING-orgs
-// §11.4): developer_guid and app_guid become the guids of the spaces where
-// those users develop and those apps live; orgs, when set, bounds the
-// organization_guid filter (a nested list).
+// §11.4): developer_guid, app_guid and isolation_segment_guid become the
+// guids of the spaces where those users develop, those apps live and
+// those segments apply; orgs, when set, bounds the organization_guid
+// filter (a nested list).
 func spacesPage(g *API, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, orgs []string) ([]translate.V3Space, int, error) {
 	var guids []string // nil: no filter
+	var keep func(translate.V3Space) bool
 	for _, f := range fs {
 		var found []string
 		switch f.Key {
@@ -304,6 +323,23 @@ func spacesPage(g *API, c ccv3.Call, lp translate.ListParams, fs []translate.Fil
 			for _, a := range apps {
 				found = append(found, a.Relationships.Space.GUID())
 			}
+		case "isolation_segment_guid":
+			in, none, err := g.spacesInSegments(c, f)
+			if err != nil {
+				return nil, 0, err
+			}
+			if none {
+				// "isolation_segment_guid IS NULL": the spaces outside
+				// every segment, kept here.
+				assigned := make(map[string]bool, len(in))
+				for _, sp := range in {
+					assigned[sp] = true
+				}
+				prev := keep
+				keep = func(sp translate.V3Space) bool { return !assigned[sp.GUID] && (prev == nil || prev(sp)) }
+				continue
+			}
+			found = in
 		default:
 			continue
 		}
@@ -320,7 +356,7 @@ func spacesPage(g *API, c ccv3.Call, lp translate.ListParams, fs []translate.Fil
 	}
 	return listPage(g, lp, aq, ccv3.ListQuery{GUIDs: guids}, func(q ccv3.ListQuery) (ccv3.Page[translate.V3Space], error) {
 		return g.v3.ListSpaces(c, q)
-	}, func(s translate.V3Space) string { return s.Name }, nil)
+	}, func(s translate.V3Space) string { return s.Name }, keep)
 }
 
 // orgSpaces: GET /v2/organizations/:guid/spaces, the org's spaces under
@@ -350,7 +386,8 @@ func intersect(a, b []string) []string {
 }
 
 // spaceBundles reads allow_ssh for each space, one GET per space (v3 has
-// no batch for features) under the fan-out bound.
+// no batch for features) under the fan-out bound, and in the same round
+// the spaces' isolation segments (spaceSegments).
 func (g *API) spaceBundles(c ccv3.Call, spaces []translate.V3Space) ([]translate.SpaceBundle, error) {
 	guids := make([]string, len(spaces))
 	for i, s := range spaces {
@@ -358,27 +395,34 @@ func (g *API) spaceBundles(c ccv3.Call, spaces []translate.V3Space) ([]translate
 	}
 	var mu sync.Mutex
 	ssh := make(map[string]bool, len(spaces))
-	err := g.v3.PerApp(guids, func(guid string) error {
-		on, err := g.v3.SpaceSSHEnabled(c, guid)
-		if err != nil {
-			return err
-		}
-		mu.Lock()
-		ssh[guid] = on
-		mu.Unlock()
-		return nil
-	})
+	var segments map[string]string
+	err := parallel(
+		func() error {
+			return g.v3.PerApp(guids, func(guid string) error {
+				on, err := g.v3.SpaceSSHEnabled(c, guid)
+				if err != nil {
+					return err
+				}
+				mu.Lock()
+				ssh[guid] = on
+				mu.Unlock()
+				return nil
+			})
+		},
+		func() (err error) { segments, err = g.spaceSegments(c, spaces); return },
+	)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]translate.SpaceBundle, len(spaces))
 	for i, s := range spaces {
-		out[i] = translate.SpaceBundle{Space: s, AllowSSH: ssh[s.GUID]}
+		out[i] = translate.SpaceBundle{Space: s, AllowSSH: ssh[s.GUID], IsolationSegmentGUID: segments[s.GUID]}
 	}
 	return out, nil
 }
 
-// v2Space answers GET /v2/spaces/:guid.
+// v2Space answers GET /v2/spaces/:guid: the space, its ssh flag and its
+// isolation segment in one round.
 func (g *API) v2Space(ctx *fasthttp.RequestCtx) error {
 	guid := pathParam(ctx, 1)
 	if _, err := g.objectParams(ctx); err != nil {
@@ -387,19 +431,20 @@ func (g *API) v2Space(ctx *fasthttp.RequestCtx) error {
 	c := call(ctx)
 	var sp translate.V3Space
 	var ssh bool
-	var spErr, sshErr error
+	var iso string
+	var spErr, sshErr, isoErr error
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); sp, spErr = g.v3.GetSpace(c, guid) }()
 	go func() { defer wg.Done(); ssh, sshErr = g.v3.SpaceSSHEnabled(c, guid) }()
+	go func() { defer wg.Done(); iso, isoErr = g.v3.SpaceSegment(c, guid) }()
 	wg.Wait()
-	if spErr != nil {
-		return v2ErrorAs(spErr, spaceNotFound(guid))
+	for _, err := range []error{spErr, sshErr, isoErr} {
+		if err != nil {
+			return v2ErrorAs(err, spaceNotFound(guid))
+		}
 	}
-	if sshErr != nil {
-		return v2ErrorAs(sshErr, spaceNotFound(guid))
-	}
-	body, err := translate.SpaceResource(translate.SpaceBundle{Space: sp, AllowSSH: ssh})
+	body, err := translate.SpaceResource(translate.SpaceBundle{Space: sp, AllowSSH: ssh, IsolationSegmentGUID: iso})
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,210 @@
+package proxy
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	cfclient "github.com/cloudfoundry-community/go-cfclient"
+
+	"capibridge/backend"
+)
+
+// placement is what a v2 org or space list shows of isolation segments,
+// by name.
+type placement struct {
+	Default, Segment, URL *string
+}
+
+func placements(t *testing.T, body []byte) map[string]placement {
+	t.Helper()
+	var list struct {
+		Resources []struct {
+			Entity struct {
+				Name         string  `json:"name"`
+				Default      *string `json:"default_isolation_segment_guid"`
+				Segment      *string `json:"isolation_segment_guid"`
+				URL          *string `json:"isolation_segment_url"`
+				Organization *struct {
+					Entity struct {
+						Default *string `json:"default_isolation_segment_guid"`
+					} `json:"entity"`
+				} `json:"organization"`
+			} `json:"entity"`
+		} `json:"resources"`
+	}
+	if err := json.Unmarshal(body, &list); err != nil {
+		t.Fatalf("%v: %s", err, body)
+	}
+	out := map[string]placement{}
+	for _, r := range list.Resources {
+		out[r.Entity.Name] = placement{Default: r.Entity.Default, Segment: r.Entity.Segment, URL: r.Entity.URL}
+		if o := r.Entity.Organization; o != nil {
+			out[r.Entity.Name+"/org"] = placement{Default: o.Entity.Default}
+		}
+	}
+	return out
+}
+
+// orNil is *s, or "<nil>".
+func orNil(s *string) string {
+	if s == nil {
+		return "<nil>"
+	}
+	return *s
+}
+
+// Isolation segments in v2 orgs and spaces (MAPPING-orgs §11.1, §11.3):
+// the org's default and isolation_segment_url for an entitled org, the
+// space's own segment and its url; the spaces' isolation_segment_guid q
+// key. Set up through v3 with go-cfclient, as operators do.
+func TestV2IsolationSegments(t *testing.T) {
+	s := startStack(t, nil)
+	admin, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens["admin"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	iso1, err := admin.CreateIsolationSegment("iso-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	iso2, err := admin.CreateIsolationSegment("iso-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	org, err := admin.CreateOrg(cfclient.OrgRequest{Name: "iso-org"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.CreateOrg(cfclient.OrgRequest{Name: "plain-org"}); err != nil {
+		t.Fatal(err)
+	}
+	var spaces []string
+	for _, name := range []string{"iso-a", "iso-b", "iso-c"} {
+		sp, err := admin.CreateSpace(cfclient.SpaceRequest{Name: name, OrganizationGuid: org.Guid, AllowSSH: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		spaces = append(spaces, sp.Guid)
+	}
+	for i, step := range []func() error{
+		func() error { return admin.AddIsolationSegmentToOrg(iso1.GUID, org.Guid) },
+		func() error { return admin.AddIsolationSegmentToOrg(iso2.GUID, org.Guid) },
+		func() error { return admin.AddIsolationSegmentToOrg(iso1.GUID, backend.DemoOrgGUID) },
+		func() error { return admin.DefaultIsolationSegmentForOrg(org.Guid, iso2.GUID) },
+		func() error { return admin.IsolationSegmentForSpace(spaces[0], iso1.GUID) },
+		func() error { return admin.IsolationSegmentForSpace(spaces[1], iso2.GUID) },
+	} {
+		if err := step(); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+	}
+
+	// One org: the default, then isolation_segment_url, in the presenter's
+	// order.
+	r := s.do("GET", s.gwURL+"/v2/organizations/"+org.Guid, "admin", nil)
+	if want := `"status":"active","default_isolation_segment_guid":"` + iso2.GUID + `","isolation_segment_url":"/v3/isolation_segments?organization_guids=` +
+		org.Guid + `","quota_definition_url":`; r.status != 200 || !bytes.Contains(r.body, []byte(want)) {
+		t.Errorf("org: %d %s\nwant %s", r.status, r.body, want)
+	}
+	if o, err := admin.GetOrgByGuid(org.Guid); err != nil || o.DefaultIsolationSegmentGuid != iso2.GUID {
+		t.Errorf("GetOrgByGuid: %v %+v", err, o)
+	}
+	// The list: entitled with a default, entitled without, not entitled.
+	r = s.do("GET", s.gwURL+"/v2/organizations?order-by=name", "admin", nil)
+	got := placements(t, r.body)
+	for name, want := range map[string][2]string{
+		"iso-org":   {iso2.GUID, "/v3/isolation_segments?organization_guids=" + org.Guid},
+		"demo-org":  {"<nil>", "/v3/isolation_segments?organization_guids=" + backend.DemoOrgGUID},
+		"plain-org": {"<nil>", "<nil>"},
+	} {
+		if p := got[name]; orNil(p.Default) != want[0] || orNil(p.URL) != want[1] {
+			t.Errorf("%s: default %s url %s, want %v", name, orNil(p.Default), orNil(p.URL), want)
+		}
+	}
+	if r := s.do("GET", s.gwURL+"/v2/organizations/"+backend.DemoOrgGUID, "admin", nil); !bytes.Contains(r.body,
+		[]byte(`"default_isolation_segment_guid":null,"isolation_segment_url":"/v3/isolation_segments?organization_guids=`+backend.DemoOrgGUID+`"`)) {
+		t.Errorf("demo-org: %s", r.body)
+	}
+	if r := s.do("GET", s.gwURL+"/v2/organizations?q=name:plain-org", "admin", nil); bytes.Contains(r.body, []byte("isolation_segment_url")) ||
+		!bytes.Contains(r.body, []byte(`"default_isolation_segment_guid":null,"quota_definition_url"`)) {
+		t.Errorf("plain-org: %s", r.body)
+	}
+	// A member sees the segments of its org.
+	r = s.do("GET", s.gwURL+"/v2/organizations", "developer", nil)
+	if p := placements(t, r.body)["demo-org"]; orNil(p.URL) != "/v3/isolation_segments?organization_guids="+backend.DemoOrgGUID {
+		t.Errorf("developer's demo-org: %s", r.body)
+	}
+
+	// One space: its own segment, then isolation_segment_url after
+	// allow_ssh; not its org's default.
+	r = s.do("GET", s.gwURL+"/v2/spaces/"+spaces[0], "admin", nil)
+	if want := `"isolation_segment_guid":"` + iso1.GUID + `","allow_ssh":true,"isolation_segment_url":"/v3/isolation_segments/` + iso1.GUID +
+		`","organization_url":`; r.status != 200 || !bytes.Contains(r.body, []byte(want)) {
+		t.Errorf("space: %d %s\nwant %s", r.status, r.body, want)
+	}
+	if r := s.do("GET", s.gwURL+"/v2/spaces/"+spaces[2], "admin", nil); !bytes.Contains(r.body, []byte(`"isolation_segment_guid":null,"allow_ssh":true,"organization_url":`)) {
+		t.Errorf("a space without a segment: %s", r.body)
+	}
+	sp, err := admin.GetSpaceByGuid(spaces[1])
+	if err != nil || sp.IsolationSegmentGuid != iso2.GUID {
+		t.Errorf("GetSpaceByGuid: %v %+v", err, sp)
+	}
+	// Lists, top level and nested, with the orgs inlined.
+	for _, path := range []string{"/v2/spaces?inline-relations-depth=1", "/v2/organizations/" + org.Guid + "/spaces?inline-relations-depth=1"} {
+		got := placements(t, s.do("GET", s.gwURL+path, "admin", nil).body)
+		for name, want := range map[string]string{"iso-a": iso1.GUID, "iso-b": iso2.GUID, "iso-c": "<nil>"} {
+			if p := got[name]; orNil(p.Segment) != want {
+				t.Errorf("%s: %s segment %s, want %s", path, name, orNil(p.Segment), want)
+			}
+			if p := got[name+"/org"]; orNil(p.Default) != iso2.GUID {
+				t.Errorf("%s: %s's org default %s", path, name, orNil(p.Default))
+			}
+		}
+	}
+
+	// q=isolation_segment_guid: a column filter, the operator counts.
+	lo, hi := min(iso1.GUID, iso2.GUID), max(iso1.GUID, iso2.GUID)
+	byGUID := map[string]string{iso1.GUID: "iso-a", iso2.GUID: "iso-b"}
+	for _, tc := range []struct {
+		q    string
+		want []string
+	}{
+		{"isolation_segment_guid:" + iso1.GUID, []string{"iso-a"}},
+		{"isolation_segment_guid IN " + iso1.GUID + "," + iso2.GUID, []string{"iso-a", "iso-b"}},
+		{"isolation_segment_guid:" + backend.SharedIsolationSegmentGUID, []string{}},
+		{"isolation_segment_guid:nope", []string{}},
+		{"isolation_segment_guid:", []string{}},
+		{"isolation_segment_guid>" + lo, []string{byGUID[hi]}},
+		{"isolation_segment_guid>=" + lo, []string{"iso-a", "iso-b"}},
+		{"isolation_segment_guid<" + lo, []string{}},
+		// IN with no value is IS NULL in CC: the spaces without a segment.
+		{"isolation_segment_guid IN ", []string{"demo-space", "iso-c"}},
+		{"isolation_segment_guid IN ;organization_guid:" + org.Guid, []string{"iso-c"}},
+	} {
+		path := "/v2/spaces?order-by=name&q=" + url.QueryEscape(tc.q)
+		r := s.do("GET", s.gwURL+path, "admin", nil)
+		if r.status != 200 {
+			t.Errorf("%s: %d %s", tc.q, r.status, r.body)
+			continue
+		}
+		var names []string
+		for name := range placements(t, r.body) {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		if !slices.Equal(names, tc.want) && !(len(names) == 0 && len(tc.want) == 0) {
+			t.Errorf("%s: %v, want %v", tc.q, names, tc.want)
+		}
+	}
+	if r := s.do("GET", s.gwURL+"/v2/organizations/"+org.Guid+"/spaces?q=isolation_segment_guid:"+iso2.GUID, "admin", nil); r.status != 200 ||
+		!strings.Contains(string(r.body), `"name":"iso-b"`) || !strings.Contains(string(r.body), `"total_results":1`) {
+		t.Errorf("nested list by segment: %d %s", r.status, r.body)
+	}
+	if spaces, err := admin.ListSpacesByQuery(url.Values{"q": {"isolation_segment_guid:" + iso1.GUID}}); err != nil || len(spaces) != 1 || spaces[0].Name != "iso-a" {
+		t.Errorf("ListSpacesByQuery: %v %+v", err, spaces)
+	}
+}
