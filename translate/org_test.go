@@ -3,9 +3,11 @@ package translate
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -181,5 +183,50 @@ func TestOrgStatusMatches(t *testing.T) {
 				t.Errorf("got %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// A to-many guids writer adds what is new and removes what is gone, each
+// once.
+func TestGUIDsDiff(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name                   string
+		current, requested     []string
+		wantAdded, wantRemoved []string
+	}{
+		{"both", []string{"a", "b"}, []string{"b", "c"}, []string{"c"}, []string{"a"}},
+		{"same", []string{"a"}, []string{"a"}, nil, nil},
+		{"clear", []string{"a", "b"}, []string{}, nil, []string{"a", "b"}},
+		{"repeats", []string{"a", "a"}, []string{"c", "c"}, []string{"c"}, []string{"a"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			added, removed := GUIDsDiff(tc.current, tc.requested)
+			if !slices.Equal(added, tc.wantAdded) || !slices.Equal(removed, tc.wantRemoved) {
+				t.Errorf("added %v removed %v", added, removed)
+			}
+		})
+	}
+}
+
+// A space body's security group lists: absent is nil, [] clears, and a
+// wrong type is a MessageParseError in the message's field order.
+func TestParseSpaceSecurityGroups(t *testing.T) {
+	t.Parallel()
+	r, err := ParseSpaceRequest([]byte(`{"name":"s","organization_guid":"o","security_group_guids":["a","b"],"staging_security_group_guids":[]}`), true)
+	if err != nil || !slices.Equal(r.SecurityGroups, []string{"a", "b"}) || r.StagingSecurityGroups == nil || len(r.StagingSecurityGroups) != 0 {
+		t.Errorf("parsed %+v %v", r, err)
+	}
+	if r, err := ParseSpaceRequest([]byte(`{"name":"s"}`), false); err != nil || r.SecurityGroups != nil || r.StagingSecurityGroups != nil {
+		t.Errorf("absent lists: %+v %v", r, err)
+	}
+	_, err = ParseSpaceRequest([]byte(`{"staging_security_group_guids":"a","security_group_guids":[1]}`), true)
+	want := "Request invalid due to parse error: Field: name, Error: Missing field name, Field: organization_guid, Error: Missing field organization_guid, " +
+		"Field: security_group_guids, Error: At index 0: Expected instance of String, given an instance of Integer, " +
+		"Field: staging_security_group_guids, Error: Expected instance of Array, given instance of String"
+	var e *Error
+	if !errors.As(err, &e) || e.Description != want {
+		t.Errorf("got %v\nwant %s", err, want)
 	}
 }

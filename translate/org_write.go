@@ -88,11 +88,16 @@ func OrgWriteError(status int, title, detail, name string) *Error {
 	return OrganizationInvalid(detail)
 }
 
-// spaceFields are SpacesController's writable attributes, then its to-one
-// organization.
+// spaceFields are SpacesController's message in its order
+// (cc:lib/cloud_controller/rest_controller/messages.rb builds it from the
+// attributes, then the to-one, then the to-many relations of
+// define_attributes): name, allow_ssh and isolation_segment_guid; the
+// organization and the space quota; the role lists and the running and
+// staging security groups.
 var spaceFields = []bodyField{{"name", kindString, true}, {"allow_ssh", kindBool, false}, {"isolation_segment_guid", kindString, false},
-	{"space_quota_definition_guid", kindString, false}, {"developer_guids", kindStringList, false}, {"manager_guids", kindStringList, false},
-	{"auditor_guids", kindStringList, false}, {"organization_guid", kindString, true}}
+	{"organization_guid", kindString, true}, {"space_quota_definition_guid", kindString, false},
+	{"developer_guids", kindStringList, false}, {"manager_guids", kindStringList, false}, {"auditor_guids", kindStringList, false},
+	{"security_group_guids", kindStringList, false}, {"staging_security_group_guids", kindStringList, false}}
 
 // SpaceRequest is a parsed space body; nil fields were absent.
 type SpaceRequest struct {
@@ -100,6 +105,10 @@ type SpaceRequest struct {
 	AllowSSH                                       *bool
 	// Roles are the role lists given: v3 role type → user guids.
 	Roles map[string][]string
+	// SecurityGroups and StagingSecurityGroups are security_group_guids
+	// and staging_security_group_guids (Space's security_groups and
+	// staging_security_groups), nil when absent.
+	SecurityGroups, StagingSecurityGroups []string
 }
 
 // ParseSpaceRequest parses a space body; a create needs a name and an
@@ -115,6 +124,12 @@ func ParseSpaceRequest(body []byte, create bool) (SpaceRequest, error) {
 		if v, ok := m[field]; ok {
 			r.Roles[typ] = v.strs
 		}
+	}
+	if v, ok := m["security_group_guids"]; ok {
+		r.SecurityGroups = v.strs
+	}
+	if v, ok := m["staging_security_group_guids"]; ok {
+		r.StagingSecurityGroups = v.strs
 	}
 	if r.Name != nil {
 		name := strings.TrimSpace(*r.Name)
@@ -175,4 +190,37 @@ func SpaceWriteError(status int, title, detail string, r SpaceRequest) *Error {
 		return InvalidRelation("Could not find Organization with guid: " + deref(r.OrgGUID))
 	}
 	return SpaceInvalid(detail)
+}
+
+// GUIDsDiff is how a to-many guids writer changes a relation
+// (vcap_relations' "<name>_guids=", MAPPING-orgs §11.0): the requested
+// guids not in current are added, the current ones not requested are
+// removed, each once, in the order given.
+func GUIDsDiff(current, requested []string) (added, removed []string) {
+	cur := make(map[string]bool, len(current))
+	for _, g := range current {
+		cur[g] = true
+	}
+	req := make(map[string]bool, len(requested))
+	for _, g := range requested {
+		if !req[g] && !cur[g] {
+			added = append(added, g)
+		}
+		req[g] = true
+	}
+	for _, g := range current {
+		if !req[g] {
+			removed = append(removed, g)
+			req[g] = true
+		}
+	}
+	return added, removed
+}
+
+// SecurityGroupRelationNotFound is an unknown guid in a space's
+// security_group_guids or staging_security_group_guids: the to-many
+// writer names the model undemodulized (add_<name>_by_guid in
+// cc:lib/sequel_plugins/vcap_relations.rb).
+func SecurityGroupRelationNotFound(guid string) *Error {
+	return InvalidRelation("Could not find VCAP::CloudController::SecurityGroup with guid: " + guid)
 }

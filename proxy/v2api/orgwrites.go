@@ -2,6 +2,7 @@ package v2api
 
 import (
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/valyala/fasthttp"
@@ -175,7 +176,7 @@ func createSpace(g *API, ctx *fasthttp.RequestCtx, body []byte) (translate.V3Spa
 }
 
 // completeSpace gives a new space what v3's create does not: allow_ssh,
-// the space quota and the role lists.
+// the space quota, the role lists and the security groups.
 func (g *API) completeSpace(c ccv3.Call, guid string, req translate.SpaceRequest) error {
 	if err := g.setSpaceSSH(c, guid, req.AllowSSH); err != nil {
 		return err
@@ -197,6 +198,102 @@ func (g *API) completeSpace(c ccv3.Call, guid string, req translate.SpaceRequest
 			_, err := g.v3.CreateRole(c, translate.RoleByGUIDBody(typ, user, "spaces", guid))
 			if err := roleWriteError(err, user); err != nil {
 				return err
+			}
+		}
+	}
+	for _, staging := range []bool{false, true} {
+		groups := req.SecurityGroups
+		if staging {
+			groups = req.StagingSecurityGroups
+		}
+		for _, sg := range distinct(groups) {
+			if err := g.bindSpaceGroup(c, sg, staging, guid); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// bindSpaceGroup binds the security group sg to space for running apps, or
+// for staging (MAPPING-orgs §12.7). v3 answers 404 for a group that does
+// not exist and for one the caller cannot see; v2 found any group by its
+// guid, so a non-admin who names a group bound to none of their spaces is
+// refused here where CC bound it.
+func (g *API) bindSpaceGroup(c ccv3.Call, sg string, staging bool, space string) error {
+	err := g.v3.BindSecurityGroup(c, sg, staging, []string{space})
+	var e *ccv3.Error
+	if errors.As(err, &e) && e.Status == 404 {
+		return withCause(translate.SecurityGroupRelationNotFound(sg), err)
+	}
+	return v2Error(err, "")
+}
+
+// replaceSpaceGroups makes security_group_guids (staging:
+// staging_security_group_guids) of a space update the space's groups, as
+// CC's guids writer does: it diffs the request against Space's
+// security_groups, which is the groups bound to the space and every
+// globally enabled one (cc:app/models/runtime/space.rb, the same union as
+// v3's /v3/spaces/:guid/running_security_groups), adds the new ones and
+// removes the others. So a globally enabled group named in the request
+// is not bound to the space, and one left out is not unbound globally:
+// its removal deletes no row in CC. The groups to add are looked up
+// before anything changes, as CC's update fails whole in its transaction.
+func (g *API) replaceSpaceGroups(c ccv3.Call, space string, req translate.SpaceRequest) error {
+	type change struct {
+		staging        bool
+		added, removed []string
+		current        map[string]translate.V3SecurityGroup
+	}
+	var changes []change
+	for _, staging := range []bool{false, true} {
+		requested := req.SecurityGroups
+		if staging {
+			requested = req.StagingSecurityGroups
+		}
+		if requested == nil {
+			continue
+		}
+		current := map[string]translate.V3SecurityGroup{}
+		var guids []string
+		for page := 1; ; page++ {
+			p, err := g.v3.SpaceSecurityGroups(c, space, staging, ccv3.ListQuery{Page: page, PerPage: 5000})
+			if err != nil {
+				return v2ErrorAs(err, spaceNotFound(space))
+			}
+			for _, sg := range p.Resources {
+				current[sg.GUID] = sg
+				guids = append(guids, sg.GUID)
+			}
+			if page >= p.Pagination.TotalPages {
+				break
+			}
+		}
+		ch := change{staging: staging, current: current}
+		ch.added, ch.removed = translate.GUIDsDiff(guids, requested)
+		for _, sg := range ch.added {
+			if _, err := g.v3.GetSecurityGroup(c, sg); err != nil {
+				return v2ErrorAs(err, withCause(translate.SecurityGroupRelationNotFound(sg), nil))
+			}
+		}
+		changes = append(changes, ch)
+	}
+	for _, ch := range changes {
+		for _, sg := range ch.added {
+			if err := g.bindSpaceGroup(c, sg, ch.staging, space); err != nil {
+				return err
+			}
+		}
+		for _, guid := range ch.removed {
+			bound := ch.current[guid].Relationships.RunningSpaces
+			if ch.staging {
+				bound = ch.current[guid].Relationships.StagingSpaces
+			}
+			if !slices.Contains(bound.GUIDs(), space) {
+				continue
+			}
+			if err := g.v3.UnbindSecurityGroup(c, guid, ch.staging, space); err != nil {
+				return v2ErrorAs(err, withCause(translate.SecurityGroupRelationNotFound(guid), nil))
 			}
 		}
 	}
@@ -227,6 +324,9 @@ func updateSpace(g *API, ctx *fasthttp.RequestCtx, guid string, body []byte) (tr
 	if err != nil {
 		return sp, v2ErrorAs(err, spaceNotFound(guid))
 	}
+	if err := g.mayUpdateSpace(ctx, c, sp); err != nil {
+		return sp, err
+	}
 	if req.OrgGUID != nil && *req.OrgGUID == "" {
 		// The org is looked up by its guid before anything else (go-cfclient
 		// sends "" when the caller left it out; MAPPING-orgs §11.9).
@@ -247,7 +347,37 @@ func updateSpace(g *API, ctx *fasthttp.RequestCtx, guid string, body []byte) (tr
 			return sp, spaceWriteError(err, req)
 		}
 	}
-	return sp, g.setSpaceSSH(c, guid, req.AllowSSH)
+	if err := g.setSpaceSSH(c, guid, req.AllowSSH); err != nil {
+		return sp, err
+	}
+	return sp, g.replaceSpaceGroups(c, guid, req)
+}
+
+// mayUpdateSpace is SpaceAccess#read_for_update?, which CC's
+// SpacesController#update checks before it applies any attribute: admins,
+// and managers of the space or of its org. v3 checks as much on each
+// write, but an update whose lists change nothing writes nothing, so the
+// caller's roles are read here (for non-admins only); v3 still refuses
+// writes in a suspended org.
+func (g *API) mayUpdateSpace(ctx *fasthttp.RequestCtx, c ccv3.Call, sp translate.V3Space) error {
+	if isAdmin(ctx) {
+		return nil
+	}
+	id := identityOf(ctx)
+	if id == nil || id.ID() == "" {
+		return errNotAuthorized(nil)
+	}
+	rs, err := g.v3.AllRoles(c, ccv3.RolesQuery{UserGUIDs: []string{id.ID()}, Types: []string{"organization_manager", "space_manager"}})
+	if err != nil {
+		return v2Error(err, "")
+	}
+	for _, r := range rs.Roles {
+		if r.Type == "organization_manager" && r.Relationships.Organization.GUID() == sp.Relationships.Organization.GUID() ||
+			r.Type == "space_manager" && r.Relationships.Space.GUID() == sp.GUID {
+			return nil
+		}
+	}
+	return errNotAuthorized(nil)
 }
 
 // spaceWriteError is a failed v3 space write in v2's words.
