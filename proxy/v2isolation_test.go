@@ -208,3 +208,84 @@ func TestV2IsolationSegments(t *testing.T) {
 		t.Errorf("ListSpacesByQuery: %v %+v", err, spaces)
 	}
 }
+
+// Writes of isolation segments (MAPPING-orgs §11.2.3, §11.4): an org's
+// default_isolation_segment_guid on PUT, a space's isolation_segment_guid
+// on POST and PUT, with CC's refusals.
+func TestV2IsolationSegmentWrites(t *testing.T) {
+	s := startStack(t, nil)
+	admin, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens["admin"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	iso1, err := admin.CreateIsolationSegment("iso-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	iso2, err := admin.CreateIsolationSegment("iso-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	org, err := admin.CreateOrg(cfclient.OrgRequest{Name: "iso-org"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.AddIsolationSegmentToOrg(iso1.GUID, org.Guid); err != nil {
+		t.Fatal(err)
+	}
+	want := func(what string, r reply, status int, body string) {
+		t.Helper()
+		if r.status != status || !bytes.Contains(r.body, []byte(body)) {
+			t.Errorf("%s: %d %s\nwant %d %s", what, r.status, r.body, status, body)
+		}
+	}
+
+	// The org's default.
+	o, err := admin.UpdateOrg(org.Guid, cfclient.OrgRequest{Name: "iso-org", DefaultIsolationSegmentGuid: iso1.GUID})
+	if err != nil || o.DefaultIsolationSegmentGuid != iso1.GUID {
+		t.Errorf("UpdateOrg: %v %+v", err, o)
+	}
+	orgURL := s.gwURL + "/v2/organizations/" + org.Guid
+	want("an unknown default", s.do("PUT", orgURL, "admin", []byte(`{"default_isolation_segment_guid":"nope"}`)), 404,
+		`{"description":"Could not find Isolation Segment to set as the default.","error_code":"CF-ResourceNotFound","code":10010}`)
+	want("a default the org is not entitled to", s.do("PUT", orgURL, "admin", []byte(`{"name":"renamed","default_isolation_segment_guid":"`+iso2.GUID+`"}`)), 400,
+		`{"description":"Could not find Isolation Segment with guid: `+iso2.GUID+`","error_code":"CF-InvalidRelation","code":1002}`)
+	want("the org after the refusals", s.do("GET", orgURL, "admin", nil), 200,
+		`"name":"iso-org","billing_enabled":false,"quota_definition_guid":"`+backend.DemoQuotaGUID+`","status":"active","default_isolation_segment_guid":"`+iso1.GUID+`"`)
+
+	// A space's segment on create.
+	sp, err := admin.CreateSpace(cfclient.SpaceRequest{Name: "placed", OrganizationGuid: org.Guid, AllowSSH: true, IsolationSegmentGuid: iso1.GUID})
+	if err != nil || sp.IsolationSegmentGuid != iso1.GUID {
+		t.Errorf("CreateSpace: %v %+v", err, sp)
+	}
+	const notAllowed = `{"description":"Adding the Isolation Segment to the Space could not be completed: Only Isolation Segments in the Organization's allowed list can be used.","error_code":"CF-UnableToPerform","code":10009}`
+	want("a segment the org is not entitled to", s.do("POST", s.gwURL+"/v2/spaces", "admin",
+		[]byte(`{"name":"misplaced","organization_guid":"`+org.Guid+`","isolation_segment_guid":"`+iso2.GUID+`"}`)), 400, notAllowed)
+	if _, err := admin.GetSpaceByName("misplaced", org.Guid); err == nil {
+		t.Error("the failed create left its space")
+	}
+
+	// On update: org managers only, an unknown segment, one not entitled.
+	spaceURL := s.gwURL + "/v2/spaces/" + sp.Guid
+	want("an unknown segment", s.do("PUT", spaceURL, "admin", []byte(`{"isolation_segment_guid":"nope"}`)), 404,
+		`{"description":"Isolation Segment not found","error_code":"CF-ResourceNotFound","code":10010}`)
+	want("a segment not entitled", s.do("PUT", spaceURL, "admin", []byte(`{"isolation_segment_guid":"`+iso2.GUID+`"}`)), 400, notAllowed)
+	if _, err := admin.AssociateOrgUser(org.Guid, backend.DeveloperGUID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.AssociateSpaceManager(sp.Guid, backend.DeveloperGUID); err != nil {
+		t.Fatal(err)
+	}
+	want("a space manager sets the segment", s.do("PUT", spaceURL, "developer", []byte(`{"isolation_segment_guid":"`+iso1.GUID+`"}`)), 403,
+		`"error_code":"CF-NotAuthorized"`)
+	want("a space manager renames", s.do("PUT", spaceURL, "developer", []byte(`{"name":"placed-too"}`)), 201,
+		`"name":"placed-too","organization_guid":"`+org.Guid+`","space_quota_definition_guid":null,"isolation_segment_guid":"`+iso1.GUID+`"`)
+	if _, err := admin.AssociateOrgManager(org.Guid, backend.DeveloperGUID); err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.AddIsolationSegmentToOrg(iso2.GUID, org.Guid); err != nil {
+		t.Fatal(err)
+	}
+	want("an org manager moves the space", s.do("PUT", spaceURL, "developer", []byte(`{"isolation_segment_guid":"`+iso2.GUID+`"}`)), 201,
+		`"isolation_segment_guid":"`+iso2.GUID+`","allow_ssh":true,"isolation_segment_url":"/v3/isolation_segments/`+iso2.GUID+`"`)
+}

@@ -230,3 +230,10 @@ func TestParseSpaceSecurityGroups(t *testing.T) {
 		t.Errorf("got %v\nwant %s", err, want)
 	}
 }
+
+func TestSegmentRelationshipBody(t *testing.T) {
+	t.Parallel()
+	if got := string(SegmentRelationshipBody("iso")); got != `{"data":{"guid":"iso"}}` {
+		t.Errorf("got %s", got)
+	}
+}

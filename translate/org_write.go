@@ -224,3 +224,26 @@ func GUIDsDiff(current, requested []string) (added, removed []string) {
 func SecurityGroupRelationNotFound(guid string) *Error {
 	return InvalidRelation("Could not find VCAP::CloudController::SecurityGroup with guid: " + guid)
 }
+
+// ResourceNotFound is CC's 10010 with its detail: an isolation segment
+// that does not exist, named by an org's default_isolation_segment_guid
+// ("Could not find Isolation Segment to set as the default.") or a
+// space's isolation_segment_guid ("Isolation Segment not found") on
+// update (the controllers' before_update).
+func ResourceNotFound(detail string) *Error {
+	return &Error{Status: 404, Code: 10010, Name: "ResourceNotFound", Description: detail}
+}
+
+// SegmentNotAllowed is Space#validate_isolation_segment_set's refusal of
+// a segment the space's org is not entitled to.
+func SegmentNotAllowed() *Error {
+	return &Error{Status: 400, Code: 10009, Name: "UnableToPerform",
+		Description: "Adding the Isolation Segment to the Space could not be completed: Only Isolation Segments in the Organization's allowed list can be used."}
+}
+
+// SegmentRelationshipBody is the PATCH body of an org's default or a
+// space's isolation segment: {"data":{"guid":…}}.
+func SegmentRelationshipBody(guid string) []byte {
+	b, _ := json.Marshal(map[string]V3GUIDRef{"data": {GUID: guid}})
+	return b
+}

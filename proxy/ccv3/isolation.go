@@ -3,6 +3,8 @@ package ccv3
 import (
 	"net/url"
 
+	"github.com/valyala/fasthttp"
+
 	"capibridge/translate"
 )
 
@@ -58,4 +60,25 @@ func (c *Client) SpaceSegment(call Call, space string) (string, error) {
 	var r translate.V3ToOne
 	err := c.get(call, "/v3/spaces/"+url.PathEscape(space)+"/relationships/isolation_segment", "", "/v3/spaces/:guid/*", &r)
 	return r.GUID(), err
+}
+
+// IsolationSegmentExists answers GET /v3/isolation_segments/:guid's
+// error, nil when the user sees the segment.
+func (c *Client) IsolationSegmentExists(call Call, guid string) error {
+	var v struct{}
+	return c.get(call, "/v3/isolation_segments/"+url.PathEscape(guid), "", "/v3/isolation_segments/:guid", &v)
+}
+
+// SetOrgDefaultSegment is PATCH
+// /v3/organizations/:guid/relationships/default_isolation_segment.
+func (c *Client) SetOrgDefaultSegment(call Call, org string, body []byte) error {
+	_, err := c.send(call, fasthttp.MethodPatch, "/v3/organizations/"+url.PathEscape(org)+"/relationships/default_isolation_segment",
+		"/v3/organizations/:guid/*", body, nil)
+	return err
+}
+
+// SetSpaceSegment is PATCH /v3/spaces/:guid/relationships/isolation_segment.
+func (c *Client) SetSpaceSegment(call Call, space string, body []byte) error {
+	_, err := c.send(call, fasthttp.MethodPatch, "/v3/spaces/"+url.PathEscape(space)+"/relationships/isolation_segment", "/v3/spaces/:guid/*", body, nil)
+	return err
 }

@@ -63,8 +63,28 @@ func updateOrg(g *API, ctx *fasthttp.RequestCtx, guid string, body []byte) (tran
 	if err != nil {
 		return o, v2ErrorAs(err, orgNotFound(guid))
 	}
+	if iso := req.IsolationSegmentGUID; iso != nil {
+		// before_update: a segment that does not exist, before anything
+		// else.
+		if err := g.segmentExists(c, *iso); err != nil {
+			return o, v2ErrorAs(err, withCause(translate.ResourceNotFound("Could not find Isolation Segment to set as the default."), nil))
+		}
+	}
 	if te := req.Check(); te != nil {
 		return o, withCause(te, nil)
+	}
+	if iso := req.IsolationSegmentGUID; iso != nil {
+		// A segment the org is not entitled to is Organization#validate's
+		// InvalidRelation (v3: 422 "Unable to assign isolation segment"),
+		// refused before the org's other attributes change.
+		err := g.v3.SetOrgDefaultSegment(c, guid, translate.SegmentRelationshipBody(*iso))
+		var e *ccv3.Error
+		switch {
+		case errors.As(err, &e) && e.Status == 422:
+			return o, withCause(translate.InvalidRelation("Could not find Isolation Segment with guid: "+*iso), err)
+		case err != nil:
+			return o, v2ErrorAs(err, orgNotFound(guid))
+		}
 	}
 	name := o.Name
 	if req.Name != nil {
@@ -86,6 +106,31 @@ func updateOrg(g *API, ctx *fasthttp.RequestCtx, guid string, body []byte) (tran
 		return g.v3.GetOrg(c, guid)
 	}
 	return o, nil
+}
+
+// segmentExists is nil when the isolation segment guid exists (for the
+// caller: v3 hides a segment entitled to none of a non-admin's orgs).
+func (g *API) segmentExists(c ccv3.Call, guid string) error {
+	if guid == "" {
+		// No segment has an empty guid; v3 would read the collection.
+		return &ccv3.Error{Status: 404}
+	}
+	return g.v3.IsolationSegmentExists(c, guid)
+}
+
+// setSpaceSegment assigns the space's isolation segment when the body
+// named one; one the org is not entitled to is Space#validate's
+// UnableToPerform (v3: 422 "Unable to assign isolation segment").
+func (g *API) setSpaceSegment(c ccv3.Call, space string, iso *string) error {
+	if iso == nil {
+		return nil
+	}
+	err := g.v3.SetSpaceSegment(c, space, translate.SegmentRelationshipBody(*iso))
+	var e *ccv3.Error
+	if errors.As(err, &e) && e.Status == 422 {
+		return withCause(translate.SegmentNotAllowed(), err)
+	}
+	return v2ErrorAs(err, spaceNotFound(space))
 }
 
 // orgWriteError is a failed v3 org write in v2's words.
@@ -176,9 +221,15 @@ func createSpace(g *API, ctx *fasthttp.RequestCtx, body []byte) (translate.V3Spa
 }
 
 // completeSpace gives a new space what v3's create does not: allow_ssh,
-// the space quota, the role lists and the security groups.
+// the isolation segment, the space quota, the role lists and the security
+// groups.
 func (g *API) completeSpace(c ccv3.Call, guid string, req translate.SpaceRequest) error {
 	if err := g.setSpaceSSH(c, guid, req.AllowSSH); err != nil {
+		return err
+	}
+	// Space#validate refuses the segment before the quota's org is
+	// checked.
+	if err := g.setSpaceSegment(c, guid, req.IsolationSegmentGUID); err != nil {
 		return err
 	}
 	if q := req.QuotaGUID; q != nil {
@@ -324,7 +375,17 @@ func updateSpace(g *API, ctx *fasthttp.RequestCtx, guid string, body []byte) (tr
 	if err != nil {
 		return sp, v2ErrorAs(err, spaceNotFound(guid))
 	}
-	if err := g.mayUpdateSpace(ctx, c, sp); err != nil {
+	if iso := req.IsolationSegmentGUID; iso != nil {
+		// before_update: org managers only (check_org_update_access!), then
+		// a segment that does not exist; both before read_for_update.
+		if err := g.managerOf(ctx, c, sp.Relationships.Organization.GUID(), ""); err != nil {
+			return sp, err
+		}
+		if err := g.segmentExists(c, *iso); err != nil {
+			return sp, v2ErrorAs(err, withCause(translate.ResourceNotFound("Isolation Segment not found"), nil))
+		}
+	}
+	if err := g.managerOf(ctx, c, sp.Relationships.Organization.GUID(), sp.GUID); err != nil {
 		return sp, err
 	}
 	if req.OrgGUID != nil && *req.OrgGUID == "" {
@@ -337,6 +398,11 @@ func updateSpace(g *API, ctx *fasthttp.RequestCtx, guid string, body []byte) (tr
 	}
 	if te := req.Check(); te != nil {
 		return sp, withCause(te, nil)
+	}
+	// Space#validate refuses the segment before the name's uniqueness is
+	// checked on save.
+	if err := g.setSpaceSegment(c, guid, req.IsolationSegmentGUID); err != nil {
+		return sp, err
 	}
 	if req.Name != nil {
 		v3body, err := translate.V3SpaceWrite(req, false)
@@ -353,13 +419,14 @@ func updateSpace(g *API, ctx *fasthttp.RequestCtx, guid string, body []byte) (tr
 	return sp, g.replaceSpaceGroups(c, guid, req)
 }
 
-// mayUpdateSpace is SpaceAccess#read_for_update?, which CC's
-// SpacesController#update checks before it applies any attribute: admins,
-// and managers of the space or of its org. v3 checks as much on each
-// write, but an update whose lists change nothing writes nothing, so the
-// caller's roles are read here (for non-admins only); v3 still refuses
-// writes in a suspended org.
-func (g *API) mayUpdateSpace(ctx *fasthttp.RequestCtx, c ccv3.Call, sp translate.V3Space) error {
+// managerOf is nil for admins and for managers of the org, or of the
+// space when space is not "": SpaceAccess#read_for_update?, which CC's
+// SpacesController#update checks before it applies any attribute, or
+// with no space OrganizationAccess#update?, which it checks first for an
+// isolation segment. v3 checks as much on each write, but an update whose
+// lists change nothing writes nothing, so the caller's roles are read
+// here (for non-admins only); v3 still refuses writes in a suspended org.
+func (g *API) managerOf(ctx *fasthttp.RequestCtx, c ccv3.Call, org, space string) error {
 	if isAdmin(ctx) {
 		return nil
 	}
@@ -372,8 +439,8 @@ func (g *API) mayUpdateSpace(ctx *fasthttp.RequestCtx, c ccv3.Call, sp translate
 		return v2Error(err, "")
 	}
 	for _, r := range rs.Roles {
-		if r.Type == "organization_manager" && r.Relationships.Organization.GUID() == sp.Relationships.Organization.GUID() ||
-			r.Type == "space_manager" && r.Relationships.Space.GUID() == sp.GUID {
+		if r.Type == "organization_manager" && r.Relationships.Organization.GUID() == org ||
+			space != "" && r.Type == "space_manager" && r.Relationships.Space.GUID() == space {
 			return nil
 		}
 	}
