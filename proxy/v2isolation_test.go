@@ -184,6 +184,8 @@ func TestV2IsolationSegments(t *testing.T) {
 		// IN with no value is IS NULL in CC: the spaces without a segment.
 		{"isolation_segment_guid IN ", []string{"demo-space", "iso-c"}},
 		{"isolation_segment_guid IN ;organization_guid:" + org.Guid, []string{"iso-c"}},
+		// An empty guid names no user, as no segment.
+		{"developer_guid:", []string{}},
 	} {
 		path := "/v2/spaces?order-by=name&q=" + url.QueryEscape(tc.q)
 		r := s.do("GET", s.gwURL+path, "admin", nil)
@@ -198,6 +200,29 @@ func TestV2IsolationSegments(t *testing.T) {
 		slices.Sort(names)
 		if !slices.Equal(names, tc.want) && !(len(names) == 0 && len(tc.want) == 0) {
 			t.Errorf("%s: %v, want %v", tc.q, names, tc.want)
+		}
+	}
+	// The user's and the security groups' space lists take the same keys.
+	if _, err := admin.AssociateOrgUser(org.Guid, backend.DeveloperGUID); err != nil {
+		t.Fatal(err)
+	}
+	for _, sp := range spaces {
+		if _, err := admin.AssociateSpaceDeveloper(sp, backend.DeveloperGUID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	web, err := admin.CreateSecGroup("web", nil, []string{spaces[0], spaces[2]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{
+		"/v2/users/" + backend.DeveloperGUID + "/spaces?q=isolation_segment_guid:" + iso1.GUID: "iso-a",
+		"/v2/security_groups/" + web.Guid + "/spaces?q=isolation_segment_guid%20IN%20":         "iso-c",
+	} {
+		r := s.do("GET", s.gwURL+path, "admin", nil)
+		got := placements(t, r.body)
+		if _, ok := got[want]; r.status != 200 || len(got) != 1 || !ok {
+			t.Errorf("%s: %d %s", path, r.status, r.body)
 		}
 	}
 	if r := s.do("GET", s.gwURL+"/v2/organizations/"+org.Guid+"/spaces?q=isolation_segment_guid:"+iso2.GUID, "admin", nil); r.status != 200 ||

@@ -83,7 +83,7 @@ var (
 			if err != nil || d.Shared() {
 				return nil, 0, err
 			}
-			return spacesPage(g, c, lp, fs, []string{d.Relationships.Organization.GUID()})
+			return spacesPage(g, c, lp, fs, []string{d.Relationships.Organization.GUID()}, nil)
 		},
 	}
 	// orgDomains and spaceDomains: the shared domains and those the org

@@ -242,7 +242,7 @@ var spaces = &v2Resource[translate.V3Space]{
 	guid: func(sp translate.V3Space) string { return sp.GUID }, create: createSpace, update: updateSpace, remove: removeSpace, async: true,
 	name: func(s translate.V3Space) string { return s.Name },
 	page: func(g *API, c ccv3.Call, lp translate.ListParams, fs []translate.Filter) ([]translate.V3Space, int, error) {
-		return spacesPage(g, c, lp, fs, nil)
+		return spacesPage(g, c, lp, fs, nil, nil)
 	},
 	prepare: func(g *API, c ccv3.Call, items []translate.V3Space, in translate.Inline) (func(*bytes.Buffer, translate.V3Space) error, error) {
 		var bundles []translate.SpaceBundle
@@ -298,24 +298,25 @@ func (g *API) spaceOrgs(c ccv3.Call, items []translate.V3Space, in translate.Inl
 // §11.4): developer_guid, app_guid and isolation_segment_guid become the
 // guids of the spaces where those users develop, those apps live and
 // those segments apply; orgs, when set, bounds the organization_guid
-// filter (a nested list).
-func spacesPage(g *API, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, orgs []string) ([]translate.V3Space, int, error) {
-	var guids []string // nil: no filter
+// filter, and guids, when set, the spaces (nested lists).
+func spacesPage(g *API, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, orgs, guids []string) ([]translate.V3Space, int, error) {
 	var keep func(translate.V3Space) bool
 	for _, f := range fs {
 		var found []string
 		switch f.Key {
 		case "developer_guid":
-			rs, err := g.v3.AllRoles(c, ccv3.RolesQuery{UserGUIDs: f.Values, Types: []string{"space_developer"}})
-			if err != nil {
-				return nil, 0, err
-			}
 			found = []string{}
-			for _, r := range rs.Roles {
-				found = append(found, r.Relationships.Space.GUID())
+			if users := nonEmpty(f.Values); len(users) > 0 {
+				rs, err := g.v3.AllRoles(c, ccv3.RolesQuery{UserGUIDs: users, Types: []string{"space_developer"}})
+				if err != nil {
+					return nil, 0, err
+				}
+				for _, r := range rs.Roles {
+					found = append(found, r.Relationships.Space.GUID())
+				}
 			}
 		case "app_guid":
-			apps, err := g.v3.AppsByGUID(c, f.Values)
+			apps, err := g.v3.AppsByGUID(c, nonEmpty(f.Values))
 			if err != nil {
 				return nil, 0, err
 			}
@@ -343,7 +344,7 @@ func spacesPage(g *API, c ccv3.Call, lp translate.ListParams, fs []translate.Fil
 		default:
 			continue
 		}
-		guids = intersect(guids, found)
+		guids = intersect(guids, distinct(found))
 	}
 	aq := translate.AppQueryFromFilters(fs)
 	if orgs != nil {
@@ -364,7 +365,7 @@ func spacesPage(g *API, c ccv3.Call, lp translate.ListParams, fs []translate.Fil
 var orgSpaces = &v2Under[translate.V3Space]{
 	of: spaces, parent: "organizations", name: "spaces", find: findOrg, parentNotFound: orgNotFound,
 	page: func(g *API, c ccv3.Call, lp translate.ListParams, fs []translate.Filter, org string) ([]translate.V3Space, int, error) {
-		return spacesPage(g, c, lp, fs, []string{org})
+		return spacesPage(g, c, lp, fs, []string{org}, nil)
 	},
 }
 

@@ -144,9 +144,7 @@ func sgSpaceList(staging bool) *v2Under[translate.V3Space] {
 			if len(guids) == 0 {
 				return nil, 0, nil
 			}
-			return listPage(g, lp, translate.AppQueryFromFilters(fs), ccv3.ListQuery{GUIDs: guids},
-				func(q ccv3.ListQuery) (ccv3.Page[translate.V3Space], error) { return g.v3.ListSpaces(c, q) },
-				func(s translate.V3Space) string { return s.Name }, nil)
+			return spacesPage(g, c, lp, fs, nil, guids)
 		},
 	}
 }

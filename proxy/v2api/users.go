@@ -260,15 +260,14 @@ func (typ userRelation) handler(g *API, ctx *fasthttp.RequestCtx) error {
 		}
 	}
 	path := "/v2/users/" + guid + "/" + pathParam(ctx, 2)
+	// The user's orgs and spaces take OrganizationsController's and
+	// SpacesController's q keys, as CC's enumerate_related filters with
+	// the associated controller's.
 	if typ.spaces() {
-		return spaces.serveList(g, ctx, path, func(lp translate.ListParams, aq translate.AppQuery, _ []translate.Filter) ([]translate.V3Space, int, error) {
-			return listPage(g, lp, aq, ccv3.ListQuery{GUIDs: guids}, func(q ccv3.ListQuery) (ccv3.Page[translate.V3Space], error) {
-				return guidPage(q, g.v3.ListSpaces, c)
-			}, spaces.name, nil)
+		return spaces.serveList(g, ctx, path, func(lp translate.ListParams, _ translate.AppQuery, fs []translate.Filter) ([]translate.V3Space, int, error) {
+			return spacesPage(g, c, lp, fs, nil, guids)
 		})
 	}
-	// The user's orgs take OrganizationsController's q keys, as CC's
-	// enumerate_related filters with the associated controller's.
 	return orgsRead.serveList(g, ctx, path, func(lp translate.ListParams, _ translate.AppQuery, fs []translate.Filter) ([]translate.V3Org, int, error) {
 		return orgsPage(g, c, lp, fs, guids)
 	})
