@@ -237,3 +237,69 @@ func TestSegmentRelationshipBody(t *testing.T) {
 		t.Errorf("got %s", got)
 	}
 }
+
+// An org body's role lists: absent lists stay out, [] clears, and a wrong
+// type is a MessageParseError in the message's field order (attributes,
+// the quota, then the lists).
+func TestParseOrgRoleLists(t *testing.T) {
+	t.Parallel()
+	r, err := ParseOrgRequest([]byte(`{"user_guids":["u1","u2"],"manager_guids":[],"auditor_guids":null}`), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{"organization_user": {"u1", "u2"}, "organization_manager": {}}
+	if !reflect.DeepEqual(r.Roles, want) {
+		t.Errorf("roles %v, want %v", r.Roles, want)
+	}
+	if r, err := ParseOrgRequest([]byte(`{"name":"o"}`), true); err != nil || len(r.Roles) != 0 {
+		t.Errorf("no lists: %+v %v", r, err)
+	}
+	_, err = ParseOrgRequest([]byte(`{"auditor_guids":"a","user_guids":[1],"status":true,"billing_enabled":"no"}`), true)
+	wantErr := "Request invalid due to parse error: Field: name, Error: Missing field name, " +
+		"Field: billing_enabled, Error: Expected instance of true or false, given no, " +
+		"Field: status, Error: Expected instance of String, given an instance of TrueClass, " +
+		"Field: user_guids, Error: At index 0: Expected instance of String, given an instance of Integer, " +
+		"Field: auditor_guids, Error: Expected instance of Array, given instance of String"
+	var e *Error
+	if !errors.As(err, &e) || e.Description != wantErr {
+		t.Errorf("got %v\nwant %s", err, wantErr)
+	}
+	sp, err := ParseSpaceRequest([]byte(`{"developer_guids":["d"],"auditor_guids":[]}`), false)
+	if err != nil || !reflect.DeepEqual(sp.Roles, map[string][]string{"space_developer": {"d"}, "space_auditor": {}}) {
+		t.Errorf("space roles %v %v", sp.Roles, err)
+	}
+}
+
+// Role lists replace the holders of their types, in CC's import order;
+// a type no list names is left alone.
+func TestRoleListChanges(t *testing.T) {
+	t.Parallel()
+	current := map[string][]string{
+		"organization_user":    {"a", "b"},
+		"organization_manager": {"a"},
+		"organization_auditor": {"c"},
+	}
+	requested := map[string][]string{
+		"organization_auditor": {},
+		"organization_manager": {"a", "b", "b"},
+		"organization_user":    {"b", "d"},
+	}
+	got := RoleListChanges(OrgRoleLists, requested, current)
+	want := []RoleListChange{
+		{Type: "organization_user", Added: []string{"d"}, Removed: []string{"a"}},
+		{Type: "organization_manager", Added: []string{"b"}},
+		{Type: "organization_auditor", Removed: []string{"c"}},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v\nwant %+v", got, want)
+	}
+	if got := RoleListChanges(SpaceRoleLists, map[string][]string{}, current); got != nil {
+		t.Errorf("no lists: %+v", got)
+	}
+	if got := string(NoSegmentBody()); got != `{"data":null}` {
+		t.Errorf("no segment: %s", got)
+	}
+	if e := UserRelationNotFound("u"); e.Code != 1002 || e.Description != "Could not find VCAP::CloudController::User with guid: u" {
+		t.Errorf("unknown user: %+v", e)
+	}
+}

@@ -10,15 +10,82 @@ import (
 // §11.4): bodies checked as CC's models checked them, the v3 bodies, and
 // v3's refusals in v2's words.
 
-// orgFields are OrganizationsController's writable attributes (the role
-// lists are to-many guids).
-var orgFields = []bodyField{{"name", kindString, true}, {"status", kindString, false}, {"billing_enabled", kindBool, false},
-	{"quota_definition_guid", kindString, false}, {"default_isolation_segment_guid", kindString, false}}
+// orgFields are OrganizationsController's message in its order (the
+// attributes, the to-one, then the to-many relations of
+// define_attributes, as for spaces): name, billing_enabled, status and
+// default_isolation_segment_guid; the quota; the four role lists.
+var orgFields = []bodyField{{"name", kindString, true}, {"billing_enabled", kindBool, false}, {"status", kindString, false},
+	{"default_isolation_segment_guid", kindString, false}, {"quota_definition_guid", kindString, false},
+	{"user_guids", kindStringList, false}, {"manager_guids", kindStringList, false},
+	{"billing_manager_guids", kindStringList, false}, {"auditor_guids", kindStringList, false}}
 
 // OrgRequest is a parsed organization body; nil fields were absent.
 type OrgRequest struct {
 	Name, Status, QuotaGUID, IsolationSegmentGUID *string
 	BillingEnabled                                *bool
+	// Roles are the role lists given: v3 role type → user guids.
+	Roles map[string][]string
+}
+
+// RoleList is a role list of an org or space body: its key and the v3
+// role type whose holders it names.
+type RoleList struct{ Key, Type string }
+
+// OrgRoleLists and SpaceRoleLists are the role lists of org and space
+// bodies in the order CC's update_from_hash sets them, its models'
+// import_attributes (cc:app/models/runtime/organization.rb: user_guids,
+// manager_guids, billing_manager_guids, auditor_guids; space.rb:
+// developer_guids, manager_guids, auditor_guids), so in the order their
+// refusals come.
+var (
+	OrgRoleLists = []RoleList{{"user_guids", "organization_user"}, {"manager_guids", "organization_manager"},
+		{"billing_manager_guids", "organization_billing_manager"}, {"auditor_guids", "organization_auditor"}}
+	SpaceRoleLists = []RoleList{{"developer_guids", "space_developer"}, {"manager_guids", "space_manager"}, {"auditor_guids", "space_auditor"}}
+)
+
+// roleLists reads the role lists of a parsed message: absent lists stay
+// out of the map, an empty one is there empty.
+func roleLists(m message, lists []RoleList) map[string][]string {
+	out := map[string][]string{}
+	for _, l := range lists {
+		if v, ok := m[l.Key]; ok {
+			out[l.Type] = v.strs
+		}
+	}
+	return out
+}
+
+// RoleListChange is how a role list given in a body changes the holders
+// of one role type.
+type RoleListChange struct {
+	Type           string
+	Added, Removed []string
+}
+
+// RoleListChanges diffs the role lists given (requested, by v3 type)
+// against the current holders of each type, as CC's "<role>_guids="
+// writers do (GUIDsDiff: the lists replace the holders), in the lists'
+// order; a type no list names is left alone.
+func RoleListChanges(lists []RoleList, requested, current map[string][]string) []RoleListChange {
+	var out []RoleListChange
+	for _, l := range lists {
+		req, ok := requested[l.Type]
+		if !ok {
+			continue
+		}
+		added, removed := GUIDsDiff(current[l.Type], req)
+		out = append(out, RoleListChange{Type: l.Type, Added: added, Removed: removed})
+	}
+	return out
+}
+
+// UserRelationNotFound is an unknown user guid in a role list: the
+// to-many writer names the model undemodulized (add_<role>_by_guid in
+// cc:lib/sequel_plugins/vcap_relations.rb). A user who exists but holds
+// no role in a space's org is InvalidRelation with just the guid
+// (RoleWriteError).
+func UserRelationNotFound(guid string) *Error {
+	return InvalidRelation("Could not find VCAP::CloudController::User with guid: " + guid)
 }
 
 // ParseOrgRequest parses an organization body; a create needs a name.
@@ -28,7 +95,8 @@ func ParseOrgRequest(body []byte, create bool) (OrgRequest, error) {
 		return OrgRequest{}, err
 	}
 	r := OrgRequest{Name: m.str("name"), Status: m.str("status"), QuotaGUID: m.str("quota_definition_guid"),
-		IsolationSegmentGUID: m.str("default_isolation_segment_guid"), BillingEnabled: m.boolean("billing_enabled")}
+		IsolationSegmentGUID: m.str("default_isolation_segment_guid"), BillingEnabled: m.boolean("billing_enabled"),
+		Roles: roleLists(m, OrgRoleLists)}
 	if r.Name != nil {
 		name := strings.TrimSpace(*r.Name)
 		r.Name = &name
@@ -119,12 +187,7 @@ func ParseSpaceRequest(body []byte, create bool) (SpaceRequest, error) {
 		return SpaceRequest{}, err
 	}
 	r := SpaceRequest{Name: m.str("name"), OrgGUID: m.str("organization_guid"), IsolationSegmentGUID: m.str("isolation_segment_guid"),
-		QuotaGUID: m.str("space_quota_definition_guid"), AllowSSH: m.boolean("allow_ssh"), Roles: map[string][]string{}}
-	for field, typ := range map[string]string{"developer_guids": "space_developer", "manager_guids": "space_manager", "auditor_guids": "space_auditor"} {
-		if v, ok := m[field]; ok {
-			r.Roles[typ] = v.strs
-		}
-	}
+		QuotaGUID: m.str("space_quota_definition_guid"), AllowSSH: m.boolean("allow_ssh"), Roles: roleLists(m, SpaceRoleLists)}
 	if v, ok := m["security_group_guids"]; ok {
 		r.SecurityGroups = v.strs
 	}
@@ -246,4 +309,10 @@ func SegmentNotAllowed() *Error {
 func SegmentRelationshipBody(guid string) []byte {
 	b, _ := json.Marshal(map[string]V3GUIDRef{"data": {GUID: guid}})
 	return b
+}
+
+// NoSegmentBody is the PATCH body that takes an org's default or a
+// space's isolation segment away: {"data":null}.
+func NoSegmentBody() []byte {
+	return []byte(`{"data":null}`)
 }

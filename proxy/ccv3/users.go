@@ -123,3 +123,28 @@ func (c *Client) CreateUser(call Call, body []byte) (translate.V3User, error) {
 func (c *Client) DeleteUser(call Call, guid string) (string, error) {
 	return c.deleteJob(call, "/v3/users/"+url.PathEscape(guid), "/v3/users/:guid")
 }
+
+// UsersByGUID is GET /v3/users?guids=…, every page, the guids chunk by
+// chunk: those of the users the caller sees.
+func (c *Client) UsersByGUID(call Call, guids []string) ([]translate.V3User, error) {
+	return listBy[translate.V3User](c, call, "/v3/users", "/v3/users", "guids", guids, nil)
+}
+
+// RolesOfUsers is AllRoles for q's users, chunk by chunk (a role list
+// may name more users than one URL holds); nothing when there are none.
+func (c *Client) RolesOfUsers(call Call, q RolesQuery) ([]translate.V3Role, error) {
+	parts, err := inChunks(c, q.UserGUIDs, func(chunk []string) ([]translate.V3Role, error) {
+		q := q
+		q.UserGUIDs = chunk
+		rs, err := c.AllRoles(call, q)
+		return rs.Roles, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []translate.V3Role
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out, nil
+}

@@ -35,6 +35,12 @@ func createOrg(g *API, ctx *fasthttp.RequestCtx, body []byte) (translate.V3Org, 
 			return o, v2ErrorAs(err, withCause(translate.InvalidRelation("Could not find QuotaDefinition with guid: "+*req.QuotaGUID), nil))
 		}
 	}
+	// The role lists' users are checked before the org exists: CC adds
+	// them after the save, but v3 lets only admins delete an org again.
+	roles, err := g.planRoleLists(c, false, "", "", req.Roles, true)
+	if err != nil {
+		return o, err
+	}
 	v3body, err := translate.V3OrgWrite(req)
 	if err != nil {
 		return o, err
@@ -45,14 +51,36 @@ func createOrg(g *API, ctx *fasthttp.RequestCtx, body []byte) (translate.V3Org, 
 	}
 	if req.QuotaGUID != nil {
 		if err := g.v3.AssignOrgQuota(c, *req.QuotaGUID, o.GUID); err != nil {
+			g.deleteOrgAgain(c, o.GUID)
 			return o, v2Error(err, "")
 		}
+	}
+	if roles != nil {
+		roles.parent = o.GUID
+		if err := g.applyRoleLists(c, roles); err != nil {
+			g.deleteOrgAgain(c, o.GUID)
+			return o, err
+		}
+	}
+	if req.QuotaGUID != nil {
 		return g.v3.GetOrg(c, o.GUID)
 	}
 	return o, nil
 }
 
-// updateOrg is PUT /v2/organizations/:guid: 201 with the org.
+// deleteOrgAgain undoes a create that failed half way, as CC's create
+// transaction rolled back (a non-admin creator cannot: v3 lets only
+// admins delete orgs).
+func (g *API) deleteOrgAgain(c ccv3.Call, guid string) {
+	if job, err := g.v3.DeleteOrg(c, guid); err == nil {
+		_ = g.awaitJob(c, job, jobFailed)
+	}
+}
+
+// updateOrg is PUT /v2/organizations/:guid: 201 with the org. CC's order
+// (OrganizationsController#update): before_update's segment check,
+// read_for_update?, the role lists (set before the model validates), the
+// model's validation, then the writes; the role lists are applied last.
 func updateOrg(g *API, ctx *fasthttp.RequestCtx, guid string, body []byte) (translate.V3Org, error) {
 	req, err := translate.ParseOrgRequest(body, false)
 	if err != nil {
@@ -70,8 +98,18 @@ func updateOrg(g *API, ctx *fasthttp.RequestCtx, guid string, body []byte) (tran
 			return o, v2ErrorAs(err, withCause(translate.ResourceNotFound("Could not find Isolation Segment to set as the default."), nil))
 		}
 	}
+	if err := g.orgReadForUpdate(ctx, c, o, req); err != nil {
+		return o, err
+	}
+	roles, err := g.planRoleLists(c, false, guid, guid, req.Roles, false)
+	if err != nil {
+		return o, err
+	}
 	if te := req.Check(); te != nil {
 		return o, withCause(te, nil)
+	}
+	if err := g.keepsAccess(ctx, c, roles, guid); err != nil {
+		return o, err
 	}
 	if iso := req.IsolationSegmentGUID; iso != nil {
 		// A segment the org is not entitled to is Organization#validate's
@@ -103,6 +141,11 @@ func updateOrg(g *API, ctx *fasthttp.RequestCtx, guid string, body []byte) (tran
 		if err := g.v3.AssignOrgQuota(c, *req.QuotaGUID, guid); err != nil {
 			return o, v2ErrorAs(err, withCause(translate.InvalidRelation("Could not find QuotaDefinition with guid: "+*req.QuotaGUID), nil))
 		}
+	}
+	if err := g.applyRoleLists(c, roles); err != nil {
+		return o, err
+	}
+	if req.QuotaGUID != nil {
 		return g.v3.GetOrg(c, guid)
 	}
 	return o, nil
@@ -244,13 +287,12 @@ func (g *API) completeSpace(c ccv3.Call, guid string, req translate.SpaceRequest
 			return v2Error(err, "")
 		}
 	}
-	for _, typ := range []string{"space_developer", "space_manager", "space_auditor"} {
-		for _, user := range req.Roles[typ] {
-			_, err := g.v3.CreateRole(c, translate.RoleByGUIDBody(typ, user, "spaces", guid))
-			if err := roleWriteError(err, user); err != nil {
-				return err
-			}
-		}
+	roles, err := g.planRoleLists(c, true, guid, deref(req.OrgGUID), req.Roles, true)
+	if err != nil {
+		return err
+	}
+	if err := g.applyRoleLists(c, roles); err != nil {
+		return err
 	}
 	for _, staging := range []bool{false, true} {
 		groups := req.SecurityGroups
@@ -280,23 +322,26 @@ func (g *API) bindSpaceGroup(c ccv3.Call, sg string, staging bool, space string)
 	return v2Error(err, "")
 }
 
-// replaceSpaceGroups makes security_group_guids (staging:
-// staging_security_group_guids) of a space update the space's groups, as
-// CC's guids writer does: it diffs the request against Space's
+// spaceGroupChange is how security_group_guids (staging:
+// staging_security_group_guids) change a space's groups.
+type spaceGroupChange struct {
+	staging        bool
+	added, removed []string
+	current        map[string]translate.V3SecurityGroup
+}
+
+// planSpaceGroups diffs security_group_guids (staging:
+// staging_security_group_guids) of a space update against the space's
+// groups, as CC's guids writer does: it diffs the request against Space's
 // security_groups, which is the groups bound to the space and every
 // globally enabled one (cc:app/models/runtime/space.rb, the same union as
 // v3's /v3/spaces/:guid/running_security_groups), adds the new ones and
 // removes the others. So a globally enabled group named in the request
 // is not bound to the space, and one left out is not unbound globally:
-// its removal deletes no row in CC. The groups to add are looked up
+// its removal deletes no row in CC. The groups to add are looked up here,
 // before anything changes, as CC's update fails whole in its transaction.
-func (g *API) replaceSpaceGroups(c ccv3.Call, space string, req translate.SpaceRequest) error {
-	type change struct {
-		staging        bool
-		added, removed []string
-		current        map[string]translate.V3SecurityGroup
-	}
-	var changes []change
+func (g *API) planSpaceGroups(c ccv3.Call, space string, req translate.SpaceRequest) ([]spaceGroupChange, error) {
+	var changes []spaceGroupChange
 	for _, staging := range []bool{false, true} {
 		requested := req.SecurityGroups
 		if staging {
@@ -310,7 +355,7 @@ func (g *API) replaceSpaceGroups(c ccv3.Call, space string, req translate.SpaceR
 		for page := 1; ; page++ {
 			p, err := g.v3.SpaceSecurityGroups(c, space, staging, ccv3.ListQuery{Page: page, PerPage: 5000})
 			if err != nil {
-				return v2ErrorAs(err, spaceNotFound(space))
+				return nil, v2ErrorAs(err, spaceNotFound(space))
 			}
 			for _, sg := range p.Resources {
 				current[sg.GUID] = sg
@@ -320,15 +365,21 @@ func (g *API) replaceSpaceGroups(c ccv3.Call, space string, req translate.SpaceR
 				break
 			}
 		}
-		ch := change{staging: staging, current: current}
+		ch := spaceGroupChange{staging: staging, current: current}
 		ch.added, ch.removed = translate.GUIDsDiff(guids, requested)
 		for _, sg := range ch.added {
 			if _, err := g.v3.GetSecurityGroup(c, sg); err != nil {
-				return v2ErrorAs(err, withCause(translate.SecurityGroupRelationNotFound(sg), nil))
+				return nil, v2ErrorAs(err, withCause(translate.SecurityGroupRelationNotFound(sg), nil))
 			}
 		}
 		changes = append(changes, ch)
 	}
+	return changes, nil
+}
+
+// applySpaceGroups binds the planned groups to the space and unbinds the
+// others that were bound to it.
+func (g *API) applySpaceGroups(c ccv3.Call, space string, changes []spaceGroupChange) error {
 	for _, ch := range changes {
 		for _, sg := range ch.added {
 			if err := g.bindSpaceGroup(c, sg, ch.staging, space); err != nil {
@@ -364,7 +415,11 @@ func (g *API) setSpaceSSH(c ccv3.Call, guid string, allow *bool) error {
 
 // updateSpace is PUT /v2/spaces/:guid: another organization is
 // OrganizationAlreadySet; space_quota_definition_guid is ignored, as v2's
-// update message left it out.
+// update message left it out. CC's order (SpacesController#update):
+// before_update's segment checks, read_for_update?, the attributes in
+// import_attributes order (the organization, the role lists, the
+// security groups), the model's validation, then the writes: the
+// segment, the name, allow_ssh, the role lists and the groups.
 func updateSpace(g *API, ctx *fasthttp.RequestCtx, guid string, body []byte) (translate.V3Space, error) {
 	req, err := translate.ParseSpaceRequest(body, false)
 	if err != nil {
@@ -396,8 +451,19 @@ func updateSpace(g *API, ctx *fasthttp.RequestCtx, guid string, body []byte) (tr
 	if req.OrgGUID != nil && *req.OrgGUID != sp.Relationships.Organization.GUID() {
 		return sp, &cferr.Error{Status: 400, Code: 30007, Name: "OrganizationAlreadySet", Description: "Cannot change organization"}
 	}
+	roles, err := g.planRoleLists(c, true, guid, sp.Relationships.Organization.GUID(), req.Roles, false)
+	if err != nil {
+		return sp, err
+	}
+	groups, err := g.planSpaceGroups(c, guid, req)
+	if err != nil {
+		return sp, err
+	}
 	if te := req.Check(); te != nil {
 		return sp, withCause(te, nil)
+	}
+	if err := g.keepsAccess(ctx, c, roles, sp.Relationships.Organization.GUID()); err != nil {
+		return sp, err
 	}
 	// Space#validate refuses the segment before the name's uniqueness is
 	// checked on save.
@@ -416,7 +482,10 @@ func updateSpace(g *API, ctx *fasthttp.RequestCtx, guid string, body []byte) (tr
 	if err := g.setSpaceSSH(c, guid, req.AllowSSH); err != nil {
 		return sp, err
 	}
-	return sp, g.replaceSpaceGroups(c, guid, req)
+	if err := g.applyRoleLists(c, roles); err != nil {
+		return sp, err
+	}
+	return sp, g.applySpaceGroups(c, guid, groups)
 }
 
 // managerOf is nil for admins and for managers of the org, or of the
