@@ -314,3 +314,85 @@ func TestV2IsolationSegmentWrites(t *testing.T) {
 	want("an org manager moves the space", s.do("PUT", spaceURL, "developer", []byte(`{"isolation_segment_guid":"`+iso2.GUID+`"}`)), 201,
 		`"isolation_segment_guid":"`+iso2.GUID+`","allow_ssh":true,"isolation_segment_url":"/v3/isolation_segments/`+iso2.GUID+`"`)
 }
+
+// DELETE /v2/organizations/:guid/default_isolation_segment and DELETE
+// /v2/spaces/:guid/isolation_segment (MAPPING-orgs §11.2.6,
+// OrganizationsController#delete_default_isolation_segment,
+// SpacesController#delete_isolation_segment): 200 and the resource
+// without its segment; update access to the org (admins, managers of an
+// active org) for both.
+func TestV2IsolationSegmentRemovals(t *testing.T) {
+	s := startStack(t, nil)
+	admin, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens["admin"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	iso, err := admin.CreateIsolationSegment("iso-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	org, err := admin.CreateOrg(cfclient.OrgRequest{Name: "iso-org"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := admin.CreateSpace(cfclient.SpaceRequest{Name: "placed", OrganizationGuid: org.Guid, AllowSSH: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, step := range []func() error{
+		func() error { return admin.AddIsolationSegmentToOrg(iso.GUID, org.Guid) },
+		func() error { return admin.DefaultIsolationSegmentForOrg(org.Guid, iso.GUID) },
+		func() error { return admin.IsolationSegmentForSpace(sp.Guid, iso.GUID) },
+		func() error { _, err := admin.AssociateOrgUser(org.Guid, backend.DeveloperGUID); return err },
+		func() error { _, err := admin.AssociateSpaceManager(sp.Guid, backend.DeveloperGUID); return err },
+	} {
+		if err := step(); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+	}
+	want := func(what string, r reply, status int, body string) {
+		t.Helper()
+		if r.status != status || !bytes.Contains(r.body, []byte(body)) {
+			t.Errorf("%s: %d %s\nwant %d %s", what, r.status, r.body, status, body)
+		}
+	}
+	orgURL, spaceURL := s.gwURL+"/v2/organizations/"+org.Guid, s.gwURL+"/v2/spaces/"+sp.Guid
+	const notAuthorized = `"error_code":"CF-NotAuthorized"`
+
+	// Members who manage no org may do neither, a space manager included.
+	want("a member's org", s.do("DELETE", orgURL+"/default_isolation_segment", "developer", nil), 403, notAuthorized)
+	want("a space manager's space", s.do("DELETE", spaceURL+"/isolation_segment", "developer", nil), 403, notAuthorized)
+	want("unknown org", s.do("DELETE", s.gwURL+"/v2/organizations/nope/default_isolation_segment", "admin", nil), 404,
+		`{"description":"The organization could not be found: nope","error_code":"CF-OrganizationNotFound","code":30003}`)
+	want("unknown space", s.do("DELETE", s.gwURL+"/v2/spaces/nope/isolation_segment", "admin", nil), 404,
+		`{"description":"The app space could not be found: nope","error_code":"CF-SpaceNotFound","code":40004}`)
+	want("the org after the refusals", s.do("GET", orgURL, "admin", nil), 200, `"default_isolation_segment_guid":"`+iso.GUID+`"`)
+	want("the space after the refusals", s.do("GET", spaceURL, "admin", nil), 200, `"isolation_segment_guid":"`+iso.GUID+`"`)
+
+	// An org manager of a suspended org may not either (v3 alone would
+	// let it take the space's segment away).
+	if _, err := admin.AssociateOrgManager(org.Guid, backend.DeveloperGUID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.UpdateOrg(org.Guid, cfclient.OrgRequest{Name: "iso-org", Status: "suspended"}); err != nil {
+		t.Fatal(err)
+	}
+	want("a suspended org's space", s.do("DELETE", spaceURL+"/isolation_segment", "developer", nil), 403, notAuthorized)
+	want("a suspended org", s.do("DELETE", orgURL+"/default_isolation_segment", "developer", nil), 403, notAuthorized)
+	if _, err := admin.UpdateOrg(org.Guid, cfclient.OrgRequest{Name: "iso-org", Status: "active"}); err != nil {
+		t.Fatal(err)
+	}
+
+	// The org manager removes both: 200, the org still entitled, the space
+	// in no segment of its own.
+	want("the org's default", s.do("DELETE", orgURL+"/default_isolation_segment", "developer", nil), 200,
+		`"status":"active","default_isolation_segment_guid":null,"isolation_segment_url":"/v3/isolation_segments?organization_guids=`+org.Guid+`"`)
+	want("the space's segment", s.do("DELETE", spaceURL+"/isolation_segment", "developer", nil), 200,
+		`"name":"placed","organization_guid":"`+org.Guid+`","space_quota_definition_guid":null,"isolation_segment_guid":null,"allow_ssh":true,"organization_url":`)
+	if o, err := admin.GetOrgByGuid(org.Guid); err != nil || o.DefaultIsolationSegmentGuid != "" {
+		t.Errorf("GetOrgByGuid: %v %+v", err, o)
+	}
+	// Again: nothing to remove, still 200; inline-relations-depth honoured.
+	want("again", s.do("DELETE", spaceURL+"/isolation_segment?inline-relations-depth=1", "admin", nil), 200,
+		`"organization_url":"/v2/organizations/`+org.Guid+`","organization":{"metadata":{"guid":"`+org.Guid+`"`)
+}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"sync"
 
+	"github.com/valyala/fasthttp"
+
 	"capibridge/proxy/ccv3"
 	"capibridge/translate"
 )
@@ -168,4 +170,57 @@ func (g *API) spacesInSegments(c ccv3.Call, f translate.Filter) (guids []string,
 		return nil, false, err
 	}
 	return distinct(guids), none, nil
+}
+
+// v2OrgRemoveDefaultSegment is DELETE
+// /v2/organizations/:guid/default_isolation_segment: 200 and the org
+// without a default (OrganizationsController#delete_default_isolation_segment).
+// CC needs update access to the org (admins, managers of an active org);
+// v3's PATCH of the relationship to null checks the same.
+func (g *API) v2OrgRemoveDefaultSegment(ctx *fasthttp.RequestCtx) error {
+	guid, c := pathParam(ctx, 1), call(ctx)
+	if _, err := g.objectParams(ctx); err != nil {
+		return err
+	}
+	if err := g.v3.SetOrgDefaultSegment(c, guid, translate.NoSegmentBody()); err != nil {
+		return v2ErrorAs(err, orgNotFound(guid))
+	}
+	o, err := orgsRead.one(g, c, guid)
+	if err != nil {
+		return err
+	}
+	return orgsRead.answer(g, ctx, o, fasthttp.StatusOK)
+}
+
+// v2SpaceRemoveSegment is DELETE /v2/spaces/:guid/isolation_segment: 200
+// and the space without its own segment
+// (SpacesController#delete_isolation_segment). CC checks update access
+// to the space's org (check_org_update_access!: admins, managers of an
+// active org). v3's PATCH of the relationship to null checks the
+// manager but not the org's status, so a non-admin's org is read first.
+func (g *API) v2SpaceRemoveSegment(ctx *fasthttp.RequestCtx) error {
+	guid, c := pathParam(ctx, 1), call(ctx)
+	if _, err := g.objectParams(ctx); err != nil {
+		return err
+	}
+	sp, err := g.v3.GetSpace(c, guid)
+	if err != nil {
+		return v2ErrorAs(err, spaceNotFound(guid))
+	}
+	if !isAdmin(ctx) {
+		o, err := g.v3.GetOrg(c, sp.Relationships.Organization.GUID())
+		if err != nil {
+			return v2Error(err, "")
+		}
+		if o.Suspended {
+			return errNotAuthorized(nil)
+		}
+	}
+	if err := g.v3.SetSpaceSegment(c, guid, translate.NoSegmentBody()); err != nil {
+		return v2ErrorAs(err, spaceNotFound(guid))
+	}
+	if sp, err = g.v3.GetSpace(c, guid); err != nil {
+		return v2ErrorAs(err, spaceNotFound(guid))
+	}
+	return spaces.answer(g, ctx, sp, fasthttp.StatusOK)
 }
