@@ -396,3 +396,97 @@ func TestV2IsolationSegmentRemovals(t *testing.T) {
 	want("again", s.do("DELETE", spaceURL+"/isolation_segment?inline-relations-depth=1", "admin", nil), 200,
 		`"organization_url":"/v2/organizations/`+org.Guid+`","organization":{"metadata":{"guid":"`+org.Guid+`"`)
 }
+
+// Spaces and orgs an app list inlines (inline-relations-depth 1 and 2)
+// show their isolation segments as the space and org lists do.
+func TestV2IsolationSegmentsInlinedInApps(t *testing.T) {
+	s := startStack(t, nil)
+	admin, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens["admin"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	iso, err := admin.CreateIsolationSegment("iso-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := admin.CreateOrg(cfclient.OrgRequest{Name: "plain-org"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := admin.CreateSpace(cfclient.SpaceRequest{Name: "plain", OrganizationGuid: other.Guid, AllowSSH: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, step := range []func() error{
+		func() error { return admin.AddIsolationSegmentToOrg(iso.GUID, backend.DemoOrgGUID) },
+		func() error { return admin.DefaultIsolationSegmentForOrg(backend.DemoOrgGUID, iso.GUID) },
+		func() error { return admin.IsolationSegmentForSpace(backend.DemoSpaceGUID, iso.GUID) },
+	} {
+		if err := step(); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+	}
+	placed := s.createApps(t, "developer", "placed")[0]
+	if r := s.do("POST", s.cfURL+"/v3/apps", "admin", []byte(`{"name":"plain","relationships":{"space":{"data":{"guid":"`+plain.Guid+`"}}}}`)); r.status != 201 {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	type inlined struct {
+		Segment, Default, URL, OrgURL *string
+	}
+	read := func(body []byte) map[string]inlined {
+		t.Helper()
+		var list struct {
+			Resources []struct {
+				Entity struct {
+					Name  string `json:"name"`
+					Space struct {
+						Entity struct {
+							Segment      *string `json:"isolation_segment_guid"`
+							URL          *string `json:"isolation_segment_url"`
+							Organization *struct {
+								Entity struct {
+									Default *string `json:"default_isolation_segment_guid"`
+									URL     *string `json:"isolation_segment_url"`
+								} `json:"entity"`
+							} `json:"organization"`
+						} `json:"entity"`
+					} `json:"space"`
+				} `json:"entity"`
+			} `json:"resources"`
+		}
+		if err := json.Unmarshal(body, &list); err != nil {
+			t.Fatalf("%v: %s", err, body)
+		}
+		out := map[string]inlined{}
+		for _, r := range list.Resources {
+			sp := r.Entity.Space.Entity
+			in := inlined{Segment: sp.Segment, URL: sp.URL}
+			if o := sp.Organization; o != nil {
+				in.Default, in.OrgURL = o.Entity.Default, o.Entity.URL
+			}
+			out[r.Entity.Name] = in
+		}
+		return out
+	}
+	r := s.do("GET", s.gwURL+"/v2/apps?inline-relations-depth=2", "admin", nil)
+	if r.status != 200 {
+		t.Fatalf("apps: %d %s", r.status, r.body)
+	}
+	got := read(r.body)
+	if p := got["placed"]; orNil(p.Segment) != iso.GUID || orNil(p.URL) != "/v3/isolation_segments/"+iso.GUID ||
+		orNil(p.Default) != iso.GUID || orNil(p.OrgURL) != "/v3/isolation_segments?organization_guids="+backend.DemoOrgGUID {
+		t.Errorf("placed: segment %s url %s, org default %s url %s", orNil(p.Segment), orNil(p.URL), orNil(p.Default), orNil(p.OrgURL))
+	}
+	if p := got["plain"]; p.Segment != nil || p.URL != nil || p.Default != nil || p.OrgURL != nil {
+		t.Errorf("plain: segment %s url %s, org default %s url %s", orNil(p.Segment), orNil(p.URL), orNil(p.Default), orNil(p.OrgURL))
+	}
+	if !bytes.Contains(r.body, []byte(`"default_isolation_segment_guid":null,"quota_definition_url"`)) {
+		t.Errorf("the plain org's default: %s", r.body)
+	}
+	// One app, one space, at depth 1: the space's segment, its org a url.
+	r = s.do("GET", s.gwURL+"/v2/apps/"+placed+"?inline-relations-depth=1", "developer", nil)
+	if want := `"isolation_segment_guid":"` + iso.GUID + `","allow_ssh":true,"isolation_segment_url":"/v3/isolation_segments/` + iso.GUID + `","organization_url":`; r.status != 200 ||
+		!bytes.Contains(r.body, []byte(want)) || bytes.Contains(r.body, []byte(`"organization":`)) {
+		t.Errorf("one app: %d %s\nwant %s", r.status, r.body, want)
+	}
+}

@@ -81,10 +81,10 @@ func (in Inline) Deeper() Inline {
 // AppInlined holds what an app inlines; the caller fetches only what
 // Inline.Wants asks for, and a nil or empty field stays url-only.
 type AppInlined struct {
-	// Space is the app's space; its organization is inlined one level
-	// further down when SpaceOrg is set.
+	// Space is the app's space; its organization, with its isolation
+	// segments, is inlined one level further down when SpaceOrg is set.
 	Space    *SpaceBundle
-	SpaceOrg *V3Org
+	SpaceOrg *OrgBundle
 	Stack    *V3Stack
 	// Routes are the app's web routes with the domain of each (may be nil).
 	Routes  []V3Route
@@ -146,7 +146,7 @@ func inlineApp(e *V2AppEntity, in Inline, x *AppInlined) error {
 	if in.Wants("space") && x.Space != nil {
 		var org *OrgBundle
 		if in.Deeper().Wants("organization") && x.SpaceOrg != nil {
-			org = &OrgBundle{Org: *x.SpaceOrg}
+			org = x.SpaceOrg
 			if orphans != nil {
 				raw, err := renderJSON(func(b *bytes.Buffer) error { return AppendOrgBundle(b, *org) })
 				if err != nil {

@@ -12,7 +12,7 @@ func inlineBundle(routes int) AppBundle {
 	b.App.Relationships.Space.Data = &V3GUIDRef{GUID: "sp1"}
 	sp := SpaceBundle{Space: V3Space{GUID: "sp1", Name: "space"}, AllowSSH: true}
 	sp.Space.Relationships.Organization.Data = &V3GUIDRef{GUID: "o1"}
-	x := &AppInlined{Space: &sp, SpaceOrg: &V3Org{GUID: "o1", Name: "org"}, Stack: &V3Stack{GUID: "st1", Name: "cflinuxfs4"},
+	x := &AppInlined{Space: &sp, SpaceOrg: &OrgBundle{Org: V3Org{GUID: "o1", Name: "org"}}, Stack: &V3Stack{GUID: "st1", Name: "cflinuxfs4"},
 		HasRoutes: true, HasBindings: true, Domains: map[string]*V3Domain{}}
 	for i := range routes {
 		r := V3Route{GUID: "r" + string(rune('a'+i%26)), Host: "h"}
@@ -133,5 +133,43 @@ func TestAppInlineOrphans(t *testing.T) {
 	}
 	if _, ok := all["sp1"].Entity["organization"]; ok {
 		t.Error("the orphaned space embeds its organization, which is an orphan itself")
+	}
+}
+
+// An app's space and the space's organization inline with their isolation
+// segments, as the space and org lists render them: the space's own
+// segment and its url, the org's default and isolation_segment_url.
+func TestAppInlineSegments(t *testing.T) {
+	t.Parallel()
+	b := inlineBundle(1)
+	b.Inline = Inline{Depth: 2}
+	b.Inlined.Space.IsolationSegmentGUID = "iso-a"
+	b.Inlined.SpaceOrg.DefaultIsolationSegmentGUID, b.Inlined.SpaceOrg.Entitled = "iso-b", true
+	raw, err := AppResource(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res struct {
+		Entity struct {
+			Space json.RawMessage `json:"space"`
+		} `json:"entity"`
+	}
+	if err := json.Unmarshal(raw, &res); err != nil {
+		t.Fatal(err)
+	}
+	var want bytes.Buffer
+	if err := AppendSpaceResourceInOrg(&want, *b.Inlined.Space, *b.Inlined.SpaceOrg); err != nil {
+		t.Fatal(err)
+	}
+	if got := bytes.TrimSpace(res.Entity.Space); !bytes.Equal(got, bytes.TrimSpace(want.Bytes())) {
+		t.Errorf("inlined space\n got %s\nwant %s", got, want.Bytes())
+	}
+	for _, part := range []string{
+		`"isolation_segment_guid":"iso-a","allow_ssh":true,"isolation_segment_url":"/v3/isolation_segments/iso-a"`,
+		`"default_isolation_segment_guid":"iso-b","isolation_segment_url":"/v3/isolation_segments?organization_guids=o1"`,
+	} {
+		if !bytes.Contains(res.Entity.Space, []byte(part)) {
+			t.Errorf("missing %s in %s", part, res.Entity.Space)
+		}
 	}
 }

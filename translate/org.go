@@ -123,7 +123,7 @@ func OrgResource(o V3Org) ([]byte, error) {
 }
 
 // AppendOrgResource writes the v2 organization resource of o to buf, with
-// no isolation segment read (an org an app inlines).
+// no isolation segment read.
 func AppendOrgResource(buf *bytes.Buffer, o V3Org) error {
 	return AppendOrgBundle(buf, OrgBundle{Org: o})
 }

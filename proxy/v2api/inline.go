@@ -12,7 +12,7 @@ import (
 type inlines struct {
 	in       translate.Inline
 	spaces   map[string]translate.SpaceBundle
-	orgs     map[string]translate.V3Org
+	orgs     map[string]translate.OrgBundle
 	stacks   map[string]translate.V3Stack // by guid
 	domains  map[string]*translate.V3Domain
 	bindings map[string][]translate.BindingBundle // by app guid
@@ -21,7 +21,10 @@ type inlines struct {
 // fetchInlines reads what in asks the apps to inline: their spaces with
 // organizations and ssh flags, the stacks, the domains of their routes,
 // and their service bindings with details. Each kind is one batch call,
-// all at once; only binding details take a second round, one GET per
+// all at once; a second round reads what v3's spaces and orgs do not
+// carry, the spaces' own isolation segments and, when the orgs are
+// inlined too, the orgs' (as the space and org lists read them:
+// spaceSegments, orgBundles), and the binding details, one GET per
 // binding under the fan-out bound, for apps that have bindings.
 func (g *API) fetchInlines(c ccv3.Call, apps []translate.V3App, in translate.Inline) (*inlines, error) {
 	x := &inlines{in: in}
@@ -42,8 +45,28 @@ func (g *API) fetchInlines(c ccv3.Call, apps []translate.V3App, in translate.Inl
 		var mu sync.Mutex
 		ssh := map[string]bool{}
 		var spaces []translate.V3Space
+		var segments map[string]string
 		fns = append(fns,
-			func() (err error) { spaces, x.orgs, err = g.v3.SpacesWithOrgs(c, spaceGUIDs); return },
+			func() error {
+				var orgs map[string]translate.V3Org
+				var err error
+				if spaces, orgs, err = g.v3.SpacesWithOrgs(c, spaceGUIDs); err != nil {
+					return err
+				}
+				return parallel(
+					func() (err error) { segments, err = g.spaceSegments(c, spaces); return },
+					func() (err error) {
+						if !in.Deeper().Wants("organization") {
+							return nil
+						}
+						list := make([]translate.V3Org, 0, len(orgs))
+						for _, o := range orgs {
+							list = append(list, o)
+						}
+						x.orgs, err = g.orgBundles(c, list)
+						return err
+					})
+			},
 			func() error {
 				return g.v3.PerApp(spaceGUIDs, func(guid string) error {
 					on, err := g.v3.SpaceSSHEnabled(c, guid)
@@ -56,7 +79,7 @@ func (g *API) fetchInlines(c ccv3.Call, apps []translate.V3App, in translate.Inl
 		defer func() {
 			x.spaces = make(map[string]translate.SpaceBundle, len(spaces))
 			for _, sp := range spaces {
-				x.spaces[sp.GUID] = translate.SpaceBundle{Space: sp, AllowSSH: ssh[sp.GUID]}
+				x.spaces[sp.GUID] = translate.SpaceBundle{Space: sp, AllowSSH: ssh[sp.GUID], IsolationSegmentGUID: segments[sp.GUID]}
 			}
 		}()
 	}
