@@ -215,14 +215,36 @@ func TestV2IsolationSegments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	quota, err := admin.CreateSpaceQuota(cfclient.SpaceQuotaRequest{Name: "iso-quota", OrganizationGuid: org.Guid, MemoryLimit: 1024,
+		InstanceMemoryLimit: -1, AppInstanceLimit: -1, AppTaskLimit: -1, TotalServices: -1, TotalRoutes: -1, TotalServiceKeys: -1, TotalReservedRoutePorts: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sp := range []string{spaces[0], spaces[2]} {
+		if err := admin.AssignSpaceQuota(quota.Guid, sp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := admin.RemoveSpaceDeveloper(spaces[2], backend.DeveloperGUID); err != nil {
+		t.Fatal(err)
+	}
+	quotaSpaces := "/v2/space_quota_definitions/" + quota.Guid + "/spaces?q="
 	for path, want := range map[string]string{
 		"/v2/users/" + backend.DeveloperGUID + "/spaces?q=isolation_segment_guid:" + iso1.GUID: "iso-a",
 		"/v2/security_groups/" + web.Guid + "/spaces?q=isolation_segment_guid%20IN%20":         "iso-c",
+		quotaSpaces + "isolation_segment_guid%20IN%20":                                         "iso-c",
+		quotaSpaces + "isolation_segment_guid:" + iso1.GUID:                                    "iso-a",
+		quotaSpaces + "developer_guid:" + backend.DeveloperGUID:                                "iso-a",
 	} {
 		r := s.do("GET", s.gwURL+path, "admin", nil)
 		got := placements(t, r.body)
 		if _, ok := got[want]; r.status != 200 || len(got) != 1 || !ok {
 			t.Errorf("%s: %d %s", path, r.status, r.body)
+		}
+	}
+	for _, q := range []string{"developer_guid:", "app_guid:nope", "isolation_segment_guid:" + iso2.GUID} {
+		if r := s.do("GET", s.gwURL+quotaSpaces+q, "admin", nil); r.status != 200 || len(placements(t, r.body)) != 0 {
+			t.Errorf("the quota's spaces, %s: %d %s", q, r.status, r.body)
 		}
 	}
 	if r := s.do("GET", s.gwURL+"/v2/organizations/"+org.Guid+"/spaces?q=isolation_segment_guid:"+iso2.GUID, "admin", nil); r.status != 200 ||

@@ -184,7 +184,9 @@ func spaceQuotaWriteError(err error, name, org string) error {
 }
 
 // spaceQuotaSpaces: GET /v2/space_quota_definitions/:guid/spaces, the
-// spaces the quota is applied to.
+// spaces the quota is applied to, with /v2/spaces' q keys
+// (developer_guid, app_guid, isolation_segment_guid too), as CC's
+// enumerate_related filters with SpacesController's query_parameters.
 var spaceQuotaSpaces = &v2Under[translate.V3Space]{
 	of: spaces, parent: "space_quota_definitions", name: "spaces", parentNotFound: spaceQuotaNotFound,
 	find: func(c *ccv3.Client, call ccv3.Call, guid string) error {
@@ -200,10 +202,7 @@ var spaceQuotaSpaces = &v2Under[translate.V3Space]{
 		for _, sp := range q.Relationships.Spaces.Data {
 			guids = append(guids, sp.GUID)
 		}
-		aq := translate.AppQueryFromFilters(fs)
-		return listPage(g, lp, aq, ccv3.ListQuery{GUIDs: guids}, func(q ccv3.ListQuery) (ccv3.Page[translate.V3Space], error) {
-			return guidPage(q, g.v3.ListSpaces, c)
-		}, spaces.name, nil)
+		return spacesPage(g, c, lp, fs, nil, guids)
 	},
 }
 

@@ -273,14 +273,6 @@ func (typ userRelation) handler(g *API, ctx *fasthttp.RequestCtx) error {
 	})
 }
 
-// guidPage lists by guids, none when there are none (v3 would list all).
-func guidPage[T any](q ccv3.ListQuery, list func(ccv3.Call, ccv3.ListQuery) (ccv3.Page[T], error), c ccv3.Call) (ccv3.Page[T], error) {
-	if len(q.GUIDs) == 0 {
-		return ccv3.Page[T]{}, nil
-	}
-	return list(c, q)
-}
-
 // userRoles is GET /v2/<parent>/:guid/user_roles: the parent's members,
 // each with its roles there in the fixed order (§11.2.5). Only the first
 // q is read, and what follows its first ":" is a user guid whatever the
