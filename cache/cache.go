@@ -70,9 +70,11 @@ const (
 	// defaultInvalidateWait covers a Redis that stalls for a moment (a
 	// slow fork, a paused or restarted server) without holding writes long
 	// when it is down.
-	defaultInvalidateWait = 2 * time.Second
-	defaultKeyPrefix      = "capibridge:cache:"
-	housekeepingPeriod    = time.Second
+	defaultInvalidateWait   = 2 * time.Second
+	defaultKeyPrefix        = "capibridge:cache:"
+	defaultFragmentMaxBytes = 32 << 20
+	defaultFragmentTTL      = time.Hour
+	housekeepingPeriod      = time.Second
 	// minSweepInterval spaces sweeps of the local tier (each walks every
 	// entry) when writes are frequent; a sweep asked for sooner waits for
 	// the next housekeeping tick.
@@ -111,6 +113,12 @@ type Config struct {
 	// Channel is the pub/sub channel of invalidations. Default KeyPrefix +
 	// "invalidations".
 	Channel string
+	// FragmentMaxBytes bounds the in-process tier of per-resource
+	// fragments (Fragments). Default 32 MiB.
+	FragmentMaxBytes int64
+	// FragmentTTL is how long an unused fragment is kept in either tier;
+	// stamps, not the TTL, keep fragments current. Default 1h.
+	FragmentTTL time.Duration
 	// Metrics receives the cache's collectors. Nil counts into a private
 	// registry nobody reads.
 	Metrics *metrics.Metrics
@@ -202,6 +210,8 @@ type Cache struct {
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 
+	frags *Fragments
+
 	tierHitLocal, tierHitRedis prometheus.Counter
 	bytesLocal, bytesRedis     prometheus.Gauge
 }
@@ -260,6 +270,15 @@ func New(cfg Config) (*Cache, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	switch {
+	case cfg.FragmentMaxBytes == 0:
+		cfg.FragmentMaxBytes = defaultFragmentMaxBytes
+	case cfg.FragmentMaxBytes < 0:
+		return nil, errors.New("cache: FragmentMaxBytes must not be negative")
+	}
+	if cfg.FragmentTTL <= 0 {
+		cfg.FragmentTTL = defaultFragmentTTL
+	}
 	local, err := newLocalStore(cfg.LocalMaxBytes)
 	if err != nil {
 		return nil, err
@@ -303,10 +322,21 @@ func New(cfg Config) (*Cache, error) {
 		c.gens = c.rgens
 		c.rgens.subscribe()
 	}
+	var fr *redisConn
+	if cfg.Redis != nil {
+		fr = newRedisConn(cfg.Redis, cfg.RedisTimeout, c.pageBr, c.m)
+	}
+	if c.frags, err = newFragments(cfg.FragmentMaxBytes, cfg.FragmentTTL, c.maxEntry, fr, cfg.KeyPrefix); err != nil {
+		return nil, err
+	}
 	c.wg.Add(1)
 	go c.housekeeping()
 	return c, nil
 }
+
+// Fragments is the cache's store of per-resource fragments, in the same
+// tiers as the pages.
+func (c *Cache) Fragments() *Fragments { return c.frags }
 
 // Close stops the cache's goroutines. It does not close the Redis client.
 // Get still works afterwards, without housekeeping.

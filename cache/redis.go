@@ -38,6 +38,9 @@ const (
 	cmdPublish = "publish"
 	cmdSetNX   = "setnx"
 	cmdRaise   = "raise"
+	cmdHGet    = "hget"
+	cmdHSet    = "hset"
+	cmdDel     = "del"
 )
 
 // NewRedisClient returns a client for the cache from o: standalone,
@@ -123,7 +126,7 @@ type redisConn struct {
 func newRedisConn(client redis.UniversalClient, timeout time.Duration, br *breaker, m *metrics.Metrics) *redisConn {
 	r := &redisConn{client: client, timeout: timeout, br: br,
 		duration: map[string]prometheus.Observer{}, errors: map[string]prometheus.Counter{}}
-	for _, c := range []string{cmdGet, cmdSet, cmdMGet, cmdIncr, cmdPublish, cmdSetNX, cmdRaise} {
+	for _, c := range []string{cmdGet, cmdSet, cmdMGet, cmdIncr, cmdPublish, cmdSetNX, cmdRaise, cmdHGet, cmdHSet, cmdDel} {
 		r.duration[c] = m.RedisDuration.WithLabelValues(c)
 		r.errors[c] = m.RedisErrors.WithLabelValues(c)
 	}

@@ -30,6 +30,14 @@ type Metrics struct {
 	UpstreamRequests *prometheus.CounterVec
 	// UpstreamDuration observes upstream call latency, same labels.
 	UpstreamDuration *prometheus.HistogramVec
+	// UpstreamPerRequest observes how many upstream requests one client
+	// request of a translated v2 route cost (0 for a cached page), by
+	// route template: the load the gateway puts on the Cloud Controller.
+	UpstreamPerRequest *prometheus.HistogramVec
+	// Fragments counts lookups of per-resource fragments (what v3 has no
+	// batch read for) by kind and result (FragmentHit, FragmentMiss,
+	// FragmentYoung: read, used once, not kept while its owner settles).
+	Fragments *prometheus.CounterVec
 	// UpstreamRetries counts upstream requests sent again, by reason
 	// (RetryIdleClosed, RetryReset).
 	UpstreamRetries *prometheus.CounterVec
@@ -196,6 +204,17 @@ const (
 // fan-out (tens of seconds).
 var latencyBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
 
+// amplificationBuckets span a cached page (0) to an uncached list of a
+// few hundred apps.
+var amplificationBuckets = []float64{0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512}
+
+// Results of a fragment lookup.
+const (
+	FragmentHit   = "hit"
+	FragmentMiss  = "miss"
+	FragmentYoung = "young"
+)
+
 // redisBuckets span a loopback round trip (~0.1 ms) to the cache's command
 // timeout and beyond.
 var redisBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1}
@@ -233,6 +252,15 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			Help:    "Time to the end of an upstream response's headers, by v3 route template and outcome.",
 			Buckets: latencyBuckets,
 		}, []string{"route", "outcome"}),
+		UpstreamPerRequest: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: Namespace, Subsystem: "upstream", Name: "requests_per_request",
+			Help:    "Upstream requests one client request of a translated v2 route cost (0 for a cached page), by route template.",
+			Buckets: amplificationBuckets,
+		}, []string{"route"}),
+		Fragments: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Subsystem: "cache", Name: "fragments_total",
+			Help: "Lookups of per-resource fragments, by kind and result (hit; miss: read upstream and kept; young: read upstream, its owner changed too recently to keep it).",
+		}, []string{"kind", "result"}),
 		UpstreamRetries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Subsystem: "upstream", Name: "retries_total",
 			Help: "Upstream requests sent again, by reason (idle_closed: the pooled connection was closed before anything was written; reset: a GET or HEAD whose connection failed).",
@@ -308,7 +336,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 		m.RedisDuration, m.RedisErrors, m.RedisBreakerOpen, m.RedisPageBreakerOpen)
 	m.BuildInfo.WithLabelValues(version, runtime.Version()).Set(1)
 	reg.MustRegister(m.UpstreamRetries, m.IdentityLimited, m.IdentityWaiting, m.UAADiscoveryFailures)
-	reg.MustRegister(m.ConnectionsOpen, m.ConnectionsRefused)
+	reg.MustRegister(m.ConnectionsOpen, m.ConnectionsRefused, m.UpstreamPerRequest, m.Fragments)
 	// Every value of these bounded labels is exported from the start, at 0,
 	// so that a rate over them exists before the first event.
 	for _, r := range []string{RetryIdleClosed, RetryReset} {

@@ -92,35 +92,6 @@ func cachePolicies(r *router, cfg configs.Cache) map[*Route]cache.Policy {
 	return out
 }
 
-// who is the class of callers who get the same page: everything that
-// changes what the Cloud Controller shows a read, and nothing else (never
-// the token itself). That is the user, whose roles decide visibility and
-// which secrets show, and the scopes that widen it
-// (cc:lib/cloud_controller/permissions.rb):
-//   - admin and admin_read_only read everything, secrets included
-//     (can_read_globally?, can_read_secrets_globally?): one class for all
-//     of them, whoever they are;
-//   - global_auditor sees every resource, and the secrets of the spaces
-//     where the user is a developer: a class per user, apart from the
-//     same user's tokens without it, which see only the user's spaces.
-//
-// cloud_controller.read and .write do not matter: a token with neither
-// and no global scope never reaches the cache (InsufficientScope), and CC
-// checks .write only for verbs other than GET and HEAD
-// (cc:app/controllers/v3/application_controller.rb,
-// check_write_permissions!), so a read shows the same with or without it.
-func who(id *auth.Identity) string {
-	switch {
-	case id == nil:
-		return "anonymous"
-	case id.HasAny(auth.ScopeAdmin, auth.ScopeAdminReadOnly):
-		return "admin"
-	case id.HasAny(auth.ScopeGlobalAuditor):
-		return "global_auditor:" + id.ID()
-	}
-	return "user:" + id.ID()
-}
-
 // cached serves the cacheable v2 reads from the list-page cache and
 // invalidates it after every write (DESIGN, "Cache correctness before
 // speed"): the write's answer leaves only once its generations are bumped,
@@ -138,7 +109,7 @@ func (g *Gateway) cached(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 			next(ctx)
 			return
 		}
-		key := cache.Key{Route: rt.Template, Path: string(ctx.Path()), Query: string(ctx.URI().QueryString()), Who: who(identityOf(ctx))}
+		key := cache.Key{Route: rt.Template, Path: string(ctx.Path()), Query: string(ctx.URI().QueryString()), Who: auth.Class(identityOf(ctx))}
 		// Cache-Control: no-cache asks for a fresh answer, which then
 		// refreshes the entry (RFC 9111 §5.2.1.4). Concurrent ones share a
 		// fill that started after they arrived.
@@ -191,6 +162,7 @@ func (g *Gateway) invalidateAfter(ctx *fasthttp.RequestCtx, rt *Route) {
 	}
 	collection := collectionOf(ctx.Path())
 	g.invalidate(collection)
+	g.dropFragments(ctx.Path())
 	// An accepted write (202 and a v3 job: an app or route delete) takes
 	// effect when its job finishes: invalidate again then.
 	if loc := ctx.Response.Header.Peek(fasthttp.HeaderLocation); ctx.Response.StatusCode() == fasthttp.StatusAccepted &&
@@ -239,4 +211,23 @@ func collectionOf(path []byte) []byte {
 		return nil
 	}
 	return firstSegment(path[4:])
+}
+
+// dropFragments forgets the fragments of the app a write names in its
+// path (/v2/apps/:guid/..., /v3/apps/:guid/...). Their stamps already
+// keep changed parts from being served; this frees them at once.
+func (g *Gateway) dropFragments(path []byte) {
+	if g.cache == nil || len(path) < 4 || !bytes.Equal(firstSegment(path[4:]), []byte("apps")) {
+		return
+	}
+	if len(path) <= len("/v2/apps/") {
+		return
+	}
+	guid := firstSegment(path[len("/v2/apps/"):])
+	if len(guid) == 0 {
+		return
+	}
+	if err := g.cache.Fragments().Drop(context.Background(), string(guid)); err != nil {
+		g.log.Info("dropping an app's fragments failed; their stamps keep them from being served", "err", err)
+	}
 }

@@ -26,7 +26,7 @@ import (
 
 // cachedGateway starts another gateway in front of upstream with the
 // list-page cache: over Redis at redisAddr, or in process when it is "".
-func (s *stack) cachedGateway(t *testing.T, upstream, redisAddr string, now func() time.Time) launched {
+func (s *stack) cachedGateway(t testing.TB, upstream, redisAddr string, now func() time.Time) launched {
 	t.Helper()
 	cfg := testGatewayConfig()
 	cfg.Upstream = upstream

@@ -61,14 +61,14 @@ func TestCacheWhoOverScopeSets(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			ka := who(&auth.Identity{UserID: tc.a.user, Scopes: tc.a.scopes})
-			kb := who(&auth.Identity{UserID: tc.b.user, Scopes: tc.b.scopes})
+			ka := auth.Class(&auth.Identity{UserID: tc.a.user, Scopes: tc.a.scopes})
+			kb := auth.Class(&auth.Identity{UserID: tc.b.user, Scopes: tc.b.scopes})
 			if (ka == kb) != tc.same {
 				t.Errorf("who %q and %q: same = %v, want %v", ka, kb, ka == kb, tc.same)
 			}
 		})
 	}
-	if who(nil) == who(&auth.Identity{UserID: "anonymous"}) {
+	if auth.Class(nil) == auth.Class(&auth.Identity{UserID: "anonymous"}) {
 		t.Error("an anonymous caller shares a user's key")
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"capibridge/metrics"
 	"capibridge/proxy/auth"
+	"capibridge/proxy/ccv3"
 	"capibridge/proxy/cferr"
 	"capibridge/proxy/v2api"
 )
@@ -139,9 +140,19 @@ func (g *Gateway) measure(next fasthttp.RequestHandler) fasthttp.RequestHandler 
 	return func(ctx *fasthttp.RequestCtx) {
 		g.m.InFlight.Inc()
 		start := time.Now()
+		rt := routeOf(ctx)
+		var trace *ccv3.Trace
+		if rt.kind == kindV2 {
+			// What the translation costs upstream, cached pages included (0).
+			trace = ccv3.NewTrace(nil)
+			ctx.SetUserValue(v2api.TraceKey, trace)
+		}
 		next(ctx)
 		g.m.InFlight.Dec()
-		labels := []string{routeOf(ctx).Template, methodLabel(ctx.Method()), metrics.StatusClass(ctx.Response.StatusCode())}
+		if trace != nil {
+			g.m.UpstreamPerRequest.WithLabelValues(rt.Template).Observe(float64(trace.Requests()))
+		}
+		labels := []string{rt.Template, methodLabel(ctx.Method()), metrics.StatusClass(ctx.Response.StatusCode())}
 		g.m.Requests.WithLabelValues(labels...).Inc()
 		g.m.RequestDuration.WithLabelValues(labels...).Observe(time.Since(start).Seconds())
 	}

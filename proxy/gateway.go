@@ -134,7 +134,12 @@ func New(cfg configs.Config, d Deps) (*Gateway, error) {
 	if t := newClientToken(cfg.Background, d.Upstream); t != nil {
 		g.bg.Store(t)
 	}
+	var frags v2api.FragmentStore
+	if d.Cache != nil {
+		frags = d.Cache.Fragments()
+	}
 	g.v2 = v2api.New(cfg, g.v3, d.Log, v2api.Hooks{
+		Fragments:  frags,
 		ReadBody:   g.readBody,
 		ClientBody: func(ctx *fasthttp.RequestCtx, r io.Reader) io.Reader { return g.clientBody(ctx, r) },
 		ClientGone: isClientGone,
@@ -143,6 +148,7 @@ func New(cfg configs.Config, d Deps) (*Gateway, error) {
 		},
 		Invalidate:         g.invalidate,
 		InvalidateWhenDone: g.invalidateWhenDone,
+		Metrics:            d.Metrics,
 		Background: func() (ccv3.Call, bool, error) {
 			bg := g.bg.Load()
 			if bg == nil {

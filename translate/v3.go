@@ -41,6 +41,27 @@ type V3LifecycleData struct {
 type V3AppRelations struct {
 	Space          V3ToOne `json:"space"`
 	CurrentDroplet V3ToOne `json:"current_droplet"`
+	// DropletNamed says whether the app resource has current_droplet at
+	// all: today's Cloud Controller always shows it (null data without a
+	// droplet, cc:app/presenters/v3/app_presenter.rb), older ones did not.
+	DropletNamed bool `json:"-"`
+}
+
+// UnmarshalJSON reads the relationships and whether current_droplet is
+// among them.
+func (r *V3AppRelations) UnmarshalJSON(b []byte) error {
+	var raw struct {
+		Space          V3ToOne  `json:"space"`
+		CurrentDroplet *V3ToOne `json:"current_droplet"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	*r = V3AppRelations{Space: raw.Space, DropletNamed: raw.CurrentDroplet != nil}
+	if raw.CurrentDroplet != nil {
+		r.CurrentDroplet = *raw.CurrentDroplet
+	}
+	return nil
 }
 
 // V3ToOne is a v3 to-one relationship: {"data":{"guid":…}} or {"data":null}.
@@ -147,6 +168,7 @@ type V3Droplet struct {
 	Buildpacks   []V3DropletBuildpack `json:"buildpacks"`
 	Stack        *string              `json:"stack"`
 	CreatedAt    time.Time            `json:"created_at"`
+	UpdatedAt    time.Time            `json:"updated_at"`
 	Links        V3DropletLinks       `json:"links"`
 	// Relationships names the app the resource belongs to.
 	Relationships V3AppOwner `json:"relationships"`

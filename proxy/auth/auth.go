@@ -157,3 +157,32 @@ func (e *Error) Missing() bool { return e.Reason == ReasonMissing }
 // Unavailable reports whether the token could not be checked because UAA
 // has not given the keys or the issuer (CC's UaaUnavailable).
 func (e *Error) Unavailable() bool { return e.Reason == ReasonKeysUnavailable }
+
+// Class is the class of callers who get the same answers from the Cloud
+// Controller: everything that changes what it shows a read, and nothing
+// else (never the token itself). That is the user, whose roles decide
+// visibility and which secrets show, and the scopes that widen it
+// (cc:lib/cloud_controller/permissions.rb):
+//   - admin and admin_read_only read everything, secrets included
+//     (can_read_globally?, can_read_secrets_globally?): one class for all
+//     of them, whoever they are;
+//   - global_auditor sees every resource, and the secrets of the spaces
+//     where the user is a developer: a class per user, apart from the
+//     same user's tokens without it, which see only the user's spaces.
+//
+// cloud_controller.read and .write do not matter: a token with neither
+// and no global scope is refused before any read (InsufficientScope), and
+// CC checks .write only for verbs other than GET and HEAD
+// (cc:app/controllers/v3/application_controller.rb,
+// check_write_permissions!), so a read shows the same with or without it.
+func Class(id *Identity) string {
+	switch {
+	case id == nil:
+		return "anonymous"
+	case id.HasAny(ScopeAdmin, ScopeAdminReadOnly):
+		return "admin"
+	case id.HasAny(ScopeGlobalAuditor):
+		return "global_auditor:" + id.ID()
+	}
+	return "user:" + id.ID()
+}

@@ -38,7 +38,7 @@ func (c *Client) upload(call Call, path, route, contentType string, body io.Read
 	if t, ok := c.up.(Transferer); ok {
 		do = t.Transfer
 	}
-	if err := do(req, resp, route); err != nil {
+	if err := c.do(call, req, resp, route, do); err != nil {
 		return "", err
 	}
 	if s := resp.StatusCode(); s < 200 || s > 299 {
@@ -112,7 +112,7 @@ func (c *Client) Redirect(call Call, path, route string) (string, error) {
 	if call.Authorization != "" {
 		req.Header.Set(fasthttp.HeaderAuthorization, call.Authorization)
 	}
-	if err := c.up.Do(req, resp, route); err != nil {
+	if err := c.do(call, req, resp, route, c.up.Do); err != nil {
 		return "", err
 	}
 	if s := resp.StatusCode(); s != fasthttp.StatusFound {

@@ -52,6 +52,11 @@ type Call struct {
 	// admin_read_only, global_auditor), for reads whose v2 visibility v3
 	// does not apply itself.
 	SeesAll bool
+	// Trace, when set, records the calls made for one client request.
+	Trace *Trace
+	// Class is the reader class (who sees the same answers): the gateway
+	// files what differs by reader under it. Empty: nothing is filed.
+	Class string
 }
 
 // Error is a v3 error answer.
@@ -109,7 +114,7 @@ func (c *Client) get(call Call, path, query, route string, v any) error {
 		req.Header.Set("X-Vcap-Request-Id", call.RequestID)
 	}
 	req.Header.Set(fasthttp.HeaderAccept, "application/json")
-	if err := c.up.Do(req, resp, route); err != nil {
+	if err := c.do(call, req, resp, route, c.up.Do); err != nil {
 		return err
 	}
 	body := resp.Body()

@@ -33,7 +33,7 @@ func (c *Client) send(call Call, method, path, route string, body []byte, v any)
 		req.Header.SetContentType("application/json")
 		req.SetBody(body)
 	}
-	if err := c.up.Do(req, resp, route); err != nil {
+	if err := c.do(call, req, resp, route, c.up.Do); err != nil {
 		return "", err
 	}
 	status := resp.StatusCode()

@@ -14,6 +14,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"capibridge/configs"
+	"capibridge/metrics"
 	"capibridge/proxy/auth"
 	"capibridge/proxy/ccv3"
 )
@@ -50,6 +51,10 @@ type Hooks struct {
 	// Fault, set in fault-injection runs only, is called at the named
 	// steps of the multi-call writes.
 	Fault func(step string)
+	// Fragments, when set, keeps the per-app parts v3 has no batch read
+	// for (fragments.go); Metrics counts their lookups.
+	Fragments FragmentStore
+	Metrics   *metrics.Metrics
 }
 
 // New builds the v2 API over the v3 client.
@@ -64,6 +69,9 @@ const (
 	// NoStoreKey marks a response the cache must not keep: a page
 	// showing a pending start (noStoreIfPending).
 	NoStoreKey = "capibridge.nostore"
+	// TraceKey holds the request's *ccv3.Trace, which every v3 call made
+	// for it records into.
+	TraceKey = "capibridge.trace"
 )
 
 func identityOf(ctx *fasthttp.RequestCtx) *auth.Identity {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"capibridge/proxy/auth"
 	"capibridge/proxy/ccv3"
 	"capibridge/proxy/cferr"
 	"capibridge/translate"
@@ -29,8 +30,13 @@ func (g *API) objectParams(ctx *fasthttp.RequestCtx) (translate.ListParams, erro
 // call is who asks, as the v3 client sends it upstream.
 func call(ctx *fasthttp.RequestCtx) ccv3.Call {
 	id := identityOf(ctx)
+	tr, _ := ctx.UserValue(TraceKey).(*ccv3.Trace)
+	class := ""
+	if id != nil {
+		class = auth.Class(id)
+	}
 	return ccv3.Call{Authorization: string(ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)),
-		RequestID: string(ctx.Request.Header.Peek("X-Vcap-Request-Id")), SeesAll: id != nil && id.SeesAll()}
+		RequestID: string(ctx.Request.Header.Peek("X-Vcap-Request-Id")), SeesAll: id != nil && id.SeesAll(), Trace: tr, Class: class}
 }
 
 // queryPairs returns the decoded query parameters in order, repeated keys
@@ -239,8 +245,6 @@ func (g *API) appBundles(c ccv3.Call, apps []translate.V3App, stacks []ccv3.Stac
 		env      = map[string]map[string]json.RawMessage{}
 		redacted = map[string]bool{}
 		ssh      = map[string]bool{}
-		// own is each app's web process from its own GET, for the command.
-		own = map[string]translate.V3Process{}
 		// gone are the apps deleted between the list and their own GETs
 		// (404): a v2 list leaves them out, as it would have listed the
 		// page a moment later, instead of failing whole.
@@ -278,25 +282,57 @@ func (g *API) appBundles(c ccv3.Call, apps []translate.V3App, stacks []ccv3.Stac
 		func() (err error) { routes, err = g.v3.Routes(c, guids); return },
 		func() (err error) { x, err = g.fetchInlines(c, apps, in); return },
 	}
-	errs := make(chan error, len(batch)+1)
-	var wg sync.WaitGroup
-	for _, f := range batch {
-		wg.Add(1)
-		go func() { defer wg.Done(); errs <- f() }()
-	}
-	// The GETs per app are independent calls, fanned out as one list.
-	perApp := make([]func() error, 0, 4*len(apps))
+	// The parts owned by the app itself (environment variables, ssh) go
+	// with the batch lists: the app list's updated_at stamps them.
+	perApp := make([]func() error, 0, 2*len(apps))
 	for _, a := range apps {
-		guid := a.GUID
+		perApp = append(perApp,
+			func() error {
+				e, err := g.appEnv(c, a)
+				mu.Lock()
+				env[a.GUID], redacted[a.GUID] = e.Var, e.Redacted
+				mu.Unlock()
+				return vanished(a.GUID, err)
+			},
+			func() error {
+				on, err := g.appSSH(c, a)
+				mu.Lock()
+				ssh[a.GUID] = on
+				mu.Unlock()
+				return vanished(a.GUID, err)
+			})
+	}
+	batch = append(batch, func() error { return g.v3.Fan(perApp) })
+	if err := parallel(batch...); err != nil {
+		return nil, err
+	}
+	// The parts stamped by what the batch lists say (the web process's
+	// command, the current droplet) follow them.
+	perApp = perApp[:0]
+	latest := func(guid string) *translate.V3Droplet {
+		if d, ok := droplets[guid]; ok {
+			return &d
+		}
+		return nil
+	}
+	for _, a := range apps {
+		w, ok := web[a.GUID]
+		if !ok {
+			continue
+		}
 		if len(apps) > 1 {
+			// Lists redact the command: the process's own GET shows it.
 			perApp = append(perApp, func() error {
-				p, err := g.v3.WebProcess(c, guid)
-				var e *ccv3.Error
-				if errors.As(err, &e) && e.Status == fasthttp.StatusNotFound {
-					return nil // no web process: the app is left out
+				cmd, err := g.webCommand(c, a, w)
+				if errors.Is(err, errGone) {
+					mu.Lock()
+					gone[a.GUID] = true
+					mu.Unlock()
+					return nil
 				}
 				mu.Lock()
-				own[guid] = p
+				w.Command = cmd
+				web[a.GUID] = w
 				mu.Unlock()
 				return err
 			})
@@ -305,39 +341,15 @@ func (g *API) appBundles(c ccv3.Call, apps []translate.V3App, stacks []ccv3.Stac
 			// Only an app with a current droplet needs its single GET (lists
 			// redact process_types); the others have none to read.
 			perApp = append(perApp, func() error {
-				d, err := g.v3.CurrentDroplet(c, guid)
+				d, err := g.appCurrentDroplet(c, a, latest(a.GUID))
 				mu.Lock()
-				current[guid] = d
+				current[a.GUID] = d
 				mu.Unlock()
 				return err
 			})
 		}
-		perApp = append(perApp,
-			func() error {
-				vars, red, err := g.v3.EnvVars(c, guid)
-				mu.Lock()
-				env[guid], redacted[guid] = vars, red
-				mu.Unlock()
-				return vanished(guid, err)
-			},
-			func() error {
-				on, err := g.v3.SSHEnabled(c, guid)
-				mu.Lock()
-				ssh[guid] = on
-				mu.Unlock()
-				return vanished(guid, err)
-			})
 	}
-	wg.Add(1)
-	go func() { defer wg.Done(); errs <- g.v3.Fan(perApp) }()
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			return nil, err
-		}
-	}
-	if err := g.webCommands(c, web, own); err != nil {
+	if err := g.v3.Fan(perApp); err != nil {
 		return nil, err
 	}
 	defaultStack := ""
@@ -385,34 +397,6 @@ func (g *API) appBundles(c ccv3.Call, apps []translate.V3App, stacks []ccv3.Stac
 		out = append(out, b)
 	}
 	return out, nil
-}
-
-// webCommands puts into each listed web process the command its own GET
-// showed. While a deployment runs an app has two web processes; when the
-// app's GET answered another than the newest one listed, the newest is
-// read by its guid.
-func (g *API) webCommands(c ccv3.Call, web map[string]translate.V3Process, own map[string]translate.V3Process) error {
-	var mu sync.Mutex
-	var reread []func() error
-	for app, o := range own {
-		w, ok := web[app]
-		switch {
-		case !ok:
-		case o.GUID == w.GUID:
-			w.Command = o.Command
-			web[app] = w
-		default:
-			reread = append(reread, func() error {
-				p, err := g.v3.Process(c, w.GUID)
-				mu.Lock()
-				defer mu.Unlock()
-				w.Command = p.Command
-				web[app] = w
-				return err
-			})
-		}
-	}
-	return g.v3.Fan(reread)
 }
 
 // stackNames maps stack guids to the names v3 filters on.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"capibridge/proxy/ccv3"
 	"capibridge/translate"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"mime/multipart"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/valyala/fasthttp"
 )
@@ -141,29 +143,78 @@ func (f fakeDoer) Do(req *fasthttp.Request, resp *fasthttp.Response, _ string) e
 	return nil
 }
 
-// While a deployment runs, the app's own GET may answer the older web
-// process; the newest one listed is then read by its guid.
-func TestWebCommandsDuringDeployment(t *testing.T) {
+// While a deployment runs an app has two web processes: the command is
+// read from the newest one listed, by its guid; one deleted since it was
+// listed is errGone.
+func TestWebCommandReadsTheListedProcess(t *testing.T) {
 	t.Parallel()
-	hidden := "[PRIVATE DATA HIDDEN IN LISTS]"
-	g := &API{v3: ccv3.New(fakeDoer{"new-web": "./new"}, "http://cc.example", 4)}
-	web := map[string]translate.V3Process{
-		"a1": {GUID: "web-1", Command: &hidden},
-		"a2": {GUID: "new-web", Command: &hidden},
-		"a3": {GUID: "web-3", Command: &hidden},
+	g := &API{v3: ccv3.New(fakeDoer{"new-web": "./new", "old-web": "./old"}, "http://cc.example", 4)}
+	app := translate.V3App{GUID: "a"}
+	if cmd, err := g.webCommand(ccv3.Call{}, app, translate.V3Process{GUID: "new-web"}); err != nil || deref(cmd) != "./new" {
+		t.Errorf("command %q, %v", deref(cmd), err)
 	}
-	one, old := "./one", "./old"
-	own := map[string]translate.V3Process{
-		"a1": {GUID: "web-1", Command: &one},
-		"a2": {GUID: "old-web", Command: &old},
+	if _, err := g.webCommand(ccv3.Call{}, app, translate.V3Process{GUID: "gone"}); !errors.Is(err, errGone) {
+		t.Errorf("a deleted process: %v", err)
 	}
-	if err := g.webCommands(ccv3.Call{}, web, own); err != nil {
-		t.Fatal(err)
-	}
-	for app, want := range map[string]string{"a1": "./one", "a2": "./new", "a3": hidden} {
-		if got := deref(web[app].Command); got != want {
-			t.Errorf("%s: command %q, want %q", app, got, want)
+}
+
+// memFragments is a FragmentStore in a map.
+type memFragments map[string]string
+
+func (m memFragments) Get(_ context.Context, owner, field, stamp string) ([]byte, bool) {
+	v, ok := m[owner+"/"+field+"/"+stamp]
+	return []byte(v), ok
+}
+func (m memFragments) Set(_ context.Context, owner, field, stamp string, val []byte) {
+	m[owner+"/"+field+"/"+stamp] = string(val)
+}
+func (m memFragments) Drop(context.Context, ...string) error { return nil }
+
+// A fragment is read upstream, kept only once its owner has settled by the
+// upstream's clock, served under the same stamp and reader class only.
+func TestFragmentKeepsOnlySettledParts(t *testing.T) {
+	t.Parallel()
+	store := memFragments{}
+	g := &API{hooks: Hooks{Fragments: store}}
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	tr := ccv3.NewTrace(func() time.Time { return now })
+	tr.Saw(now)
+	c := ccv3.Call{Trace: tr, Class: "user:u1"}
+	reads := 0
+	read := func() ([]byte, error) { reads++; return []byte("v"), nil }
+	get := func(c ccv3.Call, stamp string, changed time.Time) string {
+		v, err := g.fragment(c, fragEnv, true, "app", stamp, changed, read)
+		if err != nil {
+			t.Fatal(err)
 		}
+		return string(v)
+	}
+	// Changed a second ago: read, used, not kept.
+	get(c, "s1", now.Add(-time.Second))
+	get(c, "s1", now.Add(-time.Second))
+	if reads != 2 || len(store) != 0 {
+		t.Fatalf("a young part: %d reads, %d kept", reads, len(store))
+	}
+	// Settled: kept, then served without a read.
+	get(c, "s2", now.Add(-FragmentSettle))
+	if got := get(c, "s2", now.Add(-FragmentSettle)); got != "v" || reads != 3 {
+		t.Errorf("a settled part: %q after %d reads", got, reads)
+	}
+	// Another stamp or another reader class reads again.
+	get(c, "s3", now.Add(-time.Hour))
+	other := c
+	other.Class = "user:u2"
+	get(other, "s2", now.Add(-time.Hour))
+	if reads != 5 {
+		t.Errorf("%d reads, want 5", reads)
+	}
+	// Without a class a per-reader part is never kept.
+	anon := c
+	anon.Class = ""
+	get(anon, "s9", now.Add(-time.Hour))
+	get(anon, "s9", now.Add(-time.Hour))
+	if reads != 7 {
+		t.Errorf("%d reads, want 7", reads)
 	}
 }
 

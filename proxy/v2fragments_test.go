@@ -1,0 +1,174 @@
+package proxy
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+
+	"capibridge/internal/redistest"
+	"capibridge/proxy/v2api"
+)
+
+// upstreamBy sums capibridge_upstream_requests_total by v3 route template.
+func upstreamBy(t testing.TB, g launched) map[string]float64 {
+	t.Helper()
+	mfs, err := g.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "capibridge_upstream_requests_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			out[labelOf(m, "route")] += m.GetCounter().GetValue()
+		}
+	}
+	return out
+}
+
+func labelOf(m *dto.Metric, name string) string {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
+}
+
+// perAppReads are the upstream routes of the reads v3 has no batch for.
+var perAppReads = []string{"/v3/apps/:guid/*", "/v3/processes/:guid"}
+
+// appsByName reads /v2/apps through g afresh (past the page cache, so
+// that only fragments can save upstream reads) and returns each app's
+// entity by name, and how many per-app reads it cost upstream.
+func appsByName(t *testing.T, s *stack, g launched, user string) (map[string]map[string]json.RawMessage, int) {
+	t.Helper()
+	before := upstreamBy(t, g)
+	r := s.do("GET", g.url+"/v2/apps?results-per-page=100", user, nil, "Cache-Control", "no-cache")
+	var l v2List
+	if err := json.Unmarshal(r.body, &l); err != nil || r.status != 200 {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	after := upstreamBy(t, g)
+	n := 0
+	for _, route := range perAppReads {
+		n += int(after[route] - before[route])
+	}
+	out := map[string]map[string]json.RawMessage{}
+	for _, res := range l.Resources {
+		var name string
+		_ = json.Unmarshal(res.Entity["name"], &name)
+		out[name] = res.Entity
+	}
+	return out, n
+}
+
+// settle waits until what was written before it is older than the
+// fragments' settling time.
+func settle() { time.Sleep(v2api.FragmentSettle + time.Second) }
+
+// TestFragmentsNeverStale: the per-app parts v3 has no batch read for are
+// kept per app and read again only when the app's stamp moved; a write
+// straight to the Cloud Controller, around the gateway, shows on the next
+// read, also one in the same second as the read before it; a reader of
+// another class never gets a developer's parts.
+func TestFragmentsNeverStale(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, nil)
+	g := s.cachedGateway(t, s.cfURL, "", nil)
+	guids := s.createApps(t, "developer", "f-one", "f-two", "f-three")
+	var web struct{ GUID string }
+	s.v3JSON(t, "/v3/apps/"+guids[2]+"/processes/web", &web)
+	settle()
+
+	if _, n := appsByName(t, s, g, "developer"); n != 3*3 {
+		t.Errorf("cold: %d per-app reads, want 9 (env, ssh, command of each)", n)
+	}
+	if _, n := appsByName(t, s, g, "developer"); n != 0 {
+		t.Errorf("warm: %d per-app reads, want none", n)
+	}
+	// The auditor's parts are its own: the developer's are not served to it.
+	apps, n := appsByName(t, s, g, "auditor")
+	if n != 3*2 {
+		t.Errorf("auditor: %d per-app reads, want 6 (env and command of each; ssh is shared)", n)
+	}
+	if got := string(apps["f-one"]["environment_json"]); !strings.Contains(got, "PRIVATE DATA HIDDEN") {
+		t.Errorf("the auditor reads environment_json %s", got)
+	}
+
+	write := func(method, path, body string) {
+		t.Helper()
+		if r := s.do(method, s.cfURL+path, "developer", []byte(body)); r.status >= 300 {
+			t.Fatalf("%s %s: %d %s", method, path, r.status, r.body)
+		}
+	}
+	write("PATCH", "/v3/apps/"+guids[0]+"/environment_variables", `{"var":{"K":"changed"}}`)
+	write("PATCH", "/v3/apps/"+guids[1]+"/features/ssh", `{"enabled":false}`)
+	write("PATCH", "/v3/processes/"+web.GUID, `{"command":"./run-it"}`)
+	apps, n = appsByName(t, s, g, "developer")
+	if got := string(apps["f-one"]["environment_json"]); got != `{"K":"changed"}` {
+		t.Errorf("environment_json after a write around the gateway: %s", got)
+	}
+	if got := string(apps["f-two"]["enable_ssh"]); got != "false" {
+		t.Errorf("enable_ssh after a write around the gateway: %s", got)
+	}
+	if got := string(apps["f-three"]["command"]); got != `"./run-it"` {
+		t.Errorf("command after a write around the gateway: %s", got)
+	}
+	if n != 2+2+1 {
+		t.Errorf("%d per-app reads after three writes, want 5 (env and ssh of two apps, one command)", n)
+	}
+
+	// Two writes in one second, with a read between them: the stamp
+	// (updated_at, whole seconds) is the same after both, so what the first
+	// read saw must not have been kept.
+	for attempt := 0; ; attempt++ {
+		if attempt == 10 {
+			t.Fatal("never managed two writes in one second")
+		}
+		sec := time.Now().Unix()
+		write("PATCH", "/v3/apps/"+guids[0]+"/environment_variables", fmt.Sprintf(`{"var":{"K":"first-%d"}}`, attempt))
+		appsByName(t, s, g, "developer")
+		write("PATCH", "/v3/apps/"+guids[0]+"/environment_variables", fmt.Sprintf(`{"var":{"K":"second-%d"}}`, attempt))
+		if time.Now().Unix() != sec {
+			continue
+		}
+		apps, _ = appsByName(t, s, g, "developer")
+		if got, want := string(apps["f-one"]["environment_json"]), fmt.Sprintf(`{"K":"second-%d"}`, attempt); got != want {
+			t.Errorf("after two writes in one second: %s, want %s", got, want)
+		}
+		break
+	}
+}
+
+// TestFragmentsSharedThroughRedis: what one instance read is kept in
+// Redis, and another instance's first read of the page takes it from
+// there; a write through either drops the app's parts.
+func TestFragmentsSharedThroughRedis(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, nil)
+	rs := redistest.Start(t)
+	a := s.cachedGateway(t, s.cfURL, rs.Addr(), nil)
+	b := s.cachedGateway(t, s.cfURL, rs.Addr(), nil)
+	guids := s.createApps(t, "developer", "r-one", "r-two")
+	settle()
+	if _, n := appsByName(t, s, a, "developer"); n != 2*3 {
+		t.Errorf("a, cold: %d per-app reads, want 6", n)
+	}
+	if _, n := appsByName(t, s, b, "developer"); n != 0 {
+		t.Errorf("b after a: %d per-app reads, want none (Redis)", n)
+	}
+	if r := s.do("PUT", a.url+"/v2/apps/"+guids[0], "developer", []byte(`{"environment_json":{"X":"y"}}`)); r.status != 201 {
+		t.Fatalf("update through a: %d %s", r.status, r.body)
+	}
+	apps, _ := appsByName(t, s, b, "developer")
+	if got := string(apps["r-one"]["environment_json"]); got != `{"X":"y"}` {
+		t.Errorf("b after a's write: %s", got)
+	}
+}
