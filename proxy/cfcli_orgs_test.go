@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"capibridge/backend"
 )
@@ -141,6 +142,7 @@ func TestCFCLIOrgCommands(t *testing.T) {
 
 func replayOrgCommands(t *testing.T, legacy bool) {
 	f := &orgFlow{s: startStack(t, nil)}
+	seeded := time.Now()
 	demoOrg, demoSpace := backend.DemoOrgGUID, backend.DemoSpaceGUID
 	step := func(name string, run func(t *testing.T)) {
 		t.Helper()
@@ -362,6 +364,12 @@ func replayOrgCommands(t *testing.T, legacy bool) {
 	scimUser := `{"userName":"newuser","password":"newpass","origin":"","name":{"familyName":"newuser","givenName":"newuser"},` +
 		`"emails":[{"value":"newuser","primary":true}]}`
 	step("26-create-user", func(t *testing.T) {
+		// v2 lists users in users.id order, which the gateway approximates
+		// by created_at (whole seconds) then guid, as v3 orders them
+		// (MAPPING-orgs §13): a user created in the seed's second could list
+		// before the seeded ones. On a foundation users are not made so
+		// quickly; here the new user waits for the next second.
+		time.Sleep(time.Until(seeded.Truncate(time.Second).Add(time.Second)))
 		c := f.as(t, f.admin)
 		c.getS("/v2/info", 200)
 		var u struct{ ID string }
