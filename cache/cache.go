@@ -50,6 +50,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -73,6 +74,7 @@ const (
 	defaultInvalidateWait   = 2 * time.Second
 	defaultKeyPrefix        = "capibridge:cache:"
 	defaultFragmentMaxBytes = 32 << 20
+	defaultCompressMinBytes = 1 << 10
 	defaultFragmentTTL      = time.Hour
 	housekeepingPeriod      = time.Second
 	// minSweepInterval spaces sweeps of the local tier (each walks every
@@ -113,6 +115,9 @@ type Config struct {
 	// Channel is the pub/sub channel of invalidations. Default KeyPrefix +
 	// "invalidations".
 	Channel string
+	// CompressMinBytes is the smallest body stored compressed too.
+	// Default 1 KiB; negative: none.
+	CompressMinBytes int
 	// FragmentMaxBytes bounds the in-process tier of per-resource
 	// fragments (Fragments). Default 32 MiB.
 	FragmentMaxBytes int64
@@ -170,6 +175,9 @@ type Entry struct {
 	// Body is the response body. The cache keeps and shares it: neither a
 	// fill nor a caller may modify it after handing it over.
 	Body []byte
+	// Gzip is Body compressed, set by the cache on what it stores (nil for
+	// bodies under Config.CompressMinBytes); the same sharing rule holds.
+	Gzip []byte
 	// Stored is when the fill that produced the entry started; its age is
 	// measured from then (the Age header). The cache sets it.
 	Stored time.Time
@@ -193,6 +201,8 @@ type Cache struct {
 	log      *slog.Logger
 	m        *metrics.Metrics
 	maxEntry int
+	// compressMin is Config.CompressMinBytes, MaxInt for none.
+	compressMin int
 
 	local  *localStore
 	remote store // nil without Redis
@@ -276,6 +286,12 @@ func New(cfg Config) (*Cache, error) {
 	case cfg.FragmentMaxBytes < 0:
 		return nil, errors.New("cache: FragmentMaxBytes must not be negative")
 	}
+	switch {
+	case cfg.CompressMinBytes == 0:
+		cfg.CompressMinBytes = defaultCompressMinBytes
+	case cfg.CompressMinBytes < 0:
+		cfg.CompressMinBytes = math.MaxInt
+	}
 	if cfg.FragmentTTL <= 0 {
 		cfg.FragmentTTL = defaultFragmentTTL
 	}
@@ -284,14 +300,15 @@ func New(cfg Config) (*Cache, error) {
 		return nil, err
 	}
 	c := &Cache{
-		name:     cfg.Name,
-		now:      cfg.Now,
-		log:      cfg.Log,
-		m:        cfg.Metrics,
-		maxEntry: int(min(cfg.MaxEntryBytes, 1<<31)),
-		local:    local,
-		sweepCh:  make(chan struct{}, 1),
-		done:     make(chan struct{}),
+		name:        cfg.Name,
+		now:         cfg.Now,
+		log:         cfg.Log,
+		m:           cfg.Metrics,
+		maxEntry:    int(min(cfg.MaxEntryBytes, 1<<31)),
+		compressMin: cfg.CompressMinBytes,
+		local:       local,
+		sweepCh:     make(chan struct{}, 1),
+		done:        make(chan struct{}),
 	}
 	c.tierHitLocal = c.m.CacheTierHits.WithLabelValues(metrics.TierLocal)
 	c.tierHitRedis = c.m.CacheTierHits.WithLabelValues(metrics.TierRedis)
@@ -565,10 +582,15 @@ func (c *Cache) fill(ctx context.Context, key hashKey, topics []string, v *genVi
 	if e.Status != 200 || e.NoStore || len(e.Body) > c.maxEntry {
 		return res
 	}
+	if len(e.Body) >= c.compressMin {
+		e.Gzip = Gzip(e.Body)
+		res.entry.Gzip = e.Gzip
+	}
 	r := &record{
 		status:      e.Status,
 		contentType: e.ContentType,
 		body:        e.Body,
+		gz:          e.Gzip,
 		stored:      start,
 		epoch:       v.epoch,
 		topics:      slices.Clone(topics),

@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -704,7 +705,19 @@ func TestRecordCodec(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(r) || !got.stored.Equal(r.stored) {
 		t.Errorf("round trip:\n got %+v\nwant %+v", got, r)
 	}
-	for _, bad := range [][]byte{nil, {0}, {recordVersion}, r.marshal()[:10]} {
+	// A compressed record travels as its gzip bytes and comes back whole.
+	big := bytes.Repeat([]byte(`{"name":"app","state":"STARTED"},`), 100)
+	z := &record{status: 200, contentType: "application/json", body: big, gz: Gzip(big), stored: time.Unix(1700000000, 0),
+		epoch: "e1", topics: []string{"apps"}, gens: []uint64{1}}
+	enc := z.marshal()
+	if len(enc) > len(big)/4 {
+		t.Errorf("a compressed record takes %d bytes for a %d-byte body", len(enc), len(big))
+	}
+	if got, err := unmarshalRecord(enc); err != nil || !bytes.Equal(got.body, big) || !bytes.Equal(got.gz, z.gz) {
+		t.Errorf("compressed round trip: %v", err)
+	}
+	broken := append(enc[:len(enc)-len(z.gz)], 0x1f, 0x8b, 8, 0, 0)
+	for _, bad := range [][]byte{nil, {0}, {recordVersion}, r.marshal()[:10], broken} {
 		if _, err := unmarshalRecord(bad); !errors.Is(err, errBadRecord) {
 			t.Errorf("%q: %v", bad, err)
 		}

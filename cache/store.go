@@ -25,10 +25,12 @@ type record struct {
 	status      int
 	contentType string
 	body        []byte
-	stored      time.Time
-	epoch       string
-	topics      []string
-	gens        []uint64
+	// gz is body compressed (Gzip), or nil for a body too small to pay.
+	gz     []byte
+	stored time.Time
+	epoch  string
+	topics []string
+	gens   []uint64
 }
 
 // recordOverhead approximates a record's memory besides its strings.
@@ -36,7 +38,7 @@ const recordOverhead = 160
 
 // weight is the record's approximate size in memory, for the local bound.
 func (r *record) weight() uint32 {
-	n := recordOverhead + len(r.body) + len(r.contentType) + len(r.epoch) + 8*len(r.gens)
+	n := recordOverhead + len(r.body) + len(r.gz) + len(r.contentType) + len(r.epoch) + 8*len(r.gens)
 	for _, t := range r.topics {
 		n += 16 + len(t)
 	}
@@ -76,12 +78,12 @@ func (r *record) outdated(v *genView) bool {
 }
 
 func (r *record) entry() Entry {
-	return Entry{Status: r.status, ContentType: r.contentType, Body: r.body, Stored: r.stored}
+	return Entry{Status: r.status, ContentType: r.contentType, Body: r.body, Gzip: r.gz, Stored: r.stored}
 }
 
 // recordVersion leads every encoded record, so a format change can never be
 // misread by an older instance sharing the Redis.
-const recordVersion = 1
+const recordVersion = 2
 
 var errBadRecord = errors.New("cache: malformed record in Redis")
 
@@ -103,8 +105,17 @@ func (r *record) marshal() []byte {
 		b = binary.AppendUvarint(b, r.gens[i])
 	}
 	b = appendField(b, r.contentType)
-	return append(b, r.body...)
+	if r.gz != nil {
+		return append(append(b, bodyGzip), r.gz...)
+	}
+	return append(append(b, bodyIdentity), r.body...)
 }
+
+// How an encoded record holds its body.
+const (
+	bodyIdentity = 0
+	bodyGzip     = 1
+)
 
 // unmarshalRecord decodes what marshal encoded. The body aliases b.
 func unmarshalRecord(b []byte) (*record, error) {
@@ -127,10 +138,22 @@ func unmarshalRecord(b []byte) (*record, error) {
 		r.gens[i] = d.uvarint()
 	}
 	r.contentType = d.field()
-	if d.bad || r.status < 100 || r.status > 999 {
+	if d.bad || r.status < 100 || r.status > 999 || len(d.b) == 0 {
 		return nil, errBadRecord
 	}
-	r.body = d.b
+	switch d.b[0] {
+	case bodyIdentity:
+		r.body = d.b[1:]
+	case bodyGzip:
+		r.gz = d.b[1:]
+		body, err := gunzip(r.gz)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", errBadRecord, err)
+		}
+		r.body = body
+	default:
+		return nil, errBadRecord
+	}
 	return r, nil
 }
 

@@ -205,6 +205,10 @@ type Server struct {
 	// returns the memory to the operating system at once, instead of
 	// minutes later. 0 leaves it to the runtime.
 	MemoryReturnInterval time.Duration `koanf:"memory_return_interval"`
+	// CompressMinBytes is the smallest translated v2 body compressed for a
+	// client that accepts gzip (cached pages are kept compressed whatever
+	// their size above 1 KiB); negative turns it off.
+	CompressMinBytes int `koanf:"compress_min_bytes"`
 }
 
 // UpstreamClient tunes the gateway's connections to the Cloud Controller.
@@ -358,6 +362,7 @@ func Default() Config {
 			MaxConns:             10000,
 			MaxConnsPerIP:        0,
 			MemoryReturnInterval: 10 * time.Second,
+			CompressMinBytes:     8 << 10,
 		},
 		UpstreamClient: UpstreamClient{
 			Addresses:       []string{},

@@ -135,7 +135,7 @@ func (g *Gateway) cached(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 		ctx.SetStatusCode(e.Status)
 		// The cache never changes a body it handed out, so the response
 		// can point at it instead of copying 50 apps' worth per hit.
-		ctx.Response.SetBodyRaw(e.Body)
+		setBody(ctx, e.Body, e.Gzip)
 		ctx.Response.Header.Set("Cache-Status", o.CacheStatus())
 		if o.Tier != "" || o.Fwd == "stale" {
 			ctx.Response.Header.Set(fasthttp.HeaderAge, strconv.Itoa(int(time.Since(e.Stored).Seconds())))

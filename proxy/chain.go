@@ -32,6 +32,7 @@ func (g *Gateway) chain() fasthttp.RequestHandler {
 		g.checkHead,     // heads fasthttp lets through: HTTP/2.0 505, a field name not a token 400 (limits.go)
 		g.checkFraming,  // body framing a proxy must not pass on: 400 and close (RFC 9112 §6.3)
 		g.authenticate,  // bearer tokens and v2 scopes (MAPPING §4)
+		g.compress,      // gzip for large translated answers (cached pages come compressed)
 	}
 	if g.cache != nil {
 		steps = append(steps, g.cached) // v2 list pages; invalidation after writes
