@@ -124,6 +124,9 @@ type Cache struct {
 	LocalMaxBytes int64 `koanf:"local_max_bytes"`
 	// MaxEntryBytes is the largest body kept; larger ones are served, not kept.
 	MaxEntryBytes int64 `koanf:"max_entry_bytes"`
+	// FragmentMaxBytes bounds the in-process tier of per-app fragments,
+	// the parts of v2 app pages v3 has no batch read for.
+	FragmentMaxBytes int64 `koanf:"fragment_max_bytes"`
 	// RedisAddrs are the Redis servers: one for a standalone Redis,
 	// several for a Cluster, or the Sentinels with RedisMasterName. Empty
 	// runs the in-process tier alone, right for a single instance. Each
@@ -389,14 +392,15 @@ func Default() Config {
 			DiscoverRetryMax: 30 * time.Second,
 		},
 		Cache: Cache{
-			Enabled:       true,
-			LocalMaxBytes: 64 << 20,
-			MaxEntryBytes: 4 << 20,
-			RedisAddrs:    []string{},
-			RedisTimeout:  50 * time.Millisecond,
-			TTL:           30 * time.Second,
-			StaleIfError:  5 * time.Minute,
-			Routes:        []string{},
+			Enabled:          true,
+			LocalMaxBytes:    64 << 20,
+			MaxEntryBytes:    4 << 20,
+			FragmentMaxBytes: 32 << 20,
+			RedisAddrs:       []string{},
+			RedisTimeout:     50 * time.Millisecond,
+			TTL:              30 * time.Second,
+			StaleIfError:     5 * time.Minute,
+			Routes:           []string{},
 		},
 		Background: Background{
 			SweepInterval: 30 * time.Second,

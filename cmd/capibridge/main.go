@@ -429,7 +429,7 @@ func newCache(cfg configs.Cache, m *metrics.Metrics, log *slog.Logger) (*cache.C
 		}
 		rc = cache.NewRedisClient(o, cfg.RedisTimeout)
 	}
-	c, err := cache.New(cache.Config{LocalMaxBytes: cfg.LocalMaxBytes, MaxEntryBytes: cfg.MaxEntryBytes, Redis: rc,
+	c, err := cache.New(cache.Config{LocalMaxBytes: cfg.LocalMaxBytes, MaxEntryBytes: cfg.MaxEntryBytes, FragmentMaxBytes: cfg.FragmentMaxBytes, Redis: rc,
 		RedisTimeout: cfg.RedisTimeout, Metrics: m, Log: log})
 	closeAll := func() {
 		if c != nil {
