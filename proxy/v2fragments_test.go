@@ -1,8 +1,10 @@
 package proxy
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"mime/multipart"
 	"strings"
 	"testing"
 	"time"
@@ -170,5 +172,68 @@ func TestFragmentsSharedThroughRedis(t *testing.T) {
 	apps, _ := appsByName(t, s, b, "developer")
 	if got := string(apps["r-one"]["environment_json"]); got != `{"X":"y"}` {
 		t.Errorf("b after a's write: %s", got)
+	}
+}
+
+// stagedDroplet stages a bits package of files for the app through the
+// embedded CF and returns the droplet.
+func (s *stack) stagedDroplet(t *testing.T, app string, files map[string]string) string {
+	t.Helper()
+	pkg := s.v3Create(t, "developer", "/v3/packages", fmt.Sprintf(`{"type":"bits","relationships":{"app":{"data":{"guid":%q}}}}`, app))
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	w, err := mw.CreateFormFile("bits", "application.zip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = w.Write(zipFiles(t, files))
+	_ = mw.Close()
+	if r := s.doRaw("POST", s.cfURL+"/v3/packages/"+pkg+"/upload", "developer", mw.FormDataContentType(), body.Bytes()); r.status != 200 {
+		t.Fatalf("upload: %d %s", r.status, r.body)
+	}
+	build := s.v3Create(t, "developer", "/v3/builds", fmt.Sprintf(`{"package":{"guid":%q}}`, pkg))
+	var b struct {
+		State   string
+		Droplet struct{ GUID string }
+	}
+	waitFor(t, "the build to stage", func() bool { s.v3JSON(t, "/v3/builds/"+build, &b); return b.State == "STAGED" })
+	return b.Droplet.GUID
+}
+
+// TestFragmentsFollowTheCurrentDroplet: the current droplet and the web
+// process's command are kept, and a droplet assigned around the gateway
+// shows on the next read, both read again.
+func TestFragmentsFollowTheCurrentDroplet(t *testing.T) {
+	t.Parallel()
+	s := startStackStaging(t, 20*time.Millisecond)
+	g := s.cachedGateway(t, s.cfURL, "", nil)
+	guids := s.createApps(t, "developer", "d-one", "d-other")
+	d1 := s.stagedDroplet(t, guids[0], map[string]string{"Procfile": "web: ./one", "Staticfile": ""})
+	d2 := s.stagedDroplet(t, guids[0], map[string]string{"Procfile": "web: ./two", "Staticfile": ""})
+	assign := func(d string) {
+		t.Helper()
+		if r := s.do("PATCH", s.cfURL+"/v3/apps/"+guids[0]+"/relationships/current_droplet", "developer",
+			[]byte(fmt.Sprintf(`{"data":{"guid":%q}}`, d))); r.status != 200 {
+			t.Fatalf("current droplet: %d %s", r.status, r.body)
+		}
+	}
+	assign(d1)
+	settle()
+	apps, _ := appsByName(t, s, g, "developer")
+	if got := string(apps["d-one"]["detected_start_command"]); got != `"./one"` {
+		t.Fatalf("detected_start_command %s", got)
+	}
+	if apps, n := appsByName(t, s, g, "developer"); n != 0 || string(apps["d-one"]["detected_start_command"]) != `"./one"` {
+		t.Errorf("warm: %d per-app reads, detected_start_command %s", n, apps["d-one"]["detected_start_command"])
+	}
+	assign(d2)
+	apps, n := appsByName(t, s, g, "developer")
+	if got := string(apps["d-one"]["detected_start_command"]); got != `"./two"` {
+		t.Errorf("detected_start_command after another droplet was assigned: %s", got)
+	}
+	// v2's command is the one the user gave (null here); the web
+	// process's own GET, read again, now shows the new droplet's.
+	if n != 4 {
+		t.Errorf("%d per-app reads, want 4 (the app's env, ssh, command and droplet)", n)
 	}
 }
