@@ -231,3 +231,21 @@ func (g *Gateway) dropFragments(path []byte) {
 		g.log.Info("dropping an app's fragments failed; their stamps keep them from being served", "err", err)
 	}
 }
+
+// shared keeps a v3 answer every reader sees alike (v2api's Hooks.Shared)
+// in the list-page cache under its route, as pages are kept.
+func (g *Gateway) shared(route string, topics []string, fill func() ([]byte, error)) ([]byte, error) {
+	key := cache.Key{Route: route, Path: route, Who: "all"}
+	pol := cache.Policy{TTL: g.cfg.Cache.TTL, StaleIfError: g.cfg.Cache.StaleIfError, Topics: topics}
+	e, _, err := g.cache.Get(context.Background(), key, pol, false, func(context.Context) (cache.Entry, error) {
+		b, err := fill()
+		if err != nil {
+			return cache.Entry{}, err
+		}
+		return cache.Entry{Status: fasthttp.StatusOK, ContentType: "application/json", Body: b}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return e.Body, nil
+}

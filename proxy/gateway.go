@@ -135,11 +135,13 @@ func New(cfg configs.Config, d Deps) (*Gateway, error) {
 		g.bg.Store(t)
 	}
 	var frags v2api.FragmentStore
+	var shared func(string, []string, func() ([]byte, error)) ([]byte, error)
 	if d.Cache != nil {
-		frags = d.Cache.Fragments()
+		frags, shared = d.Cache.Fragments(), g.shared
 	}
 	g.v2 = v2api.New(cfg, g.v3, d.Log, v2api.Hooks{
 		Fragments:  frags,
+		Shared:     shared,
 		ReadBody:   g.readBody,
 		ClientBody: func(ctx *fasthttp.RequestCtx, r io.Reader) io.Reader { return g.clientBody(ctx, r) },
 		ClientGone: isClientGone,

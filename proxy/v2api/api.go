@@ -51,6 +51,10 @@ type Hooks struct {
 	// Fault, set in fault-injection runs only, is called at the named
 	// steps of the multi-call writes.
 	Fault func(step string)
+	// Shared, when set, keeps a v3 answer every reader sees alike as the
+	// list-page cache keeps pages (its TTL, invalidated by writes to the
+	// topics), filled by fill; name is its v3 route.
+	Shared func(name string, topics []string, fill func() ([]byte, error)) ([]byte, error)
 	// Fragments, when set, keeps the per-app parts v3 has no batch read
 	// for (fragments.go); Metrics counts their lookups.
 	Fragments FragmentStore

@@ -126,7 +126,7 @@ func (g *API) appList(ctx *fasthttp.RequestCtx, scope appScope) error {
 	// The stacks, the space and the apps are one round; only a stack_guid
 	// filter, which v3 takes as stack names, makes the apps wait for the
 	// stacks.
-	round := []func() error{func() (err error) { stacks, err = g.v3.Stacks(c); return }}
+	round := []func() error{func() (err error) { stacks, err = g.stacks(c); return }}
 	var spaceErr error
 	if spaceGUID != "" {
 		round = append(round, func() error { _, spaceErr = g.v3.GetSpace(c, spaceGUID); return nil })

@@ -787,7 +787,7 @@ func (g *API) finishPendingStarts(c ccv3.Call, bundles []translate.AppBundle) []
 	apps := make([]translate.V3App, len(done))
 	var stacks []ccv3.Stack
 	err := parallel(
-		func() (err error) { stacks, err = g.v3.Stacks(c); return },
+		func() (err error) { stacks, err = g.stacks(c); return },
 		func() error {
 			return g.v3.PerApp(done, func(guid string) error {
 				a, err := g.v3.GetApp(c, guid)

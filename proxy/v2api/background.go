@@ -33,7 +33,7 @@ func (g *API) SweepPendingStarts(c ccv3.Call) error {
 	if len(pending) == 0 {
 		return nil
 	}
-	stacks, err := g.v3.Stacks(c)
+	stacks, err := g.stacks(c)
 	if err != nil {
 		return err
 	}

@@ -206,3 +206,26 @@ func (g *API) appCurrentDroplet(c ccv3.Call, a translate.V3App, latest *translat
 		return d, err == nil && d != nil && d.GUID == guid, err
 	})
 }
+
+// stacks reads v3's stacks, which every reader sees alike (stacks have no
+// visibility in v3): through the page cache when there is one, kept as
+// long as a page and invalidated with the pages that show stacks, so that
+// a page costs no stacks read of its own.
+func (g *API) stacks(c ccv3.Call) ([]ccv3.Stack, error) {
+	if g.hooks.Shared == nil {
+		return g.v3.Stacks(c)
+	}
+	raw, err := g.hooks.Shared("/v3/stacks", []string{"stacks"}, func() ([]byte, error) {
+		s, err := g.v3.Stacks(c)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(s)
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []ccv3.Stack
+	err = json.Unmarshal(raw, &out)
+	return out, err
+}

@@ -68,7 +68,7 @@ func (g *API) oneApp(c ccv3.Call, guid string, in translate.Inline) (translate.A
 	var stacks []ccv3.Stack
 	err := parallel(
 		func() (err error) { app, err = g.v3.GetApp(c, guid); return },
-		func() (err error) { stacks, err = g.v3.Stacks(c); return },
+		func() (err error) { stacks, err = g.stacks(c); return },
 	)
 	if err != nil {
 		return translate.AppBundle{}, v2Error(err, guid)

@@ -199,7 +199,7 @@ func (g *API) renderWebApps(c ccv3.Call, rs []translate.V3Route, in translate.In
 	var stacks []ccv3.Stack
 	err := parallel(
 		func() (err error) { list, err = g.v3.AppsByGUID(c, guids); return },
-		func() (err error) { stacks, err = g.v3.Stacks(c); return },
+		func() (err error) { stacks, err = g.stacks(c); return },
 	)
 	if err != nil {
 		return err

@@ -28,7 +28,7 @@ func (g *API) v2AppSummary(ctx *fasthttp.RequestCtx) error {
 	err := parallel(
 		func() (err error) { app, err = g.v3.GetApp(c, guid); return },
 		func() (err error) { web, err = g.v3.WebProcess(c, guid); return },
-		func() (err error) { stacks, err = g.v3.Stacks(c); return },
+		func() (err error) { stacks, err = g.stacks(c); return },
 		func() (err error) { routes, err = g.v3.AppRoutes(c, guid); return },
 		func() (err error) { domains, err = g.v3.Domains(c); return },
 		func() (err error) { bindings, err = g.v3.AppBindings(c, []string{guid}); return },
@@ -171,7 +171,7 @@ func (g *API) v2SpaceSummary(ctx *fasthttp.RequestCtx) error {
 			apps, err = g.v3.ListApps(c, ccv3.AppsQuery{SpaceGUIDs: []string{guid}, PerPage: 5000})
 			return
 		},
-		func() (err error) { stacks, err = g.v3.Stacks(c); return },
+		func() (err error) { stacks, err = g.stacks(c); return },
 		func() (err error) {
 			instances, err = g.v3.ServiceInstances(c, ccv3.ServiceInstancesQuery{SpaceGUIDs: []string{guid}})
 			return
