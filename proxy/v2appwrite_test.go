@@ -447,8 +447,8 @@ func zipFiles(t *testing.T, files map[string]string) []byte {
 }
 
 // uploadBits gives the app a READY bits package with the files, through
-// the embedded CF's v3 API.
-func (s *stack) uploadBits(t *testing.T, appGUID string, files map[string]string) {
+// the embedded CF's v3 API, and returns the package.
+func (s *stack) uploadBits(t *testing.T, appGUID string, files map[string]string) string {
 	t.Helper()
 	pkg := s.v3Create(t, "developer", "/v3/packages", fmt.Sprintf(`{"type":"bits","relationships":{"app":{"data":{"guid":%q}}}}`, appGUID))
 	var body bytes.Buffer
@@ -466,6 +466,7 @@ func (s *stack) uploadBits(t *testing.T, appGUID string, files map[string]string
 	if r := s.doRaw("POST", s.cfURL+"/v3/packages/"+pkg+"/upload", "developer", mw.FormDataContentType(), body.Bytes()); r.status != 200 {
 		t.Fatalf("upload: %d %s", r.status, r.body)
 	}
+	return pkg
 }
 
 // eventually reads the v2 app until cond holds, within a few seconds.

@@ -1,10 +1,8 @@
 package proxy
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"mime/multipart"
 	"strings"
 	"testing"
 	"time"
@@ -191,18 +189,7 @@ func TestFragmentsSharedThroughRedis(t *testing.T) {
 // embedded CF and returns the droplet.
 func (s *stack) stagedDroplet(t *testing.T, app string, files map[string]string) string {
 	t.Helper()
-	pkg := s.v3Create(t, "developer", "/v3/packages", fmt.Sprintf(`{"type":"bits","relationships":{"app":{"data":{"guid":%q}}}}`, app))
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	w, err := mw.CreateFormFile("bits", "application.zip")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, _ = w.Write(zipFiles(t, files))
-	_ = mw.Close()
-	if r := s.doRaw("POST", s.cfURL+"/v3/packages/"+pkg+"/upload", "developer", mw.FormDataContentType(), body.Bytes()); r.status != 200 {
-		t.Fatalf("upload: %d %s", r.status, r.body)
-	}
+	pkg := s.uploadBits(t, app, files)
 	build := s.v3Create(t, "developer", "/v3/builds", fmt.Sprintf(`{"package":{"guid":%q}}`, pkg))
 	var b struct {
 		State   string

@@ -190,20 +190,7 @@ func ColumnMatches(f Filter, v string) bool {
 	if len(f.Values) != 1 {
 		return false
 	}
-	c := strings.Compare(v, f.Values[0])
-	switch f.Op {
-	case OpEq:
-		return c == 0
-	case OpLt:
-		return c < 0
-	case OpGt:
-		return c > 0
-	case OpLe:
-		return c <= 0
-	case OpGe:
-		return c >= 0
-	}
-	return false
+	return holds(f.Op, strings.Compare(v, f.Values[0]))
 }
 
 // V3IsolationSegment is a v3 isolation segment (GET

@@ -442,8 +442,13 @@ func matchName(f Filter, n string) bool {
 	if len(f.Values) != 1 {
 		return false
 	}
-	c := strings.Compare(n, strings.ToLower(f.Values[0]))
-	switch f.Op {
+	return holds(f.Op, strings.Compare(n, strings.ToLower(f.Values[0])))
+}
+
+// holds says whether a comparison's result c (strings.Compare's) satisfies
+// the relational operator op; IN is not one.
+func holds(op Op, c int) bool {
+	switch op {
 	case OpEq:
 		return c == 0
 	case OpLt:
