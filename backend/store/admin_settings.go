@@ -52,7 +52,7 @@ func (s *Store) FeatureFlag(ctx context.Context, name string) (FeatureFlag, erro
 // SetFeatureFlag writes the flag f, keeping the created_at of a flag set
 // before.
 func (s *Store) SetFeatureFlag(ctx context.Context, f FeatureFlag) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO feature_flags (name, enabled, error_message, created_at, updated_at) VALUES (?,?,?,?,?)
 			ON CONFLICT (name) DO UPDATE SET enabled = excluded.enabled, error_message = excluded.error_message, updated_at = excluded.updated_at`,
 			f.Name, f.Enabled, f.ErrorMessage, f.CreatedAt, f.UpdatedAt)
@@ -82,7 +82,7 @@ func (s *Store) GetEnvGroup(ctx context.Context, name string) (EnvGroup, error) 
 // key, and returns the group as stored.
 func (s *Store) PatchEnvGroup(ctx context.Context, name string, vars map[string]*string, updatedAt int64) (EnvGroup, error) {
 	g := EnvGroup{Name: name, Var: map[string]string{}, UpdatedAt: updatedAt}
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *cachedTx) error {
 		var text string
 		if err := tx.QueryRowContext(ctx, `SELECT var FROM env_groups WHERE name = ?`, name).Scan(&text); err != nil {
 			if err == sql.ErrNoRows {

@@ -82,7 +82,7 @@ func (s *Store) GetAppUsageEvent(ctx context.Context, guid string) (AppUsageEven
 // one STARTED event for each process of a started app, whose guid is the
 // process's (AppUsageEventRepository#purge_and_reseed_started_apps!).
 func (s *Store) PurgeAndReseedAppUsageEvents(ctx context.Context, at int64) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM app_usage_events`); err != nil {
 			return err
 		}
@@ -111,7 +111,7 @@ func (s *Store) UsageEventID(ctx context.Context, guid string) (int64, error) {
 // does to its usage, which no state change shows: every process stops,
 // then starts again (AppRestart).
 func (s *Store) RecordRestartUsage(ctx context.Context, appGUID string, at int64) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		for _, states := range [][2]string{{"STOPPED", "STARTED"}, {"STARTED", "STOPPED"}} {
 			_, err := tx.ExecContext(ctx, `INSERT INTO app_usage_events (guid, state, previous_state, instance_count, previous_instance_count,
 				memory_in_mb, previous_memory_in_mb, process_guid, process_type, app_guid, app_name, space_guid, space_name, org_guid,

@@ -126,7 +126,7 @@ func (s *Store) GetApp(ctx context.Context, v Viewer, guid string) (App, error) 
 // CreateApp inserts an app, its web process and its audit events in one
 // transaction. A name already taken in the space is ErrConflict.
 func (s *Store) CreateApp(ctx context.Context, a App, web Process, events ...Event) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO apps (guid, name, space_guid, state, lifecycle_type, buildpacks, stack, env,
 			droplet_guid, ssh_enabled, revisions_enabled, k8s_bindings, file_vcap, labels, annotations, created_at, updated_at)
 			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
@@ -146,7 +146,7 @@ func (s *Store) CreateApp(ctx context.Context, a App, web Process, events ...Eve
 // UpdateApp writes every mutable column of a and records events, in one
 // transaction. A rename onto a taken name is ErrConflict.
 func (s *Store) UpdateApp(ctx context.Context, a App, events ...Event) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE apps SET name = ?, state = ?, lifecycle_type = ?, buildpacks = ?, stack = ?, env = ?,
 			droplet_guid = ?, ssh_enabled = ?, revisions_enabled = ?, k8s_bindings = ?, file_vcap = ?, labels = ?, annotations = ?, updated_at = ?
 			WHERE guid = ?`,
@@ -167,7 +167,7 @@ func (s *Store) UpdateApp(ctx context.Context, a App, events ...Event) error {
 // records events. newVersions gives every process of the app a new version,
 // as a start does.
 func (s *Store) SetAppState(ctx context.Context, guid, state string, at int64, newVersions bool, events ...Event) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE apps SET state = ?, updated_at = ? WHERE guid = ?`, state, at, guid)
 		if err != nil {
 			return err
@@ -202,7 +202,7 @@ func (s *Store) SetAppState(ctx context.Context, guid, state string, at int64, n
 
 // DeleteApp deletes an app and everything that hangs off it.
 func (s *Store) DeleteApp(ctx context.Context, guid string, events ...Event) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		if err := deleteAppChildren(ctx, tx, guid); err != nil {
 			return err
 		}
@@ -265,7 +265,7 @@ func (s *Store) GetAppProcess(ctx context.Context, appGUID, typ string) (Process
 
 // UpdateProcess writes every mutable column of p and records events.
 func (s *Store) UpdateProcess(ctx context.Context, p Process, events ...Event) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE processes SET command = ?, instances = ?, memory_in_mb = ?, disk_in_mb = ?, log_rate_limit = ?,
 			health_check_type = ?, health_check_timeout = ?, health_check_invocation_timeout = ?, health_check_interval = ?,
 			health_check_endpoint = ?, version = ?, labels = ?, annotations = ?, updated_at = ? WHERE guid = ?`,
@@ -282,7 +282,7 @@ func (s *Store) UpdateProcess(ctx context.Context, p Process, events ...Event) e
 	})
 }
 
-func insertProcess(ctx context.Context, tx *sql.Tx, p Process) error {
+func insertProcess(ctx context.Context, tx *cachedTx, p Process) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO processes (guid, app_guid, space_guid, type, command, instances, memory_in_mb, disk_in_mb,
 		log_rate_limit, health_check_type, health_check_timeout, health_check_invocation_timeout, health_check_interval,
 		health_check_endpoint, version, labels, annotations, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,

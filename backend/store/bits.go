@@ -182,7 +182,7 @@ func scanPackage(r scanner) (Package, error) {
 
 // CreatePackage inserts a package and records events. Its app must exist.
 func (s *Store) CreatePackage(ctx context.Context, p Package, events ...Event) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO packages (guid, app_guid, space_guid, type, state, sha256_checksum, sha1_checksum,
 			error, docker_image, docker_username, docker_password, labels, annotations, created_at, updated_at)
 			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
@@ -239,7 +239,7 @@ func scanBuild(r scanner) (Build, error) {
 
 // CreateBuild inserts a build. Its app must exist.
 func (s *Store) CreateBuild(ctx context.Context, b Build) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO builds (guid, app_guid, space_guid, package_guid, droplet_guid, state, error_id,
 			error_description, lifecycle_type, buildpacks, stack, staging_memory_in_mb, staging_disk_in_mb, staging_log_rate_limit,
 			created_by_guid, created_by_name, created_by_email, labels, annotations, created_at, updated_at)
@@ -312,7 +312,7 @@ func jsonOrNull(v any, isNil bool) any {
 // CreateDroplet inserts a droplet and records events. Making it an app's
 // current droplet is AssignDroplet (or UpdateApp with App.DropletGUID set).
 func (s *Store) CreateDroplet(ctx context.Context, d Droplet, events ...Event) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		if err := insertDroplet(ctx, tx, d); err != nil {
 			return err
 		}
@@ -320,7 +320,7 @@ func (s *Store) CreateDroplet(ctx context.Context, d Droplet, events ...Event) e
 	})
 }
 
-func insertDroplet(ctx context.Context, tx *sql.Tx, d Droplet) error {
+func insertDroplet(ctx context.Context, tx *cachedTx, d Droplet) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO droplets (guid, app_guid, space_guid, package_guid, state, error_id, error_description,
 		lifecycle_type, execution_metadata, process_types, sha256_checksum, sha1_checksum, buildpacks, stack, image, labels,
 		annotations, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
@@ -358,7 +358,7 @@ func (s *Store) GetDroplet(ctx context.Context, v Viewer, guid string) (Droplet,
 
 // deleteAppChildren removes what hangs off an app besides its processes,
 // children first, as CC's AppDelete does before the app itself.
-func deleteAppChildren(ctx context.Context, tx *sql.Tx, appGUID string) error {
+func deleteAppChildren(ctx context.Context, tx *cachedTx, appGUID string) error {
 	for _, table := range []string{"route_destinations", "service_credential_bindings", "droplets", "builds", "packages"} {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM "+table+" WHERE app_guid = ?", appGUID); err != nil {
 			return err
@@ -382,7 +382,7 @@ var (
 // and error (the steps of an upload or a copy) and records events. A
 // package that is no longer in state from is ErrWrongState.
 func (s *Store) SetPackageState(ctx context.Context, from string, p Package, events ...Event) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE packages SET state = ?, sha256_checksum = ?, sha1_checksum = ?, error = ?, updated_at = ?
 			WHERE guid = ? AND state = ?`, p.State, p.SHA256Checksum, p.SHA1Checksum, p.Error, p.UpdatedAt, p.GUID, from)
 		if err != nil {
@@ -400,7 +400,7 @@ func (s *Store) SetPackageState(ctx context.Context, from string, p Package, eve
 // image (the steps of an upload or a copy), and records events. A droplet
 // that is no longer in state from is ErrWrongState.
 func (s *Store) SetDropletState(ctx context.Context, from string, d Droplet, events ...Event) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		if err := updateDroplet(ctx, tx, from, d); err != nil {
 			return err
 		}
@@ -408,7 +408,7 @@ func (s *Store) SetDropletState(ctx context.Context, from string, d Droplet, eve
 	})
 }
 
-func updateDroplet(ctx context.Context, tx *sql.Tx, from string, d Droplet) error {
+func updateDroplet(ctx context.Context, tx *cachedTx, from string, d Droplet) error {
 	res, err := tx.ExecContext(ctx, `UPDATE droplets SET state = ?, error_id = ?, error_description = ?, execution_metadata = ?,
 		process_types = ?, sha256_checksum = ?, sha1_checksum = ?, buildpacks = ?, stack = ?, image = ?, updated_at = ?
 		WHERE guid = ? AND state = ?`,
@@ -422,7 +422,7 @@ func updateDroplet(ctx context.Context, tx *sql.Tx, from string, d Droplet) erro
 
 // stateChanged turns a conditional update that touched no row into
 // ErrNotFound (no such row) or ErrWrongState (a row in another state).
-func stateChanged(ctx context.Context, tx *sql.Tx, res sql.Result, table, guid string) error {
+func stateChanged(ctx context.Context, tx *cachedTx, res sql.Result, table, guid string) error {
 	n, err := res.RowsAffected()
 	if err != nil || n > 0 {
 		return err
@@ -472,7 +472,7 @@ func stagingInProgress(ctx context.Context, q queryer, appGUID string) (bool, er
 // none) and events, in one transaction; unless another build of the app is
 // STAGING, which is ErrStagingInProgress.
 func (s *Store) StageBuild(ctx context.Context, b Build, d *Droplet, finishAt int64, outcome StagingOutcome, events ...Event) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		busy, err := stagingInProgress(ctx, tx, b.AppGUID)
 		if err != nil {
 			return err
@@ -505,7 +505,7 @@ func (s *Store) StageBuild(ctx context.Context, b Build, d *Droplet, finishAt in
 // finish_at still ahead, or 0 when no build is STAGING.
 func (s *Store) FinishBuilds(ctx context.Context, nowMs int64) (int64, error) {
 	var next int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *cachedTx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT guid, finish_at, outcome FROM builds
 			WHERE finish_at IS NOT NULL AND finish_at <= ? ORDER BY finish_at, id`, nowMs)
 		if err != nil {
@@ -543,7 +543,7 @@ func (s *Store) FinishBuilds(ctx context.Context, nowMs int64) (int64, error) {
 	return next, err
 }
 
-func finishBuild(ctx context.Context, tx *sql.Tx, guid string, at int64, o StagingOutcome) error {
+func finishBuild(ctx context.Context, tx *cachedTx, guid string, at int64, o StagingOutcome) error {
 	d := o.Droplet
 	d.UpdatedAt = at
 	if o.NewDroplet {
@@ -581,7 +581,7 @@ func (s *Store) NextBuildFinish(ctx context.Context) (int64, error) {
 // the droplet the app has no process for gets one, made by newProcess
 // with its audit event (ProcessCreateFromAppDroplet).
 func (s *Store) AssignDroplet(ctx context.Context, appGUID, dropletGUID string, at int64, newProcess func(typ string) (Process, Event), events ...Event) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		var state string
 		var types sql.NullString
 		err := tx.QueryRowContext(ctx, `SELECT state, process_types FROM droplets WHERE guid = ? AND app_guid = ?`, dropletGUID, appGUID).
@@ -660,7 +660,7 @@ func (s *Store) BlobOwners(ctx context.Context) (packages, droplets map[string]b
 // DeletePackage deletes a package and records events; builds and droplets
 // made from it keep their reference, as CC's.
 func (s *Store) DeletePackage(ctx context.Context, guid string, events ...Event) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM packages WHERE guid = ?`, guid)
 		if err != nil {
 			return err

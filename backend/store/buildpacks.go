@@ -97,7 +97,7 @@ func (s *Store) BuildpacksByName(ctx context.Context, names []string) ([]Buildpa
 
 // checkBuildpack validates b as Buildpack#validate and its unique index
 // do; stackBefore is its stack before an update (nil on a create).
-func checkBuildpack(ctx context.Context, tx *sql.Tx, b Buildpack, update bool, stackBefore *string) error {
+func checkBuildpack(ctx context.Context, tx *cachedTx, b Buildpack, update bool, stackBefore *string) error {
 	if b.Stack != nil {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM stacks WHERE name = ?`, *b.Stack).Scan(&n); err != nil {
@@ -134,7 +134,7 @@ func checkBuildpack(ctx context.Context, tx *sql.Tx, b Buildpack, update bool, s
 }
 
 // lastPosition is the last position of the lifecycle's list, 0 when empty.
-func lastPosition(ctx context.Context, tx *sql.Tx, lifecycle string) (int64, error) {
+func lastPosition(ctx context.Context, tx *cachedTx, lifecycle string) (int64, error) {
 	var last sql.NullInt64
 	err := tx.QueryRowContext(ctx, `SELECT max(position) FROM buildpacks WHERE lifecycle = ?`, lifecycle).Scan(&last)
 	return last.Int64, err
@@ -143,7 +143,7 @@ func lastPosition(ctx context.Context, tx *sql.Tx, lifecycle string) (int64, err
 // moveBuildpack moves the buildpack at current to target as Sequel's list
 // plugin's move_to does: a target above the top is the top, one below the
 // last is the last, and the buildpacks between shift by one.
-func moveBuildpack(ctx context.Context, tx *sql.Tx, guid, lifecycle string, current, target int64) (int64, error) {
+func moveBuildpack(ctx context.Context, tx *cachedTx, guid, lifecycle string, current, target int64) (int64, error) {
 	if target == current {
 		return current, nil
 	}
@@ -171,7 +171,7 @@ func moveBuildpack(ctx context.Context, tx *sql.Tx, guid, lifecycle string, curr
 // CreateBuildpack inserts b at the end of its lifecycle's list, moves it
 // to position, records events and returns it as stored.
 func (s *Store) CreateBuildpack(ctx context.Context, b Buildpack, position int64, events ...Event) (Buildpack, error) {
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *cachedTx) error {
 		if err := checkBuildpack(ctx, tx, b, false, nil); err != nil {
 			return err
 		}
@@ -198,7 +198,7 @@ func (s *Store) CreateBuildpack(ctx context.Context, b Buildpack, position int64
 // UpdateBuildpack writes b, first moving it to position when position is
 // not nil, and records events; it returns b as stored.
 func (s *Store) UpdateBuildpack(ctx context.Context, b Buildpack, position *int64, events ...Event) (Buildpack, error) {
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *cachedTx) error {
 		before, err := one(tx.QueryRowContext(ctx, "SELECT "+buildpackCols+" FROM buildpacks WHERE guid = ?", b.GUID), scanBuildpack)
 		if err != nil {
 			return err
@@ -229,7 +229,7 @@ func (s *Store) UpdateBuildpack(ctx context.Context, b Buildpack, position *int6
 // and records events; it returns the deleted buildpack.
 func (s *Store) DeleteBuildpack(ctx context.Context, guid string, events ...Event) (Buildpack, error) {
 	var b Buildpack
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *cachedTx) error {
 		var err error
 		if b, err = one(tx.QueryRowContext(ctx, "SELECT "+buildpackCols+" FROM buildpacks WHERE guid = ?", guid), scanBuildpack); err != nil {
 			return err
@@ -248,7 +248,7 @@ func (s *Store) DeleteBuildpack(ctx context.Context, guid string, events ...Even
 
 // SetBuildpackBits records uploaded bits: the file's name and its blob key.
 func (s *Store) SetBuildpackBits(ctx context.Context, guid, filename, key string, updatedAt int64) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE buildpacks SET filename = ?, blob_key = ?, updated_at = ? WHERE guid = ?`, filename, key, updatedAt, guid)
 		if err != nil {
 			return err

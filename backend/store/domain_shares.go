@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 )
 
@@ -47,10 +46,10 @@ func (s *Store) SharedOrgs(ctx context.Context, v Viewer, domainGUIDs []string) 
 // ShareDomain shares a domain with orgs; orgs it is shared with already
 // stay as they are (DomainUpdateSharedOrgs adds only the new ones).
 func (s *Store) ShareDomain(ctx context.Context, domainGUID string, orgGUIDs []string) error {
-	return s.write(ctx, func(tx *sql.Tx) error { return shareDomain(ctx, tx, domainGUID, orgGUIDs) })
+	return s.write(ctx, func(tx *cachedTx) error { return shareDomain(ctx, tx, domainGUID, orgGUIDs) })
 }
 
-func shareDomain(ctx context.Context, tx *sql.Tx, domainGUID string, orgGUIDs []string) error {
+func shareDomain(ctx context.Context, tx *cachedTx, domainGUID string, orgGUIDs []string) error {
 	for _, o := range orgGUIDs {
 		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO domain_shared_orgs (domain_guid, org_guid) VALUES (?,?)`, domainGUID, o); err != nil {
 			return err
@@ -63,7 +62,7 @@ func shareDomain(ctx context.Context, tx *sql.Tx, domainGUID string, orgGUIDs []
 // it is not shared with it, ErrDomainRoutes while the org's spaces still
 // have routes on it.
 func (s *Store) RemoveDomainShare(ctx context.Context, domainGUID, orgGUID string) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM domain_shared_orgs WHERE domain_guid = ? AND org_guid = ?`,
 			domainGUID, orgGUID).Scan(&n); err != nil {

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 )
 
@@ -104,10 +103,10 @@ func visibleEvents(w *where, sc scope) {
 
 // RecordEvents stores audit events on their own.
 func (s *Store) RecordEvents(ctx context.Context, events ...Event) error {
-	return s.write(ctx, func(tx *sql.Tx) error { return insertEvents(ctx, tx, events) })
+	return s.write(ctx, func(tx *cachedTx) error { return insertEvents(ctx, tx, events) })
 }
 
-func insertEvents(ctx context.Context, tx *sql.Tx, events []Event) error {
+func insertEvents(ctx context.Context, tx *cachedTx, events []Event) error {
 	for _, e := range events {
 		data := string(e.Data)
 		if data == "" {
@@ -126,7 +125,7 @@ func insertEvents(ctx context.Context, tx *sql.Tx, events []Event) error {
 
 // CreateJob inserts a job.
 func (s *Store) CreateJob(ctx context.Context, j Job) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO jobs (guid, operation, state, resource_guid, user_guid, errors, created_at, updated_at)
 			VALUES (?,?,?,?,?,?,?,?)`, j.GUID, j.Operation, j.State, j.ResourceGUID, j.UserGUID, errorsText(j.Errors), j.CreatedAt, j.UpdatedAt)
 		return err
@@ -135,7 +134,7 @@ func (s *Store) CreateJob(ctx context.Context, j Job) error {
 
 // FinishJob sets a job's final state and errors.
 func (s *Store) FinishJob(ctx context.Context, guid, state string, errs json.RawMessage) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE jobs SET state = ?, errors = ?, updated_at = ? WHERE guid = ?`, state, errorsText(errs), s.Now(), guid)
 		if err != nil {
 			return err

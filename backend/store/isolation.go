@@ -64,7 +64,7 @@ func (s *Store) GetIsolationSegment(ctx context.Context, v Viewer, guid string) 
 // CreateIsolationSegment inserts an isolation segment; a name taken,
 // whatever its case, is ErrConflict.
 func (s *Store) CreateIsolationSegment(ctx context.Context, g IsolationSegment) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO isolation_segments (guid, name, labels, annotations, created_at, updated_at) VALUES (?,?,?,?,?,?)`,
 			g.GUID, g.Name, jsonText(nonNil(g.Labels)), jsonText(nonNil(g.Annotations)), g.CreatedAt, g.UpdatedAt)
 		return err
@@ -119,7 +119,7 @@ func (s *Store) guids(ctx context.Context, query string, args ...any) ([]string,
 // without a default segment gets the segment as its default when it is
 // sharedGUID (IsolationSegmentAssign#assign).
 func (s *Store) EntitleOrgs(ctx context.Context, guid, sharedGUID string, orgGUIDs []string) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		for _, o := range orgGUIDs {
 			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO organization_isolation_segments (isolation_segment_guid, org_guid) VALUES (?,?)`,
 				guid, o); err != nil {
@@ -159,7 +159,7 @@ func (s *Store) OrgDefaultSegment(ctx context.Context, orgGUID string) (string, 
 // SetOrgDefaultSegment sets the org's default isolation segment; "" is
 // none.
 func (s *Store) SetOrgDefaultSegment(ctx context.Context, orgGUID, guid string, updatedAt int64) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE organizations SET default_isolation_segment_guid = ?, updated_at = ? WHERE guid = ?`,
 			nullIfEmpty(guid), updatedAt, orgGUID)
 		if err != nil {
@@ -183,7 +183,7 @@ func (s *Store) SpaceSegment(ctx context.Context, spaceGUID string) (string, err
 // SetSpaceSegment places the space in the isolation segment guid ("" for
 // none) and records events.
 func (s *Store) SetSpaceSegment(ctx context.Context, spaceGUID, guid string, updatedAt int64, events ...Event) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE spaces SET isolation_segment_guid = ?, updated_at = ? WHERE guid = ?`,
 			nullIfEmpty(guid), updatedAt, spaceGUID)
 		if err != nil {
@@ -206,7 +206,7 @@ func nullIfEmpty(s string) any {
 // UpdateIsolationSegment writes the name and metadata of g; a name taken
 // is ErrConflict, a segment that is gone ErrNotFound.
 func (s *Store) UpdateIsolationSegment(ctx context.Context, g IsolationSegment) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE isolation_segments SET name = ?, labels = ?, annotations = ?, updated_at = ? WHERE guid = ?`,
 			g.Name, jsonText(nonNil(g.Labels)), jsonText(nonNil(g.Annotations)), g.UpdatedAt, g.GUID)
 		if err != nil {
@@ -235,7 +235,7 @@ func (s *Store) IsolationSegmentUse(ctx context.Context, guid string) (SegmentUs
 // DeleteIsolationSegment deletes the segment guid; one that is gone is
 // ErrNotFound.
 func (s *Store) DeleteIsolationSegment(ctx context.Context, guid string) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM isolation_segments WHERE guid = ?`, guid)
 		if err != nil {
 			return err
@@ -252,7 +252,7 @@ func (s *Store) SegmentSpaceNames(ctx context.Context, guid, orgGUID string) ([]
 
 // RevokeEntitlement takes the org's entitlement to the segment guid away.
 func (s *Store) RevokeEntitlement(ctx context.Context, guid, orgGUID string) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		_, err := tx.ExecContext(ctx, `DELETE FROM organization_isolation_segments WHERE isolation_segment_guid = ? AND org_guid = ?`, guid, orgGUID)
 		return err
 	})

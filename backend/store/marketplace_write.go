@@ -1,9 +1,6 @@
 package store
 
-import (
-	"context"
-	"database/sql"
-)
+import "context"
 
 // CreateServiceBroker, CreateServiceOffering and CreateServicePlan insert
 // the marketplace a broker's catalog describes; a row already there is
@@ -24,7 +21,7 @@ func (s *Store) CreateServiceOffering(ctx context.Context, o ServiceOffering) er
 
 // CreateServicePlan inserts a service plan and its organization visibilities.
 func (s *Store) CreateServicePlan(ctx context.Context, p ServicePlan, orgs ...string) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO service_plans (guid, offering_guid, name, unique_id, description, free, active, public,
 			bindable, plan_updateable, maximum_polling_duration, extra, create_instance_schema, update_instance_schema, create_binding_schema,
 			labels, annotations, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, p.GUID, p.OfferingGUID, p.Name,
@@ -45,7 +42,7 @@ func (s *Store) CreateServicePlan(ctx context.Context, p ServicePlan, orgs ...st
 
 // exec runs one statement as a write.
 func (s *Store) exec(ctx context.Context, query string, args ...any) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		_, err := tx.ExecContext(ctx, query, args...)
 		return err
 	})

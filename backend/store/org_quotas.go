@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 )
 
@@ -86,7 +85,7 @@ func (s *Store) QuotaOrgs(ctx context.Context, v Viewer, quotaGUIDs []string) (m
 // CreateOrgQuota inserts an organization quota, applies it to orgGUIDs
 // and records events; a name taken, whatever its case, is ErrConflict.
 func (s *Store) CreateOrgQuota(ctx context.Context, q OrgQuota, orgGUIDs []string, events ...Event) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO organization_quotas (guid, name, `+quotaLimitCols+`, total_domains, created_at, updated_at)
 			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 			joinArgs([]any{q.GUID, q.Name}, quotaLimitArgs(q.QuotaLimits), []any{q.TotalDomains, q.CreatedAt, q.UpdatedAt})...); err != nil {
@@ -119,7 +118,7 @@ func (s *Store) OrgQuotaInUse(ctx context.Context, guid string) (bool, error) {
 // that an org has is ErrQuotaInUse (QuotaDefinition#before_destroy), one
 // that is gone ErrNotFound.
 func (s *Store) DeleteOrgQuota(ctx context.Context, guid string, events ...Event) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM organizations WHERE quota_guid = ?`, guid).Scan(&n); err != nil {
 			return err

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 )
 
@@ -131,7 +130,7 @@ func (s *Store) GetOrg(ctx context.Context, v Viewer, guid string) (Org, error) 
 
 // CreateOrg inserts an organization.
 func (s *Store) CreateOrg(ctx context.Context, o Org) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO organizations (guid, name, suspended, quota_guid, labels, annotations, created_at, updated_at)
 			VALUES (?,?,?,?,?,?,?,?)`, o.GUID, o.Name, o.Suspended, o.QuotaGUID, jsonText(nonNil(o.Labels)), jsonText(nonNil(o.Annotations)), o.CreatedAt, o.UpdatedAt)
 		return err
@@ -184,7 +183,7 @@ func (s *Store) OrgsByGUID(ctx context.Context, guids []string) ([]Org, error) {
 
 // CreateSpace inserts a space.
 func (s *Store) CreateSpace(ctx context.Context, sp Space) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO spaces (guid, name, org_guid, allow_ssh, labels, annotations, created_at, updated_at)
 			VALUES (?,?,?,?,?,?,?,?)`, sp.GUID, sp.Name, sp.OrgGUID, sp.AllowSSH, jsonText(nonNil(sp.Labels)), jsonText(nonNil(sp.Annotations)), sp.CreatedAt, sp.UpdatedAt)
 		return err
@@ -233,7 +232,7 @@ func (s *Store) DefaultStack(ctx context.Context) (Stack, error) {
 
 // CreateStack inserts a stack.
 func (s *Store) CreateStack(ctx context.Context, st Stack) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO stacks (guid, name, description, is_default, state, labels, annotations, created_at, updated_at)
 			VALUES (?,?,?,?,?,?,?,?,?)`, st.GUID, st.Name, st.Description, st.Default, st.State, jsonText(nonNil(st.Labels)), jsonText(nonNil(st.Annotations)), st.CreatedAt, st.UpdatedAt)
 		return err
@@ -243,7 +242,7 @@ func (s *Store) CreateStack(ctx context.Context, st Stack) error {
 // CreateUser inserts a user of the UAA's origin that CC knows too: a
 // seeded user, whose password comes from the configuration.
 func (s *Store) CreateUser(ctx context.Context, u User) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		now := s.Now()
 		if _, err := tx.ExecContext(ctx, `INSERT INTO users (guid, username, email, scopes, created_at, updated_at) VALUES (?,?,?,?,?,?)`,
 			u.GUID, u.Username, u.Email, jsonText(u.Scopes), now, now); err != nil {
@@ -278,7 +277,7 @@ func (s *Store) UserByName(ctx context.Context, username string) (User, error) {
 
 // AddRole gives a user a role.
 func (s *Store) AddRole(ctx context.Context, r Role) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO roles (guid, type, user_guid, org_guid, space_guid, created_at) VALUES (?,?,?,?,?,?)`,
 			r.GUID, r.Type, r.UserGUID, r.OrgGUID, r.SpaceGUID, s.Now())
 		return err

@@ -1,15 +1,12 @@
 package store
 
-import (
-	"context"
-	"database/sql"
-)
+import "context"
 
 // InsertOrg creates an organization with roles (a non-admin creator's)
 // and records events, in one transaction; a name taken, whatever its case,
 // is ErrConflict.
 func (s *Store) InsertOrg(ctx context.Context, o Org, roles []Role, events ...Event) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO organizations (guid, name, suspended, quota_guid, labels, annotations, created_at, updated_at)
 			VALUES (?,?,?,?,?,?,?,?)`, o.GUID, o.Name, o.Suspended, o.QuotaGUID, jsonText(nonNil(o.Labels)), jsonText(nonNil(o.Annotations)),
 			o.CreatedAt, o.UpdatedAt); err != nil {
@@ -28,7 +25,7 @@ func (s *Store) InsertOrg(ctx context.Context, o Org, roles []Role, events ...Ev
 // UpdateOrg writes o's name, suspension and metadata and records events;
 // a name taken is ErrConflict, an org that is gone ErrNotFound.
 func (s *Store) UpdateOrg(ctx context.Context, o Org, events ...Event) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE organizations SET name = ?, suspended = ?, labels = ?, annotations = ?, updated_at = ? WHERE guid = ?`,
 			o.Name, o.Suspended, jsonText(nonNil(o.Labels)), jsonText(nonNil(o.Annotations)), o.UpdatedAt, o.GUID)
 		if err != nil {
@@ -44,7 +41,7 @@ func (s *Store) UpdateOrg(ctx context.Context, o Org, events ...Event) error {
 // InsertSpace creates a space and records events; a name taken in its org
 // is ErrConflict.
 func (s *Store) InsertSpace(ctx context.Context, sp Space, events ...Event) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO spaces (guid, name, org_guid, allow_ssh, labels, annotations, created_at, updated_at)
 			VALUES (?,?,?,?,?,?,?,?)`, sp.GUID, sp.Name, sp.OrgGUID, sp.AllowSSH, jsonText(nonNil(sp.Labels)), jsonText(nonNil(sp.Annotations)),
 			sp.CreatedAt, sp.UpdatedAt); err != nil {
@@ -57,7 +54,7 @@ func (s *Store) InsertSpace(ctx context.Context, sp Space, events ...Event) erro
 // UpdateSpace writes sp's name and metadata and records events; a name
 // taken in its org is ErrConflict.
 func (s *Store) UpdateSpace(ctx context.Context, sp Space, events ...Event) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE spaces SET name = ?, labels = ?, annotations = ?, updated_at = ? WHERE guid = ?`,
 			sp.Name, jsonText(nonNil(sp.Labels)), jsonText(nonNil(sp.Annotations)), sp.UpdatedAt, sp.GUID)
 		if err != nil {
@@ -94,7 +91,7 @@ var spaceDeletes = []string{
 // DeleteSpace deletes a space with everything in it and records events;
 // a space that is gone is ErrNotFound.
 func (s *Store) DeleteSpace(ctx context.Context, guid string, events ...Event) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		if err := deleteSpace(ctx, tx, guid); err != nil {
 			return err
 		}
@@ -102,7 +99,7 @@ func (s *Store) DeleteSpace(ctx context.Context, guid string, events ...Event) e
 	})
 }
 
-func deleteSpace(ctx context.Context, tx *sql.Tx, guid string) error {
+func deleteSpace(ctx context.Context, tx *cachedTx, guid string) error {
 	for _, q := range spaceDeletes {
 		if _, err := tx.ExecContext(ctx, q, guid); err != nil {
 			return err
@@ -133,7 +130,7 @@ var orgDeletes = []string{
 // domains and its roles, and records events; an org that is gone, or
 // that still has a space, is ErrNotFound or the database's error.
 func (s *Store) DeleteOrg(ctx context.Context, guid string, events ...Event) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		for _, q := range orgDeletes {
 			if _, err := tx.ExecContext(ctx, q, guid); err != nil {
 				return err
@@ -152,7 +149,7 @@ func (s *Store) DeleteOrg(ctx context.Context, guid string, events ...Event) err
 
 // SetSpaceSSH writes whether apps of the space may be reached by ssh.
 func (s *Store) SetSpaceSSH(ctx context.Context, guid string, enabled bool, updatedAt int64) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE spaces SET allow_ssh = ?, updated_at = ? WHERE guid = ?`, enabled, updatedAt, guid)
 		if err != nil {
 			return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"strconv"
 	"strings"
 )
 
@@ -212,6 +213,15 @@ func strArgs(vals []string) []any {
 	return out
 }
 
+// limitParamMax is the most parameters a page's text has before its
+// LIMIT ?. SQLite 3.54 plans a page by its LIMIT value: the statement
+// expires when that parameter is bound to another value (Vdbe.expmask).
+// Parameters from the 32nd on share one expmask bit, so with the LIMIT
+// among them, binding any text parameter there expired the statement too,
+// and every run parsed it again, as the page of processes of 50 app guids
+// did on each v2 app list. Such a page has its LIMIT and OFFSET in the text.
+const limitParamMax = 30
+
 // list runs a count and one page of a select over table. order maps the
 // Page.OrderBy names a list accepts to columns; ties break by guid, as CC's
 // SequelPaginator does.
@@ -240,8 +250,11 @@ func list[T any](ctx context.Context, q queryer, table, cols string, w *where, p
 		}
 		orderBy = " ORDER BY " + col + dir + tie
 	}
-	args := append(append([]any{}, w.args...), p.PerPage, offset)
-	rows, err := q.QueryContext(ctx, "SELECT "+cols+" FROM "+table+w.sql()+orderBy+" LIMIT ? OFFSET ?", args...)
+	page, args := " LIMIT ? OFFSET ?", append(append([]any{}, w.args...), p.PerPage, offset)
+	if len(w.args) > limitParamMax {
+		page, args = " LIMIT "+strconv.Itoa(p.PerPage)+" OFFSET "+strconv.Itoa(offset), w.args
+	}
+	rows, err := q.QueryContext(ctx, "SELECT "+cols+" FROM "+table+w.sql()+orderBy+page, args...)
 	if err != nil {
 		return nil, 0, err
 	}

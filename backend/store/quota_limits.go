@@ -1,9 +1,6 @@
 package store
 
-import (
-	"context"
-	"database/sql"
-)
+import "context"
 
 // QuotaLimits are the limits organization and space quotas share (CC's
 // QuotaDefinition and SpaceQuotaDefinition columns). A nil limit is
@@ -57,7 +54,7 @@ func joinArgs(parts ...[]any) []any {
 // and updated_at, and records events; a quota that is gone is ErrNotFound.
 func (s *Store) updateQuota(ctx context.Context, table, extraSets string, extra []any, guid, name string, l QuotaLimits, updatedAt int64,
 	events []Event) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE `+table+` SET name = ?, `+quotaLimitSets+`, `+extraSets+`updated_at = ? WHERE guid = ?`,
 			joinArgs([]any{name}, quotaLimitArgs(l), extra, []any{updatedAt, guid})...)
 		if err != nil {
@@ -114,7 +111,7 @@ func (h quotaHolders) of(ctx context.Context, s *Store, v Viewer, quotaGUIDs []s
 
 // set gives the holders guids the quota quotaGUID, in place of any they
 // had.
-func (h quotaHolders) set(ctx context.Context, tx *sql.Tx, quotaGUID string, guids []string, updatedAt int64) error {
+func (h quotaHolders) set(ctx context.Context, tx *cachedTx, quotaGUID string, guids []string, updatedAt int64) error {
 	for _, g := range guids {
 		if _, err := tx.ExecContext(ctx, `UPDATE `+h.table+` SET quota_guid = ?, updated_at = ? WHERE guid = ?`, quotaGUID, updatedAt, g); err != nil {
 			return err
@@ -125,7 +122,7 @@ func (h quotaHolders) set(ctx context.Context, tx *sql.Tx, quotaGUID string, gui
 
 // apply gives the holders guids the quota quotaGUID and records events.
 func (h quotaHolders) apply(ctx context.Context, s *Store, quotaGUID string, guids []string, updatedAt int64, events []Event) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		if err := h.set(ctx, tx, quotaGUID, guids, updatedAt); err != nil {
 			return err
 		}

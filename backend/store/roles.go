@@ -1,9 +1,6 @@
 package store
 
-import (
-	"context"
-	"database/sql"
-)
+import "context"
 
 // RoleRecord is a stored role with its creation time. Roles are never
 // updated: updated_at is created_at.
@@ -79,7 +76,7 @@ func (s *Store) GetRole(ctx context.Context, v Viewer, guid string) (RoleRecord,
 // nil, is a user CC learns about first (RolesController#create_cc_user).
 // A role the user has already is ErrConflict.
 func (s *Store) InsertRole(ctx context.Context, r RoleRecord, newUser *CCUser, events ...Event) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		if newUser != nil {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO cc_users (guid, labels, annotations, created_at, updated_at) VALUES (?,'{}','{}',?,?)
 				ON CONFLICT (guid) DO NOTHING`, newUser.GUID, newUser.CreatedAt, newUser.UpdatedAt); err != nil {
@@ -96,7 +93,7 @@ func (s *Store) InsertRole(ctx context.Context, r RoleRecord, newUser *CCUser, e
 
 // DeleteRole deletes the role guid and records events.
 func (s *Store) DeleteRole(ctx context.Context, guid string, events ...Event) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM roles WHERE guid = ?`, guid)
 		if err != nil {
 			return err

@@ -80,7 +80,7 @@ func (s *Store) RouteBindingOf(ctx context.Context, routeGUID string) (RouteBind
 // CreateRouteBinding inserts a route binding and records events; a route
 // that already has a binding is ErrConflict.
 func (s *Store) CreateRouteBinding(ctx context.Context, b RouteBinding, events ...Event) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		lo := b.LastOperation
 		_, err := tx.ExecContext(ctx, `INSERT INTO route_bindings (guid, route_guid, service_instance_guid, space_guid, route_service_url,
 			last_operation_type, last_operation_state, last_operation_description, last_operation_created_at, last_operation_updated_at,
@@ -96,7 +96,7 @@ func (s *Store) CreateRouteBinding(ctx context.Context, b RouteBinding, events .
 
 // DeleteRouteBinding deletes a route binding and records events.
 func (s *Store) DeleteRouteBinding(ctx context.Context, guid string, events ...Event) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		if err := deleteRow(ctx, tx, "route_bindings", guid); err != nil {
 			return err
 		}

@@ -1,9 +1,6 @@
 package store
 
-import (
-	"context"
-	"database/sql"
-)
+import "context"
 
 // RouterGroup is a router group of the routing API (routing-api
 // models.RouterGroup). A shared domain names one to be a TCP domain; the
@@ -30,7 +27,7 @@ func scanRouterGroup(r scanner) (RouterGroup, error) {
 // CreateRouterGroup inserts a router group; a guid or name already taken is
 // ErrConflict.
 func (s *Store) CreateRouterGroup(ctx context.Context, g RouterGroup) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO router_groups (`+routerGroupCols+`) VALUES (?,?,?,?)`,
 			g.GUID, g.Name, g.Type, g.ReservablePorts)
 		return err
@@ -72,7 +69,7 @@ func (s *Store) GetRouterGroup(ctx context.Context, guid string) (RouterGroup, e
 // them to check, which picks rt's port or refuses with an error that comes
 // back as it is: two creates cannot take one port of a group.
 func (s *Store) CreateGroupRoute(ctx context.Context, rt *Route, group string, check func(held map[int64]string) error, events ...Event) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT r.port, r.domain_guid FROM routes r JOIN domains d ON d.guid = r.domain_guid
 			WHERE d.router_group_guid = ? AND r.port IS NOT NULL`, group)
 		if err != nil {

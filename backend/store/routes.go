@@ -123,7 +123,7 @@ func (s *Store) CreateDomain(ctx context.Context, d Domain, sharedWith ...string
 	if protocols == nil {
 		protocols = []string{"http"}
 	}
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO domains (guid, name, internal, org_guid, router_group_guid, protocols,
 			enforce_route_policies, route_policies_scope, labels, annotations, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
 			d.GUID, d.Name, d.Internal, d.OrgGUID, d.RouterGroupGUID, jsonText(protocols), d.EnforceRoutePolicies, d.RoutePoliciesScope,
@@ -186,10 +186,10 @@ func scanRoute(r scanner) (Route, error) {
 // CreateRoute inserts a route and records events; the same host, domain,
 // path and port twice is ErrConflict.
 func (s *Store) CreateRoute(ctx context.Context, rt Route, events ...Event) error {
-	return s.write(ctx, func(tx *sql.Tx) error { return insertRoute(ctx, tx, rt, events) })
+	return s.write(ctx, func(tx *cachedTx) error { return insertRoute(ctx, tx, rt, events) })
 }
 
-func insertRoute(ctx context.Context, tx *sql.Tx, rt Route, events []Event) error {
+func insertRoute(ctx context.Context, tx *cachedTx, rt Route, events []Event) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO routes (guid, space_guid, domain_guid, host, path, port, labels, annotations,
 		created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)`,
 		rt.GUID, rt.SpaceGUID, rt.DomainGUID, rt.Host, rt.Path, rt.Port, jsonText(nonNil(rt.Labels)), jsonText(nonNil(rt.Annotations)),
@@ -202,7 +202,7 @@ func insertRoute(ctx context.Context, tx *sql.Tx, rt Route, events []Event) erro
 
 // DeleteRoute deletes a route with its destinations and records events.
 func (s *Store) DeleteRoute(ctx context.Context, guid string, events ...Event) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM route_destinations WHERE route_guid = ?`, guid); err != nil {
 			return err
 		}
@@ -272,7 +272,7 @@ func (s *Store) AddDestination(ctx context.Context, d Destination) error {
 // guids are in remove, and records events, in one transaction. Zero values
 // of an added destination take CC's defaults, as in AddDestination.
 func (s *Store) UpdateDestinations(ctx context.Context, add []Destination, remove []string, events ...Event) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		for _, guid := range remove {
 			res, err := tx.ExecContext(ctx, `DELETE FROM route_destinations WHERE guid = ?`, guid)
 			if err != nil {

@@ -1,9 +1,6 @@
 package store
 
-import (
-	"context"
-	"database/sql"
-)
+import "context"
 
 // RouteListFilter is what GET /v3/routes filters by: a RouteFilter and the
 // keys every v3 list has (ListMessage: guids, created_ats, updated_ats),
@@ -37,7 +34,7 @@ func (s *Store) ListRoutesBy(ctx context.Context, v Viewer, f RouteListFilter, p
 // destroy, it records no audit events.
 func (s *Store) DeleteUnmappedRoutes(ctx context.Context, spaceGUID string) (int64, error) {
 	var n int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *cachedTx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM routes WHERE space_guid = ?
 			AND guid NOT IN (SELECT route_guid FROM route_destinations) AND guid NOT IN (SELECT route_guid FROM route_bindings)`, spaceGUID)
 		if err != nil {

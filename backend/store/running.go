@@ -79,7 +79,7 @@ func (s *Store) PlaceInstances(ctx context.Context, p Process, at int64) ([]Inst
 	if err != nil || placed(ins, p.Version, p.Instances) {
 		return ins, err
 	}
-	err = s.write(ctx, func(tx *sql.Tx) error {
+	err = s.write(ctx, func(tx *cachedTx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM process_instances WHERE process_guid = ? AND idx >= ?`, p.GUID, p.Instances); err != nil {
 			return err
 		}
@@ -102,7 +102,7 @@ func (s *Store) PlaceInstances(ctx context.Context, p Process, at int64) ([]Inst
 // RemoveInstances removes every placed instance of an app's processes, as
 // a stop does.
 func (s *Store) RemoveInstances(ctx context.Context, appGUID string) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		_, err := tx.ExecContext(ctx, `DELETE FROM process_instances WHERE process_guid IN (SELECT guid FROM processes WHERE app_guid = ?)`, appGUID)
 		return err
 	})
@@ -111,7 +111,7 @@ func (s *Store) RemoveInstances(ctx context.Context, appGUID string) error {
 // RestartInstance restarts one placed instance at at (unix ms), when it is
 // placed, and records events either way.
 func (s *Store) RestartInstance(ctx context.Context, processGUID string, index, at int64, events ...Event) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE process_instances SET started_at = ?, crash_event_guid = NULL WHERE process_guid = ? AND idx = ?`,
 			at, processGUID, index); err != nil {
 			return err
@@ -125,7 +125,7 @@ func (s *Store) RestartInstance(ctx context.Context, processGUID string, index, 
 // that crash is already recorded or the instance has restarted since.
 func (s *Store) RecordCrash(ctx context.Context, processGUID string, index, startedAt int64, ev Event) (bool, error) {
 	recorded := false
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *cachedTx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE process_instances SET crash_event_guid = ?
 			WHERE process_guid = ? AND idx = ? AND started_at = ? AND crash_event_guid IS NULL`, ev.GUID, processGUID, index, startedAt)
 		if err != nil {

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 )
 
@@ -149,7 +148,7 @@ func (s *Store) SecurityGroupSpacesOf(ctx context.Context, v Viewer, guids []str
 // CreateSecurityGroup inserts a security group bound to the spaces
 // running and staging; a name taken is ErrConflict.
 func (s *Store) CreateSecurityGroup(ctx context.Context, g SecurityGroup, running, staging []string) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO security_groups (guid, name, rules, running_default, staging_default, created_at, updated_at)
 			VALUES (?,?,?,?,?,?,?)`, g.GUID, g.Name, string(g.Rules), g.Running, g.Staging, g.CreatedAt, g.UpdatedAt); err != nil {
 			return err
@@ -164,7 +163,7 @@ func (s *Store) CreateSecurityGroup(ctx context.Context, g SecurityGroup, runnin
 // UpdateSecurityGroup writes the name, rules and global flags of g; a
 // name taken is ErrConflict, a group that is gone ErrNotFound.
 func (s *Store) UpdateSecurityGroup(ctx context.Context, g SecurityGroup) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE security_groups SET name = ?, rules = ?, running_default = ?, staging_default = ?, updated_at = ?
 			WHERE guid = ?`, g.Name, string(g.Rules), g.Running, g.Staging, g.UpdatedAt, g.GUID)
 		if err != nil {
@@ -177,10 +176,10 @@ func (s *Store) UpdateSecurityGroup(ctx context.Context, g SecurityGroup) error 
 // BindSecurityGroup binds the group guid to spaces for running apps, or
 // for staging; a binding already there stays as it is.
 func (s *Store) BindSecurityGroup(ctx context.Context, guid string, staging bool, spaces []string) error {
-	return s.write(ctx, func(tx *sql.Tx) error { return bindSecurityGroup(ctx, tx, guid, staging, spaces) })
+	return s.write(ctx, func(tx *cachedTx) error { return bindSecurityGroup(ctx, tx, guid, staging, spaces) })
 }
 
-func bindSecurityGroup(ctx context.Context, tx *sql.Tx, guid string, staging bool, spaces []string) error {
+func bindSecurityGroup(ctx context.Context, tx *cachedTx, guid string, staging bool, spaces []string) error {
 	for _, sp := range spaces {
 		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO security_group_spaces (security_group_guid, space_guid, staging) VALUES (?,?,?)`,
 			guid, sp, staging); err != nil {
@@ -193,7 +192,7 @@ func bindSecurityGroup(ctx context.Context, tx *sql.Tx, guid string, staging boo
 // UnbindSecurityGroup removes the binding of the group guid to space; one
 // that is not there is ErrNotFound.
 func (s *Store) UnbindSecurityGroup(ctx context.Context, guid string, staging bool, space string) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM security_group_spaces WHERE security_group_guid = ? AND space_guid = ? AND staging = ?`,
 			guid, space, staging)
 		if err != nil {
@@ -215,7 +214,7 @@ func (s *Store) SecurityGroupBound(ctx context.Context, guid string, staging boo
 // DeleteSecurityGroup deletes a security group and its bindings; one that
 // is gone is ErrNotFound.
 func (s *Store) DeleteSecurityGroup(ctx context.Context, guid string) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM security_groups WHERE guid = ?`, guid)
 		if err != nil {
 			return err

@@ -51,7 +51,7 @@ type ServiceChange struct {
 // its space, key of its instance, app binding) is ErrConflict; a row to
 // delete that is gone is ErrNotFound.
 func (s *Store) ApplyServices(ctx context.Context, c ServiceChange) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		for _, guid := range c.DeleteBindings {
 			if err := deleteRow(ctx, tx, "service_credential_bindings", guid); err != nil {
 				return err
@@ -131,7 +131,7 @@ func (s *Store) ApplyServices(ctx context.Context, c ServiceChange) error {
 	})
 }
 
-func deleteRow(ctx context.Context, tx *sql.Tx, table, guid string) error {
+func deleteRow(ctx context.Context, tx *cachedTx, table, guid string) error {
 	res, err := tx.ExecContext(ctx, "DELETE FROM "+table+" WHERE guid = ?", guid)
 	if err != nil {
 		return err

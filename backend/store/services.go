@@ -153,7 +153,7 @@ func (s *Store) CreateServiceInstance(ctx context.Context, si ServiceInstance, e
 }
 
 // putInstance inserts si or replaces the row of its guid.
-func putInstance(ctx context.Context, tx *sql.Tx, si ServiceInstance) error {
+func putInstance(ctx context.Context, tx *cachedTx, si ServiceInstance) error {
 	var lo InstanceOperation
 	var loType, loState *string
 	if si.LastOperation != nil {
@@ -243,7 +243,7 @@ func (s *Store) ServiceInstancesByGUID(ctx context.Context, guids []string) ([]S
 // DeleteServiceInstance deletes a service instance and its bindings, and
 // records events.
 func (s *Store) DeleteServiceInstance(ctx context.Context, guid string, events ...Event) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM service_credential_bindings WHERE service_instance_guid = ?`, guid); err != nil {
 			return err
 		}
@@ -281,7 +281,7 @@ func (s *Store) CreateServiceCredentialBinding(ctx context.Context, b ServiceCre
 }
 
 // putBinding inserts b or replaces the row of its guid.
-func putBinding(ctx context.Context, tx *sql.Tx, b ServiceCredentialBinding) error {
+func putBinding(ctx context.Context, tx *cachedTx, b ServiceCredentialBinding) error {
 	if b.LastOperation.Type == "" {
 		b.LastOperation.Type, b.LastOperation.State = "create", "succeeded"
 	}
@@ -299,7 +299,7 @@ func putBinding(ctx context.Context, tx *sql.Tx, b ServiceCredentialBinding) err
 
 // DeleteServiceCredentialBinding deletes a binding and records events.
 func (s *Store) DeleteServiceCredentialBinding(ctx context.Context, guid string, events ...Event) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM service_credential_bindings WHERE guid = ?`, guid)
 		if err != nil {
 			return err

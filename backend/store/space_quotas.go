@@ -1,9 +1,6 @@
 package store
 
-import (
-	"context"
-	"database/sql"
-)
+import "context"
 
 // SpaceQuota is a v3 space quota (CC's SpaceQuotaDefinition), owned by the
 // org OrgGUID. A nil limit is unlimited; TotalDomains is never set.
@@ -85,7 +82,7 @@ func (s *Store) QuotaSpaces(ctx context.Context, v Viewer, quotaGUIDs []string) 
 // records events; a name its org already has, whatever its case, is
 // ErrConflict.
 func (s *Store) CreateSpaceQuota(ctx context.Context, q SpaceQuota, spaceGUIDs []string, events ...Event) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO space_quotas (guid, name, org_guid, `+quotaLimitCols+`, created_at, updated_at)
 			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 			joinArgs([]any{q.GUID, q.Name, q.OrgGUID}, quotaLimitArgs(q.QuotaLimits), []any{q.CreatedAt, q.UpdatedAt})...); err != nil {
@@ -113,7 +110,7 @@ func (s *Store) ApplySpaceQuota(ctx context.Context, guid string, spaceGUIDs []s
 // RemoveSpaceQuota takes the space quota guid from the space spaceGUID
 // and records events; a space without it is ErrNotFound.
 func (s *Store) RemoveSpaceQuota(ctx context.Context, guid, spaceGUID string, updatedAt int64, events ...Event) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE spaces SET quota_guid = '', updated_at = ? WHERE guid = ? AND quota_guid = ?`, updatedAt, spaceGUID, guid)
 		if err != nil {
 			return err
@@ -134,7 +131,7 @@ func (s *Store) SpaceQuotaInUse(ctx context.Context, guid string) (bool, error) 
 // that have it are left without one (SpaceQuotaDefinition's spaces:
 // :nullify). One that is gone is ErrNotFound.
 func (s *Store) DeleteSpaceQuota(ctx context.Context, guid string, updatedAt int64, events ...Event) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE spaces SET quota_guid = '', updated_at = ? WHERE quota_guid = ?`, updatedAt, guid); err != nil {
 			return err
 		}

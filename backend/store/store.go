@@ -37,7 +37,7 @@ const Memory = ":memory:"
 
 // Store is the SQLite-backed state of the embedded Cloud Foundry.
 type Store struct {
-	db *sql.DB
+	db *cachedDB
 	// wmu serialises writers inside this process so that they queue here
 	// instead of spinning on SQLITE_BUSY; busy_timeout covers other processes.
 	wmu sync.Mutex
@@ -81,19 +81,19 @@ func Open(ctx context.Context, dir string, now func() time.Time) (*Store, error)
 		db.SetMaxOpenConns(4)
 		db.SetMaxIdleConns(4)
 	}
-	s := &Store{db: db, now: now}
+	s := &Store{db: newCachedDB(db), now: now}
 	if err := s.migrate(ctx); err != nil {
-		db.Close()
+		s.db.Close()
 		return nil, err
 	}
 	if err := s.place.prepare(ctx, db); err != nil {
-		db.Close()
+		s.db.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
-// Close closes the database.
+// Close closes the cached statements and the database.
 func (s *Store) Close() error {
 	s.place.close()
 	return s.db.Close()
@@ -113,7 +113,7 @@ func (s *Store) migrate(ctx context.Context) error {
 	sort.Strings(names)
 	for _, name := range names {
 		version := strings.TrimSuffix(filepath.Base(name), ".sql")
-		err := s.write(ctx, func(tx *sql.Tx) error {
+		err := s.write(ctx, func(tx *cachedTx) error {
 			var n int
 			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil {
 				return err
@@ -140,13 +140,14 @@ func (s *Store) migrate(ctx context.Context) error {
 
 // write runs fn in one transaction, serialised with the other writers of
 // this process. A unique-constraint failure comes back as ErrConflict.
-func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (s *Store) write(ctx context.Context, fn func(tx *cachedTx) error) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.db.begin(ctx)
 	if err != nil {
 		return classify(err)
 	}
+	defer s.db.end(ctx, tx)
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
 		return classify(err)
@@ -168,7 +169,8 @@ func classify(err error) error {
 	return err
 }
 
-// queryer is what *sql.DB and *sql.Tx have in common.
+// queryer is what *sql.DB and *sql.Tx have in common, and the store's
+// cachedDB and cachedTx.
 type queryer interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
@@ -178,4 +180,6 @@ type queryer interface {
 var (
 	_ queryer = (*sql.DB)(nil)
 	_ queryer = (*sql.Tx)(nil)
+	_ queryer = (*cachedDB)(nil)
+	_ queryer = (*cachedTx)(nil)
 )

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"strings"
 )
@@ -135,7 +134,7 @@ func byGUIDOrdered[T any](ctx context.Context, s *Store, table, cols string, gui
 // CreateCCUser makes the user u.GUID known to CC and records events; a
 // user CC knows already is ErrConflict.
 func (s *Store) CreateCCUser(ctx context.Context, u CCUser, events ...Event) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO cc_users (guid, labels, annotations, created_at, updated_at) VALUES (?,?,?,?,?)`,
 			u.GUID, jsonText(nonNil(u.Labels)), jsonText(nonNil(u.Annotations)), u.CreatedAt, u.UpdatedAt); err != nil {
 			return err
@@ -152,7 +151,7 @@ func (s *Store) EnsureCCUser(ctx context.Context, guid string, now int64) error 
 	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM cc_users WHERE guid = ?`, guid).Scan(&n); err != nil || n > 0 {
 		return err
 	}
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO cc_users (guid, created_at, updated_at) VALUES (?,?,?) ON CONFLICT (guid) DO NOTHING`, guid, now, now)
 		return err
 	})
@@ -160,7 +159,7 @@ func (s *Store) EnsureCCUser(ctx context.Context, guid string, now int64) error 
 
 // UpdateCCUserMetadata writes u's labels, annotations and updated_at.
 func (s *Store) UpdateCCUserMetadata(ctx context.Context, u CCUser) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE cc_users SET labels = ?, annotations = ?, updated_at = ? WHERE guid = ?`,
 			jsonText(nonNil(u.Labels)), jsonText(nonNil(u.Annotations)), u.UpdatedAt, u.GUID)
 		if err != nil {
@@ -173,7 +172,7 @@ func (s *Store) UpdateCCUserMetadata(ctx context.Context, u CCUser) error {
 // DeleteCCUser makes CC forget the user guid with its roles (User#destroy);
 // the UAA keeps its user.
 func (s *Store) DeleteCCUser(ctx context.Context, guid string, events ...Event) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM roles WHERE user_guid = ?`, guid); err != nil {
 			return err
 		}
@@ -319,7 +318,7 @@ func (s *Store) UAAUsersNamed(ctx context.Context, username, origin string) ([]U
 // CreateUAAUser inserts a user of the UAA; a username taken in its origin,
 // whatever the case, is ErrConflict.
 func (s *Store) CreateUAAUser(ctx context.Context, u UAAUser) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO users (`+uaaUserCols+`) VALUES (?,?,?,?,?,?,?,?,?,?)`,
 			u.GUID, u.Username, u.Origin, u.Email, u.GivenName, u.FamilyName, jsonText(u.Scopes), u.PasswordHash, u.CreatedAt, u.UpdatedAt)
 		return err
@@ -329,7 +328,7 @@ func (s *Store) CreateUAAUser(ctx context.Context, u UAAUser) error {
 // DeleteUAAUser deletes the UAA's user guid; CC keeps its own user, whose
 // username is then unknown.
 func (s *Store) DeleteUAAUser(ctx context.Context, guid string) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *cachedTx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE guid = ?`, guid)
 		if err != nil {
 			return err
