@@ -1,12 +1,15 @@
 // Package loadgen is a small closed-loop HTTP load generator over
 // loopback: a fixed number of workers send the same request back to back
-// for a fixed time, and the run reports throughput and latency
-// percentiles. It stops by itself when the time is up.
+// for a fixed time, and the run reports throughput, latency percentiles
+// and, read from /proc, the CPU time the server's processes and the
+// generator itself spent per request. It stops by itself when the time is
+// up.
 package loadgen
 
 import (
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"sync"
 	"time"
@@ -33,6 +36,10 @@ type Options struct {
 	Warmup time.Duration
 	// Timeout bounds each request. Default 5s.
 	Timeout time.Duration
+	// Servers are the processes whose CPU time the run reads at the start
+	// and at the end of its measured part (Result.ServerCPU): the server
+	// under load, or its master and workers.
+	Servers []int
 }
 
 // Result is what a run measured.
@@ -46,11 +53,45 @@ type Result struct {
 	P50, P99, Max time.Duration
 	// Bytes is the body size of the last good response.
 	Bytes int
+	// ServerCPU is the CPU time Options.Servers used over the measured
+	// part, and ServerCPUs each one's; 0 and nil without Servers.
+	ServerCPU  time.Duration
+	ServerCPUs []time.Duration
+	// ClientCPU is the CPU time this process used over the measured part:
+	// the generator's own cost, which shares the machine with the server.
+	ClientCPU time.Duration
+}
+
+// CPUPerRequest is ServerCPU per successful response: what serving one
+// cost the server, however busy the machine was otherwise (throughput on
+// shared cores is not). It moves in steps of 10 ms over the whole run.
+func (r Result) CPUPerRequest() time.Duration {
+	n := r.RPS * r.Elapsed.Seconds()
+	if n == 0 {
+		return 0
+	}
+	return time.Duration(float64(r.ServerCPU) / n)
 }
 
 func (r Result) String() string {
-	return fmt.Sprintf("%9.0f req/s  p50 %8s  p99 %8s  max %8s  (%d requests, %d errors, %d B bodies)",
+	s := fmt.Sprintf("%9.0f req/s  p50 %8s  p99 %8s  max %8s  (%d requests, %d errors, %d B bodies)",
 		r.RPS, r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond), r.Max.Round(time.Microsecond), r.Requests, r.Errors, r.Bytes)
+	if r.ServerCPU > 0 {
+		s += fmt.Sprintf("  server CPU %s/request", r.CPUPerRequest().Round(100*time.Nanosecond))
+	}
+	if n := r.RPS * r.Elapsed.Seconds(); n > 0 && r.ClientCPU > 0 {
+		s += fmt.Sprintf("  client CPU %s/request", (time.Duration(float64(r.ClientCPU) / n)).Round(100*time.Nanosecond))
+	}
+	return s
+}
+
+// cpuTimes reads the CPU time of each of pids.
+func cpuTimes(pids []int) []time.Duration {
+	d := make([]time.Duration, len(pids))
+	for i, pid := range pids {
+		d[i] = CPUTime(pid)
+	}
+	return d
 }
 
 // Run sends t's request from opts.Workers workers until the time is up.
@@ -85,6 +126,12 @@ func Run(t Target, opts Options) (Result, error) {
 		first  error
 	}
 	workers := make([]worker, opts.Workers)
+	self := os.Getpid()
+	cpuFrom := make(chan []time.Duration, 1)
+	go func() {
+		time.Sleep(time.Until(measureFrom))
+		cpuFrom <- cpuTimes(append([]int{self}, opts.Servers...))
+	}()
 	var wg sync.WaitGroup
 	for i := range workers {
 		w := &workers[i]
@@ -95,6 +142,13 @@ func Run(t Target, opts Options) (Result, error) {
 			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 			defer fasthttp.ReleaseRequest(req)
 			defer fasthttp.ReleaseResponse(resp)
+			// Each worker reads into one body buffer: without it fasthttp
+			// hands a large body's buffer back to its pool, which drops
+			// it, and every response allocates (and the GC clears) a new
+			// one, so the generator's own cost, on the cores it shares
+			// with the server, would swing with its heap.
+			resp.KeepBodyBuffer = true
+			defer func() { resp.KeepBodyBuffer = false }()
 			req.SetRequestURI(t.URL)
 			for _, h := range t.Headers {
 				req.Header.Set(h[0], h[1])
@@ -127,6 +181,15 @@ func Run(t Target, opts Options) (Result, error) {
 	}
 	wg.Wait()
 	res := Result{Status: map[int]int{}, Elapsed: opts.Duration}
+	from, to := <-cpuFrom, cpuTimes(append([]int{self}, opts.Servers...))
+	res.ClientCPU = to[0] - from[0]
+	if len(opts.Servers) > 0 {
+		res.ServerCPUs = make([]time.Duration, len(opts.Servers))
+		for i := range res.ServerCPUs {
+			res.ServerCPUs[i] = to[i+1] - from[i+1]
+			res.ServerCPU += res.ServerCPUs[i]
+		}
+	}
 	var all []time.Duration
 	var firstErr error
 	for _, w := range workers {

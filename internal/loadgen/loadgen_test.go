@@ -2,6 +2,9 @@ package loadgen
 
 import (
 	"net"
+	"os"
+	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -53,5 +56,43 @@ func TestRunReportsFailures(t *testing.T) {
 	}
 	if _, err := Run(Target{URL: "http://127.0.0.1:1/"}, Options{Workers: 1, Duration: 50 * time.Millisecond, Warmup: -1}); err == nil {
 		t.Error("a refused connection measured something")
+	}
+}
+
+func TestRunReadsServerCPU(t *testing.T) {
+	body := []byte(strings.Repeat("x", 1000))
+	url := serve(t, func(ctx *fasthttp.RequestCtx) { ctx.SetBody(body) })
+	// The server is this process: its CPU time is the run's too.
+	res, err := Run(Target{URL: url + "/"}, Options{Workers: 4, Duration: 300 * time.Millisecond, Warmup: -1, Servers: []int{os.Getpid()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ServerCPU <= 0 || res.CPUPerRequest() <= 0 || res.CPUPerRequest() > res.ServerCPU {
+		t.Errorf("server CPU %s, %s per request", res.ServerCPU, res.CPUPerRequest())
+	}
+	if !strings.Contains(res.String(), "server CPU") {
+		t.Errorf("the result does not say the server's CPU: %s", res)
+	}
+}
+
+func TestCPUTimeAndChildren(t *testing.T) {
+	self := os.Getpid()
+	before := CPUTime(self)
+	for start := time.Now(); CPUTime(self) == before && time.Since(start) < 10*time.Second; {
+		// Spin until the 10 ms clock of /proc moves.
+	}
+	if after := CPUTime(self); after <= before {
+		t.Errorf("CPU time did not move: %s, then %s", before, after)
+	}
+	if CPUTime(-1) != 0 || RSS(-1) != 0 || Children(-1) != nil {
+		t.Error("a process that does not exist has figures")
+	}
+	cmd := exec.Command("sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Skip("no sleep to start:", err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	if !slices.Contains(Children(self), cmd.Process.Pid) {
+		t.Errorf("children %v, not %d", Children(self), cmd.Process.Pid)
 	}
 }
