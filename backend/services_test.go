@@ -223,6 +223,19 @@ func TestUserProvidedServices(t *testing.T) {
 		t.Errorf("included %s", got)
 	}
 
+	// An update of the instance's credentials saves each binding with
+	// them (ServiceInstanceUpdateUserProvided#update_service_bindings):
+	// the binding's updated_at moves.
+	clk.Advance(time.Minute)
+	c.must(200, "PATCH", "/v3/service_instances/"+si.GUID, "developer", []byte(`{"credentials":{"password":"rotated"}}`))
+	if got := string(c.must(200, "GET", "/v3/service_credential_bindings/"+b.GUID+"/details", "developer", nil).body); !strings.Contains(got, `"rotated"`) {
+		t.Errorf("details after the update: %s", got)
+	}
+	if got := rawAt(t, c.must(200, "GET", "/v3/service_credential_bindings/"+b.GUID, "developer", nil).body, "updated_at"); got != `"2025-09-01T08:01:00Z"` {
+		t.Errorf("the binding's updated_at after the update: %s", got)
+	}
+	c.must(200, "PATCH", "/v3/service_instances/"+si.GUID, "developer", []byte(`{"credentials":`+creds+`}`))
+
 	// Unbind; the app can be bound again, then the instance deleted with it.
 	c.must(204, "DELETE", "/v3/service_credential_bindings/"+b.GUID, "developer", nil)
 	if n := c.listPage("developer", "/v3/service_credential_bindings?app_guids="+app).Pagination.TotalResults; n != 0 {

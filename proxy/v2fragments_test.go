@@ -7,9 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 
 	"capibridge/internal/redistest"
+	"capibridge/metrics"
 	"capibridge/proxy/v2api"
 )
 
@@ -234,5 +236,64 @@ func TestFragmentsFollowTheCurrentDroplet(t *testing.T) {
 	// process's own GET, read again, now shows the new droplet's.
 	if n != 4 {
 		t.Errorf("%d per-app reads, want 4 (the app's env, ssh, command and droplet)", n)
+	}
+}
+
+// readCost GETs path through g afresh and returns the body and how many
+// upstream requests went to route.
+func readCost(t *testing.T, s *stack, g launched, user, path, route string) ([]byte, int) {
+	t.Helper()
+	before := upstreamBy(t, g)
+	r := s.do("GET", g.url+path, user, nil, "Cache-Control", "no-cache")
+	if r.status != 200 {
+		t.Fatalf("GET %s: %d %s", path, r.status, r.body)
+	}
+	return r.body, int(upstreamBy(t, g)[route] - before[route])
+}
+
+// A space's allow_ssh and a binding's details are fragments too: kept,
+// read again after a change around the gateway, per reader class where
+// readers see them differently.
+func TestFragmentsOfSpacesAndBindings(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, nil)
+	g := s.cachedGateway(t, s.cfURL, "", nil)
+	app := s.createApps(t, "developer", "b-one")[0]
+	_, instance := s.serviceFixture(t, app, "b-one", "b-db")
+	settle()
+
+	const details = "/v3/service_credential_bindings/:guid/*"
+	read := func(user, path, route string) ([]byte, int) { return readCost(t, s, g, user, path, route) }
+	// The space list reads other things per space too (its isolation
+	// segment): the ssh reads are counted by the fragments' own metric.
+	sshReads := func() float64 {
+		return testutil.ToFloat64(g.m.Fragments.WithLabelValues("space-ssh", metrics.FragmentMiss)) +
+			testutil.ToFloat64(g.m.Fragments.WithLabelValues("space-ssh", metrics.FragmentYoung))
+	}
+	read("developer", "/v2/spaces", "")
+	before := sshReads()
+	if read("developer", "/v2/spaces", ""); sshReads() != before {
+		t.Errorf("warm space list: %v ssh reads", sshReads()-before)
+	}
+	if r := s.do("PATCH", s.cfURL+"/v3/spaces/"+demoSpace+"/features/ssh", "admin", []byte(`{"enabled":false}`)); r.status != 200 {
+		t.Fatalf("space ssh: %d %s", r.status, r.body)
+	}
+	if body, _ := read("developer", "/v2/spaces", ""); sshReads() != before+1 || !strings.Contains(string(body), `"allow_ssh":false`) {
+		t.Errorf("after the space's ssh changed: %v reads, %s", sshReads()-before, body)
+	}
+
+	bindings := "/v2/apps/" + app + "/service_bindings"
+	read("developer", bindings, details)
+	if body, n := read("developer", bindings, details); n != 0 || !strings.Contains(string(body), `"password":"s3cret"`) {
+		t.Errorf("warm bindings: %d detail reads, %s", n, body)
+	}
+	if body, _ := read("auditor", bindings, details); strings.Contains(string(body), "s3cret") {
+		t.Errorf("the auditor reads the developer's credentials: %s", body)
+	}
+	if r := s.do("PATCH", s.cfURL+"/v3/service_instances/"+instance, "developer", []byte(`{"credentials":{"password":"rotated"}}`)); r.status != 200 {
+		t.Fatalf("rotating the credentials: %d %s", r.status, r.body)
+	}
+	if body, n := read("developer", bindings, details); n != 1 || !strings.Contains(string(body), `"password":"rotated"`) {
+		t.Errorf("after the credentials changed: %d detail reads, %s", n, body)
 	}
 }

@@ -71,14 +71,19 @@ func (s *Store) ApplyServices(ctx context.Context, c ServiceChange) error {
 			}
 		}
 		if c.CopyCredentials {
-			if _, err := tx.ExecContext(ctx, `UPDATE service_credential_bindings SET credentials = ?, syslog_drain_url = ?
-				WHERE service_instance_guid = ?`, rawObject(c.Instance.Credentials), c.Instance.SyslogDrainURL, c.Instance.GUID); err != nil {
+			// Each binding is saved (sb.save), so its updated_at moves, as
+			// clients that keep what a binding showed rely on.
+			if _, err := tx.ExecContext(ctx, `UPDATE service_credential_bindings SET credentials = ?, syslog_drain_url = ?, updated_at = ?
+				WHERE service_instance_guid = ?`, rawObject(c.Instance.Credentials), c.Instance.SyslogDrainURL, c.Instance.UpdatedAt, c.Instance.GUID); err != nil {
 				return err
 			}
 		}
 		if c.CopyRouteServiceURL {
-			if _, err := tx.ExecContext(ctx, `UPDATE route_bindings SET route_service_url = ? WHERE service_instance_guid = ?`,
-				c.Instance.RouteServiceURL, c.Instance.GUID); err != nil {
+			// route_binding.update: the row is saved, updated_at moving,
+			// only when the url changes.
+			if _, err := tx.ExecContext(ctx, `UPDATE route_bindings SET route_service_url = ?, updated_at = ?
+				WHERE service_instance_guid = ? AND route_service_url IS NOT ?`,
+				c.Instance.RouteServiceURL, c.Instance.UpdatedAt, c.Instance.GUID, c.Instance.RouteServiceURL); err != nil {
 				return err
 			}
 		}

@@ -116,7 +116,7 @@ func (g *API) bindingBundles(c ccv3.Call, items []translate.V3ServiceCredentialB
 	}}
 	for i := range out {
 		calls = append(calls, func() error {
-			d, err := g.v3.BindingDetails(c, out[i].Binding.GUID)
+			d, err := g.bindingDetails(c, out[i].Binding)
 			mu.Lock()
 			out[i].Details = d
 			mu.Unlock()

@@ -61,6 +61,19 @@ const (
 	// the app's updated_at. Per reader class, to be safe: v3 redacts a
 	// droplet's process types for readers without secrets on other paths.
 	fragDroplet = "drop"
+	// fragSpaceSSH: a space's allow_ssh, saved by the space features
+	// update (space.update) and v2's space update (update_from_hash): the
+	// space's updated_at. The same for every reader of the space.
+	fragSpaceSSH = "space-ssh"
+	// fragBinding: a credential binding's details (credentials, syslog
+	// drain, volume mounts), ServiceBinding's columns, set by the bind and
+	// its polls (set, save_changes) and by a user-provided instance's
+	// update, which saves every binding
+	// (cc:app/actions/service_instance_update_user_provided.rb): the
+	// binding's updated_at, with its last operation (details are 404 until
+	// the create succeeded). Per reader class: only admins, read-only
+	// admins and space developers see them.
+	fragBinding = "binding"
 )
 
 // stampOf renders the times and names a fragment depends on.
@@ -228,4 +241,28 @@ func (g *API) stacks(c ccv3.Call) ([]ccv3.Stack, error) {
 	var out []ccv3.Stack
 	err = json.Unmarshal(raw, &out)
 	return out, err
+}
+
+// spaceSSH reads the space's allow_ssh through its fragment.
+func (g *API) spaceSSH(c ccv3.Call, sp translate.V3Space) (bool, error) {
+	return jsonFragment(g, c, fragSpaceSSH, false, sp.GUID, unixStamp(sp.UpdatedAt), sp.UpdatedAt, func() (bool, bool, error) {
+		on, err := g.v3.SpaceSSHEnabled(c, sp.GUID)
+		return on, err == nil, err
+	})
+}
+
+// bindingDetails reads the binding's details through their fragment; nil
+// when the reader may not see them.
+func (g *API) bindingDetails(c ccv3.Call, b translate.V3ServiceCredentialBinding) (*translate.V3BindingDetails, error) {
+	changed, op := b.UpdatedAt, "none"
+	if lo := b.LastOperation; lo != nil {
+		op = lo.Type + ":" + lo.State + ":" + unixStamp(lo.UpdatedAt)
+		if lo.UpdatedAt.After(changed) {
+			changed = lo.UpdatedAt
+		}
+	}
+	return jsonFragment(g, c, fragBinding, true, b.GUID, stampOf(unixStamp(b.UpdatedAt), op), changed, func() (*translate.V3BindingDetails, bool, error) {
+		d, err := g.v3.BindingDetails(c, b.GUID)
+		return d, err == nil, err
+	})
 }

@@ -397,10 +397,14 @@ func (g *API) spaceBundles(c ccv3.Call, spaces []translate.V3Space) ([]translate
 	var mu sync.Mutex
 	ssh := make(map[string]bool, len(spaces))
 	var segments map[string]string
+	bySpace := make(map[string]translate.V3Space, len(spaces))
+	for _, s := range spaces {
+		bySpace[s.GUID] = s
+	}
 	err := parallel(
 		func() error {
 			return g.v3.PerApp(guids, func(guid string) error {
-				on, err := g.v3.SpaceSSHEnabled(c, guid)
+				on, err := g.spaceSSH(c, bySpace[guid])
 				if err != nil {
 					return err
 				}
