@@ -173,7 +173,8 @@ type Entry struct {
 	// ContentType is the Content-Type of Body.
 	ContentType string
 	// Body is the response body. The cache keeps and shares it: neither a
-	// fill nor a caller may modify it after handing it over.
+	// fill nor a caller may modify it after handing it over. It is nil for
+	// an entry read from Redis that is kept compressed: Identity gives it.
 	Body []byte
 	// Gzip is Body compressed, set by the cache on what it stores (nil for
 	// bodies under Config.CompressMinBytes); the same sharing rule holds.
@@ -184,6 +185,20 @@ type Entry struct {
 	// NoStore, set by a fill, keeps the answer out of the cache: it shows
 	// a state about to change that no write will announce.
 	NoStore bool
+}
+
+// Identity returns the uncompressed body: Body, or Gzip decompressed
+// (once per call: entries read from Redis are kept compressed only, and
+// most clients take the gzip bytes).
+func (e Entry) Identity() ([]byte, error) {
+	if e.Body != nil || e.Gzip == nil {
+		return e.Body, nil
+	}
+	b, err := gunzip(e.Gzip)
+	if err != nil {
+		return nil, fmt.Errorf("cache: a stored page does not decompress: %w", err)
+	}
+	return b, nil
 }
 
 // FillFunc produces the response for a cache miss. It may outlive the Get

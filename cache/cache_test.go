@@ -705,7 +705,8 @@ func TestRecordCodec(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(r) || !got.stored.Equal(r.stored) {
 		t.Errorf("round trip:\n got %+v\nwant %+v", got, r)
 	}
-	// A compressed record travels as its gzip bytes and comes back whole.
+	// A compressed record travels as its gzip bytes alone, which give the
+	// body back when asked.
 	big := bytes.Repeat([]byte(`{"name":"app","state":"STARTED"},`), 100)
 	z := &record{status: 200, contentType: "application/json", body: big, gz: Gzip(big), stored: time.Unix(1700000000, 0),
 		epoch: "e1", topics: []string{"apps"}, gens: []uint64{1}}
@@ -713,11 +714,21 @@ func TestRecordCodec(t *testing.T) {
 	if len(enc) > len(big)/4 {
 		t.Errorf("a compressed record takes %d bytes for a %d-byte body", len(enc), len(big))
 	}
-	if got, err := unmarshalRecord(enc); err != nil || !bytes.Equal(got.body, big) || !bytes.Equal(got.gz, z.gz) {
-		t.Errorf("compressed round trip: %v", err)
+	got, err = unmarshalRecord(enc)
+	if err != nil || got.body != nil || !bytes.Equal(got.gz, z.gz) {
+		t.Fatalf("compressed round trip: %v", err)
+	}
+	if body, err := got.entry().Identity(); err != nil || !bytes.Equal(body, big) {
+		t.Errorf("the identity of a compressed record: %v", err)
 	}
 	broken := append(enc[:len(enc)-len(z.gz)], 0x1f, 0x8b, 8, 0, 0)
-	for _, bad := range [][]byte{nil, {0}, {recordVersion}, r.marshal()[:10], broken} {
+	if got, err := unmarshalRecord(broken); err != nil {
+		t.Errorf("a record with a gzip header: %v", err)
+	} else if _, err := got.entry().Identity(); err == nil {
+		t.Error("a broken gzip body decompressed")
+	}
+	notGzip := append(enc[:len(enc)-len(z.gz)], 'x', 'y')
+	for _, bad := range [][]byte{nil, {0}, {recordVersion}, r.marshal()[:10], notGzip} {
 		if _, err := unmarshalRecord(bad); !errors.Is(err, errBadRecord) {
 			t.Errorf("%q: %v", bad, err)
 		}

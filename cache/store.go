@@ -26,6 +26,7 @@ type record struct {
 	contentType string
 	body        []byte
 	// gz is body compressed (Gzip), or nil for a body too small to pay.
+	// A record read from Redis has gz alone and body nil.
 	gz     []byte
 	stored time.Time
 	epoch  string
@@ -145,12 +146,12 @@ func unmarshalRecord(b []byte) (*record, error) {
 	case bodyIdentity:
 		r.body = d.b[1:]
 	case bodyGzip:
+		// Kept compressed: clients that accept gzip get these bytes as
+		// they are, the others have them decompressed (Entry.Identity).
 		r.gz = d.b[1:]
-		body, err := gunzip(r.gz)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", errBadRecord, err)
+		if len(r.gz) < 2 || r.gz[0] != 0x1f || r.gz[1] != 0x8b {
+			return nil, errBadRecord
 		}
-		r.body = body
 	default:
 		return nil, errBadRecord
 	}

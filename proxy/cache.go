@@ -135,7 +135,11 @@ func (g *Gateway) cached(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 		ctx.SetStatusCode(e.Status)
 		// The cache never changes a body it handed out, so the response
 		// can point at it instead of copying 50 apps' worth per hit.
-		setBody(ctx, e.Body, e.Gzip)
+		if err := setBody(ctx, e); err != nil {
+			g.log.Error("serving a cached route failed", "route", rt.Template, "err", err)
+			writeError(ctx, cferr.Unknown(err), rt.v2)
+			return
+		}
 		ctx.Response.Header.Set("Cache-Status", o.CacheStatus())
 		if o.Tier != "" || o.Fwd == "stale" {
 			ctx.Response.Header.Set(fasthttp.HeaderAge, strconv.Itoa(int(time.Since(e.Stored).Seconds())))
@@ -247,5 +251,5 @@ func (g *Gateway) shared(route string, topics []string, fill func() ([]byte, err
 	if err != nil {
 		return nil, err
 	}
-	return e.Body, nil
+	return e.Identity()
 }

@@ -48,16 +48,22 @@ func qIsZero(v []byte) bool {
 	return true
 }
 
-// setBody answers body, or its gzip form when there is one and the client
-// accepts it. Either way the answer varies by Accept-Encoding.
-func setBody(ctx *fasthttp.RequestCtx, body, gz []byte) {
+// setBody answers the entry's body, or its gzip form when there is one
+// and the client accepts it. Either way the answer varies by
+// Accept-Encoding.
+func setBody(ctx *fasthttp.RequestCtx, e cache.Entry) error {
 	ctx.Response.Header.Set(fasthttp.HeaderVary, "Accept-Encoding")
-	if gz != nil && acceptsGzip(ctx.Request.Header.Peek(fasthttp.HeaderAcceptEncoding)) {
+	if e.Gzip != nil && acceptsGzip(ctx.Request.Header.Peek(fasthttp.HeaderAcceptEncoding)) {
 		ctx.Response.Header.Set(fasthttp.HeaderContentEncoding, "gzip")
-		ctx.Response.SetBodyRaw(gz)
-		return
+		ctx.Response.SetBodyRaw(e.Gzip)
+		return nil
+	}
+	body, err := e.Identity()
+	if err != nil {
+		return err
 	}
 	ctx.Response.SetBodyRaw(body)
+	return nil
 }
 
 // compress gzips the translated v2 answers of server.compress_min_bytes or
