@@ -26,9 +26,8 @@ func returnMemory(interval time.Duration, stop <-chan struct{}) {
 	samples := []metrics.Sample{
 		{Name: "/gc/cycles/total:gc-cycles"},
 		{Name: "/gc/heap/live:bytes"},
-		{Name: "/memory/classes/heap/objects:bytes"},
-		{Name: "/memory/classes/heap/unused:bytes"},
-		{Name: "/memory/classes/heap/free:bytes"},
+		{Name: "/memory/classes/total:bytes"},
+		{Name: "/memory/classes/heap/released:bytes"},
 	}
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
@@ -48,7 +47,10 @@ func returnMemory(interval time.Duration, stop <-chan struct{}) {
 		last := cycles
 		cycles = samples[0].Value.Uint64()
 		live := samples[1].Value.Uint64()
-		held := samples[2].Value.Uint64() + samples[3].Value.Uint64() + samples[4].Value.Uint64()
+		// All the runtime holds from the OS but what it has released:
+		// objects, free and unused heap, and the stacks of goroutines a
+		// burst of connections left (they go back to the heap's spans).
+		held := samples[2].Value.Uint64() - samples[3].Value.Uint64()
 		if cycles != last || held < live+memoryExcess {
 			continue
 		}
