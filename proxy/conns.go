@@ -322,42 +322,50 @@ type headScan struct {
 func (h *headScan) start() { *h = headScan{active: true} }
 
 // scan follows the next bytes of a head. It reports a line that ends in a
-// bare LF, and stops following at the blank line that ends the head.
+// bare LF, and stops following at the blank line that ends the head. It
+// goes from line end to line end (bytes.IndexByte), not byte by byte: it
+// runs on every read of every request.
 func (h *headScan) scan(b []byte) (bareLF bool) {
-	for _, c := range b {
-		switch c {
-		case '\n':
-			if !h.cr {
-				h.active = false
-				return true
-			}
-			empty := h.lineLen == 0
-			h.lineLen, h.cr = 0, false
-			switch {
-			case !h.lineDone && !empty:
-				h.lineDone = true
-			case h.lineDone && empty:
-				h.active = false
-				return false
-			}
-			// Empty lines before the request line are ignored (RFC 9112 §2.2).
-			continue
-		case '\r':
+	for len(b) > 0 {
+		seg, rest, found := bytes.Cut(b, []byte{'\n'})
+		if len(seg) > 0 {
+			// A CR counts as the line's content unless it ends the line;
+			// one pending from the last read is followed by more here.
 			if h.cr {
 				h.lineLen++
 			}
-			h.cr = true
-			continue
+			h.cr = seg[len(seg)-1] == '\r'
+			h.lineLen += len(seg)
+			if h.cr {
+				h.lineLen--
+			}
+			if !h.lineDone {
+				for _, c := range seg {
+					if c != '\r' && h.n < len(h.line) {
+						h.line[h.n] = c
+						h.n++
+					}
+				}
+			}
 		}
-		if h.cr {
-			h.lineLen++
-			h.cr = false
+		if !found {
+			return false
 		}
-		if !h.lineDone && h.n < len(h.line) {
-			h.line[h.n] = c
-			h.n++
+		if !h.cr {
+			h.active = false
+			return true
 		}
-		h.lineLen++
+		empty := h.lineLen == 0
+		h.lineLen, h.cr = 0, false
+		switch {
+		case !h.lineDone && !empty:
+			h.lineDone = true
+		case h.lineDone && empty:
+			h.active = false
+			return false
+		}
+		// Empty lines before the request line are ignored (RFC 9112 §2.2).
+		b = rest
 	}
 	return false
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"io"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -139,6 +140,9 @@ func TestHeadScan(t *testing.T) {
 		{"bare LF in a field", "GET /v2/apps HTTP/1.1\r\nHost: x\n\r\n", true, true, true},
 		{"bare LF blank line", "GET /v2/apps HTTP/1.1\r\nHost: x\r\n\n", true, true, true},
 		{"a CR inside a line", "GET /v2/apps HTTP/1.1\r\nX: a\rb\r\n\r\n", false, true, true},
+		{"CR CR LF", "GET /v2/apps HTTP/1.1\r\r\nHost: x\r\n\r\n", false, true, true},
+		{"a long field", "GET /v2/apps HTTP/1.1\r\nAuthorization: bearer " + strings.Repeat("x", 1500) + "\r\n\r\n", false, true, true},
+		{"a bare LF after a long field", "GET /v2/apps HTTP/1.1\r\nAuthorization: bearer " + strings.Repeat("x", 1500) + "\n\r\n", true, true, true},
 		{"cut in the request line", "GET /v2/ap", false, false, true},
 		{"a body after the head is not read", "POST /v3/apps HTTP/1.1\r\nContent-Length: 3\r\n\r\na\nb", false, true, false},
 	} {
