@@ -185,6 +185,9 @@ type Entry struct {
 	// NoStore, set by a fill, keeps the answer out of the cache: it shows
 	// a state about to change that no write will announce.
 	NoStore bool
+	// keep, on an entry that holds only Gzip, keeps the decompressed body
+	// in the in-process tier once Identity has made it.
+	keep func(body []byte)
 }
 
 // Identity returns the uncompressed body: Body, or Gzip decompressed
@@ -198,7 +201,33 @@ func (e Entry) Identity() ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cache: a stored page does not decompress: %w", err)
 	}
+	if e.keep != nil {
+		e.keep(b)
+	}
 	return b, nil
+}
+
+// entryOf is the entry of r, found under key. A record read from Redis
+// holds only the gzip bytes: the first Identity of it keeps the
+// decompressed body beside them in the in-process tier (weighed anew), so
+// that identity clients decompress it once per instance, and gzip clients
+// never.
+func (c *Cache) entryOf(key hashKey, r *record, p Policy) Entry {
+	e := r.entry()
+	if r.body == nil && r.gz != nil {
+		e.keep = func(body []byte) {
+			ctx := context.Background()
+			if cur, _ := c.local.Get(ctx, key); cur != nil && cur != r {
+				return // replaced meanwhile
+			}
+			whole := *r
+			whole.body = body
+			if age := c.now().Sub(r.stored); age < p.TTL {
+				_ = c.local.Set(ctx, key, &whole, p.TTL+p.StaleIfError-age)
+			}
+		}
+	}
+	return e
 }
 
 // FillFunc produces the response for a cache miss. It may outlive the Get
@@ -441,7 +470,7 @@ func (c *Cache) Get(ctx context.Context, k Key, p Policy, bypass bool, fill Fill
 				o.Result, o.Tier, o.TTL = metrics.CacheHit, metrics.TierLocal, p.TTL-age
 				c.count(route, o.Result)
 				c.tierHitLocal.Inc()
-				return local.entry(), o, nil
+				return c.entryOf(key, local, p), o, nil
 			}
 		}
 	}
@@ -457,7 +486,7 @@ func (c *Cache) Get(ctx context.Context, k Key, p Policy, bypass bool, fill Fill
 		o.Result, o.Tier, o.TTL = metrics.CacheHit, metrics.TierRedis, p.TTL-c.now().Sub(res.rec.stored)
 		c.count(route, o.Result)
 		c.tierHitRedis.Inc()
-		return res.rec.entry(), o, nil
+		return c.entryOf(key, res.rec, p), o, nil
 	}
 	o.Collapsed = shared
 	switch {
@@ -483,7 +512,7 @@ func (c *Cache) Get(ctx context.Context, k Key, p Policy, bypass bool, fill Fill
 					o.FwdStatus = 0
 				}
 				c.count(route, o.Result)
-				return cand.entry(), o, nil
+				return c.entryOf(key, cand, p), o, nil
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"bytes"
 	"capibridge/internal/redistest"
 
 	"context"
@@ -424,4 +425,37 @@ func TestStartsWhileRedisIsUnreachable(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 		return b.gens.Known().gens["spaces"] > 0
 	})
+}
+
+// A page another instance put in Redis arrives compressed: a gzip client
+// takes its bytes as they are; the first identity client decompresses it,
+// and the body is kept beside them in process, so the next one does not.
+func TestRedisPagesStayCompressed(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	a := newRedisCache(t, redisClient(t, srv.Addr()), nil)
+	b := newRedisCache(t, redisClient(t, srv.Addr()), nil)
+	page := bytes.Repeat([]byte(`{"name":"app","state":"STARTED"},`), 200)
+	fill := func(context.Context) (Entry, error) {
+		return Entry{Status: 200, ContentType: "application/json", Body: page}, nil
+	}
+	if e, _ := mustGet(t, a, appsKey, appsPolicy, false, fill); e.Gzip == nil || !bytes.Equal(e.Body, page) {
+		t.Fatal("a fill keeps the identity and gzip bytes")
+	}
+	var e Entry
+	waitFor(t, "b to hit a's entry in Redis", func() bool {
+		var o Outcome
+		e, o = mustGet(t, b, appsKey, appsPolicy, false, func(context.Context) (Entry, error) { return Entry{Status: 503}, nil })
+		return o.Tier == metrics.TierRedis
+	})
+	if e.Body != nil || e.Gzip == nil {
+		t.Fatalf("from Redis: body %d bytes, gzip %d", len(e.Body), len(e.Gzip))
+	}
+	if body, err := e.Identity(); err != nil || !bytes.Equal(body, page) {
+		t.Fatalf("Identity: %v", err)
+	}
+	again, o := mustGet(t, b, appsKey, appsPolicy, false, fill)
+	if o.Tier != metrics.TierLocal || !bytes.Equal(again.Body, page) || !bytes.Equal(again.Gzip, e.Gzip) {
+		t.Errorf("the next hit: %+v, body kept %v", o, again.Body != nil)
+	}
 }
