@@ -223,6 +223,9 @@ type V3Route struct {
 		Space  V3ToOne `json:"space"`
 		Domain V3ToOne `json:"domain"`
 	} `json:"relationships"`
+	// Domain is the route's domain when the list included it
+	// (include=domain), nil otherwise.
+	Domain *V3Domain `json:"-"`
 }
 
 // V3Domain is a v3 domain (GET /v3/domains/:guid). A domain with an

@@ -360,7 +360,7 @@ func (c *Client) LatestDroplets(call Call, appGUIDs []string) (map[string]transl
 // v3's order (created_at, then guid). A route with destinations in two
 // chunks is listed by both and kept once.
 func (c *Client) Routes(call Call, appGUIDs []string) ([]translate.V3Route, error) {
-	routes, err := listBy[translate.V3Route](c, call, "/v3/routes", "/v3/routes", "app_guids", appGUIDs, nil)
+	routes, err := c.routesWithDomains(call, appGUIDs)
 	if err != nil || len(appGUIDs) <= chunkSize {
 		return routes, err
 	}
@@ -444,4 +444,39 @@ func (c *Client) Fan(calls []func() error) error {
 		g.Go(f)
 	}
 	return g.Wait()
+}
+
+// routesPage is a page of routes with their domains included.
+type routesPage struct {
+	Page[translate.V3Route]
+	Included struct {
+		Domains []translate.V3Domain `json:"domains"`
+	} `json:"included"`
+}
+
+// routesWithDomains lists the apps' routes with include=domain and puts
+// each route's domain beside it (V3Route.Domain), so that their urls need
+// no domain list of their own.
+func (c *Client) routesWithDomains(call Call, appGUIDs []string) ([]translate.V3Route, error) {
+	parts, err := inChunks(c, appGUIDs, func(chunk []string) ([]translate.V3Route, error) {
+		var routes []translate.V3Route
+		domains := map[string]*translate.V3Domain{}
+		err := eachPage[routesPage](c, call, "/v3/routes", "/v3/routes", filtered(url.Values{"include": {"domain"}}, "app_guids", chunk),
+			func(p *routesPage) bool {
+				routes = append(routes, p.Resources...)
+				for i := range p.Included.Domains {
+					d := p.Included.Domains[i]
+					domains[d.GUID] = &d
+				}
+				return true
+			})
+		for i := range routes {
+			routes[i].Domain = domains[routes[i].Relationships.Domain.GUID()]
+		}
+		return routes, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return slices.Concat(parts...), nil
 }

@@ -163,7 +163,6 @@ func (g *API) v2SpaceSummary(ctx *fasthttp.RequestCtx) error {
 		apps      ccv3.Page[translate.V3App]
 		stacks    []ccv3.Stack
 		instances []translate.V3ServiceInstance
-		domains   []translate.V3Domain
 	)
 	err := parallel(
 		func() (err error) { space, err = g.v3.GetSpace(c, guid); return },
@@ -176,7 +175,6 @@ func (g *API) v2SpaceSummary(ctx *fasthttp.RequestCtx) error {
 			instances, err = g.v3.ServiceInstances(c, ccv3.ServiceInstancesQuery{SpaceGUIDs: []string{guid}})
 			return
 		},
-		func() (err error) { domains, err = g.v3.Domains(c); return },
 	)
 	if err != nil {
 		return v2ErrorAs(err, spaceNotFound(guid))
@@ -267,7 +265,16 @@ func (g *API) v2SpaceSummary(ctx *fasthttp.RequestCtx) error {
 	if err := g.marketplaceOf(c, summaries); err != nil {
 		return v2Error(err, "")
 	}
-	body, err := translate.SpaceSummary(space, out, domainIndex(domains), summaries)
+	// The routes came with their domains (include=domain): no domain list.
+	domains := map[string]*translate.V3Domain{}
+	for _, b := range bundles {
+		for _, r := range b.Routes {
+			if r.Domain != nil {
+				domains[r.Domain.GUID] = r.Domain
+			}
+		}
+	}
+	body, err := translate.SpaceSummary(space, out, domains, summaries)
 	if err != nil {
 		return err
 	}
