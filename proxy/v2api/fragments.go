@@ -45,7 +45,11 @@ const (
 	fragEnv = "env"
 	// fragSSH: the app's enable_ssh, saved by AppFeatureUpdate
 	// (app.update) and V2::AppUpdate: the app's updated_at. The same for
-	// every reader of the app.
+	// every reader of the app. (An app whose column is NULL, older than
+	// AppModel's before_create default, shows the config's
+	// default_app_ssh_access, which changes with no stamp: a redeployed
+	// Cloud Controller with another default needs the fragments dropped,
+	// as a restart of the gateways or Redis' TTL does.)
 	fragSSH = "ssh"
 	// fragCommand: the web process's command as its own GET shows it: the
 	// process's command (ProcessUpdate: process.save; the deployment
