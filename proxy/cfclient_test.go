@@ -20,14 +20,7 @@ func TestGoCFClientReadsApps(t *testing.T) {
 		names = append(names, fmt.Sprintf("cf-app-%02d", i))
 	}
 	guids := s.createApps(t, "developer", names...)
-	client := func(user string) *cfclient.Client {
-		c, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens[user]})
-		if err != nil {
-			t.Fatalf("go-cfclient NewClient as %s: %v", user, err)
-		}
-		return c
-	}
-	dev := client("developer")
+	dev := s.goCFClient(t, "developer")
 
 	// All pages: three pages of three, walked through next_url.
 	apps, err := dev.ListAppsByQuery(url.Values{"results-per-page": {"3"}})
@@ -83,12 +76,12 @@ func TestGoCFClientReadsApps(t *testing.T) {
 
 	// The same reads by other users.
 	for user, want := range map[string]int{"auditor": 7, "outsider": 0, "admin": 7} {
-		apps, err := client(user).ListAppsByQuery(url.Values{})
+		apps, err := s.goCFClient(t, user).ListAppsByQuery(url.Values{})
 		if err != nil || len(apps) != want {
 			t.Errorf("%s lists %d apps (%v), want %d", user, len(apps), err, want)
 		}
 	}
-	if _, err := client("outsider").AppByName("cf-app-00", "5ace0000-0000-4000-8000-000000000001", "0d0e0000-0000-4000-8000-000000000001"); err == nil {
+	if _, err := s.goCFClient(t, "outsider").AppByName("cf-app-00", "5ace0000-0000-4000-8000-000000000001", "0d0e0000-0000-4000-8000-000000000001"); err == nil {
 		t.Error("the outsider found an app it cannot see")
 	}
 }
@@ -100,14 +93,7 @@ func TestGoCFClientReadsAppDetails(t *testing.T) {
 	s := startStack(t, nil)
 	guid := s.createApps(t, "developer", "detailed")[0]
 	routeGUID, instanceGUID := s.serviceFixture(t, guid, "detailed", "detailed-db")
-	client := func(user string) *cfclient.Client {
-		c, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens[user]})
-		if err != nil {
-			t.Fatalf("go-cfclient NewClient as %s: %v", user, err)
-		}
-		return c
-	}
-	dev := client("developer")
+	dev := s.goCFClient(t, "developer")
 	app, err := dev.GetAppByGuid(guid)
 	if err != nil {
 		t.Fatal(err)
@@ -144,17 +130,17 @@ func TestGoCFClientReadsAppDetails(t *testing.T) {
 	}
 
 	// An auditor reads the summary but not the env; an outsider nothing.
-	if _, err := client("auditor").GetAppEnv(guid); err == nil {
+	if _, err := s.goCFClient(t, "auditor").GetAppEnv(guid); err == nil {
 		t.Error("the auditor read the env")
 	}
-	aud, err := client("auditor").GetAppByGuid(guid)
+	aud, err := s.goCFClient(t, "auditor").GetAppByGuid(guid)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if sum, err := aud.Summary(); err != nil || sum.Guid != guid {
 		t.Errorf("auditor Summary: %v %+v", err, sum)
 	}
-	if _, err := client("outsider").GetAppByGuid(guid); err == nil {
+	if _, err := s.goCFClient(t, "outsider").GetAppByGuid(guid); err == nil {
 		t.Error("the outsider read the app")
 	}
 }

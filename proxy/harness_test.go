@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	cfclient "github.com/cloudfoundry-community/go-cfclient"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
@@ -193,4 +194,15 @@ func (s *stack) mintToken(t testing.TB, scopes []string) string {
 		t.Fatal(err)
 	}
 	return "bearer " + tok
+}
+
+// goCFClient is go-cfclient's last v2 release logged in as a seeded user
+// through the gateway.
+func (s *stack) goCFClient(t testing.TB, user string) *cfclient.Client {
+	t.Helper()
+	c, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens[user]})
+	if err != nil {
+		t.Fatalf("go-cfclient NewClient as %s: %v", user, err)
+	}
+	return c
 }

@@ -24,10 +24,7 @@ func TestGoCFClientAppLifecycle(t *testing.T) {
 	s := startStackWith(t, func(b *configs.Backend) {
 		b.StagingDuration, b.StartupDuration = 400*time.Millisecond, 20*time.Millisecond
 	}, nil)
-	cf, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens["developer"]})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cf := s.goCFClient(t, "developer")
 	space := backend.DemoSpaceGUID
 	app, err := cf.CreateApp(cfclient.AppCreateRequest{Name: "life", SpaceGuid: space, Memory: 256, Instances: 1,
 		Environment: map[string]any{"STAGE": "one"}})

@@ -14,10 +14,7 @@ import (
 // errors, update, bits refused while locked then stored, delete.
 func TestV2AdminBuildpacksGoCFClient(t *testing.T) {
 	s := startStack(t, nil)
-	admin, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens["admin"]})
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := s.goCFClient(t, "admin")
 	seeded, err := admin.ListBuildpacks()
 	if err != nil || len(seeded) == 0 {
 		t.Fatalf("ListBuildpacks: %v %+v", err, seeded)

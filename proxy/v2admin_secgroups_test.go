@@ -16,10 +16,7 @@ import (
 // replacement of the bound spaces, delete, and CC's errors.
 func TestV2AdminSecurityGroupsGoCFClient(t *testing.T) {
 	s := startStack(t, nil)
-	admin, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens["admin"]})
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := s.goCFClient(t, "admin")
 	running, err := admin.ListRunningSecGroups()
 	if err != nil || len(running) == 0 || !running[0].Running {
 		t.Fatalf("ListRunningSecGroups: %v %+v", err, running)

@@ -55,10 +55,7 @@ func TestV2AdminFeatureFlagSet(t *testing.T) {
 // comes back as sent, CC's errors; a number is stored as its text.
 func TestV2AdminEnvGroupsGoCFClient(t *testing.T) {
 	s := startStack(t, nil)
-	admin, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens["admin"]})
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := s.goCFClient(t, "admin")
 	if g, err := admin.GetRunningEnvironmentVariableGroup(); err != nil || len(g) != 0 {
 		t.Fatalf("GetRunningEnvironmentVariableGroup: %v %v", err, g)
 	}

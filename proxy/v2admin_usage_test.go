@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
-	cfclient "github.com/cloudfoundry-community/go-cfclient"
 )
 
 // go-cfclient's app usage event functions through the gateway
@@ -18,10 +16,7 @@ func TestV2AdminUsageEventsGoCFClient(t *testing.T) {
 	s.startedApp(t, "used-1")
 	s.startedApp(t, "used-2")
 	s.startedApp(t, "used-3")
-	admin, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens["admin"]})
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := s.goCFClient(t, "admin")
 	r := s.do("POST", s.gwURL+"/v2/app_usage_events/destructively_purge_all_and_reseed_started_apps", "admin", nil)
 	if r.status != 204 || len(r.body) != 0 {
 		t.Fatalf("purge: %d %s", r.status, r.body)

@@ -694,14 +694,7 @@ func TestV2AppDelete(t *testing.T) {
 // updates and deletes apps through the gateway.
 func TestGoCFClientWritesApps(t *testing.T) {
 	s := startStack(t, nil)
-	client := func(user string) *cfclient.Client {
-		c, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens[user]})
-		if err != nil {
-			t.Fatalf("go-cfclient NewClient as %s: %v", user, err)
-		}
-		return c
-	}
-	dev := client("developer")
+	dev := s.goCFClient(t, "developer")
 	app, err := dev.CreateApp(cfclient.AppCreateRequest{Name: "cf-made", SpaceGuid: demoSpace, Memory: 256, Instances: 2,
 		Buildpack: "go_buildpack", HealthCheckType: cfclient.HEALTH_PROCESS, HealthCheckTimeout: 45,
 		Environment: map[string]interface{}{"A": "1", "B": "2"}})
@@ -739,7 +732,7 @@ func TestGoCFClientWritesApps(t *testing.T) {
 	if _, err := dev.CreateApp(cfclient.AppCreateRequest{Name: "cf-renamed", SpaceGuid: demoSpace}); err == nil {
 		t.Error("a second app with a taken name was created")
 	}
-	if _, err := client("auditor").UpdateApp(app.Guid, cfclient.AppUpdateResource{Memory: 128}); err == nil {
+	if _, err := s.goCFClient(t, "auditor").UpdateApp(app.Guid, cfclient.AppUpdateResource{Memory: 128}); err == nil {
 		t.Error("the auditor updated the app")
 	}
 	if err := dev.DeleteApp(app.Guid); err != nil {

@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	cfclient "github.com/cloudfoundry-community/go-cfclient"
 	"github.com/valyala/fasthttp"
 )
 
@@ -165,10 +164,7 @@ func TestV2Bits(t *testing.T) {
 	}
 
 	// go-cfclient's upload and download.
-	cf, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens["developer"]})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cf := s.goCFClient(t, "developer")
 	if err := cf.UploadAppBits(bytes.NewReader(zipped), third); err != nil {
 		t.Errorf("go-cfclient UploadAppBits: %v", err)
 	}

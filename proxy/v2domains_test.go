@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	cfclient "github.com/cloudfoundry-community/go-cfclient"
-
 	"capibridge/backend"
 	"capibridge/backend/store"
 )
@@ -26,10 +24,7 @@ func TestV2DomainReads(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	c, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens["developer"]})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := s.goCFClient(t, "developer")
 	shared, err := c.ListSharedDomains()
 	if err != nil || len(shared) != 1 || shared[0].Guid != backend.SharedDomainGUID || shared[0].Name != backend.SharedDomainName ||
 		shared[0].RouterGroupGuid != "" || shared[0].Internal {

@@ -63,10 +63,7 @@ func orNil(s *string) string {
 // key. Set up through v3 with go-cfclient, as operators do.
 func TestV2IsolationSegments(t *testing.T) {
 	s := startStack(t, nil)
-	admin, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens["admin"]})
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := s.goCFClient(t, "admin")
 	iso1, err := admin.CreateIsolationSegment("iso-1")
 	if err != nil {
 		t.Fatal(err)
@@ -261,10 +258,7 @@ func TestV2IsolationSegments(t *testing.T) {
 // on POST and PUT, with CC's refusals.
 func TestV2IsolationSegmentWrites(t *testing.T) {
 	s := startStack(t, nil)
-	admin, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens["admin"]})
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := s.goCFClient(t, "admin")
 	iso1, err := admin.CreateIsolationSegment("iso-1")
 	if err != nil {
 		t.Fatal(err)
@@ -345,10 +339,7 @@ func TestV2IsolationSegmentWrites(t *testing.T) {
 // active org) for both.
 func TestV2IsolationSegmentRemovals(t *testing.T) {
 	s := startStack(t, nil)
-	admin, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens["admin"]})
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := s.goCFClient(t, "admin")
 	iso, err := admin.CreateIsolationSegment("iso-1")
 	if err != nil {
 		t.Fatal(err)
@@ -423,10 +414,7 @@ func TestV2IsolationSegmentRemovals(t *testing.T) {
 // show their isolation segments as the space and org lists do.
 func TestV2IsolationSegmentsInlinedInApps(t *testing.T) {
 	s := startStack(t, nil)
-	admin, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens["admin"]})
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := s.goCFClient(t, "admin")
 	iso, err := admin.CreateIsolationSegment("iso-1")
 	if err != nil {
 		t.Fatal(err)

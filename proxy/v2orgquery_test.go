@@ -35,10 +35,7 @@ func orgNames(t *testing.T, body []byte) []string {
 // ignored; status matched on each org, the operator honoured.
 func TestV2OrgQueryKeys(t *testing.T) {
 	s := startStack(t, nil)
-	admin, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens["admin"]})
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := s.goCFClient(t, "admin")
 	team, err := admin.CreateOrg(cfclient.OrgRequest{Name: "team-org"})
 	if err != nil {
 		t.Fatal(err)

@@ -187,20 +187,13 @@ func TestV2OrgsSpacesStacksResources(t *testing.T) {
 // release, as developer, auditor, outsider and admin.
 func TestGoCFClientReadsOrgsSpacesStacks(t *testing.T) {
 	s := startStack(t, nil)
-	client := func(user string) *cfclient.Client {
-		c, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens[user]})
-		if err != nil {
-			t.Fatalf("go-cfclient NewClient as %s: %v", user, err)
-		}
-		return c
-	}
 	for _, tc := range []struct {
 		user   string
 		orgs   int
 		spaces int
 	}{{"developer", 1, 1}, {"auditor", 1, 1}, {"outsider", 0, 0}, {"admin", 1, 1}} {
 		t.Run(tc.user, func(t *testing.T) {
-			c := client(tc.user)
+			c := s.goCFClient(t, tc.user)
 			orgs, err := c.ListOrgs()
 			if err != nil || len(orgs) != tc.orgs {
 				t.Fatalf("ListOrgs: %v %+v, want %d", err, orgs, tc.orgs)

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"testing"
 
-	cfclient "github.com/cloudfoundry-community/go-cfclient"
-
 	"capibridge/backend"
 )
 
@@ -21,10 +19,7 @@ func TestV2OrgSummaryAndUsage(t *testing.T) {
 		[]byte(fmt.Sprintf(`{"name":"ups","space_guid":%q}`, backend.DemoSpaceGUID))); r.status != 201 {
 		t.Fatalf("ups: %d %s", r.status, r.body)
 	}
-	dev, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens["developer"]})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dev := s.goCFClient(t, "developer")
 	org, err := dev.GetOrgByGuid(backend.DemoOrgGUID)
 	if err != nil {
 		t.Fatal(err)

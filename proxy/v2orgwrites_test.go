@@ -13,10 +13,7 @@ import (
 // embedded CF (MAPPING-orgs §11.2, §11.4, §11.9).
 func TestV2OrgSpaceWritesGoCFClient(t *testing.T) {
 	s := startStack(t, nil)
-	admin, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens["admin"]})
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := s.goCFClient(t, "admin")
 	org, err := admin.CreateOrg(cfclient.OrgRequest{Name: "team-a"})
 	if err != nil || org.Guid == "" || org.Name != "team-a" || org.Status != "active" {
 		t.Fatalf("CreateOrg: %v %+v", err, org)
@@ -69,10 +66,7 @@ func TestV2OrgSpaceWritesGoCFClient(t *testing.T) {
 	}
 	// A developer may create neither orgs (user_org_creation is off) nor
 	// spaces (org managers only).
-	dev, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens["developer"]})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dev := s.goCFClient(t, "developer")
 	if _, err := dev.CreateOrg(cfclient.OrgRequest{Name: "mine"}); err == nil || !strings.Contains(err.Error(), "CF-NotAuthorized") && !strings.Contains(err.Error(), "CF-FeatureDisabled") {
 		t.Errorf("developer CreateOrg: %v", err)
 	}
@@ -92,10 +86,7 @@ func TestV2OrgSpaceWritesGoCFClient(t *testing.T) {
 // (MAPPING-orgs §11.4).
 func TestV2SpaceCreateWithRolesAndQuota(t *testing.T) {
 	s := startStack(t, nil)
-	admin, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens["admin"]})
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := s.goCFClient(t, "admin")
 	q, err := admin.CreateSpaceQuota(cfclient.SpaceQuotaRequest{Name: "small", OrganizationGuid: backend.DemoOrgGUID, TotalServices: 1,
 		TotalRoutes: 1, MemoryLimit: 256, InstanceMemoryLimit: -1, AppInstanceLimit: -1, AppTaskLimit: 5, TotalServiceKeys: -1, TotalReservedRoutePorts: -1})
 	if err != nil {

@@ -17,10 +17,7 @@ import (
 // by name, assign to an org, delete refused while assigned, delete.
 func TestV2QuotaDefinitionsGoCFClient(t *testing.T) {
 	s := startStack(t, nil)
-	admin, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens["admin"]})
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := s.goCFClient(t, "admin")
 	quotas, err := admin.ListOrgQuotas()
 	if err != nil || len(quotas) == 0 {
 		t.Fatalf("ListOrgQuotas: %v %+v", err, quotas)
@@ -75,10 +72,7 @@ func TestV2QuotaDefinitionsGoCFClient(t *testing.T) {
 // quotas, any q refused, and delete, which unassigns first.
 func TestV2SpaceQuotaDefinitionsGoCFClient(t *testing.T) {
 	s := startStack(t, nil)
-	admin, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens["admin"]})
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := s.goCFClient(t, "admin")
 	q, err := admin.CreateSpaceQuota(cfclient.SpaceQuotaRequest{Name: "sq", OrganizationGuid: backend.DemoOrgGUID, TotalServices: 5,
 		TotalRoutes: 10, MemoryLimit: 512, InstanceMemoryLimit: -1, AppInstanceLimit: -1, AppTaskLimit: 5, TotalServiceKeys: -1,
 		TotalReservedRoutePorts: -1})

@@ -25,10 +25,7 @@ func roleHolders(t *testing.T, s *stack, path string) []string {
 // allowed, but not a non-admin's own way to update the space.
 func TestV2SpaceRoleLists(t *testing.T) {
 	s := startStack(t, nil)
-	admin, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens["admin"]})
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := s.goCFClient(t, "admin")
 	// The outsider becomes a CC user by calling the API; it has no role
 	// in the demo org.
 	s.do("GET", s.gwURL+"/v2/organizations", "outsider", nil)
@@ -110,10 +107,7 @@ func TestV2SpaceRoleLists(t *testing.T) {
 // (OrganizationAccess#read_for_update?).
 func TestV2OrgRoleLists(t *testing.T) {
 	s := startStack(t, nil)
-	admin, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens["admin"]})
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := s.goCFClient(t, "admin")
 	dev, aud := backend.DeveloperGUID, backend.AuditorGUID
 	// Created with lists: the roles come with the org; an unknown user
 	// creates nothing.

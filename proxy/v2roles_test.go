@@ -25,10 +25,7 @@ func usernames(us []cfclient.User) []string {
 // the embedded CF (MAPPING-orgs §11.2.6, §11.5, §11.6).
 func TestV2RolesGoCFClient(t *testing.T) {
 	s := startStack(t, nil)
-	admin, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens["admin"]})
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := s.goCFClient(t, "admin")
 	org, err := admin.CreateOrg(cfclient.OrgRequest{Name: "roles-org"})
 	if err != nil {
 		t.Fatal(err)
@@ -155,10 +152,7 @@ func TestV2RolesGoCFClient(t *testing.T) {
 		t.Errorf("removing a missing role: %d %s", r.status, r.body)
 	}
 	// An org manager who is not an admin may not remove the last manager.
-	dev, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens["developer"]})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dev := s.goCFClient(t, "developer")
 	if err := dev.RemoveOrgManager(org.Guid, backend.DeveloperGUID); err == nil || !strings.Contains(err.Error(), "CF-LastManagerInOrg") {
 		t.Errorf("removing the last manager: %v", err)
 	}
@@ -184,10 +178,7 @@ func TestV2CreateUserFlow(t *testing.T) {
 	if err := json.Unmarshal(r.body, &scim); err != nil || scim.ID == "" {
 		t.Fatalf("%v %s", err, r.body)
 	}
-	admin, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens["admin"]})
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := s.goCFClient(t, "admin")
 	u, err := admin.CreateUser(cfclient.UserRequest{Guid: scim.ID})
 	if err != nil || u.Guid != scim.ID {
 		t.Fatalf("CreateUser: %v %+v", err, u)

@@ -18,10 +18,7 @@ import (
 func TestV2RoutesGoCFClient(t *testing.T) {
 	s := startStack(t, nil)
 	app := s.createApps(t, "developer", "routed")[0]
-	c, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens["developer"]})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := s.goCFClient(t, "developer")
 	route, err := c.CreateRoute(cfclient.RouteRequest{DomainGuid: backend.SharedDomainGUID, SpaceGuid: backend.DemoSpaceGUID, Host: "web"})
 	if err != nil || route.Guid == "" || route.Host != "web" || route.Path != "" || route.Port != 0 || route.DomainGuid != backend.SharedDomainGUID ||
 		route.SpaceGuid != backend.DemoSpaceGUID {
@@ -108,10 +105,7 @@ func TestV2RoutesGoCFClient(t *testing.T) {
 // Private and shared domain writes through go-cfclient (§9.12, §9.13).
 func TestV2DomainWritesGoCFClient(t *testing.T) {
 	s := startStack(t, nil)
-	admin, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens["admin"]})
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := s.goCFClient(t, "admin")
 	d, err := admin.CreateDomain("private.example.org", backend.DemoOrgGUID)
 	if err != nil || d.Guid == "" || d.Name != "private.example.org" || d.OwningOrganizationGuid != backend.DemoOrgGUID {
 		t.Fatalf("CreateDomain: %v %+v", err, d)
@@ -130,10 +124,7 @@ func TestV2DomainWritesGoCFClient(t *testing.T) {
 		t.Errorf("ListSharedDomains: %v %+v", err, ds)
 	}
 	// A developer may not create shared domains.
-	dev, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens["developer"]})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dev := s.goCFClient(t, "developer")
 	if _, err := dev.CreateSharedDomain("dev.example.org", false, ""); err == nil || !strings.Contains(err.Error(), "CF-NotAuthorized") {
 		t.Errorf("developer CreateSharedDomain: %v", err)
 	}
@@ -235,10 +226,7 @@ func TestV2TCPRoutes(t *testing.T) {
 	if r.status != 200 || json.Unmarshal(r.body, &groups) != nil || len(groups) != 1 || groups[0].GUID != backend.TCPRouterGroupGUID || groups[0].Type != "tcp" {
 		t.Fatalf("router groups through the gateway: %d %s", r.status, r.body)
 	}
-	admin, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens["admin"]})
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := s.goCFClient(t, "admin")
 	tcp, err := admin.CreateSharedDomain("tcp.example.org", false, backend.TCPRouterGroupGUID)
 	if err != nil || tcp.RouterGroupGuid != backend.TCPRouterGroupGUID || tcp.RouterGroupType != "tcp" {
 		t.Fatalf("CreateSharedDomain with a router group: %v %+v", err, tcp)
@@ -246,10 +234,7 @@ func TestV2TCPRoutes(t *testing.T) {
 	if d, err := admin.GetSharedDomainByGuid(tcp.Guid); err != nil || d.RouterGroupType != "tcp" {
 		t.Errorf("GetSharedDomainByGuid: %v %+v", err, d)
 	}
-	dev, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens["developer"]})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dev := s.goCFClient(t, "developer")
 	route, err := dev.CreateTcpRoute(cfclient.RouteRequest{DomainGuid: tcp.Guid, SpaceGuid: backend.DemoSpaceGUID})
 	if err != nil || route.Port < 1024 || route.Port > 1033 || route.Host != "" {
 		t.Fatalf("CreateTcpRoute: %v %+v", err, route)

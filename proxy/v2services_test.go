@@ -19,10 +19,7 @@ import (
 func TestV2UserProvidedGoCFClient(t *testing.T) {
 	s := startStack(t, nil)
 	app := s.createApps(t, "developer", "bound")[0]
-	c, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens["developer"]})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := s.goCFClient(t, "developer")
 	ups, err := c.CreateUserProvidedServiceInstance(cfclient.UserProvidedServiceInstanceRequest{Name: "db", SpaceGuid: backend.DemoSpaceGUID,
 		Credentials: map[string]interface{}{"uri": "postgres://u:p@h/d"}, Tags: []string{"sql"}})
 	if err != nil || ups.Guid == "" || ups.Name != "db" || ups.Credentials["uri"] != "postgres://u:p@h/d" || ups.Type != "user_provided_service_instance" ||
@@ -190,10 +187,7 @@ func TestV2UserProvidedAnswers(t *testing.T) {
 func TestV2ManagedServicesGoCFClient(t *testing.T) {
 	s := startStack(t, nil)
 	app := s.createApps(t, "developer", "managed")[0]
-	c, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens["developer"]})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := s.goCFClient(t, "developer")
 	svcs, err := c.ListServices()
 	if err != nil || len(svcs) != 2 {
 		t.Fatalf("ListServices: %v %+v", err, svcs)

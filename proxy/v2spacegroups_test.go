@@ -46,10 +46,7 @@ func sortedGUIDs(guids ...string) []string {
 // against the bound and the globally enabled groups.
 func TestV2SpaceSecurityGroupLists(t *testing.T) {
 	s := startStack(t, nil)
-	admin, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens["admin"]})
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := s.goCFClient(t, "admin")
 	web, err := admin.CreateSecGroup("web", nil, nil)
 	if err != nil {
 		t.Fatal(err)

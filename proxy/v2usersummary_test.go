@@ -54,10 +54,7 @@ func (u userSummary) names(list string) []string {
 // the user itself and admins only.
 func TestV2UserSummary(t *testing.T) {
 	s := startStack(t, nil)
-	admin, err := cfclient.NewClient(&cfclient.Config{ApiAddress: s.gwURL, Token: s.tokens["admin"]})
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := s.goCFClient(t, "admin")
 	org, err := admin.CreateOrg(cfclient.OrgRequest{Name: "summary-org"})
 	if err != nil {
 		t.Fatal(err)

@@ -89,7 +89,7 @@ func TestCPUTimeAndChildren(t *testing.T) {
 	}
 	cmd := exec.Command("sleep", "30")
 	if err := cmd.Start(); err != nil {
-		t.Skip("no sleep to start:", err)
+		t.Fatal("starting a child process:", err)
 	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 	if !slices.Contains(Children(self), cmd.Process.Pid) {

@@ -196,9 +196,20 @@ func (c *Client) SetSpaceSSH(call Call, guid string, enabled bool) error {
 
 // OrgUsageSummary is GET /v3/organizations/:guid/usage_summary.
 func (c *Client) OrgUsageSummary(call Call, guid string) (translate.V3UsageSummary, error) {
+	return c.usageSummary(call, "/v3/organizations", guid)
+}
+
+// SpaceUsageSummary is GET /v3/spaces/:guid/usage_summary: what the
+// space's started processes hold, which its space quota bounds.
+func (c *Client) SpaceUsageSummary(call Call, guid string) (translate.V3UsageSummary, error) {
+	return c.usageSummary(call, "/v3/spaces", guid)
+}
+
+// usageSummary is GET <coll>/:guid/usage_summary.
+func (c *Client) usageSummary(call Call, coll, guid string) (translate.V3UsageSummary, error) {
 	var v struct {
 		UsageSummary translate.V3UsageSummary `json:"usage_summary"`
 	}
-	err := c.get(call, "/v3/organizations/"+url.PathEscape(guid)+"/usage_summary", "", "/v3/organizations/:guid/*", &v)
+	err := c.get(call, coll+"/"+url.PathEscape(guid)+"/usage_summary", "", coll+"/:guid/*", &v)
 	return v.UsageSummary, err
 }

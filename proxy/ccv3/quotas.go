@@ -114,13 +114,3 @@ func (c *Client) RemoveSpaceQuota(call Call, quotaGUID, spaceGUID string) error 
 		spaceQuotas+"/:guid/*", nil, nil)
 	return err
 }
-
-// SpaceUsageSummary is GET /v3/spaces/:guid/usage_summary: what the
-// space's started processes hold, which its space quota bounds.
-func (c *Client) SpaceUsageSummary(call Call, guid string) (translate.V3UsageSummary, error) {
-	var v struct {
-		UsageSummary translate.V3UsageSummary `json:"usage_summary"`
-	}
-	err := c.get(call, "/v3/spaces/"+url.PathEscape(guid)+"/usage_summary", "", "/v3/spaces/:guid/*", &v)
-	return v.UsageSummary, err
-}
