@@ -161,11 +161,3 @@ func (f *Fragments) Drop(ctx context.Context, owners ...string) error {
 	}
 	return nil
 }
-
-// Bytes is the in-process tier's weight.
-func (f *Fragments) Bytes() uint64 {
-	if f == nil {
-		return 0
-	}
-	return f.local.WeightedSize()
-}
