@@ -43,11 +43,11 @@ func (c *Client) upload(call Call, path, route, contentType string, body io.Read
 	}
 	if s := resp.StatusCode(); s < 200 || s > 299 {
 		e := &Error{Status: s}
-		_ = json.Unmarshal(resp.Body(), e)
+		_ = Decode(resp.Body(), e)
 		return "", e
 	}
 	if v != nil {
-		if err := json.Unmarshal(resp.Body(), v); err != nil {
+		if err := Decode(resp.Body(), v); err != nil {
 			return "", fmt.Errorf("ccv3: decoding POST %s: %w", path, err)
 		}
 	}
@@ -117,7 +117,7 @@ func (c *Client) Redirect(call Call, path, route string) (string, error) {
 	}
 	if s := resp.StatusCode(); s != fasthttp.StatusFound {
 		e := &Error{Status: s}
-		_ = json.Unmarshal(resp.Body(), e)
+		_ = Decode(resp.Body(), e)
 		return "", e
 	}
 	return string(resp.Header.Peek(fasthttp.HeaderLocation)), nil

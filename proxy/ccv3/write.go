@@ -1,7 +1,6 @@
 package ccv3
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"strings"
@@ -40,12 +39,12 @@ func (c *Client) send(call Call, method, path, route string, body []byte, v any)
 	out := resp.Body()
 	if status < 200 || status > 299 {
 		e := &Error{Status: status}
-		_ = json.Unmarshal(out, e)
+		_ = Decode(out, e)
 		return "", e
 	}
 	location := string(resp.Header.Peek(fasthttp.HeaderLocation))
 	if v != nil && len(out) > 0 {
-		if err := json.Unmarshal(out, v); err != nil {
+		if err := Decode(out, v); err != nil {
 			return location, fmt.Errorf("ccv3: decoding %s %s: %w", method, path, err)
 		}
 	}

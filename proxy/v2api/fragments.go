@@ -155,7 +155,7 @@ func jsonFragment[T any](g *API, c ccv3.Call, kind string, perReader bool, owner
 	if err != nil || fresh {
 		return out, err
 	}
-	err = json.Unmarshal(raw, &out)
+	err = ccv3.Decode(raw, &out)
 	return out, err
 }
 
@@ -243,7 +243,7 @@ func (g *API) stacks(c ccv3.Call) ([]ccv3.Stack, error) {
 		return nil, err
 	}
 	var out []ccv3.Stack
-	err = json.Unmarshal(raw, &out)
+	err = ccv3.Decode(raw, &out)
 	return out, err
 }
 

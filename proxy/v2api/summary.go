@@ -154,33 +154,36 @@ func summarize(instances []translate.V3ServiceInstance, bindings []translate.V3S
 
 // v2SpaceSummary answers GET /v2/spaces/:guid/summary: the space, its apps
 // with their routes, bound service names and running instances, and its
-// service instances. Three rounds: the space, its apps, instances and
-// domains; the app bundles and bindings; the stats of started apps.
+// service instances. Three rounds: the space's apps with the space
+// included, its instances; the app bundles and bindings; the stats of
+// started apps. A space without apps is read on its own after the first
+// round (and answers 404 when it is not there or not visible).
 func (g *API) v2SpaceSummary(ctx *fasthttp.RequestCtx) error {
 	guid, c := pathParam(ctx, 1), call(ctx)
 	var (
-		space     translate.V3Space
-		apps      ccv3.Page[translate.V3App]
+		space     *translate.V3Space
+		apps      []translate.V3App
 		stacks    []ccv3.Stack
 		instances []translate.V3ServiceInstance
 	)
 	err := parallel(
-		func() (err error) { space, err = g.v3.GetSpace(c, guid); return },
-		func() (err error) {
-			apps, err = g.v3.ListApps(c, ccv3.AppsQuery{SpaceGUIDs: []string{guid}, PerPage: 5000})
-			return
-		},
+		func() (err error) { apps, space, err = g.v3.AppsInSpace(c, guid); return },
 		func() (err error) { stacks, err = g.stacks(c); return },
 		func() (err error) {
 			instances, err = g.v3.ServiceInstances(c, ccv3.ServiceInstancesQuery{SpaceGUIDs: []string{guid}})
 			return
 		},
 	)
+	if err == nil && space == nil {
+		var sp translate.V3Space
+		sp, err = g.v3.GetSpace(c, guid)
+		space = &sp
+	}
 	if err != nil {
 		return v2ErrorAs(err, spaceNotFound(guid))
 	}
-	appGUIDs := make([]string, len(apps.Resources))
-	for i, a := range apps.Resources {
+	appGUIDs := make([]string, len(apps))
+	for i, a := range apps {
 		appGUIDs[i] = a.GUID
 	}
 	instanceGUIDs := make([]string, len(instances))
@@ -195,7 +198,7 @@ func (g *API) v2SpaceSummary(ctx *fasthttp.RequestCtx) error {
 	)
 	err = parallel(
 		func() (err error) {
-			bundles, err = g.readBundles(c, apps.Resources, stacks, translate.Inline{})
+			bundles, err = g.readBundles(c, apps, stacks, translate.Inline{})
 			return
 		},
 		func() (err error) { appBindings, err = g.v3.AppBindings(c, appGUIDs); return },
@@ -274,7 +277,7 @@ func (g *API) v2SpaceSummary(ctx *fasthttp.RequestCtx) error {
 			}
 		}
 	}
-	body, err := translate.SpaceSummary(space, out, domains, summaries)
+	body, err := translate.SpaceSummary(*space, out, domains, summaries)
 	if err != nil {
 		return err
 	}
