@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -112,28 +111,13 @@ func (g *Gateway) route(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 }
 
 func (g *Gateway) accessLog(next fasthttp.RequestHandler) fasthttp.RequestHandler {
+	if g.accessW == nil {
+		return next
+	}
 	return func(ctx *fasthttp.RequestCtx) {
 		start := time.Now()
 		next(ctx)
-		// Build the line only when it will be written: slog evaluates
-		// arguments before it asks the handler.
-		if !g.log.Enabled(ctx, slog.LevelInfo) {
-			return
-		}
-		user := ""
-		if id := identityOf(ctx); id != nil {
-			user = id.ID()
-		}
-		g.log.LogAttrs(ctx, slog.LevelInfo, "request",
-			slog.String("method", string(ctx.Method())),
-			slog.String("path", string(ctx.Path())),
-			slog.String("route", routeOf(ctx).Template),
-			slog.Int("status", ctx.Response.StatusCode()),
-			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
-			slog.String("remote", ctx.RemoteIP().String()),
-			slog.String("user", user),
-			slog.String("request_id", string(ctx.Request.Header.Peek("X-Vcap-Request-Id"))),
-		)
+		g.writeAccessLine(ctx, start, time.Now())
 	}
 }
 

@@ -40,7 +40,9 @@ type Gateway struct {
 	m        *metrics.Metrics
 	gatherer prometheus.Gatherer
 	log      *slog.Logger
-	router   *router
+	// accessW is Deps.AccessLog.
+	accessW io.Writer
+	router    *router
 	// v2 serves the translated v2 routes.
 	v2 *v2api.API
 	// faultHook, set by fault-injection runs only, is called at the named
@@ -82,6 +84,9 @@ type Deps struct {
 	Metrics  *metrics.Metrics
 	Gatherer prometheus.Gatherer
 	Log      *slog.Logger
+	// AccessLog takes one JSON line per request (accesslog.go); nil
+	// writes none.
+	AccessLog io.Writer
 	// Cache is the list-page cache; nil serves every v2 read upstream.
 	Cache *cache.Cache
 	// Fault, when set, is called at the named steps of the multi-call v2
@@ -130,7 +135,7 @@ func New(cfg configs.Config, d Deps) (*Gateway, error) {
 	if g.routing, err = component(cfg.RoutingPassthrough); err != nil {
 		return nil, err
 	}
-	g.faultHook = d.Fault
+	g.faultHook, g.accessW = d.Fault, d.AccessLog
 	if t := newClientToken(cfg.Background, d.Upstream); t != nil {
 		g.bg.Store(t)
 	}

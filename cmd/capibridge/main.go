@@ -145,13 +145,20 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// most 200 ms, and flushed on the way out.
 	lw := logbuf.New(stderr, 64<<10, 200*time.Millisecond)
 	defer lw.Close()
-	return serveGateway(ctx, cfg, newLogger(cfg.LogLevel, lw), stdout)
+	log := newLogger(cfg.LogLevel, lw)
+	// The access log is written at info: below it, the lines go with the rest.
+	var access io.Writer
+	if log.Enabled(ctx, slog.LevelInfo) {
+		access = lw
+	}
+	return serveGateway(ctx, cfg, log, access, stdout)
 }
 
-// serveGateway runs the gateway until ctx ends. With no upstream it first
+// serveGateway runs the gateway until ctx ends, its access log to access
+// (nil: none). With no upstream it first
 // starts the embedded Cloud Foundry on an internal loopback port, shares
 // its signing key with the gateway in-process and greets with a token.
-func serveGateway(ctx context.Context, cfg configs.Config, log *slog.Logger, stdout io.Writer) error {
+func serveGateway(ctx context.Context, cfg configs.Config, log *slog.Logger, access, stdout io.Writer) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := metrics.New(reg, version)
@@ -241,7 +248,7 @@ func serveGateway(ctx context.Context, cfg configs.Config, log *slog.Logger, std
 		return err
 	}
 	defer closeCache()
-	gw, err := proxy.New(cfg, proxy.Deps{Upstream: up, Verifier: verifier, Metrics: m, Gatherer: reg, Log: log, Cache: lc,
+	gw, err := proxy.New(cfg, proxy.Deps{Upstream: up, Verifier: verifier, Metrics: m, Gatherer: reg, Log: log, AccessLog: access, Cache: lc,
 		Fault: killAt(os.Getenv(killAtEnv))})
 	if err != nil {
 		return err
