@@ -13,7 +13,7 @@ STATICCHECK_VERSION ?= v0.8.2
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/capibridge ./cmd/capibridge
 
-# deps installs what the tests need: a real redis-server.
+# deps installs what the tests need: a real redis-server, and promtool.
 deps:
 	@command -v redis-server >/dev/null 2>&1 || { \
 		echo "installing redis-server"; \
@@ -21,6 +21,12 @@ deps:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server >/dev/null; \
 	}
 	@redis-server --version
+	@command -v promtool >/dev/null 2>&1 || { \
+		echo "installing promtool (Debian's prometheus package), which checks deploy/'s alert rules and dashboard queries"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+	}
+	@promtool --version | head -1
 
 vet:
 	$(GO) vet ./...

@@ -6,10 +6,12 @@ package configs
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -89,6 +91,8 @@ type Config struct {
 	// Background configures the gateway's own work, done as a UAA client
 	// of its own.
 	Background Background `koanf:"background"`
+	// Migration configures the migration cockpit.
+	Migration Migration `koanf:"migration"`
 	// Backend configures the embedded Cloud Foundry.
 	Backend Backend `koanf:"backend"`
 }
@@ -406,7 +410,8 @@ func Default() Config {
 			SweepInterval: 30 * time.Second,
 			WatchInterval: 5 * time.Second,
 		},
-		Backend: DefaultBackend(),
+		Migration: DefaultMigration(),
+		Backend:   DefaultBackend(),
 	}
 }
 
@@ -445,6 +450,7 @@ func Load(path string, environ []string) (Config, error) {
 	}
 	envKeys := map[string]string{}
 	listKeys := map[string]bool{}
+	structLists := structListsOf(reflect.TypeOf(Config{}), "")
 	for _, key := range listKeysOf(reflect.TypeOf(Config{}), "") {
 		listKeys[key] = true
 	}
@@ -459,6 +465,9 @@ func Load(path string, environ []string) (Config, error) {
 		key, known := envKeys[name]
 		if !known {
 			return cfg, fmt.Errorf("configs: unknown variable %s", name)
+		}
+		if _, ok := structLists[key]; ok {
+			return cfg, fmt.Errorf("configs: %s: %s is a list of objects: set it in the YAML file", name, key)
 		}
 		var v any = value
 		if listKeys[key] {
@@ -483,7 +492,47 @@ func Load(path string, environ []string) (Config, error) {
 			return cfg, fmt.Errorf("configs: unknown key %q", key)
 		}
 	}
+	for key, item := range structLists {
+		if err := checkItemKeys(key, k.Get(key), item); err != nil {
+			return cfg, err
+		}
+	}
 	return cfg, nil
+}
+
+// structListsOf maps the keys of lists of objects (migration.brownouts)
+// to their item type. koanf leaves them whole, so their items' keys are
+// checked on their own.
+func structListsOf(t reflect.Type, prefix string) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name := f.Tag.Get("koanf")
+		switch {
+		case f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Duration(0)):
+			maps.Copy(out, structListsOf(f.Type, prefix+name+"."))
+		case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct:
+			out[prefix+name] = f.Type.Elem()
+		}
+	}
+	return out
+}
+
+// checkItemKeys refuses keys of a list's objects that item does not have.
+func checkItemKeys(key string, v any, item reflect.Type) error {
+	list, _ := v.([]any)
+	for i, entry := range list {
+		m, ok := entry.(map[string]any)
+		if !ok {
+			return fmt.Errorf("configs: %s[%d]: not an object", key, i)
+		}
+		for name := range m {
+			if !slices.Contains(keysOf(item, ""), name) {
+				return fmt.Errorf("configs: unknown key %q in %s[%d]", name, key, i)
+			}
+		}
+	}
+	return nil
 }
 
 // Environ is os.Environ, for callers of Load.
@@ -698,6 +747,9 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("configs: background.client_secret: must be set with background.client_id"))
 	}
 	if err := c.Cache.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Migration.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if err := c.Backend.Validate(); err != nil {

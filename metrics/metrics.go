@@ -56,6 +56,23 @@ type Metrics struct {
 	// BuildInfo is 1, labelled with the version and the Go version.
 	BuildInfo *prometheus.GaugeVec
 
+	// TokenKeysRefreshed is the Unix time of the last successful fetch of
+	// the UAA's /token_keys; 0 when keys are configured, not fetched.
+	TokenKeysRefreshed prometheus.Gauge
+
+	// V2Requests counts v2 requests by route template, method, client
+	// family (from the User-Agent) and the token's UAA client id (the
+	// configured ones, else "other"; "none" without a valid token): who
+	// still calls v2.
+	V2Requests *prometheus.CounterVec
+	// V2Warnings counts v2 answers that carried the deprecation warning,
+	// by route template and client family.
+	V2Warnings *prometheus.CounterVec
+	// V2Brownouts counts v2 requests a brownout refused (mode "refused")
+	// or would have refused ("dry_run"), by brownout, route template and
+	// client family.
+	V2Brownouts *prometheus.CounterVec
+
 	// CacheRequests counts list-cache lookups by route template and result
 	// (CacheHit, CacheMiss, CacheStale, CacheBypass, CacheError).
 	CacheRequests *prometheus.CounterVec
@@ -285,6 +302,22 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			Namespace: Namespace, Name: "build_info",
 			Help: "Always 1; the labels say which capibridge is running.",
 		}, []string{"version", "goversion"}),
+		TokenKeysRefreshed: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: Namespace, Subsystem: "token_keys", Name: "last_refresh_timestamp_seconds",
+			Help: "Unix time of the last successful fetch of the UAA's /token_keys; 0 when the keys are configured, not fetched.",
+		}),
+		V2Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Subsystem: "v2", Name: "requests_total",
+			Help: "v2 requests, by route template, method, client family (from the User-Agent) and the token's UAA client id (configured ones; other; none without a valid token).",
+		}, []string{"route", "method", "client_family", "client_id"}),
+		V2Warnings: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Subsystem: "v2", Name: "warnings_total",
+			Help: "v2 answers that carried the deprecation warning (X-Cf-Warnings), by route template and client family.",
+		}, []string{"route", "client_family"}),
+		V2Brownouts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Subsystem: "v2", Name: "brownouts_total",
+			Help: "v2 requests a brownout refused with 410 (mode refused) or would have refused (mode dry_run), by brownout, route template and client family.",
+		}, []string{"brownout", "route", "client_family", "mode"}),
 		CacheRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Subsystem: "cache", Name: "requests_total",
 			Help: "List-cache lookups, by route template and result (hit, miss, stale, bypass, error).",
@@ -336,6 +369,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 		m.RedisDuration, m.RedisErrors, m.RedisBreakerOpen, m.RedisPageBreakerOpen)
 	m.BuildInfo.WithLabelValues(version, runtime.Version()).Set(1)
 	reg.MustRegister(m.UpstreamRetries, m.IdentityLimited, m.IdentityWaiting, m.UAADiscoveryFailures)
+	reg.MustRegister(m.V2Requests, m.V2Warnings, m.V2Brownouts, m.TokenKeysRefreshed)
 	reg.MustRegister(m.ConnectionsOpen, m.ConnectionsRefused, m.UpstreamPerRequest, m.Fragments)
 	// Every value of these bounded labels is exported from the start, at 0,
 	// so that a rate over them exists before the first event.

@@ -31,6 +31,7 @@ func (g *Gateway) chain() fasthttp.RequestHandler {
 		g.checkHead,     // heads fasthttp lets through: HTTP/2.0 505, a field name not a token 400 (limits.go)
 		g.checkFraming,  // body framing a proxy must not pass on: 400 and close (RFC 9112 §6.3)
 		g.authenticate,  // bearer tokens and v2 scopes (MAPPING §4)
+		g.migrate,       // v2 brownouts, warning and deprecation headers (migrate.go)
 		g.compress,      // gzip for large translated answers (cached pages come compressed)
 	}
 	if g.cache != nil {
@@ -130,10 +131,19 @@ func (g *Gateway) measure(next fasthttp.RequestHandler) fasthttp.RequestHandler 
 		if rt.kind == kindV2 {
 			// What the translation costs upstream, cached pages included (0).
 			trace = ccv3.NewTrace(nil)
+			if g.migration.V3Calls || g.served != nil {
+				trace.KeepCalls()
+			}
 			ctx.SetUserValue(v2api.TraceKey, trace)
 		}
 		next(ctx)
 		g.m.InFlight.Dec()
+		if rt.v2 {
+			g.accountV2(ctx, rt, methodLabel(ctx.Method()), start)
+		}
+		if trace != nil && g.served != nil {
+			g.served(rt.Template, methodLabel(ctx.Method()), trace.Calls())
+		}
 		if trace != nil {
 			g.m.UpstreamPerRequest.WithLabelValues(rt.Template).Observe(float64(trace.Requests()))
 		}

@@ -28,6 +28,8 @@ import (
 	"capibridge/metrics"
 	"capibridge/proxy/auth"
 	"capibridge/proxy/ccv3"
+	"capibridge/proxy/migration"
+	"capibridge/proxy/usage"
 	"capibridge/proxy/v2api"
 )
 
@@ -40,9 +42,15 @@ type Gateway struct {
 	m        *metrics.Metrics
 	gatherer prometheus.Gatherer
 	log      *slog.Logger
+	// migration is the cockpit's policy; usage its report, nil without
+	// one; clientIDs the client ids with their own metric label.
+	migration *migration.Policy
+	usage     *usage.Recorder
+	clientIDs map[string]bool
+	served    func(route, method string, v3Calls []string)
 	// accessW is Deps.AccessLog.
 	accessW io.Writer
-	router    *router
+	router  *router
 	// v2 serves the translated v2 routes.
 	v2 *v2api.API
 	// faultHook, set by fault-injection runs only, is called at the named
@@ -87,6 +95,12 @@ type Deps struct {
 	// AccessLog takes one JSON line per request (accesslog.go); nil
 	// writes none.
 	AccessLog io.Writer
+	// Served, when set, is told of each translated v2 request: its route
+	// template, method and the v3 calls that served it (Trace.Calls). The
+	// gateway's tests build docs/V2-TO-V3.md with it.
+	Served func(route, method string, v3Calls []string)
+	// Usage keeps the v2 usage report; nil keeps none.
+	Usage *usage.Recorder
 	// Cache is the list-page cache; nil serves every v2 read upstream.
 	Cache *cache.Cache
 	// Fault, when set, is called at the named steps of the multi-call v2
@@ -135,7 +149,14 @@ func New(cfg configs.Config, d Deps) (*Gateway, error) {
 	if g.routing, err = component(cfg.RoutingPassthrough); err != nil {
 		return nil, err
 	}
-	g.faultHook, g.accessW = d.Fault, d.AccessLog
+	g.faultHook, g.accessW, g.usage, g.served = d.Fault, d.AccessLog, d.Usage, d.Served
+	if g.migration, err = migration.New(cfg.Migration, g.router.v2Templates()); err != nil {
+		return nil, fmt.Errorf("proxy: %w", err)
+	}
+	g.clientIDs = map[string]bool{}
+	for _, id := range cfg.Migration.ClientIDs {
+		g.clientIDs[id] = true
+	}
 	if t := newClientToken(cfg.Background, d.Upstream); t != nil {
 		g.bg.Store(t)
 	}
@@ -267,6 +288,8 @@ func (g *Gateway) adminHandler() fasthttp.RequestHandler {
 				return
 			}
 			ctx.SetBodyString("ok\n")
+		case path == "/admin/v2-usage":
+			g.usageReport(ctx)
 		case pprofNamed[path] != nil:
 			pprofNamed[path](ctx)
 		case len(path) >= len("/debug/pprof/") && path[:len("/debug/pprof/")] == "/debug/pprof/":

@@ -16,6 +16,7 @@ import (
 	"capibridge/configs"
 	"capibridge/metrics"
 	"capibridge/proxy/auth"
+	"capibridge/proxy/usage"
 )
 
 // stack is a gateway in front of a real embedded Cloud Foundry, both on
@@ -115,6 +116,12 @@ type launched struct {
 // cleanup.
 func launchGateway(t testing.TB, cfg configs.Config, newCache func(*metrics.Metrics) *cache.Cache, opts ...auth.Option) launched {
 	t.Helper()
+	return launchGatewayWith(t, cfg, newCache, nil, opts...)
+}
+
+// launchGatewayWith is launchGateway with the Deps changed by deps first.
+func launchGatewayWith(t testing.TB, cfg configs.Config, newCache func(*metrics.Metrics) *cache.Cache, deps func(*Deps), opts ...auth.Option) launched {
+	t.Helper()
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg, "test")
 	up, err := NewUpstream(cfg.Upstream, cfg.UpstreamClient, m)
@@ -125,9 +132,15 @@ func launchGateway(t testing.TB, cfg configs.Config, newCache func(*metrics.Metr
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := Deps{Upstream: up, Verifier: v, Metrics: m, Gatherer: reg}
+	// Every gateway keeps a usage report in memory, and tells the
+	// package's record of v3 calls (docs/V2-TO-V3.md) what it called.
+	rep := usage.New(usage.Config{Retention: 14 * 24 * time.Hour, MaxRows: 10000, FlushInterval: time.Hour}, nil, nil)
+	d := Deps{Upstream: up, Verifier: v, Metrics: m, Gatherer: reg, Usage: rep, Served: v2Calls.record}
 	if newCache != nil {
 		d.Cache = newCache(m)
+	}
+	if deps != nil {
+		deps(&d)
 	}
 	gw, err := New(cfg, d)
 	if err != nil {

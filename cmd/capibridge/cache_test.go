@@ -52,7 +52,7 @@ func redisURLCache(t *testing.T, url string) (*cache.Cache, *metrics.Metrics, *s
 	}
 	m := metrics.New(prometheus.NewRegistry(), "")
 	logs := &syncBuffer{}
-	c, closeCache, err := newCache(cfg.Cache, m, slog.New(slog.NewTextHandler(logs, nil)))
+	c, _, closeCache, err := newCache(cfg.Cache, m, slog.New(slog.NewTextHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

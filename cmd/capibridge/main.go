@@ -29,6 +29,7 @@ import (
 	"capibridge/metrics"
 	"capibridge/proxy"
 	"capibridge/proxy/auth"
+	v2usage "capibridge/proxy/usage"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -59,6 +60,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return token(ctx, args, stdout, stderr)
 	case "uaa":
 		return uaaCmd(ctx, args, stdout, stderr)
+	case "usage":
+		return usageCmd(ctx, args, stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "capibridge %s (Cloud Controller API v2 %s, v3 %s)\n", version, backend.V2Version, backend.V3Version)
 		return nil
@@ -76,6 +79,7 @@ commands:
   backend   run the embedded Cloud Foundry alone
   token     print an access token of a seeded user of the embedded Cloud Foundry
   uaa       upkeep of the embedded UAA: uaa rotate-key adds and activates a signing key
+  usage     print the v2 usage report of a running gateway (who still calls v2)
   version   print the version
 `
 
@@ -163,7 +167,7 @@ func serveGateway(ctx context.Context, cfg configs.Config, log *slog.Logger, acc
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := metrics.New(reg, version)
 
-	var authOpts []auth.Option
+	authOpts := []auth.Option{auth.WithKeysFetched(func(at time.Time) { m.TokenKeysRefreshed.Set(float64(at.Unix())) })}
 	var embedded *backend.Server
 	upstreamURL := cfg.Upstream
 	if upstreamURL == "" {
@@ -243,13 +247,22 @@ func serveGateway(ctx context.Context, cfg configs.Config, log *slog.Logger, acc
 		}
 		defer verifier.Close()
 	}
-	lc, closeCache, err := newCache(cfg.Cache, m, log)
+	lc, rc, closeCache, err := newCache(cfg.Cache, m, log)
 	if err != nil {
 		return err
 	}
 	defer closeCache()
+	// The v2 usage report, in the cache's Redis when it has one so that
+	// every instance reports the same; its last counts are flushed on the
+	// way out, before Redis is let go.
+	report := v2usage.New(v2usage.Config{Retention: cfg.Migration.UsageRetention, MaxRows: cfg.Migration.UsageMaxRows,
+		FlushInterval: cfg.Migration.UsageFlushInterval}, rc, log)
+	uctx, stopUsage := context.WithCancel(context.Background())
+	usageDone := make(chan struct{})
+	go func() { report.Run(uctx); close(usageDone) }()
+	defer func() { stopUsage(); <-usageDone }()
 	gw, err := proxy.New(cfg, proxy.Deps{Upstream: up, Verifier: verifier, Metrics: m, Gatherer: reg, Log: log, AccessLog: access, Cache: lc,
-		Fault: killAt(os.Getenv(killAtEnv))})
+		Usage: report, Fault: killAt(os.Getenv(killAtEnv))})
 	if err != nil {
 		return err
 	}
@@ -410,17 +423,18 @@ func token(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// newCache builds the list-page cache of cfg, or nil when it is off: the
+// newCache builds the list-page cache of cfg and its Redis client (nil
+// without one), or nil when it is off: the
 // in-process tier alone without Redis addresses, else in front of Redis
 // (standalone, Sentinel with a master name, or Cluster with several
 // addresses) as cfg.RedisTarget resolves it.
-func newCache(cfg configs.Cache, m *metrics.Metrics, log *slog.Logger) (*cache.Cache, func(), error) {
+func newCache(cfg configs.Cache, m *metrics.Metrics, log *slog.Logger) (*cache.Cache, redis.UniversalClient, func(), error) {
 	if !cfg.Enabled {
-		return nil, func() {}, nil
+		return nil, nil, func() {}, nil
 	}
 	t, err := cfg.RedisTarget()
 	if err != nil {
-		return nil, func() {}, err
+		return nil, nil, func() {}, err
 	}
 	var rc redis.UniversalClient
 	if len(t.Addrs) > 0 {
@@ -448,9 +462,9 @@ func newCache(cfg configs.Cache, m *metrics.Metrics, log *slog.Logger) (*cache.C
 	}
 	if err != nil {
 		closeAll()
-		return nil, func() {}, err
+		return nil, nil, func() {}, err
 	}
-	return c, closeAll, nil
+	return c, rc, closeAll, nil
 }
 
 // redisLog sends go-redis's own log lines to the gateway's log at debug.

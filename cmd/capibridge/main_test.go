@@ -188,6 +188,19 @@ func TestServeGateway(t *testing.T) {
 	if code, body := get(gw+"/v2/apps", grant.AccessToken); code != 200 || !strings.Contains(body, `"total_results":0`) {
 		t.Errorf("/v2/apps with the grant's token: %d %s", code, body)
 	}
+	// The usage report names who called v2, through `capibridge usage`.
+	var table, csv bytes.Buffer
+	if err := run(context.Background(), []string{"usage", "--admin", admin}, &table, io.Discard); err != nil ||
+		!regexp.MustCompile(`(?m)^developer +other +- +cf +/v2/apps +1 +0 +0 `).MatchString(table.String()) {
+		t.Errorf("capibridge usage: %v\n%s", err, table.String())
+	}
+	if err := run(context.Background(), []string{"usage", "--admin", admin, "--format", "csv", "--days", "1"}, &csv, io.Discard); err != nil ||
+		!strings.HasPrefix(csv.String(), "user,client_family,route,") || !strings.Contains(csv.String(), "developer,other,/v2/apps,cf,,1,0,0,") {
+		t.Errorf("capibridge usage --format csv: %v\n%s", err, csv.String())
+	}
+	if err := run(context.Background(), []string{"usage", "--admin", admin, "--format", "xml"}, io.Discard, io.Discard); err == nil {
+		t.Error("capibridge usage --format xml did not fail")
+	}
 	if code, body := get(gw+"/", ""); code != 200 || strings.Count(body, gw) < 6 || strings.Contains(body, "127.0.0.1:") && strings.Count(body, "127.0.0.1:") != strings.Count(body, gw) {
 		t.Errorf("/ names more than the gateway: %s", body)
 	}
@@ -200,6 +213,9 @@ func TestServeGateway(t *testing.T) {
 	if code, body := get(admin+"/metrics", ""); code != 200 ||
 		!strings.Contains(body, `capibridge_http_requests_total{method="GET",route="/v3/apps",status_class="2xx"} 1`) {
 		t.Errorf("/metrics: %d, lacks the /v3/apps request", code)
+	}
+	if _, body := get(admin+"/metrics", ""); !regexp.MustCompile(`(?m)^capibridge_token_keys_last_refresh_timestamp_seconds [1-9]`).MatchString(body) {
+		t.Error("/metrics: the embedded UAA's keys were fetched, but capibridge_token_keys_last_refresh_timestamp_seconds is not set")
 	}
 	cancel()
 	select {

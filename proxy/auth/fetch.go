@@ -179,6 +179,9 @@ func (v *Verifier) fetchLocked(timeout time.Duration) error {
 			if removedFrom(old, ks) {
 				v.gen.Add(1)
 			}
+			if v.fetched != nil {
+				v.fetched(v.lastFetch)
+			}
 		}
 	}
 	if v.discoverURL != "" {

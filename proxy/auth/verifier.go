@@ -43,6 +43,8 @@ type Verifier struct {
 	now       func() time.Time
 	cache     *tokenCache
 	log       *slog.Logger
+	// fetched is WithKeysFetched's; nil without it.
+	fetched func(time.Time)
 
 	// gen is the key generation: bumped when a key leaves /token_keys or
 	// the discovered issuer changes, which retires every cached token.
@@ -80,6 +82,7 @@ type options struct {
 	now       func() time.Time
 	tlsConfig *tls.Config
 	log       *slog.Logger
+	fetched   func(time.Time)
 }
 
 // Option changes how New builds a Verifier.
@@ -126,6 +129,12 @@ func WithLogger(l *slog.Logger) Option {
 	return func(o *options) { o.log = l }
 }
 
+// WithKeysFetched is told the time of every successful fetch of
+// /token_keys (capibridge_token_keys_last_refresh_timestamp_seconds).
+func WithKeysFetched(f func(time.Time)) Option {
+	return func(o *options) { o.fetched = f }
+}
+
 // New builds a Verifier from cfg and starts refreshing /token_keys in the
 // background when cfg.TokenKeysURL is set. It fails when a key cannot be
 // read (the error names the entry) or when nothing could verify a token.
@@ -152,6 +161,7 @@ func New(cfg configs.Auth, opts ...Option) (*Verifier, error) {
 		leeway:      cfg.Leeway,
 		now:         o.now,
 		log:         o.log,
+		fetched:     o.fetched,
 		keysRefresh: cfg.KeysRefresh,
 		minRefetch:  cfg.KeysMinRefetch,
 	}

@@ -1,6 +1,9 @@
 package ccv3
 
 import (
+	"slices"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,6 +23,80 @@ type Trace struct {
 	// now stands in for an answer without a Date header (a Cloud
 	// Controller that nginx does not front sends none).
 	now func() time.Time
+	// keep says whether calls are kept: method and v3 route template of
+	// each distinct call (KeepCalls).
+	keep  bool
+	mu    sync.Mutex
+	calls []string
+}
+
+// KeepCalls makes the trace keep which calls were made (Calls); call it
+// before the first.
+func (t *Trace) KeepCalls() { t.keep = true }
+
+// Calls are the distinct calls made, "GET /v3/apps/:guid" and so on, sorted;
+// nil unless KeepCalls was called.
+func (t *Trace) Calls() []string {
+	if t == nil {
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := slices.Clone(t.calls)
+	slices.Sort(out)
+	return out
+}
+
+// keepCall notes one call when the trace keeps them: its method and its
+// path with guids and numbers as :guid and :n ("GET
+// /v3/apps/:guid/environment_variables"), finer than the route template of
+// the metrics.
+func (t *Trace) keepCall(method, path []byte) {
+	if t == nil || !t.keep {
+		return
+	}
+	call := string(method) + " " + templatePath(path)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !slices.Contains(t.calls, call) {
+		t.calls = append(t.calls, call)
+	}
+}
+
+// templatePath replaces the ids in a path: the segment after the
+// collection ("/v3/apps/<id>"), and deeper guids and numbers
+// ("/v3/processes/:guid/instances/:n"); words such as processes/web stay.
+func templatePath(path []byte) string {
+	segs := strings.Split(string(path), "/")
+	for i, s := range segs {
+		switch {
+		case i == 3 && s != "" || uuidLike(s):
+			segs[i] = ":guid"
+		case s != "" && strings.Trim(s, "0123456789") == "":
+			segs[i] = ":n"
+		}
+	}
+	return strings.Join(segs, "/")
+}
+
+// uuidLike reports whether s has a UUID's shape (8-4-4-4-12 hex digits).
+func uuidLike(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, c := range s {
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // NewTrace returns an empty trace; now is the fallback clock (nil:
@@ -84,6 +161,7 @@ func (t *Trace) Saw(at time.Time) {
 // do sends one request upstream for call and records it in the call's
 // trace, answered or not.
 func (c *Client) do(call Call, req *fasthttp.Request, resp *fasthttp.Response, route string, send func(*fasthttp.Request, *fasthttp.Response, string) error) error {
+	call.Trace.keepCall(req.Header.Method(), req.URI().Path())
 	err := send(req, resp, route)
 	if err == nil {
 		call.Trace.observe(resp)

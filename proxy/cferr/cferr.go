@@ -66,3 +66,11 @@ func BadRequest(detail string) *Error {
 func Unknown(cause error) *Error {
 	return &Error{500, 10001, "UnknownError", "An unknown error occurred.", cause}
 }
+
+// Brownout is a v2 request refused during a brownout (migration.brownouts):
+// 410 Gone, in the v2 shape with the configured description. The Cloud
+// Controller has no such error; its code is the gateway's own, outside
+// errors/v2.yml's ranges.
+func Brownout(description string) *Error {
+	return &Error{410, 10999, "V2Brownout", description, nil}
+}
