@@ -215,3 +215,38 @@ func launchDeps(t *testing.T, cfg configs.Config) Deps {
 	}
 	return Deps{Upstream: up, Metrics: m, Gatherer: reg}
 }
+
+// go-cfclient, as it is: its User-Agent makes it go_cfclient; a brownout
+// for that family reaches it as a Cloud Controller error it decodes, with
+// the configured description; the report names it with its version.
+func TestBrownoutReachesGoCFClient(t *testing.T) {
+	now := time.Now().UTC()
+	s := startStack(t, func(c *configs.Config) {
+		c.Migration.Brownouts = []configs.Brownout{{Name: "gocf", Start: now.Add(-time.Hour).Format(time.RFC3339),
+			End: now.Add(time.Hour).Format(time.RFC3339), Routes: []string{"/v2/spaces"}, ClientFamilies: []string{"go_cfclient"},
+			Message: "v2 brownout: go-cfclient's v2 line is retired"}}
+	})
+	c := s.goCFClient(t, "developer")
+	if _, err := c.ListOrgs(); err != nil {
+		t.Fatalf("ListOrgs outside the brownout's routes: %v", err)
+	}
+	// What go-cfclient decoded from the v2 error body, as it prints it.
+	if _, err := c.ListSpaces(); err == nil || !strings.HasSuffix(err.Error(), "cfclient error (CF-V2Brownout|10999): v2 brownout: go-cfclient's v2 line is retired") {
+		t.Fatalf("ListSpaces during the brownout: %v", err)
+	}
+	r := s.do("GET", s.adminURL+"/admin/v2-usage", "", nil)
+	var rep struct{ Rows []usage.Row }
+	if err := json.Unmarshal(r.body, &rep); err != nil {
+		t.Fatal(err)
+	}
+	var refused, served bool
+	for _, x := range rep.Rows {
+		if x.User == "developer" && x.ClientFamily == "go_cfclient" && x.ClientVersion == "1.1" {
+			refused = refused || x.Route == "/v2/spaces" && x.Refused == 1
+			served = served || x.Route == "/v2/organizations" && x.Requests >= 1
+		}
+	}
+	if !refused || !served {
+		t.Errorf("the report does not show go-cfclient refused on /v2/spaces and served on /v2/organizations: %+v", rep.Rows)
+	}
+}
