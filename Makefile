@@ -8,10 +8,17 @@ TEST_TIMEOUT ?= 12m
 # 1.26; go run fetches it once into the module cache.
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: build test vet lint tidy-check staticcheck deps bench load chaos clean
+.PHONY: build image test vet lint tidy-check staticcheck deps bench load chaos clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/capibridge ./cmd/capibridge
+
+# image builds the container image (deploy/Dockerfile) with docker or
+# podman, whichever is installed; IMAGE names it.
+IMAGE  ?= capibridge:$(VERSION)
+ENGINE ?= $(shell command -v docker 2>/dev/null || command -v podman 2>/dev/null)
+image:
+	$(ENGINE) build -f deploy/Dockerfile --build-arg VERSION=$(VERSION) -t $(IMAGE) .
 
 # deps installs what the tests need: a real redis-server, and promtool.
 deps:

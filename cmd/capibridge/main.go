@@ -16,6 +16,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	// Time zones for brownout schedules (migration.brownouts[].timezone)
+	// in images without /usr/share/zoneinfo, such as deploy/Dockerfile's.
+	_ "time/tzdata"
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
@@ -62,6 +65,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return uaaCmd(ctx, args, stdout, stderr)
 	case "usage":
 		return usageCmd(ctx, args, stdout, stderr)
+	case "healthcheck":
+		return healthcheck(ctx, args, stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "capibridge %s (Cloud Controller API v2 %s, v3 %s)\n", version, backend.V2Version, backend.V3Version)
 		return nil
@@ -80,6 +85,7 @@ commands:
   token     print an access token of a seeded user of the embedded Cloud Foundry
   uaa       upkeep of the embedded UAA: uaa rotate-key adds and activates a signing key
   usage     print the v2 usage report of a running gateway (who still calls v2)
+  healthcheck  exit 0 when the gateway's admin /healthz answers 200 (container health checks)
   version   print the version
 `
 

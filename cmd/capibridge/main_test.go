@@ -201,6 +201,21 @@ func TestServeGateway(t *testing.T) {
 	if err := run(context.Background(), []string{"usage", "--admin", admin, "--format", "xml"}, io.Discard, io.Discard); err == nil {
 		t.Error("capibridge usage --format xml did not fail")
 	}
+	// The image's health check: the admin port's /healthz.
+	var health bytes.Buffer
+	if err := run(context.Background(), []string{"healthcheck", "--url", admin + "/healthz"}, &health, io.Discard); err != nil || !strings.HasPrefix(health.String(), "healthy: ") {
+		t.Errorf("capibridge healthcheck: %v %q", err, health.String())
+	}
+	// Without --url it probes admin_listen, here from the environment as
+	// in a container.
+	t.Setenv("CAPIBRIDGE_ADMIN_LISTEN", strings.TrimPrefix(admin, "http://"))
+	health.Reset()
+	if err := run(context.Background(), []string{"healthcheck"}, &health, io.Discard); err != nil || health.String() != "healthy: "+admin+"/healthz\n" {
+		t.Errorf("capibridge healthcheck from admin_listen: %v %q", err, health.String())
+	}
+	if err := run(context.Background(), []string{"healthcheck", "--url", admin + "/nothing"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Errorf("capibridge healthcheck of a 404: %v", err)
+	}
 	if code, body := get(gw+"/", ""); code != 200 || strings.Count(body, gw) < 6 || strings.Contains(body, "127.0.0.1:") && strings.Count(body, "127.0.0.1:") != strings.Count(body, gw) {
 		t.Errorf("/ names more than the gateway: %s", body)
 	}
