@@ -8,7 +8,7 @@ TEST_TIMEOUT ?= 12m
 # 1.26; go run fetches it once into the module cache.
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: build image test vet lint tidy-check staticcheck deps bench load chaos clean
+.PHONY: build image cf-app test vet lint tidy-check staticcheck deps bench load chaos clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/capibridge ./cmd/capibridge
@@ -19,6 +19,12 @@ IMAGE  ?= capibridge:$(VERSION)
 ENGINE ?= $(shell command -v docker 2>/dev/null || command -v podman 2>/dev/null)
 image:
 	$(ENGINE) build -f deploy/Dockerfile --build-arg VERSION=$(VERSION) -t $(IMAGE) .
+
+# cf-app is the directory deploy/cf/manifest.yml pushes: the static
+# linux/amd64 binary the binary buildpack runs.
+cf-app:
+	mkdir -p bin/cf-app
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" -o bin/cf-app/capibridge ./cmd/capibridge
 
 # deps installs what the tests need: a real redis-server, and promtool.
 deps:

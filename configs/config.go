@@ -93,6 +93,8 @@ type Config struct {
 	Background Background `koanf:"background"`
 	// Migration configures the migration cockpit.
 	Migration Migration `koanf:"migration"`
+	// CloudFoundry configures the gateway as an app on Cloud Foundry.
+	CloudFoundry CloudFoundry `koanf:"cloud_foundry"`
 	// Backend configures the embedded Cloud Foundry.
 	Backend Backend `koanf:"backend"`
 }
@@ -216,6 +218,11 @@ type Server struct {
 	// client that accepts gzip (cached pages are kept compressed whatever
 	// their size above 1 KiB); negative turns it off.
 	CompressMinBytes int `koanf:"compress_min_bytes"`
+	// MetricsBasicAuth, "user:password", serves /metrics on the public
+	// listener too, to that HTTP Basic credential: for platforms such as
+	// Cloud Foundry that route nothing to the admin port. Empty: /metrics
+	// only on the admin port.
+	MetricsBasicAuth string `koanf:"metrics_basic_auth"`
 }
 
 // UpstreamClient tunes the gateway's connections to the Cloud Controller.
@@ -439,7 +446,9 @@ func DefaultBackend() Backend {
 // path is not empty), then CAPIBRIDGE_* variables from environ. A nested key
 // is named by joining its path with "_", e.g.
 // CAPIBRIDGE_BACKEND_DEFAULT_MEMORY_MB. Unknown keys and variables are
-// errors. Callers apply their flags, then call Validate.
+// errors. On Cloud Foundry (VCAP_APPLICATION in environ) $PORT and a bound
+// Redis fill listen and the cache's Redis where neither set them
+// (cloudfoundry.go). Callers apply their flags, then call Validate.
 func Load(path string, environ []string) (Config, error) {
 	cfg := Default()
 	k := koanf.New(".")
@@ -496,6 +505,15 @@ func Load(path string, environ []string) (Config, error) {
 		if err := checkItemKeys(key, k.Get(key), item); err != nil {
 			return cfg, err
 		}
+	}
+	platform := map[string]string{}
+	for _, kv := range environ {
+		if name, value, ok := strings.Cut(kv, "="); ok && (name == "VCAP_APPLICATION" || name == "VCAP_SERVICES" || name == "PORT") {
+			platform[name] = value
+		}
+	}
+	if err := applyCloudFoundry(&cfg, platform, k.Exists); err != nil {
+		return cfg, err
 	}
 	return cfg, nil
 }
@@ -679,6 +697,11 @@ func (c Config) Validate() error {
 		"auth.keys_min_refetch": c.Auth.KeysMinRefetch} {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("configs: %s: must be positive", key))
+		}
+	}
+	if a := c.Server.MetricsBasicAuth; a != "" {
+		if user, pass, ok := strings.Cut(a, ":"); !ok || user == "" || pass == "" {
+			errs = append(errs, errors.New("configs: server.metrics_basic_auth: must be user:password, both set"))
 		}
 	}
 	if c.Server.MaxHeaderBytes < 8<<10 {

@@ -230,6 +230,11 @@ func (g *Gateway) dispatch(ctx *fasthttp.RequestCtx) {
 		err = g.forwardTo(ctx, rt, g.logCache)
 	case kindRouting:
 		err = g.forwardTo(ctx, rt, g.routing)
+	case kindHealth:
+		ctx.SetContentType("text/plain; charset=utf-8")
+		ctx.SetBodyString("ok\n")
+	case kindMetrics:
+		g.servePublicMetrics(ctx)
 	case kindV2:
 		if h := rt.handler(ctx.Method()); h != nil {
 			err = g.v2.Serve(h, ctx)

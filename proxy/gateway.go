@@ -6,6 +6,8 @@ package proxy
 
 import (
 	"context"
+	"crypto/subtle"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -48,6 +50,11 @@ type Gateway struct {
 	usage     *usage.Recorder
 	clientIDs map[string]bool
 	served    func(route, method string, v3Calls []string)
+	// metricsAuth is the Authorization value that opens /metrics on the
+	// public listener; empty: not served there.
+	metricsAuth string
+	// publicMetrics serves the registry there.
+	publicMetrics fasthttp.RequestHandler
 	// accessW is Deps.AccessLog.
 	accessW io.Writer
 	router  *router
@@ -121,6 +128,15 @@ func New(cfg configs.Config, d Deps) (*Gateway, error) {
 		router: newRouter(cfg.V2Passthrough, cfg.UAAPassthrough != "", cfg.LogCachePassthrough != "", cfg.RoutingPassthrough != ""), v3: ccv3.New(d.Upstream, d.Upstream.URL(), cfg.UpstreamClient.Fanout), cache: d.Cache}
 	if g.cache != nil {
 		g.cachePolicy = cachePolicies(g.router, cfg.Cache)
+	}
+	// The platform's view of the gateway, on the public listener: a
+	// liveness answer always, the metrics when a credential guards them
+	// (Cloud Foundry routes no traffic to an app's second port).
+	g.router.components["/healthz"] = &Route{Template: "/healthz", kind: kindHealth, anonymous: true}
+	if cfg.Server.MetricsBasicAuth != "" {
+		g.router.components["/metrics"] = &Route{Template: "/metrics", kind: kindMetrics, anonymous: true}
+		g.metricsAuth = "Basic " + base64.StdEncoding.EncodeToString([]byte(cfg.Server.MetricsBasicAuth))
+		g.publicMetrics = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(d.Gatherer, promhttp.HandlerOpts{}))
 	}
 	if cfg.ExternalURL != "" {
 		u, err := url.Parse(cfg.ExternalURL)
@@ -324,4 +340,22 @@ func (g *Gateway) ready() error {
 	}
 	g.readyAt = time.Now()
 	return g.readyErr
+}
+
+// servePublicMetrics answers GET /metrics on the public listener to the
+// credential of server.metrics_basic_auth (compared in constant time), and
+// 401 with a Basic challenge to anyone else.
+func (g *Gateway) servePublicMetrics(ctx *fasthttp.RequestCtx) {
+	got := ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)
+	if subtle.ConstantTimeCompare(got, []byte(g.metricsAuth)) != 1 {
+		// Error resets the headers: the challenge goes after it.
+		ctx.Error("unauthorized\n", fasthttp.StatusUnauthorized)
+		ctx.Response.Header.Set(fasthttp.HeaderWWWAuthenticate, `Basic realm="capibridge metrics", charset="UTF-8"`)
+		return
+	}
+	if !ctx.IsGet() && !ctx.IsHead() {
+		ctx.Error("method not allowed\n", fasthttp.StatusMethodNotAllowed)
+		return
+	}
+	g.publicMetrics(ctx)
 }

@@ -22,6 +22,8 @@ const (
 	kindUAA                   // a UAA endpoint passed to configs.UAAPassthrough: see uaaPaths
 	kindLogCache              // a log-cache endpoint passed to configs.LogCachePassthrough
 	kindRouting               // a routing API endpoint passed to configs.RoutingPassthrough
+	kindHealth                // GET /healthz: the gateway is up (the platform's health check on Cloud Foundry)
+	kindMetrics               // GET /metrics behind server.metrics_basic_auth (where the admin port is not reachable)
 	kindUnknown               // anything else: 404 CF-NotFound
 )
 

@@ -229,6 +229,9 @@ func TestServeGateway(t *testing.T) {
 		!strings.Contains(body, `capibridge_http_requests_total{method="GET",route="/v3/apps",status_class="2xx"} 1`) {
 		t.Errorf("/metrics: %d, lacks the /v3/apps request", code)
 	}
+	if code, _ := get(gw+"/metrics", ""); code != 404 {
+		t.Errorf("/metrics on the public listener without server.metrics_basic_auth: %d, want 404", code)
+	}
 	if _, body := get(admin+"/metrics", ""); !regexp.MustCompile(`(?m)^capibridge_token_keys_last_refresh_timestamp_seconds [1-9]`).MatchString(body) {
 		t.Error("/metrics: the embedded UAA's keys were fetched, but capibridge_token_keys_last_refresh_timestamp_seconds is not set")
 	}
