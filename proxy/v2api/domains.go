@@ -234,16 +234,24 @@ func updateSharedDomain(g *API, ctx *fasthttp.RequestCtx, guid string, body []by
 	return d, nil
 }
 
-// updatePrivateDomain is PUT /v2/private_domains/:guid. v3 cannot rename a
-// domain nor move it: an update that asks for either is DomainInvalid (a
-// documented deviation), one that asks for neither is answered 201.
+// updatePrivateDomain is PUT /v2/private_domains/:guid, for admins and
+// managers of the owning org. v3 cannot rename a domain nor move it: an
+// update that asks for either is DomainInvalid (a documented deviation),
+// one that asks for neither is answered 201.
 func updatePrivateDomain(g *API, ctx *fasthttp.RequestCtx, guid string, body []byte) (translate.V3Domain, error) {
 	req, err := translate.ParsePrivateDomainRequest(body, false)
 	if err != nil {
 		return translate.V3Domain{}, err
 	}
-	d, err := oneDomain(g, call(ctx), guid, isPrivate)
+	c := call(ctx)
+	d, err := oneDomain(g, c, guid, isPrivate)
 	if err != nil {
+		return d, err
+	}
+	// Admins and the owning org's managers, asked before the body's
+	// checks (PrivateDomainAccess#read_for_update?): v3 has no write to
+	// refuse a change that changes nothing.
+	if err := g.managerOf(ctx, c, d.Relationships.Organization.GUID(), ""); err != nil {
 		return d, err
 	}
 	if te := translate.DomainUpdateError(req, d); te != nil {

@@ -67,8 +67,13 @@ func (rc roleChange) addByGUID(g *API, ctx *fasthttp.RequestCtx) error {
 // (§11.6.3); 201 and the parent.
 func (rc roleChange) addByName(g *API, ctx *fasthttp.RequestCtx) error {
 	parent, c := pathParam(ctx, 1), call(ctx)
-	who, err := rc.byName(g, ctx, parent, "set_roles_by_username")
+	who, err := rc.byName(g, ctx, "set_roles_by_username")
 	if err != nil {
+		return err
+	}
+	// CC asks its UAA for the user before it reads the parent; v3 does
+	// the lookup here, after.
+	if err := rc.parent(g, c, parent); err != nil {
 		return err
 	}
 	_, err = g.v3.CreateRole(c, translate.RoleByNameBody(rc.rel.Type, who, rc.rel.Parent, parent))
@@ -85,14 +90,13 @@ func (rc roleChange) addByName(g *API, ctx *fasthttp.RequestCtx) error {
 	return rc.answerParent(g, ctx, parent, fasthttp.StatusCreated)
 }
 
-// byName reads a role change by username in CC's order: the parent, the
-// feature flag, then the body.
-func (rc roleChange) byName(g *API, ctx *fasthttp.RequestCtx, parent, flag string) (translate.UserByName, error) {
+// byName reads a role change by username in CC's order: the feature flag,
+// then the body (OrganizationsController and SpacesController
+// #add_<role>_by_username, #remove_<role>_by_username); the user and then
+// the parent follow.
+func (rc roleChange) byName(g *API, ctx *fasthttp.RequestCtx, flag string) (translate.UserByName, error) {
 	body, err := g.readBody(ctx)
 	if err != nil {
-		return translate.UserByName{}, err
-	}
-	if err := rc.parent(g, call(ctx), parent); err != nil {
 		return translate.UserByName{}, err
 	}
 	if err := g.flagOn(ctx, flag); err != nil {
@@ -181,10 +185,8 @@ func (rc roleChange) removeByGUID(g *API, ctx *fasthttp.RequestCtx) error {
 	if err := rc.parent(g, c, parent); err != nil {
 		return err
 	}
-	if rc.org() && !isAdmin(ctx) {
-		if err := rc.lastMember(g, c, parent, user); err != nil {
-			return err
-		}
+	if err := rc.mayRemove(g, ctx, parent, user); err != nil {
+		return err
 	}
 	if err := rc.remove(g, ctx, parent, user, true); err != nil {
 		return err
@@ -199,12 +201,18 @@ func (rc roleChange) removeByGUID(g *API, ctx *fasthttp.RequestCtx) error {
 // Orgs answer 204, spaces 200 and the space (§11.6.3).
 func (rc roleChange) removeByName(g *API, ctx *fasthttp.RequestCtx) error {
 	parent, c := pathParam(ctx, 1), call(ctx)
-	who, err := rc.byName(g, ctx, parent, "unset_roles_by_username")
+	who, err := rc.byName(g, ctx, "unset_roles_by_username")
 	if err != nil {
 		return err
 	}
 	u, err := g.userByName(c, who)
 	if err != nil {
+		return err
+	}
+	if err := rc.parent(g, c, parent); err != nil {
+		return err
+	}
+	if err := rc.mayChange(g, ctx, parent, u.GUID, false); err != nil {
 		return err
 	}
 	if err := rc.remove(g, ctx, parent, u.GUID, false); err != nil {
@@ -261,6 +269,48 @@ func (rc roleChange) remove(g *API, ctx *fasthttp.RequestCtx, parent, user strin
 		return boolInt(a.Type == "organization_user") - boolInt(b.Type == "organization_user")
 	})
 	return g.deleteRoles(c, rs.Roles)
+}
+
+// mayRemove is CC's access check of a removal by guid for a non-admin:
+// the manager's (or the user's own) first, then, in an org, the
+// last-member checks (OrganizationAccess#can_remove_related_object?).
+func (rc roleChange) mayRemove(g *API, ctx *fasthttp.RequestCtx, parent, user string) error {
+	if isAdmin(ctx) {
+		return nil
+	}
+	if err := rc.mayChange(g, ctx, parent, user, true); err != nil {
+		return err
+	}
+	if rc.org() {
+		return rc.lastMember(g, call(ctx), parent, user)
+	}
+	return nil
+}
+
+// mayChange refuses a non-admin who may not change the roles of parent:
+// one who manages neither the org nor, for a space, the space
+// (OrganizationAccess#update?, SpaceAccess#update?). v3 would refuse the
+// role's delete too, but not when the user lacks the role and there is
+// nothing to delete. Removing one's own role by guid needs neither
+// (OrganizationAccess#can_remove_related_object?,
+// SpacesController#remove_<role>_by_user_id).
+func (rc roleChange) mayChange(g *API, ctx *fasthttp.RequestCtx, parent, user string, byGUID bool) error {
+	if isAdmin(ctx) {
+		return nil
+	}
+	if id := identityOf(ctx); byGUID && id != nil && id.ID() == user {
+		return nil
+	}
+	c := call(ctx)
+	org, space := parent, ""
+	if !rc.org() {
+		sp, err := g.v3.GetSpace(c, parent)
+		if err != nil {
+			return v2ErrorAs(err, spaceNotFound(parent))
+		}
+		org, space = sp.Relationships.Organization.GUID(), parent
+	}
+	return g.managerOf(ctx, c, org, space)
 }
 
 func boolInt(b bool) int {

@@ -3,6 +3,7 @@ package v2api
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 
 	"github.com/valyala/fasthttp"
 
@@ -101,8 +102,19 @@ func (side routeBindingSide) unbindRoute(g *API, ctx *fasthttp.RequestCtx) error
 }
 
 // v2RouteBindingParameters answers GET /v2/service_instances/:guid/routes/:route_guid/parameters.
+// The instance and the route are read first, in CC's order
+// (ServiceInstancesController#route_binding_parameters); a binding whose
+// parameters cannot be fetched, a user-provided instance's included, is
+// ServiceFetchBindingParametersNotSupported (ServiceBindingRead), where v3
+// says BadRequest.
 func (g *API) v2RouteBindingParameters(ctx *fasthttp.RequestCtx) error {
 	guid, routeGUID, c := pathParam(ctx, 1), pathParam(ctx, 3), call(ctx)
+	if _, err := g.v3.GetServiceInstance(c, guid); err != nil {
+		return v2ErrorAs(err, serviceError("ServiceInstanceNotFound", guid))
+	}
+	if _, err := g.v3.GetRoute(c, routeGUID); err != nil {
+		return v2ErrorAs(err, routeNotFound(routeGUID))
+	}
 	binding, err := g.v3.RouteBindingOf(c, guid, routeGUID)
 	if err != nil {
 		return v2Error(err, "")
@@ -111,6 +123,10 @@ func (g *API) v2RouteBindingParameters(ctx *fasthttp.RequestCtx) error {
 		return withCause(translate.InvalidRelation("Route "+routeGUID+" is not bound to service instance "+guid+"."), nil)
 	}
 	raw, err := g.v3.RouteBindingParameters(c, binding)
+	var e *ccv3.Error
+	if errors.As(err, &e) && e.Status == fasthttp.StatusBadRequest && strings.Contains(e.Detail(), "support fetching route bindings parameters") {
+		return withCause(translate.ServiceError("ServiceFetchBindingParametersNotSupported", ""), err)
+	}
 	return writeParameters(ctx, raw, err, serviceError("ServiceInstanceNotFound", guid))
 }
 

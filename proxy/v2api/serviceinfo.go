@@ -52,8 +52,13 @@ func (g *API) v2ServiceInstanceParameters(ctx *fasthttp.RequestCtx) error {
 
 // v2ServiceBindingParameters answers GET /v2/service_bindings/:guid/parameters.
 func (g *API) v2ServiceBindingParameters(ctx *fasthttp.RequestCtx) error {
-	guid := pathParam(ctx, 1)
-	raw, err := g.v3.BindingParameters(call(ctx), guid)
+	guid, c := pathParam(ctx, 1), call(ctx)
+	// A key is no ServiceBinding (ServiceBindingsController#parameters
+	// finds the guid among app bindings only).
+	if _, err := serviceBindings.one(g, c, guid); err != nil {
+		return err
+	}
+	raw, err := g.v3.BindingParameters(c, guid)
 	return writeParameters(ctx, raw, err, serviceError("ServiceBindingNotFound", guid))
 }
 

@@ -337,12 +337,15 @@ type userRoleChange struct{ rc roleChange }
 
 func (uc userRoleChange) add(g *API, ctx *fasthttp.RequestCtx) error {
 	user, other, c := pathParam(ctx, 1), pathParam(ctx, 3), call(ctx)
+	// Admins only (UserAccess#read_related_object_for_update?), asked
+	// first: v3 hides the user from most others, whom CC refused with
+	// NotAuthorized (add_space_role, add_organization_role).
+	if !isAdmin(ctx) {
+		return errNotAuthorized(nil)
+	}
 	u, err := users.one(g, c, user)
 	if err != nil {
 		return err
-	}
-	if !isAdmin(ctx) {
-		return errNotAuthorized(nil)
 	}
 	rc := uc.rc
 	if err := rc.parent(g, c, other); err != nil {
@@ -364,10 +367,8 @@ func (uc userRoleChange) remove(g *API, ctx *fasthttp.RequestCtx) error {
 	if err := rc.parent(g, c, other); err != nil {
 		return err
 	}
-	if rc.org() && !isAdmin(ctx) {
-		if err := rc.lastMember(g, c, other, user); err != nil {
-			return err
-		}
+	if err := rc.mayRemove(g, ctx, other, user); err != nil {
+		return err
 	}
 	if err := rc.remove(g, ctx, other, user, true); err != nil {
 		return err
