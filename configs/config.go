@@ -95,6 +95,8 @@ type Config struct {
 	Migration Migration `koanf:"migration"`
 	// CloudFoundry configures the gateway as an app on Cloud Foundry.
 	CloudFoundry CloudFoundry `koanf:"cloud_foundry"`
+	// Shadow configures shadow mode.
+	Shadow Shadow `koanf:"shadow"`
 	// Backend configures the embedded Cloud Foundry.
 	Backend Backend `koanf:"backend"`
 }
@@ -418,6 +420,7 @@ func Default() Config {
 			WatchInterval: 5 * time.Second,
 		},
 		Migration: DefaultMigration(),
+		Shadow:    DefaultShadow(),
 		Backend:   DefaultBackend(),
 	}
 }
@@ -774,6 +777,12 @@ func (c Config) Validate() error {
 	}
 	if err := c.Migration.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if err := c.Shadow.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Shadow.Enabled && c.Upstream == "" {
+		errs = append(errs, errors.New("configs: shadow.enabled: needs an upstream Cloud Controller that serves v2"))
 	}
 	if err := c.Backend.Validate(); err != nil {
 		errs = append(errs, err)

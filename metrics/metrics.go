@@ -56,6 +56,13 @@ type Metrics struct {
 	// BuildInfo is 1, labelled with the version and the Go version.
 	BuildInfo *prometheus.GaugeVec
 
+	// ShadowComparisons counts shadowed v2 reads by route template and
+	// result (match, differ, error, skipped).
+	ShadowComparisons *prometheus.CounterVec
+	// ShadowDifferences counts the differences found, by route template
+	// and kind (status, missing_key, extra_key, value, order).
+	ShadowDifferences *prometheus.CounterVec
+
 	// TokenKeysRefreshed is the Unix time of the last successful fetch of
 	// the UAA's /token_keys; 0 when keys are configured, not fetched.
 	TokenKeysRefreshed prometheus.Gauge
@@ -302,6 +309,14 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			Namespace: Namespace, Name: "build_info",
 			Help: "Always 1; the labels say which capibridge is running.",
 		}, []string{"version", "goversion"}),
+		ShadowComparisons: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Subsystem: "shadow", Name: "comparisons_total",
+			Help: "Shadowed v2 reads: the native v2 answer compared with the translation, by route template and result (match, differ, error, skipped).",
+		}, []string{"route", "result"}),
+		ShadowDifferences: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Subsystem: "shadow", Name: "differences_total",
+			Help: "Differences between native v2 answers and their translations, by route template and kind (status, missing_key, extra_key, value, order).",
+		}, []string{"route", "kind"}),
 		TokenKeysRefreshed: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: Namespace, Subsystem: "token_keys", Name: "last_refresh_timestamp_seconds",
 			Help: "Unix time of the last successful fetch of the UAA's /token_keys; 0 when the keys are configured, not fetched.",
@@ -369,7 +384,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 		m.RedisDuration, m.RedisErrors, m.RedisBreakerOpen, m.RedisPageBreakerOpen)
 	m.BuildInfo.WithLabelValues(version, runtime.Version()).Set(1)
 	reg.MustRegister(m.UpstreamRetries, m.IdentityLimited, m.IdentityWaiting, m.UAADiscoveryFailures)
-	reg.MustRegister(m.V2Requests, m.V2Warnings, m.V2Brownouts, m.TokenKeysRefreshed)
+	reg.MustRegister(m.V2Requests, m.V2Warnings, m.V2Brownouts, m.TokenKeysRefreshed, m.ShadowComparisons, m.ShadowDifferences)
 	reg.MustRegister(m.ConnectionsOpen, m.ConnectionsRefused, m.UpstreamPerRequest, m.Fragments)
 	// Every value of these bounded labels is exported from the start, at 0,
 	// so that a rate over them exists before the first event.

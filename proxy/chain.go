@@ -34,8 +34,8 @@ func (g *Gateway) chain() fasthttp.RequestHandler {
 		g.migrate,       // v2 brownouts, warning and deprecation headers (migrate.go)
 		g.compress,      // gzip for large translated answers (cached pages come compressed)
 	}
-	if g.cache != nil {
-		steps = append(steps, g.cached) // v2 list pages; invalidation after writes
+	if g.cache != nil && g.shadow == nil {
+		steps = append(steps, g.cached) // v2 list pages; invalidation after writes (shadow mode answers natively)
 	}
 	h := fasthttp.RequestHandler(g.dispatch)
 	for i := len(steps) - 1; i >= 0; i-- {
@@ -236,6 +236,12 @@ func (g *Gateway) dispatch(ctx *fasthttp.RequestCtx) {
 	case kindMetrics:
 		g.servePublicMetrics(ctx)
 	case kindV2:
+		// In shadow mode the client gets the native answer; the offline
+		// translation it is compared with runs the handler itself.
+		if g.shadow != nil && ctx.UserValue(offlineKey) == nil {
+			err = g.serveShadowed(ctx, rt)
+			break
+		}
 		if h := rt.handler(ctx.Method()); h != nil {
 			err = g.v2.Serve(h, ctx)
 		} else {

@@ -50,6 +50,8 @@ type Gateway struct {
 	usage     *usage.Recorder
 	clientIDs map[string]bool
 	served    func(route, method string, v3Calls []string)
+	// shadow is shadow mode; nil when off.
+	shadow *shadowMode
 	// metricsAuth is the Authorization value that opens /metrics on the
 	// public listener; empty: not served there.
 	metricsAuth string
@@ -166,6 +168,7 @@ func New(cfg configs.Config, d Deps) (*Gateway, error) {
 		return nil, err
 	}
 	g.faultHook, g.accessW, g.usage, g.served = d.Fault, d.AccessLog, d.Usage, d.Served
+	g.shadow = newShadowMode(cfg.Shadow)
 	if g.migration, err = migration.New(cfg.Migration, g.router.v2Templates()); err != nil {
 		return nil, fmt.Errorf("proxy: %w", err)
 	}
@@ -306,6 +309,8 @@ func (g *Gateway) adminHandler() fasthttp.RequestHandler {
 			ctx.SetBodyString("ok\n")
 		case path == "/admin/v2-usage":
 			g.usageReport(ctx)
+		case path == "/admin/shadow":
+			g.shadowReport(ctx)
 		case pprofNamed[path] != nil:
 			pprofNamed[path](ctx)
 		case len(path) >= len("/debug/pprof/") && path[:len("/debug/pprof/")] == "/debug/pprof/":

@@ -67,6 +67,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return usageCmd(ctx, args, stdout, stderr)
 	case "healthcheck":
 		return healthcheck(ctx, args, stdout, stderr)
+	case "shadow-report":
+		return shadowReport(ctx, args, stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "capibridge %s (Cloud Controller API v2 %s, v3 %s)\n", version, backend.V2Version, backend.V3Version)
 		return nil
@@ -80,13 +82,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 const usage = `usage: capibridge [command] [flags]
 
 commands:
-  serve     run the gateway (default); with no upstream, on the embedded Cloud Foundry
-  backend   run the embedded Cloud Foundry alone
-  token     print an access token of a seeded user of the embedded Cloud Foundry
-  uaa       upkeep of the embedded UAA: uaa rotate-key adds and activates a signing key
-  usage     print the v2 usage report of a running gateway (who still calls v2)
-  healthcheck  exit 0 when the gateway's admin /healthz answers 200 (container health checks)
-  version   print the version
+  serve          run the gateway (default); with no upstream, on the embedded Cloud Foundry
+  backend        run the embedded Cloud Foundry alone
+  token          print an access token of a seeded user of the embedded Cloud Foundry
+  uaa            upkeep of the embedded UAA: uaa rotate-key adds and activates a signing key
+  usage          print the v2 usage report of a running gateway (who still calls v2)
+  shadow-report  summarise shadow mode's comparisons of native v2 answers with translations
+  healthcheck    exit 0 when the gateway's admin /healthz answers 200 (container health checks)
+  version        print the version
 `
 
 // load reads the config file named by --config, then the environment, then

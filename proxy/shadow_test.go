@@ -1,0 +1,254 @@
+package proxy
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/valyala/fasthttp"
+
+	"capibridge/backend"
+	"capibridge/proxy/auth"
+	"capibridge/proxy/shadow"
+)
+
+// v2Replay stands in for a Cloud Controller that still serves v2: its v2
+// answers are those of a gateway in front of the same embedded CF (so
+// they describe the v3 state the embedded CF holds), put through a
+// change the test chooses; everything else is the embedded CF's.
+type v2Replay struct {
+	url    string
+	mu     sync.Mutex
+	change func(status int, body []byte) (int, []byte)
+}
+
+func startV2Replay(t *testing.T, s *stack) *v2Replay {
+	t.Helper()
+	r := &v2Replay{}
+	client := &fasthttp.Client{ReadTimeout: 30 * time.Second, MaxResponseBodySize: 1 << 30}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		to := s.cfURL
+		v2 := strings.HasPrefix(string(ctx.Path()), "/v2/")
+		if v2 {
+			to = s.gwURL
+		}
+		req := fasthttp.AcquireRequest()
+		defer fasthttp.ReleaseRequest(req)
+		ctx.Request.CopyTo(req)
+		req.SetRequestURI(to + string(ctx.RequestURI()))
+		req.Header.Del("Accept-Encoding")
+		if err := client.Do(req, &ctx.Response); err != nil {
+			ctx.Error(err.Error(), fasthttp.StatusBadGateway)
+			return
+		}
+		if v2 {
+			r.mu.Lock()
+			change := r.change
+			r.mu.Unlock()
+			if change != nil {
+				status, body := change(ctx.Response.StatusCode(), append([]byte(nil), ctx.Response.Body()...))
+				ctx.Response.SetStatusCode(status)
+				ctx.Response.SetBody(body)
+			}
+		}
+	}}
+	go srv.Serve(ln)
+	t.Cleanup(func() { _ = srv.Shutdown() })
+	r.url = "http://" + ln.Addr().String()
+	return r
+}
+
+func (r *v2Replay) set(change func(int, []byte) (int, []byte)) {
+	r.mu.Lock()
+	r.change = change
+	r.mu.Unlock()
+}
+
+var (
+	timeValue = regexp.MustCompile(`"(\w+_at)"(\s*:\s*)"([0-9T:.Z+-]+)"`)
+	nextURL   = regexp.MustCompile(`"next_url"(\s*:\s*)"([^"]*)"`)
+	totalRes  = regexp.MustCompile(`"total_results"(\s*:\s*)(\d+)`)
+	prevURL   = regexp.MustCompile(`"prev_url"\s*:\s*null\s*,\s*`)
+	topKeys   = regexp.MustCompile(`"total_results"(\s*:\s*)(\d+)(\s*,\s*)"total_pages"(\s*:\s*)(\d+)`)
+)
+
+// legitimate changes what may differ between two answers read a moment
+// apart: every time a second later, next_url's parameters reversed.
+func legitimate(status int, body []byte) (int, []byte) {
+	body = timeValue.ReplaceAllFunc(body, func(m []byte) []byte {
+		p := timeValue.FindSubmatch(m)
+		at, err := time.Parse(time.RFC3339, string(p[3]))
+		if err != nil {
+			return m
+		}
+		return []byte(fmt.Sprintf(`"%s"%s"%s"`, p[1], p[2], at.Add(time.Second).Format(time.RFC3339)))
+	})
+	body = nextURL.ReplaceAllFunc(body, func(m []byte) []byte {
+		p := nextURL.FindSubmatch(m)
+		u, err := url.Parse(string(p[2]))
+		if err != nil {
+			return m
+		}
+		parts := strings.Split(u.RawQuery, "&")
+		for i, j := 0, len(parts)-1; i < j; i, j = i+1, j-1 {
+			parts[i], parts[j] = parts[j], parts[i]
+		}
+		u.RawQuery = strings.Join(parts, "&")
+		return []byte(fmt.Sprintf(`"next_url"%s"%s"`, p[1], u.String()))
+	})
+	return status, body
+}
+
+// TestShadowMode runs one v2 read per route family through a gateway in
+// shadow mode: the client gets the native answer; the background
+// comparison matches when the native answer differs only in what may
+// (times a second apart, next_url's parameter order), and when the native
+// side is changed as a wrong translation would differ, it names the kind
+// and the path: a changed value, a missing key, an extra key, keys in
+// another order, another status. Writes go to the native API unshadowed.
+func TestShadowMode(t *testing.T) {
+	s := startStack(t, nil)
+	// An app, so that the app pages have something to compare.
+	if r := s.do("POST", s.cfURL+"/v3/apps", "developer", []byte(`{"name":"shadowed","relationships":{"space":{"data":{"guid":"`+backend.DemoSpaceGUID+`"}}}}`)); r.status != 201 {
+		t.Fatalf("creating an app: %d %s", r.status, r.body)
+	}
+	replay := startV2Replay(t, s)
+	cfg := testGatewayConfig()
+	cfg.Upstream = replay.url
+	cfg.Shadow.Enabled = true
+	g := launchGateway(t, cfg, nil, auth.WithKeys(s.cf.VerificationKey()), auth.WithIssuer(s.cf.Issuer()))
+
+	type change struct {
+		kind shadow.Kind
+		path string
+		fn   func(int, []byte) (int, []byte)
+	}
+	changes := []change{
+		{shadow.KindValue, "total_results", func(st int, b []byte) (int, []byte) {
+			return st, totalRes.ReplaceAllFunc(b, func(m []byte) []byte {
+				p := totalRes.FindSubmatch(m)
+				n, _ := strconv.Atoi(string(p[2]))
+				return []byte(fmt.Sprintf(`"total_results"%s%d`, p[1], n+1))
+			})
+		}},
+		// A key the native answer lacks is one the translation has too
+		// many, and the other way round.
+		{shadow.KindExtraKey, "prev_url", func(st int, b []byte) (int, []byte) { return st, prevURL.ReplaceAll(b, nil) }},
+		{shadow.KindMissingKey, "capibridge_extra", func(st int, b []byte) (int, []byte) {
+			return st, []byte(strings.Replace(string(b), "{", `{"capibridge_extra":1,`, 1))
+		}},
+		{shadow.KindOrder, "", func(st int, b []byte) (int, []byte) {
+			return st, topKeys.ReplaceAll(b, []byte(`"total_pages"$4$5$3"total_results"$1$2`))
+		}},
+		{shadow.KindStatus, "", func(_ int, b []byte) (int, []byte) { return 500, b }},
+	}
+	families := []string{"/v2/apps", "/v2/spaces", "/v2/organizations", "/v2/routes", "/v2/shared_domains",
+		"/v2/stacks", "/v2/users", "/v2/quota_definitions", "/v2/service_instances", "/v2/events"}
+	report := func() map[string]shadow.RouteReport {
+		r := s.do("GET", g.adminURL+"/admin/shadow", "", nil)
+		var out struct {
+			Enabled bool
+			Routes  []shadow.RouteReport
+		}
+		if err := json.Unmarshal(r.body, &out); err != nil || !out.Enabled {
+			t.Fatalf("/admin/shadow: %d %s", r.status, r.body)
+		}
+		m := map[string]shadow.RouteReport{}
+		for _, rr := range out.Routes {
+			m[rr.Route] = rr
+		}
+		return m
+	}
+	// waitFor waits until the route has n comparisons of result.
+	waitFor := func(route string, res shadow.Result, n float64) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if testutil.ToFloat64(g.m.ShadowComparisons.WithLabelValues(route, string(res))) >= n {
+				return
+			}
+		}
+		t.Fatalf("%s: no %s comparison (report %+v)", route, res, report()[route])
+	}
+	for i, path := range families {
+		// Two per page, so that the lists have a next_url.
+		uri := path + "?results-per-page=1"
+		replay.set(legitimate)
+		r := s.do("GET", g.url+uri, "admin", nil)
+		direct := s.do("GET", s.gwURL+uri, "admin", nil)
+		if r.status != direct.status {
+			t.Errorf("%s: the client got %d, the native answer is %d", path, r.status, direct.status)
+		}
+		waitFor(path, shadow.Match, 1)
+		c := changes[i%len(changes)]
+		replay.set(func(st int, b []byte) (int, []byte) { return c.fn(legitimate(st, b)) })
+		r = s.do("GET", g.url+uri, "admin", nil)
+		if c.kind == shadow.KindStatus && r.status != 500 {
+			t.Errorf("%s: the client got %d, not the native 500", path, r.status)
+		}
+		waitFor(path, shadow.Differ, 1)
+		rep := report()[path]
+		if rep.Match != 1 || rep.Differ != 1 || rep.MatchRate != 0.5 || len(rep.Last) != 1 {
+			t.Errorf("%s: report %+v", path, rep)
+			continue
+		}
+		last := rep.Last[0]
+		found := false
+		for _, d := range last.Differences {
+			found = found || d.Kind == c.kind && d.Path == c.path
+		}
+		if !found || len(last.Differences) != 1 {
+			t.Errorf("%s with a %s change: differences %+v, want exactly %s at %q", path, c.kind, last.Differences, c.kind, c.path)
+		}
+		if last.Request != "GET "+uri || last.NativeBody == "" || last.TranslatedBody == "" || strings.Contains(last.NativeBody+last.Request, s.tokens["admin"]) {
+			t.Errorf("%s: sample %+v", path, last)
+		}
+		if got := testutil.ToFloat64(g.m.ShadowDifferences.WithLabelValues(path, string(c.kind))); got != 1 {
+			t.Errorf("%s: capibridge_shadow_differences_total{kind=%s} = %v", path, c.kind, got)
+		}
+	}
+	// A write goes to the native v2 API and is not shadowed.
+	replay.set(nil)
+	before := testutil.CollectAndCount(g.m.ShadowComparisons)
+	if r := s.do("POST", g.url+"/v2/organizations", "admin", []byte(`{"name":"shadow-org"}`)); r.status != 201 {
+		t.Errorf("POST /v2/organizations in shadow mode: %d %s", r.status, r.body)
+	}
+	if r := s.do("GET", s.cfURL+"/v3/organizations?names=shadow-org", "admin", nil); !strings.Contains(string(r.body), `"total_results": 1`) &&
+		!strings.Contains(string(r.body), `"total_results":1`) {
+		t.Errorf("the native API did not create the org: %s", r.body)
+	}
+	if after := testutil.CollectAndCount(g.m.ShadowComparisons); after != before {
+		t.Errorf("a write was shadowed: %d series before, %d after", before, after)
+	}
+}
+
+// Past max_concurrency a read is counted as skipped, and the client is
+// answered at once all the same.
+func TestShadowSkipsPastItsBound(t *testing.T) {
+	s := startStack(t, nil)
+	replay := startV2Replay(t, s)
+	cfg := testGatewayConfig()
+	cfg.Upstream = replay.url
+	cfg.Shadow.Enabled, cfg.Shadow.MaxConcurrency = true, 1
+	g := launchGateway(t, cfg, nil, auth.WithKeys(s.cf.VerificationKey()), auth.WithIssuer(s.cf.Issuer()))
+	// Hold the one slot.
+	g.gw.shadow.slots <- struct{}{}
+	if r := s.do("GET", g.url+"/v2/stacks", "admin", nil); r.status != 200 {
+		t.Fatalf("/v2/stacks: %d", r.status)
+	}
+	if got := testutil.ToFloat64(g.m.ShadowComparisons.WithLabelValues("/v2/stacks", "skipped")); got != 1 {
+		t.Errorf("skipped = %v, want 1", got)
+	}
+	<-g.gw.shadow.slots
+}
