@@ -488,8 +488,41 @@ func TestLoad(t *testing.T) {
 	st.note = fmt.Sprintf("%.1f upstream requests per request (%.0f requests), %s; page cache off, fragments kept, one app changed just before",
 		steady, n, cpuSplit(st))
 
-	t.Logf("%d workers (%d for the uncached and v3 runs, %d for the many-connections one), %s per run after %s of warm-up, %d CPUs:",
-		opts.Workers, slow.Workers, many.Workers, opts.Duration, opts.Warmup, runtime.NumCPU())
+	// Shadow mode in front of a Cloud Controller that serves v2 (nativeV2):
+	// the same native answers with the gateway passing v2 through, and
+	// with every read also translated and compared in the background. Few
+	// connections; on two shared cores the background translations and
+	// the embedded CF's work for them come off the same CPU as the
+	// answers.
+	// The native v2 is gws: uncached pages, so that it says what the
+	// embedded CF holds now (a cached page may be older: the steady run
+	// changed an app around the gateway, and shadow mode caught exactly
+	// that when the native side was gw).
+	native := nativeV2(t, gws.url, cf)
+	gwPass := startGateway(t, bin, native, []string{"CAPIBRIDGE_V2_PASSTHROUGH=/v2/"})
+	gwShadow := startGateway(t, bin, native, []string{"CAPIBRIDGE_SHADOW_ENABLED=true"})
+	light := opts
+	light.Workers = 4
+	p := run("shadow off", loadgen.Target{URL: gwPass.url + path, Headers: auth}, light, 0, gwPass.pid, gws.pid, cfPID)
+	p.note = "native v2 passed through (v2_passthrough /v2/)"
+	before = scrape(t, gwShadow.admin)
+	sh := run("shadow on, 100%", loadgen.Target{URL: gwShadow.url + path, Headers: auth}, light, 0, gwShadow.pid, gws.pid, cfPID)
+	time.Sleep(2 * time.Second) // the last comparisons finish
+	after := scrape(t, gwShadow.admin)
+	compared := func(result string) float64 {
+		l := `result="` + result + `"`
+		return after.sum("capibridge_shadow_comparisons_total", l) - before.sum("capibridge_shadow_comparisons_total", l)
+	}
+	sh.base = p
+	sh.note = fmt.Sprintf("p99 %.2fx shadow off's; %.0f compared (%.0f match, %.0f differ, %.0f error), %.0f skipped past shadow.max_concurrency",
+		float64(sh.res.P99)/float64(max(1, p.res.P99)), compared("match")+compared("differ"), compared("match"), compared("differ"), compared("error"), compared("skipped"))
+	if compared("differ") > 0 || compared("error") > 0 {
+		_, rep, _ := fasthttp.GetTimeout(nil, gwShadow.admin+"/admin/shadow", 10*time.Second)
+		t.Errorf("shadow mode found differences or failed against answers of the same translation: %s\n%.3000s", sh.note, rep)
+	}
+
+	t.Logf("%d workers (%d for the uncached and v3 runs, %d for the many-connections one, %d for the shadow ones), %s per run after %s of warm-up, %d CPUs:",
+		opts.Workers, slow.Workers, many.Workers, light.Workers, opts.Duration, opts.Warmup, runtime.NumCPU())
 	for _, f := range figs {
 		t.Log(f)
 	}
