@@ -315,6 +315,20 @@ var appDroplets = nest[store.DropletFilter]{keys: listKeys("guids", "states", "c
 	},
 	narrow: func(f *store.DropletFilter, app string) { f.AppGUIDs = []string{app} }}
 
+// packageDroplets is GET /v3/packages/:guid/droplets, the droplets staged
+// from a package (DropletsController#index, package_nested?): the top-level
+// keys but current, checked before the package is looked up. The cf CLI 7
+// and 8 read it when they start or restart an app.
+var packageDroplets = nest[store.DropletFilter]{parent: packageParent,
+	keys:   listKeys("guids", "app_guids", "space_guids", "organization_guids", "states"),
+	narrow: func(f *store.DropletFilter, pkg string) { f.PackageGUIDs = []string{pkg} }}
+
+// packageParent is the parent of the lists under /v3/packages/:guid.
+var packageParent = &parent{path: "/v3/packages", find: func(s *Server, r *request, guid string) (string, error) {
+	p, err := packageResource.find(s, r, guid)
+	return p.GUID, err
+}}
+
 // showDroplet shows process_types and execution_metadata to readers of
 // secrets in the droplet's space only.
 func showDroplet(s *Server, r *request, d store.Droplet) (dropletJSON, error) {

@@ -1,6 +1,8 @@
 package backend
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 
 	"capibridge/backend/store"
@@ -61,6 +63,21 @@ func (p *params) fail(err error) {
 
 // list reads a comma-separated filter (query.list).
 func (p *params) list(key string) []string { return p.q.list(key) }
+
+// embeds reads embed= as CC's EmbedParamValidator does: each value one of
+// valid, none twice.
+func (p *params) embeds(valid ...string) {
+	seen := map[string]bool{}
+	for _, e := range p.list("embed") {
+		switch {
+		case !slices.Contains(valid, e):
+			p.fail(errBadQuery(fmt.Sprintf("Invalid embedded resource: '%s'. Valid embedded resources are: '%s'", e, strings.Join(valid, "', '"))))
+		case seen[e]:
+			p.fail(errBadQuery(fmt.Sprintf("Duplicate embedded resource: '%s'", e)))
+		}
+		seen[e] = true
+	}
+}
 
 // has says whether the query has key.
 func (p *params) has(key string) bool { return p.q.has(key) }

@@ -147,7 +147,9 @@ type processJSON struct {
 			Interval          *int64 `json:"interval"`
 		} `json:"data"`
 	} `json:"readiness_health_check"`
-	Relationships struct {
+	// ProcessInstances is there with embed=process_instances only.
+	ProcessInstances *[]processInstanceJSON `json:"process_instances,omitempty"`
+	Relationships    struct {
 		App      toOne  `json:"app"`
 		Revision *toOne `json:"revision"`
 	} `json:"relationships"`

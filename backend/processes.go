@@ -16,17 +16,65 @@ import (
 var processResource = &resource[store.Process, store.ProcessFilter, processJSON]{
 	name:   "Process",
 	path:   "/v3/processes",
-	keys:   append(append([]string{}, pageParams...), "guids", "app_guids", "types", "space_guids", "organization_guids", "label_selector"),
+	keys:   append(append([]string{}, pageParams...), "guids", "app_guids", "types", "space_guids", "organization_guids", "label_selector", "embed"),
 	orders: timeOrders,
 	filter: func(q *params) store.ProcessFilter {
-		return store.ProcessFilter{GUIDs: q.list("guids"), AppGUIDs: q.list("app_guids"), Types: q.list("types"),
+		f := store.ProcessFilter{GUIDs: q.list("guids"), AppGUIDs: q.list("app_guids"), Types: q.list("types"),
 			SpaceGUIDs: q.list("space_guids"), OrgGUIDs: q.list("organization_guids"), Labels: q.labels()}
+		q.embeds("process_instances")
+		return f
 	},
 	list: (*store.Store).ListProcesses,
 	get:  (*store.Store).GetProcess,
-	present: each(func(r *request, p store.Process) processJSON {
-		return presentProcess(r.base, p, redactedListMessage)
-	}),
+	// embed=process_instances puts each process's instances in it, before
+	// its relationships (cc:app/decorators/embed_process_instances_decorator.rb);
+	// the cf CLI 7 and 8 read them for cf apps.
+	present: func(s *Server, r *request, items []store.Process) ([]processJSON, error) {
+		embed := r.query.has("embed")
+		out := make([]processJSON, len(items))
+		for i, p := range items {
+			out[i] = presentProcess(r.base, p, redactedListMessage)
+			if embed {
+				inst, err := s.processInstances(r, p)
+				if err != nil {
+					return nil, err
+				}
+				out[i].ProcessInstances = &inst
+			}
+		}
+		return out, nil
+	},
+}
+
+// processInstanceJSON is one entry of process_instances: index, state and
+// since, the seconds the instance has been in its state (null while down;
+// cc:lib/cloud_controller/diego/reporters/instances_stats_reporter.rb).
+type processInstanceJSON struct {
+	Index int64  `json:"index"`
+	State string `json:"state"`
+	Since *int64 `json:"since"`
+}
+
+// processInstances are the instances of p as its stats see them.
+func (s *Server) processInstances(r *request, p store.Process) ([]processInstanceJSON, error) {
+	aa, err := s.findApp(r, p.AppGUID)
+	if err != nil {
+		return nil, err
+	}
+	views, err := s.observe(r.ctx, aa.app, aa.space.OrgGUID, p)
+	if err != nil {
+		return nil, errInternal(err)
+	}
+	now := s.now().UnixMilli()
+	out := make([]processInstanceJSON, len(views))
+	for i, v := range views {
+		out[i] = processInstanceJSON{Index: v.index, State: v.state}
+		if v.state != instanceDown {
+			since := (now - v.since) / 1000
+			out[i].Since = &since
+		}
+	}
+	return out, nil
 }
 
 // appProcesses is GET /v3/apps/:guid/processes.

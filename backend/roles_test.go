@@ -376,6 +376,15 @@ func roleReadRows() []roleRow {
 		{"process", "GET", "/v3/processes/{app}", nil, rolePer(
 			roleOK(200, roleCommand("bundle exec rackup")), roleOK(200, roleCommand("bundle exec rackup")), roleOK(200, roleCommand(hidden)), roleNotFound("Process"))},
 		{"other process", "GET", "/v3/processes/{otherApp}", nil, rolePer(seen, roleNotFound("Process"), roleNotFound("Process"), roleNotFound("Process"))},
+		{"list processes with instances", "GET", "/v3/processes?embed=process_instances", nil, rolePer(
+			roleOK(200, roleTotal(2)), roleOK(200, roleTotal(1)), roleOK(200, roleTotal(1)), roleOK(200, roleTotal(0)))},
+		// The embedded CF runs no sidecars: empty lists for readers.
+		{"app sidecars", "GET", "/v3/apps/{app}/sidecars", nil, rolePer(
+			roleOK(200, roleTotal(0)), roleOK(200, roleTotal(0)), roleOK(200, roleTotal(0)), roleNotFound("App"))},
+		{"process sidecars", "GET", "/v3/processes/{app}/sidecars", nil, rolePer(
+			roleOK(200, roleTotal(0)), roleOK(200, roleTotal(0)), roleOK(200, roleTotal(0)), roleNotFound("Process"))},
+		{"sidecar", "GET", "/v3/sidecars/{app}", nil, rolePer(
+			roleNotFound("Sidecar"), roleNotFound("Sidecar"), roleNotFound("Sidecar"), roleNotFound("Sidecar"))},
 
 		{"list events", "GET", "/v3/audit_events?" + roleEventTypes, nil, rolePer(
 			roleOK(200, roleTotal(7)), roleOK(200, roleTotal(4)), roleOK(200, roleTotal(4)), roleOK(200, roleTotal(0)))},

@@ -55,6 +55,8 @@ func stagingRoleRows() []stagingRoleRow {
 		upload,
 		write("delete package", "DELETE", "/v3/packages/{newPkg}", nil, 202, roleNotFound("Package")),
 		read("download package", "/v3/packages/{pkg}/download", "Package"),
+		{roleRow: roleRow{"package droplets", "GET", "/v3/packages/{pkg}/droplets", nil,
+			rolePer(roleOK(200), roleOK(200), roleOK(200), roleNotFound("Package"))}, effectless: true},
 		matches,
 		build,
 		write("create droplet", "POST", "/v3/droplets", map[string]any{"relationships": appRel("{app}")}, 201,

@@ -156,15 +156,16 @@ const (
 // DropletFilter narrows a droplets list. Current keeps the droplets that
 // are their app's current droplet.
 type DropletFilter struct {
-	GUIDs      []string
-	AppGUIDs   []string
-	SpaceGUIDs []string
-	OrgGUIDs   []string
-	States     []string
-	Current    bool
-	Labels     []LabelReq
-	CreatedAts []TimeCond
-	UpdatedAts []TimeCond
+	GUIDs        []string
+	AppGUIDs     []string
+	PackageGUIDs []string
+	SpaceGUIDs   []string
+	OrgGUIDs     []string
+	States       []string
+	Current      bool
+	Labels       []LabelReq
+	CreatedAts   []TimeCond
+	UpdatedAts   []TimeCond
 }
 
 const packageCols = `id, guid, app_guid, space_guid, type, state, sha256_checksum, sha1_checksum, error, docker_image,
@@ -337,6 +338,7 @@ var dropletTable = table[Droplet]{name: "droplets", cols: dropletCols, scan: sca
 func (f DropletFilter) conds(w *where) {
 	w.in("guid", f.GUIDs)
 	w.in("app_guid", f.AppGUIDs)
+	w.in("package_guid", f.PackageGUIDs)
 	w.in("space_guid", f.SpaceGUIDs)
 	w.inOrgs("space_guid", f.OrgGUIDs)
 	w.in("state", f.States)
