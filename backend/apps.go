@@ -340,20 +340,29 @@ func (s *Server) createApp(r *request) error {
 	if md != nil {
 		a.Labels, a.Annotations = apply(nil, md.labels), apply(nil, md.annotations)
 	}
+	if err := s.insertApp(r, a, sp, censored(o, "environment_variables")); err != nil {
+		return err
+	}
+	return r.reply(201, presentApp(r.base, a))
+}
+
+// insertApp stores a new app with its web process, and records the events
+// of CC's AppCreate with request as the create's audited request.
+func (s *Server) insertApp(r *request, a store.App, sp store.Space, request any) error {
 	// ProcessCreate: the web process shares the app's guid (cc:app/actions/process_create.rb).
 	web := store.Process{GUID: a.GUID, AppGUID: a.GUID, SpaceGUID: sp.GUID, Type: "web", Instances: 1,
 		MemoryMB: s.cfg.DefaultMemoryMB, DiskMB: s.cfg.DefaultDiskMB, LogRateLimit: s.cfg.DefaultLogRateLimit,
-		HealthCheckType: "port", Version: uuid.NewString(), CreatedAt: now, UpdatedAt: now}
+		HealthCheckType: "port", Version: uuid.NewString(), CreatedAt: a.CreatedAt, UpdatedAt: a.CreatedAt}
 	// CC's AppCreate records the web process's creation, then the app's.
 	procEv := s.appEvent(r, "audit.app.process.create", a, sp, map[string]string{"process_guid": web.GUID, "process_type": web.Type})
-	ev := s.appEvent(r, "audit.app.create", a, sp, map[string]any{"request": censored(o, "environment_variables")})
+	ev := s.appEvent(r, "audit.app.create", a, sp, map[string]any{"request": request})
 	if err := s.store.CreateApp(r.ctx, a, web, procEv, ev); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return errUniqueness("App with the name '" + a.Name + "' already exists.")
 		}
 		return errInternal(err)
 	}
-	return r.reply(201, presentApp(r.base, a))
+	return nil
 }
 
 func (s *Server) updateApp(r *request) error {

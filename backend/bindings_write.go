@@ -96,6 +96,12 @@ func (s *Server) createServiceCredentialBinding(r *request) error {
 	if err != nil {
 		return err
 	}
+	return s.createBinding(r, bc)
+}
+
+// createBinding makes the binding or key bc asks for and answers as
+// POST /v3/service_credential_bindings does.
+func (s *Server) createBinding(r *request, bc bindingCreate) error {
 	si, err := s.store.GetServiceInstance(r.ctx, r.user.viewer(), bc.instance)
 	if errors.Is(err, store.ErrNotFound) {
 		return errUnprocessable("The service instance could not be found: '" + bc.instance + "'")

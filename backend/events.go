@@ -49,6 +49,12 @@ func (s *Server) getJob(r *request) error {
 // runJob carries out a PROCESSING job in the background after the
 // configured delay. Jobs survive a restart: New resumes the ones left over.
 func (s *Server) runJob(j store.Job) {
+	s.runJobWith(j, func(ctx context.Context) error { return s.jobWork(ctx, j) })
+}
+
+// runJobWith is runJob with the work given: a job whose work lives only in
+// memory (an applied manifest) runs it.
+func (s *Server) runJobWith(j store.Job, work func(context.Context) error) {
 	s.jobs.Add(1)
 	go func() {
 		defer s.jobs.Done()
@@ -60,7 +66,7 @@ func (s *Server) runJob(j store.Job) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		state, errs := store.JobComplete, json.RawMessage("[]")
-		if err := s.jobWork(ctx, j); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := work(ctx); err != nil && !errors.Is(err, store.ErrNotFound) {
 			// A job fails with the CC error its work returns (a deletion
 			// that could not finish), else with UnknownError.
 			ae := errInternal(err)
@@ -102,6 +108,8 @@ func (s *Server) jobWork(ctx context.Context, j store.Job) error {
 		return s.userDeleteWork(ctx, j.ResourceGUID)
 	case "role.delete":
 		return s.roleDeleteWork(ctx, j)
+	case manifestJobOperation:
+		return errManifestInterrupted()
 	}
 	return nil
 }

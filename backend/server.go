@@ -419,6 +419,7 @@ func (s *Server) buildRoutes() []route {
 		{get, p("/v3/spaces/:guid/features"), false, s.listSpaceFeatures},
 		{get, p("/v3/spaces/:guid/features/:name"), false, s.getSpaceFeature},
 		{patch, p("/v3/spaces/:guid/features/:name"), false, s.updateSpaceFeature},
+		{post, p("/v3/spaces/:guid/actions/apply_manifest"), false, s.applyManifest},
 		{get, p("/v3/organization_quotas"), false, orgQuotaResource.index(s)},
 		{get, p("/v3/organization_quotas/:guid"), false, orgQuotaResource.showOne(s)},
 		{post, p("/v3/organization_quotas"), false, s.createOrgQuota},
