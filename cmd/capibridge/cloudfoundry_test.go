@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/base64"
 	"fmt"
@@ -24,8 +23,8 @@ import (
 // platform's health check on the main port, and serves /metrics there to
 // the configured credential only.
 func TestServeAsACloudFoundryApp(t *testing.T) {
-	srv := redistest.StartPassword(t, "s3cret")
-	host, port, _ := net.SplitHostPort(srv.Addr())
+	rs := redistest.StartPassword(t, "s3cret")
+	host, port, _ := net.SplitHostPort(rs.Addr())
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -37,35 +36,17 @@ func TestServeAsACloudFoundryApp(t *testing.T) {
 	t.Setenv("VCAP_SERVICES", fmt.Sprintf(`{"p.redis":[{"name":"capibridge-redis","label":"p.redis","tags":["redis"],"credentials":{"host":%q,"port":%s,"password":"s3cret"}}]}`, host, port))
 	t.Setenv("CAPIBRIDGE_SERVER_METRICS_BASIC_AUTH", "prometheus:scrape-me")
 
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "--admin-listen", "127.0.0.1:0", "--data", t.TempDir()}, pw, io.Discard)
-		pw.Close()
-	}()
-	lines := bufio.NewReader(pr)
-	var greeting []string
-	for len(greeting) < 3 {
-		line, err := lines.ReadString('\n')
-		if err != nil {
-			t.Fatalf("greeting so far %q: %v", greeting, err)
-		}
-		greeting = append(greeting, strings.TrimSpace(line))
+	srv := startServe(t, "--admin-listen", "127.0.0.1:0", "--data", t.TempDir())
+	if !strings.HasSuffix(srv.gw, ":"+appPort) {
+		t.Fatalf("the gateway listens at %s, not on $PORT %s", srv.gw, appPort)
 	}
-	go io.Copy(io.Discard, pr)
-	gw := regexp.MustCompile(`http://[0-9.:a-z]+`).FindString(greeting[0])
-	if !strings.HasSuffix(gw, ":"+appPort) {
-		t.Fatalf("the gateway listens at %s, not on $PORT %s", gw, appPort)
-	}
-	gw = "http://127.0.0.1:" + appPort
-	token := greeting[2]
+	gw, token := "http://127.0.0.1:"+appPort, srv.token
 	for range 2 {
 		if code, _ := httpGet(t, gw+"/v2/apps", token); code != 200 {
 			t.Fatalf("/v2/apps: %d", code)
 		}
 	}
-	rc := redis.NewClient(&redis.Options{Addr: srv.Addr(), Password: "s3cret"})
+	rc := redis.NewClient(&redis.Options{Addr: rs.Addr(), Password: "s3cret"})
 	defer rc.Close()
 	var n int64
 	for deadline := time.Now().Add(5 * time.Second); n == 0 && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
@@ -100,13 +81,5 @@ func TestServeAsACloudFoundryApp(t *testing.T) {
 		!regexp.MustCompile(`(?m)^capibridge_v2_requests_total\{client_family="other",client_id="\w+",method="GET",route="/v2/apps"\} 2$`).MatchString(body) {
 		t.Errorf("/metrics with the credential: %d\n%.400s", code, body)
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not stop")
-	}
+	srv.stop()
 }

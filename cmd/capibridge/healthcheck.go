@@ -5,8 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
-	"strings"
 	"time"
 
 	"capibridge/configs"
@@ -28,23 +26,13 @@ func healthcheck(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	u := *target
 	if u == "" {
-		u = "http://" + dialable(cfg.AdminListen) + "/healthz"
+		u = adminBase("", cfg) + "/healthz"
 	}
-	rctx, cancel := context.WithTimeout(ctx, *timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(rctx, http.MethodGet, u, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
+	_, done, err := adminGet(ctx, u, *timeout)
 	if err != nil {
 		return fmt.Errorf("healthcheck: %w", err)
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("healthcheck: %s answered %s: %s", u, resp.Status, strings.TrimSpace(string(body)))
-	}
+	done()
 	fmt.Fprintf(stdout, "healthy: %s\n", u)
 	return nil
 }

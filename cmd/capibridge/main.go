@@ -16,6 +16,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
 	// Time zones for brownout schedules (migration.brownouts[].timezone)
 	// in images without /usr/share/zoneinfo, such as deploy/Dockerfile's.
 	_ "time/tzdata"

@@ -135,28 +135,8 @@ func TestTokenThenBackend(t *testing.T) {
 // the embedded CF, the greeting's token working through it, /v2/info
 // anonymous, and /metrics showing the traffic.
 func TestServeGateway(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--data", t.TempDir()}, pw, io.Discard)
-		pw.Close()
-	}()
-	lines := bufio.NewReader(pr)
-	var greeting []string
-	for len(greeting) < 3 {
-		line, err := lines.ReadString('\n')
-		if err != nil {
-			t.Fatalf("greeting so far %q: %v", greeting, err)
-		}
-		greeting = append(greeting, strings.TrimSpace(line))
-	}
-	go io.Copy(io.Discard, pr)
-	urls := regexp.MustCompile(`http://[0-9.:]+`).FindAllString(greeting[0], -1)
-	if len(urls) < 2 {
-		t.Fatalf("no gateway and admin URLs in %q", greeting[0])
-	}
-	gw, admin, token := urls[0], urls[1], greeting[2]
+	srv := startServe(t, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--data", t.TempDir())
+	gw, admin, token := srv.gw, srv.admin, srv.token
 	get := func(url, tok string) (int, string) { t.Helper(); return httpGet(t, url, tok) }
 	if code, body := get(gw+"/v2/info", ""); code != 200 || !strings.Contains(body, `"api_version":"2.293.0"`) {
 		t.Errorf("/v2/info: %d %s", code, body)
@@ -235,15 +215,61 @@ func TestServeGateway(t *testing.T) {
 	if _, body := get(admin+"/metrics", ""); !regexp.MustCompile(`(?m)^capibridge_token_keys_last_refresh_timestamp_seconds [1-9]`).MatchString(body) {
 		t.Error("/metrics: the embedded UAA's keys were fetched, but capibridge_token_keys_last_refresh_timestamp_seconds is not set")
 	}
-	cancel()
-	select {
-	case err := <-done:
+	srv.stop()
+}
+
+// serving is a `capibridge serve` run in the test, its greeting read:
+// the gateway's and admin URLs and the admin token.
+type serving struct {
+	gw, admin, token string
+	stop             func()
+}
+
+// startServe runs serve with args until stop, which fails the test when
+// serve does not stop cleanly.
+func startServe(t *testing.T, args ...string) serving {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, append([]string{"serve"}, args...), pw, io.Discard)
+		pw.Close()
+	}()
+	lines := bufio.NewReader(pr)
+	var greeting []string
+	for len(greeting) < 3 {
+		line, err := lines.ReadString('\n')
 		if err != nil {
-			t.Errorf("serve exited with %v", err)
+			cancel()
+			t.Fatalf("greeting so far %q: %v", greeting, err)
 		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not stop on cancel")
+		greeting = append(greeting, strings.TrimSpace(line))
 	}
+	go io.Copy(io.Discard, pr)
+	urls := regexp.MustCompile(`http://[0-9a-z.:]+`).FindAllString(greeting[0], -1)
+	if len(urls) < 2 {
+		cancel()
+		t.Fatalf("no gateway and admin URLs in %q", greeting[0])
+	}
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("serve exited with %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("serve did not stop on cancel")
+		}
+	}
+	t.Cleanup(stop)
+	return serving{gw: urls[0], admin: urls[1], token: greeting[2], stop: stop}
 }
 
 // TestServeWithTheUpstreamDown: serve starts while nothing listens at the

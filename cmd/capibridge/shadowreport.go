@@ -6,8 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -32,33 +30,21 @@ func shadowReport(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if *format != "table" && *format != "json" {
 		return fmt.Errorf("shadow-report: --format %q is not one of table, json", *format)
 	}
-	base := *admin
-	if base == "" {
-		base = "http://" + dialable(cfg.AdminListen)
-	}
-	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(rctx, http.MethodGet, strings.TrimSuffix(base, "/")+"/admin/shadow", nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
+	base := adminBase(*admin, cfg)
+	body, done, err := adminGet(ctx, base+"/admin/shadow", 30*time.Second)
 	if err != nil {
 		return fmt.Errorf("shadow-report: %w", err)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("shadow-report: %s answered %s", req.URL, resp.Status)
-	}
+	defer done()
 	if *format == "json" {
-		_, err := io.Copy(stdout, resp.Body)
+		_, err := io.Copy(stdout, body)
 		return err
 	}
 	var rep struct {
 		Enabled bool                 `json:"enabled"`
 		Routes  []shadow.RouteReport `json:"routes"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil {
+	if err := json.NewDecoder(body).Decode(&rep); err != nil {
 		return fmt.Errorf("shadow-report: %w", err)
 	}
 	if !rep.Enabled {

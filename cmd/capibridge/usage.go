@@ -30,10 +30,6 @@ func usageCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	base := *admin
-	if base == "" {
-		base = "http://" + dialable(cfg.AdminListen)
-	}
 	switch *format {
 	case "table", "csv", "json":
 	default:
@@ -46,30 +42,51 @@ func usageCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *format == "csv" {
 		q.Set("format", "csv")
 	}
-	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(rctx, http.MethodGet, strings.TrimSuffix(base, "/")+"/admin/v2-usage?"+q.Encode(), nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
+	body, done, err := adminGet(ctx, adminBase(*admin, cfg)+"/admin/v2-usage?"+q.Encode(), 30*time.Second)
 	if err != nil {
 		return fmt.Errorf("usage: reading the report: %w", err)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return fmt.Errorf("usage: %s answered %s: %s", req.URL.Redacted(), resp.Status, strings.TrimSpace(string(b)))
-	}
+	defer done()
 	if *format != "table" {
-		_, err = io.Copy(stdout, resp.Body)
+		_, err = io.Copy(stdout, body)
 		return err
 	}
 	var report struct {
 		Rows []v2usage.Row `json:"rows"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&report); err != nil {
+	if err := json.NewDecoder(body).Decode(&report); err != nil {
 		return fmt.Errorf("usage: decoding the report: %w", err)
 	}
 	return v2usage.WriteTable(stdout, report.Rows)
+}
+
+// adminBase is the admin URL given, or http:// and admin_listen.
+func adminBase(given string, cfg configs.Config) string {
+	if given != "" {
+		return strings.TrimSuffix(given, "/")
+	}
+	return "http://" + dialable(cfg.AdminListen)
+}
+
+// adminGet reads url within timeout and fails unless it answers 200,
+// quoting the start of the answer; the caller closes the body.
+func adminGet(ctx context.Context, url string, timeout time.Duration) (io.ReadCloser, func(), error) {
+	rctx, cancel := context.WithTimeout(ctx, timeout)
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, url, nil)
+	if err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+		cancel()
+		return nil, nil, fmt.Errorf("%s answered %s: %s", req.URL.Redacted(), resp.Status, strings.TrimSpace(string(b)))
+	}
+	return resp.Body, func() { resp.Body.Close(); cancel() }, nil
 }
