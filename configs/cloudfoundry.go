@@ -1,6 +1,7 @@
 package configs
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -91,14 +92,14 @@ func redisFromCredentials(c *Cache, s *vcapService, set func(string) bool) error
 		}
 		return ""
 	}
-	if u := firstOf(str("uri"), str("url")); u != "" {
+	if u := cmp.Or(str("uri"), str("url")); u != "" {
 		if !strings.HasPrefix(u, "redis://") && !strings.HasPrefix(u, "rediss://") {
 			return fmt.Errorf("configs: VCAP_SERVICES: service %q: uri is not a redis:// or rediss:// URL", s.Name)
 		}
 		c.RedisAddrs = []string{u}
 		return nil
 	}
-	host, port, tls := firstOf(str("host"), str("hostname")), str("port"), false
+	host, port, tls := cmp.Or(str("host"), str("hostname")), str("port"), false
 	if p := str("tls_port"); p != "" {
 		port, tls = p, true
 	}
@@ -113,12 +114,4 @@ func redisFromCredentials(c *Cache, s *vcapService, set func(string) bool) error
 		c.RedisTLS = true
 	}
 	return nil
-}
-
-// firstOf is the first of its arguments that is not empty.
-func firstOf(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -46,20 +45,6 @@ func loadCompose(t *testing.T) *types.Project {
 
 // isCapibridge reports whether a service runs the capibridge image.
 func isCapibridge(s types.ServiceConfig) bool { return strings.HasPrefix(s.Image, "capibridge:") }
-
-// imageEnv is the final stage's ENV of the Dockerfile, which every
-// capibridge container starts with.
-func imageEnv(t *testing.T) map[string]string {
-	t.Helper()
-	d := readDockerfile(t)
-	env := map[string]string{}
-	for _, e := range d.find(len(d.stages)-1, "ENV") {
-		for _, kv := range regexp.MustCompile(`(\w+)="([^"]*)"`).FindAllStringSubmatch(e, -1) {
-			env[kv[1]] = kv[2]
-		}
-	}
-	return env
-}
 
 // serviceEnv is a capibridge service's environment: the image's, then
 // the service's own.

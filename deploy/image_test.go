@@ -101,12 +101,7 @@ func TestDockerfile(t *testing.T) {
 			t.Errorf("no %s label", l)
 		}
 	}
-	var env []string
-	for _, e := range d.find(final, "ENV") {
-		for _, kv := range regexp.MustCompile(`(\w+)="([^"]*)"`).FindAllStringSubmatch(e, -1) {
-			env = append(env, kv[1]+"="+kv[2])
-		}
-	}
+	env := environ(imageEnv(t))
 	cfg, err := configs.Load("", env)
 	if err != nil {
 		t.Fatalf("the image's ENV %q: %v", env, err)
@@ -121,6 +116,27 @@ func TestDockerfile(t *testing.T) {
 		t.Errorf("ENTRYPOINT %q", ep)
 	}
 }
+
+// imageEnv is the final stage's ENV of the Dockerfile, which every
+// capibridge container starts with (its own environment comes after it
+// and wins).
+func imageEnv(t *testing.T) map[string]string {
+	t.Helper()
+	d := readDockerfile(t)
+	env := map[string]string{}
+	for _, e := range d.find(len(d.stages)-1, "ENV") {
+		for _, kv := range envPair.FindAllStringSubmatch(e, -1) {
+			env[kv[1]] = kv[2] + kv[3]
+		}
+	}
+	if len(env) == 0 {
+		t.Fatal("the Dockerfile's final stage sets no ENV")
+	}
+	return env
+}
+
+// envPair is one key="value" or key=value of an ENV instruction.
+var envPair = regexp.MustCompile(`(\w+)=(?:"([^"]*)"|([^\s"]+))`)
 
 // buildCommand is the build stage's go build, as the Dockerfile runs it.
 func buildCommand(t *testing.T, d dockerfile, version, out string) *exec.Cmd {

@@ -319,81 +319,6 @@ func kubeParseArgs(t *testing.T, command, args []string) (kubeInvocation, error)
 	return inv, nil
 }
 
-// kubeImageEnv is the environment the image's Dockerfile sets (ENV); a
-// container's own env comes after it and wins. The image sets CAPIBRIDGE_*
-// variables, which win over the config file.
-func kubeImageEnv(t *testing.T) []string {
-	t.Helper()
-	b, err := os.ReadFile(kubeDockerfile)
-	if err != nil {
-		t.Fatalf("%s: %v", kubeDockerfile, err)
-	}
-	var env []string
-	stage := false // ENV of the last stage only: that is the image
-	for _, line := range strings.Split(strings.ReplaceAll(string(b), "\\\n", " "), "\n") {
-		fields := kubeShellFields(line)
-		if len(fields) == 0 {
-			continue
-		}
-		switch strings.ToUpper(fields[0]) {
-		case "FROM":
-			env, stage = nil, true
-		case "ENV":
-			if !stage {
-				continue
-			}
-			kv := fields[1:]
-			if len(kv) >= 2 && !strings.Contains(kv[0], "=") {
-				// The old form, ENV key value.
-				env = append(env, kv[0]+"="+strings.Join(kv[1:], " "))
-				continue
-			}
-			for _, f := range kv {
-				if !strings.Contains(f, "=") {
-					t.Fatalf("%s: ENV %q: not key=value", kubeDockerfile, f)
-				}
-				env = append(env, f)
-			}
-		}
-	}
-	return env
-}
-
-// kubeShellFields splits a Dockerfile line into words, removing the quotes
-// around (parts of) words.
-func kubeShellFields(line string) []string {
-	if strings.HasPrefix(strings.TrimSpace(line), "#") {
-		return nil
-	}
-	var fields []string
-	var cur strings.Builder
-	inWord := false
-	var quote rune
-	for _, r := range line {
-		switch {
-		case quote != 0 && r == quote:
-			quote = 0
-		case quote != 0:
-			cur.WriteRune(r)
-		case r == '"' || r == '\'':
-			quote, inWord = r, true
-		case r == ' ' || r == '\t':
-			if inWord {
-				fields = append(fields, cur.String())
-				cur.Reset()
-				inWord = false
-			}
-		default:
-			cur.WriteRune(r)
-			inWord = true
-		}
-	}
-	if inWord {
-		fields = append(fields, cur.String())
-	}
-	return fields
-}
-
 func TestKubernetesParseArgs(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -566,7 +491,7 @@ func (r *kubeRender) file(p kubePod, c *corev1.Container, path string) (string, 
 
 // config loads the config a capibridge container starts with: its
 // --config file from the rendered ConfigMap, the CAPIBRIDGE_* variables of
-// imageEnv (kubeImageEnv) and of the container, then its flags, as
+// imageEnv and of the container, then its flags, as
 // cmd/capibridge's load does, and validates it.
 func (r *kubeRender) config(t *testing.T, p kubePod, c *corev1.Container, inv kubeInvocation, imageEnv []string) (configs.Config, error) {
 	t.Helper()
@@ -703,7 +628,7 @@ func kubeCheckGateway(t *testing.T, r *kubeRender) {
 				gateways++
 			}
 			where := p.owner + ", container " + c.Name
-			cfg, err := r.config(t, p, c, inv, kubeImageEnv(t))
+			cfg, err := r.config(t, p, c, inv, environ(imageEnv(t)))
 			if err != nil {
 				t.Errorf("%s: the config it starts with: %v", where, err)
 				continue
@@ -1315,7 +1240,7 @@ func kubeCheckNetwork(t *testing.T, r *kubeRender) {
 					}
 				}
 			}
-			cfg, err := r.config(t, p, c, inv, kubeImageEnv(t))
+			cfg, err := r.config(t, p, c, inv, environ(imageEnv(t)))
 			if err != nil {
 				continue // kubeCheckGateway says why
 			}

@@ -150,7 +150,7 @@ func TestCFCLI8Push(t *testing.T) {
 	// cf create-user-provided-service mysvc, cf bind-service myapp mysvc.
 	var si struct{ GUID string }
 	decode(t, c.json("POST", "/v3/service_instances", map[string]any{"type": "user-provided", "name": "mysvc",
-		"credentials": map[string]string{"user": "u", "password": "p"},
+		"credentials":   map[string]string{"user": "u", "password": "p"},
 		"relationships": map[string]any{"space": map[string]any{"data": map[string]string{"guid": space}}}}, 201), &si)
 	c.json("POST", "/v3/service_credential_bindings", map[string]any{"type": "app", "relationships": map[string]any{
 		"app": map[string]any{"data": map[string]string{"guid": app}}, "service_instance": map[string]any{"data": map[string]string{"guid": si.GUID}}}}, 201)

@@ -9,11 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"capibridge/configs"
-	"capibridge/metrics"
 	"capibridge/proxy/usage"
 )
 
@@ -197,23 +195,11 @@ func TestMigrationRulesChecked(t *testing.T) {
 		cfg := testGatewayConfig()
 		cfg.Upstream = "http://127.0.0.1:1"
 		cfg.Migration.Warnings = []configs.WarningRule{c}
-		m := launchDeps(t, cfg)
+		m, _ := baseDeps(t, cfg)
 		if _, err := New(cfg, m); err == nil || !strings.Contains(err.Error(), "migration.warnings[0]") {
 			t.Errorf("%+v: err = %v", c, err)
 		}
 	}
-}
-
-// launchDeps are the least Deps New takes.
-func launchDeps(t *testing.T, cfg configs.Config) Deps {
-	t.Helper()
-	reg := prometheus.NewRegistry()
-	m := metrics.New(reg, "test")
-	up, err := NewUpstream(cfg.Upstream, cfg.UpstreamClient, m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return Deps{Upstream: up, Metrics: m, Gatherer: reg}
 }
 
 // go-cfclient, as it is: its User-Agent makes it go_cfclient; a brownout

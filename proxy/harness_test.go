@@ -119,8 +119,9 @@ func launchGateway(t testing.TB, cfg configs.Config, newCache func(*metrics.Metr
 	return launchGatewayWith(t, cfg, newCache, nil, opts...)
 }
 
-// launchGatewayWith is launchGateway with the Deps changed by deps first.
-func launchGatewayWith(t testing.TB, cfg configs.Config, newCache func(*metrics.Metrics) *cache.Cache, deps func(*Deps), opts ...auth.Option) launched {
+// baseDeps are the least Deps New takes: an upstream, metrics on a
+// registry of their own, returned too.
+func baseDeps(t testing.TB, cfg configs.Config) (Deps, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg, "test")
@@ -128,6 +129,14 @@ func launchGatewayWith(t testing.TB, cfg configs.Config, newCache func(*metrics.
 	if err != nil {
 		t.Fatal(err)
 	}
+	return Deps{Upstream: up, Metrics: m, Gatherer: reg}, reg
+}
+
+// launchGatewayWith is launchGateway with the Deps changed by deps first.
+func launchGatewayWith(t testing.TB, cfg configs.Config, newCache func(*metrics.Metrics) *cache.Cache, deps func(*Deps), opts ...auth.Option) launched {
+	t.Helper()
+	d, reg := baseDeps(t, cfg)
+	m := d.Metrics
 	v, err := auth.New(cfg.Auth, opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -135,7 +144,7 @@ func launchGatewayWith(t testing.TB, cfg configs.Config, newCache func(*metrics.
 	// Every gateway keeps a usage report in memory, and tells the
 	// package's record of v3 calls (docs/V2-TO-V3.md) what it called.
 	rep := usage.New(usage.Config{Retention: 14 * 24 * time.Hour, MaxRows: 10000, FlushInterval: time.Hour}, nil, nil)
-	d := Deps{Upstream: up, Verifier: v, Metrics: m, Gatherer: reg, Usage: rep, Served: v2Calls.record}
+	d.Verifier, d.Usage, d.Served = v, rep, v2Calls.record
 	if newCache != nil {
 		d.Cache = newCache(m)
 	}

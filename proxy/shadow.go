@@ -70,11 +70,10 @@ func (g *Gateway) serveShadowed(ctx *fasthttp.RequestCtx, rt *Route) error {
 		return nil
 	}
 	id := identityOf(ctx)
-	remote := ctx.RemoteAddr()
 	go func() {
 		defer func() { <-s.slots }()
 		defer fasthttp.ReleaseRequest(req)
-		g.compareShadow(req, remote, id, rt, native)
+		g.compareShadow(req, id, rt, native)
 	}()
 	return nil
 }
@@ -102,7 +101,7 @@ func nativeAnswer(ctx *fasthttp.RequestCtx) (shadow.Answer, bool) {
 
 // compareShadow translates req as the gateway would have served it and
 // records how it compares with the native answer.
-func (g *Gateway) compareShadow(req *fasthttp.Request, remote interface{ String() string }, id *auth.Identity, rt *Route, native shadow.Answer) {
+func (g *Gateway) compareShadow(req *fasthttp.Request, id *auth.Identity, rt *Route, native shadow.Answer) {
 	translated, err := g.translateOffline(req, id, rt)
 	if err != nil {
 		g.log.Warn("shadow: translating failed", "route", rt.Template, "err", err)

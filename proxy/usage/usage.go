@@ -240,23 +240,22 @@ func (r *Recorder) Flush(ctx context.Context) error {
 
 // Run flushes every FlushInterval until ctx ends, then once more.
 func (r *Recorder) Run(ctx context.Context) {
+	flush := func(parent context.Context, what string) {
+		fctx, cancel := context.WithTimeout(parent, 5*time.Second)
+		defer cancel()
+		if err := r.Flush(fctx); err != nil {
+			r.log.Warn(what, "err", err)
+		}
+	}
 	t := time.NewTicker(r.cfg.FlushInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			if err := r.Flush(fctx); err != nil {
-				r.log.Warn("v2 usage: the last flush failed", "err", err)
-			}
-			cancel()
+			flush(context.Background(), "v2 usage: the last flush failed")
 			return
 		case <-t.C:
-			fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			if err := r.Flush(fctx); err != nil {
-				r.log.Warn("v2 usage: flushing the counts failed; they are kept for the next flush", "err", err)
-			}
-			cancel()
+			flush(ctx, "v2 usage: flushing the counts failed; they are kept for the next flush")
 		}
 	}
 }
