@@ -62,6 +62,9 @@ type Metrics struct {
 	// ShadowDifferences counts the differences found, by route template
 	// and kind (status, missing_key, extra_key, value, order).
 	ShadowDifferences *prometheus.CounterVec
+	// ShadowPendingBytes is what the comparisons waiting or running hold
+	// (shadow.max_pending_bytes bounds it).
+	ShadowPendingBytes prometheus.Gauge
 
 	// TokenKeysRefreshed is the Unix time of the last successful fetch of
 	// the UAA's /token_keys; 0 when keys are configured, not fetched.
@@ -317,6 +320,10 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			Namespace: Namespace, Subsystem: "shadow", Name: "differences_total",
 			Help: "Differences between native v2 answers and their translations, by route template and kind (status, missing_key, extra_key, value, order).",
 		}, []string{"route", "kind"}),
+		ShadowPendingBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: Namespace, Subsystem: "shadow", Name: "pending_bytes",
+			Help: "Bytes held by shadow comparisons waiting for their turn or running: the native answers and their requests (bounded by shadow.max_pending_bytes).",
+		}),
 		TokenKeysRefreshed: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: Namespace, Subsystem: "token_keys", Name: "last_refresh_timestamp_seconds",
 			Help: "Unix time of the last successful fetch of the UAA's /token_keys; 0 when the keys are configured, not fetched.",
@@ -384,7 +391,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 		m.RedisDuration, m.RedisErrors, m.RedisBreakerOpen, m.RedisPageBreakerOpen)
 	m.BuildInfo.WithLabelValues(version, runtime.Version()).Set(1)
 	reg.MustRegister(m.UpstreamRetries, m.IdentityLimited, m.IdentityWaiting, m.UAADiscoveryFailures)
-	reg.MustRegister(m.V2Requests, m.V2Warnings, m.V2Brownouts, m.TokenKeysRefreshed, m.ShadowComparisons, m.ShadowDifferences)
+	reg.MustRegister(m.V2Requests, m.V2Warnings, m.V2Brownouts, m.TokenKeysRefreshed, m.ShadowComparisons, m.ShadowDifferences, m.ShadowPendingBytes)
 	reg.MustRegister(m.ConnectionsOpen, m.ConnectionsRefused, m.UpstreamPerRequest, m.Fragments)
 	// Every value of these bounded labels is exported from the start, at 0,
 	// so that a rate over them exists before the first event.

@@ -2,8 +2,11 @@ package proxy
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -19,27 +22,110 @@ import (
 // Controller's native v2 API and its answer goes back to the client
 // unchanged, as the v2 passthrough does; writes stop there (they cannot
 // be repeated). For a sample of the reads the gateway then builds its own
-// answer from v3, with the same request and token, in the background under
-// a concurrency bound, and compares the two (proxy/shadow).
+// answer from v3, with the same request and token, in the background, and
+// compares the two (proxy/shadow).
+//
+// The background work never makes a client wait and, by default, never
+// shares the CPU with one: a comparison holds its native answer within
+// max_pending_bytes (past it the read is skipped); at most max_concurrency
+// translations run, with at most max_concurrency upstream calls in flight
+// between them (a translation's fan-out included); and each waits, before
+// it starts, before each of its upstream calls and before comparing,
+// until no more than yield_above client requests are in flight
+// (idleGate). One still waiting max_delay after its native answer is
+// given up as skipped: the state it would translate has had time to move.
 // maxShadowBody is the largest native answer compared.
 const maxShadowBody = 16 << 20
+
+// shadowJobOverhead is what a pending comparison holds besides its native
+// body (the request copy, the job), counted against max_pending_bytes.
+const shadowJobOverhead = 4 << 10
 
 // offlineKey marks the request context of an offline translation.
 const offlineKey = "capibridge.offline"
 
+// errShadowLate fails an offline translation's upstream call once its
+// comparison has waited past max_delay.
+var errShadowLate = errors.New("shadow: the comparison waited past shadow.max_delay")
+
 type shadowMode struct {
-	rate  float64
-	slots chan struct{}
-	opts  shadow.Options
-	store *shadow.Store
+	rate     float64
+	running  chan struct{}
+	calls    chan struct{}
+	maxBytes int64
+	pending  atomic.Int64
+	maxDelay time.Duration
+	load     idleGate
+	opts     shadow.Options
+	store    *shadow.Store
 }
 
 func newShadowMode(c configs.Shadow) *shadowMode {
 	if !c.Enabled {
 		return nil
 	}
-	return &shadowMode{rate: c.SampleRate, slots: make(chan struct{}, c.MaxConcurrency), store: shadow.NewStore(c.Keep),
+	return &shadowMode{rate: c.SampleRate, running: make(chan struct{}, c.MaxConcurrency), calls: make(chan struct{}, c.MaxConcurrency),
+		maxBytes: c.MaxPendingBytes,
+		maxDelay: c.MaxDelay, load: newIdleGate(c.YieldAbove), store: shadow.NewStore(c.Keep),
 		opts: shadow.Options{TimeSkew: c.TimeSkew, Ignore: c.Ignore}}
+}
+
+// idleGate tells shadow comparisons when the gateway serves few enough
+// clients for them to go on: busy counts the client requests in flight
+// (measure), and a waiter is woken when it falls back to the threshold.
+type idleGate struct {
+	// above is yield_above; -1 never waits.
+	above   int64
+	busy    atomic.Int64
+	waiters atomic.Int32
+	mu      sync.Mutex
+	// calm is closed, and replaced, when busy falls to above with waiters.
+	calm chan struct{}
+}
+
+func newIdleGate(above int) idleGate { return idleGate{above: int64(above), calm: make(chan struct{})} }
+
+func (l *idleGate) enter() { l.busy.Add(1) }
+
+func (l *idleGate) leave() {
+	if l.busy.Add(-1) == l.above && l.waiters.Load() > 0 {
+		l.mu.Lock()
+		close(l.calm)
+		l.calm = make(chan struct{})
+		l.mu.Unlock()
+	}
+}
+
+// wait returns nil once no more than above client requests are in flight,
+// errShadowLate if that has not happened by deadline.
+func (l *idleGate) wait(deadline time.Time) error {
+	if l.above < 0 {
+		return nil
+	}
+	l.waiters.Add(1)
+	defer l.waiters.Add(-1)
+	var timer *time.Timer
+	for {
+		// The channel is read before busy: a leave after this read
+		// closes it, or one that replaced it after this one was closed.
+		l.mu.Lock()
+		calm := l.calm
+		l.mu.Unlock()
+		if l.busy.Load() <= l.above {
+			if timer != nil {
+				timer.Stop()
+			}
+			return nil
+		}
+		if timer == nil {
+			timer = time.NewTimer(time.Until(deadline))
+		}
+		select {
+		case <-calm:
+		case <-timer.C:
+			return errShadowLate
+		}
+	}
 }
 
 // serveShadowed answers a translated v2 route natively and, for a sampled
@@ -62,18 +148,20 @@ func (g *Gateway) serveShadowed(ctx *fasthttp.RequestCtx, rt *Route) error {
 		g.shadowResult(rt.Template, shadow.Skipped)
 		return nil
 	}
-	select {
-	case s.slots <- struct{}{}:
-	default:
+	held := int64(len(native.Body) + shadowJobOverhead)
+	if s.pending.Add(held) > s.maxBytes {
+		s.pending.Add(-held)
 		fasthttp.ReleaseRequest(req)
 		g.shadowResult(rt.Template, shadow.Skipped)
 		return nil
 	}
-	id := identityOf(ctx)
+	g.m.ShadowPendingBytes.Add(float64(held))
+	id, deadline := identityOf(ctx), time.Now().Add(s.maxDelay)
 	go func() {
-		defer func() { <-s.slots }()
+		defer g.m.ShadowPendingBytes.Sub(float64(held))
+		defer s.pending.Add(-held)
 		defer fasthttp.ReleaseRequest(req)
-		g.compareShadow(req, id, rt, native)
+		g.compareShadow(req, id, rt, native, deadline)
 	}()
 	return nil
 }
@@ -100,15 +188,56 @@ func nativeAnswer(ctx *fasthttp.RequestCtx) (shadow.Answer, bool) {
 }
 
 // compareShadow translates req as the gateway would have served it and
-// records how it compares with the native answer.
-func (g *Gateway) compareShadow(req *fasthttp.Request, id *auth.Identity, rt *Route, native shadow.Answer) {
-	translated, err := g.translateOffline(req, id, rt)
+// records how it compares with the native answer, each step in its turn
+// (shadowMode); past deadline it gives up, as skipped.
+func (g *Gateway) compareShadow(req *fasthttp.Request, id *auth.Identity, rt *Route, native shadow.Answer, deadline time.Time) {
+	s := g.shadow
+	var late atomic.Bool
+	// call is the gate of each upstream call: a slot among the calls in
+	// flight, then the client requests few enough.
+	call := func() (func(), error) {
+		err := errShadowLate
+		select {
+		case s.calls <- struct{}{}:
+			if err = s.load.wait(deadline); err == nil {
+				return func() { <-s.calls }, nil
+			}
+			<-s.calls
+		case <-time.After(time.Until(deadline)):
+		}
+		late.Store(true)
+		return nil, err
+	}
+	select {
+	case s.running <- struct{}{}:
+	case <-time.After(time.Until(deadline)):
+		g.shadowResult(rt.Template, shadow.Skipped)
+		return
+	}
+	defer func() { <-s.running }()
+	if s.load.wait(deadline) != nil {
+		g.shadowResult(rt.Template, shadow.Skipped)
+		return
+	}
+	translated, err := g.translateOffline(req, id, rt, call)
+	if err == nil && late.Load() {
+		// An upstream call gave up waiting: whatever the translation made
+		// of that is not what it would have answered.
+		err = errShadowLate
+	}
+	if err == nil {
+		err = s.load.wait(deadline)
+	}
+	if errors.Is(err, errShadowLate) {
+		g.shadowResult(rt.Template, shadow.Skipped)
+		return
+	}
 	if err != nil {
 		g.log.Warn("shadow: translating failed", "route", rt.Template, "err", err)
 		g.shadowResult(rt.Template, shadow.Error)
 		return
 	}
-	diffs := shadow.Compare(native, translated, g.shadow.opts)
+	diffs := shadow.Compare(native, translated, s.opts)
 	if len(diffs) == 0 {
 		g.shadowResult(rt.Template, shadow.Match)
 		return
@@ -117,7 +246,7 @@ func (g *Gateway) compareShadow(req *fasthttp.Request, id *auth.Identity, rt *Ro
 	for _, d := range diffs {
 		g.m.ShadowDifferences.WithLabelValues(rt.Template, string(d.Kind)).Inc()
 	}
-	g.shadow.store.Differed(rt.Template, shadow.Sample{At: time.Now().UTC(), Request: string(req.Header.Method()) + " " + string(req.RequestURI()),
+	s.store.Differed(rt.Template, shadow.Sample{At: time.Now().UTC(), Request: string(req.Header.Method()) + " " + string(req.RequestURI()),
 		NativeStatus: native.Status, TranslatedStatus: translated.Status, Differences: diffs,
 		NativeBody: string(native.Body), TranslatedBody: string(translated.Body)})
 }
@@ -132,7 +261,8 @@ func (g *Gateway) shadowResult(route string, r shadow.Result) {
 // translateOffline serves req with the gateway's translation, on a
 // request context of its own: what the client would have been answered
 // without shadow mode (no page cache, identity body).
-func (g *Gateway) translateOffline(req *fasthttp.Request, id *auth.Identity, rt *Route) (a shadow.Answer, err error) {
+// Every upstream call waits for gate first.
+func (g *Gateway) translateOffline(req *fasthttp.Request, id *auth.Identity, rt *Route, gate func() (func(), error)) (a shadow.Answer, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = fmt.Errorf("panic: %v", v)
@@ -144,7 +274,9 @@ func (g *Gateway) translateOffline(req *fasthttp.Request, id *auth.Identity, rt 
 	if id != nil {
 		sctx.SetUserValue(identityKey, id)
 	}
-	sctx.SetUserValue(v2api.TraceKey, ccv3.NewTrace(nil))
+	trace := ccv3.NewTrace(nil)
+	trace.SetGate(gate)
+	sctx.SetUserValue(v2api.TraceKey, trace)
 	sctx.SetUserValue(offlineKey, true)
 	g.dispatch(&sctx)
 	if sctx.Response.IsBodyStream() {

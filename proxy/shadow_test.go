@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -16,18 +17,21 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"capibridge/backend"
+	"capibridge/configs"
 	"capibridge/proxy/auth"
 	"capibridge/proxy/shadow"
 )
 
 // v2Replay stands in for a Cloud Controller that still serves v2: its v2
-// answers are those of a gateway in front of the same embedded CF (so
-// they describe the v3 state the embedded CF holds), put through a
-// change the test chooses; everything else is the embedded CF's.
+// answers are recorded native ones (record), or else those of a gateway
+// in front of the same embedded CF (so they describe the v3 state the
+// embedded CF holds), put through a change the test chooses; everything
+// else is the embedded CF's.
 type v2Replay struct {
-	url    string
-	mu     sync.Mutex
-	change func(status int, body []byte) (int, []byte)
+	url      string
+	mu       sync.Mutex
+	change   func(status int, body []byte) (int, []byte)
+	recorded map[string][]byte
 }
 
 func startV2Replay(t *testing.T, s *stack) *v2Replay {
@@ -44,19 +48,24 @@ func startV2Replay(t *testing.T, s *stack) *v2Replay {
 		if v2 {
 			to = s.gwURL
 		}
-		req := fasthttp.AcquireRequest()
-		defer fasthttp.ReleaseRequest(req)
-		ctx.Request.CopyTo(req)
-		req.SetRequestURI(to + string(ctx.RequestURI()))
-		req.Header.Del("Accept-Encoding")
-		if err := client.Do(req, &ctx.Response); err != nil {
-			ctx.Error(err.Error(), fasthttp.StatusBadGateway)
-			return
+		r.mu.Lock()
+		change, recorded := r.change, r.recorded[string(ctx.RequestURI())]
+		r.mu.Unlock()
+		if recorded != nil {
+			ctx.SetContentType("application/json;charset=utf-8")
+			ctx.SetBody(recorded)
+		} else {
+			req := fasthttp.AcquireRequest()
+			defer fasthttp.ReleaseRequest(req)
+			ctx.Request.CopyTo(req)
+			req.SetRequestURI(to + string(ctx.RequestURI()))
+			req.Header.Del("Accept-Encoding")
+			if err := client.Do(req, &ctx.Response); err != nil {
+				ctx.Error(err.Error(), fasthttp.StatusBadGateway)
+				return
+			}
 		}
 		if v2 {
-			r.mu.Lock()
-			change := r.change
-			r.mu.Unlock()
 			if change != nil {
 				status, body := change(ctx.Response.StatusCode(), append([]byte(nil), ctx.Response.Body()...))
 				ctx.Response.SetStatusCode(status)
@@ -74,6 +83,16 @@ func (r *v2Replay) set(change func(int, []byte) (int, []byte)) {
 	r.mu.Lock()
 	r.change = change
 	r.mu.Unlock()
+}
+
+// record makes the replay answer GET uri with body, as recorded.
+func (r *v2Replay) record(uri string, body []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.recorded == nil {
+		r.recorded = map[string][]byte{}
+	}
+	r.recorded[uri] = body
 }
 
 var (
@@ -233,22 +252,124 @@ func TestShadowMode(t *testing.T) {
 	}
 }
 
-// Past max_concurrency a read is counted as skipped, and the client is
-// answered at once all the same.
-func TestShadowSkipsPastItsBound(t *testing.T) {
-	s := startStack(t, nil)
+// shadowGateway is a gateway in shadow mode in front of a v2 replay of
+// the stack, with cfg's shadow settings changed by set.
+func shadowGateway(t *testing.T, s *stack, set func(*configs.Shadow)) (launched, *v2Replay) {
+	t.Helper()
 	replay := startV2Replay(t, s)
 	cfg := testGatewayConfig()
 	cfg.Upstream = replay.url
-	cfg.Shadow.Enabled, cfg.Shadow.MaxConcurrency = true, 1
-	g := launchGateway(t, cfg, nil, auth.WithKeys(s.cf.VerificationKey()), auth.WithIssuer(s.cf.Issuer()))
-	// Hold the one slot.
-	g.gw.shadow.slots <- struct{}{}
+	cfg.Shadow.Enabled = true
+	if set != nil {
+		set(&cfg.Shadow)
+	}
+	return launchGateway(t, cfg, nil, auth.WithKeys(s.cf.VerificationKey()), auth.WithIssuer(s.cf.Issuer())), replay
+}
+
+// comparisons reads capibridge_shadow_comparisons_total for route and
+// result.
+func comparisons(g launched, route string, r shadow.Result) float64 {
+	return testutil.ToFloat64(g.m.ShadowComparisons.WithLabelValues(route, string(r)))
+}
+
+// Past max_pending_bytes a read is counted as skipped, and the client is
+// answered all the same.
+func TestShadowSkipsPastItsBound(t *testing.T) {
+	s := startStack(t, nil)
+	g, _ := shadowGateway(t, s, func(c *configs.Shadow) { c.MaxPendingBytes = 1 })
 	if r := s.do("GET", g.url+"/v2/stacks", "admin", nil); r.status != 200 {
 		t.Fatalf("/v2/stacks: %d", r.status)
 	}
-	if got := testutil.ToFloat64(g.m.ShadowComparisons.WithLabelValues("/v2/stacks", "skipped")); got != 1 {
+	if got := comparisons(g, "/v2/stacks", shadow.Skipped); got != 1 {
 		t.Errorf("skipped = %v, want 1", got)
 	}
-	<-g.gw.shadow.slots
+	if got := g.gw.shadow.pending.Load(); got != 0 {
+		t.Errorf("%d bytes still counted pending after the skip", got)
+	}
+}
+
+// A comparison waits while a client request is in flight (yield_above 0),
+// runs once none is, and is given up as skipped when that takes longer
+// than max_delay; the clients are answered meanwhile.
+func TestShadowYieldsToClients(t *testing.T) {
+	s := startStack(t, nil)
+	g, _ := shadowGateway(t, s, func(c *configs.Shadow) { c.MaxDelay = 2 * time.Second })
+	load := &g.gw.shadow.load
+	// Another client's request in flight.
+	load.enter()
+	if r := s.do("GET", g.url+"/v2/stacks", "admin", nil); r.status != 200 {
+		t.Fatalf("/v2/stacks: %d", r.status)
+	}
+	time.Sleep(300 * time.Millisecond)
+	for _, res := range shadow.Results() {
+		if got := comparisons(g, "/v2/stacks", res); got != 0 {
+			t.Fatalf("a comparison ended (%s) while a client was in flight", res)
+		}
+	}
+	if got := g.gw.shadow.pending.Load(); got <= 0 {
+		t.Errorf("the waiting comparison holds %d bytes", got)
+	}
+	load.leave()
+	waitMetric(t, func() bool { return comparisons(g, "/v2/stacks", shadow.Match) == 1 })
+
+	// Kept busy past max_delay: skipped, and its bytes given back.
+	load.enter()
+	if r := s.do("GET", g.url+"/v2/stacks", "admin", nil); r.status != 200 {
+		t.Fatalf("/v2/stacks: %d", r.status)
+	}
+	waitMetric(t, func() bool { return comparisons(g, "/v2/stacks", shadow.Skipped) == 1 })
+	load.leave()
+	waitMetric(t, func() bool { return g.gw.shadow.pending.Load() == 0 })
+	if got := comparisons(g, "/v2/stacks", shadow.Match); got != 1 {
+		t.Errorf("match = %v after the skip, want still 1", got)
+	}
+}
+
+// A translation under way stops before its next upstream call while a
+// client is in flight and goes on once none is: the first call's gate
+// holds until leave.
+func TestIdleGate(t *testing.T) {
+	l := newIdleGate(0)
+	if err := l.wait(time.Now()); err != nil {
+		t.Fatalf("idle: %v", err)
+	}
+	l.enter()
+	l.enter()
+	if err := l.wait(time.Now().Add(50 * time.Millisecond)); !errors.Is(err, errShadowLate) {
+		t.Fatalf("busy past the deadline: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- l.wait(time.Now().Add(10 * time.Second)) }()
+	l.leave()
+	select {
+	case err := <-done:
+		t.Fatalf("woken with a request still in flight: %v", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	l.leave()
+	if err := <-done; err != nil {
+		t.Fatalf("not woken when idle: %v", err)
+	}
+	// Above 1: one request in flight does not hold it; -1 never waits.
+	l1 := newIdleGate(1)
+	l1.enter()
+	if err := l1.wait(time.Now()); err != nil {
+		t.Errorf("yield_above 1, one in flight: %v", err)
+	}
+	never := newIdleGate(-1)
+	never.enter()
+	if err := never.wait(time.Now()); err != nil {
+		t.Errorf("yield_above -1: %v", err)
+	}
+}
+
+// waitMetric waits up to 20 s for cond.
+func waitMetric(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatal("condition not met within 20 s")
 }

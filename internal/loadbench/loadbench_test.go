@@ -382,27 +382,8 @@ func TestLoad(t *testing.T) {
 	slow.Workers = min(opts.Workers, 8)
 	auth := [][2]string{{"Authorization", "bearer " + token}}
 	authGzip := append(auth[:1:1], gzipped)
-	var figs []*figure
-	// run measures one scenario against the processes that serve it and
-	// adds its line to the summary.
-	run := func(name string, target loadgen.Target, o loadgen.Options, wantBytes int, servers ...int) *figure {
-		t.Helper()
-		o.Servers = servers
-		res, err := loadgen.Run(target, o)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		if res.Errors > 0 || res.Status[200] != res.Requests {
-			t.Errorf("%s: failures %+v", name, res.Status)
-		}
-		if wantBytes > 0 && res.Bytes != wantBytes {
-			t.Errorf("%s: bodies of %d bytes, not the page's %d", name, res.Bytes, wantBytes)
-		}
-		t.Logf("%-22s %s", name, res)
-		f := &figure{name: name, res: res}
-		figs = append(figs, f)
-		return f
-	}
+	sum := &summary{t: t}
+	run := sum.run
 	profileTo := func(name string) string {
 		if *profiles == "" {
 			return ""
@@ -430,7 +411,7 @@ func TestLoad(t *testing.T) {
 	if nginx != "" {
 		n := run("nginx", loadgen.Target{URL: nginx + path}, opts, len(body), nginxPIDs...)
 		n.base, n.note = b, "static file, identity, sendfile, 1 worker"
-		figs = append(figs, &figure{name: "cached gzip", res: ag.res, base: n}, &figure{name: "cached", res: a.res, base: n})
+		sum.figs = append(sum.figs, &figure{name: "cached gzip", res: ag.res, base: n}, &figure{name: "cached", res: a.res, base: n})
 	} else {
 		t.Logf("nginx: skipped (%s)", noNginx)
 	}
@@ -488,42 +469,41 @@ func TestLoad(t *testing.T) {
 	st.note = fmt.Sprintf("%.1f upstream requests per request (%.0f requests), %s; page cache off, fragments kept, one app changed just before",
 		steady, n, cpuSplit(st))
 
-	// Shadow mode in front of a Cloud Controller that serves v2 (nativeV2):
-	// the same native answers with the gateway passing v2 through, and
-	// with every read also translated and compared in the background. Few
-	// connections; on two shared cores the background translations and
-	// the embedded CF's work for them come off the same CPU as the
-	// answers.
-	// The native v2 is gws: uncached pages, so that it says what the
-	// embedded CF holds now (a cached page may be older: the steady run
-	// changed an app around the gateway, and shadow mode caught exactly
-	// that when the native side was gw).
-	native := nativeV2(t, gws.url, cf)
-	gwPass := startGateway(t, bin, native, []string{"CAPIBRIDGE_V2_PASSTHROUGH=/v2/"})
-	gwShadow := startGateway(t, bin, native, []string{"CAPIBRIDGE_SHADOW_ENABLED=true"})
-	light := opts
-	light.Workers = 4
-	p := run("shadow off", loadgen.Target{URL: gwPass.url + path, Headers: auth}, light, 0, gwPass.pid, gws.pid, cfPID)
-	p.note = "native v2 passed through (v2_passthrough /v2/)"
-	before = scrape(t, gwShadow.admin)
-	sh := run("shadow on, 100%", loadgen.Target{URL: gwShadow.url + path, Headers: auth}, light, 0, gwShadow.pid, gws.pid, cfPID)
-	time.Sleep(2 * time.Second) // the last comparisons finish
-	after := scrape(t, gwShadow.admin)
-	compared := func(result string) float64 {
-		l := `result="` + result + `"`
-		return after.sum("capibridge_shadow_comparisons_total", l) - before.sum("capibridge_shadow_comparisons_total", l)
-	}
-	sh.base = p
-	sh.note = fmt.Sprintf("p99 %.2fx shadow off's; %.0f compared (%.0f match, %.0f differ, %.0f error), %.0f skipped past shadow.max_concurrency",
-		float64(sh.res.P99)/float64(max(1, p.res.P99)), compared("match")+compared("differ"), compared("match"), compared("differ"), compared("error"), compared("skipped"))
-	if compared("differ") > 0 || compared("error") > 0 {
-		_, rep, _ := fasthttp.GetTimeout(nil, gwShadow.admin+"/admin/shadow", 10*time.Second)
-		t.Errorf("shadow mode found differences or failed against answers of the same translation: %s\n%.3000s", sh.note, rep)
-	}
+	t.Logf("%d workers (%d for the uncached and v3 runs, %d for the many-connections one), %s per run after %s of warm-up, %d CPUs:",
+		opts.Workers, slow.Workers, many.Workers, opts.Duration, opts.Warmup, runtime.NumCPU())
+	sum.print()
+}
 
-	t.Logf("%d workers (%d for the uncached and v3 runs, %d for the many-connections one, %d for the shadow ones), %s per run after %s of warm-up, %d CPUs:",
-		opts.Workers, slow.Workers, many.Workers, light.Workers, opts.Duration, opts.Warmup, runtime.NumCPU())
-	for _, f := range figs {
-		t.Log(f)
+// summary collects a test's figures.
+type summary struct {
+	t    *testing.T
+	figs []*figure
+}
+
+// run measures one scenario against the processes that serve it and
+// adds its line to the summary.
+func (s *summary) run(name string, target loadgen.Target, o loadgen.Options, wantBytes int, servers ...int) *figure {
+	t := s.t
+	t.Helper()
+	o.Servers = servers
+	res, err := loadgen.Run(target, o)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	if res.Errors > 0 || res.Status[200] != res.Requests {
+		t.Errorf("%s: failures %+v", name, res.Status)
+	}
+	if wantBytes > 0 && res.Bytes != wantBytes {
+		t.Errorf("%s: bodies of %d bytes, not the page's %d", name, res.Bytes, wantBytes)
+	}
+	t.Logf("%-22s %s", name, res)
+	f := &figure{name: name, res: res}
+	s.figs = append(s.figs, f)
+	return f
+}
+
+func (s *summary) print() {
+	for _, f := range s.figs {
+		s.t.Log(f)
 	}
 }

@@ -1,17 +1,20 @@
-// Package loadgen is a small closed-loop HTTP load generator over
-// loopback: a fixed number of workers send the same request back to back
-// for a fixed time, and the run reports throughput, latency percentiles
-// and, read from /proc, the CPU time the server's processes and the
-// generator itself spent per request. It stops by itself when the time is
-// up.
+// Package loadgen is a small HTTP load generator over loopback: a fixed
+// number of workers send the same request for a fixed time, back to back
+// (closed loop) or at a set rate of Poisson arrivals (open loop, as
+// independent clients arrive), and the run reports throughput, latency
+// percentiles and, read from /proc, the CPU time the server's processes
+// and the generator itself spent per request. It stops by itself when the
+// time is up.
 package loadgen
 
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -36,6 +39,14 @@ type Options struct {
 	Warmup time.Duration
 	// Timeout bounds each request. Default 5s.
 	Timeout time.Duration
+	// Rate, when positive, makes the run open-loop: requests arrive at
+	// this many per second on average, at exponentially distributed
+	// intervals drawn from Seed (the same Seed, the same arrivals), and
+	// each is sent by the first free worker. A request's latency is then
+	// counted from its arrival, so time spent waiting for a free worker
+	// counts (no coordinated omission). 0: closed loop.
+	Rate float64
+	Seed uint64
 	// Servers are the processes whose CPU time the run reads at the start
 	// and at the end of its measured part (Result.ServerCPU): the server
 	// under load, or its master and workers.
@@ -44,6 +55,8 @@ type Options struct {
 
 // Result is what a run measured.
 type Result struct {
+	// Requests counts what was sent and, open-loop, what arrived but was
+	// never sent; Errors the failures among them, those unsent included.
 	Requests, Errors int
 	// Status counts responses by status code.
 	Status  map[int]int
@@ -94,6 +107,25 @@ func cpuTimes(pids []int) []time.Duration {
 	return d
 }
 
+// arrive sends the arrival times of an open-loop run on c, each when it
+// comes, from start until end, and closes c.
+func arrive(c chan<- time.Time, late *atomic.Int64, start, end time.Time, rate float64, seed uint64) {
+	defer close(c)
+	rng := rand.New(rand.NewPCG(seed, 0x6361706962726467))
+	for at := start; ; {
+		at = at.Add(time.Duration(rng.ExpFloat64() / rate * float64(time.Second)))
+		if at.After(end) {
+			return
+		}
+		time.Sleep(time.Until(at))
+		select {
+		case c <- at:
+		default:
+			late.Add(1)
+		}
+	}
+}
+
 // Run sends t's request from opts.Workers workers until the time is up.
 func Run(t Target, opts Options) (Result, error) {
 	if opts.Workers <= 0 {
@@ -132,6 +164,29 @@ func Run(t Target, opts Options) (Result, error) {
 		time.Sleep(time.Until(measureFrom))
 		cpuFrom <- cpuTimes(append([]int{self}, opts.Servers...))
 	}()
+	// next is the send time of a worker's next request; false when the
+	// run is over.
+	next := func() (time.Time, bool) {
+		now := time.Now()
+		return now, !now.After(end)
+	}
+	// late counts the open-loop arrivals never sent: those still waiting
+	// for a worker a Timeout after the end, or past the arrival queue.
+	var late atomic.Int64
+	if opts.Rate > 0 {
+		arrivals := make(chan time.Time, 1<<16)
+		go arrive(arrivals, &late, start, end, opts.Rate, opts.Seed)
+		next = func() (time.Time, bool) {
+			for at := range arrivals {
+				if time.Now().After(end.Add(opts.Timeout)) {
+					late.Add(1)
+					continue
+				}
+				return at, true
+			}
+			return time.Time{}, false
+		}
+	}
 	var wg sync.WaitGroup
 	for i := range workers {
 		w := &workers[i]
@@ -154,8 +209,8 @@ func Run(t Target, opts Options) (Result, error) {
 				req.Header.Set(h[0], h[1])
 			}
 			for {
-				sent := time.Now()
-				if sent.After(end) {
+				sent, ok := next()
+				if !ok {
 					return
 				}
 				err := client.DoTimeout(req, resp, opts.Timeout)
@@ -180,7 +235,7 @@ func Run(t Target, opts Options) (Result, error) {
 		}()
 	}
 	wg.Wait()
-	res := Result{Status: map[int]int{}, Elapsed: opts.Duration}
+	res := Result{Status: map[int]int{}, Elapsed: opts.Duration, Errors: int(late.Load()), Requests: int(late.Load())}
 	from, to := <-cpuFrom, cpuTimes(append([]int{self}, opts.Servers...))
 	res.ClientCPU = to[0] - from[0]
 	if len(opts.Servers) > 0 {

@@ -48,6 +48,52 @@ func TestRunMeasures(t *testing.T) {
 	}
 }
 
+// Open loop: the same seed makes the same arrivals, and a request's
+// latency counts from its arrival, so one that waited for the one busy
+// worker shows it.
+func TestRunOpenLoop(t *testing.T) {
+	url := serve(t, func(ctx *fasthttp.RequestCtx) {
+		time.Sleep(20 * time.Millisecond)
+		ctx.SetBodyString("ok")
+	})
+	free := Options{Workers: 16, Duration: 400 * time.Millisecond, Warmup: -1, Rate: 100, Seed: 7}
+	a, err := Run(Target{URL: url + "/"}, free)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Run(Target{URL: url + "/"}, free)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Requests != b.Requests || a.Requests == 0 || a.Errors != 0 || a.Status[200] != a.Requests {
+		t.Errorf("two runs of one seed: %+v and %+v", a, b)
+	}
+	if a.P50 < 20*time.Millisecond {
+		t.Errorf("p50 %s under the server's 20 ms", a.P50)
+	}
+	// 200 arrivals a second for 400 ms, one worker serving 50 a second:
+	// the last arrivals wait for some 60 before them.
+	start := time.Now()
+	busy, err := Run(Target{URL: url + "/"}, Options{Workers: 1, Duration: 400 * time.Millisecond, Warmup: -1, Rate: 200, Seed: 7, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if busy.Max < 500*time.Millisecond || busy.Status[200] != busy.Requests {
+		t.Errorf("queued arrivals: max %s, %+v", busy.Max, busy)
+	}
+	// Bounded: sent within the run and a Timeout after it, the rest late.
+	late, err := Run(Target{URL: url + "/"}, Options{Workers: 1, Duration: 200 * time.Millisecond, Warmup: -1, Rate: 500, Seed: 7, Timeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if late.Errors == 0 || late.Requests != late.Errors+late.Status[200] {
+		t.Errorf("arrivals past the timeout: %+v", late)
+	}
+	if took := time.Since(start); took > 20*time.Second {
+		t.Errorf("the runs did not stop by themselves: %s", took)
+	}
+}
+
 func TestRunReportsFailures(t *testing.T) {
 	url := serve(t, func(ctx *fasthttp.RequestCtx) { ctx.SetStatusCode(503) })
 	res, err := Run(Target{URL: url + "/"}, Options{Workers: 2, Duration: 100 * time.Millisecond, Warmup: -1})

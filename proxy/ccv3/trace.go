@@ -28,7 +28,16 @@ type Trace struct {
 	keep  bool
 	mu    sync.Mutex
 	calls []string
+	// gate, when set, is called before every call, and the release it
+	// returns after; its error fails the call unsent (SetGate).
+	gate func() (release func(), err error)
 }
+
+// SetGate makes every call of the trace pass gate first, and fail with
+// its error unsent; release is called once the call is over. Shadow
+// mode's translations wait so for a moment when no client is being
+// served, and bound their calls in flight. Call it before the first call.
+func (t *Trace) SetGate(gate func() (release func(), err error)) { t.gate = gate }
 
 // KeepCalls makes the trace keep which calls were made (Calls); call it
 // before the first.
@@ -161,6 +170,13 @@ func (t *Trace) Saw(at time.Time) {
 // do sends one request upstream for call and records it in the call's
 // trace, answered or not.
 func (c *Client) do(call Call, req *fasthttp.Request, resp *fasthttp.Response, route string, send func(*fasthttp.Request, *fasthttp.Response, string) error) error {
+	if call.Trace != nil && call.Trace.gate != nil {
+		release, err := call.Trace.gate()
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
 	call.Trace.keepCall(req.Header.Method(), req.URI().Path())
 	err := send(req, resp, route)
 	if err == nil {

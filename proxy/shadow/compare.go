@@ -7,12 +7,14 @@ package shadow
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
+	"errors"
+	"io"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // Kind is a kind of difference, a label value of
@@ -78,7 +80,7 @@ func Compare(native, translated Answer, o Options) []Difference {
 			c.add(Difference{Kind: KindValue, Native: cut(string(native.Body)), Translated: cut(string(translated.Body))})
 		}
 	default:
-		c.walk("", n, t)
+		c.walk(nil, n, t)
 	}
 	return c.diffs
 }
@@ -94,12 +96,49 @@ func (c *comparer) add(d Difference) {
 	}
 }
 
-// ignored reports whether path is one of Options.Ignore.
-func (c *comparer) ignored(path string) bool {
+// ignored reports whether the path at is one of Options.Ignore.
+func (c *comparer) ignored(at *step) bool {
 	if len(c.o.Ignore) == 0 {
 		return false
 	}
-	return slices.Contains(c.o.Ignore, Generalize(path))
+	return slices.Contains(c.o.Ignore, at.path(true))
+}
+
+// step is where a walk is: a key of its parent object (index < 0) or an
+// index of its parent list. The path is written out only when needed.
+type step struct {
+	up    *step
+	key   string
+	index int
+}
+
+// path writes the path to s, "resources[3].entity.name"; general writes
+// every index as "[]" (Generalize).
+func (s *step) path(general bool) string {
+	if s == nil {
+		return ""
+	}
+	var parts []*step
+	for at := s; at != nil; at = at.up {
+		parts = append(parts, at)
+	}
+	var b strings.Builder
+	for i := len(parts) - 1; i >= 0; i-- {
+		switch at := parts[i]; {
+		case at.index >= 0 && general:
+			b.WriteString("[]")
+		case at.index >= 0:
+			b.WriteByte('[')
+			b.WriteString(strconv.Itoa(at.index))
+			b.WriteByte(']')
+		default:
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(at.key)
+		}
+	}
+	return b.String()
 }
 
 // Generalize replaces a path's indices by "[]".
@@ -119,57 +158,66 @@ func Generalize(path string) string {
 	return b.String()
 }
 
-func (c *comparer) walk(path string, n, t value) {
-	if c.ignored(path) {
+func (c *comparer) walk(at *step, n, t value) {
+	if c.ignored(at) {
 		return
 	}
 	switch nv := n.(type) {
 	case *object:
 		tv, ok := t.(*object)
 		if !ok {
-			c.add(Difference{Kind: KindValue, Path: path, Native: cut(render(n)), Translated: cut(render(t))})
+			c.add(Difference{Kind: KindValue, Path: at.path(false), Native: cut(render(n)), Translated: cut(render(t))})
+			return
+		}
+		if slices.Equal(nv.keys, tv.keys) {
+			// The common case: the same keys in the same order.
+			for i, k := range nv.keys {
+				c.walk(&step{up: at, key: k, index: -1}, nv.vals[i], tv.vals[i])
+			}
 			return
 		}
 		var common []string
-		for _, k := range nv.keys {
-			if _, ok := tv.vals[k]; !ok {
-				if !c.ignored(join(path, k)) {
-					c.add(Difference{Kind: KindMissingKey, Path: join(path, k), Native: cut(render(nv.vals[k]))})
+		for i, k := range nv.keys {
+			if _, ok := tv.get(k); !ok {
+				if child := (&step{up: at, key: k, index: -1}); !c.ignored(child) {
+					c.add(Difference{Kind: KindMissingKey, Path: child.path(false), Native: cut(render(nv.vals[i]))})
 				}
 				continue
 			}
 			common = append(common, k)
 		}
 		var tcommon []string
-		for _, k := range tv.keys {
-			if _, ok := nv.vals[k]; !ok {
-				if !c.ignored(join(path, k)) {
-					c.add(Difference{Kind: KindExtraKey, Path: join(path, k), Translated: cut(render(tv.vals[k]))})
+		for i, k := range tv.keys {
+			if _, ok := nv.get(k); !ok {
+				if child := (&step{up: at, key: k, index: -1}); !c.ignored(child) {
+					c.add(Difference{Kind: KindExtraKey, Path: child.path(false), Translated: cut(render(tv.vals[i]))})
 				}
 				continue
 			}
 			tcommon = append(tcommon, k)
 		}
 		if !slices.Equal(common, tcommon) {
-			c.add(Difference{Kind: KindOrder, Path: path, Native: strings.Join(common, ","), Translated: strings.Join(tcommon, ",")})
+			c.add(Difference{Kind: KindOrder, Path: at.path(false), Native: strings.Join(common, ","), Translated: strings.Join(tcommon, ",")})
 		}
 		for _, k := range common {
-			c.walk(join(path, k), nv.vals[k], tv.vals[k])
+			a, _ := nv.get(k)
+			b, _ := tv.get(k)
+			c.walk(&step{up: at, key: k, index: -1}, a, b)
 		}
 	case []value:
 		tv, ok := t.([]value)
 		if !ok || len(nv) != len(tv) {
-			c.add(Difference{Kind: KindValue, Path: path, Native: cut(render(n)), Translated: cut(render(t))})
+			c.add(Difference{Kind: KindValue, Path: at.path(false), Native: cut(render(n)), Translated: cut(render(t))})
 			if !ok {
 				return
 			}
 		}
 		for i := range min(len(nv), len(tv)) {
-			c.walk(fmt.Sprintf("%s[%d]", path, i), nv[i], tv[i])
+			c.walk(&step{up: at, index: i}, nv[i], tv[i])
 		}
 	default:
-		if !c.sameScalar(path, n, t) {
-			c.add(Difference{Kind: KindValue, Path: path, Native: cut(render(n)), Translated: cut(render(t))})
+		if !c.sameScalar(at, n, t) {
+			c.add(Difference{Kind: KindValue, Path: at.path(false), Native: cut(render(n)), Translated: cut(render(t))})
 		}
 	}
 }
@@ -177,7 +225,7 @@ func (c *comparer) walk(path string, n, t value) {
 // sameScalar compares two scalars, with the latitude Options give: times
 // within TimeSkew, and the paging URLs (next_url, prev_url) with their
 // query parameters in any order.
-func (c *comparer) sameScalar(path string, n, t value) bool {
+func (c *comparer) sameScalar(at *step, n, t value) bool {
 	if n == t {
 		return true
 	}
@@ -200,7 +248,7 @@ func (c *comparer) sameScalar(path string, n, t value) bool {
 			return d <= c.o.TimeSkew && -d <= c.o.TimeSkew
 		}
 	}
-	if strings.HasSuffix(path, "next_url") || strings.HasSuffix(path, "prev_url") {
+	if at != nil && (at.key == "next_url" || at.key == "prev_url") {
 		return sameURL(ns, ts)
 	}
 	return false
@@ -229,13 +277,6 @@ func sameURL(a, b string) bool {
 	return true
 }
 
-func join(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
-
 // cut shortens a rendered value for a Difference.
 func cut(s string) string {
 	if len(s) > 200 {
@@ -248,64 +289,196 @@ func cut(s string) string {
 // nil.
 type value any
 
-// object is a JSON object with its keys in order.
+// object is a JSON object with its keys in order; vals[i] is keys[i]'s.
+// Objects are small: a lookup is a scan, cheaper than a map's upkeep.
 type object struct {
 	keys []string
-	vals map[string]value
+	vals []value
 }
 
-// parse reads JSON keeping the order of object keys.
+// get returns key's value.
+func (o *object) get(key string) (value, bool) {
+	for i, k := range o.keys {
+		if k == key {
+			return o.vals[i], true
+		}
+	}
+	return nil, false
+}
+
+// parse reads JSON keeping the order of object keys. It is a small
+// recursive-descent parser of its own: encoding/json's Decoder.Token,
+// which it replaces, spent some 5 ms on the two bodies of a 50-app page,
+// the most of a comparison's CPU (BenchmarkCompare).
 func parse(b []byte) (value, error) {
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	v, err := parseValue(d)
+	p := &parser{b: b}
+	v, err := p.value(0)
 	if err != nil {
 		return nil, err
 	}
-	if d.More() {
-		return nil, fmt.Errorf("shadow: trailing data")
+	if p.space(); p.i != len(p.b) {
+		return nil, errors.New("shadow: trailing data")
 	}
 	return v, nil
 }
 
-func parseValue(d *json.Decoder) (value, error) {
-	tok, err := d.Token()
-	if err != nil {
-		return nil, err
-	}
-	switch tok {
-	case json.Delim('{'):
-		o := &object{vals: map[string]value{}}
-		for d.More() {
-			k, err := d.Token()
-			if err != nil {
-				return nil, err
-			}
-			key := k.(string)
-			v, err := parseValue(d)
-			if err != nil {
-				return nil, err
-			}
-			if _, dup := o.vals[key]; !dup {
-				o.keys = append(o.keys, key)
-			}
-			o.vals[key] = v
+// maxDepth bounds the nesting parse follows.
+const maxDepth = 1000
+
+type parser struct {
+	b []byte
+	i int
+}
+
+var errSyntax = errors.New("shadow: not JSON")
+
+func (p *parser) space() {
+	for p.i < len(p.b) {
+		switch p.b[p.i] {
+		case ' ', '\t', '\n', '\r':
+			p.i++
+		default:
+			return
 		}
-		_, err := d.Token()
-		return o, err
-	case json.Delim('['):
+	}
+}
+
+// eat consumes c, after white space, if it comes next.
+func (p *parser) eat(c byte) bool {
+	p.space()
+	if p.i < len(p.b) && p.b[p.i] == c {
+		p.i++
+		return true
+	}
+	return false
+}
+
+func (p *parser) value(depth int) (value, error) {
+	if depth > maxDepth {
+		return nil, errors.New("shadow: nested too deep")
+	}
+	p.space()
+	if p.i >= len(p.b) {
+		return nil, io.ErrUnexpectedEOF
+	}
+	switch c := p.b[p.i]; c {
+	case '{':
+		p.i++
+		o := &object{}
+		if p.eat('}') {
+			return o, nil
+		}
+		for {
+			p.space()
+			key, err := p.str()
+			if err != nil {
+				return nil, err
+			}
+			if !p.eat(':') {
+				return nil, errSyntax
+			}
+			v, err := p.value(depth + 1)
+			if err != nil {
+				return nil, err
+			}
+			// A repeated key keeps its place and takes the last value, as
+			// encoding/json decodes it.
+			if i := slices.Index(o.keys, key); i >= 0 {
+				o.vals[i] = v
+			} else {
+				o.keys, o.vals = append(o.keys, key), append(o.vals, v)
+			}
+			if p.eat(',') {
+				continue
+			}
+			if p.eat('}') {
+				return o, nil
+			}
+			return nil, errSyntax
+		}
+	case '[':
+		p.i++
 		list := []value{}
-		for d.More() {
-			v, err := parseValue(d)
+		if p.eat(']') {
+			return list, nil
+		}
+		for {
+			v, err := p.value(depth + 1)
 			if err != nil {
 				return nil, err
 			}
 			list = append(list, v)
+			if p.eat(',') {
+				continue
+			}
+			if p.eat(']') {
+				return list, nil
+			}
+			return nil, errSyntax
 		}
-		_, err := d.Token()
-		return list, err
+	case '"':
+		return p.str()
+	case 't':
+		return true, p.literal("true")
+	case 'f':
+		return false, p.literal("false")
+	case 'n':
+		return nil, p.literal("null")
 	}
-	return tok, nil
+	start := p.i
+	for p.i < len(p.b) && strings.IndexByte("+-.0123456789eE", p.b[p.i]) >= 0 {
+		p.i++
+	}
+	if n := p.b[start:p.i]; len(n) > 0 && json.Valid(n) {
+		return json.Number(n), nil
+	}
+	return nil, errSyntax
+}
+
+func (p *parser) literal(word string) error {
+	if !bytes.HasPrefix(p.b[p.i:], []byte(word)) {
+		return errSyntax
+	}
+	p.i += len(word)
+	return nil
+}
+
+// str reads a string; one with escapes is decoded by encoding/json.
+func (p *parser) str() (string, error) {
+	if p.i >= len(p.b) || p.b[p.i] != '"' {
+		return "", errSyntax
+	}
+	start := p.i
+	p.i++
+	escaped := false
+	for p.i < len(p.b) {
+		switch c := p.b[p.i]; {
+		case c == '\\':
+			escaped = true
+			p.i += 2
+			continue
+		case c == '"':
+			p.i++
+			if !escaped {
+				// The string shares the body's bytes, which nothing
+				// changes while Compare runs; what outlives it (paths,
+				// rendered values) is copied.
+				if n := p.i - 1 - (start + 1); n > 0 {
+					return unsafe.String(&p.b[start+1], n), nil
+				}
+				return "", nil
+			}
+			var out string
+			if err := json.Unmarshal(p.b[start:p.i], &out); err != nil {
+				return "", err
+			}
+			return out, nil
+		case c < 0x20:
+			return "", errSyntax
+		}
+		p.i++
+	}
+	return "", io.ErrUnexpectedEOF
 }
 
 // render writes a value back as JSON, keys in order.
@@ -326,7 +499,7 @@ func renderTo(b *strings.Builder, v value) {
 			kb, _ := json.Marshal(k)
 			b.Write(kb)
 			b.WriteByte(':')
-			renderTo(b, x.vals[k])
+			renderTo(b, x.vals[i])
 		}
 		b.WriteByte('}')
 	case []value:

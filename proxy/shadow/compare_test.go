@@ -1,7 +1,13 @@
 package shadow
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"os"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -63,4 +69,76 @@ func TestStoreBounds(t *testing.T) {
 	if p := rep[0].Paths; len(p) != 1 || p[0].Path != "resources[].entity.name" || p[0].Count != 5 {
 		t.Errorf("paths %+v", p)
 	}
+}
+
+// page50 is a v2 list page of 50 recorded apps, as a 50-app /v2/apps
+// page comes.
+func page50(b *testing.B) []byte {
+	app, err := os.ReadFile("testdata/app.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var page bytes.Buffer
+	page.WriteString(`{"total_results":50,"total_pages":1,"prev_url":null,"next_url":null,"resources":[`)
+	for i := range 50 {
+		if i > 0 {
+			page.WriteByte(',')
+		}
+		page.Write(app)
+	}
+	page.WriteString("]}")
+	return page.Bytes()
+}
+
+// BenchmarkCompare compares a 50-app page with itself: the CPU a
+// comparison of the most common shadowed read costs, besides its
+// translation.
+func BenchmarkCompare(b *testing.B) {
+	body := page50(b)
+	a := Answer{Status: 200, Body: body}
+	b.SetBytes(int64(2 * len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if d := Compare(a, a, Options{TimeSkew: time.Second}); len(d) != 0 {
+			b.Fatal(d)
+		}
+	}
+}
+
+// The parser reads what encoding/json reads, as encoding/json reads it,
+// and refuses what it refuses.
+func FuzzParseAsEncodingJSON(f *testing.F) {
+	for _, s := range []string{
+		`{"a":1,"b":[true,false,null],"c":{"d":"e"}}`, `[]`, `{}`, `"x"`, `-1.5e3`, `0`,
+		`{"a":"\u00e9\n\"q\"\\/","a":2}`, `{"k":"ü€😀"}`, ` [ 1 , 2 ] `, `{"a":[{"b":[]}]}`,
+		`{"a":1,}`, `[1,]`, `{"a" 1}`, `01`, `1.`, `-`, `tru`, `nul`, `"abc`, "\"a\tb\"", `{"a":1}x`, `[1 2]`, `+1`, `.5`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		// Numbers as json.Number, as the comparison keeps them.
+		decode := func(b []byte) (any, error) {
+			d := json.NewDecoder(bytes.NewReader(b))
+			d.UseNumber()
+			var v any
+			if err := d.Decode(&v); err != nil {
+				return nil, err
+			}
+			if _, err := d.Token(); err != io.EOF {
+				return nil, errors.New("trailing data")
+			}
+			return v, nil
+		}
+		want, wantErr := decode(b)
+		v, err := parse(b)
+		if (err != nil) != (wantErr != nil) {
+			t.Fatalf("%q: parse error %v, encoding/json's %v", b, err, wantErr)
+		}
+		if err != nil {
+			return
+		}
+		if got, err := decode([]byte(render(v))); err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q: parsed as %s (%v), encoding/json reads %#v", b, render(v), err, want)
+		}
+	})
 }
