@@ -42,7 +42,7 @@ type Shadow struct {
 
 // DefaultShadow returns shadow mode's defaults: off.
 func DefaultShadow() Shadow {
-	return Shadow{SampleRate: 1, MaxConcurrency: 2, MaxPendingBytes: 64 << 20, MaxDelay: 5 * time.Second, Keep: 10, TimeSkew: 2 * time.Second, Ignore: []string{}}
+	return Shadow{SampleRate: 1, MaxConcurrency: 1, MaxPendingBytes: 64 << 20, MaxDelay: 5 * time.Second, Keep: 10, TimeSkew: 2 * time.Second, Ignore: []string{}}
 }
 
 // Validate reports the shadow settings that cannot work, by their keys.

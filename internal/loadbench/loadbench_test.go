@@ -384,12 +384,6 @@ func TestLoad(t *testing.T) {
 	authGzip := append(auth[:1:1], gzipped)
 	sum := &summary{t: t}
 	run := sum.run
-	profileTo := func(name string) string {
-		if *profiles == "" {
-			return ""
-		}
-		return filepath.Join(*profiles, strings.ReplaceAll(name, " ", "-")+".pprof")
-	}
 
 	// Identity and gzip, each right after its bare counterpart.
 	b := run("bare", loadgen.Target{URL: bareURL + path}, opts, len(body), bare.cmd.Process.Pid)
@@ -472,6 +466,15 @@ func TestLoad(t *testing.T) {
 	t.Logf("%d workers (%d for the uncached and v3 runs, %d for the many-connections one), %s per run after %s of warm-up, %d CPUs:",
 		opts.Workers, slow.Workers, many.Workers, opts.Duration, opts.Warmup, runtime.NumCPU())
 	sum.print()
+}
+
+// profileTo is the file of a scenario's CPU profile under
+// -load.cpuprofiles, "" without.
+func profileTo(name string) string {
+	if *profiles == "" {
+		return ""
+	}
+	return filepath.Join(*profiles, strings.ReplaceAll(strings.ReplaceAll(name, " ", "-"), ",", "")+".pprof")
 }
 
 // summary collects a test's figures.

@@ -85,15 +85,17 @@ func TestLoadShadow(t *testing.T) {
 	// comparisons once the last have ended.
 	shadowed := func(name string, g gateway, o loadgen.Options, base *figure) *figure {
 		before := scrape(t, g.admin)
+		done := cpuProfile(t, g, o, profileTo(name))
 		f := run(name, target(g), o, 0, g.pid, gws.pid, cfPID)
+		done()
 		after := shadowSettled(t, g)
 		n := func(result string) float64 {
 			l := `result="` + result + `"`
 			return after.sum("capibridge_shadow_comparisons_total", l) - before.sum("capibridge_shadow_comparisons_total", l)
 		}
 		f.base = base
-		f.note = fmt.Sprintf("p99 %.2fx %s's; %.0f compared (%.0f match, %.0f differ, %.0f error), %.0f skipped",
-			float64(f.res.P99)/float64(max(1, base.res.P99)), base.name, n("match")+n("differ"), n("match"), n("differ"), n("error"), n("skipped"))
+		f.note = fmt.Sprintf("p99 %.2fx %s's; %.0f compared (%.0f match, %.0f differ, %.0f error), %.0f skipped; %s",
+			float64(f.res.P99)/float64(max(1, base.res.P99)), base.name, n("match")+n("differ"), n("match"), n("differ"), n("error"), n("skipped"), cpuShares(f))
 		if n("differ") > 0 || n("error") > 0 {
 			_, rep, _ := fasthttp.GetTimeout(nil, g.admin+"/admin/shadow", 10*time.Second)
 			t.Errorf("%s: shadow mode found differences or failed against answers of the same translation: %s\n%.3000s", name, f.note, rep)
@@ -104,13 +106,13 @@ func TestLoadShadow(t *testing.T) {
 	closed := opts
 	closed.Workers = 4
 	off := run("shadow off", target(pass), closed, 0, pass.pid, gws.pid, cfPID)
-	off.note = "closed loop, 4 connections; native v2 passed through (v2_passthrough /v2/)"
+	off.note = "closed loop, 4 connections; native v2 passed through (v2_passthrough /v2/); " + cpuShares(off)
 	shadowed("shadow on, saturated", yielding, closed, off)
 
 	open := opts
 	open.Workers, open.Rate, open.Seed = 32, *shadowShare*off.res.RPS, 1
 	a := run("shadow off, open", target(pass), open, 0, pass.pid, gws.pid, cfPID)
-	a.note = fmt.Sprintf("open loop, %.0f arrivals/s (%.0f%% of shadow off's closed-loop req/s)", open.Rate, 100**shadowShare)
+	a.note = fmt.Sprintf("open loop, %.0f arrivals/s (%.0f%% of shadow off's closed-loop req/s); %s", open.Rate, 100**shadowShare, cpuShares(a))
 	on := shadowed("shadow on, open", yielding, open, a)
 	eagerF := shadowed("shadow eager, open", eager, open, a)
 	eagerF.note += "; yield_above -1: comparisons do not wait for idle"
@@ -125,6 +127,16 @@ func TestLoadShadow(t *testing.T) {
 		short(a.res.P99), short(b.res.P99), short(hi-lo), short(on.res.P99), verdict, short(eagerF.res.P99))
 	t.Logf("%s per run after %s of warm-up, %d CPUs, %d apps on the page:", opts.Duration, opts.Warmup, runtime.NumCPU(), *apps)
 	sum.print()
+}
+
+// cpuShares splits a shadow run's server CPU per request among the
+// gateway, the native v2 stand-in and the embedded CF.
+func cpuShares(f *figure) string {
+	n := time.Duration(max(1, f.res.RPS*f.res.Elapsed.Seconds()))
+	if len(f.res.ServerCPUs) != 3 {
+		return ""
+	}
+	return fmt.Sprintf("CPU/req gateway %s + native %s + CF %s", short(f.res.ServerCPUs[0]/n), short(f.res.ServerCPUs[1]/n), short(f.res.ServerCPUs[2]/n))
 }
 
 // shadowSettled waits until g holds no comparison (the last of a run may

@@ -430,7 +430,7 @@ func (p *parser) value(depth int) (value, error) {
 		p.i++
 	}
 	if n := p.b[start:p.i]; len(n) > 0 && json.Valid(n) {
-		return json.Number(n), nil
+		return json.Number(unsafe.String(&n[0], len(n))), nil
 	}
 	return nil, errSyntax
 }
