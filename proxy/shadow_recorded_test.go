@@ -1,8 +1,12 @@
 package proxy
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"mime/multipart"
 	"os"
 	"regexp"
 	"strings"
@@ -11,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"capibridge/backend"
 	"capibridge/configs"
 	"capibridge/proxy/shadow"
 )
@@ -32,12 +37,17 @@ type recording struct {
 
 // rebase is what a recording's identities become.
 type rebase struct {
-	guids            []string // recorded, created, pairs
-	created, updated string
+	texts []string // recorded, created, pairs
+	// keys replace the first value of each key.
+	keys [][2]string
 }
 
-// guid maps a recorded guid (or text holding one) to the created one.
-func (rb *rebase) guid(recorded, created string) { rb.guids = append(rb.guids, recorded, created) }
+// replace maps a recorded text (a guid, a URL holding one) to what the
+// created state makes of it.
+func (rb *rebase) replace(recorded, created string) { rb.texts = append(rb.texts, recorded, created) }
+
+// key replaces the first string value of key with value.
+func (rb *rebase) key(key, value string) { rb.keys = append(rb.keys, [2]string{key, value}) }
 
 // times takes the created and updated times of a v3 resource.
 func (rb *rebase) times(t *testing.T, v3 []byte) {
@@ -49,23 +59,25 @@ func (rb *rebase) times(t *testing.T, v3 []byte) {
 	if err := json.Unmarshal(v3, &r); err != nil || r.CreatedAt == "" {
 		t.Fatalf("no times in %s", v3)
 	}
-	rb.created, rb.updated = r.CreatedAt, r.UpdatedAt
+	rb.key("created_at", r.CreatedAt)
+	rb.key("updated_at", r.UpdatedAt)
 }
-
-var (
-	recordedCreated = regexp.MustCompile(`("created_at"\s*:\s*)"[^"]*"`)
-	recordedUpdated = regexp.MustCompile(`("updated_at"\s*:\s*)"[^"]*"`)
-)
 
 // apply rebases a recorded body.
 func (rb *rebase) apply(body []byte) []byte {
-	out := strings.NewReplacer(rb.guids...).Replace(string(body))
-	if rb.created != "" {
-		out = replaceFirst(recordedCreated, out, `${1}"`+rb.created+`"`)
-		out = replaceFirst(recordedUpdated, out, `${1}"`+rb.updated+`"`)
+	out := strings.NewReplacer(rb.texts...).Replace(string(body))
+	for _, kv := range rb.keys {
+		out = replaceFirst(keyValue(kv[0]), out, `${1}"`+kv[1]+`"`)
 	}
 	return []byte(out)
 }
+
+// keyValue matches key and its string value.
+func keyValue(key string) *regexp.Regexp {
+	return regexp.MustCompile(`("` + regexp.QuoteMeta(key) + `"\s*:\s*)"[^"]*"`)
+}
+
+var recordedCreated = keyValue("created_at")
 
 func replaceFirst(re *regexp.Regexp, s, repl string) string {
 	loc := re.FindStringSubmatchIndex(s)
@@ -111,6 +123,7 @@ func recordings() []recording {
 		return guid
 	}
 	return []recording{
+		{"app.current-shape.json", "/v2/apps/:guid", recordedApp},
 		{"organization.current-shape.json", "/v2/organizations/:guid", func(t *testing.T, s *stack, rb *rebase) string {
 			guid, body := created(t, s, "/v3/organizations", `{"name":"name-1716"}`)
 			var o struct {
@@ -119,8 +132,8 @@ func recordings() []recording {
 				}
 			}
 			_ = json.Unmarshal(body, &o)
-			rb.guid("1c0e6074-777f-450e-9abc-c42f39d9b75b", guid)
-			rb.guid("769e777f-92b6-4ba0-9e48-5f77e6293670", o.Relationships.Quota.Data.GUID)
+			rb.replace("1c0e6074-777f-450e-9abc-c42f39d9b75b", guid)
+			rb.replace("769e777f-92b6-4ba0-9e48-5f77e6293670", o.Relationships.Quota.Data.GUID)
 			rb.times(t, body)
 			return "/v2/organizations/" + guid
 		}},
@@ -129,15 +142,15 @@ func recordings() []recording {
 				"apps":{"total_memory_in_mb":20480,"per_process_memory_in_mb":null,"total_instances":null,"per_app_tasks":null,"log_rate_limit_in_bytes_per_second":null},
 				"services":{"paid_services_allowed":true,"total_service_instances":60,"total_service_keys":null},
 				"routes":{"total_routes":1000,"total_reserved_ports":5},"domains":{"total_domains":null}}`)
-			rb.guid("80f3e539-a8c0-4c43-9c72-649df53da8cb", guid)
+			rb.replace("80f3e539-a8c0-4c43-9c72-649df53da8cb", guid)
 			rb.times(t, body)
 			return "/v2/quota_definitions/" + guid
 		}},
 		{"space.current-shape.json", "/v2/spaces/:guid", func(t *testing.T, s *stack, rb *rebase) string {
 			o := org(t, s)
 			guid, body := created(t, s, "/v3/spaces", `{"name":"name-2064",`+rel("organization", o)+`}`)
-			rb.guid("bc8d3381-390d-4bd7-8c71-25309900a2e3", guid)
-			rb.guid("6e1ca5aa-55f1-4110-a97f-1f3473e771b9", o)
+			rb.replace("bc8d3381-390d-4bd7-8c71-25309900a2e3", guid)
+			rb.replace("6e1ca5aa-55f1-4110-a97f-1f3473e771b9", o)
 			rb.times(t, body)
 			return "/v2/spaces/" + guid
 		}},
@@ -147,14 +160,14 @@ func recordings() []recording {
 				"apps":{"total_memory_in_mb":20480,"per_process_memory_in_mb":null,"total_instances":null,"per_app_tasks":5,"log_rate_limit_in_bytes_per_second":null},
 				"services":{"paid_services_allowed":true,"total_service_instances":60,"total_service_keys":600},
 				"routes":{"total_routes":1000,"total_reserved_ports":null}}`)
-			rb.guid("a9097bc8-c6cf-4a8f-bc47-623fa22e8019", guid)
-			rb.guid("a065dfc7-3aed-4438-a6af-b1f42d9a4ed4", o)
+			rb.replace("a9097bc8-c6cf-4a8f-bc47-623fa22e8019", guid)
+			rb.replace("a065dfc7-3aed-4438-a6af-b1f42d9a4ed4", o)
 			rb.times(t, body)
 			return "/v2/space_quota_definitions/" + guid
 		}},
 		{"shared_domain.json", "/v2/shared_domains/:guid", func(t *testing.T, s *stack, rb *rebase) string {
 			guid, body := created(t, s, "/v3/domains", `{"name":"customer-app-domain1.com","internal":false}`)
-			rb.guid("fa1385de-55ba-41d3-beb2-f83919c634d6", guid)
+			rb.replace("fa1385de-55ba-41d3-beb2-f83919c634d6", guid)
 			rb.times(t, body)
 			return "/v2/shared_domains/" + guid
 		}},
@@ -172,11 +185,11 @@ func recordings() []recording {
 			// URL is under /v2/user_provided_service_instances
 			// (cc:app/controllers/services/service_instances_controller.rb
 			// url_for_guid).
-			rb.guid("/v2/service_instances/bcfb342f-58c0-4f91-8fee-94eb4d752aef", "/v2/user_provided_service_instances/"+si)
-			rb.guid("3682ced5-10d5-459a-bcd8-4765339eda8d", guid)
-			rb.guid("e0424d83-b1c3-461c-872d-5baf63206c94", dom)
-			rb.guid("04e7458f-9cd5-4653-8b77-60d29b5b478d", sp)
-			rb.guid("bcfb342f-58c0-4f91-8fee-94eb4d752aef", si)
+			rb.replace("/v2/service_instances/bcfb342f-58c0-4f91-8fee-94eb4d752aef", "/v2/user_provided_service_instances/"+si)
+			rb.replace("3682ced5-10d5-459a-bcd8-4765339eda8d", guid)
+			rb.replace("e0424d83-b1c3-461c-872d-5baf63206c94", dom)
+			rb.replace("04e7458f-9cd5-4653-8b77-60d29b5b478d", sp)
+			rb.replace("bcfb342f-58c0-4f91-8fee-94eb4d752aef", si)
 			rb.times(t, body)
 			return "/v2/routes/" + guid
 		}},
@@ -184,8 +197,8 @@ func recordings() []recording {
 			sp := space(t, s, org(t, s))
 			guid, body := created(t, s, "/v3/service_instances", `{"type":"user-provided","name":"name-1700","credentials":{"creds-key-58":"creds-val-58"},
 				"syslog_drain_url":"https://foo.com/url-104","tags":["accounting","mongodb"],`+rel("space", sp)+`}`)
-			rb.guid("e9358711-0ad9-4f2a-b3dc-289d47c17c87", guid)
-			rb.guid("22236d1a-d9c7-44b7-bdad-2bb079a6c4a1", sp)
+			rb.replace("e9358711-0ad9-4f2a-b3dc-289d47c17c87", guid)
+			rb.replace("22236d1a-d9c7-44b7-bdad-2bb079a6c4a1", sp)
 			rb.times(t, body)
 			return "/v2/service_instances/" + guid
 		}},
@@ -196,7 +209,7 @@ func recordings() []recording {
 		}},
 		{"security_group.json", "/v2/security_groups/:guid", func(t *testing.T, s *stack, rb *rebase) string {
 			guid, body := created(t, s, "/v3/security_groups", `{"name":"dummy1","rules":[]}`)
-			rb.guid("1452e164-0c3e-4a6c-b3c3-c40ad9fd0159", guid)
+			rb.replace("1452e164-0c3e-4a6c-b3c3-c40ad9fd0159", guid)
 			rb.times(t, body)
 			return "/v2/security_groups/" + guid
 		}},
@@ -204,6 +217,95 @@ func recordings() []recording {
 			return "/v2/config/feature_flags/app_bits_upload"
 		}},
 	}
+}
+
+// recordedApp creates the recorded app: stopped, its web process with a
+// command of its own, 1024 MB of memory and disk and a log rate, a bits
+// package, and a droplet uploaded after it (so no buildpack detected it,
+// as none did the recorded one's) as the current droplet.
+func recordedApp(t *testing.T, s *stack, rb *rebase) string {
+	guid, _ := created(t, s, "/v3/apps", `{"name":"app-name","relationships":{"space":{"data":{"guid":"`+backend.DemoSpaceGUID+`"}}}}`)
+	var web struct {
+		GUID, Version        string
+		CreatedAt, UpdatedAt string `json:"-"`
+	}
+	s.v3JSON(t, "/v3/apps/"+guid+"/processes/web", &web)
+	for _, w := range []struct{ path, body string }{
+		{"/v3/processes/" + web.GUID, `{"command":"app-command"}`},
+		{"/v3/processes/" + web.GUID + "/actions/scale", `{"memory_in_mb":1024,"disk_in_mb":1024,"log_rate_limit_in_bytes_per_second":1048576}`},
+	} {
+		method := "PATCH"
+		if strings.HasSuffix(w.path, "/scale") {
+			method = "POST"
+		}
+		if r := s.do(method, s.cfURL+w.path, "admin", []byte(w.body)); r.status >= 300 {
+			t.Fatalf("%s %s: %d %s", method, w.path, r.status, r.body)
+		}
+	}
+	pkg := s.uploadBits(t, guid, map[string]string{"boot.sh": "#!/bin/sh\n"})
+	// A package of the droplet's second counts as newer than the droplet
+	// (PackageStateCalculator compares created_at with >=, MAPPING §1.4),
+	// and the app as not staged: the droplet comes a second later.
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second + 50*time.Millisecond)))
+	droplet, _ := created(t, s, "/v3/droplets", `{"relationships":{"app":{"data":{"guid":"`+guid+`"}}},"process_types":{"web":"$HOME/boot.sh"}}`)
+	var tgz bytes.Buffer
+	gz := gzip.NewWriter(&tgz)
+	tw := tar.NewWriter(gz)
+	if err := tw.WriteHeader(&tar.Header{Name: "boot.sh", Mode: 0o755, Size: 10}); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = tw.Write([]byte("#!/bin/sh\n"))
+	_ = tw.Close()
+	_ = gz.Close()
+	var form bytes.Buffer
+	mw := multipart.NewWriter(&form)
+	w, _ := mw.CreateFormFile("bits", "droplet.tgz")
+	_, _ = w.Write(tgz.Bytes())
+	_ = mw.Close()
+	if r := s.doRaw("POST", s.cfURL+"/v3/droplets/"+droplet+"/upload", "admin", mw.FormDataContentType(), form.Bytes()); r.status != 202 {
+		t.Fatalf("uploading the droplet: %d %s", r.status, r.body)
+	}
+	waitFor(t, "the droplet to be staged", func() bool {
+		var d struct{ State string }
+		s.v3JSON(t, "/v3/droplets/"+droplet, &d)
+		return d.State == "STAGED"
+	})
+	if r := s.do("PATCH", s.cfURL+"/v3/apps/"+guid+"/relationships/current_droplet", "admin", []byte(`{"data":{"guid":"`+droplet+`"}}`)); r.status != 200 {
+		t.Fatalf("current droplet: %d %s", r.status, r.body)
+	}
+	var app struct {
+		Lifecycle struct{ Data struct{ Stack string } }
+	}
+	s.v3JSON(t, "/v3/apps/"+guid, &app)
+	var stacks struct{ Resources []struct{ GUID string } }
+	s.v3JSON(t, "/v3/stacks?names="+app.Lifecycle.Data.Stack, &stacks)
+	var p struct {
+		CreatedAt string `json:"created_at"`
+	}
+	s.v3JSON(t, "/v3/packages/"+pkg, &p)
+	if len(stacks.Resources) != 1 || p.CreatedAt == "" {
+		t.Fatalf("stack %q: %+v; package created at %q", app.Lifecycle.Data.Stack, stacks, p.CreatedAt)
+	}
+	// The v2 app's times are its web process's (MAPPING §1.1), read
+	// after the writes above.
+	r := s.do("GET", s.cfURL+"/v3/processes/"+web.GUID, "admin", nil)
+	if err := json.Unmarshal(r.body, &web); err != nil {
+		t.Fatal(err)
+	}
+	rb.replace("15b3885d-0351-4b9b-8697-86641668c123", guid)
+	rb.replace("7846301e-c84c-4ba9-9c6a-2dfdae948d52", backend.DemoSpaceGUID)
+	rb.replace("7e03186d-a438-4285-b3b7-c426532e1df2", stacks.Resources[0].GUID)
+	rb.replace("df19a7ea-2003-4ecb-a909-e630e43f2719", web.Version)
+	// staging_task_id: the latest build's guid, else the latest
+	// droplet's (MAPPING §1.1); there is no build.
+	rb.replace("a1c5f0c2-5a0e-4d5c-9a56-3c8a5d4b2f10", droplet)
+	rb.times(t, r.body)
+	rb.key("package_updated_at", p.CreatedAt)
+	// The recorded app's environment is NULL, which v3 cannot tell from
+	// empty: it shows {} for both (MAPPING §1.1, environment_json), as an
+	// app created through v2, which stores {}, shows it.
+	rb.replace(`"environment_json": null`, `"environment_json": {}`)
+	return "/v2/apps/" + guid
 }
 
 // recordedIgnore are the deviations MAPPING documents as deliberate for
