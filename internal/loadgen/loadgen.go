@@ -47,6 +47,9 @@ type Options struct {
 	// counts (no coordinated omission). 0: closed loop.
 	Rate float64
 	Seed uint64
+	// KeepLatencies keeps every measured latency in Result.Latencies, for
+	// Pool.
+	KeepLatencies bool
 	// Servers are the processes whose CPU time the run reads at the start
 	// and at the end of its measured part (Result.ServerCPU): the server
 	// under load, or its master and workers.
@@ -73,6 +76,50 @@ type Result struct {
 	// ClientCPU is the CPU time this process used over the measured part:
 	// the generator's own cost, which shares the machine with the server.
 	ClientCPU time.Duration
+	// Latencies are the successful responses' latencies, sorted, with
+	// Options.KeepLatencies.
+	Latencies []time.Duration
+}
+
+// Pool adds runs of one scenario up into one result, their latencies
+// (kept with Options.KeepLatencies) pooled: runs interleaved with those
+// of another scenario see the same drift of a shared machine, which two
+// runs one after the other do not.
+func Pool(rs ...Result) Result {
+	out := Result{Status: map[int]int{}}
+	var all []time.Duration
+	for _, r := range rs {
+		out.Requests += r.Requests
+		out.Errors += r.Errors
+		for c, n := range r.Status {
+			out.Status[c] += n
+		}
+		out.Elapsed += r.Elapsed
+		out.ServerCPU += r.ServerCPU
+		out.ClientCPU += r.ClientCPU
+		if out.ServerCPUs == nil && r.ServerCPUs != nil {
+			out.ServerCPUs = make([]time.Duration, len(r.ServerCPUs))
+		}
+		for i := range min(len(out.ServerCPUs), len(r.ServerCPUs)) {
+			out.ServerCPUs[i] += r.ServerCPUs[i]
+		}
+		if r.Bytes > 0 {
+			out.Bytes = r.Bytes
+		}
+		all = append(all, r.Latencies...)
+	}
+	slices.Sort(all)
+	out.Latencies = all
+	if len(all) > 0 && out.Elapsed > 0 {
+		out.RPS = float64(len(all)) / out.Elapsed.Seconds()
+		out.P50, out.P99, out.Max = percentiles(all)
+	}
+	return out
+}
+
+// percentiles are p50, p99 and the maximum of sorted latencies.
+func percentiles(all []time.Duration) (p50, p99, most time.Duration) {
+	return all[len(all)*50/100], all[min(len(all)-1, len(all)*99/100)], all[len(all)-1]
 }
 
 // CPUPerRequest is ServerCPU per successful response: what serving one
@@ -270,8 +317,9 @@ func Run(t Target, opts Options) (Result, error) {
 	}
 	slices.Sort(all)
 	res.RPS = float64(len(all)) / opts.Duration.Seconds()
-	res.P50 = all[len(all)*50/100]
-	res.P99 = all[min(len(all)-1, len(all)*99/100)]
-	res.Max = all[len(all)-1]
+	res.P50, res.P99, res.Max = percentiles(all)
+	if opts.KeepLatencies {
+		res.Latencies = all
+	}
 	return res, nil
 }

@@ -61,11 +61,16 @@ func TestRunOpenLoop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := Run(Target{URL: url + "/"}, free)
+	kept := free
+	kept.KeepLatencies = true
+	b, err := Run(Target{URL: url + "/"}, kept)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.Requests != b.Requests || a.Requests == 0 || a.Errors != 0 || a.Status[200] != a.Requests {
+	if len(b.Latencies) != b.Status[200] || !slices.IsSorted(b.Latencies) || b.Latencies[len(b.Latencies)-1] != b.Max {
+		t.Errorf("kept latencies: %d of %d, sorted %v", len(b.Latencies), b.Status[200], slices.IsSorted(b.Latencies))
+	}
+	if a.Requests != b.Requests || a.Requests == 0 || a.Errors != 0 || a.Status[200] != a.Requests || a.Latencies != nil {
 		t.Errorf("two runs of one seed: %+v and %+v", a, b)
 	}
 	if a.P50 < 20*time.Millisecond {
@@ -91,6 +96,33 @@ func TestRunOpenLoop(t *testing.T) {
 	}
 	if took := time.Since(start); took > 20*time.Second {
 		t.Errorf("the runs did not stop by themselves: %s", took)
+	}
+}
+
+// Pool adds runs up: counts, times and CPU summed, latencies pooled and
+// their percentiles read again.
+func TestPool(t *testing.T) {
+	ms := func(ns ...int) []time.Duration {
+		var d []time.Duration
+		for _, n := range ns {
+			d = append(d, time.Duration(n)*time.Millisecond)
+		}
+		return d
+	}
+	a := Result{Requests: 3, Status: map[int]int{200: 3}, Elapsed: time.Second, ServerCPU: 30 * time.Millisecond,
+		ServerCPUs: ms(10, 20), Latencies: ms(1, 2, 3), Bytes: 5}
+	b := Result{Requests: 4, Errors: 1, Status: map[int]int{200: 2, 503: 1}, Elapsed: time.Second, ServerCPU: 10 * time.Millisecond,
+		ServerCPUs: ms(4, 6), Latencies: ms(10, 20)}
+	p := Pool(a, b)
+	if p.Requests != 7 || p.Errors != 1 || p.Status[200] != 5 || p.Status[503] != 1 || p.Elapsed != 2*time.Second ||
+		p.ServerCPU != 40*time.Millisecond || !slices.Equal(p.ServerCPUs, ms(14, 26)) || p.Bytes != 5 {
+		t.Errorf("pooled %+v", p)
+	}
+	if !slices.Equal(p.Latencies, ms(1, 2, 3, 10, 20)) || p.RPS != 2.5 || p.P50 != 3*time.Millisecond || p.P99 != 20*time.Millisecond || p.Max != 20*time.Millisecond {
+		t.Errorf("pooled latencies %v: %.1f req/s, p50 %s, p99 %s, max %s", p.Latencies, p.RPS, p.P50, p.P99, p.Max)
+	}
+	if z := Pool(); z.RPS != 0 || z.P99 != 0 {
+		t.Errorf("nothing pooled: %+v", z)
 	}
 }
 
