@@ -238,14 +238,23 @@ func (c *comparer) sameScalar(at *step, n, t value) bool {
 		if ok1 && ok2 {
 			a, e1 := nn.Float64()
 			b, e2 := tn.Float64()
-			return e1 == nil && e2 == nil && a == b
+			if e1 != nil || e2 != nil {
+				return false
+			}
+			if at != nil && secondsKeys[at.key] {
+				d := time.Duration((a - b) * float64(time.Second))
+				return d <= c.o.TimeSkew && -d <= c.o.TimeSkew
+			}
+			return a == b
 		}
 		return false
 	}
-	if tn, err := time.Parse(time.RFC3339Nano, ns); err == nil {
-		if tt, err := time.Parse(time.RFC3339Nano, ts); err == nil {
-			d := tn.Sub(tt)
-			return d <= c.o.TimeSkew && -d <= c.o.TimeSkew
+	for _, layout := range timeLayouts {
+		if tn, err := time.Parse(layout, ns); err == nil {
+			if tt, err := time.Parse(layout, ts); err == nil {
+				d := tn.Sub(tt)
+				return d <= c.o.TimeSkew && -d <= c.o.TimeSkew
+			}
 		}
 	}
 	if at != nil && (at.key == "next_url" || at.key == "prev_url") {
@@ -253,6 +262,18 @@ func (c *comparer) sameScalar(at *step, n, t value) bool {
 	}
 	return false
 }
+
+// timeLayouts are the times v2 answers carry: RFC 3339 (metadata, events)
+// and the instance stats' usage time (cc:lib/cloud_controller/diego/
+// reporters/instances_stats_reporter.rb, "2014-06-19 22:37:58 +0000").
+var timeLayouts = []string{time.RFC3339Nano, "2006-01-02 15:04:05 -0700"}
+
+// secondsKeys are the numbers that are times in seconds, which two
+// answers read a moment apart tell apart as they do the times: an
+// instance's since (Unix seconds) and uptime, and the stats' uptime
+// (cc:lib/cloud_controller/diego/reporters/instances_reporter.rb,
+// instances_stats_reporter.rb: uptime is the reading's clock less since).
+var secondsKeys = map[string]bool{"since": true, "uptime": true}
 
 // sameURL compares two URLs whose query parameters may come in another
 // order.
