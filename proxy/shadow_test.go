@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	cfclient "github.com/cloudfoundry-community/go-cfclient"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/valyala/fasthttp"
 
@@ -372,4 +373,71 @@ func waitMetric(t *testing.T, cond func() bool) {
 		}
 	}
 	t.Fatal("condition not met within 20 s")
+}
+
+// go-cfclient's last v2 release, a client nobody here wrote, reading
+// through a gateway in shadow mode: it gets the native answers, and every
+// read it makes is compared, and matches (the stand-in's answers are the
+// translation's, so a difference is a defect of the comparison).
+func TestShadowWithGoCFClient(t *testing.T) {
+	s := startStack(t, nil)
+	if r := s.do("POST", s.cfURL+"/v3/apps", "developer", []byte(`{"name":"go-shadowed","relationships":{"space":{"data":{"guid":"`+backend.DemoSpaceGUID+`"}}}}`)); r.status != 201 {
+		t.Fatalf("creating an app: %d %s", r.status, r.body)
+	}
+	// The gateway names itself in cf_api on purpose; the stand-in does too.
+	g, _ := shadowGateway(t, s, func(c *configs.Shadow) { c.Ignore = []string{"application_env_json.VCAP_APPLICATION.cf_api"} })
+	c, err := cfclient.NewClient(&cfclient.Config{ApiAddress: g.url, Token: s.tokens["admin"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	apps, err := c.ListApps()
+	if err != nil || len(apps) == 0 {
+		t.Fatalf("ListApps: %v, %d apps", err, len(apps))
+	}
+	steps := map[string]func() error{
+		"GetAppByGuid":         func() error { _, err := c.GetAppByGuid(apps[0].Guid); return err },
+		"GetAppEnv":            func() error { _, err := c.GetAppEnv(apps[0].Guid); return err },
+		"ListOrgs":             func() error { _, err := c.ListOrgs(); return err },
+		"ListSpaces":           func() error { _, err := c.ListSpaces(); return err },
+		"ListRoutes":           func() error { _, err := c.ListRoutes(); return err },
+		"ListStacks":           func() error { _, err := c.ListStacks(); return err },
+		"ListSharedDomains":    func() error { _, err := c.ListSharedDomains(); return err },
+		"ListServices":         func() error { _, err := c.ListServices(); return err },
+		"ListServiceInstances": func() error { _, err := c.ListServiceInstances(); return err },
+		"ListUsers":            func() error { _, err := c.ListUsers(); return err },
+		"ListSecGroups":        func() error { _, err := c.ListSecGroups(); return err },
+		"ListOrgQuotas":        func() error { _, err := c.ListOrgQuotas(); return err },
+		"ListBuildpacks":       func() error { _, err := c.ListBuildpacks(); return err },
+		"ListSpaceQuotas":      func() error { _, err := c.ListSpaceQuotas(); return err },
+		// A stopped app's stats are CC's 400 AppStoppedStatsError: compared too.
+		"GetAppStats": func() error {
+			if _, err := c.GetAppStats(apps[0].Guid); err == nil || !strings.Contains(err.Error(), "200003") {
+				return fmt.Errorf("want CF-AppStoppedStatsError, got %v", err)
+			}
+			return nil
+		},
+		"GetAppRoutes": func() error { _, err := c.GetAppRoutes(apps[0].Guid); return err },
+		"ListUserProvidedServiceInstances": func() error {
+			_, err := c.ListUserProvidedServiceInstances()
+			return err
+		},
+		"GetRunningEnvironmentVariableGroup": func() error { _, err := c.GetRunningEnvironmentVariableGroup(); return err },
+		"ListEvents":                         func() error { _, err := c.ListEvents(); return err },
+	}
+	for name, step := range steps {
+		if err := step(); err != nil {
+			t.Errorf("%s in shadow mode: %v", name, err)
+		}
+	}
+	waitMetric(t, func() bool { return g.gw.shadow.pending.Load() == 0 })
+	total := 0.0
+	for res, n := range counterBy(t, g, "capibridge_shadow_comparisons_total", "result") {
+		if res != string(shadow.Match) && n > 0 {
+			t.Errorf("%v comparisons %s: %s", n, res, s.do("GET", g.adminURL+"/admin/shadow", "", nil).body)
+		}
+		total += n
+	}
+	if total < float64(len(steps)+1) {
+		t.Errorf("%v comparisons for %d reads", total, len(steps)+1)
+	}
 }

@@ -18,17 +18,23 @@ import (
 // upstreamBy sums capibridge_upstream_requests_total by v3 route template.
 func upstreamBy(t testing.TB, g launched) map[string]float64 {
 	t.Helper()
+	return counterBy(t, g, "capibridge_upstream_requests_total", "route")
+}
+
+// counterBy sums the gateway's counter name by the value of label.
+func counterBy(t testing.TB, g launched, name, label string) map[string]float64 {
+	t.Helper()
 	mfs, err := g.reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := map[string]float64{}
 	for _, mf := range mfs {
-		if mf.GetName() != "capibridge_upstream_requests_total" {
+		if mf.GetName() != name {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
-			out[labelOf(m, "route")] += m.GetCounter().GetValue()
+			out[labelOf(m, label)] += m.GetCounter().GetValue()
 		}
 	}
 	return out
