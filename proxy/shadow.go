@@ -25,8 +25,10 @@ import (
 // answer from v3, with the same request and token, in the background, and
 // compares the two (proxy/shadow).
 //
-// The background work never makes a client wait and, by default, never
-// shares the CPU with one: a comparison holds its native answer within
+// The background work never makes a client wait, and by default it goes
+// on only in the moments no client request is in flight (what a step
+// already under way costs a client that arrives meanwhile is measured in
+// the shadow load benchmark): a comparison holds its native answer within
 // max_pending_bytes (past it the read is skipped); at most max_concurrency
 // translations run, with at most max_concurrency upstream calls in flight
 // between them (a translation's fan-out included); and each waits, before
@@ -34,6 +36,7 @@ import (
 // until no more than yield_above client requests are in flight
 // (idleGate). One still waiting max_delay after its native answer is
 // given up as skipped: the state it would translate has had time to move.
+
 // maxShadowBody is the largest native answer compared.
 const maxShadowBody = 16 << 20
 
