@@ -5,6 +5,7 @@ package metrics
 
 import (
 	"runtime"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -65,6 +66,10 @@ type Metrics struct {
 	// ShadowPendingBytes is what the comparisons waiting or running hold
 	// (shadow.max_pending_bytes bounds it).
 	ShadowPendingBytes prometheus.Gauge
+
+	// Ready is capibridge_ready, read at each scrape from the check the
+	// gateway sets (SetReadiness).
+	Ready *Readiness
 
 	// TokenKeysRefreshed is the Unix time of the last successful fetch of
 	// the UAA's /token_keys; 0 when keys are configured, not fetched.
@@ -393,6 +398,9 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 	reg.MustRegister(m.UpstreamRetries, m.IdentityLimited, m.IdentityWaiting, m.UAADiscoveryFailures)
 	reg.MustRegister(m.V2Requests, m.V2Warnings, m.V2Brownouts, m.TokenKeysRefreshed, m.ShadowComparisons, m.ShadowDifferences, m.ShadowPendingBytes)
 	reg.MustRegister(m.ConnectionsOpen, m.ConnectionsRefused, m.UpstreamPerRequest, m.Fragments)
+	m.Ready = &Readiness{desc: prometheus.NewDesc(Namespace+"_ready",
+		"1 while the gateway is ready to serve (what /readyz answers: token keys to check tokens with and an upstream that answers GET /), else 0; checked at most every 2 s.", nil, nil)}
+	reg.MustRegister(m.Ready)
 	// Every value of these bounded labels is exported from the start, at 0,
 	// so that a rate over them exists before the first event.
 	for _, r := range []string{RetryIdleClosed, RetryReset} {
@@ -421,4 +429,29 @@ func StatusClass(status int) string {
 		return "5xx"
 	}
 	return "other"
+}
+
+// Readiness exports capibridge_ready from a check read at each scrape; a
+// registry whose gateway has set no check exports nothing.
+type Readiness struct {
+	desc  *prometheus.Desc
+	check atomic.Pointer[func() error]
+}
+
+// SetReadiness makes check the readiness the gauge reports: 1 when it
+// returns nil.
+func (r *Readiness) SetReadiness(check func() error) { r.check.Store(&check) }
+
+func (r *Readiness) Describe(ch chan<- *prometheus.Desc) { ch <- r.desc }
+
+func (r *Readiness) Collect(ch chan<- prometheus.Metric) {
+	check := r.check.Load()
+	if check == nil {
+		return
+	}
+	v := 0.0
+	if (*check)() == nil {
+		v = 1
+	}
+	ch <- prometheus.MustNewConstMetric(r.desc, prometheus.GaugeValue, v)
 }

@@ -169,6 +169,7 @@ func New(cfg configs.Config, d Deps) (*Gateway, error) {
 	}
 	g.faultHook, g.accessW, g.usage, g.served = d.Fault, d.AccessLog, d.Usage, d.Served
 	g.shadow = newShadowMode(cfg.Shadow)
+	d.Metrics.Ready.SetReadiness(g.ready)
 	if g.migration, err = migration.New(cfg.Migration, g.router.v2Templates()); err != nil {
 		return nil, fmt.Errorf("proxy: %w", err)
 	}

@@ -8,10 +8,13 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/valyala/fasthttp"
 
 	"capibridge/configs"
+	"capibridge/proxy/auth"
 )
 
 // keysOf returns the top-level keys of a JSON object, in order.
@@ -315,5 +318,38 @@ func TestMetricsAndHealth(t *testing.T) {
 		if r := s.do("GET", s.adminURL+path, "", nil); r.status != want {
 			t.Errorf("admin %s: %d, want %d", path, r.status, want)
 		}
+	}
+}
+
+// capibridge_ready says what /readyz says: 1 in front of an upstream that
+// answers, 0 (and 503) once it does not.
+func TestReadinessGauge(t *testing.T) {
+	s := startStack(t, nil)
+	ln := listen(t)
+	up := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) { ctx.SetStatusCode(200) }}
+	go up.Serve(ln)
+	cfg := testGatewayConfig()
+	cfg.Upstream = "http://" + ln.Addr().String()
+	g := launchGateway(t, cfg, nil, auth.WithKeys(s.cf.VerificationKey()), auth.WithIssuer(s.cf.Issuer()))
+	ready := func() (int, string) {
+		t.Helper()
+		r := s.do("GET", g.adminURL+"/readyz", "", nil)
+		m := s.do("GET", g.adminURL+"/metrics", "", nil)
+		for _, line := range strings.Split(string(m.body), "\n") {
+			if strings.HasPrefix(line, "capibridge_ready ") {
+				return r.status, line
+			}
+		}
+		t.Fatalf("/metrics has no capibridge_ready")
+		return 0, ""
+	}
+	if status, line := ready(); status != 200 || line != "capibridge_ready 1" {
+		t.Errorf("upstream answering: /readyz %d, %s", status, line)
+	}
+	_ = up.Shutdown()
+	_ = ln.Close()
+	time.Sleep(readyTTL + 100*time.Millisecond) // past the cached answer
+	if status, line := ready(); status != 503 || line != "capibridge_ready 0" {
+		t.Errorf("upstream gone: /readyz %d, %s", status, line)
 	}
 }
