@@ -145,19 +145,30 @@ func (g *Gateway) serveShadowed(ctx *fasthttp.RequestCtx, rt *Route) error {
 		fasthttp.ReleaseRequest(req)
 		return err
 	}
+	skip := func(release int64) error {
+		s.pending.Add(-release)
+		fasthttp.ReleaseRequest(req)
+		g.shadowResult(rt.Template, shadow.Skipped)
+		return nil
+	}
+	// What the answer will hold is reserved before it is read and
+	// copied, from its Content-Length, then settled at its size (a
+	// gzipped one inflates).
+	held := int64(max(ctx.Response.Header.ContentLength(), 0) + shadowJobOverhead)
+	if s.pending.Add(held) > s.maxBytes {
+		return skip(held)
+	}
 	native, ok := nativeAnswer(ctx)
 	if !ok {
-		fasthttp.ReleaseRequest(req)
-		g.shadowResult(rt.Template, shadow.Skipped)
-		return nil
+		return skip(held)
 	}
-	held := int64(len(native.Body) + shadowJobOverhead)
-	if s.pending.Add(held) > s.maxBytes {
-		s.pending.Add(-held)
-		fasthttp.ReleaseRequest(req)
-		g.shadowResult(rt.Template, shadow.Skipped)
-		return nil
+	size := int64(len(native.Body) + shadowJobOverhead)
+	if grown := size - held; grown > 0 && s.pending.Add(grown) > s.maxBytes {
+		return skip(size)
+	} else if grown < 0 {
+		s.pending.Add(grown)
 	}
+	held = size
 	g.m.ShadowPendingBytes.Add(float64(held))
 	id, deadline := identityOf(ctx), time.Now().Add(s.maxDelay)
 	go func() {

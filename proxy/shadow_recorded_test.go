@@ -323,7 +323,7 @@ func recordedChange(i int, body []byte) (shadow.Kind, string, func(int, []byte) 
 	hasMetadata := strings.Contains(string(body), `"metadata"`)
 	switch {
 	case i%4 == 0 && hasMetadata:
-		// A time an hour off: past any skew.
+		// A time years off: past any skew.
 		return shadow.KindValue, "metadata.created_at", func(st int, b []byte) (int, []byte) {
 			return st, []byte(replaceFirst(recordedCreated, string(b), `${1}"2001-01-01T00:00:00Z"`))
 		}

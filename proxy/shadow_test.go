@@ -147,7 +147,7 @@ func TestShadowMode(t *testing.T) {
 	replay := startV2Replay(t, s)
 	cfg := testGatewayConfig()
 	cfg.Upstream = replay.url
-	cfg.Shadow.Enabled = true
+	cfg.Shadow.Enabled, cfg.Shadow.MaxDelay = true, time.Minute
 	g := launchGateway(t, cfg, nil, auth.WithKeys(s.cf.VerificationKey()), auth.WithIssuer(s.cf.Issuer()))
 
 	type change struct {
@@ -260,7 +260,9 @@ func shadowGateway(t *testing.T, s *stack, set func(*configs.Shadow)) (launched,
 	replay := startV2Replay(t, s)
 	cfg := testGatewayConfig()
 	cfg.Upstream = replay.url
-	cfg.Shadow.Enabled = true
+	// Long enough that no comparison a test waits for is given up on a
+	// loaded machine; tests of the delay set their own.
+	cfg.Shadow.Enabled, cfg.Shadow.MaxDelay = true, time.Minute
 	if set != nil {
 		set(&cfg.Shadow)
 	}
@@ -294,7 +296,7 @@ func TestShadowSkipsPastItsBound(t *testing.T) {
 // than max_delay; the clients are answered meanwhile.
 func TestShadowYieldsToClients(t *testing.T) {
 	s := startStack(t, nil)
-	g, _ := shadowGateway(t, s, func(c *configs.Shadow) { c.MaxDelay = 2 * time.Second })
+	g, _ := shadowGateway(t, s, func(c *configs.Shadow) { c.MaxDelay = 4 * time.Second })
 	load := &g.gw.shadow.load
 	// Another client's request in flight.
 	load.enter()
@@ -326,9 +328,8 @@ func TestShadowYieldsToClients(t *testing.T) {
 	}
 }
 
-// A translation under way stops before its next upstream call while a
-// client is in flight and goes on once none is: the first call's gate
-// holds until leave.
+// The idle gate: a waiter goes on once no more than yield_above client
+// requests are in flight, not before, and gives up at its deadline.
 func TestIdleGate(t *testing.T) {
 	l := newIdleGate(0)
 	if err := l.wait(time.Now()); err != nil {

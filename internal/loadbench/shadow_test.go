@@ -205,7 +205,11 @@ func shadowSettled(t *testing.T, g gateway) samples {
 	t.Helper()
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		now := scrape(t, g.admin)
-		if now.sum("capibridge_shadow_pending_bytes") == 0 || time.Now().After(deadline) {
+		if now.sum("capibridge_shadow_pending_bytes") == 0 {
+			return now
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("comparisons still held %v bytes 15 s after the run (max_delay is 5 s)", now.sum("capibridge_shadow_pending_bytes"))
 			return now
 		}
 	}

@@ -1,8 +1,11 @@
 package ccv3
 
 import (
+	"errors"
 	"slices"
 	"testing"
+
+	"github.com/valyala/fasthttp"
 )
 
 func TestTraceKeepsCalls(t *testing.T) {
@@ -32,5 +35,50 @@ func TestTraceKeepsCalls(t *testing.T) {
 	var none *Trace
 	if none.Calls() != nil {
 		t.Error("a nil trace has calls")
+	}
+}
+
+// doerFunc is a Doer of a function.
+type doerFunc func(req *fasthttp.Request, resp *fasthttp.Response, route string) error
+
+func (f doerFunc) Do(req *fasthttp.Request, resp *fasthttp.Response, route string) error {
+	return f(req, resp, route)
+}
+
+// A trace's gate is passed before every call and released after it; its
+// error fails the call unsent.
+func TestTraceGate(t *testing.T) {
+	var events []string
+	c := New(doerFunc(func(req *fasthttp.Request, resp *fasthttp.Response, _ string) error {
+		events = append(events, "send "+string(req.URI().Path()))
+		resp.SetStatusCode(200)
+		resp.SetBodyString(`{"guid":"b","name":"bp"}`)
+		return nil
+	}), "http://cc", 1)
+	tr := NewTrace(nil)
+	refuse := errors.New("not now")
+	var open bool
+	tr.SetGate(func() (func(), error) {
+		if !open {
+			events = append(events, "refused")
+			return nil, refuse
+		}
+		events = append(events, "pass")
+		return func() { events = append(events, "release") }, nil
+	})
+	call := Call{Trace: tr}
+	if _, err := c.GetBuildpack(call, "b"); !errors.Is(err, refuse) {
+		t.Fatalf("a closed gate: %v", err)
+	}
+	open = true
+	if _, err := c.GetBuildpack(call, "b"); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"refused", "pass", "send /v3/buildpacks/b", "release"}
+	if !slices.Equal(events, want) {
+		t.Errorf("events %q, want %q", events, want)
+	}
+	if tr.Requests() != 1 {
+		t.Errorf("%d requests counted, want the one sent", tr.Requests())
 	}
 }

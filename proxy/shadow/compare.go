@@ -9,11 +9,13 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 	"unsafe"
 )
 
@@ -88,6 +90,9 @@ func Compare(native, translated Answer, o Options) []Difference {
 type comparer struct {
 	o     Options
 	diffs []Difference
+	// ignoreKeys are the last keys of Options.Ignore's paths: a path
+	// whose last key is none of them is not written out to be looked up.
+	ignoreKeys map[string]bool
 }
 
 func (c *comparer) add(d Difference) {
@@ -101,7 +106,22 @@ func (c *comparer) ignored(at *step) bool {
 	if len(c.o.Ignore) == 0 {
 		return false
 	}
-	return slices.Contains(c.o.Ignore, at.path(true))
+	if c.ignoreKeys == nil {
+		c.ignoreKeys = map[string]bool{}
+		for _, p := range c.o.Ignore {
+			p = strings.TrimRight(p, "[]")
+			c.ignoreKeys[p[strings.LastIndexByte(p, '.')+1:]] = true
+		}
+	}
+	last := at
+	for last != nil && last.index >= 0 {
+		last = last.up
+	}
+	key := ""
+	if last != nil {
+		key = last.key
+	}
+	return c.ignoreKeys[key] && slices.Contains(c.o.Ignore, at.path(true))
 }
 
 // step is where a walk is: a key of its parent object (index < 0) or an
@@ -197,7 +217,9 @@ func (c *comparer) walk(at *step, n, t value) {
 			tcommon = append(tcommon, k)
 		}
 		if !slices.Equal(common, tcommon) {
-			c.add(Difference{Kind: KindOrder, Path: at.path(false), Native: strings.Join(common, ","), Translated: strings.Join(tcommon, ",")})
+			// Cloned: the keys share the bodies' bytes (parse).
+			c.add(Difference{Kind: KindOrder, Path: at.path(false), Native: strings.Clone(strings.Join(common, ",")),
+				Translated: strings.Clone(strings.Join(tcommon, ","))})
 		}
 		for _, k := range common {
 			a, _ := nv.get(k)
@@ -242,8 +264,9 @@ func (c *comparer) sameScalar(at *step, n, t value) bool {
 				return false
 			}
 			if at != nil && secondsKeys[at.key] {
-				d := time.Duration((a - b) * float64(time.Second))
-				return d <= c.o.TimeSkew && -d <= c.o.TimeSkew
+				// In float seconds: a Duration would overflow on values
+				// far apart (seconds against milliseconds) and match.
+				return math.Abs(a-b) <= c.o.TimeSkew.Seconds()
 			}
 			return a == b
 		}
@@ -343,8 +366,8 @@ func parse(b []byte) (value, error) {
 	return v, nil
 }
 
-// maxDepth bounds the nesting parse follows.
-const maxDepth = 1000
+// maxDepth bounds the nesting parse follows, as encoding/json's does.
+const maxDepth = 10000
 
 type parser struct {
 	b []byte
@@ -480,15 +503,18 @@ func (p *parser) str() (string, error) {
 			continue
 		case c == '"':
 			p.i++
-			if !escaped {
+			raw := p.b[start+1 : p.i-1]
+			if !escaped && utf8.Valid(raw) {
 				// The string shares the body's bytes, which nothing
 				// changes while Compare runs; what outlives it (paths,
 				// rendered values) is copied.
-				if n := p.i - 1 - (start + 1); n > 0 {
-					return unsafe.String(&p.b[start+1], n), nil
+				if len(raw) > 0 {
+					return unsafe.String(&raw[0], len(raw)), nil
 				}
 				return "", nil
 			}
+			// Escapes, or bytes that are not UTF-8, which encoding/json
+			// reads as U+FFFD.
 			var out string
 			if err := json.Unmarshal(p.b[start:p.i], &out); err != nil {
 				return "", err

@@ -63,6 +63,9 @@ func (g *API) notFoundOrHidden(ctx *fasthttp.RequestCtx, err error) error {
 		g.log.Warn("telling a hidden resource from a missing one", "err", terr)
 		return err
 	}
+	// The gateway's own read counts as the request's, and passes its
+	// trace's gate (shadow mode's comparisons).
+	c.Trace = call(ctx).Trace
 	// Hidden means the gateway sees it and the user does not: an app the
 	// user sees without a web process is not a v2 app, so still 404.
 	var exists, visible bool
