@@ -125,11 +125,6 @@ func (g *Gateway) accessLog(next fasthttp.RequestHandler) fasthttp.RequestHandle
 func (g *Gateway) measure(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
 		g.m.InFlight.Inc()
-		if g.shadow != nil {
-			// Shadow comparisons yield to requests in flight (shadow.go).
-			g.shadow.load.enter()
-			defer g.shadow.load.leave()
-		}
 		start := time.Now()
 		rt := routeOf(ctx)
 		var trace *ccv3.Trace

@@ -216,6 +216,9 @@ type guardedConn struct {
 	head   headScan
 	idle   atomic.Bool
 	closed atomic.Bool
+	// serving is true from a request's first byte until its answer's
+	// last is written (ConnState active, then idle or closed).
+	serving atomic.Bool
 }
 
 // tlsConn is what fasthttp asks of a connection to call it TLS.
@@ -277,9 +280,11 @@ func (c *guardedConn) Close() error {
 	return c.Conn.Close()
 }
 
-// serverConnState is the public server's ConnState hook: a connection that is
-// new or done with its request waits for a request head.
-func serverConnState(c net.Conn, s fasthttp.ConnState) {
+// connState is the public server's ConnState hook: a connection that is
+// new or done with its request waits for a request head. In shadow mode
+// it also counts the connections serving a request, from its first byte
+// to its answer's last, which shadow comparisons yield to (shadow.go).
+func (g *Gateway) connState(c net.Conn, s fasthttp.ConnState) {
 	gc := guardedOf(c)
 	if gc == nil {
 		return
@@ -290,6 +295,19 @@ func serverConnState(c net.Conn, s fasthttp.ConnState) {
 		gc.idle.Store(s == fasthttp.StateIdle)
 	case fasthttp.StateActive:
 		gc.idle.Store(false)
+	}
+	if g.shadow == nil {
+		return
+	}
+	switch s {
+	case fasthttp.StateActive:
+		if gc.serving.CompareAndSwap(false, true) {
+			g.shadow.load.enter()
+		}
+	case fasthttp.StateIdle, fasthttp.StateClosed, fasthttp.StateHijacked:
+		if gc.serving.CompareAndSwap(true, false) {
+			g.shadow.load.leave()
+		}
 	}
 }
 

@@ -245,7 +245,7 @@ func New(cfg configs.Config, d Deps) (*Gateway, error) {
 		// name the fault without quoting the request, tokens included.
 		ErrorHandler:          serverError,
 		SecureErrorLogMessage: true,
-		ConnState:             serverConnState,
+		ConnState:             g.connState,
 		// Buffers go back to their pools between requests instead of
 		// staying with each keep-alive connection: a 64 KiB read and a
 		// 16 KiB write buffer each (80 MB for 1,000 idle ones), and

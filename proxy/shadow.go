@@ -74,8 +74,9 @@ func newShadowMode(c configs.Shadow) *shadowMode {
 }
 
 // idleGate tells shadow comparisons when the gateway serves few enough
-// clients for them to go on: busy counts the client requests in flight
-// (measure), and a waiter is woken when it falls back to the threshold.
+// clients for them to go on: busy counts the client requests in flight,
+// from their first byte read to their answer's last written (connState),
+// and a waiter is woken when it falls back to the threshold.
 type idleGate struct {
 	// above is yield_above; -1 never waits.
 	above   int64
