@@ -146,10 +146,10 @@ func (g *Gateway) serveShadowed(ctx *fasthttp.RequestCtx, rt *Route) error {
 		fasthttp.ReleaseRequest(req)
 		return err
 	}
-	skip := func(release int64) error {
+	skip := func(release int64, why string) error {
 		s.pending.Add(-release)
 		fasthttp.ReleaseRequest(req)
-		g.shadowResult(rt.Template, shadow.Skipped)
+		g.shadowSkipped(rt.Template, why)
 		return nil
 	}
 	// What the answer will hold is reserved before it is read and
@@ -157,15 +157,15 @@ func (g *Gateway) serveShadowed(ctx *fasthttp.RequestCtx, rt *Route) error {
 	// gzipped one inflates).
 	held := int64(max(ctx.Response.Header.ContentLength(), 0) + shadowJobOverhead)
 	if s.pending.Add(held) > s.maxBytes {
-		return skip(held)
+		return skip(held, skipBytes)
 	}
 	native, ok := nativeAnswer(ctx)
 	if !ok {
-		return skip(held)
+		return skip(held, "the native answer cannot be compared (streamed without a length, over 16 MiB, or not decodable)")
 	}
 	size := int64(len(native.Body) + shadowJobOverhead)
 	if grown := size - held; grown > 0 && s.pending.Add(grown) > s.maxBytes {
-		return skip(size)
+		return skip(size, skipBytes)
 	} else if grown < 0 {
 		s.pending.Add(grown)
 	}
@@ -226,12 +226,12 @@ func (g *Gateway) compareShadow(req *fasthttp.Request, id *auth.Identity, rt *Ro
 	select {
 	case s.running <- struct{}{}:
 	case <-time.After(time.Until(deadline)):
-		g.shadowResult(rt.Template, shadow.Skipped)
+		g.shadowSkipped(rt.Template, skipDelay)
 		return
 	}
 	defer func() { <-s.running }()
 	if s.load.wait(deadline) != nil {
-		g.shadowResult(rt.Template, shadow.Skipped)
+		g.shadowSkipped(rt.Template, skipDelay)
 		return
 	}
 	translated, err := g.translateOffline(req, id, rt, call)
@@ -244,7 +244,7 @@ func (g *Gateway) compareShadow(req *fasthttp.Request, id *auth.Identity, rt *Ro
 		err = s.load.wait(deadline)
 	}
 	if errors.Is(err, errShadowLate) {
-		g.shadowResult(rt.Template, shadow.Skipped)
+		g.shadowSkipped(rt.Template, skipDelay)
 		return
 	}
 	if err != nil {
@@ -264,6 +264,19 @@ func (g *Gateway) compareShadow(req *fasthttp.Request, id *auth.Identity, rt *Ro
 	s.store.Differed(rt.Template, shadow.Sample{At: time.Now().UTC(), Request: string(req.Header.Method()) + " " + string(req.RequestURI()),
 		NativeStatus: native.Status, TranslatedStatus: translated.Status, Differences: diffs,
 		NativeBody: string(native.Body), TranslatedBody: string(translated.Body)})
+}
+
+// Why a sampled read is skipped, as the debug log says.
+const (
+	skipBytes = "over shadow.max_pending_bytes"
+	skipDelay = "waited past shadow.max_delay for an idle moment or a slot"
+)
+
+// shadowSkipped counts a sampled read not compared, and logs why at debug
+// level (the metric's result is skipped whatever the reason).
+func (g *Gateway) shadowSkipped(route, why string) {
+	g.log.Debug("shadow: not compared", "route", route, "why", why)
+	g.shadowResult(route, shadow.Skipped)
 }
 
 func (g *Gateway) shadowResult(route string, r shadow.Result) {
