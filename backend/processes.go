@@ -77,6 +77,33 @@ func (s *Server) processInstances(r *request, p store.Process) ([]processInstanc
 	return out, nil
 }
 
+// processInstancesOf is GET /v3/processes/:guid/process_instances: the
+// process's instances as embed=process_instances shows them, under the
+// links its process resource names
+// (cc:app/controllers/v3/processes_controller.rb#process_instances,
+// app/presenters/v3/process_instances_presenter.rb). CC reads no query
+// parameter here and refuses none.
+func (s *Server) processInstancesOf(r *request) error {
+	pa, err := s.findProcess(r)
+	if err != nil {
+		return err
+	}
+	inst, err := s.processInstances(r, pa.proc)
+	if err != nil {
+		return err
+	}
+	self := r.base + "/v3/processes/" + pa.proc.GUID
+	out := struct {
+		Resources []processInstanceJSON `json:"resources"`
+		Links     struct {
+			Self    link `json:"self"`
+			Process link `json:"process"`
+		} `json:"links"`
+	}{Resources: inst}
+	out.Links.Self, out.Links.Process = link{Href: self + "/process_instances"}, link{Href: self}
+	return r.reply(200, out)
+}
+
 // appProcesses is GET /v3/apps/:guid/processes.
 var appProcesses = nest[store.ProcessFilter]{keys: append(append([]string{}, pageParams...), "guids", "types", "label_selector"),
 	narrow: func(f *store.ProcessFilter, app string) { f.AppGUIDs = []string{app} }}

@@ -378,6 +378,10 @@ func roleReadRows() []roleRow {
 		{"other process", "GET", "/v3/processes/{otherApp}", nil, rolePer(seen, roleNotFound("Process"), roleNotFound("Process"), roleNotFound("Process"))},
 		{"list processes with instances", "GET", "/v3/processes?embed=process_instances", nil, rolePer(
 			roleOK(200, roleTotal(2)), roleOK(200, roleTotal(1)), roleOK(200, roleTotal(1)), roleOK(200, roleTotal(0)))},
+		{"process instances", "GET", "/v3/processes/{app}/process_instances", nil, rolePer(
+			roleOK(200), roleOK(200), roleOK(200), roleNotFound("Process"))},
+		{"other process instances", "GET", "/v3/processes/{otherApp}/process_instances", nil, rolePer(
+			roleOK(200), roleNotFound("Process"), roleNotFound("Process"), roleNotFound("Process"))},
 		// The embedded CF runs no sidecars: empty lists for readers.
 		{"app sidecars", "GET", "/v3/apps/{app}/sidecars", nil, rolePer(
 			roleOK(200, roleTotal(0)), roleOK(200, roleTotal(0)), roleOK(200, roleTotal(0)), roleNotFound("App"))},

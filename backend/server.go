@@ -541,6 +541,7 @@ func (s *Server) buildRoutes() []route {
 		{patch, p("/v3/processes/:guid"), false, s.patchProcess},
 		{post, p("/v3/processes/:guid/actions/scale"), false, s.scaleProcess},
 		{get, p("/v3/processes/:guid/stats"), false, s.processStats},
+		{get, p("/v3/processes/:guid/process_instances"), false, s.processInstancesOf},
 		{del, p("/v3/processes/:guid/instances/:index"), false, s.terminateProcessInstance},
 		{get, p("/v3/deployments"), false, deploymentResource.index(s)},
 		{get, p("/v3/deployments/:guid"), false, deploymentResource.showOne(s)},

@@ -55,6 +55,28 @@ func TestProcessInstancesEmbedded(t *testing.T) {
 	if got := read(page.Resources[1]); len(got) != 1 || got[0].State != "DOWN" || got[0].Since != nil {
 		t.Errorf("a stopped app's instances: %+v", got)
 	}
+	// GET /v3/processes/:guid/process_instances, which each process
+	// resource links: the same instances, with links of its own.
+	var one struct {
+		Resources []inst
+		Links     struct{ Self, Process struct{ Href string } }
+	}
+	r = c.must(200, "GET", "/v3/processes/"+running+"/process_instances", "developer", nil)
+	if err := json.Unmarshal(r.body, &one); err != nil || len(one.Resources) != 2 || one.Resources[1].Index != 1 || one.Resources[0].State != "RUNNING" ||
+		!strings.HasSuffix(one.Links.Self.Href, "/v3/processes/"+running+"/process_instances") || !strings.HasSuffix(one.Links.Process.Href, "/v3/processes/"+running) {
+		t.Errorf("process_instances of a started app: %v %s", err, r.body)
+	}
+	if link := rawAt(t, c.must(200, "GET", "/v3/processes/"+running, "developer", nil).body, "links.process_instances.href"); link != `"`+one.Links.Self.Href+`"` {
+		t.Errorf("the process links %s, the instances answer as %s", link, one.Links.Self.Href)
+	}
+	r = c.must(200, "GET", "/v3/processes/"+stopped+"/process_instances", "developer", nil)
+	if err := json.Unmarshal(r.body, &one); err != nil || len(one.Resources) != 1 || one.Resources[0].State != "DOWN" || one.Resources[0].Since != nil {
+		t.Errorf("process_instances of a stopped app: %v %s", err, r.body)
+	}
+	c.must(404, "GET", "/v3/processes/missing/process_instances", "developer", nil)
+	// CC reads no query here, and refuses none (as for the stats).
+	c.must(200, "GET", "/v3/processes/"+running+"/process_instances?x=1", "developer", nil)
+	c.must(200, "GET", "/v3/processes/"+running+"/stats?x=1", "developer", nil)
 	if r := c.must(200, "GET", "/v3/processes?app_guids="+running, "developer", nil); strings.Contains(string(r.body), "process_instances\":[") {
 		t.Errorf("process_instances without embed: %s", r.body)
 	}
