@@ -26,6 +26,39 @@ var orgParent = &parent{path: "/v3/organizations", first: true, find: func(s *Se
 var orgDomains = nest[store.DomainFilter]{parent: orgParent, keys: domainResource.keys,
 	narrow: func(f *store.DomainFilter, org string) { f.InOrg = org }}
 
+// orgDefaultDomain is GET /v3/organizations/:guid/domains/default: the
+// oldest shared domain that is neither internal nor a router group's,
+// else the org's first private domain; 404 Domain when there is none or
+// the caller may not see it (cc:Organization#default_domain,
+// OrganizationsV3Controller#show_default_domain).
+func (s *Server) orgDefaultDomain(r *request) error {
+	org, err := orgResource.find(s, r, r.params[0])
+	if err != nil {
+		return err
+	}
+	ds, _, err := s.store.ListDomains(r.ctx, store.Viewer{All: true}, store.DomainFilter{InOrg: org.GUID}, store.Page{Page: 1, PerPage: 5000})
+	if err != nil {
+		return errInternal(err)
+	}
+	slices.SortFunc(ds, func(a, b store.Domain) int { return int(a.ID - b.ID) })
+	pick := slices.IndexFunc(ds, func(d store.Domain) bool { return d.OrgGUID == "" && !d.Internal && d.RouterGroupGUID == nil })
+	if pick < 0 {
+		pick = slices.IndexFunc(ds, func(d store.Domain) bool { return d.OrgGUID == org.GUID })
+	}
+	if pick < 0 {
+		return errNotFound("Domain")
+	}
+	d, err := domainResource.find(s, r, ds[pick].GUID)
+	if err != nil {
+		return err
+	}
+	out, err := s.presentDomains(r, []store.Domain{d})
+	if err != nil {
+		return err
+	}
+	return r.reply(200, out[0])
+}
+
 type matchingRouteJSON struct {
 	MatchingRoute bool `json:"matching_route"`
 }

@@ -334,6 +334,8 @@ func roleReadRows() []roleRow {
 		{"list orgs", "GET", "/v3/organizations", nil, rolePer(roleOK(200, roleTotal(2)), roleOK(200, roleTotal(1)), roleOK(200, roleTotal(1)), roleOK(200, roleTotal(0)))},
 		{"demo org", "GET", "/v3/organizations/{org}", nil, rolePer(seen, roleOK(200, roleField("name", DemoOrgName)), seen, roleNotFound("Organization"))},
 		{"other org", "GET", "/v3/organizations/{otherOrg}", nil, rolePer(roleOK(200, roleField("name", "other-org")), roleNotFound("Organization"), roleNotFound("Organization"), roleNotFound("Organization"))},
+		{"demo org's default domain", "GET", "/v3/organizations/{org}/domains/default", nil, rolePer(
+			roleOK(200, roleField("name", "apps.capibridge.local")), roleOK(200, roleField("name", "apps.capibridge.local")), roleOK(200, roleField("name", "apps.capibridge.local")), roleNotFound("Organization"))},
 		{"list spaces", "GET", "/v3/spaces", nil, rolePer(roleOK(200, roleTotal(2)), roleOK(200, roleTotal(1)), roleOK(200, roleTotal(1)), roleOK(200, roleTotal(0)))},
 		{"demo space", "GET", "/v3/spaces/{space}", nil, rolePer(seen, roleOK(200, roleField("name", DemoSpaceName)), seen, roleNotFound("Space"))},
 		{"other space", "GET", "/v3/spaces/{otherSpace}", nil, rolePer(seen, roleNotFound("Space"), roleNotFound("Space"), roleNotFound("Space"))},
@@ -389,6 +391,19 @@ func roleReadRows() []roleRow {
 			roleOK(200, roleTotal(0)), roleOK(200, roleTotal(0)), roleOK(200, roleTotal(0)), roleNotFound("Process"))},
 		{"sidecar", "GET", "/v3/sidecars/{app}", nil, rolePer(
 			roleNotFound("Sidecar"), roleNotFound("Sidecar"), roleNotFound("Sidecar"), roleNotFound("Sidecar"))},
+		// Nor revisions, nor tasks.
+		{"app revisions", "GET", "/v3/apps/{app}/revisions", nil, rolePer(
+			roleOK(200, roleTotal(0)), roleOK(200, roleTotal(0)), roleOK(200, roleTotal(0)), roleNotFound("App"))},
+		{"app deployed revisions", "GET", "/v3/apps/{app}/revisions/deployed", nil, rolePer(
+			roleOK(200, roleTotal(0)), roleOK(200, roleTotal(0)), roleOK(200, roleTotal(0)), roleNotFound("App"))},
+		{"revision", "GET", "/v3/revisions/{app}", nil, rolePer(
+			roleNotFound("Revision"), roleNotFound("Revision"), roleNotFound("Revision"), roleNotFound("Revision"))},
+		{"list tasks", "GET", "/v3/tasks", nil, rolePer(
+			roleOK(200, roleTotal(0)), roleOK(200, roleTotal(0)), roleOK(200, roleTotal(0)), roleOK(200, roleTotal(0)))},
+		{"app tasks", "GET", "/v3/apps/{app}/tasks", nil, rolePer(
+			roleOK(200, roleTotal(0)), roleOK(200, roleTotal(0)), roleOK(200, roleTotal(0)), roleNotFound("App"))},
+		{"task", "GET", "/v3/tasks/{app}", nil, rolePer(
+			roleNotFound("Task"), roleNotFound("Task"), roleNotFound("Task"), roleNotFound("Task"))},
 
 		{"list events", "GET", "/v3/audit_events?" + roleEventTypes, nil, rolePer(
 			roleOK(200, roleTotal(7)), roleOK(200, roleTotal(4)), roleOK(200, roleTotal(4)), roleOK(200, roleTotal(0)))},
