@@ -170,6 +170,41 @@ func TestV2AppStatsAndInstances(t *testing.T) {
 		}
 	}
 
+	// The space's and the org's app events are their apps' crashes: the
+	// same event, the same q keys; a missing parent is its not-found.
+	for _, parent := range []string{"/v2/spaces/" + backend.DemoSpaceGUID, "/v2/organizations/" + backend.DemoOrgGUID} {
+		r := s.do("GET", s.gwURL+parent+"/app_events?q=app_guid:"+guid, "developer", nil)
+		var l v2List
+		if err := json.Unmarshal(r.body, &l); err != nil || l.TotalResults < 1 || string(l.Resources[0].Entity["app_guid"]) != `"`+guid+`"` ||
+			!strings.HasPrefix(l.Resources[0].Metadata.URL, "/v2/app_events/") {
+			t.Errorf("%s/app_events: %d %s", parent, r.status, r.body)
+		}
+		if n := listTotal(t, s.do("GET", s.gwURL+parent+"/app_events?q=app_guid:another", "developer", nil)); n != 0 {
+			t.Errorf("%s/app_events of another app: %d", parent, n)
+		}
+	}
+	if r := s.do("GET", s.gwURL+"/v2/spaces/no-such-space/app_events", "developer", nil); r.status != 404 || !strings.Contains(string(r.body), "CF-SpaceNotFound") {
+		t.Errorf("app events of a missing space: %d %s", r.status, r.body)
+	}
+	if r := s.do("GET", s.gwURL+"/v2/organizations/no-such-org/app_events", "developer", nil); r.status != 404 || !strings.Contains(string(r.body), "CF-OrganizationNotFound") {
+		t.Errorf("app events of a missing org: %d %s", r.status, r.body)
+	}
+	// The space's events: every audit event of the space, as /v2/events
+	// with its space_guid, the same q keys.
+	r = s.do("GET", s.gwURL+"/v2/spaces/"+backend.DemoSpaceGUID+"/events?q=type:audit.app.create", "developer", nil)
+	var sl v2List
+	if err := json.Unmarshal(r.body, &sl); err != nil || sl.TotalResults < 1 {
+		t.Fatalf("space events: %d %s", r.status, r.body)
+	}
+	for _, res := range sl.Resources {
+		if string(res.Entity["space_guid"]) != `"`+backend.DemoSpaceGUID+`"` || string(res.Entity["type"]) != `"audit.app.create"` {
+			t.Errorf("space events let through %s %s", res.Entity["space_guid"], res.Entity["type"])
+		}
+	}
+	if r := s.do("GET", s.gwURL+"/v2/spaces/no-such-space/events", "developer", nil); r.status != 404 || !strings.Contains(string(r.body), "CF-SpaceNotFound") {
+		t.Errorf("events of a missing space: %d %s", r.status, r.body)
+	}
+
 	// Stopped: both refuse, in CC's words.
 	if r := s.do("POST", s.cfURL+"/v3/apps/"+guid+"/actions/stop", "developer", nil); r.status != 200 {
 		t.Fatal(r.status)

@@ -19,6 +19,23 @@ func eventNotFound(guid string) *cferr.Error {
 // events by timestamp whatever order-by says (EventsController#initialize
 // overrides it); order-direction is honoured.
 func (g *API) v2EventList(ctx *fasthttp.RequestCtx) error {
+	return g.eventList(ctx, "/v2/events", nil)
+}
+
+// v2SpaceEvents answers GET /v2/spaces/:guid/events: the space's events,
+// read as /v2/events with the space's guid for space_guid (SpacesController
+// `to_many :events, link_only: true, route_for: :get`; the space's
+// events_url).
+func (g *API) v2SpaceEvents(ctx *fasthttp.RequestCtx) error {
+	space := pathParam(ctx, 1)
+	if err := findSpace(g.v3, call(ctx), space); err != nil {
+		return v2ErrorAs(err, spaceNotFound(space))
+	}
+	return g.eventList(ctx, "/v2/spaces/"+space+"/events", &translate.Filter{Key: "space_guid", Op: translate.OpEq, Values: []string{space}})
+}
+
+// eventList answers a list of events at path, narrowed by also when set.
+func (g *API) eventList(ctx *fasthttp.RequestCtx, path string, also *translate.Filter) error {
 	lp, err := g.listParams(ctx)
 	if err != nil {
 		return err
@@ -30,11 +47,14 @@ func (g *API) v2EventList(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
+	if also != nil {
+		filters = append(filters, *also)
+	}
 	events, total, err := g.eventPage(call(ctx), lp, translate.EventQueryFromFilters(filters), "type:, actee: or timestamp")
 	if err != nil {
 		return v2Error(err, "")
 	}
-	return writeV2List(ctx, lp, "/v2/events", total, len(events), func(b *bytes.Buffer, i int) error {
+	return writeV2List(ctx, lp, path, total, len(events), func(b *bytes.Buffer, i int) error {
 		return translate.AppendEventResource(b, events[i])
 	})
 }
@@ -80,6 +100,35 @@ func (g *API) v2Event(ctx *fasthttp.RequestCtx) error {
 // crash reports of the app's instances, which v3 keeps as
 // audit.app.process.crash events (MAPPING §7).
 func (g *API) v2AppEvents(ctx *fasthttp.RequestCtx) error {
+	guid, c := pathParam(ctx, 1), call(ctx)
+	return g.crashEvents(ctx, "/v2/apps/"+guid+"/events",
+		translate.Filter{Key: "actee", Op: translate.OpEq, Values: []string{guid}},
+		func() error {
+			_, err := g.v3.WebProcess(c, guid)
+			return v2Error(err, guid)
+		})
+}
+
+// v2ParentAppEvents answers GET /v2/spaces/:guid/app_events and
+// /v2/organizations/:guid/app_events: the crash events of the apps of the
+// space or org, as an app's events are (SpacesController and
+// OrganizationsController `to_many :app_events, link_only: true`, which
+// every space's and org's app_events_url names).
+func (g *API) v2ParentAppEvents(ctx *fasthttp.RequestCtx) error {
+	collection, parent, c := pathParam(ctx, 0), pathParam(ctx, 1), call(ctx)
+	key, find, notFound := "space_guid", findSpace, spaceNotFound
+	if collection == "organizations" {
+		key, find, notFound = "organization_guid", findOrg, orgNotFound
+	}
+	return g.crashEvents(ctx, "/v2/"+collection+"/"+parent+"/app_events",
+		translate.Filter{Key: key, Op: translate.OpEq, Values: []string{parent}},
+		func() error { return v2ErrorAs(find(g.v3, c, parent), notFound(parent)) })
+}
+
+// crashEvents answers a list of app events at path: the crash events
+// narrowed by within and q (timestamp, app_guid), once find, run in the
+// same round, says the parent is there.
+func (g *API) crashEvents(ctx *fasthttp.RequestCtx, path string, within translate.Filter, find func() error) error {
 	lp, err := g.listParams(ctx)
 	if err != nil {
 		return err
@@ -91,33 +140,32 @@ func (g *API) v2AppEvents(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	guid, c := pathParam(ctx, 1), call(ctx)
-	// The app's crash events, narrowed by q: app_guid is a foreign key,
-	// equal (or IN) whatever the operator (MAPPING §3.1), so it is the
-	// events' actee.
-	filters = append(filters,
-		translate.Filter{Key: "type", Op: translate.OpEq, Values: []string{"audit.app.process.crash"}},
-		translate.Filter{Key: "actee", Op: translate.OpEq, Values: []string{guid}})
+	// app_guid is a foreign key, equal (or IN) whatever the operator
+	// (MAPPING §3.1), so it is the events' actee.
 	for i, f := range filters {
 		if f.Key == "app_guid" {
 			filters[i] = translate.Filter{Key: "actee", Op: translate.OpIn, Values: f.Values}
 		}
 	}
+	filters = append(filters, translate.Filter{Key: "type", Op: translate.OpEq, Values: []string{"audit.app.process.crash"}}, within)
 	var events []translate.V3AuditEvent
 	total := 0
+	var findErr error
 	err = parallel(
-		func() error { _, err := g.v3.WebProcess(c, guid); return err },
+		func() error { findErr = find(); return nil },
 		func() (err error) {
-			events, total, err = g.eventPage(c, lp, translate.EventQueryFromFilters(filters), "timestamp")
+			events, total, err = g.eventPage(call(ctx), lp, translate.EventQueryFromFilters(filters), "timestamp")
 			return
 		},
 	)
-	if err != nil {
-		return v2Error(err, guid)
+	if findErr != nil {
+		return findErr
 	}
-	path := "/v2/apps/" + guid + "/events"
+	if err != nil {
+		return v2Error(err, "")
+	}
 	return writeV2List(ctx, lp, path, total, len(events), func(b *bytes.Buffer, i int) error {
-		return translate.AppendAppEventResource(b, guid, events[i])
+		return translate.AppendAppEventResource(b, events[i].Target.GUID, events[i])
 	})
 }
 
