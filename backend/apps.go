@@ -749,12 +749,19 @@ func (s *Server) setState(r *request, state, eventType string) error {
 // space the user cannot see reads as missing (422 "Invalid space"), one it
 // can see but not write to is 403.
 func (s *Server) spaceToWrite(r *request, guid string) (store.Space, error) {
-	sp, err := s.store.GetSpace(r.ctx, r.user.viewer(), guid)
-	if errors.Is(err, store.ErrNotFound) {
+	sp, err := s.writableSpace(r, guid)
+	if isNotFound(err) {
 		return sp, errUnprocessable("Invalid space. Ensure that the space exists and you have access to it.")
 	}
+	return sp, err
+}
+
+// writableSpace reads the space guid names: 404 Space when the caller
+// cannot see it, 403 when it can but may not write to it.
+func (s *Server) writableSpace(r *request, guid string) (store.Space, error) {
+	sp, err := s.store.GetSpace(r.ctx, r.user.viewer(), guid)
 	if err != nil {
-		return sp, errInternal(err)
+		return sp, storeErr(err, "Space")
 	}
 	roles, err := s.rolesIn(r.ctx, r.user, sp.OrgGUID, sp.GUID)
 	if err != nil {

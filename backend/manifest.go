@@ -111,15 +111,8 @@ func (s *Server) applyManifest(r *request) error {
 		mt != "application/x-yaml" && mt != "text/yaml" {
 		return errBadRequest("Content-Type must be yaml")
 	}
-	sp, err := s.store.GetSpace(r.ctx, r.user.viewer(), r.params[0])
+	sp, err := s.writableSpace(r, r.params[0])
 	if err != nil {
-		return storeErr(err, "Space")
-	}
-	roles, err := s.rolesIn(r.ctx, r.user, sp.OrgGUID, sp.GUID)
-	if err != nil {
-		return errInternal(err)
-	}
-	if err := roles.writeErr(); err != nil {
 		return err
 	}
 	apps, err := parseManifest(r.ctx.PostBody())

@@ -92,15 +92,8 @@ func (s *Server) deleteUnmappedRoutes(r *request) error {
 	if err := unmappedQuery(r.query); err != nil {
 		return err
 	}
-	sp, err := s.store.GetSpace(r.ctx, r.user.viewer(), r.params[0])
+	sp, err := s.writableSpace(r, r.params[0])
 	if err != nil {
-		return storeErr(err, "Space")
-	}
-	roles, err := s.rolesIn(r.ctx, r.user, sp.OrgGUID, sp.GUID)
-	if err != nil {
-		return errInternal(err)
-	}
-	if err := roles.writeErr(); err != nil {
 		return err
 	}
 	return s.startJob(r, "space.delete_unmapped_routes", sp.GUID)

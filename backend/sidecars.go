@@ -51,13 +51,18 @@ var processParent = &parent{path: "/v3/processes", find: func(s *Server, r *requ
 	return pa.proc.GUID, err
 }}
 
-// The lists under a parent (the app's, unless another is named).
+// emptyUnder is an empty resource's list under a parent (the app's when
+// parent is nil), which checks keys: nothing to narrow.
+func emptyUnder(parent *parent, keys []string) nest[struct{}] {
+	return nest[struct{}]{parent: parent, keys: keys, narrow: func(*struct{}, string) {}}
+}
+
 var (
-	appSidecars          = nest[struct{}]{keys: pageParams, narrow: func(*struct{}, string) {}}
-	processSidecars      = nest[struct{}]{parent: processParent, keys: pageParams, narrow: func(*struct{}, string) {}}
-	appRevisions         = nest[struct{}]{keys: listKeys("versions", "deployable"), narrow: func(*struct{}, string) {}}
-	appDeployedRevisions = nest[struct{}]{keys: pageParams, narrow: func(*struct{}, string) {}}
+	appSidecars          = emptyUnder(nil, pageParams)
+	processSidecars      = emptyUnder(processParent, pageParams)
+	appRevisions         = emptyUnder(nil, listKeys("versions", "deployable"))
+	appDeployedRevisions = emptyUnder(nil, pageParams)
 	// Under an app, TasksListMessage also takes sequence_ids, and refuses
 	// the guids of apps, spaces and orgs.
-	appTasks = nest[struct{}]{keys: listKeys("guids", "names", "states", "sequence_ids"), narrow: func(*struct{}, string) {}}
+	appTasks = emptyUnder(nil, listKeys("guids", "names", "states", "sequence_ids"))
 )

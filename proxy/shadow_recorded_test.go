@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
-
 	"capibridge/backend"
 	"capibridge/configs"
 	"capibridge/proxy/shadow"
@@ -351,26 +349,25 @@ func recordedChange(i int, body []byte) (shadow.Kind, string, func(int, []byte) 
 func TestShadowAgainstRecordedV2(t *testing.T) {
 	s := startStack(t, nil)
 	g, replay := shadowGateway(t, s, func(c *configs.Shadow) { c.Ignore = recordedIgnore })
-	count := func(route string, r shadow.Result) float64 {
-		return testutil.ToFloat64(g.m.ShadowComparisons.WithLabelValues(route, string(r)))
-	}
 	// ended waits for the route's next comparison and says how it ended.
 	ended := func(route string, before map[shadow.Result]float64) shadow.Result {
 		t.Helper()
-		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		var res shadow.Result
+		waitMetric(t, func() bool {
 			for _, r := range shadow.Results() {
-				if count(route, r) > before[r] {
-					return r
+				if comparisons(g, route, r) > before[r] {
+					res = r
+					return true
 				}
 			}
-		}
-		t.Fatalf("%s: no comparison ended", route)
-		return ""
+			return false
+		})
+		return res
 	}
 	counts := func(route string) map[shadow.Result]float64 {
 		m := map[shadow.Result]float64{}
 		for _, r := range shadow.Results() {
-			m[r] = count(route, r)
+			m[r] = comparisons(g, route, r)
 		}
 		return m
 	}
@@ -417,15 +414,8 @@ func TestShadowAgainstRecordedV2(t *testing.T) {
 // lastSample is the route's latest differing sample on /admin/shadow.
 func lastSample(t *testing.T, s *stack, g launched, route string) shadow.Sample {
 	t.Helper()
-	r := s.do("GET", g.adminURL+"/admin/shadow", "", nil)
-	var out struct{ Routes []shadow.RouteReport }
-	if err := json.Unmarshal(r.body, &out); err != nil {
-		t.Fatalf("/admin/shadow: %d %s", r.status, r.body)
-	}
-	for _, rr := range out.Routes {
-		if rr.Route == route && len(rr.Last) > 0 {
-			return rr.Last[0]
-		}
+	if last := shadowReport(t, s, g)[route].Last; len(last) > 0 {
+		return last[0]
 	}
 	return shadow.Sample{}
 }

@@ -144,11 +144,7 @@ func TestShadowMode(t *testing.T) {
 	if r := s.do("POST", s.cfURL+"/v3/apps", "developer", []byte(`{"name":"shadowed","relationships":{"space":{"data":{"guid":"`+backend.DemoSpaceGUID+`"}}}}`)); r.status != 201 {
 		t.Fatalf("creating an app: %d %s", r.status, r.body)
 	}
-	replay := startV2Replay(t, s)
-	cfg := testGatewayConfig()
-	cfg.Upstream = replay.url
-	cfg.Shadow.Enabled, cfg.Shadow.MaxDelay = true, time.Minute
-	g := launchGateway(t, cfg, nil, auth.WithKeys(s.cf.VerificationKey()), auth.WithIssuer(s.cf.Issuer()))
+	g, replay := shadowGateway(t, s, nil)
 
 	type change struct {
 		kind shadow.Kind
@@ -176,30 +172,11 @@ func TestShadowMode(t *testing.T) {
 	}
 	families := []string{"/v2/apps", "/v2/spaces", "/v2/organizations", "/v2/routes", "/v2/shared_domains",
 		"/v2/stacks", "/v2/users", "/v2/quota_definitions", "/v2/service_instances", "/v2/events"}
-	report := func() map[string]shadow.RouteReport {
-		r := s.do("GET", g.adminURL+"/admin/shadow", "", nil)
-		var out struct {
-			Enabled bool
-			Routes  []shadow.RouteReport
-		}
-		if err := json.Unmarshal(r.body, &out); err != nil || !out.Enabled {
-			t.Fatalf("/admin/shadow: %d %s", r.status, r.body)
-		}
-		m := map[string]shadow.RouteReport{}
-		for _, rr := range out.Routes {
-			m[rr.Route] = rr
-		}
-		return m
-	}
+	report := func() map[string]shadow.RouteReport { return shadowReport(t, s, g) }
 	// waitFor waits until the route has n comparisons of result.
 	waitFor := func(route string, res shadow.Result, n float64) {
 		t.Helper()
-		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			if testutil.ToFloat64(g.m.ShadowComparisons.WithLabelValues(route, string(res))) >= n {
-				return
-			}
-		}
-		t.Fatalf("%s: no %s comparison (report %+v)", route, res, report()[route])
+		waitMetric(t, func() bool { return comparisons(g, route, res) >= n })
 	}
 	for i, path := range families {
 		// Two per page, so that the lists have a next_url.
@@ -267,6 +244,24 @@ func shadowGateway(t *testing.T, s *stack, set func(*configs.Shadow)) (launched,
 		set(&cfg.Shadow)
 	}
 	return launchGateway(t, cfg, nil, auth.WithKeys(s.cf.VerificationKey()), auth.WithIssuer(s.cf.Issuer())), replay
+}
+
+// shadowReport reads the gateway's /admin/shadow, by route.
+func shadowReport(t *testing.T, s *stack, g launched) map[string]shadow.RouteReport {
+	t.Helper()
+	r := s.do("GET", g.adminURL+"/admin/shadow", "", nil)
+	var out struct {
+		Enabled bool
+		Routes  []shadow.RouteReport
+	}
+	if err := json.Unmarshal(r.body, &out); err != nil || !out.Enabled {
+		t.Fatalf("/admin/shadow: %d %s", r.status, r.body)
+	}
+	m := map[string]shadow.RouteReport{}
+	for _, rr := range out.Routes {
+		m[rr.Route] = rr
+	}
+	return m
 }
 
 // comparisons reads capibridge_shadow_comparisons_total for route and

@@ -92,18 +92,9 @@ func TestLoadShadow(t *testing.T) {
 		done := cpuProfile(t, g, o, profileTo(name))
 		f := run(name, target(g), o, 0, g.pid, gws.pid, cfPID)
 		done()
-		after := shadowSettled(t, g)
-		n := func(result string) float64 {
-			l := `result="` + result + `"`
-			return after.sum("capibridge_shadow_comparisons_total", l) - before.sum("capibridge_shadow_comparisons_total", l)
-		}
 		f.base = base
-		f.note = fmt.Sprintf("p99 %.2fx %s's; %.0f compared (%.0f match, %.0f differ, %.0f error), %.0f skipped; %s",
-			float64(f.res.P99)/float64(max(1, base.res.P99)), base.name, n("match")+n("differ"), n("match"), n("differ"), n("error"), n("skipped"), cpuShares(f))
-		if n("differ") > 0 || n("error") > 0 {
-			_, rep, _ := fasthttp.GetTimeout(nil, g.admin+"/admin/shadow", 10*time.Second)
-			t.Errorf("%s: shadow mode found differences or failed against answers of the same translation: %s\n%.3000s", name, f.note, rep)
-		}
+		f.note = fmt.Sprintf("p99 %.2fx %s's; %s; %s", float64(f.res.P99)/float64(max(1, base.res.P99)), base.name,
+			comparedNote(t, name, g, before, shadowSettled(t, g)), cpuShares(f))
 		return f
 	}
 
@@ -159,17 +150,7 @@ func TestLoadShadow(t *testing.T) {
 		sum.figs = append(sum.figs, f)
 		figs[sc.name] = f
 		if sc.before != nil {
-			after := scrape(t, sc.g.admin)
-			n := func(result string) float64 {
-				l := `result="` + result + `"`
-				return after.sum("capibridge_shadow_comparisons_total", l) - sc.before.sum("capibridge_shadow_comparisons_total", l)
-			}
-			f.note = fmt.Sprintf("%.0f compared (%.0f match, %.0f differ, %.0f error), %.0f skipped; %s",
-				n("match")+n("differ"), n("match"), n("differ"), n("error"), n("skipped"), f.note)
-			if n("differ") > 0 || n("error") > 0 {
-				_, rep, _ := fasthttp.GetTimeout(nil, sc.g.admin+"/admin/shadow", 10*time.Second)
-				t.Errorf("%s: shadow mode found differences or failed against answers of the same translation: %s\n%.3000s", sc.name, f.note, rep)
-			}
+			f.note = comparedNote(t, sc.name, sc.g, sc.before, scrape(t, sc.g.admin)) + "; " + f.note
 		}
 	}
 	a, on, eagerF, b := figs["shadow off, open"], figs["shadow on, open"], figs["shadow eager, open"], figs["shadow off again"]
@@ -187,6 +168,24 @@ func TestLoadShadow(t *testing.T) {
 		short(eagerF.res.P99), float64(eagerF.res.P99)/float64(hi), b.note)
 	t.Logf("%s per run after %s of warm-up, %d CPUs, %d apps on the page:", opts.Duration, opts.Warmup, runtime.NumCPU(), *apps)
 	sum.print()
+}
+
+// comparedNote says what became of g's comparisons between two readings
+// of its metrics, and fails the test on any that differed or failed: both
+// sides are the same translation.
+func comparedNote(t *testing.T, name string, g gateway, before, after samples) string {
+	t.Helper()
+	n := func(result string) float64 {
+		l := `result="` + result + `"`
+		return after.sum("capibridge_shadow_comparisons_total", l) - before.sum("capibridge_shadow_comparisons_total", l)
+	}
+	note := fmt.Sprintf("%.0f compared (%.0f match, %.0f differ, %.0f error), %.0f skipped",
+		n("match")+n("differ"), n("match"), n("differ"), n("error"), n("skipped"))
+	if n("differ") > 0 || n("error") > 0 {
+		_, rep, _ := fasthttp.GetTimeout(nil, g.admin+"/admin/shadow", 10*time.Second)
+		t.Errorf("%s: shadow mode found differences or failed against answers of the same translation: %s\n%.3000s", name, note, rep)
+	}
+	return note
 }
 
 // cpuShares splits a shadow run's server CPU per request among the
